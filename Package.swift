@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "KVCache",
+    products: [
+        .library(name: "KVCache", targets: ["KVCache"]),
+        .library(name: "KVCacheSim", targets: ["KVCacheSim"]),
+        .executable(name: "kvcache-sim", targets: ["kvcache-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CKVCore",
+            pkgConfig: "libxxhash",
+            providers: [.apt(["libxxhash-dev"])]
+        ),
+        .target(
+            name: "KVCache",
+            dependencies: ["CKVCore"]
+        ),
+        .target(
+            name: "KVCacheSim",
+            dependencies: ["KVCache"]
+        ),
+        .executableTarget(
+            name: "kvcache-sim",
+            dependencies: [
+                "KVCache", "KVCacheSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KVCacheTests", dependencies: ["KVCache"], exclude: ["Vectors"]),
+        .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,46 @@
+// CKVCore: the C core of KVCache, a thin shim over Debian's libxxhash.
+//
+// `kvc_xxh3_64_seeded` is the one entry point the Swift side calls per block. Where the
+// runtime-dispatch header of libxxhash is present on x86-64 (Debian ships it), the call goes
+// to `XXH3_64bits_withSeed_dispatch`, which picks the widest vector unit of the CPU at run
+// time (AVX2 / AVX-512, SSE2 fallback). Elsewhere it is the portable `XXH3_64bits_withSeed`
+// of the same library; both compute the same XXH3-64 value, only the speed differs.
+#ifndef CKVCORE_SHIM_H
+#define CKVCORE_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xxhash.h>
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__has_include)
+#  if __has_include(<xxh_x86dispatch.h>)
+#    define XXH_DISPATCH_DISABLE_REPLACE 1
+#    include <xxh_x86dispatch.h>
+#    define KVC_XXH3_DISPATCH 1
+#  endif
+#endif
+
+/// XXH3-64 of `len` bytes at `input` with `seed`.
+static inline uint64_t kvc_xxh3_64_seeded(const void *input, size_t len, uint64_t seed) {
+#if defined(KVC_XXH3_DISPATCH)
+    return XXH3_64bits_withSeed_dispatch(input, len, seed);
+#else
+    return XXH3_64bits_withSeed(input, len, seed);
+#endif
+}
+
+/// The portable, non-dispatched XXH3-64 (SSE2 on x86-64): the baseline benchmarks compare with.
+static inline uint64_t kvc_xxh3_64_seeded_portable(const void *input, size_t len, uint64_t seed) {
+    return XXH3_64bits_withSeed(input, len, seed);
+}
+
+/// 1 when `kvc_xxh3_64_seeded` goes through libxxhash's runtime CPU dispatch, else 0.
+static inline int kvc_xxh3_uses_dispatch(void) {
+#if defined(KVC_XXH3_DISPATCH)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#endif

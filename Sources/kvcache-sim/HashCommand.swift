@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import KVCache
+import KVCacheSim
+
+struct HashCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash",
+        abstract: "Print the chained block hashes of a token sequence.",
+        discussion: """
+            One hash per full block, as 16 lowercase hex digits; a trailing partial block has none.
+            Examples:
+              kvcache-sim hash --block-size 4 --tokens 1,2,3,4,5,6,7,8
+              kvcache-sim hash --scheme dynamo --tokens-file prompt.txt --format json
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Option(help: "Tokens per block (at least 1).")
+    var blockSize: Int = 512
+
+    @Option(help: "Seed (default: 0 for native, 1337 for dynamo).")
+    var seed: UInt64?
+
+    @Option(help: "Chain scheme: native or dynamo.")
+    var scheme: String = "native"
+
+    @Option(help: "Token ids separated by commas or spaces.")
+    var tokens: String?
+
+    @Option(help: "A file of token ids separated by white space or commas.")
+    var tokensFile: String?
+
+    @Option(help: "Output: text (one hash per line) or json.")
+    var format: Format = .text
+
+    func run() throws {
+        guard let chosen = PrefixHasher.Scheme(rawValue: scheme) else {
+            throw CLIError("unknown --scheme '\(scheme)' (expected native or dynamo)")
+        }
+        let hasher = try PrefixHasher(blockSize: blockSize, scheme: chosen, seed: seed)
+        let ids: [UInt32]
+        switch (tokens, tokensFile) {
+        case (let list?, nil):
+            ids = try TokenList.parse(list, source: "--tokens")
+        case (nil, let path?):
+            ids = try TokenList.parse(try readText(path), source: path)
+        case (nil, nil):
+            throw CLIError("give the tokens with --tokens 1,2,3 or --tokens-file FILE")
+        case (_?, _?):
+            throw CLIError("give either --tokens or --tokens-file, not both")
+        }
+        let hashes = hasher.blockHashes(ids)
+        switch format {
+        case .text:
+            for h in hashes { print(h.hexString) }
+        case .json:
+            var object: [(String, String)] = [
+                ("blockSize", "\(blockSize)"),
+                ("scheme", "\"\(chosen.rawValue)\""),
+                ("tokens", "\(ids.count)"),
+                ("hashes", "[" + hashes.map { "\"\($0.hexString)\"" }.joined(separator: ",") + "]"),
+            ]
+            if chosen == .dynamo {
+                let locals = hasher.localHashes(ids)
+                object.append(("localHashes", "[" + locals.map { "\"\($0.hexString)\"" }.joined(separator: ",") + "]"))
+            }
+            print("{" + object.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        }
+    }
+}

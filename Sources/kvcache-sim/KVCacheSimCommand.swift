@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct KVCacheSimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kvcache-sim",
+        abstract: "Hash prompts into KV blocks and replay request traces through KV-cache policies.",
+        subcommands: [HashCommand.self]
+    )
+}
