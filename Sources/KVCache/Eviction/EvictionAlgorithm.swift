@@ -1,0 +1,86 @@
+/// A pool slot: the small integer a ``BlockPool`` stores a block in (0 ..< capacity).
+public typealias BlockSlot = Int32
+
+/// What an eviction algorithm may know about a block when it is inserted or accessed.
+@frozen
+public struct BlockInfo: Sendable, Hashable {
+    /// The block's hash (its key in the pool).
+    public var hash: BlockHash
+    /// The block's index in the request's chain (0 for the first block).
+    public var position: Int32
+    /// The logical time of this block's next access, for offline policies (``Belady``);
+    /// `Int64.max` when unknown or never.
+    public var nextUse: Int64
+
+    /// Describes a block.
+    @inlinable
+    public init(hash: BlockHash, position: Int32 = 0, nextUse: Int64 = .max) {
+        self.hash = hash
+        self.position = position
+        self.nextUse = nextUse
+    }
+}
+
+/// A cache replacement policy over pool slots.
+///
+/// A ``BlockPool`` owns the key→slot table and tells its algorithm what happens to slots;
+/// the algorithm keeps its own per-slot metadata in contiguous arrays indexed by slot and
+/// chooses victims. Every call is O(1) (amortised where the algorithm needs it) and works on
+/// slots, never on keys, so no call hashes.
+///
+/// The pool only tracks *evictable* blocks through the algorithm: a pinned block is taken out
+/// with ``didPin(_:)`` and put back with ``didUnpin(_:_:)``, so ``evict(for:)`` never sees it.
+///
+/// Adding a policy means one new file with a type conforming to this protocol and one line in
+/// ``EvictionPolicy``.
+public protocol EvictionAlgorithm {
+    /// Creates the algorithm for a pool of `capacity` slots (`capacity ≥ 1`).
+    init(capacity: Int)
+
+    /// Whether the pool must report parent/child links (``didGainFirstChild(_:)`` and
+    /// ``didLoseLastChild(_:)``). Default `false`; prefix-aware policies return `true`.
+    static var tracksChildren: Bool { get }
+
+    /// A new block now occupies `slot` and is evictable.
+    mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo)
+
+    /// The evictable block in `slot` was accessed (a hit).
+    mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo)
+
+    /// The block in `slot` was removed by the pool's owner (not evicted); forget it.
+    mutating func didRemove(_ slot: BlockSlot)
+
+    /// Chooses the block to evict so that `incoming` can be inserted, detaches it from the
+    /// algorithm's structures and returns its slot; `nil` when no block is evictable.
+    ///
+    /// Called only when the pool is full.
+    mutating func evict(for incoming: BlockInfo) -> BlockSlot?
+
+    /// Called before every insertion, full pool or not. An algorithm whose admission itself
+    /// displaces a block (ARC on a ghost hit) returns that block's slot, detached; the default
+    /// returns `nil`.
+    mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot?
+
+    /// The block in `slot` was pinned (in use): it must not be chosen until unpinned.
+    /// The default forgets it (``didRemove(_:)``).
+    mutating func didPin(_ slot: BlockSlot)
+
+    /// The block in `slot` was unpinned and is evictable again. The default treats it as a
+    /// fresh insertion (``didInsert(_:_:)``), as vLLM returns freed blocks to its free queue.
+    mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo)
+
+    /// The block in `slot` now has a cached child (it had none). Default: nothing.
+    mutating func didGainFirstChild(_ slot: BlockSlot)
+
+    /// The block in `slot` lost its last cached child. Default: nothing.
+    mutating func didLoseLastChild(_ slot: BlockSlot)
+}
+
+extension EvictionAlgorithm {
+    @inlinable public static var tracksChildren: Bool { false }
+    @inlinable public mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot? { nil }
+    @inlinable public mutating func didPin(_ slot: BlockSlot) { didRemove(slot) }
+    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) { didInsert(slot, block) }
+    @inlinable public mutating func didGainFirstChild(_ slot: BlockSlot) {}
+    @inlinable public mutating func didLoseLastChild(_ slot: BlockSlot) {}
+}

@@ -1,0 +1,24 @@
+/// First in, first out: the victim is the oldest insertion; accesses change nothing.
+///
+/// The baseline of every cache study (Belady, "A study of replacement algorithms for a
+/// virtual-storage computer", IBM Systems Journal 5(2), 1966). One intrusive list over slots.
+@frozen
+public struct FIFO: EvictionAlgorithm, Sendable {
+    @usableFromInline internal var _links: [_Link]
+    @usableFromInline internal var _list = _SlotList()
+
+    /// Creates a FIFO for `capacity` slots.
+    @inlinable
+    public init(capacity: Int) { _links = Array(repeating: _Link(), count: capacity) }
+
+    /// - Complexity: O(1)
+    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _list.pushFront(slot, &_links) }
+    /// Does nothing: FIFO ignores hits.
+    /// - Complexity: O(1)
+    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {}
+    /// - Complexity: O(1)
+    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _list.remove(slot, &_links) }
+    /// The oldest insertion.
+    /// - Complexity: O(1)
+    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _list.popBack(&_links) }
+}

@@ -1,0 +1,24 @@
+/// Least recently used: the victim is the block whose last insertion or access is oldest.
+///
+/// The classic policy (Mattson et al., "Evaluation techniques for storage hierarchies",
+/// IBM Systems Journal 9(2), 1970); vLLM's prefix cache evicts this way. One intrusive list
+/// over slots: access moves to the head, the victim is the tail.
+@frozen
+public struct LRU: EvictionAlgorithm, Sendable {
+    @usableFromInline internal var _links: [_Link]
+    @usableFromInline internal var _list = _SlotList()
+
+    /// Creates an LRU for `capacity` slots.
+    @inlinable
+    public init(capacity: Int) { _links = Array(repeating: _Link(), count: capacity) }
+
+    /// - Complexity: O(1)
+    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _list.pushFront(slot, &_links) }
+    /// - Complexity: O(1)
+    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _list.moveToFront(slot, &_links) }
+    /// - Complexity: O(1)
+    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _list.remove(slot, &_links) }
+    /// The least recently used block.
+    /// - Complexity: O(1)
+    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _list.popBack(&_links) }
+}

@@ -1,0 +1,42 @@
+/// Mooncake's length-aware policy: LFU that, among equally frequent blocks, evicts the ones
+/// that occur later in requests first.
+///
+/// Mooncake's technical report (Qin et al., "Mooncake: A KVCache-centric Disaggregated
+/// Architecture for LLM Serving", FAST'25, §"KVCache eviction") describes *LengthAwareCache*
+/// as "similar to LFU but prioritizing evicting cache blocks occurring later in requests".
+/// Our exact reading: the victim minimises (access count, −position in chain, last touch),
+/// i.e. lowest count first; among equal counts the block with the largest chain position;
+/// among equal positions the least recently touched. Positions ≥ 63 share one class (a chain
+/// that long is 32K tokens at 512 per block), which keeps every operation O(1).
+public struct LengthAware: EvictionAlgorithm, Sendable {
+    /// Positions at or beyond this share one tie-break class.
+    public static let positionClasses = 64
+    @usableFromInline internal var _buckets: _FrequencyBuckets
+
+    /// Creates a length-aware LFU for `capacity` slots.
+    @inlinable
+    public init(capacity: Int) { _buckets = _FrequencyBuckets(capacity: capacity, classes: Self.positionClasses) }
+
+    @inlinable static func _class(_ block: BlockInfo) -> Int {
+        Int(min(max(block.position, 0), Int32(positionClasses - 1)))
+    }
+
+    /// - Complexity: O(1)
+    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
+        _buckets.add(slot, frequency: 1, class: Self._class(block))
+    }
+    /// - Complexity: O(1)
+    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.increment(slot) }
+    /// - Complexity: O(1)
+    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _buckets.remove(slot) }
+    /// Lowest count, then latest position, then least recently touched.
+    /// - Complexity: O(1)
+    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _buckets.popVictim() }
+    /// Keeps the block's count while pinned.
+    @inlinable public mutating func didPin(_ slot: BlockSlot) { _buckets.remove(slot) }
+    /// Returns the block with its count (+1 for the use that pinned it).
+    /// - Complexity: O(number of distinct frequencies)
+    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
+        _buckets.add(slot, frequency: _buckets.frequency[Int(slot)] &+ 1, class: Self._class(block))
+    }
+}

@@ -1,0 +1,312 @@
+/// A bounded pool of KV blocks keyed by block hash, with pluggable O(1) eviction.
+///
+/// Blocks live in slots `0 ..< capacity`; a key→slot table built for block hashes (see
+/// `_BlockTable`) finds them without SipHash, and the eviction `Algorithm` keeps its metadata
+/// in arrays indexed by slot. Nothing is allocated per operation once the pool exists.
+///
+/// ```swift
+/// var pool = try BlockPool<LRU>(capacity: 10_000)
+/// let cached = pool.prefixHits(of: chain)      // read-only lookup
+/// try pool.update(chain)                        // touch hits, insert misses (evicting)
+/// ```
+///
+/// Pinned blocks (in use by a running request) are never evicted; when every block is pinned,
+/// inserting throws ``PoolError/poolExhausted(capacity:)``.
+public struct BlockPool<Algorithm: EvictionAlgorithm> {
+    /// The most blocks the pool holds.
+    public let capacity: Int
+    /// Hit, miss, insertion, eviction and removal counts.
+    @inlinable public var statistics: PoolStatistics { _statistics }
+    @usableFromInline internal var _statistics = PoolStatistics()
+    /// Called with every evicted block's hash (not for ``remove(_:)``), e.g. to send a
+    /// `removed` event to a prefix index.
+    public var onEvict: (@Sendable (BlockHash) -> Void)?
+
+    @usableFromInline internal var _algorithm: Algorithm
+    @usableFromInline internal var _table: _BlockTable
+    @usableFromInline internal var _keys: [UInt64]
+    @usableFromInline internal var _positions: [Int32]
+    @usableFromInline internal var _free: [Int32]
+    // parent/child links, kept only when Algorithm.tracksChildren
+    @usableFromInline internal var _parent: [Int32]
+    @usableFromInline internal var _parentGeneration: [UInt32]
+    @usableFromInline internal var _generation: [UInt32]
+    @usableFromInline internal var _children: [Int32]
+
+    /// Creates an empty pool whose algorithm is `Algorithm(capacity:)`.
+    ///
+    /// - Throws: ``PoolError/invalidCapacity(_:)`` when `capacity < 1`.
+    @inlinable
+    public init(capacity: Int) throws(PoolError) {
+        guard capacity >= 1 else { throw .invalidCapacity(capacity) }
+        try self.init(capacity: capacity, algorithm: Algorithm(capacity: capacity))
+    }
+
+    /// Creates an empty pool with a configured algorithm (made for the same capacity).
+    ///
+    /// - Throws: ``PoolError/invalidCapacity(_:)`` when `capacity < 1`.
+    @inlinable
+    public init(capacity: Int, algorithm: Algorithm) throws(PoolError) {
+        guard capacity >= 1 else { throw .invalidCapacity(capacity) }
+        self.capacity = capacity
+        _algorithm = algorithm
+        _table = _BlockTable(maximumCount: capacity)
+        _keys = Array(repeating: 0, count: capacity)
+        _positions = Array(repeating: 0, count: capacity)
+        _free = Array((0..<Int32(capacity)).reversed())
+        let tracked = Algorithm.tracksChildren ? capacity : 0
+        _parent = Array(repeating: -1, count: tracked)
+        _parentGeneration = Array(repeating: 0, count: tracked)
+        _generation = Array(repeating: 0, count: tracked)
+        _children = Array(repeating: 0, count: tracked)
+    }
+
+    /// The number of blocks in the pool.
+    /// - Complexity: O(1)
+    @inlinable public var count: Int { capacity - _free.count }
+
+    /// Whether the pool holds `capacity` blocks.
+    /// - Complexity: O(1)
+    @inlinable public var isFull: Bool { _free.isEmpty }
+
+    /// The eviction algorithm (read-only; the pool drives it).
+    @inlinable public var algorithm: Algorithm { _algorithm }
+
+    // MARK: Lookup (read-only)
+
+    /// The slot holding `hash`, or `nil`. Does not count as an access.
+    /// - Complexity: O(1) expected
+    @inlinable
+    public func lookup(_ hash: BlockHash) -> BlockSlot? {
+        let b = _table.find(hash.rawValue)
+        return b < 0 ? nil : _table.entries[b].slot
+    }
+
+    /// Whether `hash` is in the pool. Does not count as an access.
+    /// - Complexity: O(1) expected
+    @inlinable
+    public func contains(_ hash: BlockHash) -> Bool { _table.find(hash.rawValue) >= 0 }
+
+    /// How many leading blocks of `chain` are in the pool (stops at the first absent block).
+    /// Read-only.
+    /// - Complexity: O(hits + 1)
+    @inlinable
+    public func prefixHits(of chain: some Sequence<BlockHash>) -> Int {
+        var n = 0
+        for h in chain {
+            guard _table.find(h.rawValue) >= 0 else { break }
+            n += 1
+        }
+        return n
+    }
+
+    /// How many blocks of `chain` are in the pool, leading or not. Read-only.
+    /// - Complexity: O(`chain.count`)
+    @inlinable
+    public func hits(in chain: some Sequence<BlockHash>) -> Int {
+        var n = 0
+        for h in chain where _table.find(h.rawValue) >= 0 { n += 1 }
+        return n
+    }
+
+    /// The number of pins on `hash` (0 when absent or unpinned).
+    /// - Complexity: O(1) expected
+    @inlinable
+    public func pinCount(_ hash: BlockHash) -> Int {
+        let b = _table.find(hash.rawValue)
+        return b < 0 ? 0 : Int(_table.entries[b].pins)
+    }
+
+    // MARK: Access and insertion
+
+    /// Accesses `hash`: a hit touches it, a miss inserts it (evicting a victim when full).
+    ///
+    /// - Returns: `true` on a hit.
+    /// - Throws: ``PoolError/poolExhausted(capacity:)`` when the pool is full and every block
+    ///   is pinned (nothing is inserted).
+    /// - Complexity: O(1) expected (amortised for algorithms that sweep)
+    @inlinable @discardableResult
+    public mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
+        try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit
+    }
+
+    /// Accesses one block with full information (chain position, next use for ``Belady``).
+    ///
+    /// - Parameters:
+    ///   - block: The block.
+    ///   - parent: The block before it in its chain, if any, so prefix-aware policies know the
+    ///     tree.
+    /// - Returns: `true` on a hit.
+    /// - Throws: ``PoolError/poolExhausted(capacity:)``.
+    /// - Complexity: O(1) expected
+    @inlinable @discardableResult
+    public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
+        var parentSlot: Int32 = -1
+        if Algorithm.tracksChildren, let parent { parentSlot = lookup(parent) ?? -1 }
+        return try _getOrInsert(block, parentSlot: parentSlot).hit
+    }
+
+    /// The update walk of a request: touches each present block of `chain` and inserts each
+    /// absent one, in chain order (block `i`'s parent is block `i − 1`).
+    ///
+    /// - Parameters:
+    ///   - chain: The request's block hashes.
+    ///   - nextUses: For ``Belady`` only: the logical time of each block's next access.
+    /// - Returns: How many blocks were present when the walk reached them (hits at access).
+    /// - Throws: ``PoolError/poolExhausted(capacity:)``; the blocks before the failing one
+    ///   stay inserted.
+    /// - Complexity: O(`chain.count`)
+    @inlinable @discardableResult
+    public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
+        var hits = 0
+        var parent: Int32 = -1
+        for i in 0..<chain.count {
+            let info = BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max)
+            let r = try _getOrInsert(info, parentSlot: parent)
+            if r.hit { hits += 1 }
+            parent = r.slot
+        }
+        return hits
+    }
+
+    /// The update walk of a request (see ``update(_:nextUses:)-(UnsafeBufferPointer<BlockHash>,_)``).
+    /// - Complexity: O(`chain.count`)
+    @inlinable @discardableResult
+    public mutating func update(_ chain: [BlockHash]) throws(PoolError) -> Int {
+        var result: Result<Int, PoolError> = .success(0)
+        chain.withUnsafeBufferPointer { buffer in
+            do throws(PoolError) { result = .success(try update(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    @inlinable
+    internal mutating func _getOrInsert(_ info: BlockInfo, parentSlot: Int32) throws(PoolError) -> (slot: Int32, hit: Bool) {
+        let key = info.hash.rawValue
+        let b = _table.find(key)
+        if b >= 0 {
+            _statistics.hits &+= 1
+            let slot = _table.entries[b].slot
+            if _table.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
+            if Algorithm.tracksChildren && parentSlot >= 0 { _adopt(slot, parent: parentSlot) }
+            return (slot, true)
+        }
+        _statistics.misses &+= 1
+        var parentSlot = parentSlot
+        if let victim = _algorithm.willInsert(info) {
+            _release(victim, evicted: true)
+            if victim == parentSlot { parentSlot = -1 }
+        }
+        if _free.isEmpty {
+            guard let victim = _algorithm.evict(for: info) else { throw .poolExhausted(capacity: capacity) }
+            _release(victim, evicted: true)
+            if victim == parentSlot { parentSlot = -1 }
+        }
+        let slot = _free.removeLast()
+        _keys[Int(slot)] = key
+        _positions[Int(slot)] = info.position
+        _table.insert(key, slot: slot)
+        _statistics.insertions &+= 1
+        _algorithm.didInsert(slot, info)
+        if Algorithm.tracksChildren && parentSlot >= 0 { _link(slot, parent: parentSlot) }
+        return (slot, false)
+    }
+
+    // MARK: Pins
+
+    /// Pins `hash` (in use by a running request): it is never evicted until unpinned as many
+    /// times as it was pinned.
+    ///
+    /// - Returns: `false` when `hash` is not in the pool.
+    /// - Complexity: O(1) expected
+    @inlinable @discardableResult
+    public mutating func pin(_ hash: BlockHash) -> Bool {
+        let b = _table.find(hash.rawValue)
+        guard b >= 0 else { return false }
+        if _table.entries[b].pins == 0 { _algorithm.didPin(_table.entries[b].slot) }
+        _table.entries[b].pins &+= 1
+        return true
+    }
+
+    /// Releases one pin of `hash`; at zero pins the block is evictable again.
+    ///
+    /// - Returns: `false` when `hash` is absent or not pinned.
+    /// - Complexity: O(1) expected (see the algorithm's `didUnpin`)
+    @inlinable @discardableResult
+    public mutating func unpin(_ hash: BlockHash) -> Bool {
+        let b = _table.find(hash.rawValue)
+        guard b >= 0, _table.entries[b].pins > 0 else { return false }
+        _table.entries[b].pins -= 1
+        if _table.entries[b].pins == 0 {
+            let slot = _table.entries[b].slot
+            _algorithm.didUnpin(slot, BlockInfo(hash: hash, position: _positions[Int(slot)]))
+        }
+        return true
+    }
+
+    // MARK: Removal
+
+    /// Removes `hash` from the pool (not counted as an eviction; ``onEvict`` is not called).
+    ///
+    /// - Returns: `false` when `hash` is absent or pinned (a block in use stays).
+    /// - Complexity: O(1) expected
+    @inlinable @discardableResult
+    public mutating func remove(_ hash: BlockHash) -> Bool {
+        let b = _table.find(hash.rawValue)
+        guard b >= 0, _table.entries[b].pins == 0 else { return false }
+        let slot = _table.entries[b].slot
+        _algorithm.didRemove(slot)
+        _release(slot, evicted: false)
+        return true
+    }
+
+    /// Frees `slot`, which the algorithm no longer tracks.
+    @inlinable
+    internal mutating func _release(_ slot: Int32, evicted: Bool) {
+        let key = _keys[Int(slot)]
+        _table.remove(at: _table.find(key))
+        if Algorithm.tracksChildren {
+            _unlinkFromParent(slot)
+            _generation[Int(slot)] &+= 1
+            _children[Int(slot)] = 0
+        }
+        _free.append(slot)
+        if evicted {
+            _statistics.evictions &+= 1
+            onEvict?(BlockHash(key))
+        } else {
+            _statistics.removals &+= 1
+        }
+    }
+
+    // MARK: Parent/child links (prefix-aware policies)
+
+    @inlinable
+    internal mutating func _link(_ child: Int32, parent: Int32) {
+        _parent[Int(child)] = parent
+        _parentGeneration[Int(child)] = _generation[Int(parent)]
+        _children[Int(parent)] += 1
+        if _children[Int(parent)] == 1 { _algorithm.didGainFirstChild(parent) }
+    }
+
+    @inlinable
+    internal mutating func _unlinkFromParent(_ child: Int32) {
+        let p = _parent[Int(child)]
+        _parent[Int(child)] = -1
+        guard p >= 0, _parentGeneration[Int(child)] == _generation[Int(p)] else { return }
+        _children[Int(p)] -= 1
+        if _children[Int(p)] == 0 { _algorithm.didLoseLastChild(p) }
+    }
+
+    /// Re-links a present block under `parent` when its recorded parent is stale (its parent
+    /// was evicted and came back while the block stayed).
+    @inlinable
+    internal mutating func _adopt(_ slot: Int32, parent: Int32) {
+        if _parent[Int(slot)] == parent && _parentGeneration[Int(slot)] == _generation[Int(parent)] { return }
+        guard slot != parent else { return }
+        _unlinkFromParent(slot)
+        _link(slot, parent: parent)
+    }
+}
+
+extension BlockPool: Sendable where Algorithm: Sendable {}

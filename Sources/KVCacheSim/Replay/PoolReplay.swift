@@ -1,0 +1,91 @@
+import KVCache
+
+/// Replays a trace through one block pool with the "lookup, then update" definitions.
+///
+/// For each request, in order: *lookup* (read-only, state before the request) counts `h`, the
+/// request's blocks present, and `p`, the leading blocks present; *update* walks the chain,
+/// touching present blocks and inserting absent ones (evicting when full), and counts `a`, the
+/// blocks present when reached. Ratios are sums over all requests divided by sums.
+public enum PoolReplay {
+    /// Replays `trace` through a fresh pool of `capacity` blocks evicting by `policy`.
+    ///
+    /// - Throws: ``PoolError/invalidCapacity(_:)`` when `capacity < 1`.
+    /// - Complexity: O(total blocks) (O(total blocks · log capacity) for Belady)
+    public static func run(_ trace: Trace, capacity: Int, policy: EvictionPolicy) throws(PoolError) -> PoolReplayResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var pool = try policy.makePool(capacity: capacity)
+        let nextUses = policy.needsFuture ? Self.nextUses(trace.blocks) : []
+        var result = PoolReplayResult(policy: policy, capacity: capacity)
+        let blockSize = trace.blockSize
+        try trace.blocks.withUnsafeBufferPointer { (all: UnsafeBufferPointer<BlockHash>) throws(PoolError) in
+            try nextUses.withUnsafeBufferPointer { (future: UnsafeBufferPointer<Int64>) throws(PoolError) in
+                for record in trace.records {
+                    let range = record.blockStart ..< record.blockStart + record.blockCount
+                    let chain = UnsafeBufferPointer(rebasing: all[range])
+                    let p = pool.prefixHits(of: chain)
+                    result.blockHits += pool.hits(in: chain)
+                    result.prefixHits += p
+                    result.tokenHits += min(blockSize * p, record.inputLength)
+                    result.inputTokens += record.inputLength
+                    result.blockAccesses += chain.count
+                    let uses = future.isEmpty ? nil : UnsafeBufferPointer(rebasing: future[range])
+                    result.accessHits += try pool.update(chain, nextUses: uses)
+                }
+            }
+        }
+        result.requests = trace.count
+        result.evictions = pool.statistics.evictions
+        result.elapsedSeconds = Double((clock.now - start).components.attoseconds) / 1e18
+            + Double((clock.now - start).components.seconds)
+        return result
+    }
+
+    /// For each access in `stream`, the index of the next access to the same block
+    /// (`Int64.max` when none): what Belady needs to know.
+    /// - Complexity: O(n) expected
+    public static func nextUses(_ stream: [BlockHash]) -> [Int64] {
+        var next = [Int64](repeating: .max, count: stream.count)
+        var seen: [BlockHash: Int64] = [:]
+        seen.reserveCapacity(stream.count / 2)
+        for i in stream.indices.reversed() {
+            if let j = seen.updateValue(Int64(i), forKey: stream[i]) { next[i] = j }
+        }
+        return next
+    }
+}
+
+/// The outcome of a ``PoolReplay``: sums and the ratios of the reference definitions.
+public struct PoolReplayResult: Sendable, Hashable {
+    /// The eviction policy.
+    public var policy: EvictionPolicy
+    /// Pool capacity in blocks.
+    public var capacity: Int
+    /// Requests replayed.
+    public var requests = 0
+    /// Σ chain lengths.
+    public var blockAccesses = 0
+    /// Σ h: blocks present at lookup.
+    public var blockHits = 0
+    /// Σ a: blocks present when the update walk reached them.
+    public var accessHits = 0
+    /// Σ p: leading blocks present at lookup.
+    public var prefixHits = 0
+    /// Σ min(blockSize · p, input length).
+    public var tokenHits = 0
+    /// Σ input length.
+    public var inputTokens = 0
+    /// Blocks evicted.
+    public var evictions = 0
+    /// Wall time of the replay.
+    public var elapsedSeconds = 0.0
+
+    /// Σh / Σ chain lengths.
+    public var blockHitRatio: Double { Double(blockHits) / Double(max(blockAccesses, 1)) }
+    /// Σa / Σ chain lengths (libCacheSim's hit ratio on the flattened block stream).
+    public var accessHitRatio: Double { Double(accessHits) / Double(max(blockAccesses, 1)) }
+    /// Σp / Σ chain lengths.
+    public var prefixHitRatio: Double { Double(prefixHits) / Double(max(blockAccesses, 1)) }
+    /// Σ min(blockSize·p, input) / Σ input.
+    public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
+}
