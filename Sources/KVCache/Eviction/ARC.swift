@@ -101,6 +101,14 @@ public struct ARC: EvictionAlgorithm, Sendable {
         _incomingInB2 = false
     }
 
+    /// Returns an unpinned block to T1's head as a new block.
+    /// - Complexity: O(1)
+    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
+        _incomingInB1 = false
+        _incomingInB2 = false
+        didInsert(slot, block)
+    }
+
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {

@@ -87,6 +87,13 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _main.pushFront(slot, &_links)
     }
 
+    /// Returns an unpinned block to the small queue as a new block.
+    /// - Complexity: O(1)
+    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
+        _incomingWasGhost = false
+        didInsert(slot, block)
+    }
+
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
         let c = _counter[Int(slot)]

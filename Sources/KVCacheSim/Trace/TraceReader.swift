@@ -73,7 +73,7 @@ public struct TraceReader: Sendable {
         var parser = _Parser(source: source, options: options)
         var bytes = Array(text.utf8)
         let endsWithNewline = bytes.last == UInt8(ascii: "\n")
-        if !endsWithNewline { bytes.append(UInt8(ascii: "\n")) }
+        if !endsWithNewline && !bytes.isEmpty { bytes.append(UInt8(ascii: "\n")) }
         try bytes.withUnsafeBufferPointer { (buf: UnsafeBufferPointer<UInt8>) throws(TraceError) in
             var start = 0
             for i in 0..<buf.count where buf[i] == UInt8(ascii: "\n") {

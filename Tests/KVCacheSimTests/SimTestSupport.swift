@@ -1,0 +1,51 @@
+import Foundation
+import KVCacheSim
+
+/// Paths and shared fixtures of the simulator tests.
+enum SimFixtures {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let conversationPath = shared.appendingPathComponent("traces/conversation_trace.jsonl").path
+    static let referencePath = shared.appendingPathComponent("reference/conversation.json").path
+    static let libCacheSimPath = shared.appendingPathComponent("reference/conversation-libcachesim.json").path
+
+    /// The Mooncake conversation trace, read once.
+    static let conversation: Trace = try! TraceReader().read(path: conversationPath)
+
+    struct Reference: Decodable, Sendable {
+        struct Stats: Decodable, Sendable {
+            var requests: Int
+            var block_accesses: Int
+            var unique_blocks: Int
+            var inf_block_hit_ratio: Double
+            var inf_prefix_hit_ratio: Double
+            var inf_token_hit_ratio: Double
+            var mean_blocks_per_req: Double
+            var mean_input_length: Double
+            var top12_blocks: [UInt64]
+            var share_accesses_top12_blocks: Double
+        }
+        var global_pool: [String: [String: Double]]
+        var cluster: [String: [String: Double]]
+        var sensitivity: [String: [String: Double]]
+        var stats: Stats
+    }
+
+    struct LibCacheSim: Decodable, Sendable {
+        var sizes: [Int]
+        var hit_ratio_percent: [String: [Double]]
+    }
+
+    /// `conversation.json`.
+    static let reference: Reference = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: referencePath))
+        return try! JSONDecoder().decode(Reference.self, from: data)
+    }()
+
+    /// `conversation-libcachesim.json`.
+    static let libCacheSim: LibCacheSim = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: libCacheSimPath))
+        return try! JSONDecoder().decode(LibCacheSim.self, from: data)
+    }()
+}

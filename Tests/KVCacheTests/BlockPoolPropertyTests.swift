@@ -1,0 +1,154 @@
+import Synchronization
+import Testing
+@testable import KVCache
+
+/// Collects evicted keys from a pool's callback.
+final class EvictionLog: Sendable {
+    private let keys = Mutex<[UInt64]>([])
+    func record(_ h: BlockHash) { keys.withLock { $0.append(h.rawValue) } }
+    func drain() -> [UInt64] { keys.withLock { let k = $0; $0.removeAll(); return k } }
+}
+
+@Suite("BlockPool properties")
+struct BlockPoolPropertyTests {
+    /// Random operations on a pool and on the brute-force model of the same rule: after every
+    /// operation both hold the same blocks and evicted the same ones.
+    func check<A: EvictionAlgorithm>(_ type: A.Type, _ policy: EvictionPolicy, seed: UInt64, capacity: Int, steps: Int) throws {
+        var rng = TestRNG(seed: seed)
+        var pool = try BlockPool<A>(capacity: capacity)
+        let log = EvictionLog()
+        pool.onEvict = { log.record($0) }
+        var model = EvictionModel(policy: policy, capacity: capacity)
+        var accesses = 0
+        let allowPins = policy != .belady
+        for step in 0..<steps {
+            let op = Int.random(in: 0..<100, using: &rng)
+            if op < 60 {
+                // a request's chain: conversations share prefixes
+                let conversation = UInt64.random(in: 0..<6, using: &rng)
+                let length = Int.random(in: 1...6, using: &rng)
+                var parent: UInt64?
+                for i in 0..<length {
+                    let key = i == 0 ? 1 : conversation * 100 + UInt64(i) + (i > 3 ? UInt64.random(in: 0..<2, using: &rng) * 1000 : 0)
+                    let next = Int64.random(in: 0..<1_000_000_000, using: &rng)
+                    let expected = model.access(key, position: i, nextUse: next, parent: parent)
+                    var hit: Bool?
+                    do {
+                        hit = try pool.getOrInsert(BlockInfo(hash: BlockHash(key), position: Int32(i), nextUse: next),
+                                                   parent: parent.map { BlockHash($0) })
+                    } catch { hit = nil }
+                    accesses += 1
+                    #expect(hit == expected?.hit, "step \(step) \(policy) key \(key)")
+                    #expect(log.drain() == (expected?.evicted ?? []), "step \(step) \(policy): evicted differ")
+                    guard expected != nil else { break }
+                    parent = key
+                }
+            } else if op < 75 && allowPins {
+                let key = model.blocks.keys.randomElement(using: &rng) ?? 1
+                if model.blocks.values.filter({ $0.pins > 0 }).count < capacity / 2 {
+                    #expect(pool.pin(BlockHash(key)) == model.pin(key))
+                }
+            } else if op < 90 && allowPins {
+                let pinned = model.blocks.values.filter { $0.pins > 0 }.map(\.key)
+                let key = pinned.randomElement(using: &rng) ?? 7
+                #expect(pool.unpin(BlockHash(key)) == model.unpin(key))
+            } else {
+                let key = model.blocks.keys.randomElement(using: &rng) ?? 9
+                #expect(pool.remove(BlockHash(key)) == model.remove(key))
+            }
+            // invariants
+            #expect(pool.count <= capacity)
+            #expect(pool.count == model.blocks.count)
+            for k in model.blocks.keys { #expect(pool.contains(BlockHash(k)), "step \(step) \(policy): \(k) missing") }
+            for (k, b) in model.blocks where b.pins > 0 { #expect(pool.pinCount(BlockHash(k)) == b.pins) }
+            let s = pool.statistics
+            #expect(s.insertions - s.evictions - s.removals == pool.count)
+            #expect(s.hits + s.misses == accesses)
+        }
+    }
+
+    @Test("every algorithm's victims equal its brute-force model", arguments: [UInt64(1), 2, 3])
+    func victimsMatchModel(seed: UInt64) throws {
+        for capacity in [1, 3, 7, 12] {
+            try check(LRU.self, .lru, seed: seed, capacity: capacity, steps: 400)
+            try check(FIFO.self, .fifo, seed: seed, capacity: capacity, steps: 400)
+            try check(LFU.self, .lfu, seed: seed, capacity: capacity, steps: 400)
+            try check(LengthAware.self, .lengthAware, seed: seed, capacity: capacity, steps: 400)
+            try check(LeafLRU.self, .leafLRU, seed: seed, capacity: capacity, steps: 400)
+            try check(SIEVE.self, .sieve, seed: seed, capacity: capacity, steps: 400)
+            try check(S3FIFO.self, .s3fifo, seed: seed, capacity: capacity, steps: 400)
+            try check(ARC.self, .arc, seed: seed, capacity: capacity, steps: 400)
+            try check(Belady.self, .belady, seed: seed, capacity: capacity, steps: 400)
+        }
+    }
+
+    @Test("a full pool of pinned blocks reports poolExhausted instead of evicting", arguments: EvictionPolicy.allCases)
+    func exhaustion(policy: EvictionPolicy) throws {
+        var pool = try policy.makePool(capacity: 3)
+        for k: UInt64 in 1...3 {
+            try pool.getOrInsert(BlockInfo(hash: BlockHash(k)))
+            let pinned = pool.pin(BlockHash(k))
+            #expect(pinned)
+        }
+        var exhausted: PoolError?
+        do { try pool.getOrInsert(BlockInfo(hash: 4)) } catch { exhausted = error }
+        #expect(exhausted == .poolExhausted(capacity: 3))
+        #expect(pool.count == 3 && !pool.contains(4))
+        let removedPinned = pool.remove(2)
+        #expect(!removedPinned)   // pinned blocks stay
+        let unpinned = pool.unpin(2)
+        #expect(unpinned)
+        #expect(try pool.getOrInsert(BlockInfo(hash: 4)) == false)
+        #expect(pool.contains(4) && !pool.contains(2) && pool.contains(1) && pool.contains(3))
+        #expect(pool.statistics.evictions == 1)
+    }
+
+    @Test("capacity below 1 is a typed error")
+    func badCapacity() {
+        #expect(throws: PoolError.invalidCapacity(0)) { try BlockPool<LRU>(capacity: 0) }
+        #expect(throws: PoolError.invalidCapacity(-5)) { try EvictionPolicy.arc.makePool(capacity: -5) }
+    }
+
+    @Test("policy names parse loosely and round-trip")
+    func names() {
+        for p in EvictionPolicy.allCases { #expect(EvictionPolicy(name: p.rawValue) == p) }
+        #expect(EvictionPolicy(name: "S3-FIFO") == .s3fifo)
+        #expect(EvictionPolicy(name: "leaf_lru") == .leafLRU)
+        #expect(EvictionPolicy(name: "LengthAware") == .lengthAware)
+        #expect(EvictionPolicy(name: "mru") == nil)
+    }
+
+    @Test("prefixHits and hits are read-only; update walks in order")
+    func chainWalk() throws {
+        var pool = try BlockPool<LRU>(capacity: 4)
+        let chain: [BlockHash] = [10, 11, 12]
+        #expect(try pool.update(chain) == 0)
+        #expect(pool.prefixHits(of: chain) == 3)
+        #expect(pool.prefixHits(of: [10, 99, 12] as [BlockHash]) == 1)
+        #expect(pool.hits(in: [10, 99, 12] as [BlockHash]) == 2)
+        #expect(pool.statistics.hits == 0 && pool.statistics.misses == 3)
+        #expect(try pool.update([10, 11, 13, 14] as [BlockHash]) == 2)   // evicts 12, the LRU
+        #expect(!pool.contains(12) && pool.count == 4)
+    }
+
+    @Test("the table survives heavy churn with backward-shift deletion")
+    func tableChurn() {
+        var table = _BlockTable(maximumCount: 64)
+        var reference: [UInt64: Int32] = [:]
+        var rng = TestRNG(seed: 9)
+        for i in 0..<20_000 {
+            let key = UInt64.random(in: 0..<200, using: &rng) &* (i % 2 == 0 ? 1 : 0x9E37_79B9)
+            let b = table.find(key)
+            #expect((b >= 0) == (reference[key] != nil))
+            if b >= 0 {
+                #expect(table.entries[b].slot == reference[key])
+                table.remove(at: b)
+                reference[key] = nil
+            } else if reference.count < 64 {
+                table.insert(key, slot: Int32(i & 0xFFFF))
+                reference[key] = Int32(i & 0xFFFF)
+            }
+        }
+        #expect(table.count == reference.count)
+    }
+}
