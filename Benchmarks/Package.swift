@@ -31,6 +31,15 @@ let package = Package(
             path: "Benchmarks/Hashing",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "Eviction",
+            dependencies: [
+                .product(name: "KVCache", package: kvcache),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Eviction",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,9 +13,17 @@
 /// (into B1) when |T1| > p, or |T1| = p and the incoming key is a B2 ghost; else T2's LRU (into B2).
 public struct ARC: EvictionAlgorithm, Sendable {
     @usableFromInline let _capacity: Int
-    @usableFromInline internal var _links: [_Link]
-    @usableFromInline internal var _keys: [UInt64]
-    @usableFromInline internal var _inT2: [Bool]
+    /// Per slot: links, key and list (T1 or T2), in one record.
+    @frozen
+    @usableFromInline
+    internal struct _Node: _LinkedNode, Sendable {
+        @usableFromInline var prev: Int32 = -1
+        @usableFromInline var next: Int32 = -1
+        @usableFromInline var key: UInt64 = 0
+        @usableFromInline var inT2 = false
+        @inlinable init() {}
+    }
+    @usableFromInline internal var _nodes: [_Node]
     @usableFromInline internal var _t1 = _SlotList()
     @usableFromInline internal var _t2 = _SlotList()
     @usableFromInline internal var _ghosts: _GhostDirectory   // list 0 = B1, list 1 = B2
@@ -28,9 +36,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable
     public init(capacity: Int) {
         _capacity = capacity
-        _links = Array(repeating: _Link(), count: capacity)
-        _keys = Array(repeating: 0, count: capacity)
-        _inT2 = Array(repeating: false, count: capacity)
+        _nodes = _largeArray(repeating: _Node(), count: capacity)
         _ghosts = _GhostDirectory(capacity: 2 * capacity, lists: 2)
     }
 
@@ -48,8 +54,8 @@ public struct ARC: EvictionAlgorithm, Sendable {
             _incomingInB2 = true
             p = max(p - max(Double(b1) / Double(b2), 1), 0)
         }
-        let victim = _replace()
-        _ghosts.remove(ghost.entry)
+        let victim = _replace()     // only inserts into the ghost table: `ghost.bucket` stays valid
+        _ghosts.remove(bucket: ghost.bucket)
         return victim
     }
 
@@ -61,7 +67,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
                 _ghosts.removeOldest(list: 0)
                 return _replace()
             }
-            guard let s = _t1.popBack(&_links) else { return nil }
+            guard let s = _t1.popBack(&_nodes) else { return nil }
             return s
         }
         if t1 + _t2.count + b1 + _ghosts.count(1) >= 2 * _capacity {
@@ -70,17 +76,23 @@ public struct ARC: EvictionAlgorithm, Sendable {
         return _replace()
     }
 
+    /// The block REPLACE would take now.
+    public var victimHint: BlockSlot {
+        let t1 = _t1.count
+        return (t1 > 0 && Double(t1) >= p) || _t2.isEmpty ? _t1.tail : _t2.tail
+    }
+
     /// REPLACE of the paper: evicts T1's or T2's LRU block into the matching ghost list.
     @usableFromInline mutating func _replace() -> Int32? {
         let t1 = _t1.count
         let size = Double(t1)
         let fromT1 = t1 > 0 && (size > p || (size == p && _incomingInB2))
-        if (fromT1 || _t2.isEmpty), let s = _t1.popBack(&_links) {
-            _ghosts.pushFront(_keys[Int(s)], list: 0)
+        if (fromT1 || _t2.isEmpty), let s = _t1.popBack(&_nodes) {
+            _ghosts.pushFront(_nodes[Int(s)].key, list: 0)
             return s
         }
-        if let s = _t2.popBack(&_links) {
-            _ghosts.pushFront(_keys[Int(s)], list: 1)
+        if let s = _t2.popBack(&_nodes) {
+            _ghosts.pushFront(_nodes[Int(s)].key, list: 1)
             return s
         }
         return nil
@@ -89,13 +101,13 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Puts the block at T2's head after a ghost hit, else at T1's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _keys[Int(slot)] = block.hash.rawValue
+        _nodes[Int(slot)].key = block.hash.rawValue
         if _incomingInB1 || _incomingInB2 {
-            _inT2[Int(slot)] = true
-            _t2.pushFront(slot, &_links)
+            _nodes[Int(slot)].inT2 = true
+            _t2.pushFront(slot, &_nodes)
         } else {
-            _inT2[Int(slot)] = false
-            _t1.pushFront(slot, &_links)
+            _nodes[Int(slot)].inT2 = false
+            _t1.pushFront(slot, &_nodes)
         }
         _incomingInB1 = false
         _incomingInB2 = false
@@ -112,17 +124,17 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _inT2[Int(slot)] {
-            _t2.moveToFront(slot, &_links)
+        if _nodes[Int(slot)].inT2 {
+            _t2.moveToFront(slot, &_nodes)
         } else {
-            _t1.remove(slot, &_links)
-            _inT2[Int(slot)] = true
-            _t2.pushFront(slot, &_links)
+            _t1.remove(slot, &_nodes)
+            _nodes[Int(slot)].inT2 = true
+            _t2.pushFront(slot, &_nodes)
         }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _inT2[Int(slot)] { _t2.remove(slot, &_links) } else { _t1.remove(slot, &_links) }
+        if _nodes[Int(slot)].inT2 { _t2.remove(slot, &_nodes) } else { _t1.remove(slot, &_nodes) }
     }
 }

@@ -69,6 +69,10 @@ public protocol EvictionAlgorithm {
     /// fresh insertion (``didInsert(_:_:)``), as vLLM returns freed blocks to its free queue.
     mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo)
 
+    /// The slot the next ``evict(for:)`` will most likely choose, or -1 when unknown. The pool
+    /// prefetches that block's key so an eviction does not wait for it. Default -1.
+    var victimHint: BlockSlot { get }
+
     /// The block in `slot` now has a cached child (it had none). Default: nothing.
     mutating func didGainFirstChild(_ slot: BlockSlot)
 
@@ -81,6 +85,7 @@ extension EvictionAlgorithm {
     @inlinable public mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot? { nil }
     @inlinable public mutating func didPin(_ slot: BlockSlot) { didRemove(slot) }
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) { didInsert(slot, block) }
+    @inlinable public var victimHint: BlockSlot { -1 }
     @inlinable public mutating func didGainFirstChild(_ slot: BlockSlot) {}
     @inlinable public mutating func didLoseLastChild(_ slot: BlockSlot) {}
 }

@@ -9,13 +9,15 @@ public struct FIFO: EvictionAlgorithm, Sendable {
 
     /// Creates a FIFO for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _links = Array(repeating: _Link(), count: capacity) }
+    public init(capacity: Int) { _links = _largeArray(repeating: _Link(), count: capacity) }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _list.pushFront(slot, &_links) }
     /// Does nothing: FIFO ignores hits.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {}
+    /// The oldest block, which the next eviction takes.
+    @inlinable public var victimHint: BlockSlot { _list.tail }
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) { _list.remove(slot, &_links) }
     /// The oldest insertion.

@@ -15,6 +15,8 @@ public struct LFU: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.add(slot, frequency: 1, class: 0) }
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.increment(slot) }
+    /// The block the next eviction takes.
+    @inlinable public var victimHint: BlockSlot { _buckets.victimHint }
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) { _buckets.remove(slot) }
     /// The least frequently used block, least recently touched among equals.
@@ -26,6 +28,6 @@ public struct LFU: EvictionAlgorithm, Sendable {
     /// Returns the block with its count (+1 for the use that pinned it).
     /// - Complexity: O(number of distinct frequencies)
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
-        _buckets.add(slot, frequency: _buckets.frequency[Int(slot)] &+ 1, class: 0)
+        _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: 0)
     }
 }

@@ -10,12 +10,14 @@ public struct LRU: EvictionAlgorithm, Sendable {
 
     /// Creates an LRU for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _links = Array(repeating: _Link(), count: capacity) }
+    public init(capacity: Int) { _links = _largeArray(repeating: _Link(), count: capacity) }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _list.pushFront(slot, &_links) }
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _list.moveToFront(slot, &_links) }
+    /// The oldest block, which the next eviction takes.
+    @inlinable public var victimHint: BlockSlot { _list.tail }
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) { _list.remove(slot, &_links) }
     /// The least recently used block.

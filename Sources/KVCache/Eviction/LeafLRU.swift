@@ -58,6 +58,9 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
         return s
     }
 
+    /// The least recently used leaf.
+    @inlinable public var victimHint: BlockSlot { _leaves.tail }
+
     /// - Complexity: O(1)
     @inlinable public mutating func didGainFirstChild(_ slot: BlockSlot) {
         if _tracked[Int(slot)] && !_hasChild[Int(slot)] { _leaves.remove(slot, &_links) }

@@ -27,6 +27,8 @@ public struct LengthAware: EvictionAlgorithm, Sendable {
     }
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.increment(slot) }
+    /// The block the next eviction takes.
+    @inlinable public var victimHint: BlockSlot { _buckets.victimHint }
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) { _buckets.remove(slot) }
     /// Lowest count, then latest position, then least recently touched.
@@ -37,6 +39,6 @@ public struct LengthAware: EvictionAlgorithm, Sendable {
     /// Returns the block with its count (+1 for the use that pinned it).
     /// - Complexity: O(number of distinct frequencies)
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
-        _buckets.add(slot, frequency: _buckets.frequency[Int(slot)] &+ 1, class: Self._class(block))
+        _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: Self._class(block))
     }
 }

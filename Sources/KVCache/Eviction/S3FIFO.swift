@@ -15,10 +15,18 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @usableFromInline let _mainCapacity: Int
     @usableFromInline let _ghostCapacity: Int
     @usableFromInline let _threshold: UInt8
-    @usableFromInline internal var _links: [_Link]
-    @usableFromInline internal var _keys: [UInt64]
-    @usableFromInline internal var _counter: [UInt8]
-    @usableFromInline internal var _inMain: [Bool]
+    /// Per slot: links, key, hit counter and queue, in one 16-byte record.
+    @frozen
+    @usableFromInline
+    internal struct _Node: _LinkedNode, Sendable {
+        @usableFromInline var prev: Int32 = -1
+        @usableFromInline var next: Int32 = -1
+        @usableFromInline var key: UInt64 = 0
+        @inlinable init() {}
+    }
+    @usableFromInline internal var _nodes: [_Node]
+    /// Per slot: hit counter in the low 7 bits, "in main queue" in the top bit.
+    @usableFromInline internal var _state: [UInt8]
     @usableFromInline internal var _small = _SlotList()
     @usableFromInline internal var _main = _SlotList()
     @usableFromInline internal var _ghosts: _GhostDirectory
@@ -35,7 +43,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     /// - Complexity: O(1) expected
     @inlinable public mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot? {
         if let ghost = _ghosts.find(incoming.hash.rawValue) {
-            _ghosts.remove(ghost.entry)
+            _ghosts.remove(bucket: ghost.bucket)
             _incomingWasGhost = true
         } else {
             _incomingWasGhost = false
@@ -59,32 +67,30 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _smallCapacity = Int(Double(capacity) * smallRatio)
         _mainCapacity = capacity - _smallCapacity
         _ghostCapacity = Int(Double(capacity) * ghostRatio)
-        _threshold = UInt8(clamping: moveToMainThreshold)
-        _links = Array(repeating: _Link(), count: capacity)
-        _keys = Array(repeating: 0, count: capacity)
-        _counter = Array(repeating: 0, count: capacity)
-        _inMain = Array(repeating: false, count: capacity)
+        _threshold = UInt8(clamping: min(moveToMainThreshold, 127))
+        _nodes = _largeArray(repeating: _Node(), count: capacity)
+        _state = Array(repeating: 0, count: capacity)
         _ghosts = _GhostDirectory(capacity: _ghostCapacity, lists: 1)
     }
 
     /// - Complexity: O(1) expected
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _counter[Int(slot)] = 0
-        _keys[Int(slot)] = block.hash.rawValue
+        _nodes[Int(slot)].key = block.hash.rawValue
         if _incomingWasGhost {
             _incomingWasGhost = false
             _pushMain(slot)
         } else if _fillMainFirst && !_hasEvicted && _small.count >= _smallCapacity {
             _pushMain(slot)
         } else {
-            _inMain[Int(slot)] = false
-            _small.pushFront(slot, &_links)
+            _state[Int(slot)] = 0
+            _small.pushFront(slot, &_nodes)
         }
     }
 
+    /// Puts `slot` at main's head with counter 0.
     @inlinable mutating func _pushMain(_ slot: Int32) {
-        _inMain[Int(slot)] = true
-        _main.pushFront(slot, &_links)
+        _state[Int(slot)] = 0x80
+        _main.pushFront(slot, &_nodes)
     }
 
     /// Returns an unpinned block to the small queue as a new block.
@@ -94,15 +100,20 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         didInsert(slot, block)
     }
 
+    /// The block the next eviction most likely takes (the oldest of the queue it evicts from).
+    @inlinable public var victimHint: BlockSlot {
+        _main.count > _mainCapacity || _small.isEmpty ? _main.tail : _small.tail
+    }
+
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        let c = _counter[Int(slot)]
-        if c < 255 { _counter[Int(slot)] = c + 1 }
+        let s = _state[Int(slot)]
+        if s & 0x7F < 0x7F { _state[Int(slot)] = s + 1 }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _inMain[Int(slot)] { _main.remove(slot, &_links) } else { _small.remove(slot, &_links) }
+        if _state[Int(slot)] & 0x80 != 0 { _main.remove(slot, &_nodes) } else { _small.remove(slot, &_nodes) }
     }
 
     /// - Complexity: amortised O(1) (each reinsertion spends a counter unit some hit added)
@@ -119,12 +130,11 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     }
 
     @inlinable mutating func _evictSmall() -> Int32? {
-        while let s = _small.popBack(&_links) {
-            if _counter[Int(s)] >= _threshold {
-                _counter[Int(s)] = 0
+        while let s = _small.popBack(&_nodes) {
+            if _state[Int(s)] & 0x7F >= _threshold {
                 _pushMain(s)
             } else {
-                _remember(_keys[Int(s)])
+                _remember(_nodes[Int(s)].key)
                 return s
             }
         }
@@ -132,11 +142,11 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     }
 
     @inlinable mutating func _evictMain() -> Int32? {
-        while let s = _main.popBack(&_links) {
-            let c = _counter[Int(s)]
+        while let s = _main.popBack(&_nodes) {
+            let c = _state[Int(s)] & 0x7F
             if c >= 1 {
-                _counter[Int(s)] = min(c, 3) - 1
-                _main.pushFront(s, &_links)
+                _state[Int(s)] = 0x80 | (min(c, 3) - 1)
+                _main.pushFront(s, &_nodes)
             } else {
                 return s
             }
@@ -144,9 +154,14 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         return nil
     }
 
+    /// Adds an evicted key to the ghost queue (it cannot be a ghost already: a ghost hit
+    /// removes the key from the queue before the block comes back).
     @inlinable mutating func _remember(_ key: UInt64) {
-        guard _ghostCapacity > 0, _ghosts.find(key) == nil else { return }
-        if _ghosts.count(0) >= _ghostCapacity { _ghosts.removeOldest(list: 0) }
-        _ghosts.pushFront(key, list: 0)
+        guard _ghostCapacity > 0 else { return }
+        if _ghosts.count(0) >= _ghostCapacity {
+            _ghosts.replaceOldest(with: key, list: 0)
+        } else {
+            _ghosts.pushFront(key, list: 0)
+        }
     }
 }

@@ -25,6 +25,8 @@ public struct SIEVE: EvictionAlgorithm, Sendable {
     }
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _visited[Int(slot)] = true }
+    /// Where the hand will start looking.
+    @inlinable public var victimHint: BlockSlot { _hand >= 0 ? _hand : _list.tail }
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
         if _hand == slot { _hand = _links[Int(slot)].prev }

@@ -5,14 +5,24 @@
 /// A bucket holds `classes` sub-lists of slots (LFU uses one; `LengthAware` one per position
 /// class) and a bit mask of the non-empty ones. Within a sub-list the head is the most recent
 /// arrival, so the tail is the least recently touched or inserted block of that frequency.
+/// Each slot's links, frequency, bucket and class share one 16-byte record.
 @usableFromInline
 internal struct _FrequencyBuckets: Sendable {
+    @frozen
+    @usableFromInline
+    struct Node: _LinkedNode, Sendable {
+        @usableFromInline var prev: Int32 = -1
+        @usableFromInline var next: Int32 = -1
+        @usableFromInline var frequency: UInt32 = 0
+        /// bucket id in the low 24 bits (all ones: none), class in the high 8.
+        @usableFromInline var bucketAndClass: UInt32 = 0x00FF_FFFF
+        @inlinable init() {}
+        @inlinable var bucket: Int32 { Int32(bitPattern: bucketAndClass & 0x00FF_FFFF) }
+        @inlinable var positionClass: Int { Int(bucketAndClass >> 24) }
+    }
+
     @usableFromInline let classes: Int
-    // per slot
-    @usableFromInline var links: [_Link]
-    @usableFromInline var frequency: [UInt32]
-    @usableFromInline var bucketOf: [Int32]
-    @usableFromInline var classOf: [UInt8]
+    @usableFromInline var nodes: [Node]
     // per bucket
     @usableFromInline var bucketFrequency: [UInt32] = []
     @usableFromInline var bucketLinks: [_Link] = []
@@ -24,12 +34,12 @@ internal struct _FrequencyBuckets: Sendable {
     @inlinable
     init(capacity: Int, classes: Int) {
         precondition(classes >= 1 && classes <= 64)
+        precondition(capacity < 0x00FF_FFFF, "at most 16M slots")
         self.classes = classes
-        links = Array(repeating: _Link(), count: capacity)
-        frequency = Array(repeating: 0, count: capacity)
-        bucketOf = Array(repeating: -1, count: capacity)
-        classOf = Array(repeating: 0, count: capacity)
+        nodes = _largeArray(repeating: Node(), count: capacity)
     }
+
+    @inlinable func frequency(_ slot: Int32) -> UInt32 { nodes[Int(slot)].frequency }
 
     @inlinable
     mutating func _newBucket(frequency f: UInt32) -> Int32 {
@@ -52,23 +62,24 @@ internal struct _FrequencyBuckets: Sendable {
         freeBuckets.append(b)
     }
 
+    /// Links `slot` (whose class is set) at the head of its class list in bucket `b`.
     @inlinable
     mutating func _link(_ slot: Int32, into b: Int32) {
-        let c = Int(classOf[Int(slot)])
-        lists[Int(b) * classes + c].pushFront(slot, &links)
+        let c = nodes[Int(slot)].positionClass
+        nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
+        lists[Int(b) * classes + c].pushFront(slot, &nodes)
         bucketMask[Int(b)] |= 1 << UInt64(c)
-        bucketOf[Int(slot)] = b
     }
 
     /// Unlinks `slot` from its bucket (keeps its frequency); returns the bucket.
     @inlinable
     mutating func _unlink(_ slot: Int32) -> Int32 {
-        let b = bucketOf[Int(slot)]
-        let c = Int(classOf[Int(slot)])
+        let node = nodes[Int(slot)]
+        let b = node.bucket, c = node.positionClass
         let i = Int(b) * classes + c
-        lists[i].remove(slot, &links)
+        lists[i].remove(slot, &nodes)
         if lists[i].isEmpty { bucketMask[Int(b)] &= ~(1 << UInt64(c)) }
-        bucketOf[Int(slot)] = -1
+        nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
         return b
     }
 
@@ -87,8 +98,8 @@ internal struct _FrequencyBuckets: Sendable {
     /// buckets to find the place for `f` (used when a pinned block returns).
     @inlinable
     mutating func add(_ slot: Int32, frequency f: UInt32, class c: Int) {
-        frequency[Int(slot)] = f
-        classOf[Int(slot)] = UInt8(c)
+        nodes[Int(slot)].frequency = f
+        nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
         var after: Int32 = -1
         var cursor = order.head
         while cursor >= 0 && bucketFrequency[Int(cursor)] < f {
@@ -102,11 +113,26 @@ internal struct _FrequencyBuckets: Sendable {
     /// - Complexity: O(1)
     @inlinable
     mutating func increment(_ slot: Int32) {
-        let f = frequency[Int(slot)] &+ 1
-        frequency[Int(slot)] = f
-        let old = _unlink(slot)
+        let classes = self.classes
+        let (old, c, f) = nodes.withUnsafeMutableBufferPointer { n in
+            lists.withUnsafeMutableBufferPointer { lists in
+                let node = n[Int(slot)]
+                let old = node.bucket, c = node.positionClass
+                let i = Int(old) * classes + c
+                lists[i].remove(slot, n.baseAddress!)
+                return (old, c, node.frequency &+ 1)
+            }
+        }
+        if lists[Int(old) * classes + c].isEmpty { bucketMask[Int(old)] &= ~(1 << UInt64(c)) }
         let b = _bucket(frequency: f, after: old)
-        _link(slot, into: b)
+        nodes.withUnsafeMutableBufferPointer { n in
+            lists.withUnsafeMutableBufferPointer { lists in
+                n[Int(slot)].frequency = f
+                n[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
+                lists[Int(b) * classes + c].pushFront(slot, n.baseAddress!)
+            }
+        }
+        bucketMask[Int(b)] |= 1 << UInt64(c)
         _freeBucketIfEmpty(old)
     }
 
@@ -125,12 +151,19 @@ internal struct _FrequencyBuckets: Sendable {
     mutating func popVictim() -> Int32? {
         let b = order.head
         guard b >= 0 else { return nil }
-        let mask = bucketMask[Int(b)]
-        let c = 63 - mask.leadingZeroBitCount
-        guard let slot = lists[Int(b) * classes + c].popBack(&links) else { return nil }
-        bucketOf[Int(slot)] = -1
-        if lists[Int(b) * classes + c].isEmpty { bucketMask[Int(b)] &= ~(1 << UInt64(c)) }
+        let c = 63 - bucketMask[Int(b)].leadingZeroBitCount
+        let slot = lists[Int(b) * classes + c].tail
+        guard slot >= 0 else { return nil }
+        _ = _unlink(slot)
         _freeBucketIfEmpty(b)
         return slot
+    }
+
+    /// The slot ``popVictim()`` would return, or -1.
+    @inlinable
+    var victimHint: Int32 {
+        let b = order.head
+        guard b >= 0 else { return -1 }
+        return lists[Int(b) * classes + (63 - bucketMask[Int(b)].leadingZeroBitCount)].tail
     }
 }

@@ -1,10 +1,20 @@
 /// Keys of recently evicted blocks ("ghosts"), kept in one or more FIFO/LRU lists with a
 /// key → entry table, for policies that remember what they evicted (S3-FIFO, ARC).
+///
+/// An entry's key and links share one 16-byte record; its list id rides in the table entry,
+/// so a lookup answers "which list" without touching the record.
 @usableFromInline
 internal struct _GhostDirectory: Sendable {
-    @usableFromInline var keys: [UInt64]
-    @usableFromInline var listOf: [UInt8]
-    @usableFromInline var links: [_Link]
+    @frozen
+    @usableFromInline
+    struct Node: _LinkedNode, Sendable {
+        @usableFromInline var key: UInt64 = 0
+        @usableFromInline var prev: Int32 = -1
+        @usableFromInline var next: Int32 = -1
+        @inlinable init() {}
+    }
+
+    @usableFromInline var nodes: [Node]
     @usableFromInline var lists: [_SlotList]
     @usableFromInline var table: _BlockTable
     @usableFromInline var free: [Int32]
@@ -12,43 +22,39 @@ internal struct _GhostDirectory: Sendable {
     @inlinable
     init(capacity: Int, lists count: Int) {
         let n = max(capacity, 1)
-        keys = Array(repeating: 0, count: n)
-        listOf = Array(repeating: 0, count: n)
-        links = Array(repeating: _Link(), count: n)
+        nodes = _largeArray(repeating: Node(), count: n)
         lists = Array(repeating: _SlotList(), count: count)
         table = _BlockTable(maximumCount: n)
         free = Array((0..<Int32(n)).reversed())
     }
 
-    /// The entry and list of `key`, if it is a ghost.
+    /// The table bucket and list of `key`, if it is a ghost.
     /// - Complexity: O(1) expected
     @inlinable
-    func find(_ key: UInt64) -> (entry: Int32, list: Int)? {
+    func find(_ key: UInt64) -> (bucket: Int, list: Int)? {
         let b = table.find(key)
         guard b >= 0 else { return nil }
-        let e = table.entries[b].slot
-        return (e, Int(listOf[Int(e)]))
+        return (b, Int(table.entries[b].aux))
     }
 
-    /// Adds `key` at the head of `list`; the caller keeps room (see ``count(_:)``).
+    /// Adds `key` (not a ghost) at the head of `list`; the caller keeps room (``count(_:)``).
     /// - Complexity: O(1) expected
     @inlinable
     mutating func pushFront(_ key: UInt64, list: Int) {
         guard let e = free.popLast() else { return }
-        keys[Int(e)] = key
-        listOf[Int(e)] = UInt8(list)
-        lists[list].pushFront(e, &links)
-        table.insert(key, slot: e)
+        nodes[Int(e)].key = key
+        lists[list].pushFront(e, &nodes)
+        table.insert(key, slot: e, aux: UInt16(list))
     }
 
-    /// Forgets `entry`.
+    /// Forgets the ghost found at table `bucket`.
     /// - Complexity: O(1) expected
     @inlinable
-    mutating func remove(_ entry: Int32) {
-        lists[Int(listOf[Int(entry)])].remove(entry, &links)
-        let b = table.find(keys[Int(entry)])
-        table.remove(at: b)
-        free.append(entry)
+    mutating func remove(bucket: Int) {
+        let e = table.entries[bucket].slot
+        lists[Int(table.entries[bucket].aux)].remove(e, &nodes)
+        table.remove(at: bucket)
+        free.append(e)
     }
 
     /// Forgets the oldest ghost of `list`.
@@ -56,7 +62,27 @@ internal struct _GhostDirectory: Sendable {
     @inlinable
     mutating func removeOldest(list: Int) {
         let t = lists[list].tail
-        if t >= 0 { remove(t) }
+        guard t >= 0 else { return }
+        lists[list].remove(t, &nodes)
+        table.remove(at: table.find(nodes[Int(t)].key))
+        free.append(t)
+    }
+
+    /// Adds `key` (not a ghost) at the head of `list`, reusing the record of that list's
+    /// oldest ghost, which is forgotten.
+    /// - Complexity: O(1) expected
+    @inlinable
+    mutating func replaceOldest(with key: UInt64, list: Int) {
+        let t = lists[list].tail
+        guard t >= 0 else { pushFront(key, list: list); return }
+        let old = nodes[Int(t)].key
+        table.remove(at: table.find(old))
+        nodes.withUnsafeMutableBufferPointer { n in
+            lists[list].remove(t, n.baseAddress!)
+            n[Int(t)].key = key
+            lists[list].pushFront(t, n.baseAddress!)
+        }
+        table.insert(key, slot: t, aux: UInt16(list))
     }
 
     @inlinable

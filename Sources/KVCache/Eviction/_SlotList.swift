@@ -1,16 +1,26 @@
+/// A record with the links of an intrusive doubly-linked list; per-slot records of several
+/// policies carry their other fields beside the links, so one cache line serves both.
+@usableFromInline
+internal protocol _LinkedNode {
+    var prev: Int32 { get set }
+    var next: Int32 { get set }
+}
+
 /// Links of one slot in an intrusive doubly-linked list (`-1` = none).
 @frozen
 @usableFromInline
-internal struct _Link: Sendable {
+internal struct _Link: _LinkedNode, Sendable {
     @usableFromInline var prev: Int32
     @usableFromInline var next: Int32
     @inlinable init() { prev = -1; next = -1 }
 }
 
-/// An intrusive doubly-linked list of slots whose links live in a shared `[_Link]` array.
+/// An intrusive doubly-linked list of slots whose links live in a shared array of records.
 ///
 /// `head` is the newest end (MRU / most recently inserted), `tail` the oldest. Several lists
-/// may share one links array as long as a slot is in at most one of them.
+/// may share one records array as long as a slot is in at most one of them. Each operation
+/// has an array form (one uniqueness check) and a pointer form for callers that already hold
+/// the storage open.
 @frozen
 @usableFromInline
 internal struct _SlotList: Sendable {
@@ -22,37 +32,63 @@ internal struct _SlotList: Sendable {
 
     @inlinable var isEmpty: Bool { count == 0 }
 
+    // MARK: Pointer forms
+
     /// Inserts `slot` at the head (newest end).
     /// - Complexity: O(1)
-    @inlinable
-    mutating func pushFront(_ slot: Int32, _ links: inout [_Link]) {
-        links.withUnsafeMutableBufferPointer { l in
-            l[Int(slot)].prev = -1
-            l[Int(slot)].next = head
-            if head >= 0 { l[Int(head)].prev = slot } else { tail = slot }
-        }
+    @inlinable @inline(__always)
+    mutating func pushFront<Node: _LinkedNode>(_ slot: Int32, _ l: UnsafeMutablePointer<Node>) {
+        l[Int(slot)].prev = -1
+        l[Int(slot)].next = head
+        if head >= 0 { l[Int(head)].prev = slot } else { tail = slot }
         head = slot
         count += 1
     }
 
     /// Inserts `slot` right after (older side of) `anchor`.
     /// - Complexity: O(1)
-    @inlinable
-    mutating func insert(_ slot: Int32, after anchor: Int32, _ links: inout [_Link]) {
-        links.withUnsafeMutableBufferPointer { l in
-            let next = l[Int(anchor)].next
-            l[Int(slot)].prev = anchor
-            l[Int(slot)].next = next
-            l[Int(anchor)].next = slot
-            if next >= 0 { l[Int(next)].prev = slot } else { tail = slot }
-        }
+    @inlinable @inline(__always)
+    mutating func insert<Node: _LinkedNode>(_ slot: Int32, after anchor: Int32, _ l: UnsafeMutablePointer<Node>) {
+        let next = l[Int(anchor)].next
+        l[Int(slot)].prev = anchor
+        l[Int(slot)].next = next
+        l[Int(anchor)].next = slot
+        if next >= 0 { l[Int(next)].prev = slot } else { tail = slot }
         count += 1
+    }
+
+    /// Unlinks `slot`, which must be in this list.
+    /// - Complexity: O(1)
+    @inlinable @inline(__always)
+    mutating func remove<Node: _LinkedNode>(_ slot: Int32, _ l: UnsafeMutablePointer<Node>) {
+        let p = l[Int(slot)].prev, n = l[Int(slot)].next
+        if p >= 0 { l[Int(p)].next = n } else { head = n }
+        if n >= 0 { l[Int(n)].prev = p } else { tail = p }
+        l[Int(slot)].prev = -1
+        l[Int(slot)].next = -1
+        count -= 1
+    }
+
+    // MARK: Array forms
+
+    /// Inserts `slot` at the head (newest end).
+    /// - Complexity: O(1)
+    @inlinable
+    mutating func pushFront<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
+        links.withUnsafeMutableBufferPointer { pushFront(slot, $0.baseAddress!) }
+    }
+
+    /// Inserts `slot` right after (older side of) `anchor`.
+    /// - Complexity: O(1)
+    @inlinable
+    mutating func insert<Node: _LinkedNode>(_ slot: Int32, after anchor: Int32, _ links: inout [Node]) {
+        links.withUnsafeMutableBufferPointer { insert(slot, after: anchor, $0.baseAddress!) }
     }
 
     /// Inserts `slot` at the tail (oldest end).
     /// - Complexity: O(1)
     @inlinable
-    mutating func pushBack(_ slot: Int32, _ links: inout [_Link]) {
+    mutating func pushBack<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
         if tail < 0 { pushFront(slot, &links); return }
         insert(slot, after: tail, &links)
     }
@@ -60,30 +96,25 @@ internal struct _SlotList: Sendable {
     /// Unlinks `slot`, which must be in this list.
     /// - Complexity: O(1)
     @inlinable
-    mutating func remove(_ slot: Int32, _ links: inout [_Link]) {
-        links.withUnsafeMutableBufferPointer { l in
-            let p = l[Int(slot)].prev, n = l[Int(slot)].next
-            if p >= 0 { l[Int(p)].next = n } else { head = n }
-            if n >= 0 { l[Int(n)].prev = p } else { tail = p }
-            l[Int(slot)].prev = -1
-            l[Int(slot)].next = -1
-        }
-        count -= 1
+    mutating func remove<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
+        links.withUnsafeMutableBufferPointer { remove(slot, $0.baseAddress!) }
     }
 
     /// Moves `slot` (in this list) to the head.
     /// - Complexity: O(1)
     @inlinable
-    mutating func moveToFront(_ slot: Int32, _ links: inout [_Link]) {
+    mutating func moveToFront<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
         guard head != slot else { return }
-        remove(slot, &links)
-        pushFront(slot, &links)
+        links.withUnsafeMutableBufferPointer { l in
+            remove(slot, l.baseAddress!)
+            pushFront(slot, l.baseAddress!)
+        }
     }
 
     /// Removes and returns the tail (oldest), or `nil` when empty.
     /// - Complexity: O(1)
     @inlinable
-    mutating func popBack(_ links: inout [_Link]) -> Int32? {
+    mutating func popBack<Node: _LinkedNode>(_ links: inout [Node]) -> Int32? {
         let t = tail
         guard t >= 0 else { return nil }
         remove(t, &links)

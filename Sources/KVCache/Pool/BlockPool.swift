@@ -1,3 +1,5 @@
+import CKVCore
+
 /// A bounded pool of KV blocks keyed by block hash, with pluggable O(1) eviction.
 ///
 /// Blocks live in slots `0 ..< capacity`; a key→slot table built for block hashes (see
@@ -24,8 +26,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     @usableFromInline internal var _algorithm: Algorithm
     @usableFromInline internal var _table: _BlockTable
+    /// Per slot: the block's key (its chain position lives in the table entry).
     @usableFromInline internal var _keys: [UInt64]
-    @usableFromInline internal var _positions: [Int32]
     @usableFromInline internal var _free: [Int32]
     // parent/child links, kept only when Algorithm.tracksChildren
     @usableFromInline internal var _parent: [Int32]
@@ -51,8 +53,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         self.capacity = capacity
         _algorithm = algorithm
         _table = _BlockTable(maximumCount: capacity)
-        _keys = Array(repeating: 0, count: capacity)
-        _positions = Array(repeating: 0, count: capacity)
+        _keys = _largeArray(repeating: 0, count: capacity)
         _free = Array((0..<Int32(capacity)).reversed())
         let tracked = Algorithm.tracksChildren ? capacity : 0
         _parent = Array(repeating: -1, count: tracked)
@@ -183,6 +184,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable
     internal mutating func _getOrInsert(_ info: BlockInfo, parentSlot: Int32) throws(PoolError) -> (slot: Int32, hit: Bool) {
         let key = info.hash.rawValue
+        let hint = _algorithm.victimHint
+        // the likely victim's key: an eviction then finds it in cache
+        if hint >= 0 { _keys.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + Int(hint)) } }
         let b = _table.find(key)
         if b >= 0 {
             _statistics.hits &+= 1
@@ -204,8 +208,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         let slot = _free.removeLast()
         _keys[Int(slot)] = key
-        _positions[Int(slot)] = info.position
-        _table.insert(key, slot: slot)
+        _table.insert(key, slot: slot, aux: UInt16(clamping: info.position))
         _statistics.insertions &+= 1
         _algorithm.didInsert(slot, info)
         if Algorithm.tracksChildren && parentSlot >= 0 { _link(slot, parent: parentSlot) }
@@ -239,7 +242,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         _table.entries[b].pins -= 1
         if _table.entries[b].pins == 0 {
             let slot = _table.entries[b].slot
-            _algorithm.didUnpin(slot, BlockInfo(hash: hash, position: _positions[Int(slot)]))
+            _algorithm.didUnpin(slot, BlockInfo(hash: hash, position: Int32(_table.entries[b].aux)))
         }
         return true
     }

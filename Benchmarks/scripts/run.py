@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Runs the benchmark suite and the C/C++ peers in one go and prints same-run ratios.
+
+Usage (from Benchmarks/):  python3 scripts/run.py [--targets Hashing,Eviction,...]
+
+- makes data/zipf.bin with ../../shared/peers/genzipf.py when missing (needs numpy);
+- builds and runs the peers (../../shared/peers/lru.cpp with g++ -O3, xxbench.c with gcc -O3);
+- runs `swift package benchmark --target T` for each target (release build);
+- prints the medians and the ratios the issues ask for.
+"""
+import argparse, os, re, subprocess, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)                       # Benchmarks/
+PEERS = os.path.normpath(os.path.join(ROOT, "..", "..", "shared", "peers"))
+BUILD = os.path.join(ROOT, ".build-peers")
+STREAM_OPS = 10_000_000
+UNITS = {"ns": 1.0, "us": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def sh(cmd, **kw):
+    print("+", " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def ensure_stream():
+    path = os.path.join(ROOT, "data", "zipf.bin")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        sh([sys.executable, os.path.join(PEERS, "genzipf.py")], cwd=ROOT)
+    return path
+
+
+def run_peers(stream):
+    os.makedirs(BUILD, exist_ok=True)
+    lru, xx = os.path.join(BUILD, "lru"), os.path.join(BUILD, "xxbench")
+    sh(["g++", "-O3", "-o", lru, os.path.join(PEERS, "lru.cpp")])
+    sh(["gcc", "-O3", "-o", xx, os.path.join(PEERS, "xxbench.c"), "-lxxhash"])
+    out = {}
+    for line in (sh([lru, stream]) + sh([xx])).splitlines():
+        m = re.match(r"RESULT (.*?)\s+median\s+([\d.]+) ns/(op|block)", line)
+        if m:
+            out[m.group(1).strip()] = float(m.group(2))
+    return out
+
+
+def run_swift(target):
+    text = sh(["swift", "package", "--disable-sandbox", "benchmark", "--target", target, "--no-progress"], cwd=ROOT)
+    results, name = {}, None
+    for line in text.splitlines():
+        if line and not line.startswith(("│", "╒", "╞", "├", "╘", "=")) and not line.startswith(" "):
+            name = line.strip()
+        m = re.match(r"│ Time \(wall clock\) \((\w+)\)\s*\*?\s*│\s*([\d.]+)\s*│\s*([\d.]+)\s*│\s*([\d.]+)", line)
+        if m and name:
+            unit = UNITS[m.group(1)]
+            results[name] = float(m.group(4)) * unit     # p50 in ns
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--targets", default="Hashing,Eviction")
+    args = ap.parse_args()
+    targets = args.targets.split(",")
+    stream = ensure_stream()
+    peers = run_peers(stream)
+    print("\n== peers (same run) ==")
+    for k, v in peers.items():
+        print(f"  {v:9.1f} ns  {k}")
+    swift = {}
+    for t in targets:
+        swift.update(run_swift(t))
+
+    if "Hashing" in targets:
+        blocks = 32
+        raw = swift["raw XXH3_64bits_withSeed (fastest entry) chained, 16K prompt"] / blocks
+        sse = swift["raw XXH3_64bits_withSeed (portable SSE2) chained, 16K prompt"] / blocks
+        native = swift["PrefixHasher native, 16K prompt"]
+        dynamo = swift["PrefixHasher dynamo, 16K prompt"]
+        print("\n== hashing (512-token blocks, 2 KiB) ==")
+        print(f"  raw XXH3 fastest entry   {raw:6.1f} ns/block  {2048 / raw:5.1f} GB/s")
+        print(f"  raw XXH3 portable SSE2   {sse:6.1f} ns/block")
+        print(f"  PrefixHasher native      {native / blocks:6.1f} ns/block  {2048 * blocks / native:5.1f} GB/s"
+              f"  ratio {native / blocks / raw:.3f}x raw   16K prompt {native / 1000:.2f} us")
+        print(f"  PrefixHasher dynamo      {dynamo / blocks:6.1f} ns/block  ratio {dynamo / blocks / raw:.3f}x raw")
+        for k, v in peers.items():
+            if "dispatch" in k and "chain" in k:
+                print(f"  C peer {k}: {v:.1f} ns/block")
+
+    if "Eviction" in targets:
+        print("\n== eviction: get-or-insert on the Zipf stream (ns/op) ==")
+        for cap in (100_000, 1_000_000):
+            std = peers.get(f"(d) std::unordered_map+std::list LRU cap={cap}")
+            idx = peers.get(f"(d') index LRU + unordered_map<u64,i32> cap={cap}")
+            lru = swift[f"getOrInsert LRU cap={cap} (10M Zipf ops)"] / STREAM_OPS
+            print(f" capacity {cap}: C++ std {std:.1f}  C++ index {idx:.1f}")
+            for name in ["LRU", "FIFO", "LFU", "SIEVE", "S3FIFO", "ARC", "LengthAware", "LeafLRU", "Belady"]:
+                ns = swift[f"getOrInsert {name} cap={cap} (10M Zipf ops)"] / STREAM_OPS
+                print(f"  {name:12s} {ns:7.1f} ns/op   {ns / std:5.2f}x C++ std   {ns / lru:5.2f}x LRU")
+        d = swift.get("baseline Dictionary<UInt64,Int32> lookup, 1M present (1M ops)")
+        t = swift.get("baseline BlockPool<FIFO> lookup (key-bits table), 1M present (1M ops)")
+        if d and t:
+            print(f"  baselines: Swift Dictionary lookup {d / 1e6:.1f} ns, key-bits table lookup {t / 1e6:.1f} ns")
+
+    for t in targets:
+        if t not in ("Hashing", "Eviction"):
+            print(f"\n== {t} (p50) ==")
+    for k, v in swift.items():
+        if not k.startswith(("getOrInsert", "baseline", "raw", "PrefixHasher")):
+            print(f"  {v:12.1f} ns  {k}")
+
+
+if __name__ == "__main__":
+    main()
