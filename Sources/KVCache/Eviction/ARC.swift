@@ -13,17 +13,8 @@
 /// (into B1) when |T1| > p, or |T1| = p and the incoming key is a B2 ghost; else T2's LRU (into B2).
 public struct ARC: EvictionAlgorithm, Sendable {
     @usableFromInline let _capacity: Int
-    /// Per slot: links, key and list (T1 or T2), in one record.
-    @frozen
-    @usableFromInline
-    internal struct _Node: _LinkedNode, Sendable {
-        @usableFromInline var prev: Int32 = -1
-        @usableFromInline var next: Int32 = -1
-        @usableFromInline var key: UInt64 = 0
-        @usableFromInline var inT2 = false
-        @inlinable init() {}
-    }
-    @usableFromInline internal var _nodes: [_Node]
+    /// Per slot: links, key and list (`flag`: in T2), in one record.
+    @usableFromInline internal var _nodes: [_KeyedLink]
     @usableFromInline internal var _t1 = _SlotList()
     @usableFromInline internal var _t2 = _SlotList()
     @usableFromInline internal var _ghosts: _GhostDirectory   // list 0 = B1, list 1 = B2
@@ -36,7 +27,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable
     public init(capacity: Int) {
         _capacity = capacity
-        _nodes = _largeArray(repeating: _Node(), count: capacity)
+        _nodes = _largeArray(repeating: _KeyedLink(), count: capacity)
         _ghosts = _GhostDirectory(capacity: 2 * capacity, lists: 2)
     }
 
@@ -103,10 +94,10 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         _nodes[Int(slot)].key = block.hash.rawValue
         if _incomingInB1 || _incomingInB2 {
-            _nodes[Int(slot)].inT2 = true
+            _nodes[Int(slot)].flag = true
             _t2.pushFront(slot, &_nodes)
         } else {
-            _nodes[Int(slot)].inT2 = false
+            _nodes[Int(slot)].flag = false
             _t1.pushFront(slot, &_nodes)
         }
         _incomingInB1 = false
@@ -124,17 +115,17 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _nodes[Int(slot)].inT2 {
+        if _nodes[Int(slot)].flag {
             _t2.moveToFront(slot, &_nodes)
         } else {
             _t1.remove(slot, &_nodes)
-            _nodes[Int(slot)].inT2 = true
+            _nodes[Int(slot)].flag = true
             _t2.pushFront(slot, &_nodes)
         }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _nodes[Int(slot)].inT2 { _t2.remove(slot, &_nodes) } else { _t1.remove(slot, &_nodes) }
+        if _nodes[Int(slot)].flag { _t2.remove(slot, &_nodes) } else { _t1.remove(slot, &_nodes) }
     }
 }

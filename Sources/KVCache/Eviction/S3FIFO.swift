@@ -15,16 +15,8 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @usableFromInline let _mainCapacity: Int
     @usableFromInline let _ghostCapacity: Int
     @usableFromInline let _threshold: UInt8
-    /// Per slot: links, key, hit counter and queue, in one 16-byte record.
-    @frozen
-    @usableFromInline
-    internal struct _Node: _LinkedNode, Sendable {
-        @usableFromInline var prev: Int32 = -1
-        @usableFromInline var next: Int32 = -1
-        @usableFromInline var key: UInt64 = 0
-        @inlinable init() {}
-    }
-    @usableFromInline internal var _nodes: [_Node]
+    /// Per slot: links and key, in one record.
+    @usableFromInline internal var _nodes: [_KeyedLink]
     /// Per slot: hit counter in the low 7 bits, "in main queue" in the top bit.
     @usableFromInline internal var _state: [UInt8]
     @usableFromInline internal var _small = _SlotList()
@@ -68,7 +60,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _mainCapacity = capacity - _smallCapacity
         _ghostCapacity = Int(Double(capacity) * ghostRatio)
         _threshold = UInt8(clamping: min(moveToMainThreshold, 127))
-        _nodes = _largeArray(repeating: _Node(), count: capacity)
+        _nodes = _largeArray(repeating: _KeyedLink(), count: capacity)
         _state = Array(repeating: 0, count: capacity)
         _ghosts = _GhostDirectory(capacity: _ghostCapacity, lists: 1)
     }

@@ -1,20 +1,11 @@
 /// Keys of recently evicted blocks ("ghosts"), kept in one or more FIFO/LRU lists with a
 /// key → entry table, for policies that remember what they evicted (S3-FIFO, ARC).
 ///
-/// An entry's key and links share one 16-byte record; its list id rides in the table entry,
+/// An entry's key and links share one record; its list id rides in the table entry,
 /// so a lookup answers "which list" without touching the record.
 @usableFromInline
 internal struct _GhostDirectory: Sendable {
-    @frozen
-    @usableFromInline
-    struct Node: _LinkedNode, Sendable {
-        @usableFromInline var key: UInt64 = 0
-        @usableFromInline var prev: Int32 = -1
-        @usableFromInline var next: Int32 = -1
-        @inlinable init() {}
-    }
-
-    @usableFromInline var nodes: [Node]
+    @usableFromInline var nodes: [_KeyedLink]
     @usableFromInline var lists: [_SlotList]
     @usableFromInline var table: _BlockTable
     @usableFromInline var free: [Int32]
@@ -22,7 +13,7 @@ internal struct _GhostDirectory: Sendable {
     @inlinable
     init(capacity: Int, lists count: Int) {
         let n = max(capacity, 1)
-        nodes = _largeArray(repeating: Node(), count: n)
+        nodes = _largeArray(repeating: _KeyedLink(), count: n)
         lists = Array(repeating: _SlotList(), count: count)
         table = _BlockTable(maximumCount: n)
         free = Array((0..<Int32(n)).reversed())

@@ -15,6 +15,18 @@ internal struct _Link: _LinkedNode, Sendable {
     @inlinable init() { prev = -1; next = -1 }
 }
 
+/// Links plus the block's key and one flag byte: the per-slot record of policies that must
+/// know a slot's key (to remember it as a ghost) and the ghost records themselves.
+@frozen
+@usableFromInline
+internal struct _KeyedLink: _LinkedNode, Sendable {
+    @usableFromInline var prev: Int32 = -1
+    @usableFromInline var next: Int32 = -1
+    @usableFromInline var key: UInt64 = 0
+    @usableFromInline var flag: Bool = false
+    @inlinable init() {}
+}
+
 /// An intrusive doubly-linked list of slots whose links live in a shared array of records.
 ///
 /// `head` is the newest end (MRU / most recently inserted), `tail` the oldest. Several lists
