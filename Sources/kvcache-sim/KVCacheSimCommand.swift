@@ -5,6 +5,6 @@ struct KVCacheSimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kvcache-sim",
         abstract: "Hash prompts into KV blocks and replay request traces through KV-cache policies.",
-        subcommands: [ReplayCommand.self, HashCommand.self]
+        subcommands: [ReplayCommand.self, IndexBenchCommand.self, HashCommand.self]
     )
 }

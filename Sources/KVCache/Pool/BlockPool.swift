@@ -24,6 +24,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// `removed` event to a prefix index.
     public var onEvict: (@Sendable (BlockHash) -> Void)?
 
+    /// When `true`, the pool logs every insertion, eviction and removal for
+    /// ``takeChanges(into:)`` (to publish them as ``KVEvent``s to a ``PrefixIndex``).
+    public var recordsChanges = false
+    @usableFromInline internal var _changes: [PoolChange] = []
+
     @usableFromInline internal var _algorithm: Algorithm
     @usableFromInline internal var _table: _BlockTable
     /// Per slot: the block's key (its chain position lives in the table entry).
@@ -128,7 +133,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected (amortised for algorithms that sweep)
     @inlinable @discardableResult
     public mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
-        try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit
+        let hit = try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit
+        if !hit && recordsChanges { _changes.append(.inserted(hash, parent: nil)) }
+        return hit
     }
 
     /// Accesses one block with full information (chain position, next use for ``Belady``).
@@ -144,7 +151,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
         var parentSlot: Int32 = -1
         if Algorithm.tracksChildren, let parent { parentSlot = lookup(parent) ?? -1 }
-        return try _getOrInsert(block, parentSlot: parentSlot).hit
+        let hit = try _getOrInsert(block, parentSlot: parentSlot).hit
+        if !hit && recordsChanges { _changes.append(.inserted(block.hash, parent: parent)) }
+        return hit
     }
 
     /// The update walk of a request: touches each present block of `chain` and inserts each
@@ -164,7 +173,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         for i in 0..<chain.count {
             let info = BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max)
             let r = try _getOrInsert(info, parentSlot: parent)
-            if r.hit { hits += 1 }
+            if r.hit { hits += 1 } else if recordsChanges { _changes.append(.inserted(chain[i], parent: i > 0 ? chain[i - 1] : nil)) }
             parent = r.slot
         }
         return hits
@@ -280,6 +289,16 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         } else {
             _statistics.removals &+= 1
         }
+        if recordsChanges { _changes.append(evicted ? .evicted(BlockHash(key)) : .removed(BlockHash(key))) }
+    }
+
+    /// Moves the changes logged since the last call into `changes` (replacing its contents;
+    /// storage is swapped, so a caller that reuses one array allocates nothing).
+    /// - Complexity: O(1)
+    @inlinable
+    public mutating func takeChanges(into changes: inout [PoolChange]) {
+        changes.removeAll(keepingCapacity: true)
+        swap(&changes, &_changes)
     }
 
     // MARK: Parent/child links (prefix-aware policies)

@@ -29,6 +29,10 @@ public protocol BlockPoolProtocol {
     mutating func unpin(_ hash: BlockHash) -> Bool
     /// Removes an unpinned block.
     mutating func remove(_ hash: BlockHash) -> Bool
+    /// Whether insertions, evictions and removals are logged.
+    var recordsChanges: Bool { get set }
+    /// Moves the logged changes out.
+    mutating func takeChanges(into changes: inout [PoolChange])
 }
 
 extension BlockPool: BlockPoolProtocol {}
@@ -75,4 +79,9 @@ public struct AnyBlockPool: BlockPoolProtocol {
     @discardableResult public mutating func pin(_ hash: BlockHash) -> Bool { _base.pin(hash) }
     @discardableResult public mutating func unpin(_ hash: BlockHash) -> Bool { _base.unpin(hash) }
     @discardableResult public mutating func remove(_ hash: BlockHash) -> Bool { _base.remove(hash) }
+    public var recordsChanges: Bool {
+        get { _base.recordsChanges }
+        set { _base.recordsChanges = newValue }
+    }
+    public mutating func takeChanges(into changes: inout [PoolChange]) { _base.takeChanges(into: &changes) }
 }

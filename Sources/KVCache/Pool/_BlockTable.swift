@@ -100,4 +100,22 @@ internal struct _BlockTable: Sendable {
             e[hole] = Entry()
         }
     }
+
+    /// Whether one more key would take the table past half full.
+    @inlinable var needsGrowth: Bool { (count + 1) * 2 > buckets }
+
+    /// Rehashes into a table twice as large, keeping every entry's slot, pins and side value.
+    /// - Complexity: O(buckets)
+    @inlinable
+    mutating func grow() {
+        var bigger = _BlockTable(maximumCount: buckets)
+        for e in entries where e.slot >= 0 {
+            let b = bigger.insert(e.key, slot: e.slot, aux: e.aux)
+            bigger.entries[b].pins = e.pins
+        }
+        self = bigger
+    }
+
+    /// Approximate bytes held.
+    @inlinable var byteCount: Int { entries.capacity * MemoryLayout<Entry>.stride }
 }

@@ -1,0 +1,491 @@
+/// Which node holds which blocks: the prefix tree a KV-aware router consults, kept current by
+/// the events engines publish (``KVEvent``), answering "how many leading blocks of this request
+/// does each node hold?" in one walk (``overlaps(_:)``).
+///
+/// Storage is contiguous: a block-hash table (the pool's `_BlockTable`) maps each block to an
+/// entry; an entry has its parent entry, its child count, and one membership bitset per tier
+/// (one machine word for up to 64 nodes). No class instance per entry.
+///
+/// - Stores are reference-counted per (block, node, tier): duplicates (several data-parallel
+///   ranks) need as many removals.
+/// - A block stored under a parent no node holds hangs under a *placeholder* entry for that
+///   parent (held by nobody, so every walk stops there: the block acts as a root); when the
+///   parent is stored, the placeholder simply becomes held and the tree is whole again. An
+///   entry disappears once no node holds it and it has no children, so a parent evicted before
+///   its children stays as a placeholder for them. No lookup table of orphans is needed.
+/// - Removing a block a node does not hold is counted, not an error.
+/// - Event IDs are checked per node: a jump ahead is applied and reported as an ``EventGap``;
+///   a stale or repeated ID is ignored and counted.
+public struct PrefixIndex: Sendable {
+    /// The most nodes the index tracks (node ids `0 ..< nodeCapacity`).
+    public let nodeCapacity: Int
+    @usableFromInline let _words: Int
+    @usableFromInline static var _tiers: Int { StorageTier.allCases.count }
+
+    @usableFromInline var _table: _BlockTable
+    @usableFromInline var _hashes: [UInt64] = []
+    @usableFromInline var _tree: [_TreeLinks] = []
+    @usableFromInline var _membership: [UInt64] = []   // entry * tiers * words + tier * words + word
+    @usableFromInline var _free: [Int32] = []
+    @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]
+    @usableFromInline var _heldCount = 0
+    @usableFromInline var _lastEventID: [UInt64]
+    @usableFromInline var _seenEvent: [Bool]
+    @usableFromInline var _knownNodes: [UInt64]         // bitset of nodes ever seen
+    @usableFromInline var _nodeLimit: Int = 0            // highest node seen + 1
+    @usableFromInline var _approximate: _ApproximateState
+
+    /// Counters of what the index has seen.
+    public internal(set) var statistics = IndexStatistics()
+
+    /// Creates an empty index.
+    ///
+    /// - Parameters:
+    ///   - nodeCapacity: The most nodes (rounded up to a multiple of 64; at least 64).
+    ///   - expectedBlocks: Blocks to reserve room for (the table grows past it).
+    ///   - approximate: Settings of approximate mode (``recordRouting(_:to:at:)``).
+    public init(nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 16, approximate: ApproximateMode = ApproximateMode()) {
+        let words = max(1, (nodeCapacity + 63) / 64)
+        self.nodeCapacity = words * 64
+        _words = words
+        _table = _BlockTable(maximumCount: max(expectedBlocks, 16))
+        _lastEventID = Array(repeating: 0, count: words * 64)
+        _seenEvent = Array(repeating: false, count: words * 64)
+        _knownNodes = Array(repeating: 0, count: words)
+        _approximate = _ApproximateState(mode: approximate)
+    }
+
+    /// Blocks indexed (held by at least one node).
+    /// - Complexity: O(1)
+    public var blockCount: Int { _heldCount }
+
+    /// Entries kept only as parents of held blocks (held by no node).
+    /// - Complexity: O(1)
+    public var placeholderCount: Int { _table.count - _heldCount }
+
+    /// The number of node ids the index has seen (highest id + 1).
+    public var nodeCount: Int { _nodeLimit }
+
+    /// Memory held per index entry, in bytes: the table, the entry arrays and the membership
+    /// bitsets (`3 × ⌈nodeCapacity/64⌉` words per entry), over the entries held now.
+    public var bytesPerBlock: Double {
+        let bytes = _table.byteCount + _hashes.capacity * 8
+            + _tree.capacity * MemoryLayout<_TreeLinks>.stride + _membership.capacity * 8 + _free.capacity * 4
+        return Double(bytes) / Double(max(_table.count, 1))
+    }
+
+    // MARK: Events
+
+    /// Applies one event.
+    ///
+    /// - Returns: The gap this event revealed, if its ID skipped ahead of the node's last one.
+    /// - Throws: ``IndexError/nodeOutOfRange(node:capacity:)`` for a node id outside the index.
+    /// - Complexity: O(blocks in the event) expected; O(entries) for `cleared`.
+    @discardableResult
+    public mutating func apply(_ event: KVEvent) throws(IndexError) -> EventGap? {
+        let node = event.node
+        guard node >= 0 && node < nodeCapacity else { throw .nodeOutOfRange(node: node, capacity: nodeCapacity) }
+        var gap: EventGap?
+        if _seenEvent[node] {
+            let last = _lastEventID[node]
+            if event.eventID <= last {
+                statistics.staleEvents += 1
+                return nil
+            }
+            if event.eventID > last &+ 1 {
+                gap = EventGap(node: node, from: last + 1, to: event.eventID - 1)
+                statistics.gaps += 1
+            }
+        }
+        _seenEvent[node] = true
+        _lastEventID[node] = event.eventID
+        _noteNode(node)
+        statistics.eventsApplied += 1
+        switch event.kind {
+        case .stored(let parent, let blocks, let tier):
+            var p = parent?.rawValue
+            for b in blocks {
+                _store(b.rawValue, parent: p, node: node, tier: tier.rawValue)
+                p = b.rawValue
+            }
+        case .removed(let blocks, let tier):
+            for b in blocks { _remove(b.rawValue, node: node, tier: tier.rawValue) }
+        case .cleared:
+            _clear(node: node)
+        }
+        return gap
+    }
+
+    /// Applies events in order.
+    ///
+    /// - Returns: The gaps they revealed.
+    /// - Throws: ``IndexError`` at the first event for a node outside the index (earlier
+    ///   events stay applied).
+    @discardableResult
+    public mutating func apply(_ events: some Sequence<KVEvent>) throws(IndexError) -> [EventGap] {
+        var gaps: [EventGap] = []
+        for e in events { if let g = try apply(e) { gaps.append(g) } }
+        return gaps
+    }
+
+    /// Drops every block of `node` (as a `cleared` event would, without an event ID) and
+    /// forgets its event sequence, e.g. when the node leaves the cluster.
+    /// - Complexity: O(entries)
+    public mutating func removeNode(_ node: NodeID) {
+        guard node >= 0 && node < nodeCapacity else { return }
+        _clear(node: node)
+        _seenEvent[node] = false
+        _lastEventID[node] = 0
+        _knownNodes[node >> 6] &= ~(1 << UInt64(node & 63))
+    }
+
+    /// The last event ID applied for `node`, if any.
+    public func lastEventID(of node: NodeID) -> UInt64? {
+        guard node >= 0 && node < nodeCapacity, _seenEvent[node] else { return nil }
+        return _lastEventID[node]
+    }
+
+    // MARK: Queries
+
+    /// Whether `node` holds `block` in `tier` (any tier when `nil`).
+    /// - Complexity: O(1) expected
+    public func contains(_ block: BlockHash, node: NodeID, tier: StorageTier? = nil) -> Bool {
+        guard node >= 0 && node < nodeCapacity else { return false }
+        let b = _table.find(block.rawValue)
+        guard b >= 0 else { return false }
+        let e = Int(_table.entries[b].slot)
+        let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
+        for t in 0..<Self._tiers where tier == nil || tier!.rawValue == t {
+            if _membership[(e * Self._tiers + t) * _words + w] & bit != 0 { return true }
+        }
+        return false
+    }
+
+    /// The parent recorded for `block`, how many entries hang under it, and whether any node
+    /// holds it (`false`: a placeholder for children stored before or kept after it).
+    public func entry(_ block: BlockHash) -> (parent: BlockHash?, children: Int, held: Bool)? {
+        let b = _table.find(block.rawValue)
+        guard b >= 0 else { return nil }
+        let e = Int(_table.entries[b].slot)
+        let t = _tree[e]
+        return (t.parentEntry >= 0 ? BlockHash(_hashes[Int(t.parentEntry)]) : nil, Int(t.childCount), _isHeld(e))
+    }
+
+    /// For every node, the number of leading blocks of `chain` it holds (any tier and per
+    /// tier), in one walk that stops once no node matches.
+    /// - Complexity: O(matched blocks × node words + nodes)
+    public func overlaps(_ chain: some Collection<BlockHash>) -> OverlapScores {
+        var scores = OverlapScores()
+        overlaps(chain, into: &scores)
+        return scores
+    }
+
+    /// ``overlaps(_:)`` into reused storage: no allocation once `scores` has the node count.
+    /// - Complexity: O(matched blocks × node words + nodes)
+    public func overlaps(_ chain: some Collection<BlockHash>, into scores: inout OverlapScores) {
+        let n = _nodeLimit
+        scores.reset(nodeCount: n, chainLength: chain.count)
+        guard n > 0 else { return }
+        if _words == 1 {
+            _overlapsOneWord(chain, n, &scores)
+        } else {
+            _overlapsWide(chain, n, &scores)
+        }
+    }
+
+    @usableFromInline
+    func _overlapsOneWord(_ chain: some Collection<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
+        let tiers = Self._tiers
+        var alive = _knownNodes[0]
+        var aliveTier = (alive, alive, alive)
+        var depth: Int32 = 0
+        _membership.withUnsafeBufferPointer { m in
+            for h in chain {
+                let b = _table.find(h.rawValue)
+                if b < 0 { break }
+                let base = Int(_table.entries[b].slot) * tiers
+                let m0 = m[base], m1 = m[base + 1], m2 = m[base + 2]
+                let any = m0 | m1 | m2
+                var dropped = alive & ~any
+                if depth > 0 {
+                    while dropped != 0 {
+                        scores._set(dropped.trailingZeroBitCount, depth)
+                        dropped &= dropped - 1
+                    }
+                }
+                Self._drop(&aliveTier.0, m0, 0, depth, &scores)
+                Self._drop(&aliveTier.1, m1, 1, depth, &scores)
+                Self._drop(&aliveTier.2, m2, 2, depth, &scores)
+                alive &= any
+                if alive == 0 { return }
+                depth += 1
+            }
+        }
+        // nodes still matching hold the whole walked prefix
+        var rest = alive
+        while rest != 0 { scores._set(rest.trailingZeroBitCount, depth); rest &= rest - 1 }
+        for (t, a) in [aliveTier.0, aliveTier.1, aliveTier.2].enumerated() {
+            var r = a & alive
+            while r != 0 { scores._set(r.trailingZeroBitCount, tier: t, depth); r &= r - 1 }
+        }
+    }
+
+    @inline(__always)
+    static func _drop(_ alive: inout UInt64, _ member: UInt64, _ tier: Int, _ depth: Int32, _ scores: inout OverlapScores) {
+        var dropped = alive & ~member
+        guard dropped != 0 else { return }
+        alive &= member
+        if depth == 0 { return }
+        while dropped != 0 {
+            scores._set(dropped.trailingZeroBitCount, tier: tier, depth)
+            dropped &= dropped - 1
+        }
+    }
+
+    @usableFromInline
+    func _overlapsWide(_ chain: some Collection<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
+        let tiers = Self._tiers, words = _words
+        let used = (n + 63) / 64
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: used * (tiers + 1)) { state in
+            let alive = state.baseAddress!                 // used words
+            let aliveTier = state.baseAddress! + used      // tiers × used words
+            for w in 0..<used {
+                alive[w] = _knownNodes[w]
+                for t in 0..<tiers { aliveTier[t * used + w] = _knownNodes[w] }
+            }
+            var depth: Int32 = 0
+            var stopped = false
+            _membership.withUnsafeBufferPointer { m in
+                for h in chain {
+                    let b = _table.find(h.rawValue)
+                    if b < 0 { break }
+                    let base = Int(_table.entries[b].slot) * tiers * words
+                    var anyAlive = false
+                    for w in 0..<used where alive[w] != 0 {
+                        var any: UInt64 = 0
+                        for t in 0..<tiers {
+                            let mt = m[base + t * words + w]
+                            any |= mt
+                            let a = aliveTier[t * used + w]
+                            var dropped = a & ~mt
+                            aliveTier[t * used + w] = a & mt
+                            if depth > 0 {
+                                while dropped != 0 { scores._set(w * 64 + dropped.trailingZeroBitCount, tier: t, depth); dropped &= dropped - 1 }
+                            }
+                        }
+                        var dropped = alive[w] & ~any
+                        if depth > 0 {
+                            while dropped != 0 { scores._set(w * 64 + dropped.trailingZeroBitCount, depth); dropped &= dropped - 1 }
+                        }
+                        alive[w] &= any
+                        if alive[w] != 0 { anyAlive = true }
+                    }
+                    if !anyAlive { stopped = true; return }
+                    depth += 1
+                }
+            }
+            guard !stopped else { return }
+            for w in 0..<used {
+                var r = alive[w]
+                while r != 0 { scores._set(w * 64 + r.trailingZeroBitCount, depth); r &= r - 1 }
+                for t in 0..<tiers {
+                    var rt = aliveTier[t * used + w] & alive[w]
+                    while rt != 0 { scores._set(w * 64 + rt.trailingZeroBitCount, tier: t, depth); rt &= rt - 1 }
+                }
+            }
+        }
+    }
+
+    // MARK: Entries
+
+    @usableFromInline
+    mutating func _noteNode(_ node: Int) {
+        _knownNodes[node >> 6] |= 1 << UInt64(node & 63)
+        if node >= _nodeLimit { _nodeLimit = node + 1 }
+    }
+
+    /// The entry of `hash`, created when missing (under the entry of `parent`, made a
+    /// placeholder when no one holds it).
+    @usableFromInline
+    mutating func _entry(_ hash: UInt64, parent: UInt64?) -> Int {
+        let b = _table.find(hash)
+        if b >= 0 {
+            let e = Int(_table.entries[b].slot)
+            if let parent, parent != hash, _tree[e].parentEntry < 0 {
+                // a placeholder made before its own parent was known: link it now
+                let p = _entry(parent, parent: nil)
+                _tree[e].parentEntry = Int32(p)
+                _tree[p].childCount += 1
+            }
+            return e
+        }
+        let parentEntry = parent.flatMap { $0 == hash ? nil : _entry($0, parent: nil) } ?? -1
+        if _table.needsGrowth { _table.grow() }
+        let e: Int
+        let stride = Self._tiers * _words
+        if let reused = _free.popLast() {
+            e = Int(reused)
+            _hashes[e] = hash
+            _tree[e] = _TreeLinks()
+            for i in 0..<stride { _membership[e * stride + i] = 0 }
+        } else {
+            e = _hashes.count
+            _hashes.append(hash)
+            _tree.append(_TreeLinks())
+            _membership.append(contentsOf: repeatElement(0, count: stride))
+        }
+        _table.insert(hash, slot: Int32(e))
+        if parentEntry >= 0 {
+            _tree[e].parentEntry = Int32(parentEntry)
+            _tree[parentEntry].childCount += 1
+        }
+        return e
+    }
+
+    @usableFromInline
+    func _isHeld(_ e: Int) -> Bool {
+        let stride = Self._tiers * _words
+        return _membership.withUnsafeBufferPointer { m in
+            var any: UInt64 = 0
+            for k in (e * stride)..<(e * stride + stride) { any |= m[k] }
+            return any != 0
+        }
+    }
+
+    /// Deletes entry `e` if no node holds it and nothing hangs under it, then its parent if
+    /// that leaves the parent an empty placeholder.
+    @usableFromInline
+    mutating func _collect(_ e: Int) {
+        var e = e
+        while e >= 0, _tree[e].childCount == 0, !_isHeld(e) {
+            let parent = Int(_tree[e].parentEntry)
+            if parent >= 0 { _tree[parent].childCount -= 1 }
+            _table.remove(at: _table.find(_hashes[e]))
+            _tree[e] = _TreeLinks()
+            _tree[e].alive = false
+            _free.append(Int32(e))
+            e = parent
+        }
+    }
+
+    @usableFromInline
+    static func _refKey(_ e: Int, _ node: Int, _ tier: Int) -> UInt64 {
+        UInt64(e) << 16 | UInt64(node) << 2 | UInt64(tier)
+    }
+
+    @usableFromInline
+    mutating func _store(_ hash: UInt64, parent: UInt64?, node: Int, tier: Int) {
+        let e = _entry(hash, parent: parent)
+        if !_isHeld(e) {
+            _heldCount += 1
+            let p = Int(_tree[e].parentEntry)
+            if p >= 0 && !_isHeld(p) { statistics.storedUnderUnheldParent += 1 }
+        }
+        let i = (e * Self._tiers + tier) * _words + (node >> 6)
+        let bit = UInt64(1) << UInt64(node & 63)
+        statistics.blocksStored += 1
+        let already = _membership.withUnsafeMutableBufferPointer { m in
+            let had = m[i] & bit != 0
+            m[i] |= bit
+            return had
+        }
+        if already {
+            _extraRefs[Self._refKey(e, node, tier), default: 0] += 1
+            statistics.duplicateStores += 1
+        }
+    }
+
+    @usableFromInline
+    mutating func _remove(_ hash: UInt64, node: Int, tier: Int) {
+        let b = _table.find(hash)
+        let bit = UInt64(1) << UInt64(node & 63)
+        guard b >= 0 else { statistics.unknownRemovals += 1; return }
+        let e = Int(_table.entries[b].slot)
+        let i = (e * Self._tiers + tier) * _words + (node >> 6)
+        guard _membership.withUnsafeBufferPointer({ $0[i] & bit != 0 }) else { statistics.unknownRemovals += 1; return }
+        statistics.blocksRemoved += 1
+        if !_extraRefs.isEmpty {
+            let key = Self._refKey(e, node, tier)
+            if let extra = _extraRefs[key] {
+                if extra <= 1 { _extraRefs[key] = nil } else { _extraRefs[key] = extra - 1 }
+                return
+            }
+        }
+        _membership.withUnsafeMutableBufferPointer { $0[i] &= ~bit }
+        _released(e)
+    }
+
+    /// Bookkeeping after a membership bit of `e` was cleared.
+    @usableFromInline
+    mutating func _released(_ e: Int) {
+        guard !_isHeld(e) else { return }
+        _heldCount -= 1
+        _collect(e)
+    }
+
+    @usableFromInline
+    mutating func _clear(node: Int) {
+        let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
+        let stride = Self._tiers * _words
+        for e in 0..<_hashes.count where _tree[e].alive {
+            var held = false
+            for t in 0..<Self._tiers where _membership[e * stride + t * _words + w] & bit != 0 {
+                held = true
+                _membership[e * stride + t * _words + w] &= ~bit
+                if !_extraRefs.isEmpty { _extraRefs[Self._refKey(e, node, t)] = nil }
+            }
+            if held { _released(e) }
+        }
+        _approximate.forget(node: node)
+    }
+}
+
+/// Tree links of an index entry.
+@usableFromInline
+struct _TreeLinks: Sendable {
+    @usableFromInline var parentEntry: Int32 = -1
+    @usableFromInline var childCount: Int32 = 0
+    @usableFromInline var alive = true
+    @usableFromInline init() {}
+}
+
+/// What a ``PrefixIndex`` has counted.
+public struct IndexStatistics: Sendable, Hashable {
+    /// Events applied (not stale).
+    public var eventsApplied = 0
+    /// Events ignored because their ID was not newer than the node's last.
+    public var staleEvents = 0
+    /// Gaps detected.
+    public var gaps = 0
+    /// Block stores applied (each block of each `stored` event).
+    public var blocksStored = 0
+    /// Stores of a block the node already held in that tier (reference-counted).
+    public var duplicateStores = 0
+    /// Block removals applied.
+    public var blocksRemoved = 0
+    /// Removals of blocks the node did not hold (no-ops).
+    public var unknownRemovals = 0
+    /// Blocks stored under a parent no node held at the time (they act as roots until the
+    /// parent is stored).
+    public var storedUnderUnheldParent = 0
+    /// Approximate-mode entries dropped by TTL.
+    public var expired = 0
+    /// Approximate-mode entries dropped to keep the size bound.
+    public var pruned = 0
+
+    /// All zero.
+    public init() {}
+}
+
+/// A problem with an index call.
+public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The node id is outside `0 ..< capacity`.
+    case nodeOutOfRange(node: NodeID, capacity: Int)
+
+    public var description: String {
+        switch self {
+        case .nodeOutOfRange(let node, let capacity):
+            return "node \(node) is outside the index's 0..<\(capacity) (raise nodeCapacity)"
+        }
+    }
+}
