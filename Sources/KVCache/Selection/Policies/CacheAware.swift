@@ -1,0 +1,30 @@
+/// Longest prefix match; ties to the least loaded, then the lowest node id.
+///
+/// Pure cache affinity with no load guard: on a workload whose requests share a system
+/// prompt it sends everything to one node (see the reference README's "expected oddities").
+public struct CacheAware: PrefillNodeSelector, Sendable {
+    public var name: String { "cache-aware" }
+
+    /// Creates a cache-aware selector.
+    public init() {}
+
+    /// - Complexity: O(nodes)
+    public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
+        var best: NodeState?
+        var bestDepth = -1
+        for n in nodes where n.isAvailable {
+            let d = overlaps.depth(of: n.id)
+            if let b = best {
+                if d > bestDepth || (d == bestDepth && (n.queueDelay < b.queueDelay || (n.queueDelay == b.queueDelay && n.id < b.id))) {
+                    best = n
+                    bestDepth = d
+                }
+            } else {
+                best = n
+                bestDepth = d
+            }
+        }
+        guard let best else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
+        return Decision(node: best.id, reason: "longest prefix match: \(bestDepth) of \(request.chain.count) blocks")
+    }
+}

@@ -1,0 +1,41 @@
+/// SGLang's cache-aware router: balance when the cluster is imbalanced, else follow the cache
+/// when the match is good enough, else balance.
+///
+/// Load is a node's running requests. If `max − min > balanceAbsoluteThreshold` and
+/// `max > balanceRelativeThreshold × min`, take the least loaded node; otherwise take the best
+/// match if its match fraction (matched blocks / chain blocks) exceeds `cacheThreshold`, else
+/// the least loaded. Ties go to the lowest id. Defaults 32, 1.1 and 0.5, as SGLang's router.
+public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
+    public var name: String { "threshold-balanced" }
+    /// Absolute imbalance (requests) that triggers balancing (default 32).
+    public var balanceAbsoluteThreshold: Int
+    /// Relative imbalance that triggers balancing (default 1.1).
+    public var balanceRelativeThreshold: Double
+    /// Match fraction above which the cache wins (default 0.5).
+    public var cacheThreshold: Double
+
+    /// Creates the selector.
+    public init(balanceAbsoluteThreshold: Int = 32, balanceRelativeThreshold: Double = 1.1, cacheThreshold: Double = 0.5) {
+        self.balanceAbsoluteThreshold = balanceAbsoluteThreshold
+        self.balanceRelativeThreshold = balanceRelativeThreshold
+        self.cacheThreshold = cacheThreshold
+    }
+
+    /// - Complexity: O(nodes)
+    public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
+        let available = nodes.filter(\.isAvailable)
+        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
+        let loads = available.map(\.activeRequests)
+        let (lo, hi) = (loads.min()!, loads.max()!)
+        let leastLoaded = SelectorSupport.argmin(available) { Double($0.activeRequests) }!
+        if hi - lo > balanceAbsoluteThreshold && Double(hi) > balanceRelativeThreshold * Double(lo) {
+            return Decision(node: leastLoaded.id, reason: "imbalanced (\(lo)...\(hi) running): least loaded")
+        }
+        let best = SelectorSupport.argmin(available) { -Double(overlaps.depth(of: $0.id)) }!
+        let fraction = Double(overlaps.depth(of: best.id)) / Double(max(request.chain.count, 1))
+        if fraction > cacheThreshold {
+            return Decision(node: best.id, reason: "match \(fraction) above \(cacheThreshold): best match")
+        }
+        return Decision(node: leastLoaded.id, reason: "match \(fraction) at most \(cacheThreshold): least loaded")
+    }
+}
