@@ -1,0 +1,71 @@
+import KVCache
+
+/// One simulated cluster: nodes, their caches, the routing policy and the cost model.
+///
+/// The defaults are the reference cluster model of `shared/reference/README.md`: LRU pools,
+/// prefill = 10 ms + 50 µs per uncached token, FIFO single-server prefill per node, no decode
+/// occupancy, no transfers, no tiers.
+public struct ClusterConfiguration: Sendable {
+    /// Serving nodes.
+    public var nodes: Int
+    /// Device (G1) cache capacity per node, in blocks.
+    public var capacity: Int
+    /// Eviction policy of every node's device pool.
+    public var eviction: EvictionPolicy
+    /// Routing policy.
+    public var selector: SelectorPolicy
+    /// Parameters of the routing policies (seed, weights, thresholds, TTFTMin's model).
+    public var selectorConfiguration: SelectorConfiguration
+    /// Prefill time the simulator charges (default 10 ms + 50 µs/token).
+    public var prefillModel: any PrefillTimeModel
+    /// Seconds per generated token while a request decodes (0: decode is not modelled).
+    public var decodeSecondsPerToken: Double
+    /// Host (G2) capacity per node in blocks; evicted device blocks are offloaded there (0: none).
+    public var hostCapacity: Int
+    /// Disk (G3) capacity per node in blocks; evicted host blocks go there (0: none).
+    public var diskCapacity: Int
+    /// Seconds to bring one block back from host memory.
+    public var hostOnboardSecondsPerBlock: Double
+    /// Seconds to bring one block back from disk.
+    public var diskOnboardSecondsPerBlock: Double
+    /// How much a GPU-second is worth against a block-second of storage (default 100:1), for
+    /// the net score.
+    public var gpuStorageCostRatio: Double
+    /// Run without any cache reuse (the TTFT baseline).
+    public var cachingDisabled: Bool
+    /// Samples of the hottest blocks' replica counts over the run (0: none).
+    public var replicaSamples: Int
+
+    /// Creates a configuration (the reference cluster model unless told otherwise).
+    public init(nodes: Int = 8, capacity: Int = 1000, eviction: EvictionPolicy = .lru, selector: SelectorPolicy = .roundRobin,
+                selectorConfiguration: SelectorConfiguration = SelectorConfiguration(),
+                prefillModel: any PrefillTimeModel = LinearPrefillModel(), decodeSecondsPerToken: Double = 0,
+                hostCapacity: Int = 0, diskCapacity: Int = 0, hostOnboardSecondsPerBlock: Double = 0.002,
+                diskOnboardSecondsPerBlock: Double = 0.02, gpuStorageCostRatio: Double = 100, cachingDisabled: Bool = false,
+                replicaSamples: Int = 0) {
+        self.nodes = nodes
+        self.capacity = capacity
+        self.eviction = eviction
+        self.selector = selector
+        self.selectorConfiguration = selectorConfiguration
+        self.prefillModel = prefillModel
+        self.decodeSecondsPerToken = decodeSecondsPerToken
+        self.hostCapacity = hostCapacity
+        self.diskCapacity = diskCapacity
+        self.hostOnboardSecondsPerBlock = hostOnboardSecondsPerBlock
+        self.diskOnboardSecondsPerBlock = diskOnboardSecondsPerBlock
+        self.gpuStorageCostRatio = gpuStorageCostRatio
+        self.cachingDisabled = cachingDisabled
+        self.replicaSamples = replicaSamples
+    }
+
+    /// A short label: `N16/C1000/lru/ttft-min`.
+    public var label: String { "N\(nodes)/C\(capacity)/\(eviction)/\(selector)" }
+}
+
+/// Why a configuration cannot run.
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,231 @@
+import KVCache
+
+/// Replays a trace through a simulated cluster built from the library's public types: per
+/// node a ``BlockPool`` (chosen by ``EvictionPolicy``) that publishes its changes as
+/// ``KVEvent``s into one ``PrefixIndex``, whose overlaps feed the ``PrefillNodeSelector`` —
+/// the same path a serving router takes.
+///
+/// Time runs in whole microseconds: arrival `t = timestamp_ms × 1000`; each node is a FIFO
+/// single server for prefill, `wait = max(0, free_at − t)`, `free_at = t + wait + service`,
+/// TTFT = wait + service, where service = prefill (the configured model, rounded to µs) plus
+/// any KV transfer and tier onboarding time. The chosen node's pool is updated at dispatch.
+public enum ClusterSimulator {
+    /// Runs one configuration.
+    ///
+    /// - Parameters:
+    ///   - trace: The requests, in arrival order.
+    ///   - configuration: The cluster.
+    ///   - baseline: Also run without caching and record its TTFT mean (for the reduction).
+    /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
+    public static func run(_ trace: Trace, _ configuration: ClusterConfiguration, baseline: Bool = false) throws -> ClusterResult {
+        var result = try _run(trace, configuration)
+        if baseline {
+            var off = configuration
+            off.cachingDisabled = true
+            off.replicaSamples = 0
+            result.baselineTTFTMean = try _run(trace, off).ttft.mean
+        }
+        return result
+    }
+
+    struct NodeSim {
+        var device: AnyBlockPool
+        var host: AnyBlockPool?
+        var disk: AnyBlockPool?
+        var freeAt: Int64 = 0
+        var prefillQueue: [(end: Int64, tokens: Int)] = []
+        var queueHead = 0
+        var queuedTokens = 0
+        var decoding = _MinHeap()
+        var decodeBlocks = 0
+        var nextEventID: UInt64 = 0
+    }
+
+    static func _run(_ trace: Trace, _ c: ClusterConfiguration) throws -> ClusterResult {
+        guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
+        guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let bs = trace.blockSize
+        var nodes: [NodeSim] = []
+        for _ in 0..<c.nodes {
+            var device = try c.eviction.makePool(capacity: c.capacity)
+            device.recordsChanges = true
+            var host: AnyBlockPool?, disk: AnyBlockPool?
+            if c.hostCapacity > 0 { host = try EvictionPolicy.lru.makePool(capacity: c.hostCapacity); host!.recordsChanges = true }
+            if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
+            nodes.append(NodeSim(device: device, host: host, disk: disk))
+        }
+        var index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: min(trace.blocks.count, 1 << 20))
+        var selector = c.selector.makeSelector(c.selectorConfiguration)
+        var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
+        var result = ClusterResult(configuration: c)
+        result.requests = trace.count
+        result.perNode = Array(repeating: ClusterResult.Node(), count: c.nodes)
+        var scores = OverlapScores(nodeCount: c.nodes)
+        var ttfts: [Int64] = []
+        ttfts.reserveCapacity(trace.count)
+        var changes: [PoolChange] = []
+        var events: [KVEvent] = []
+        let hottest = c.replicaSamples > 0 ? Self.hottestBlocks(trace, count: 10) : []
+        result.hottestBlocks = hottest
+        let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
+
+        /// Publishes a pool's logged changes as the node's events of `tier`.
+        func publish(_ n: Int, _ tier: StorageTier) {
+            switch tier {
+            case .device: nodes[n].device.takeChanges(into: &changes)
+            case .host: nodes[n].host!.takeChanges(into: &changes)
+            case .disk: nodes[n].disk!.takeChanges(into: &changes)
+            }
+            guard !changes.isEmpty else { return }
+            events.removeAll(keepingCapacity: true)
+            KVEvent.append(changes, node: n, tier: tier, nextEventID: &nodes[n].nextEventID, to: &events)
+            _ = try? index.apply(events)
+        }
+
+        /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
+        func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
+            let a = (try? nodes[n].device.update(chain)) ?? 0
+            if nodes[n].host != nil {
+                nodes[n].device.takeChanges(into: &changes)
+                let evicted = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
+                events.removeAll(keepingCapacity: true)
+                KVEvent.append(changes, node: n, tier: .device, nextEventID: &nodes[n].nextEventID, to: &events)
+                _ = try? index.apply(events)
+                for b in evicted { _ = try? nodes[n].host!.getOrInsert(BlockInfo(hash: b), parent: nil) }
+                if nodes[n].disk != nil {
+                    nodes[n].host!.takeChanges(into: &changes)
+                    let down = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
+                    events.removeAll(keepingCapacity: true)
+                    KVEvent.append(changes, node: n, tier: .host, nextEventID: &nodes[n].nextEventID, to: &events)
+                    _ = try? index.apply(events)
+                    for b in down { _ = try? nodes[n].disk!.getOrInsert(BlockInfo(hash: b), parent: nil) }
+                    publish(n, .disk)
+                } else {
+                    publish(n, .host)
+                }
+            } else {
+                publish(n, .device)
+            }
+            return a
+        }
+
+        trace.blocks.withUnsafeBufferPointer { all in
+            for i in 0..<trace.count {
+                let rec = trace.records[i]
+                let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
+                let t = Int64((rec.timestamp * 1000).rounded())
+                if c.cachingDisabled { scores.reset(nodeCount: c.nodes, chainLength: chain.count) } else { index.overlaps(chain, into: &scores) }
+                for k in 0..<c.nodes {
+                    Self.advance(&nodes[k], to: t)
+                    states[k].queueDelay = Double(max(0, nodes[k].freeAt - t)) / 1e6
+                    states[k].queuedPrefillTokens = nodes[k].queuedTokens
+                    states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
+                    states[k].activeDecodeBlocks = nodes[k].decodeBlocks
+                    states[k].usedBlocks = nodes[k].device.count
+                }
+                let request = RoutingRequest(chain: Array(chain), inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
+                                             arrival: Double(t) / 1e6, blockSize: bs)
+                let decision = selector.select(request, nodes: states, overlaps: scores)
+                guard let n = decision.node, n >= 0, n < c.nodes else {
+                    result.rejected += 1
+                    continue
+                }
+                let p = scores.depth(of: n)
+                var used = p
+                var extra: Int64 = 0
+                if let tr = decision.transfer, !c.cachingDisabled {
+                    used = max(used, tr.blocks.upperBound)
+                    extra += Int64((tr.estimatedSeconds * 1e6).rounded())
+                    result.transfers += 1
+                    result.transferredBlocks += tr.blocks.count
+                }
+                if c.hostCapacity > 0 && !c.cachingDisabled {
+                    let onDevice = scores.depth(of: n, tier: .device)
+                    if p > onDevice {
+                        for b in onDevice..<p {
+                            let fromHost = nodes[n].host?.contains(chain[b]) ?? false
+                            extra += Int64(((fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock) * 1e6).rounded())
+                        }
+                        result.onboardedBlocks += p - onDevice
+                    }
+                }
+                let cached = min(used * bs, rec.inputLength)
+                let uncached = rec.inputLength - cached
+                let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)
+                let prefill = Int64((prefillSeconds * 1e6).rounded())
+                let wait = max(0, nodes[n].freeAt - t)
+                let end = t + wait + extra + prefill
+                nodes[n].freeAt = end
+                ttfts.append(wait + extra + prefill)
+                nodes[n].prefillQueue.append((end, uncached))
+                nodes[n].queuedTokens += uncached
+                if c.decodeSecondsPerToken > 0 {
+                    let blocks = (rec.inputLength + rec.outputLength + bs - 1) / bs
+                    nodes[n].decoding.push(end + Int64((Double(rec.outputLength) * c.decodeSecondsPerToken * 1e6).rounded()), blocks)
+                    nodes[n].decodeBlocks += blocks
+                }
+                // metrics (lookup state)
+                result.blockAccesses += chain.count
+                result.prefixHits += p
+                result.tokenHits += min(bs * p, rec.inputLength)
+                result.inputTokens += rec.inputLength
+                result.perNode[n].requests += 1
+                result.perNode[n].inputTokens += rec.inputLength
+                result.perNode[n].prefilledTokens += uncached
+                result.perNode[n].prefillSeconds += Double(prefill) / 1e6
+                result.prefillSeconds += Double(prefill) / 1e6
+                result.prefillSecondsWithoutCache += c.prefillModel.prefillTime(uncachedTokens: rec.inputLength, cachedTokens: 0)
+                states[n].requestsServed += 1
+                // update (dispatch)
+                if !c.cachingDisabled {
+                    result.blockHits += nodes[n].device.hits(in: chain)
+                    result.accessHits += store(n, chain)
+                    for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
+                        let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
+                        let before = nodes[rep.node].device.statistics.insertions
+                        _ = store(rep.node, part)
+                        result.replicatedBlocks += nodes[rep.node].device.statistics.insertions - before
+                    }
+                }
+                if (i + 1) % sampleEvery == 0 {
+                    result.replicaSamples.append(.init(request: i + 1, replicas: hottest.map { b in
+                        (0..<c.nodes).reduce(0) { $0 + (index.contains(b, node: $1) ? 1 : 0) }
+                    }))
+                }
+            }
+        }
+        for k in 0..<c.nodes { result.perNode[k].evictions = nodes[k].device.statistics.evictions }
+        let sorted = ttfts.map { Double($0) / 1e6 }.sorted()
+        result.ttft = .init(mean: Double(ttfts.reduce(0, +)) / 1e6 / Double(max(ttfts.count, 1)),
+                            p50: Statistics.percentile(sortedValues: sorted, 50),
+                            p90: Statistics.percentile(sortedValues: sorted, 90),
+                            p99: Statistics.percentile(sortedValues: sorted, 99))
+        result.elapsedSeconds = (clock.now - start).seconds
+        return result
+    }
+
+    /// Retires finished prefills and decodes of a node at time `t`.
+    static func advance(_ node: inout NodeSim, to t: Int64) {
+        while node.queueHead < node.prefillQueue.count && node.prefillQueue[node.queueHead].end <= t {
+            node.queuedTokens -= node.prefillQueue[node.queueHead].tokens
+            node.queueHead += 1
+        }
+        if node.queueHead > 1024 && node.queueHead * 2 > node.prefillQueue.count {
+            node.prefillQueue.removeFirst(node.queueHead)
+            node.queueHead = 0
+        }
+        while let top = node.decoding.min, top.key <= t {
+            node.decodeBlocks -= top.value
+            _ = node.decoding.pop()
+        }
+    }
+
+    /// The `count` most accessed blocks of the trace.
+    public static func hottestBlocks(_ trace: Trace, count: Int) -> [BlockHash] {
+        var counts: [BlockHash: Int] = [:]
+        for b in trace.blocks { counts[b, default: 0] += 1 }
+        return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map(\.key)
+    }
+}

@@ -1,0 +1,49 @@
+import Testing
+import KVCache
+@testable import KVCacheSim
+
+@Suite("Cluster simulator against the reference model")
+struct ClusterReferenceTests {
+    static let selectors: [(String, SelectorPolicy)] = [
+        ("RoundRobin", .roundRobin), ("LeastLoaded", .leastLoaded), ("CacheAware", .cacheAware), ("TTFTMin", .ttftMin),
+    ]
+
+    static func metrics(_ r: ClusterResult) -> [String: Double] {
+        [
+            "prefix_hit": r.prefixHitRatio, "token_hit": r.tokenHitRatio, "max_req_share": r.maxRequestShare,
+            "cv_input_tokens": r.cvInputTokens, "cv_prefilled_tokens": r.cvPrefilledTokens,
+            "ttft_mean_s": r.ttft.mean, "ttft_p50_s": r.ttft.p50, "ttft_p90_s": r.ttft.p90, "ttft_p99_s": r.ttft.p99,
+        ]
+    }
+
+    @Test("N ∈ {8, 16}, C ∈ {1000, 5000}: every metric matches (1e-9; TTFT 1e-6 s)",
+          arguments: [(8, 1000), (8, 5000), (16, 1000), (16, 5000)])
+    func deterministic(nodes: Int, capacity: Int) throws {
+        for (name, policy) in Self.selectors {
+            let expected = try #require(SimFixtures.reference.cluster["N\(nodes)/C\(capacity)/\(name)"])
+            let config = ClusterConfiguration(nodes: nodes, capacity: capacity, eviction: .lru, selector: policy)
+            let got = Self.metrics(try ClusterSimulator.run(SimFixtures.conversation, config))
+            for (key, want) in expected {
+                let tolerance = key.hasPrefix("ttft") ? 1e-6 : 1e-9
+                #expect(abs(got[key]! - want) <= tolerance, "N\(nodes)/C\(capacity)/\(name) \(key): \(got[key]!) vs \(want)")
+            }
+        }
+    }
+
+    @Test("Random falls inside the sensitivity band of seeds 0–4", arguments: [1000, 5000])
+    func random(capacity: Int) throws {
+        let bands = (0..<5).compactMap { SimFixtures.reference.sensitivity["N16/C\(capacity)/Random/seed\($0)"] }
+        #expect(bands.count == 5)
+        var config = ClusterConfiguration(nodes: 16, capacity: capacity, eviction: .lru, selector: .random)
+        for seed: UInt64 in 0..<5 {
+            config.selectorConfiguration.seed = seed
+            let got = Self.metrics(try ClusterSimulator.run(SimFixtures.conversation, config))
+            for key in ["prefix_hit", "token_hit", "ttft_mean_s", "ttft_p50_s", "ttft_p90_s"] {
+                let values = bands.map { $0[key]! }
+                let (lo, hi) = (values.min()!, values.max()!)
+                let slack = 0.0
+                #expect(got[key]! >= lo - slack && got[key]! <= hi + slack, "seed \(seed) \(key): \(got[key]!) not in [\(lo), \(hi)]")
+            }
+        }
+    }
+}
