@@ -15,8 +15,7 @@ struct IndexBenchCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "A Mooncake JSONL trace (default: the built-in workload).")
-    var trace: String?
+    @OptionGroup var source: TraceOptions
 
     @Option(help: "Comma-separated node counts.")
     var nodes: String = "16,256,1024"
@@ -30,7 +29,7 @@ struct IndexBenchCommand: ParsableCommand {
     func run() throws {
         let counts = try parseIntList(nodes, option: "--nodes", minimum: 1)
         guard capacity >= 1 else { throw CLIError("--capacity must be at least 1 block, got \(capacity)") }
-        let loaded = try loadTrace(path: trace, blockSize: 512, sort: false)
+        let loaded = try source.load()
         var rows: [[String: String]] = []
         for n in counts {
             let ops = try IndexBenchmark.operations(trace: loaded, nodes: n, capacity: capacity)

@@ -109,7 +109,7 @@ extension KVEvent {
     ///   - events: Receives the events.
     /// - Complexity: O(`changes.count`)
     public static func append(
-        _ changes: some Sequence<PoolChange>, node: NodeID, tier: StorageTier = .device,
+        _ changes: [PoolChange], node: NodeID, tier: StorageTier = .device,
         nextEventID: inout UInt64, to events: inout [KVEvent]
     ) {
         var stored: [BlockHash] = []

@@ -122,10 +122,27 @@ public struct PrefixIndex: Sendable {
     /// - Throws: ``IndexError`` at the first event for a node outside the index (earlier
     ///   events stay applied).
     @discardableResult
-    public mutating func apply(_ events: some Sequence<KVEvent>) throws(IndexError) -> [EventGap] {
+    public mutating func apply(_ events: [KVEvent]) throws(IndexError) -> [EventGap] {
         var gaps: [EventGap] = []
         for e in events { if let g = try apply(e) { gaps.append(g) } }
         return gaps
+    }
+
+    /// Applies a co-located pool's changes directly (no events, no event IDs): the in-process
+    /// path when the pools and the index live in one process, as in a simulator or a router
+    /// that owns its engines' block managers. Equivalent to applying the events
+    /// ``KVEvent/append(_:node:tier:nextEventID:to:)`` would make.
+    /// - Throws: ``IndexError/nodeOutOfRange(node:capacity:)``.
+    /// - Complexity: O(changes) expected
+    public mutating func apply(_ changes: [PoolChange], node: NodeID, tier: StorageTier = .device) throws(IndexError) {
+        guard node >= 0 && node < nodeCapacity else { throw .nodeOutOfRange(node: node, capacity: nodeCapacity) }
+        _noteNode(node)
+        for change in changes {
+            switch change {
+            case .inserted(let block, let parent): _store(block.rawValue, parent: parent?.rawValue, node: node, tier: tier.rawValue)
+            case .evicted(let block), .removed(let block): _remove(block.rawValue, node: node, tier: tier.rawValue)
+            }
+        }
     }
 
     /// Drops every block of `node` (as a `cleared` event would, without an event ID) and
@@ -183,6 +200,13 @@ public struct PrefixIndex: Sendable {
     /// ``overlaps(_:)`` into reused storage: no allocation once `scores` has the node count.
     /// - Complexity: O(matched blocks × node words + nodes)
     public func overlaps(_ chain: some Collection<BlockHash>, into scores: inout OverlapScores) {
+        if let done: Void = chain.withContiguousStorageIfAvailable({ overlaps($0, into: &scores) }) { return done }
+        Array(chain).withUnsafeBufferPointer { overlaps($0, into: &scores) }
+    }
+
+    /// ``overlaps(_:)`` of a chain in contiguous memory, into reused storage.
+    /// - Complexity: O(matched blocks × node words + nodes)
+    public func overlaps(_ chain: UnsafeBufferPointer<BlockHash>, into scores: inout OverlapScores) {
         let n = _nodeLimit
         scores.reset(nodeCount: n, chainLength: chain.count)
         guard n > 0 else { return }
@@ -194,7 +218,7 @@ public struct PrefixIndex: Sendable {
     }
 
     @usableFromInline
-    func _overlapsOneWord(_ chain: some Collection<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
+    func _overlapsOneWord(_ chain: UnsafeBufferPointer<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
         let tiers = Self._tiers
         var alive = _knownNodes[0]
         var aliveTier = (alive, alive, alive)
@@ -243,7 +267,7 @@ public struct PrefixIndex: Sendable {
     }
 
     @usableFromInline
-    func _overlapsWide(_ chain: some Collection<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
+    func _overlapsWide(_ chain: UnsafeBufferPointer<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
         let tiers = Self._tiers, words = _words
         let used = (n + 63) / 64
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: used * (tiers + 1)) { state in

@@ -115,6 +115,59 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         return n
     }
 
+    /// Leading blocks of `chain` present, and all blocks of `chain` present, in one walk.
+    /// Read-only.
+    /// - Complexity: O(`chain.count`)
+    @_specialize(exported: true, where Algorithm == LRU)
+    @_specialize(exported: true, where Algorithm == FIFO)
+    @_specialize(exported: true, where Algorithm == LFU)
+    @_specialize(exported: true, where Algorithm == SIEVE)
+    @_specialize(exported: true, where Algorithm == S3FIFO)
+    @_specialize(exported: true, where Algorithm == ARC)
+    @_specialize(exported: true, where Algorithm == LengthAware)
+    @_specialize(exported: true, where Algorithm == LeafLRU)
+    @_specialize(exported: true, where Algorithm == Belady)
+    @inlinable
+    public func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) {
+        var prefix = 0, hits = 0
+        var leading = true
+        for h in chain {
+            if _table.find(h.rawValue) >= 0 {
+                hits += 1
+                if leading { prefix += 1 }
+            } else {
+                leading = false
+            }
+        }
+        return (prefix, hits)
+    }
+
+    /// Leading blocks of `chain` present (read-only).
+    /// - Complexity: O(hits + 1)
+    @_specialize(exported: true, where Algorithm == LRU)
+    @_specialize(exported: true, where Algorithm == FIFO)
+    @_specialize(exported: true, where Algorithm == LFU)
+    @_specialize(exported: true, where Algorithm == SIEVE)
+    @_specialize(exported: true, where Algorithm == S3FIFO)
+    @_specialize(exported: true, where Algorithm == ARC)
+    @_specialize(exported: true, where Algorithm == LengthAware)
+    @_specialize(exported: true, where Algorithm == LeafLRU)
+    @_specialize(exported: true, where Algorithm == Belady)
+    @inlinable
+    public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
+        var n = 0
+        for h in chain {
+            guard _table.find(h.rawValue) >= 0 else { break }
+            n += 1
+        }
+        return n
+    }
+
+    /// Blocks of `chain` present, leading or not (read-only).
+    /// - Complexity: O(`chain.count`)
+    @inlinable
+    public func hits(in chain: UnsafeBufferPointer<BlockHash>) -> Int { lookup(chain).hits }
+
     /// The number of pins on `hash` (0 when absent or unpinned).
     /// - Complexity: O(1) expected
     @inlinable
@@ -147,6 +200,15 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Returns: `true` on a hit.
     /// - Throws: ``PoolError/poolExhausted(capacity:)``.
     /// - Complexity: O(1) expected
+    @_specialize(exported: true, where Algorithm == LRU)
+    @_specialize(exported: true, where Algorithm == FIFO)
+    @_specialize(exported: true, where Algorithm == LFU)
+    @_specialize(exported: true, where Algorithm == SIEVE)
+    @_specialize(exported: true, where Algorithm == S3FIFO)
+    @_specialize(exported: true, where Algorithm == ARC)
+    @_specialize(exported: true, where Algorithm == LengthAware)
+    @_specialize(exported: true, where Algorithm == LeafLRU)
+    @_specialize(exported: true, where Algorithm == Belady)
     @inlinable @discardableResult
     public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
         var parentSlot: Int32 = -1
@@ -166,6 +228,15 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Throws: ``PoolError/poolExhausted(capacity:)``; the blocks before the failing one
     ///   stay inserted.
     /// - Complexity: O(`chain.count`)
+    @_specialize(exported: true, where Algorithm == LRU)
+    @_specialize(exported: true, where Algorithm == FIFO)
+    @_specialize(exported: true, where Algorithm == LFU)
+    @_specialize(exported: true, where Algorithm == SIEVE)
+    @_specialize(exported: true, where Algorithm == S3FIFO)
+    @_specialize(exported: true, where Algorithm == ARC)
+    @_specialize(exported: true, where Algorithm == LengthAware)
+    @_specialize(exported: true, where Algorithm == LeafLRU)
+    @_specialize(exported: true, where Algorithm == Belady)
     @inlinable @discardableResult
     public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
         var hits = 0

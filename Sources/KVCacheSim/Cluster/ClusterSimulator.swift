@@ -1,9 +1,9 @@
 import KVCache
 
 /// Replays a trace through a simulated cluster built from the library's public types: per
-/// node a ``BlockPool`` (chosen by ``EvictionPolicy``) that publishes its changes as
-/// ``KVEvent``s into one ``PrefixIndex``, whose overlaps feed the ``PrefillNodeSelector`` —
-/// the same path a serving router takes.
+/// node a ``BlockPool`` (chosen by ``EvictionPolicy``) whose recorded changes feed one
+/// ``PrefixIndex`` (the in-process form of the stored/removed events engines publish), whose
+/// overlaps feed the ``PrefillNodeSelector`` — the same path a serving router takes.
 ///
 /// Time runs in whole microseconds: arrival `t = timestamp_ms × 1000`; each node is a FIFO
 /// single server for prefill, `wait = max(0, free_at − t)`, `free_at = t + wait + service`,
@@ -38,7 +38,6 @@ public enum ClusterSimulator {
         var queuedTokens = 0
         var decoding = _MinHeap()
         var decodeBlocks = 0
-        var nextEventID: UInt64 = 0
     }
 
     static func _run(_ trace: Trace, _ c: ClusterConfiguration) throws -> ClusterResult {
@@ -66,7 +65,6 @@ public enum ClusterSimulator {
         var ttfts: [Int64] = []
         ttfts.reserveCapacity(trace.count)
         var changes: [PoolChange] = []
-        var events: [KVEvent] = []
         let hottest = c.replicaSamples > 0 ? Self.hottestBlocks(trace, count: 10) : []
         result.hottestBlocks = hottest
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
@@ -79,9 +77,7 @@ public enum ClusterSimulator {
             case .disk: nodes[n].disk!.takeChanges(into: &changes)
             }
             guard !changes.isEmpty else { return }
-            events.removeAll(keepingCapacity: true)
-            KVEvent.append(changes, node: n, tier: tier, nextEventID: &nodes[n].nextEventID, to: &events)
-            _ = try? index.apply(events)
+            try? index.apply(changes, node: n, tier: tier)
         }
 
         /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
@@ -90,16 +86,12 @@ public enum ClusterSimulator {
             if nodes[n].host != nil {
                 nodes[n].device.takeChanges(into: &changes)
                 let evicted = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
-                events.removeAll(keepingCapacity: true)
-                KVEvent.append(changes, node: n, tier: .device, nextEventID: &nodes[n].nextEventID, to: &events)
-                _ = try? index.apply(events)
+                try? index.apply(changes, node: n, tier: .device)
                 for b in evicted { _ = try? nodes[n].host!.getOrInsert(BlockInfo(hash: b), parent: nil) }
                 if nodes[n].disk != nil {
                     nodes[n].host!.takeChanges(into: &changes)
                     let down = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
-                    events.removeAll(keepingCapacity: true)
-                    KVEvent.append(changes, node: n, tier: .host, nextEventID: &nodes[n].nextEventID, to: &events)
-                    _ = try? index.apply(events)
+                    try? index.apply(changes, node: n, tier: .host)
                     for b in down { _ = try? nodes[n].disk!.getOrInsert(BlockInfo(hash: b), parent: nil) }
                     publish(n, .disk)
                 } else {

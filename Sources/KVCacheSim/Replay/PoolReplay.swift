@@ -23,8 +23,8 @@ public enum PoolReplay {
                 for record in trace.records {
                     let range = record.blockStart ..< record.blockStart + record.blockCount
                     let chain = UnsafeBufferPointer(rebasing: all[range])
-                    let p = pool.prefixHits(of: chain)
-                    result.blockHits += pool.hits(in: chain)
+                    let (p, h) = pool.lookup(chain)
+                    result.blockHits += h
                     result.prefixHits += p
                     result.tokenHits += min(blockSize * p, record.inputLength)
                     result.inputTokens += record.inputLength

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import KVCache
+import KVCacheSim
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Run a matrix of selectors × evictions × capacities × node counts and rank the configurations.",
+        discussion: """
+            Each of --selector, --eviction, --capacity and --nodes takes a comma-separated list.
+            Configurations run in parallel on all cores. Examples:
+              kvcache-sim compare                                   (built-in conversation workload)
+              kvcache-sim compare --trace conversation_trace.jsonl --nodes 8,16 --capacity 1000,5000 \\
+                  --selector round-robin,least-loaded,cache-aware,ttft-min --chart compare.svg
+              kvcache-sim compare --workload extreme-hotspot --selector cache-aware,hotspot-replicating --format json
+            """
+    )
+
+    enum RankBy: String, ExpressibleByArgument, CaseIterable {
+        case ttftMean = "ttft-mean", ttftP99 = "ttft-p99", tokenHit = "token-hit", efficiency, netScore = "net-score"
+    }
+
+    @OptionGroup var source: TraceOptions
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Comma-separated routing policies.")
+    var selector: String = "round-robin,least-loaded,cache-aware,weighted,threshold-balanced,kv-cost,ttft-min"
+    @Option(help: "Comma-separated eviction policies.")
+    var eviction: String = "lru"
+    @Option(help: "Comma-separated capacities per node, blocks.")
+    var capacity: String = "2000"
+    @Option(help: "Comma-separated node counts.")
+    var nodes: String = "8"
+    @Option(help: "Seed of randomised selectors.")
+    var seed: UInt64 = 0
+    @Option(help: "Rank by: \(RankBy.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var rankBy: RankBy = .ttftMean
+    @Option(help: "Write an SVG bar chart of the ranking to this file.")
+    var chart: String?
+    @Option(help: "Output: table, markdown, csv or json (one object per configuration).")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let selectors = try parseList(selector, option: "--selector", parseSelector)
+        let evictions = try parseList(eviction, option: "--eviction", parseEviction)
+        let capacities = try parseIntList(capacity, option: "--capacity", minimum: 1)
+        let nodeCounts = try parseIntList(nodes, option: "--nodes", minimum: 1)
+        if evictions.contains(.belady) { throw CLIError("--eviction belady is offline-only: use 'sweep' or 'replay --nodes 1'") }
+        let trace = try source.load()
+        var configs: [ClusterConfiguration] = []
+        for n in nodeCounts { for c in capacities { for e in evictions { for s in selectors {
+            configs.append(try model.configuration(nodes: n, capacity: c, eviction: e, selector: s, seed: seed))
+        } } } }
+        let started = Date()
+        let results = try Self.runAll(trace, configs)
+        let wall = Date().timeIntervalSince(started)
+        let ranked = results.sorted { a, b in
+            let (x, y) = (score(a), score(b))
+            return x != y ? x < y : a.configuration.label < b.configuration.label
+        }
+        if format == .json {
+            for r in ranked {
+                print("{" + ReplayCommand.rows(trace: trace, r).map { "\(jsonString($0.0)):\(Report.jsonValue($0.1))" }.joined(separator: ",") + "}")
+            }
+        } else {
+            let rows = ranked.enumerated().map { i, r -> [String: String] in
+                [
+                    "rank": "\(i + 1)", "nodes": "\(r.configuration.nodes)", "capacity": "\(r.configuration.capacity)",
+                    "eviction": r.configuration.eviction.rawValue, "selector": r.configuration.selector.rawValue,
+                    "tokenHit": fmt(r.tokenHitRatio, 4), "prefixHit": fmt(r.prefixHitRatio, 4), "maxShare": fmt(r.maxRequestShare, 4),
+                    "cvInput": fmt(r.cvInputTokens, 3), "ttftMean": fmt(r.ttft.mean, 3), "ttftP99": fmt(r.ttft.p99, 3),
+                    "efficiency": fmt(r.efficiency, 3), "netScore": fmt(r.netScore, 4), "rejected": "\(r.rejected)",
+                ]
+            }
+            print(Report.render(rows: rows, keys: ["rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit",
+                                                   "maxShare", "cvInput", "ttftMean", "ttftP99", "efficiency", "netScore", "rejected"],
+                                format: format))
+            if format == .table {
+                print("\(configs.count) configurations on \(trace.source) (\(trace.count) requests) in \(fmt(wall, 3)) s")
+            }
+        }
+        if let chart {
+            let bars = ranked.map { (label: $0.configuration.label, value: abs(score($0))) }
+            try writeFile(chart, SVGChart.barChart(title: "Configurations ranked by \(rankBy.rawValue) — \(trace.source)",
+                                                   valueLabel: rankBy.rawValue + (rankBy.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
+        }
+    }
+
+    /// Lower is better.
+    func score(_ r: ClusterResult) -> Double {
+        switch rankBy {
+        case .ttftMean: return r.ttft.mean
+        case .ttftP99: return r.ttft.p99
+        case .tokenHit: return -r.tokenHitRatio
+        case .efficiency: return -r.efficiency
+        case .netScore: return -r.netScore
+        }
+    }
+
+    /// Runs configurations on all cores, in input order.
+    static func runAll(_ trace: Trace, _ configs: [ClusterConfiguration]) throws -> [ClusterResult] {
+        try parallelMap(configs.count, label: { configs[$0].label }) { try ClusterSimulator.run(trace, configs[$0]) }
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import KVCache
+import KVCacheSim
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Hit ratio against capacity for chosen eviction policies, with a one-pass LRU miss-ratio curve.",
+        discussion: """
+            Each policy is replayed through one pool per capacity ("lookup, then update"); the
+            'lru-mrc' column is LRU's at-access hit ratio from one pass of stack distances and
+            equals the per-capacity LRU replays. Examples:
+              kvcache-sim sweep --trace conversation_trace.jsonl --chart sweep.svg
+              kvcache-sim sweep --eviction lru,s3fifo,belady --capacity 1000,5000,10000,20000,50000
+            """
+    )
+
+    enum Metric: String, ExpressibleByArgument, CaseIterable { case access, block, prefix, token }
+
+    @OptionGroup var source: TraceOptions
+    @Option(help: "Comma-separated eviction policies.")
+    var eviction: String = "lru,fifo,lfu,sieve,s3fifo,arc,leaf-lru,length-aware,belady"
+    @Option(help: "Comma-separated capacities, blocks (default: 10 log-spaced points up to the unique block count).")
+    var capacity: String?
+    @Option(help: "Which hit ratio to chart: access, block, prefix or token.")
+    var metric: Metric = .access
+    @Option(help: "Write an SVG line chart to this file.")
+    var chart: String?
+    @Option(help: "Output: table, markdown, csv or json.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let policies = try parseList(eviction, option: "--eviction", parseEviction)
+        let trace = try source.load()
+        let unique = Set(trace.blocks).count
+        let capacities: [Int]
+        if let capacity {
+            capacities = try parseIntList(capacity, option: "--capacity", minimum: 1)
+        } else {
+            let lo = max(1.0, Double(unique) / 200), hi = Double(max(unique, 2))
+            capacities = Array(Set((0..<10).map { Int((lo * pow(hi / lo, Double($0) / 9)).rounded()) })).sorted()
+        }
+        let mrc = StackDistances(trace.blocks).hitRatios(capacities: capacities)
+        let jobs = capacities.flatMap { c in policies.map { (c, $0) } }
+        let results: [PoolReplayResult?] = try parallelMap(jobs.count, label: { "\(jobs[$0].1)@\(jobs[$0].0)" }) {
+            try PoolReplay.run(trace, capacity: jobs[$0].0, policy: jobs[$0].1)
+        }
+        func value(_ r: PoolReplayResult) -> Double {
+            switch metric {
+            case .access: return r.accessHitRatio
+            case .block: return r.blockHitRatio
+            case .prefix: return r.prefixHitRatio
+            case .token: return r.tokenHitRatio
+            }
+        }
+        var rows: [[String: String]] = []
+        for (ci, c) in capacities.enumerated() {
+            var row = ["capacity": "\(c)", "lru-mrc": fmt(mrc[ci])]
+            for (pi, p) in policies.enumerated() { row[p.rawValue] = fmt(value(results[ci * policies.count + pi]!)) }
+            rows.append(row)
+        }
+        let keys = ["capacity"] + policies.map(\.rawValue) + ["lru-mrc"]
+        if format == .json {
+            for row in rows { print("{" + keys.map { "\(jsonString($0)):\(Report.jsonValue(row[$0]!))" }.joined(separator: ",") + "}") }
+        } else {
+            print(Report.render(rows: rows, keys: keys, format: format))
+        }
+        if let chart {
+            var series = policies.enumerated().map { pi, p in
+                SVGChart.Series(name: p.rawValue, points: capacities.enumerated().map { ci, c in (Double(c), value(results[ci * policies.count + pi]!)) })
+            }
+            if metric == .access {
+                series.append(SVGChart.Series(name: "LRU (one-pass MRC)", points: zip(capacities, mrc).map { (Double($0), $1) }, dashed: true))
+            }
+            try writeFile(chart, SVGChart.lineChart(title: "\(metric.rawValue) hit ratio vs capacity — \(trace.source)",
+                                                    xLabel: "capacity (blocks, log scale)", yLabel: "\(metric.rawValue) hit ratio",
+                                                    series: series, logX: true))
+        }
+    }
+}
