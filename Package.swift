@@ -32,6 +32,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "SelectorWiring", dependencies: ["KVCache"], path: "Examples/SelectorWiring"),
+        .executableTarget(name: "CustomSelector", dependencies: ["KVCache", "KVCacheSim"], path: "Examples/CustomSelector"),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache"], exclude: ["Vectors"]),
         .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
     ],

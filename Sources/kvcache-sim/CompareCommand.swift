@@ -82,7 +82,7 @@ struct CompareCommand: ParsableCommand {
         }
         if let chart {
             let bars = ranked.map { (label: $0.configuration.label, value: abs(score($0))) }
-            try writeFile(chart, SVGChart.barChart(title: "Configurations ranked by \(rankBy.rawValue) — \(trace.source)",
+            try writeFile(chart, SVGChart.barChart(title: "Configurations ranked by \(rankBy.rawValue) — \((trace.source as NSString).lastPathComponent)",
                                                    valueLabel: rankBy.rawValue + (rankBy.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
         }
     }

@@ -73,7 +73,7 @@ struct SweepCommand: ParsableCommand {
             if metric == .access {
                 series.append(SVGChart.Series(name: "LRU (one-pass MRC)", points: zip(capacities, mrc).map { (Double($0), $1) }, dashed: true))
             }
-            try writeFile(chart, SVGChart.lineChart(title: "\(metric.rawValue) hit ratio vs capacity — \(trace.source)",
+            try writeFile(chart, SVGChart.lineChart(title: "\(metric.rawValue) hit ratio vs capacity — \((trace.source as NSString).lastPathComponent)",
                                                     xLabel: "capacity (blocks, log scale)", yLabel: "\(metric.rawValue) hit ratio",
                                                     series: series, logX: true))
         }

@@ -18,12 +18,29 @@ public enum ClusterSimulator {
     ///   - baseline: Also run without caching and record its TTFT mean (for the reduction).
     /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
     public static func run(_ trace: Trace, _ configuration: ClusterConfiguration, baseline: Bool = false) throws -> ClusterResult {
-        var result = try _run(trace, configuration)
+        var selector = configuration.selector.makeSelector(configuration.selectorConfiguration)
+        return try run(trace, configuration, selector: &selector, baseline: baseline)
+    }
+
+    /// Runs one configuration with a selector of your own (``ClusterConfiguration/selector``
+    /// is then only a label).
+    ///
+    /// - Parameters:
+    ///   - trace: The requests, in arrival order.
+    ///   - configuration: The cluster.
+    ///   - selector: The routing policy; it keeps its state across the run.
+    ///   - baseline: Also run without caching (with the configured built-in selector) and
+    ///     record its TTFT mean.
+    /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
+    public static func run<S: PrefillNodeSelector>(_ trace: Trace, _ configuration: ClusterConfiguration, selector: inout S,
+                                                   baseline: Bool = false) throws -> ClusterResult {
+        var result = try _run(trace, configuration, selector: &selector)
         if baseline {
             var off = configuration
             off.cachingDisabled = true
             off.replicaSamples = 0
-            result.baselineTTFTMean = try _run(trace, off).ttft.mean
+            var fresh = off.selector.makeSelector(off.selectorConfiguration)
+            result.baselineTTFTMean = try _run(trace, off, selector: &fresh).ttft.mean
         }
         return result
     }
@@ -40,7 +57,7 @@ public enum ClusterSimulator {
         var decodeBlocks = 0
     }
 
-    static func _run(_ trace: Trace, _ c: ClusterConfiguration) throws -> ClusterResult {
+    static func _run<S: PrefillNodeSelector>(_ trace: Trace, _ c: ClusterConfiguration, selector: inout S) throws -> ClusterResult {
         guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
         guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
         let clock = ContinuousClock()
@@ -56,7 +73,6 @@ public enum ClusterSimulator {
             nodes.append(NodeSim(device: device, host: host, disk: disk))
         }
         var index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: min(trace.blocks.count, 1 << 20))
-        var selector = c.selector.makeSelector(c.selectorConfiguration)
         var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
         var result = ClusterResult(configuration: c)
         result.requests = trace.count

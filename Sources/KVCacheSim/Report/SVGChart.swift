@@ -92,16 +92,24 @@ public enum SVGChart {
         return svg + "</svg>\n"
     }
 
-    /// A horizontal bar chart of `bars` (label, value), in the given order.
+    /// A horizontal bar chart of `bars` (label, value), in the given order. When the values
+    /// span more than two decades the axis is logarithmic, so outliers do not flatten the rest.
     public static func barChart(title: String, valueLabel: String, bars: [(label: String, value: Double)], width: Double = 760) -> String {
         let left = 250.0, right = 70.0, top = 40.0, rowHeight = 22.0, bottom = 50.0
         let height = top + bottom + rowHeight * Double(max(bars.count, 1))
         let pw = width - left - right
         let vMax = max(bars.map(\.value).max() ?? 1, 1e-12) * 1.05
-        func px(_ v: Double) -> Double { left + max(0, v) / vMax * pw }
+        let positive = bars.map(\.value).filter { $0 > 0 }
+        let logScale = (positive.min().map { vMax / $0 > 100 } ?? false)
+        let vMin = logScale ? pow10(floor(log10(positive.min()!))) : 0
+        func px(_ v: Double) -> Double {
+            logScale ? left + max(0, log10(max(v, vMin)) - log10(vMin)) / (log10(vMax) - log10(vMin)) * pw
+                     : left + max(0, v) / vMax * pw
+        }
         var svg = header(width, height, title)
         let axisY = top + rowHeight * Double(bars.count)
-        for t in ticks(0, vMax) {
+        let tickValues = logScale ? (Int(log10(vMin))...Int(ceil(log10(vMax)))).map { pow10(Double($0)) }.filter { $0 <= vMax } : ticks(0, vMax)
+        for t in tickValues {
             svg += "<line x1=\"\(px(t))\" y1=\"\(top)\" x2=\"\(px(t))\" y2=\"\(axisY)\" stroke=\"#e5e5e5\"/>\n"
             svg += "<text x=\"\(px(t))\" y=\"\(axisY + 18)\" text-anchor=\"middle\">\(format(t))</text>\n"
         }
@@ -113,7 +121,7 @@ public enum SVGChart {
         }
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(axisY)\" stroke=\"#333\"/>\n"
         svg += "<line x1=\"\(left)\" y1=\"\(axisY)\" x2=\"\(left + pw)\" y2=\"\(axisY)\" stroke=\"#333\"/>\n"
-        svg += "<text x=\"\(left + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(valueLabel))</text>\n"
+        svg += "<text x=\"\(left + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(valueLabel + (logScale ? ", log scale" : "")))</text>\n"
         return svg + "</svg>\n"
     }
 
