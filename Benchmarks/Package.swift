@@ -40,6 +40,15 @@ let package = Package(
             path: "Benchmarks/Eviction",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "Selection",
+            dependencies: [
+                .product(name: "KVCache", package: kvcache),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Selection",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

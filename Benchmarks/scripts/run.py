@@ -45,7 +45,16 @@ def run_peers(stream):
 
 
 def run_swift(target):
-    text = sh(["swift", "package", "--disable-sandbox", "benchmark", "--target", target, "--no-progress"], cwd=ROOT)
+    cmd = ["swift", "package", "--disable-sandbox", "benchmark", "--target", target, "--no-progress"]
+    print("+", " ".join(cmd), file=sys.stderr, flush=True)
+    run = subprocess.run(cmd, text=True, capture_output=True, cwd=ROOT)
+    os.makedirs(os.path.join(ROOT, ".benchmark-output"), exist_ok=True)
+    with open(os.path.join(ROOT, ".benchmark-output", target + ".txt"), "w") as f:
+        f.write(run.stdout + run.stderr)
+    if run.returncode != 0:
+        print(f"benchmark target {target} failed (exit {run.returncode}); output in .benchmark-output/{target}.txt", file=sys.stderr)
+        return {}
+    text = run.stdout
     results, name = {}, None
     for line in text.splitlines():
         if line and not line.startswith(("│", "╒", "╞", "├", "╘", "=")) and not line.startswith(" "):
@@ -59,7 +68,7 @@ def run_swift(target):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", default="Hashing,Eviction")
+    ap.add_argument("--targets", default="Hashing,Eviction,Selection")
     args = ap.parse_args()
     targets = args.targets.split(",")
     stream = ensure_stream()
@@ -71,7 +80,7 @@ def main():
     for t in targets:
         swift.update(run_swift(t))
 
-    if "Hashing" in targets:
+    if "Hashing" in targets and "PrefixHasher native, 16K prompt" in swift:
         blocks = 32
         raw = swift["raw XXH3_64bits_withSeed (fastest entry) chained, 16K prompt"] / blocks
         sse = swift["raw XXH3_64bits_withSeed (portable SSE2) chained, 16K prompt"] / blocks
@@ -87,7 +96,7 @@ def main():
             if "dispatch" in k and "chain" in k:
                 print(f"  C peer {k}: {v:.1f} ns/block")
 
-    if "Eviction" in targets:
+    if "Eviction" in targets and "getOrInsert LRU cap=100000 (10M Zipf ops)" in swift:
         print("\n== eviction: get-or-insert on the Zipf stream (ns/op) ==")
         for cap in (100_000, 1_000_000):
             std = peers.get(f"(d) std::unordered_map+std::list LRU cap={cap}")
@@ -102,12 +111,11 @@ def main():
         if d and t:
             print(f"  baselines: Swift Dictionary lookup {d / 1e6:.1f} ns, key-bits table lookup {t / 1e6:.1f} ns")
 
-    for t in targets:
-        if t not in ("Hashing", "Eviction"):
-            print(f"\n== {t} (p50) ==")
+    if "Selection" in targets:
+        print("\n== selection: one decision, 16 nodes, 32-block request (p50, ns) ==")
     for k, v in swift.items():
         if not k.startswith(("getOrInsert", "baseline", "raw", "PrefixHasher")):
-            print(f"  {v:12.1f} ns  {k}")
+            print(f"  {v:10.1f} ns  {k}")
 
 
 if __name__ == "__main__":
