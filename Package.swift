@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -19,7 +21,11 @@ let package = Package(
         ),
         .target(
             name: "KVCache",
-            dependencies: ["CKVCore"]
+            dependencies: [
+                "CKVCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "KVCacheSim",
@@ -33,8 +39,13 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "SelectorWiring", dependencies: ["KVCache"], path: "Examples/SelectorWiring"),
+        .executableTarget(name: "ServingLoop", dependencies: ["KVCache"], path: "Examples/ServingLoop"),
         .executableTarget(name: "CustomSelector", dependencies: ["KVCache", "KVCacheSim"], path: "Examples/CustomSelector"),
-        .testTarget(name: "KVCacheTests", dependencies: ["KVCache"], exclude: ["Vectors"]),
+        .testTarget(
+            name: "KVCacheTests",
+            dependencies: ["KVCache", .product(name: "Metrics", package: "swift-metrics")],
+            exclude: ["Vectors"]
+        ),
         .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
     ],
     swiftLanguageModes: [.v6]

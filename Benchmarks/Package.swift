@@ -49,6 +49,15 @@ let package = Package(
             path: "Benchmarks/Selection",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "Router",
+            dependencies: [
+                .product(name: "KVCache", package: kvcache),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Router",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,43 @@
+// Router: route latency of KVRouter with 16 nodes and a 32-block (16K-token) prompt,
+// including hashing the tokens and the index walk; and throughput with two threads.
+import Benchmark
+import Dispatch
+import KVCache
+
+private let nodes = 16
+private let router: KVRouter = {
+    let r = KVRouter(configuration: .init(selector: TTFTMin()))
+    for n in 0..<nodes { r.addNode(n) }
+    return r
+}()
+
+/// 64 prompts of 32 blocks sharing a 4-block system prompt; each node already holds some.
+private let prompts: [[UInt32]] = {
+    var rng = SeededGenerator(seed: 7)
+    let system = (0..<(4 * 512)).map { _ in UInt32(rng.next() % 152_064) }
+    let prompts = (0..<64).map { _ in system + (0..<(28 * 512)).map { _ in UInt32(rng.next() % 152_064) } }
+    let hasher = try! PrefixHasher()
+    for (i, p) in prompts.enumerated() {
+        let chain = hasher.blockHashes(p)
+        router.apply([.stored(node: i % nodes, eventID: UInt64(i / nodes), parent: nil, blocks: Array(chain.prefix(8 + i % 24)))])
+    }
+    return prompts
+}()
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark("route(tokens:) 16 nodes, 32-block prompt, single thread",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
+                                   maxDuration: .seconds(3), maxIterations: 200_000)) { benchmark in
+        let p = prompts[benchmark.currentIteration & 63]
+        benchmark.startMeasurement()
+        blackHole(router.route(tokens: p).node)
+    }
+
+    Benchmark("route(tokens:) 16 nodes, 32-block prompt, 2 threads × 500 routes",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds, warmupIterations: 5,
+                                   maxDuration: .seconds(3), maxIterations: 2_000)) { _ in
+        DispatchQueue.concurrentPerform(iterations: 2) { t in
+            for i in 0..<500 { blackHole(router.route(tokens: prompts[(i + t * 7) & 63]).node) }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+import Logging
+import Metrics
+
+/// The thread-safe face of KVCache for Swift serving code: hashes prompts, keeps the prefix
+/// index current from engine events, tracks each node's load, and asks a selector where each
+/// request should go.
+///
+/// One lock (a pthread mutex) guards all state; a route takes it once, with no actor hop. Requests that are never finished do not leak load: after
+/// ``Configuration/requestTimeout`` they are reclaimed (and counted).
+///
+/// ```swift
+/// let router = KVRouter(configuration: .init(selector: TTFTMin()))
+/// router.addNode(0); router.addNode(1)
+/// let routed = router.route(tokens: prompt)               // → node, overlap, transfer…
+/// router.requestStarted(routed, id: requestID)
+/// router.apply(eventsFromEngines)                          // keeps the index current
+/// router.requestFinished(id: requestID)
+/// ```
+public final class KVRouter: Sendable {
+    /// Router settings.
+    public struct Configuration: Sendable {
+        /// How prompts become block hashes (default: native scheme, 512-token blocks).
+        public var hasher: PrefixHasher
+        /// The routing policy.
+        public var selector: any PrefillNodeSelector & Sendable
+        /// Estimates prefill time to turn queued work into queue delay for selectors.
+        public var prefillModel: any PrefillTimeModel
+        /// The most node ids (0 ..< nodeCapacity).
+        public var nodeCapacity: Int
+        /// Requests not finished within this many seconds are reclaimed (default 600).
+        public var requestTimeout: Double
+        /// Approximate-mode settings for nodes added with `approximate: true`.
+        public var approximate: ApproximateMode
+        /// Prefix of metric names (default `kvcache_router`).
+        public var metricsPrefix: String
+        /// Where log messages go.
+        public var logger: Logger
+
+        /// Creates a configuration.
+        public init(hasher: PrefixHasher? = nil, selector: any PrefillNodeSelector & Sendable = TTFTMin(),
+                    prefillModel: any PrefillTimeModel = LinearPrefillModel(), nodeCapacity: Int = 64,
+                    requestTimeout: Double = 600, approximate: ApproximateMode = ApproximateMode(),
+                    metricsPrefix: String = "kvcache_router", logger: Logger = Logger(label: "kvcache.router")) {
+            self.hasher = hasher ?? (try! PrefixHasher())
+            self.selector = selector
+            self.prefillModel = prefillModel
+            self.nodeCapacity = nodeCapacity
+            self.requestTimeout = requestTimeout
+            self.approximate = approximate
+            self.metricsPrefix = metricsPrefix
+            self.logger = logger
+        }
+    }
+
+    /// A routing answer: the selector's decision plus what the index knew.
+    public struct Routed: Sendable, Hashable {
+        /// The decision (node or rejection, transfer, replicas, reason).
+        public var decision: Decision
+        /// The request's chain.
+        public var chain: [BlockHash]
+        /// Prompt tokens.
+        public var inputTokens: Int
+        /// Leading blocks the chosen node already holds (0 when rejected).
+        public var overlapBlocks: Int
+        /// The chosen node, `nil` when rejected.
+        public var node: NodeID? { decision.node }
+    }
+
+    struct Node: Sendable {
+        var state: NodeState
+        var approximate: Bool
+        var draining: Bool
+        var counters: _NodeCounters
+    }
+
+    struct InFlight: Sendable {
+        var node: NodeID
+        var prefillSeconds: Double
+        var uncachedTokens: Int
+        var cachedTokens: Int
+        var decodeBlocks: Int
+        var prefilling: Bool
+        var started: Double
+    }
+
+    struct State: Sendable {
+        var index: PrefixIndex
+        var selector: any PrefillNodeSelector & Sendable
+        var nodes: [NodeID: Node] = [:]
+        var order: [NodeID] = []                 // node ids, ascending
+        var states: [NodeState] = []             // scratch for the selector
+        var scores = OverlapScores()
+        var inFlight: [UInt64: InFlight] = [:]
+        var chain: [BlockHash] = []
+        var operations: UInt64 = 0
+        var lastReclaimScan = 0.0
+    }
+
+    let configuration: Configuration
+    let state: _Locked<State>
+    let metrics: _RouterMetrics
+    let clock = ContinuousClock()
+    let origin: ContinuousClock.Instant
+
+    /// Creates a router with no nodes.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        state = _Locked(State(index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
+                            selector: configuration.selector))
+        metrics = _RouterMetrics(prefix: configuration.metricsPrefix)
+        origin = clock.now
+    }
+
+    /// Seconds since the router was created (the clock of approximate mode and timeouts).
+    public var now: Double { Self.seconds(clock.now - origin) }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    // MARK: Nodes
+
+    /// Adds a node (or makes a drained one available again).
+    ///
+    /// - Parameters:
+    ///   - id: The node id, `0 ..< nodeCapacity`.
+    ///   - capacityBlocks: Its cache capacity, for selectors that weigh usage.
+    ///   - approximate: The node publishes no KV events: the router records its own routing
+    ///     decisions for it instead (they expire after the approximate TTL).
+    /// - Returns: `false` when the id is outside the router's capacity.
+    @discardableResult
+    public func addNode(_ id: NodeID, capacityBlocks: Int = 0, approximate: Bool = false) -> Bool {
+        guard id >= 0 && id < configuration.nodeCapacity else {
+            configuration.logger.error("addNode rejected: node \(id) outside 0..<\(configuration.nodeCapacity)")
+            return false
+        }
+        state.withLock { s in
+            if s.nodes[id] == nil {
+                s.nodes[id] = Node(state: NodeState(id: id, capacityBlocks: capacityBlocks), approximate: approximate, draining: false,
+                                   counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
+                s.order.append(id)
+                s.order.sort()
+            } else {
+                s.nodes[id]!.draining = false
+                s.nodes[id]!.approximate = approximate
+            }
+            s.operations += 1
+        }
+        configuration.logger.info("node \(id) added", metadata: ["approximate": "\(approximate)"])
+        return true
+    }
+
+    /// Stops routing new requests to a node; requests in flight finish normally.
+    public func drainNode(_ id: NodeID) {
+        state.withLock { s in
+            s.nodes[id]?.draining = true
+            s.operations += 1
+        }
+        configuration.logger.info("node \(id) draining")
+    }
+
+    /// Removes a node: its blocks leave the index and its in-flight requests are forgotten.
+    public func removeNode(_ id: NodeID) {
+        state.withLock { s in
+            guard s.nodes.removeValue(forKey: id) != nil else { return }
+            s.order.removeAll { $0 == id }
+            s.index.removeNode(id)
+            s.inFlight = s.inFlight.filter { $0.value.node != id }
+            s.operations += 1
+        }
+        configuration.logger.info("node \(id) removed")
+    }
+
+    /// The current node ids, ascending.
+    public var nodes: [NodeID] { state.withLock { $0.order } }
+
+    // MARK: Routing
+
+    /// Hashes `tokens` and routes the request.
+    ///
+    /// - Parameters:
+    ///   - tokens: The prompt.
+    ///   - expectedOutputTokens: Tokens expected to be generated.
+    /// - Complexity: O(tokens) hashing + O(matched blocks) index walk + O(nodes) selection.
+    public func route(tokens: [UInt32], expectedOutputTokens: Int = 0) -> Routed {
+        let chain = configuration.hasher.blockHashes(tokens)
+        return route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: expectedOutputTokens)
+    }
+
+    /// Routes a request whose block hashes are already known (e.g. computed by the engine).
+    ///
+    /// - Parameters:
+    ///   - blockHashes: The chain.
+    ///   - inputTokens: Prompt tokens (default: a full last block).
+    ///   - expectedOutputTokens: Tokens expected to be generated.
+    public func route(blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0) -> Routed {
+        let start = clock.now
+        let t = Self.seconds(start - origin)
+        let input = inputTokens ?? blockHashes.count * configuration.hasher.blockSize
+        let request = RoutingRequest(chain: blockHashes, inputTokens: input, expectedOutputTokens: expectedOutputTokens,
+                                     arrival: t, blockSize: configuration.hasher.blockSize)
+        let (decision, overlap, counters) = state.withLock { s -> (Decision, Int, _NodeCounters?) in
+            s.operations += 1
+            reclaimExpired(&s, now: t)
+            s.index.expire(now: t)
+            blockHashes.withUnsafeBufferPointer { s.index.overlaps($0, into: &s.scores) }
+            s.states.removeAll(keepingCapacity: true)
+            for id in s.order {
+                var ns = s.nodes[id]!.state
+                ns.isAvailable = !s.nodes[id]!.draining
+                ns.queueDelay = max(0, ns.queueDelay)
+                s.states.append(ns)
+            }
+            let d = s.selector.select(request, nodes: s.states, overlaps: s.scores)
+            guard let node = d.node, let info = s.nodes[node] else { return (d, 0, nil) }
+            let overlap = s.scores.depth(of: node)
+            if info.approximate { try? s.index.recordRouting(blockHashes, to: node, at: t) }
+            for r in d.replicas where s.nodes[r.node]?.approximate == true {
+                try? s.index.recordRouting(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], to: r.node, at: t)
+            }
+            s.nodes[node]!.state.requestsServed += 1
+            return (d, overlap, info.counters)
+        }
+        if let counters {
+            counters.routed.increment()
+            metrics.prefixHitBlocks.increment(by: Int64(overlap))
+            metrics.prefixHitTokens.increment(by: Int64(min(overlap * configuration.hasher.blockSize, input)))
+        } else {
+            metrics.rejected.increment()
+            configuration.logger.debug("request rejected: \(decision.reason)")
+        }
+        metrics.routeLatency.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
+        return Routed(decision: decision, chain: blockHashes, inputTokens: input, overlapBlocks: overlap)
+    }
+
+    // MARK: Load
+
+    /// Records that a routed request started on its node (its prefill is queued there).
+    ///
+    /// - Parameters:
+    ///   - routed: What ``route(tokens:expectedOutputTokens:)`` returned.
+    ///   - id: Your request id (finish it with the same id).
+    ///   - expectedOutputTokens: Tokens expected to be generated (decode blocks).
+    public func requestStarted(_ routed: Routed, id: UInt64, expectedOutputTokens: Int = 0) {
+        guard let node = routed.node else { return }
+        let cached = min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)
+        requestStarted(id: id, node: node, promptTokens: routed.inputTokens, cachedTokens: cached, expectedOutputTokens: expectedOutputTokens)
+    }
+
+    /// Records that a request started on `node`.
+    public func requestStarted(id: UInt64, node: NodeID, promptTokens: Int, cachedTokens: Int = 0, expectedOutputTokens: Int = 0) {
+        let t = now
+        state.withLock { s in
+            s.operations += 1
+            guard s.nodes[node] != nil else { return }
+            if let old = s.inFlight[id] { release(&s, old) }
+            let blocks = (promptTokens + expectedOutputTokens + configuration.hasher.blockSize - 1) / configuration.hasher.blockSize
+            let uncached = max(0, promptTokens - cachedTokens)
+            let r = InFlight(node: node, prefillSeconds: configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens),
+                             uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks, prefilling: true, started: t)
+            s.inFlight[id] = r
+            s.nodes[node]!.state.queuedPrefillTokens += r.uncachedTokens
+            s.nodes[node]!.state.queueDelay += r.prefillSeconds
+            s.nodes[node]!.state.activeRequests += 1
+        }
+    }
+
+    /// Records that a request's prefill finished (it now decodes).
+    public func prefillFinished(id: UInt64) {
+        state.withLock { s in
+            s.operations += 1
+            guard var r = s.inFlight[id], r.prefilling, s.nodes[r.node] != nil else { return }
+            r.prefilling = false
+            s.inFlight[id] = r
+            s.nodes[r.node]!.state.queuedPrefillTokens -= r.uncachedTokens
+            s.nodes[r.node]!.state.queueDelay -= r.prefillSeconds
+            s.nodes[r.node]!.state.activeDecodeBlocks += r.decodeBlocks
+        }
+    }
+
+    /// Records that a request finished; its load leaves the node.
+    public func requestFinished(id: UInt64) {
+        state.withLock { s in
+            s.operations += 1
+            guard let r = s.inFlight.removeValue(forKey: id) else { return }
+            release(&s, r)
+        }
+    }
+
+    func release(_ s: inout State, _ r: InFlight) {
+        guard s.nodes[r.node] != nil else { return }
+        if r.prefilling {
+            s.nodes[r.node]!.state.queuedPrefillTokens -= r.uncachedTokens
+            s.nodes[r.node]!.state.queueDelay -= r.prefillSeconds
+            if s.nodes[r.node]!.state.queuedPrefillTokens == 0 { s.nodes[r.node]!.state.queueDelay = 0 }   // no drift
+        } else {
+            s.nodes[r.node]!.state.activeDecodeBlocks -= r.decodeBlocks
+        }
+        s.nodes[r.node]!.state.activeRequests -= 1
+    }
+
+    func reclaimExpired(_ s: inout State, now t: Double) {
+        guard !s.inFlight.isEmpty else { return }
+        let timeout = configuration.requestTimeout
+        // a full scan at most once per second of router time
+        guard t - s.lastReclaimScan >= min(1, timeout) else { return }
+        s.lastReclaimScan = t
+        for (id, r) in s.inFlight where t - r.started > timeout {
+            s.inFlight[id] = nil
+            release(&s, r)
+            metrics.reclaimed.increment()
+            configuration.logger.warning("reclaimed request \(id) on node \(r.node) after \(timeout) s without requestFinished")
+        }
+    }
+
+    // MARK: Events
+
+    /// Applies engine events in order.
+    ///
+    /// - Returns: The gaps they revealed (ask those nodes to replay).
+    @discardableResult
+    public func apply(_ events: some Sequence<KVEvent>) -> [EventGap] {
+        var applied = 0, rejected = 0
+        let gaps = state.withLock { s -> [EventGap] in
+            s.operations += 1
+            var gaps: [EventGap] = []
+            for e in events {
+                guard s.nodes[e.node] != nil else { rejected += 1; continue }
+                do throws(IndexError) {
+                    if let g = try s.index.apply(e) { gaps.append(g) }
+                    applied += 1
+                } catch {
+                    rejected += 1
+                }
+            }
+            metrics.indexBlocks.record(s.index.blockCount)
+            return gaps
+        }
+        metrics.eventsApplied.increment(by: Int64(applied))
+        if rejected > 0 { configuration.logger.warning("ignored \(rejected) events for unknown nodes") }
+        for g in gaps {
+            metrics.gaps.increment()
+            configuration.logger.notice("event gap: \(g)")
+        }
+        return gaps
+    }
+
+    // MARK: Introspection
+
+    /// A consistent snapshot of the router: nodes with their load, and index counters.
+    public var snapshot: Snapshot {
+        state.withLock { s in
+            Snapshot(nodes: s.order.map { id in
+                var n = s.nodes[id]!.state
+                n.isAvailable = !s.nodes[id]!.draining
+                return n
+            }, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics, operations: s.operations)
+        }
+    }
+
+    /// The index's overlaps for a chain (for tests and diagnostics).
+    public func overlaps(_ chain: [BlockHash]) -> OverlapScores { state.withLock { $0.index.overlaps(chain) } }
+
+    /// What ``snapshot`` returns.
+    public struct Snapshot: Sendable, Hashable {
+        /// Nodes with their current load.
+        public var nodes: [NodeState]
+        /// Requests started and not finished.
+        public var inFlight: Int
+        /// Blocks the index holds.
+        public var indexedBlocks: Int
+        /// The index's counters.
+        public var index: IndexStatistics
+        /// Operations performed under the lock.
+        public var operations: UInt64
+    }
+}

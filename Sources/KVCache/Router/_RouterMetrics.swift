@@ -1,0 +1,34 @@
+import Metrics
+
+/// The router's swift-metrics instruments, made once (creating them per call would ask the
+/// factory each time). Names use `_` and a `_total` suffix for counters, as Prometheus wants.
+struct _RouterMetrics: Sendable {
+    let prefixHitBlocks: Counter
+    let prefixHitTokens: Counter
+    let eventsApplied: Counter
+    let gaps: Counter
+    let rejected: Counter
+    let reclaimed: Counter
+    let indexBlocks: Gauge
+    let routeLatency: Metrics.Timer
+
+    init(prefix: String) {
+        prefixHitBlocks = Counter(label: "\(prefix)_prefix_hit_blocks_total")
+        prefixHitTokens = Counter(label: "\(prefix)_prefix_hit_tokens_total")
+        eventsApplied = Counter(label: "\(prefix)_events_applied_total")
+        gaps = Counter(label: "\(prefix)_event_gaps_total")
+        rejected = Counter(label: "\(prefix)_rejected_requests_total")
+        reclaimed = Counter(label: "\(prefix)_reclaimed_requests_total")
+        indexBlocks = Gauge(label: "\(prefix)_index_blocks")
+        routeLatency = Metrics.Timer(label: "\(prefix)_route_duration_seconds")
+    }
+}
+
+/// Per-node instruments, labelled `node="<id>"`.
+struct _NodeCounters: Sendable {
+    let routed: Counter
+
+    init(prefix: String, node: Int) {
+        routed = Counter(label: "\(prefix)_routed_requests_total", dimensions: [("node", "\(node)")])
+    }
+}

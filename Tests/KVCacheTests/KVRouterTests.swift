@@ -1,0 +1,199 @@
+import Metrics
+import Synchronization
+import Testing
+@testable import KVCache
+
+/// A swift-metrics backend that keeps every counter, gauge and timer in memory.
+final class TestMetrics: MetricsFactory, @unchecked Sendable {
+    final class Box: CounterHandler, FloatingPointCounterHandler, RecorderHandler, TimerHandler, @unchecked Sendable {
+        let lock = NSLockLike()
+        var total: Int64 = 0
+        var last: Double = 0
+        var values: [Int64] = []
+        func increment(by amount: Int64) { lock.run { total += amount } }
+        func increment(by amount: Double) { lock.run { last += amount } }
+        func reset() { lock.run { total = 0 } }
+        func record(_ value: Int64) { lock.run { last = Double(value) } }
+        func record(_ value: Double) { lock.run { last = value } }
+        func recordNanoseconds(_ duration: Int64) { lock.run { values.append(duration) } }
+    }
+    let lock = NSLockLike()
+    var boxes: [String: Box] = [:]
+
+    func box(_ label: String, _ dimensions: [(String, String)]) -> Box {
+        let key = label + dimensions.map { "{\($0.0)=\($0.1)}" }.joined()
+        return lock.run {
+            if let b = boxes[key] { return b }
+            let b = Box()
+            boxes[key] = b
+            return b
+        }
+    }
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler { box(label, dimensions) }
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler { box(label, dimensions) }
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler { box(label, dimensions) }
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler { box(label, dimensions) }
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
+
+    func total(_ key: String) -> Int64 { lock.run { boxes[key]?.total ?? 0 } }
+    func last(_ key: String) -> Double { lock.run { boxes[key]?.last ?? 0 } }
+    func timings(_ key: String) -> Int { lock.run { boxes[key]?.values.count ?? 0 } }
+}
+
+/// A tiny lock for the test backend.
+final class NSLockLike: @unchecked Sendable {
+    private let m = Mutex(())
+    func run<R>(_ body: () -> R) -> R { m.withLock { _ in body() } }
+}
+
+/// The process-wide test backend (swift-metrics bootstraps once per process).
+let testMetrics: TestMetrics = {
+    let m = TestMetrics()
+    MetricsSystem.bootstrap(m)
+    return m
+}()
+
+private func tokens(_ conversation: Int, blocks: Int, size: Int) -> [UInt32] {
+    (0..<(blocks * size)).map { UInt32($0 < size ? $0 : conversation * 100_000 + $0) }
+}
+
+@Suite("KVRouter", .serialized)
+struct KVRouterTests {
+    @Test("routes by the index, tracks load, reclaims requests that never finish")
+    func basics() throws {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let router = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware(), requestTimeout: 0.05))
+        router.addNode(0)
+        router.addNode(1)
+        let prompt = tokens(1, blocks: 3, size: 4)
+        let chain = hasher.blockHashes(prompt)
+        router.apply([.stored(node: 1, eventID: 0, parent: nil, blocks: chain)])
+        let routed = router.route(tokens: prompt)
+        #expect(routed.node == 1 && routed.overlapBlocks == 3)
+        router.requestStarted(routed, id: 7, expectedOutputTokens: 8)
+        var snap = router.snapshot
+        #expect(snap.nodes[1].activeRequests == 1 && snap.nodes[1].queuedPrefillTokens == 0 && snap.inFlight == 1)
+        router.prefillFinished(id: 7)
+        #expect(router.snapshot.nodes[1].activeDecodeBlocks == 5)
+        router.requestFinished(id: 7)
+        snap = router.snapshot
+        #expect(snap.nodes[1].activeRequests == 0 && snap.nodes[1].activeDecodeBlocks == 0 && snap.inFlight == 0)
+        // a request never finished is reclaimed after the timeout
+        router.requestStarted(id: 8, node: 0, promptTokens: 100)
+        #expect(router.snapshot.nodes[0].queuedPrefillTokens == 100)
+        let deadline = ContinuousClock.now + .milliseconds(80)
+        while ContinuousClock.now < deadline {}
+        _ = router.route(tokens: prompt)
+        #expect(router.snapshot.nodes[0].queuedPrefillTokens == 0 && router.snapshot.inFlight == 0)
+        // draining and removing
+        router.drainNode(1)
+        #expect(router.route(tokens: prompt).node == 0)
+        router.removeNode(1)
+        #expect(router.overlaps(chain).depth(of: 1) == 0 && router.nodes == [0])
+    }
+
+    @Test("approximate mode: the router records its own decisions for nodes without events")
+    func approximate() throws {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let router = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware()))
+        router.addNode(0, approximate: true)
+        router.addNode(1, approximate: true)
+        let prompt = tokens(2, blocks: 4, size: 4)
+        let first = router.route(tokens: prompt)
+        let second = router.route(tokens: prompt)
+        #expect(first.overlapBlocks == 0 && second.node == first.node && second.overlapBlocks == 4)
+    }
+
+    @Test("counters move as documented")
+    func metrics() throws {
+        let m = testMetrics
+        let hasher = try PrefixHasher(blockSize: 4)
+        let router = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware(), metricsPrefix: "t1"))
+        router.addNode(0)
+        router.addNode(3)
+        let prompt = tokens(3, blocks: 2, size: 4)
+        let chain = hasher.blockHashes(prompt)
+        let gaps = router.apply([.stored(node: 3, eventID: 0, parent: nil, blocks: chain),
+                                 .stored(node: 3, eventID: 5, parent: nil, blocks: [99])])
+        #expect(gaps.count == 1)
+        #expect(m.total("t1_events_applied_total") == 2)
+        #expect(m.total("t1_event_gaps_total") == 1)
+        #expect(m.last("t1_index_blocks") == 3)
+        for _ in 0..<3 { _ = router.route(tokens: prompt) }
+        #expect(m.total("t1_routed_requests_total{node=3}") == 3)
+        #expect(m.total("t1_routed_requests_total{node=0}") == 0)
+        #expect(m.total("t1_prefix_hit_blocks_total") == 6)
+        #expect(m.total("t1_prefix_hit_tokens_total") == 24)
+        #expect(m.timings("t1_route_duration_seconds") == 3)
+        let strict = KVRouter(configuration: .init(hasher: hasher, selector: TTFTMin(ttftSLO: 0), metricsPrefix: "t2"))
+        strict.addNode(0)
+        #expect(strict.route(tokens: prompt).decision.isRejected)
+        #expect(m.total("t2_rejected_requests_total") == 1)
+    }
+
+    /// Several tasks route, apply events, start and finish requests, and add/remove nodes at
+    /// once. Each task owns its nodes and requests, so the operations of different tasks
+    /// commute and the final state must equal a sequential replay of the same operations.
+    @Test("concurrent use ends in the state of a sequential replay")
+    func stress() async throws {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let tasks = 6
+        func script(_ router: KVRouter, task: Int) {
+            var rng = SeededGenerator(seed: UInt64(task))
+            let nodeA = task * 2, nodeB = task * 2 + 1
+            router.addNode(nodeA)
+            router.addNode(nodeB)
+            var ids: [Int: UInt64] = [:]
+            for step in 0..<400 {
+                let conv = Int(rng.next() % 5) + task * 10
+                let prompt = tokens(conv, blocks: 1 + Int(rng.next() % 6), size: 4)
+                let chain = hasher.blockHashes(prompt)
+                let node = step % 3 == 0 ? nodeB : nodeA
+                switch rng.next() % 6 {
+                case 0, 1:
+                    let id = ids[node, default: 0]
+                    router.apply([.stored(node: node, eventID: id, parent: nil, blocks: chain)])
+                    ids[node] = id + 1
+                case 2:
+                    let id = ids[node, default: 0]
+                    router.apply([.removed(node: node, eventID: id, blocks: Array(chain.suffix(2)))])
+                    ids[node] = id + 1
+                case 3:
+                    _ = router.route(tokens: prompt)
+                    router.requestStarted(id: UInt64(task * 1_000_000 + step), node: node, promptTokens: prompt.count)
+                case 4:
+                    router.requestFinished(id: UInt64(task * 1_000_000 + step - 1))
+                default:
+                    if step % 50 == 0 {
+                        router.removeNode(nodeB)
+                        router.addNode(nodeB)
+                        ids[nodeB] = nil
+                    } else {
+                        _ = router.route(blockHashes: chain)
+                    }
+                }
+            }
+        }
+        let concurrent = KVRouter(configuration: .init(hasher: hasher, selector: LeastLoaded(), nodeCapacity: 64))
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks { group.addTask { script(concurrent, task: t) } }
+        }
+        let sequential = KVRouter(configuration: .init(hasher: hasher, selector: LeastLoaded(), nodeCapacity: 64))
+        for t in 0..<tasks { script(sequential, task: t) }
+        let a = concurrent.snapshot, b = sequential.snapshot
+        // requestsServed depends on which node a route picked, which depends on the interleaving;
+        // everything the operations set explicitly must agree
+        func load(_ s: KVRouter.Snapshot) -> [[Int]] {
+            s.nodes.map { [$0.id, $0.queuedPrefillTokens, $0.activeRequests, $0.activeDecodeBlocks, $0.isAvailable ? 1 : 0] }
+        }
+        #expect(load(a) == load(b))
+        #expect(a.inFlight == b.inFlight && a.indexedBlocks == b.indexedBlocks && a.operations == b.operations)
+        for conv in 0..<(tasks * 10 + 5) {
+            let chain = hasher.blockHashes(tokens(conv, blocks: 6, size: 4))
+            #expect(concurrent.overlaps(chain).depths == sequential.overlaps(chain).depths)
+        }
+    }
+}
