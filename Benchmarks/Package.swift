@@ -1,8 +1,8 @@
 // swift-tools-version:6.3
 // The benchmark suite: its own package, depending on KVCache by path, so library users never
 // resolve package-benchmark. Run from this folder:
-//   swift package --disable-sandbox benchmark            (all)
-//   python3 scripts/run.py                                (all, plus same-run ratios against peers)
+//   python3 scripts/run.py                                (all, plus same-run ratios against the peers)
+//   swift package --disable-sandbox benchmark --target Eviction
 import PackageDescription
 import struct Foundation.URL
 
@@ -10,6 +10,19 @@ import struct Foundation.URL
 // was cloned; read it instead of assuming it.
 let parent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let kvcache = parent.lastPathComponent.lowercased()
+
+/// A package-benchmark executable in `Benchmarks/<name>`.
+func benchmark(_ name: String, _ extra: [Target.Dependency] = []) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            .product(name: "KVCache", package: kvcache),
+            .product(name: "Benchmark", package: "benchmark"),
+        ] + extra,
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
 
 let package = Package(
     name: "KVCacheBenchmarks",
@@ -21,43 +34,10 @@ let package = Package(
     targets: [
         // The raw XXH3 baseline, over the same library but not through KVCache's shim.
         .systemLibrary(name: "CXXHashRaw", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
-        .executableTarget(
-            name: "Hashing",
-            dependencies: [
-                .product(name: "KVCache", package: kvcache),
-                .product(name: "Benchmark", package: "benchmark"),
-                "CXXHashRaw",
-            ],
-            path: "Benchmarks/Hashing",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "Eviction",
-            dependencies: [
-                .product(name: "KVCache", package: kvcache),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/Eviction",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "Selection",
-            dependencies: [
-                .product(name: "KVCache", package: kvcache),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/Selection",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "Router",
-            dependencies: [
-                .product(name: "KVCache", package: kvcache),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/Router",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        benchmark("Hashing", ["CXXHashRaw"]),
+        benchmark("Eviction"),
+        benchmark("Selection"),
+        benchmark("Router"),
     ],
     swiftLanguageModes: [.v6]
 )

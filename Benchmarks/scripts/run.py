@@ -68,7 +68,7 @@ def run_swift(target):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", default="Hashing,Eviction,Selection")
+    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router")
     args = ap.parse_args()
     targets = args.targets.split(",")
     stream = ensure_stream()
