@@ -33,7 +33,7 @@ struct IndexBenchCommand: ParsableCommand {
         var rows: [[String: String]] = []
         for n in counts {
             let ops = try IndexBenchmark.operations(trace: loaded, nodes: n, capacity: capacity)
-            let r = IndexBenchmark.run(trace: loaded, nodes: n, operations: ops)
+            let r = IndexBenchmark.run(trace: loaded, nodes: n, workload: ops)
             rows.append([
                 "nodes": "\(n)", "events": "\(r.events)", "queries": "\(r.queries)",
                 "blockOperations": "\(r.blockOperations)",

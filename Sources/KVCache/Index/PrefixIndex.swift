@@ -23,8 +23,7 @@ public struct PrefixIndex: Sendable {
     @usableFromInline static var _tiers: Int { StorageTier.allCases.count }
 
     @usableFromInline var _table: _BlockTable
-    @usableFromInline var _hashes: [UInt64] = []
-    @usableFromInline var _tree: [_TreeLinks] = []
+    @usableFromInline var _entries: [_Entry] = []
     @usableFromInline var _membership: [UInt64] = []   // entry * tiers * words + tier * words + word
     @usableFromInline var _free: [Int32] = []
     @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]
@@ -69,8 +68,8 @@ public struct PrefixIndex: Sendable {
     /// Memory held per index entry, in bytes: the table, the entry arrays and the membership
     /// bitsets (`3 × ⌈nodeCapacity/64⌉` words per entry), over the entries held now.
     public var bytesPerBlock: Double {
-        let bytes = _table.byteCount + _hashes.capacity * 8
-            + _tree.capacity * MemoryLayout<_TreeLinks>.stride + _membership.capacity * 8 + _free.capacity * 4
+        let bytes = _table.byteCount + _entries.capacity * MemoryLayout<_Entry>.stride
+            + _membership.capacity * 8 + _free.capacity * 4
         return Double(bytes) / Double(max(_table.count, 1))
     }
 
@@ -184,8 +183,8 @@ public struct PrefixIndex: Sendable {
         let b = _table.find(block.rawValue)
         guard b >= 0 else { return nil }
         let e = Int(_table.entries[b].slot)
-        let t = _tree[e]
-        return (t.parentEntry >= 0 ? BlockHash(_hashes[Int(t.parentEntry)]) : nil, Int(t.childCount), _isHeld(e))
+        let t = _entries[e]
+        return (t.parent >= 0 ? BlockHash(_entries[Int(t.parent)].hash) : nil, Int(t.children), _isHeld(e))
     }
 
     /// For every node, the number of leading blocks of `chain` it holds (any tier and per
@@ -322,8 +321,9 @@ public struct PrefixIndex: Sendable {
 
     // MARK: Entries
 
-    @usableFromInline
+    @usableFromInline @inline(__always)
     mutating func _noteNode(_ node: Int) {
+        guard node >= _nodeLimit || _knownNodes[node >> 6] & (1 << UInt64(node & 63)) == 0 else { return }
         _knownNodes[node >> 6] |= 1 << UInt64(node & 63)
         if node >= _nodeLimit { _nodeLimit = node + 1 }
     }
@@ -335,11 +335,13 @@ public struct PrefixIndex: Sendable {
         let b = _table.find(hash)
         if b >= 0 {
             let e = Int(_table.entries[b].slot)
-            if let parent, parent != hash, _tree[e].parentEntry < 0 {
+            if let parent, parent != hash, _entries[e].parent < 0 {
                 // a placeholder made before its own parent was known: link it now
                 let p = _entry(parent, parent: nil)
-                _tree[e].parentEntry = Int32(p)
-                _tree[p].childCount += 1
+                _entries.withUnsafeMutableBufferPointer { en in
+                    en[e].parent = Int32(p)
+                    en[p].children += 1
+                }
             }
             return e
         }
@@ -347,22 +349,20 @@ public struct PrefixIndex: Sendable {
         if _table.needsGrowth { _table.grow() }
         let e: Int
         let stride = Self._tiers * _words
+        let fresh = _Entry(hash: hash, parent: Int32(parentEntry))
         if let reused = _free.popLast() {
             e = Int(reused)
-            _hashes[e] = hash
-            _tree[e] = _TreeLinks()
-            for i in 0..<stride { _membership[e * stride + i] = 0 }
+            _entries[e] = fresh
+            _membership.withUnsafeMutableBufferPointer { m in
+                for i in (e * stride)..<(e * stride + stride) { m[i] = 0 }
+            }
         } else {
-            e = _hashes.count
-            _hashes.append(hash)
-            _tree.append(_TreeLinks())
+            e = _entries.count
+            _entries.append(fresh)
             _membership.append(contentsOf: repeatElement(0, count: stride))
         }
         _table.insert(hash, slot: Int32(e))
-        if parentEntry >= 0 {
-            _tree[e].parentEntry = Int32(parentEntry)
-            _tree[parentEntry].childCount += 1
-        }
+        if parentEntry >= 0 { _entries.withUnsafeMutableBufferPointer { $0[parentEntry].children += 1 } }
         return e
     }
 
@@ -381,12 +381,15 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _collect(_ e: Int) {
         var e = e
-        while e >= 0, _tree[e].childCount == 0, !_isHeld(e) {
-            let parent = Int(_tree[e].parentEntry)
-            if parent >= 0 { _tree[parent].childCount -= 1 }
-            _table.remove(at: _table.find(_hashes[e]))
-            _tree[e] = _TreeLinks()
-            _tree[e].alive = false
+        while e >= 0, _entries[e].children == 0, !_isHeld(e) {
+            let (parent, hash) = _entries.withUnsafeMutableBufferPointer { en -> (Int, UInt64) in
+                let p = Int(en[e].parent), h = en[e].hash
+                if p >= 0 { en[p].children -= 1 }
+                en[e] = _Entry(hash: 0, parent: -1)
+                en[e].alive = false
+                return (p, h)
+            }
+            _table.remove(at: _table.find(hash))
             _free.append(Int32(e))
             e = parent
         }
@@ -400,18 +403,21 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _store(_ hash: UInt64, parent: UInt64?, node: Int, tier: Int) {
         let e = _entry(hash, parent: parent)
-        if !_isHeld(e) {
-            _heldCount += 1
-            let p = Int(_tree[e].parentEntry)
-            if p >= 0 && !_isHeld(p) { statistics.storedUnderUnheldParent += 1 }
-        }
-        let i = (e * Self._tiers + tier) * _words + (node >> 6)
+        let stride = Self._tiers * _words
+        let i = e * stride + tier * _words + (node >> 6)
         let bit = UInt64(1) << UInt64(node & 63)
         statistics.blocksStored += 1
-        let already = _membership.withUnsafeMutableBufferPointer { m in
+        let (wasHeld, already) = _membership.withUnsafeMutableBufferPointer { m -> (Bool, Bool) in
+            var any: UInt64 = 0
+            for k in (e * stride)..<(e * stride + stride) { any |= m[k] }
             let had = m[i] & bit != 0
             m[i] |= bit
-            return had
+            return (any != 0, had)
+        }
+        if !wasHeld {
+            _heldCount += 1
+            let p = Int(_entries[e].parent)
+            if p >= 0 && !_isHeld(p) { statistics.storedUnderUnheldParent += 1 }
         }
         if already {
             _extraRefs[Self._refKey(e, node, tier), default: 0] += 1
@@ -425,7 +431,8 @@ public struct PrefixIndex: Sendable {
         let bit = UInt64(1) << UInt64(node & 63)
         guard b >= 0 else { statistics.unknownRemovals += 1; return }
         let e = Int(_table.entries[b].slot)
-        let i = (e * Self._tiers + tier) * _words + (node >> 6)
+        let stride = Self._tiers * _words
+        let i = e * stride + tier * _words + (node >> 6)
         guard _membership.withUnsafeBufferPointer({ $0[i] & bit != 0 }) else { statistics.unknownRemovals += 1; return }
         statistics.blocksRemoved += 1
         if !_extraRefs.isEmpty {
@@ -435,8 +442,16 @@ public struct PrefixIndex: Sendable {
                 return
             }
         }
-        _membership.withUnsafeMutableBufferPointer { $0[i] &= ~bit }
-        _released(e)
+        let stillHeld = _membership.withUnsafeMutableBufferPointer { m -> Bool in
+            m[i] &= ~bit
+            var any: UInt64 = 0
+            for k in (e * stride)..<(e * stride + stride) { any |= m[k] }
+            return any != 0
+        }
+        if !stillHeld {
+            _heldCount -= 1
+            _collect(e)
+        }
     }
 
     /// Bookkeeping after a membership bit of `e` was cleared.
@@ -451,7 +466,7 @@ public struct PrefixIndex: Sendable {
     mutating func _clear(node: Int) {
         let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
         let stride = Self._tiers * _words
-        for e in 0..<_hashes.count where _tree[e].alive {
+        for e in 0..<_entries.count where _entries[e].alive {
             var held = false
             for t in 0..<Self._tiers where _membership[e * stride + t * _words + w] & bit != 0 {
                 held = true
@@ -464,13 +479,18 @@ public struct PrefixIndex: Sendable {
     }
 }
 
-/// Tree links of an index entry.
+/// An index entry: its block hash, its parent entry (-1: none) and how many entries hang
+/// under it. Membership bitsets live in a parallel array.
 @usableFromInline
-struct _TreeLinks: Sendable {
-    @usableFromInline var parentEntry: Int32 = -1
-    @usableFromInline var childCount: Int32 = 0
+struct _Entry: Sendable {
+    @usableFromInline var hash: UInt64
+    @usableFromInline var parent: Int32
+    @usableFromInline var children: Int32 = 0
     @usableFromInline var alive = true
-    @usableFromInline init() {}
+    @usableFromInline init(hash: UInt64, parent: Int32) {
+        self.hash = hash
+        self.parent = parent
+    }
 }
 
 /// What a ``PrefixIndex`` has counted.

@@ -6,11 +6,20 @@ import KVCache
 /// ``PrefixIndex`` and measures throughput and query latency.
 public enum IndexBenchmark {
     /// One step of the replayed stream.
-    public enum Operation: Sendable {
-        /// Apply a node's event.
-        case apply(KVEvent)
+    public enum Operation: Sendable, Hashable {
+        /// Apply event `i` of ``Workload/events``.
+        case apply(Int)
         /// Ask for the overlaps of request `i`'s chain.
         case query(Int)
+    }
+
+    /// The stream: the steps in order, and the events they apply (kept apart so replaying a
+    /// step copies no array).
+    public struct Workload: Sendable {
+        /// The steps.
+        public var operations: [Operation]
+        /// The events the `apply` steps refer to.
+        public var events: [KVEvent]
     }
 
     /// What the benchmark measured.
@@ -42,7 +51,7 @@ public enum IndexBenchmark {
     /// become that node's events.
     ///
     /// - Throws: ``PoolError`` for a capacity below 1.
-    public static func operations(trace: Trace, nodes: Int, capacity: Int) throws(PoolError) -> [Operation] {
+    public static func operations(trace: Trace, nodes: Int, capacity: Int) throws(PoolError) -> Workload {
         var pools = try (0..<nodes).map { _ throws(PoolError) in
             var p = try BlockPool<LRU>(capacity: capacity)
             p.recordsChanges = true
@@ -51,6 +60,7 @@ public enum IndexBenchmark {
         var nextIDs = [UInt64](repeating: 0, count: nodes)
         var ops: [Operation] = []
         ops.reserveCapacity(trace.count * 3)
+        var all: [KVEvent] = []
         var changes: [PoolChange] = []
         var events: [KVEvent] = []
         for i in 0..<trace.count {
@@ -63,14 +73,18 @@ public enum IndexBenchmark {
             pools[node].takeChanges(into: &changes)
             events.removeAll(keepingCapacity: true)
             KVEvent.append(changes, node: node, nextEventID: &nextIDs[node], to: &events)
-            for e in events { ops.append(.apply(e)) }
+            for e in events {
+                ops.append(.apply(all.count))
+                all.append(e)
+            }
         }
-        return ops
+        return Workload(operations: ops, events: all)
     }
 
     /// Replays `operations` twice against fresh indexes: once straight through for throughput,
     /// once timing each query for its latency percentiles.
-    public static func run(trace: Trace, nodes: Int, operations: [Operation]) -> Result {
+    public static func run(trace: Trace, nodes: Int, workload: Workload) -> Result {
+        let operations = workload.operations
         let clock = ContinuousClock()
         var index = PrefixIndex(nodeCapacity: max(nodes, 1), expectedBlocks: 1 << 16)
         var scores = OverlapScores()
@@ -78,10 +92,11 @@ public enum IndexBenchmark {
         var sink = 0
         let start = clock.now
         operations.withUnsafeBufferPointer { ops in
+            workload.events.withUnsafeBufferPointer { ev in
             for k in ops.indices {
                 switch ops[k] {
-                case .apply(let e):
-                    _ = try? index.apply(e)
+                case .apply(let j):
+                    _ = try? index.apply(ev[j])
                     events += 1
                 case .query(let i):
                     trace.withChain(i) { index.overlaps($0, into: &scores) }
@@ -89,10 +104,11 @@ public enum IndexBenchmark {
                     queries += 1
                 }
             }
+            }
         }
         let seconds = (clock.now - start).seconds
-        for op in operations {
-            if case .apply(let e) = op {
+        for e in workload.events {
+            do {
                 switch e.kind {
                 case .stored(_, let b, _), .removed(let b, _): blockOps += b.count
                 case .cleared: break
@@ -105,8 +121,8 @@ public enum IndexBenchmark {
         latencies.reserveCapacity(queries)
         for op in operations {
             switch op {
-            case .apply(let e):
-                _ = try? timed.apply(e)
+            case .apply(let j):
+                _ = try? timed.apply(workload.events[j])
             case .query(let i):
                 let t0 = clock.now
                 trace.withChain(i) { timed.overlaps($0, into: &scores) }
