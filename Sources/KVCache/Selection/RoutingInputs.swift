@@ -114,6 +114,59 @@ public enum Rejection: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// Why a selector decided as it did, formatted only when read (building strings on every
+/// decision would cost more than the decision itself).
+public struct DecisionReason: Sendable, Hashable, CustomStringConvertible {
+    @usableFromInline
+    enum Kind: UInt8, Sendable {
+        case text, noNode, onlyNode, random, roundRobin, leastLoaded, powerOfTwo, longestPrefix, weighted
+        case imbalanced, cacheMatch, weakMatch, lowestCost, lowestCostTies, softmax, ttft, ttftTransfer, sloRejected
+    }
+    @usableFromInline var kind: Kind
+    @usableFromInline var a: Double, b: Double, c: Double, d: Double
+    @usableFromInline var text: String?
+
+    @usableFromInline
+    init(_ kind: Kind, _ a: Double = 0, _ b: Double = 0, _ c: Double = 0, _ d: Double = 0) {
+        self.kind = kind
+        self.a = a
+        self.b = b
+        self.c = c
+        self.d = d
+        text = nil
+    }
+
+    /// A reason given as text (custom selectors).
+    public init(_ text: String) {
+        self.init(.text)
+        self.text = text
+    }
+
+    public var description: String {
+        func i(_ x: Double) -> String { String(Int(x)) }
+        switch kind {
+        case .text: return text ?? ""
+        case .noNode: return "no node available"
+        case .onlyNode: return "only node available"
+        case .random: return "uniform random pick"
+        case .roundRobin: return "turn \(i(a)) of round-robin"
+        case .leastLoaded: return "least queued prefill work (\(a) s)"
+        case .powerOfTwo: return "less loaded of nodes \(i(a)) and \(i(b))"
+        case .longestPrefix: return "longest prefix match: \(i(a)) of \(i(b)) blocks"
+        case .weighted: return "best score \(a) (hit \(b), α \(c), β \(d))"
+        case .imbalanced: return "imbalanced (\(i(a))...\(i(b)) running): least loaded"
+        case .cacheMatch: return "match \(a) above \(b): best match"
+        case .weakMatch: return "match \(a) at most \(b): least loaded"
+        case .lowestCost: return "lowest cost \(a)"
+        case .lowestCostTies: return "lowest cost \(a) (random among \(i(b)) ties)"
+        case .softmax: return "softmax sample at T=\(a): cost \(b)"
+        case .ttft: return "lowest estimated TTFT \(a) s (queue \(b) s)"
+        case .ttftTransfer: return "lowest estimated TTFT \(a) s with a KV transfer"
+        case .sloRejected: return "best estimated TTFT \(a) s on node \(i(b))"
+        }
+    }
+}
+
 /// A selector's answer: the node (or a rejection) and what else it implies.
 public struct Decision: Sendable, Hashable, CustomStringConvertible {
     /// The chosen node, `nil` when rejected.
@@ -126,27 +179,43 @@ public struct Decision: Sendable, Hashable, CustomStringConvertible {
     public var replicas: [Replication]
     /// The selector's TTFT estimate, when it makes one (seconds).
     public var estimatedTTFT: Double?
-    /// A short human explanation.
-    public var reason: String
+    /// Why, kept unformatted until read.
+    public var because: DecisionReason
+
+    /// A short human explanation (formatted on each read).
+    public var reason: String {
+        get { because.description }
+        set { because = DecisionReason(newValue) }
+    }
 
     /// A placement on `node`.
     public init(node: NodeID, reason: String, estimatedTTFT: Double? = nil, transfer: KVTransfer? = nil, replicas: [Replication] = []) {
+        self.init(node: node, because: DecisionReason(reason), estimatedTTFT: estimatedTTFT, transfer: transfer, replicas: replicas)
+    }
+
+    /// A placement on `node`, with a structured reason.
+    public init(node: NodeID, because: DecisionReason, estimatedTTFT: Double? = nil, transfer: KVTransfer? = nil, replicas: [Replication] = []) {
         self.node = node
         self.rejection = nil
         self.transfer = transfer
         self.replicas = replicas
         self.estimatedTTFT = estimatedTTFT
-        self.reason = reason
+        self.because = because
     }
 
     /// A rejection.
     public init(rejected: Rejection, reason: String, estimatedTTFT: Double? = nil) {
+        self.init(rejected: rejected, because: DecisionReason(reason), estimatedTTFT: estimatedTTFT)
+    }
+
+    /// A rejection, with a structured reason.
+    public init(rejected: Rejection, because: DecisionReason, estimatedTTFT: Double? = nil) {
         node = nil
         rejection = rejected
         transfer = nil
         replicas = []
         self.estimatedTTFT = estimatedTTFT
-        self.reason = reason
+        self.because = because
     }
 
     /// Whether the request was rejected.

@@ -7,7 +7,7 @@ import KVCache
 public enum IndexBenchmark {
     /// One step of the replayed stream.
     public enum Operation: Sendable, Hashable {
-        /// Apply event `i` of ``Workload/events``.
+        /// Apply event `i` of ``Stream/events``.
         case apply(Int)
         /// Ask for the overlaps of request `i`'s chain.
         case query(Int)
@@ -15,7 +15,7 @@ public enum IndexBenchmark {
 
     /// The stream: the steps in order, and the events they apply (kept apart so replaying a
     /// step copies no array).
-    public struct Workload: Sendable {
+    public struct Stream: Sendable {
         /// The steps.
         public var operations: [Operation]
         /// The events the `apply` steps refer to.
@@ -51,7 +51,7 @@ public enum IndexBenchmark {
     /// become that node's events.
     ///
     /// - Throws: ``PoolError`` for a capacity below 1.
-    public static func operations(trace: Trace, nodes: Int, capacity: Int) throws(PoolError) -> Workload {
+    public static func operations(trace: Trace, nodes: Int, capacity: Int) throws(PoolError) -> Stream {
         var pools = try (0..<nodes).map { _ throws(PoolError) in
             var p = try BlockPool<LRU>(capacity: capacity)
             p.recordsChanges = true
@@ -78,12 +78,12 @@ public enum IndexBenchmark {
                 all.append(e)
             }
         }
-        return Workload(operations: ops, events: all)
+        return Stream(operations: ops, events: all)
     }
 
     /// Replays `operations` twice against fresh indexes: once straight through for throughput,
     /// once timing each query for its latency percentiles.
-    public static func run(trace: Trace, nodes: Int, workload: Workload) -> Result {
+    public static func run(trace: Trace, nodes: Int, workload: Stream) -> Result {
         let operations = workload.operations
         let clock = ContinuousClock()
         var index = PrefixIndex(nodeCapacity: max(nodes, 1), expectedBlocks: 1 << 16)

@@ -24,7 +24,7 @@ public struct CacheAware: PrefillNodeSelector, Sendable {
                 bestDepth = d
             }
         }
-        guard let best else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
-        return Decision(node: best.id, reason: "longest prefix match: \(bestDepth) of \(request.chain.count) blocks")
+        guard let best else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        return Decision(node: best.id, because: DecisionReason(.longestPrefix, Double(bestDepth), Double(request.chain.count)))
     }
 }

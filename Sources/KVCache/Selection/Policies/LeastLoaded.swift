@@ -7,7 +7,7 @@ public struct LeastLoaded: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        guard let n = SelectorSupport.leastLoaded(nodes) else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
-        return Decision(node: n.id, reason: "least queued prefill work (\(n.queueDelay) s)")
+        guard let n = SelectorSupport.leastLoaded(nodes) else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        return Decision(node: n.id, because: DecisionReason(.leastLoaded, n.queueDelay))
     }
 }

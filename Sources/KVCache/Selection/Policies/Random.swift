@@ -11,8 +11,8 @@ public struct Random: PrefillNodeSelector, Sendable {
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
+        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
         let pick = available[Int(generator.next() % UInt64(available.count))]
-        return Decision(node: pick.id, reason: "uniform random pick")
+        return Decision(node: pick.id, because: DecisionReason(.random))
     }
 }

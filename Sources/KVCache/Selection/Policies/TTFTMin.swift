@@ -66,14 +66,14 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                 chosen = (n, e.ttft, e.transfer)
             }
         }
-        guard let chosen else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
+        guard let chosen else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
         if let slo = ttftSLO, chosen.ttft > slo {
             return Decision(rejected: .sloExceeded(estimatedTTFT: chosen.ttft, slo: slo),
-                            reason: "best estimated TTFT \(chosen.ttft) s on node \(chosen.node.id)", estimatedTTFT: chosen.ttft)
+                            because: DecisionReason(.sloRejected, chosen.ttft, Double(chosen.node.id)), estimatedTTFT: chosen.ttft)
         }
         let reason = chosen.transfer == nil
-            ? "lowest estimated TTFT \(chosen.ttft) s (queue \(chosen.node.queueDelay) s)"
-            : "lowest estimated TTFT \(chosen.ttft) s with a KV transfer"
-        return Decision(node: chosen.node.id, reason: reason, estimatedTTFT: chosen.ttft, transfer: chosen.transfer)
+            ? DecisionReason(.ttft, chosen.ttft, chosen.node.queueDelay)
+            : DecisionReason(.ttftTransfer, chosen.ttft)
+        return Decision(node: chosen.node.id, because: reason, estimatedTTFT: chosen.ttft, transfer: chosen.transfer)
     }
 }

@@ -24,18 +24,18 @@ public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: "no node available") }
+        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
         let loads = available.map(\.activeRequests)
         let (lo, hi) = (loads.min()!, loads.max()!)
         let leastLoaded = SelectorSupport.argmin(available) { Double($0.activeRequests) }!
         if hi - lo > balanceAbsoluteThreshold && Double(hi) > balanceRelativeThreshold * Double(lo) {
-            return Decision(node: leastLoaded.id, reason: "imbalanced (\(lo)...\(hi) running): least loaded")
+            return Decision(node: leastLoaded.id, because: DecisionReason(.imbalanced, Double(lo), Double(hi)))
         }
         let best = SelectorSupport.argmin(available) { -Double(overlaps.depth(of: $0.id)) }!
         let fraction = Double(overlaps.depth(of: best.id)) / Double(max(request.chain.count, 1))
         if fraction > cacheThreshold {
-            return Decision(node: best.id, reason: "match \(fraction) above \(cacheThreshold): best match")
+            return Decision(node: best.id, because: DecisionReason(.cacheMatch, fraction, cacheThreshold))
         }
-        return Decision(node: leastLoaded.id, reason: "match \(fraction) at most \(cacheThreshold): least loaded")
+        return Decision(node: leastLoaded.id, because: DecisionReason(.weakMatch, fraction, cacheThreshold))
     }
 }
