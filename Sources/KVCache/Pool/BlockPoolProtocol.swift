@@ -176,8 +176,22 @@ final class _ExistentialPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<LRU>` (concrete, so its calls are specialised).
 final class _LRUPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<LRU>
-    init(_ pool: BlockPool<LRU>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<LRU>>
+    var pool: BlockPool<LRU> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<LRU>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _LRUPoolBox(pool) }
     override var count: Int { pool.count }
@@ -201,8 +215,22 @@ final class _LRUPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<FIFO>` (concrete, so its calls are specialised).
 final class _FIFOPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<FIFO>
-    init(_ pool: BlockPool<FIFO>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<FIFO>>
+    var pool: BlockPool<FIFO> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<FIFO>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _FIFOPoolBox(pool) }
     override var count: Int { pool.count }
@@ -226,8 +254,22 @@ final class _FIFOPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<LFU>` (concrete, so its calls are specialised).
 final class _LFUPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<LFU>
-    init(_ pool: BlockPool<LFU>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<LFU>>
+    var pool: BlockPool<LFU> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<LFU>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _LFUPoolBox(pool) }
     override var count: Int { pool.count }
@@ -251,8 +293,22 @@ final class _LFUPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<SIEVE>` (concrete, so its calls are specialised).
 final class _SIEVEPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<SIEVE>
-    init(_ pool: BlockPool<SIEVE>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<SIEVE>>
+    var pool: BlockPool<SIEVE> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<SIEVE>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _SIEVEPoolBox(pool) }
     override var count: Int { pool.count }
@@ -276,8 +332,22 @@ final class _SIEVEPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<S3FIFO>` (concrete, so its calls are specialised).
 final class _S3FIFOPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<S3FIFO>
-    init(_ pool: BlockPool<S3FIFO>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<S3FIFO>>
+    var pool: BlockPool<S3FIFO> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<S3FIFO>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _S3FIFOPoolBox(pool) }
     override var count: Int { pool.count }
@@ -301,8 +371,22 @@ final class _S3FIFOPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<ARC>` (concrete, so its calls are specialised).
 final class _ARCPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<ARC>
-    init(_ pool: BlockPool<ARC>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<ARC>>
+    var pool: BlockPool<ARC> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<ARC>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _ARCPoolBox(pool) }
     override var count: Int { pool.count }
@@ -326,8 +410,22 @@ final class _ARCPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<LengthAware>` (concrete, so its calls are specialised).
 final class _LengthAwarePoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<LengthAware>
-    init(_ pool: BlockPool<LengthAware>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<LengthAware>>
+    var pool: BlockPool<LengthAware> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<LengthAware>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _LengthAwarePoolBox(pool) }
     override var count: Int { pool.count }
@@ -351,8 +449,22 @@ final class _LengthAwarePoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<LeafLRU>` (concrete, so its calls are specialised).
 final class _LeafLRUPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<LeafLRU>
-    init(_ pool: BlockPool<LeafLRU>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<LeafLRU>>
+    var pool: BlockPool<LeafLRU> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<LeafLRU>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _LeafLRUPoolBox(pool) }
     override var count: Int { pool.count }
@@ -376,8 +488,22 @@ final class _LeafLRUPoolBox: _PoolBox, @unchecked Sendable {
 
 /// ``AnyBlockPool``'s box for `BlockPool<Belady>` (concrete, so its calls are specialised).
 final class _BeladyPoolBox: _PoolBox, @unchecked Sendable {
-    var pool: BlockPool<Belady>
-    init(_ pool: BlockPool<Belady>) { self.pool = pool }
+    // The pool lives behind a pointer the box owns: class stored properties would pay a
+    // dynamic exclusivity check on every access, and the box is only used under
+    // AnyBlockPool's uniqueness check.
+    let storage: UnsafeMutablePointer<BlockPool<Belady>>
+    var pool: BlockPool<Belady> {
+        _read { yield storage.pointee }
+        _modify { yield &storage.pointee }
+    }
+    init(_ pool: BlockPool<Belady>) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pool)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
     override var base: any BlockPoolProtocol { pool }
     override func copy() -> _PoolBox { _BeladyPoolBox(pool) }
     override var count: Int { pool.count }

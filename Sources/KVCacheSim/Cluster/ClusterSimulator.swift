@@ -72,7 +72,7 @@ public enum ClusterSimulator {
             if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
             nodes.append(NodeSim(device: device, host: host, disk: disk))
         }
-        var index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: min(trace.blocks.count, 1 << 20))
+        let index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: min(trace.blocks.count, 1 << 20))
         var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
         var result = ClusterResult(configuration: c)
         result.requests = trace.count
@@ -80,58 +80,24 @@ public enum ClusterSimulator {
         var scores = OverlapScores(nodeCount: c.nodes)
         var ttfts: [Int64] = []
         ttfts.reserveCapacity(trace.count)
-        var changes: [PoolChange] = []
         let hottest = c.replicaSamples > 0 ? Self.hottestBlocks(trace, count: 10) : []
         result.hottestBlocks = hottest
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
 
-        /// Publishes a pool's logged changes as the node's events of `tier`.
-        func publish(_ n: Int, _ tier: StorageTier) {
-            switch tier {
-            case .device: nodes[n].device.takeChanges(into: &changes)
-            case .host: nodes[n].host!.takeChanges(into: &changes)
-            case .disk: nodes[n].disk!.takeChanges(into: &changes)
-            }
-            guard !changes.isEmpty else { return }
-            try? index.apply(changes, node: n, tier: tier)
-        }
-
-        /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
-        func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
-            let a = (try? nodes[n].device.update(chain)) ?? 0
-            if nodes[n].host != nil {
-                nodes[n].device.takeChanges(into: &changes)
-                let evicted = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
-                try? index.apply(changes, node: n, tier: .device)
-                for b in evicted { _ = try? nodes[n].host!.getOrInsert(BlockInfo(hash: b), parent: nil) }
-                if nodes[n].disk != nil {
-                    nodes[n].host!.takeChanges(into: &changes)
-                    let down = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
-                    try? index.apply(changes, node: n, tier: .host)
-                    for b in down { _ = try? nodes[n].disk!.getOrInsert(BlockInfo(hash: b), parent: nil) }
-                    publish(n, .disk)
-                } else {
-                    publish(n, .host)
-                }
-            } else {
-                publish(n, .device)
-            }
-            return a
-        }
-
+        var world = _World(nodes: nodes, index: index)
         trace.blocks.withUnsafeBufferPointer { all in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
                 let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
                 let t = Int64((rec.timestamp * 1000).rounded())
-                if c.cachingDisabled { scores.reset(nodeCount: c.nodes, chainLength: chain.count) } else { index.overlaps(chain, into: &scores) }
+                if c.cachingDisabled { scores.reset(nodeCount: c.nodes, chainLength: chain.count) } else { world.index.overlaps(chain, into: &scores) }
                 for k in 0..<c.nodes {
-                    Self.advance(&nodes[k], to: t)
-                    states[k].queueDelay = Double(max(0, nodes[k].freeAt - t)) / 1e6
-                    states[k].queuedPrefillTokens = nodes[k].queuedTokens
-                    states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
-                    states[k].activeDecodeBlocks = nodes[k].decodeBlocks
-                    states[k].usedBlocks = nodes[k].device.count
+                    Self.advance(&world.nodes[k], to: t)
+                    states[k].queueDelay = Double(max(0, world.nodes[k].freeAt - t)) / 1e6
+                    states[k].queuedPrefillTokens = world.nodes[k].queuedTokens
+                    states[k].activeRequests = (world.nodes[k].prefillQueue.count - world.nodes[k].queueHead) + world.nodes[k].decoding.count
+                    states[k].activeDecodeBlocks = world.nodes[k].decodeBlocks
+                    states[k].usedBlocks = world.nodes[k].device.count
                 }
                 let request = RoutingRequest(chain: Array(chain), inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
                                              arrival: Double(t) / 1e6, blockSize: bs)
@@ -153,7 +119,7 @@ public enum ClusterSimulator {
                     let onDevice = scores.depth(of: n, tier: .device)
                     if p > onDevice {
                         for b in onDevice..<p {
-                            let fromHost = nodes[n].host?.contains(chain[b]) ?? false
+                            let fromHost = world.nodes[n].host?.contains(chain[b]) ?? false
                             extra += Int64(((fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock) * 1e6).rounded())
                         }
                         result.onboardedBlocks += p - onDevice
@@ -163,16 +129,16 @@ public enum ClusterSimulator {
                 let uncached = rec.inputLength - cached
                 let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)
                 let prefill = Int64((prefillSeconds * 1e6).rounded())
-                let wait = max(0, nodes[n].freeAt - t)
+                let wait = max(0, world.nodes[n].freeAt - t)
                 let end = t + wait + extra + prefill
-                nodes[n].freeAt = end
+                world.nodes[n].freeAt = end
                 ttfts.append(wait + extra + prefill)
-                nodes[n].prefillQueue.append((end, uncached))
-                nodes[n].queuedTokens += uncached
+                world.nodes[n].prefillQueue.append((end, uncached))
+                world.nodes[n].queuedTokens += uncached
                 if c.decodeSecondsPerToken > 0 {
                     let blocks = (rec.inputLength + rec.outputLength + bs - 1) / bs
-                    nodes[n].decoding.push(end + Int64((Double(rec.outputLength) * c.decodeSecondsPerToken * 1e6).rounded()), blocks)
-                    nodes[n].decodeBlocks += blocks
+                    world.nodes[n].decoding.push(end + Int64((Double(rec.outputLength) * c.decodeSecondsPerToken * 1e6).rounded()), blocks)
+                    world.nodes[n].decodeBlocks += blocks
                 }
                 // metrics (lookup state)
                 result.blockAccesses += chain.count
@@ -188,23 +154,23 @@ public enum ClusterSimulator {
                 states[n].requestsServed += 1
                 // update (dispatch)
                 if !c.cachingDisabled {
-                    result.blockHits += nodes[n].device.hits(in: chain)
-                    result.accessHits += store(n, chain)
+                    result.blockHits += world.nodes[n].device.hits(in: chain)
+                    result.accessHits += world.store(n, chain)
                     for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
                         let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
-                        let before = nodes[rep.node].device.statistics.insertions
-                        _ = store(rep.node, part)
-                        result.replicatedBlocks += nodes[rep.node].device.statistics.insertions - before
+                        let before = world.nodes[rep.node].device.statistics.insertions
+                        _ = world.store(rep.node, part)
+                        result.replicatedBlocks += world.nodes[rep.node].device.statistics.insertions - before
                     }
                 }
                 if (i + 1) % sampleEvery == 0 {
                     result.replicaSamples.append(.init(request: i + 1, replicas: hottest.map { b in
-                        (0..<c.nodes).reduce(0) { $0 + (index.contains(b, node: $1) ? 1 : 0) }
+                        (0..<c.nodes).reduce(0) { $0 + (world.index.contains(b, node: $1) ? 1 : 0) }
                     }))
                 }
             }
         }
-        for k in 0..<c.nodes { result.perNode[k].evictions = nodes[k].device.statistics.evictions }
+        for k in 0..<c.nodes { result.perNode[k].evictions = world.nodes[k].device.statistics.evictions }
         let sorted = ttfts.map { Double($0) / 1e6 }.sorted()
         result.ttft = .init(mean: Double(ttfts.reduce(0, +)) / 1e6 / Double(max(ttfts.count, 1)),
                             p50: Statistics.percentile(sortedValues: sorted, 50),
@@ -212,6 +178,48 @@ public enum ClusterSimulator {
                             p99: Statistics.percentile(sortedValues: sorted, 99))
         result.elapsedSeconds = (clock.now - start).seconds
         return result
+    }
+
+    /// The nodes' pools and the index they feed; its methods mutate in place (no captured
+    /// variables, so no dynamic exclusivity checks on the hot path).
+    struct _World {
+        var nodes: [NodeSim]
+        var index: PrefixIndex
+        var changes: [PoolChange] = []
+
+        /// Publishes a pool's logged changes to the index as the node's blocks of `tier`.
+        mutating func publish(_ n: Int, _ tier: StorageTier) {
+            switch tier {
+            case .device: nodes[n].device.takeChanges(into: &changes)
+            case .host: nodes[n].host!.takeChanges(into: &changes)
+            case .disk: nodes[n].disk!.takeChanges(into: &changes)
+            }
+            guard !changes.isEmpty else { return }
+            try? index.apply(changes, node: n, tier: tier)
+        }
+
+        /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
+        mutating func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
+            let a = (try? nodes[n].device.update(chain)) ?? 0
+            guard nodes[n].host != nil else {
+                publish(n, .device)
+                return a
+            }
+            nodes[n].device.takeChanges(into: &changes)
+            let evicted = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
+            try? index.apply(changes, node: n, tier: .device)
+            for b in evicted { _ = try? nodes[n].host!.getOrInsert(BlockInfo(hash: b), parent: nil) }
+            if nodes[n].disk != nil {
+                nodes[n].host!.takeChanges(into: &changes)
+                let down = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
+                try? index.apply(changes, node: n, tier: .host)
+                for b in down { _ = try? nodes[n].disk!.getOrInsert(BlockInfo(hash: b), parent: nil) }
+                publish(n, .disk)
+            } else {
+                publish(n, .host)
+            }
+            return a
+        }
     }
 
     /// Retires finished prefills and decodes of a node at time `t`.
