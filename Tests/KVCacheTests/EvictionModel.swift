@@ -55,7 +55,7 @@ struct EvictionModel {
             forget(v)
         }
         var b = Block(key: key)
-        b.positionClass = min(position, 63)
+        b.positionClass = min(31 - UInt32(position + 1).leadingZeroBitCount, 7)
         b.nextUse = nextUse
         if policy == .leafLRU, let parent, blocks[parent] != nil { b.parent = parent }
         blocks[key] = b

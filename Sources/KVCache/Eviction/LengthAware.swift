@@ -4,21 +4,25 @@
 /// Mooncake's technical report (Qin et al., "Mooncake: A KVCache-centric Disaggregated
 /// Architecture for LLM Serving", FAST'25, §"KVCache eviction") describes *LengthAwareCache*
 /// as "similar to LFU but prioritizing evicting cache blocks occurring later in requests".
-/// Our exact reading: the victim minimises (access count, −position in chain, last touch),
-/// i.e. lowest count first; among equal counts the block with the largest chain position;
-/// among equal positions the least recently touched. Positions ≥ 63 share one class (a chain
-/// that long is 32K tokens at 512 per block), which keeps every operation O(1).
+/// Our exact reading: the victim minimises (access count, −position class, last touch),
+/// i.e. lowest count first; among equal counts the block in the latest position class; within
+/// a class the least recently touched. Position classes grow logarithmically,
+/// `class = ⌊log₂(position + 1)⌋` capped at 7: positions 0, 1, 2–3, 4–7, …, 64–127 and ≥ 127
+/// share a class, fine where chains differ most and coarse for long chains; eight classes keep
+/// a frequency bucket's lists on three cache lines and every operation O(1).
 public struct LengthAware: EvictionAlgorithm, Sendable {
-    /// Positions at or beyond this share one tie-break class.
-    public static let positionClasses = 64
+    /// The number of position classes.
+    public static let positionClasses = 8
     @usableFromInline internal var _buckets: _FrequencyBuckets
 
     /// Creates a length-aware LFU for `capacity` slots.
     @inlinable
     public init(capacity: Int) { _buckets = _FrequencyBuckets(capacity: capacity, classes: Self.positionClasses) }
 
+    /// `⌊log₂(position + 1)⌋`, capped at `positionClasses − 1`.
     @inlinable static func _class(_ block: BlockInfo) -> Int {
-        Int(min(max(block.position, 0), Int32(positionClasses - 1)))
+        let p = UInt32(max(block.position, 0)) + 1
+        return min(31 - p.leadingZeroBitCount, positionClasses - 1)
     }
 
     /// - Complexity: O(1)

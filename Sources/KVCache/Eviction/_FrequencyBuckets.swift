@@ -74,12 +74,18 @@ internal struct _FrequencyBuckets: Sendable {
     /// Unlinks `slot` from its bucket (keeps its frequency); returns the bucket.
     @inlinable
     mutating func _unlink(_ slot: Int32) -> Int32 {
-        let node = nodes[Int(slot)]
-        let b = node.bucket, c = node.positionClass
-        let i = Int(b) * classes + c
-        lists[i].remove(slot, &nodes)
-        if lists[i].isEmpty { bucketMask[Int(b)] &= ~(1 << UInt64(c)) }
-        nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
+        let classes = self.classes
+        let (b, c, empty) = nodes.withUnsafeMutableBufferPointer { n in
+            lists.withUnsafeMutableBufferPointer { l -> (Int32, Int, Bool) in
+                let node = n[Int(slot)]
+                let b = node.bucket, c = node.positionClass
+                let i = Int(b) * classes + c
+                l[i].remove(slot, n.baseAddress!)
+                n[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
+                return (b, c, l[i].isEmpty)
+            }
+        }
+        if empty { bucketMask[Int(b)] &= ~(1 << UInt64(c)) }
         return b
     }
 
@@ -100,6 +106,12 @@ internal struct _FrequencyBuckets: Sendable {
     mutating func add(_ slot: Int32, frequency f: UInt32, class c: Int) {
         nodes[Int(slot)].frequency = f
         nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
+        if f == 1 {
+            // the common case: the lowest bucket, at the head of the order
+            let head = order.head
+            _link(slot, into: head >= 0 && bucketFrequency[Int(head)] == 1 ? head : _bucket(frequency: 1, after: -1))
+            return
+        }
         var after: Int32 = -1
         var cursor = order.head
         while cursor >= 0 && bucketFrequency[Int(cursor)] < f {
@@ -155,7 +167,10 @@ internal struct _FrequencyBuckets: Sendable {
         let slot = lists[Int(b) * classes + c].tail
         guard slot >= 0 else { return nil }
         _ = _unlink(slot)
-        _freeBucketIfEmpty(b)
+        if bucketMask[Int(b)] == 0 {
+            order.remove(b, &bucketLinks)
+            freeBuckets.append(b)
+        }
         return slot
     }
 
