@@ -51,4 +51,16 @@ struct ClusterReferenceTests {
             #expect(sums[key]! >= lo - slack && sums[key]! <= hi + slack, "\(key): mean \(sums[key]!) not in [\(lo), \(hi)] ± \(slack)")
         }
     }
+
+    @Test("overlaps from the index fed by pool changes equal overlaps from the pools", arguments: [SelectorPolicy.ttftMin, .cacheAware, .kvCost])
+    func indexEqualsPools(selector: SelectorPolicy) throws {
+        var config = ClusterConfiguration(nodes: 16, capacity: 1000, eviction: .lru, selector: selector, replicaSamples: 5)
+        config.overlapSource = .index
+        let viaIndex = try ClusterSimulator.run(SimFixtures.conversation, config)
+        config.overlapSource = .pools
+        let viaPools = try ClusterSimulator.run(SimFixtures.conversation, config)
+        #expect(Self.metrics(viaIndex) == Self.metrics(viaPools))
+        #expect(viaIndex.perNode == viaPools.perNode)
+        #expect(viaIndex.replicaSamples == viaPools.replicaSamples)
+    }
 }

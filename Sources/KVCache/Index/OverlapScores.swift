@@ -64,6 +64,14 @@ public struct OverlapScores: Sendable, Hashable {
         return (bestNode, Int(depths[bestNode]))
     }
 
+    /// Sets `node`'s depth, in any tier and on the device tier (for callers that compute
+    /// overlaps from the nodes' own pools rather than from a ``PrefixIndex``).
+    /// - Complexity: O(1)
+    public mutating func setDepth(_ depth: Int, of node: NodeID) {
+        _set(node, Int32(depth))
+        _set(node, tier: StorageTier.device.rawValue, Int32(depth))
+    }
+
     @inline(__always)
     internal mutating func _set(_ node: Int, _ depth: Int32) {
         depths.withUnsafeMutableBufferPointer { $0[node] = depth }

@@ -23,6 +23,15 @@ public enum SelectorPolicy: String, CaseIterable, Sendable, Hashable, CustomStri
         self = match
     }
 
+    /// Whether the policy reads the overlaps (round-robin, least-loaded, random and
+    /// power-of-two do not, so a caller may skip computing them).
+    public var usesOverlaps: Bool {
+        switch self {
+        case .random, .roundRobin, .leastLoaded, .powerOfTwo: return false
+        default: return true
+        }
+    }
+
     /// A selector of this policy with `configuration`'s parameters.
     public func makeSelector(_ configuration: SelectorConfiguration = SelectorConfiguration()) -> any PrefillNodeSelector {
         let c = configuration

@@ -35,6 +35,20 @@ public struct ClusterConfiguration: Sendable {
     public var cachingDisabled: Bool
     /// Samples of the hottest blocks' replica counts over the run (0: none).
     public var replicaSamples: Int
+    /// Where overlaps come from (default: the nodes' pools when the nodes have no host/disk
+    /// tiers, else a ``PrefixIndex`` fed by the pools' changes).
+    public var overlapSource: OverlapSource = .automatic
+
+    /// Where the simulator gets each node's leading-block overlap.
+    public enum OverlapSource: String, Sendable, Hashable, CaseIterable {
+        /// ``pools`` without tiers, ``index`` with tiers.
+        case automatic
+        /// A ``PrefixIndex`` kept current from every pool's changes: a router's view.
+        case index
+        /// Each node's device pool directly (`lookup`): the same answers — the index is tested
+        /// to equal the pools — without maintaining an index.
+        case pools
+    }
 
     /// Creates a configuration (the reference cluster model unless told otherwise).
     public init(nodes: Int = 8, capacity: Int = 1000, eviction: EvictionPolicy = .lru, selector: SelectorPolicy = .roundRobin,

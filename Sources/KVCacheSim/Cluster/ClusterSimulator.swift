@@ -19,7 +19,17 @@ public enum ClusterSimulator {
     /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
     public static func run(_ trace: Trace, _ configuration: ClusterConfiguration, baseline: Bool = false) throws -> ClusterResult {
         var selector = configuration.selector.makeSelector(configuration.selectorConfiguration)
-        return try run(trace, configuration, selector: &selector, baseline: baseline)
+        var result = try _run(trace, configuration, selector: &selector, selectorIsConfigured: true)
+        if baseline { result.baselineTTFTMean = try baselineMean(trace, configuration) }
+        return result
+    }
+
+    static func baselineMean(_ trace: Trace, _ configuration: ClusterConfiguration) throws -> Double {
+        var off = configuration
+        off.cachingDisabled = true
+        off.replicaSamples = 0
+        var fresh = off.selector.makeSelector(off.selectorConfiguration)
+        return try _run(trace, off, selector: &fresh, selectorIsConfigured: true).ttft.mean
     }
 
     /// Runs one configuration with a selector of your own (``ClusterConfiguration/selector``
@@ -34,14 +44,8 @@ public enum ClusterSimulator {
     /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
     public static func run<S: PrefillNodeSelector>(_ trace: Trace, _ configuration: ClusterConfiguration, selector: inout S,
                                                    baseline: Bool = false) throws -> ClusterResult {
-        var result = try _run(trace, configuration, selector: &selector)
-        if baseline {
-            var off = configuration
-            off.cachingDisabled = true
-            off.replicaSamples = 0
-            var fresh = off.selector.makeSelector(off.selectorConfiguration)
-            result.baselineTTFTMean = try _run(trace, off, selector: &fresh).ttft.mean
-        }
+        var result = try _run(trace, configuration, selector: &selector, selectorIsConfigured: false)
+        if baseline { result.baselineTTFTMean = try baselineMean(trace, configuration) }
         return result
     }
 
@@ -57,16 +61,19 @@ public enum ClusterSimulator {
         var decodeBlocks = 0
     }
 
-    static func _run<S: PrefillNodeSelector>(_ trace: Trace, _ c: ClusterConfiguration, selector: inout S) throws -> ClusterResult {
+    static func _run<S: PrefillNodeSelector>(_ trace: Trace, _ c: ClusterConfiguration, selector: inout S,
+                                             selectorIsConfigured: Bool) throws -> ClusterResult {
         guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
         guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
         let clock = ContinuousClock()
         let start = clock.now
         let bs = trace.blockSize
+        let usePools = c.overlapSource == .pools || (c.overlapSource == .automatic && c.hostCapacity == 0)
+        let needOverlaps = !selectorIsConfigured || c.selector.usesOverlaps
         var nodes: [NodeSim] = []
         for _ in 0..<c.nodes {
             var device = try c.eviction.makePool(capacity: c.capacity)
-            device.recordsChanges = true
+            device.recordsChanges = !usePools
             var host: AnyBlockPool?, disk: AnyBlockPool?
             if c.hostCapacity > 0 { host = try EvictionPolicy.lru.makePool(capacity: c.hostCapacity); host!.recordsChanges = true }
             if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
@@ -84,13 +91,20 @@ public enum ClusterSimulator {
         result.hottestBlocks = hottest
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
 
-        var world = _World(nodes: nodes, index: index)
+        var world = _World(nodes: nodes, index: index, usePools: usePools)
         trace.blocks.withUnsafeBufferPointer { all in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
                 let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
                 let t = Int64((rec.timestamp * 1000).rounded())
-                if c.cachingDisabled { scores.reset(nodeCount: c.nodes, chainLength: chain.count) } else { world.index.overlaps(chain, into: &scores) }
+                if c.cachingDisabled || (usePools && !needOverlaps) {
+                    scores.reset(nodeCount: c.nodes, chainLength: chain.count)
+                } else if usePools {
+                    scores.reset(nodeCount: c.nodes, chainLength: chain.count)
+                    for k in 0..<c.nodes { scores.setDepth(world.nodes[k].device.lookup(chain).prefix, of: k) }
+                } else {
+                    world.index.overlaps(chain, into: &scores)
+                }
                 for k in 0..<c.nodes {
                     Self.advance(&world.nodes[k], to: t)
                     states[k].queueDelay = Double(max(0, world.nodes[k].freeAt - t)) / 1e6
@@ -106,7 +120,7 @@ public enum ClusterSimulator {
                     result.rejected += 1
                     continue
                 }
-                let p = scores.depth(of: n)
+                let p = usePools && !needOverlaps && !c.cachingDisabled ? world.nodes[n].device.lookup(chain).prefix : scores.depth(of: n)
                 var used = p
                 var extra: Int64 = 0
                 if let tr = decision.transfer, !c.cachingDisabled {
@@ -165,7 +179,7 @@ public enum ClusterSimulator {
                 }
                 if (i + 1) % sampleEvery == 0 {
                     result.replicaSamples.append(.init(request: i + 1, replicas: hottest.map { b in
-                        (0..<c.nodes).reduce(0) { $0 + (world.index.contains(b, node: $1) ? 1 : 0) }
+                        (0..<c.nodes).reduce(0) { $0 + (world.holds(b, node: $1) ? 1 : 0) }
                     }))
                 }
             }
@@ -185,7 +199,12 @@ public enum ClusterSimulator {
     struct _World {
         var nodes: [NodeSim]
         var index: PrefixIndex
+        var usePools: Bool
         var changes: [PoolChange] = []
+
+        func holds(_ b: BlockHash, node: Int) -> Bool {
+            usePools ? nodes[node].device.contains(b) : index.contains(b, node: node)
+        }
 
         /// Publishes a pool's logged changes to the index as the node's blocks of `tier`.
         mutating func publish(_ n: Int, _ tier: StorageTier) {
@@ -201,6 +220,7 @@ public enum ClusterSimulator {
         /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
         mutating func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
             let a = (try? nodes[n].device.update(chain)) ?? 0
+            if usePools { return a }      // no index to keep current (usePools implies no tiers)
             guard nodes[n].host != nil else {
                 publish(n, .device)
                 return a
