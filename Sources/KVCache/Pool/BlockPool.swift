@@ -281,12 +281,15 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             _release(victim, evicted: true)
             if victim == parentSlot { parentSlot = -1 }
         }
+        let slot: Int32
         if _free.isEmpty {
             guard let victim = _algorithm.evict(for: info) else { throw .poolExhausted(capacity: capacity) }
-            _release(victim, evicted: true)
+            _release(victim, evicted: true, recycle: false)   // the new block takes the victim's slot
             if victim == parentSlot { parentSlot = -1 }
+            slot = victim
+        } else {
+            slot = _free.removeLast()
         }
-        let slot = _free.removeLast()
         _keys[Int(slot)] = key
         _table.insert(key, slot: slot, aux: UInt16(clamping: info.position))
         _statistics.insertions &+= 1
@@ -345,7 +348,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     /// Frees `slot`, which the algorithm no longer tracks.
     @inlinable
-    internal mutating func _release(_ slot: Int32, evicted: Bool) {
+    internal mutating func _release(_ slot: Int32, evicted: Bool, recycle: Bool = true) {
         let key = _keys[Int(slot)]
         _table.remove(at: _table.find(key))
         if Algorithm.tracksChildren {
@@ -353,7 +356,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             _generation[Int(slot)] &+= 1
             _children[Int(slot)] = 0
         }
-        _free.append(slot)
+        if recycle { _free.append(slot) }
         if evicted {
             _statistics.evictions &+= 1
             onEvict?(BlockHash(key))

@@ -86,7 +86,7 @@ public struct AnyBlockPool: BlockPoolProtocol {
     public func lookup(_ hash: BlockHash) -> BlockSlot? { _box.lookup(hash) }
     public func contains(_ hash: BlockHash) -> Bool { _box.contains(hash) }
     public func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { _box.lookup(chain) }
-    public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _box.lookup(chain).prefix }
+    public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _box.prefixHits(of: chain) }
     public func hits(in chain: UnsafeBufferPointer<BlockHash>) -> Int { _box.lookup(chain).hits }
     /// Leading blocks of `chain` present (read-only).
     public func prefixHits(of chain: [BlockHash]) -> Int { chain.withUnsafeBufferPointer { prefixHits(of: $0) } }
@@ -140,6 +140,7 @@ class _PoolBox: @unchecked Sendable {
     func lookup(_ hash: BlockHash) -> BlockSlot? { fatalError("abstract") }
     func contains(_ hash: BlockHash) -> Bool { fatalError("abstract") }
     func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { fatalError("abstract") }
+    func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { fatalError("abstract") }
     func pinCount(_ hash: BlockHash) -> Int { fatalError("abstract") }
     func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { fatalError("abstract") }
     func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int { fatalError("abstract") }
@@ -163,6 +164,7 @@ final class _ExistentialPoolBox: _PoolBox, @unchecked Sendable {
     override func lookup(_ hash: BlockHash) -> BlockSlot? { pool.lookup(hash) }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func pinCount(_ hash: BlockHash) -> Int { pool.pinCount(hash) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
@@ -197,6 +199,7 @@ final class _LRUPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -236,6 +239,7 @@ final class _FIFOPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -275,6 +279,7 @@ final class _LFUPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -314,6 +319,7 @@ final class _SIEVEPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -353,6 +359,7 @@ final class _S3FIFOPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -392,6 +399,7 @@ final class _ARCPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -431,6 +439,7 @@ final class _LengthAwarePoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -470,6 +479,7 @@ final class _LeafLRUPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
@@ -509,6 +519,7 @@ final class _BeladyPoolBox: _PoolBox, @unchecked Sendable {
     override var count: Int { pool.count }
     override func contains(_ hash: BlockHash) -> Bool { pool.contains(hash) }
     override func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { pool.lookup(chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { pool.prefixHits(of: chain) }
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)

@@ -101,7 +101,7 @@ public enum ClusterSimulator {
                     scores.reset(nodeCount: c.nodes, chainLength: chain.count)
                 } else if usePools {
                     scores.reset(nodeCount: c.nodes, chainLength: chain.count)
-                    for k in 0..<c.nodes { scores.setDepth(world.nodes[k].device.lookup(chain).prefix, of: k) }
+                    for k in 0..<c.nodes { scores.setDepth(world.nodes[k].device.prefixHits(of: chain), of: k) }
                 } else {
                     world.index.overlaps(chain, into: &scores)
                 }
@@ -120,7 +120,7 @@ public enum ClusterSimulator {
                     result.rejected += 1
                     continue
                 }
-                let p = usePools && !needOverlaps && !c.cachingDisabled ? world.nodes[n].device.lookup(chain).prefix : scores.depth(of: n)
+                let p = usePools && !needOverlaps && !c.cachingDisabled ? world.nodes[n].device.prefixHits(of: chain) : scores.depth(of: n)
                 var used = p
                 var extra: Int64 = 0
                 if let tr = decision.transfer, !c.cachingDisabled {
