@@ -118,15 +118,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Leading blocks of `chain` present, and all blocks of `chain` present, in one walk.
     /// Read-only.
     /// - Complexity: O(`chain.count`)
-    @_specialize(exported: true, where Algorithm == LRU)
-    @_specialize(exported: true, where Algorithm == FIFO)
-    @_specialize(exported: true, where Algorithm == LFU)
-    @_specialize(exported: true, where Algorithm == SIEVE)
-    @_specialize(exported: true, where Algorithm == S3FIFO)
-    @_specialize(exported: true, where Algorithm == ARC)
-    @_specialize(exported: true, where Algorithm == LengthAware)
-    @_specialize(exported: true, where Algorithm == LeafLRU)
-    @_specialize(exported: true, where Algorithm == Belady)
     @inlinable
     public func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) {
         var prefix = 0, hits = 0
@@ -144,15 +135,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     /// Leading blocks of `chain` present (read-only).
     /// - Complexity: O(hits + 1)
-    @_specialize(exported: true, where Algorithm == LRU)
-    @_specialize(exported: true, where Algorithm == FIFO)
-    @_specialize(exported: true, where Algorithm == LFU)
-    @_specialize(exported: true, where Algorithm == SIEVE)
-    @_specialize(exported: true, where Algorithm == S3FIFO)
-    @_specialize(exported: true, where Algorithm == ARC)
-    @_specialize(exported: true, where Algorithm == LengthAware)
-    @_specialize(exported: true, where Algorithm == LeafLRU)
-    @_specialize(exported: true, where Algorithm == Belady)
     @inlinable
     public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
         var n = 0
@@ -200,15 +182,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Returns: `true` on a hit.
     /// - Throws: ``PoolError/poolExhausted(capacity:)``.
     /// - Complexity: O(1) expected
-    @_specialize(exported: true, where Algorithm == LRU)
-    @_specialize(exported: true, where Algorithm == FIFO)
-    @_specialize(exported: true, where Algorithm == LFU)
-    @_specialize(exported: true, where Algorithm == SIEVE)
-    @_specialize(exported: true, where Algorithm == S3FIFO)
-    @_specialize(exported: true, where Algorithm == ARC)
-    @_specialize(exported: true, where Algorithm == LengthAware)
-    @_specialize(exported: true, where Algorithm == LeafLRU)
-    @_specialize(exported: true, where Algorithm == Belady)
     @inlinable @discardableResult
     public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
         var parentSlot: Int32 = -1
@@ -228,15 +201,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Throws: ``PoolError/poolExhausted(capacity:)``; the blocks before the failing one
     ///   stay inserted.
     /// - Complexity: O(`chain.count`)
-    @_specialize(exported: true, where Algorithm == LRU)
-    @_specialize(exported: true, where Algorithm == FIFO)
-    @_specialize(exported: true, where Algorithm == LFU)
-    @_specialize(exported: true, where Algorithm == SIEVE)
-    @_specialize(exported: true, where Algorithm == S3FIFO)
-    @_specialize(exported: true, where Algorithm == ARC)
-    @_specialize(exported: true, where Algorithm == LengthAware)
-    @_specialize(exported: true, where Algorithm == LeafLRU)
-    @_specialize(exported: true, where Algorithm == Belady)
     @inlinable @discardableResult
     public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
         var hits = 0
