@@ -45,6 +45,7 @@ await withTaskGroup(of: Void.self) { group in
         group.addTask {
             var rng = SeededGenerator(seed: UInt64(client))
             var history = systemPrompts[client % 3]
+            var previous: UInt64?
             for turn in 0..<50 {
                 history += (0..<UInt32(16 + rng.next() % 48)).map { UInt32(client * 1_000_000 + turn * 1000) + $0 }
                 let routed = router.route(tokens: history, expectedOutputTokens: 64)
@@ -54,9 +55,12 @@ await withTaskGroup(of: Void.self) { group in
                 let gaps = router.apply(engines[node].serve(routed.chain))
                 precondition(gaps.isEmpty)
                 router.prefillFinished(id: id)
-                router.requestFinished(id: id)
+                // the previous turn's answer finishes now: each client keeps one request decoding
+                if let previous { router.requestFinished(id: previous) }
+                previous = id
                 if history.count > 2_000 { history = systemPrompts[client % 3] }   // a new conversation
             }
+            if let previous { router.requestFinished(id: previous) }
         }
     }
 }
