@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "KVCache", targets: ["KVCache"]),
         .library(name: "KVCacheSim", targets: ["KVCacheSim"]),
+        .library(name: "KVCacheZMQ", targets: ["KVCacheZMQ"]),
         .executable(name: "kvcache-sim", targets: ["kvcache-sim"]),
     ],
     dependencies: [
@@ -27,6 +28,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .systemLibrary(
+            name: "CMsgpack",
+            pkgConfig: "msgpack",
+            providers: [.apt(["libmsgpack-dev"])]
+        ),
+        .target(
+            name: "KVCacheZMQ",
+            dependencies: ["KVCache", "CKVCore", "CMsgpack"]
+        ),
         .target(
             name: "KVCacheSim",
             dependencies: ["KVCache"]
@@ -46,6 +56,7 @@ let package = Package(
             dependencies: ["KVCache", .product(name: "Metrics", package: "swift-metrics")],
             exclude: ["Vectors"]
         ),
+        .testTarget(name: "KVCacheZMQTests", dependencies: ["KVCacheZMQ", "KVCache"], exclude: ["Vectors"]),
         .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,279 @@
+import CKVCore
+import CMsgpack
+import KVCache
+
+/// One event of vLLM's KV-event stream, decoded.
+public enum VLLMEvent: Sendable, Hashable {
+    /// `BlockStored`: a run of blocks under `parent`.
+    case stored(blocks: [BlockHash], parent: BlockHash?, tokenCount: Int, blockSize: Int, tier: StorageTier)
+    /// `BlockRemoved`.
+    case removed(blocks: [BlockHash], tier: StorageTier)
+    /// `AllBlocksCleared`.
+    case cleared
+}
+
+/// A decoded `KVEventBatch`: `[ts, events, data_parallel_rank]`.
+public struct VLLMEventBatch: Sendable, Hashable {
+    /// The engine's timestamp (seconds).
+    public var timestamp: Double
+    /// The events, in order.
+    public var events: [VLLMEvent]
+    /// The data-parallel rank that published the batch, when given.
+    public var dataParallelRank: Int?
+}
+
+/// Why a payload was rejected.
+public struct VLLMDecodeError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong, naming the event index and field where it applies.
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// Decodes vLLM's KV-event payloads (msgpack, as msgspec encodes `KVEventBatch`) with
+/// msgpack-c, and turns them into ``KVCache/KVEvent``s.
+///
+/// Accepted shapes (vLLM v0.33 and older): the payload is an array `[ts, events, rank]`
+/// (rank may be nil, or missing: msgspec's `omit_defaults` drops a trailing default); each event is a map tagged `"type"` (`BlockStored`,
+/// `BlockRemoved`, `AllBlocksCleared`; unknown keys are ignored) or, as older releases sent
+/// it, an array with the tag first and the fields in declaration order.
+///
+/// Block hashes become ``KVCache/BlockHash`` keys by one documented rule: an unsigned integer
+/// is the hash itself (vLLM's 64-bit hashes, often ≥ 2⁶³); a negative integer keeps its bit
+/// pattern; bytes (vLLM's 32-byte sha256 hashes) or a string are folded to 64 bits with
+/// XXH3-64 (seed 0) of the bytes. `medium` maps to a tier: `GPU` or none → device, `CPU` →
+/// host, anything else (`DISK`, …) → disk.
+public struct VLLMEventDecoder: Sendable {
+    /// Creates a decoder.
+    public init() {}
+
+    /// Decodes one payload.
+    /// - Throws: ``VLLMDecodeError`` naming what is wrong (not msgpack, wrong shape, unknown
+    ///   tag, wrong field type).
+    public func decode(_ payload: UnsafeRawBufferPointer) throws(VLLMDecodeError) -> VLLMEventBatch {
+        var result = msgpack_unpacked()
+        msgpack_unpacked_init(&result)
+        defer { msgpack_unpacked_destroy(&result) }
+        var offset = 0
+        let status = payload.withMemoryRebound(to: CChar.self) { chars in
+            msgpack_unpack_next(&result, chars.baseAddress, chars.count, &offset)
+        }
+        guard status == MSGPACK_UNPACK_SUCCESS else {
+            throw VLLMDecodeError(reason: status == MSGPACK_UNPACK_EXTRA_BYTES ? "not msgpack: trailing bytes after the batch"
+                                                                                : "not msgpack (parse status \(status.rawValue))")
+        }
+        let root = result.data
+        guard root.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "batch: expected an array [ts, events, rank], got \(Self.kind(root))") }
+        let items = Self.elements(root)
+        guard items.count == 3 || items.count == 2 else {
+            throw VLLMDecodeError(reason: "batch: expected 3 elements [ts, events, rank], got \(items.count)")
+        }
+        guard let ts = Self.double(items[0]) else { throw VLLMDecodeError(reason: "batch: ts must be a number, got \(Self.kind(items[0]))") }
+        guard items[1].type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "batch: events must be an array, got \(Self.kind(items[1]))") }
+        var rank: Int?
+        if items.count == 3 && items[2].type != MSGPACK_OBJECT_NIL {
+            guard let r = Self.int(items[2]) else { throw VLLMDecodeError(reason: "batch: data_parallel_rank must be an integer, got \(Self.kind(items[2]))") }
+            rank = r
+        }
+        var events: [VLLMEvent] = []
+        for (i, e) in Self.elements(items[1]).enumerated() {
+            events.append(try decodeEvent(e, index: i))
+        }
+        return VLLMEventBatch(timestamp: ts, events: events, dataParallelRank: rank)
+    }
+
+    /// Decodes one payload given as bytes.
+    public func decode(_ payload: [UInt8]) throws(VLLMDecodeError) -> VLLMEventBatch {
+        var out: Result<VLLMEventBatch, VLLMDecodeError> = .failure(VLLMDecodeError(reason: ""))
+        payload.withUnsafeBytes { raw in
+            do throws(VLLMDecodeError) { out = .success(try decode(raw)) } catch { out = .failure(error) }
+        }
+        return try out.get()
+    }
+
+    /// The events a batch means for `node`, numbered from `nextEventID`.
+    public static func kvEvents(_ batch: VLLMEventBatch, node: NodeID, nextEventID: inout UInt64) -> [KVEvent] {
+        batch.events.map { e in
+            defer { nextEventID += 1 }
+            switch e {
+            case .stored(let blocks, let parent, _, _, let tier):
+                return .stored(node: node, eventID: nextEventID, parent: parent, blocks: blocks, tier: tier)
+            case .removed(let blocks, let tier):
+                return .removed(node: node, eventID: nextEventID, blocks: blocks, tier: tier)
+            case .cleared:
+                return .cleared(node: node, eventID: nextEventID)
+            }
+        }
+    }
+
+    // MARK: Events
+
+    /// The fields of one event, by name, from either shape.
+    struct Fields {
+        var tag: String
+        var named: [String: msgpack_object]
+    }
+
+    static let positional: [String: [String]] = [
+        "BlockStored": ["block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium", "lora_name",
+                        "extra_keys", "group_idx", "kv_cache_spec_kind", "kv_cache_spec_sliding_window"],
+        "BlockRemoved": ["block_hashes", "medium", "group_idx", "remaining_copy_counts"],
+        "AllBlocksCleared": [],
+    ]
+
+    func fields(_ o: msgpack_object, index: Int) throws(VLLMDecodeError) -> Fields {
+        if o.type == MSGPACK_OBJECT_MAP {
+            var named: [String: msgpack_object] = [:]
+            var tag: String?
+            for (k, v) in Self.pairs(o) {
+                guard let key = Self.string(k) else { throw VLLMDecodeError(reason: "event \(index): a map key is not a string") }
+                if key == "type" {
+                    guard let t = Self.string(v) else { throw VLLMDecodeError(reason: "event \(index): field 'type' must be a string, got \(Self.kind(v))") }
+                    tag = t
+                } else {
+                    named[key] = v
+                }
+            }
+            guard let tag else { throw VLLMDecodeError(reason: "event \(index): no 'type' tag") }
+            return Fields(tag: tag, named: named)
+        }
+        if o.type == MSGPACK_OBJECT_ARRAY {
+            let items = Self.elements(o)
+            guard let first = items.first, let tag = Self.string(first) else {
+                throw VLLMDecodeError(reason: "event \(index): a positional event must start with its tag")
+            }
+            guard let names = Self.positional[tag] else { throw VLLMDecodeError(reason: "event \(index): unknown event type '\(tag)'") }
+            var named: [String: msgpack_object] = [:]
+            for (name, value) in zip(names, items.dropFirst()) { named[name] = value }
+            return Fields(tag: tag, named: named)
+        }
+        throw VLLMDecodeError(reason: "event \(index): expected a map or an array, got \(Self.kind(o))")
+    }
+
+    func decodeEvent(_ o: msgpack_object, index: Int) throws(VLLMDecodeError) -> VLLMEvent {
+        let f = try fields(o, index: index)
+        switch f.tag {
+        case "BlockStored":
+            let blocks = try hashes(f, "block_hashes", index: index)
+            var parent: BlockHash?
+            if let p = f.named["parent_block_hash"], p.type != MSGPACK_OBJECT_NIL {
+                guard let h = Self.hash(p) else { throw VLLMDecodeError(reason: "event \(index): field 'parent_block_hash' must be an integer or bytes, got \(Self.kind(p))") }
+                parent = h
+            }
+            var tokens = 0
+            if let t = f.named["token_ids"] {
+                guard t.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "event \(index): field 'token_ids' must be an array, got \(Self.kind(t))") }
+                tokens = Int(t.via.array.size)
+            }
+            var blockSize = 0
+            if let b = f.named["block_size"] {
+                guard let v = Self.int(b) else { throw VLLMDecodeError(reason: "event \(index): field 'block_size' must be an integer, got \(Self.kind(b))") }
+                blockSize = v
+            }
+            return .stored(blocks: blocks, parent: parent, tokenCount: tokens, blockSize: blockSize, tier: try tier(f, index: index))
+        case "BlockRemoved":
+            return .removed(blocks: try hashes(f, "block_hashes", index: index), tier: try tier(f, index: index))
+        case "AllBlocksCleared":
+            return .cleared
+        default:
+            throw VLLMDecodeError(reason: "event \(index): unknown event type '\(f.tag)'")
+        }
+    }
+
+    func hashes(_ f: Fields, _ name: String, index: Int) throws(VLLMDecodeError) -> [BlockHash] {
+        guard let list = f.named[name] else { throw VLLMDecodeError(reason: "event \(index): missing field '\(name)'") }
+        guard list.type == MSGPACK_OBJECT_ARRAY else {
+            throw VLLMDecodeError(reason: "event \(index): field '\(name)' must be an array, got \(Self.kind(list))")
+        }
+        var out: [BlockHash] = []
+        out.reserveCapacity(Int(list.via.array.size))
+        for (i, item) in Self.elements(list).enumerated() {
+            guard let h = Self.hash(item) else {
+                throw VLLMDecodeError(reason: "event \(index): field '\(name)'[\(i)] must be an integer or bytes, got \(Self.kind(item))")
+            }
+            out.append(h)
+        }
+        return out
+    }
+
+    func tier(_ f: Fields, index: Int) throws(VLLMDecodeError) -> StorageTier {
+        guard let m = f.named["medium"], m.type != MSGPACK_OBJECT_NIL else { return .device }
+        guard let s = Self.string(m) else { throw VLLMDecodeError(reason: "event \(index): field 'medium' must be a string, got \(Self.kind(m))") }
+        switch s.uppercased() {
+        case "GPU": return .device
+        case "CPU": return .host
+        default: return .disk
+        }
+    }
+
+    // MARK: msgpack-c objects
+
+    static func elements(_ o: msgpack_object) -> [msgpack_object] {
+        let a = o.via.array
+        guard a.size > 0, let p = a.ptr else { return [] }
+        return Array(UnsafeBufferPointer(start: p, count: Int(a.size)))
+    }
+
+    static func pairs(_ o: msgpack_object) -> [(msgpack_object, msgpack_object)] {
+        let m = o.via.map
+        guard m.size > 0, let p = m.ptr else { return [] }
+        return UnsafeBufferPointer(start: p, count: Int(m.size)).map { ($0.key, $0.val) }
+    }
+
+    static func string(_ o: msgpack_object) -> String? {
+        guard o.type == MSGPACK_OBJECT_STR else { return nil }
+        let s = o.via.str
+        guard s.size > 0, let p = s.ptr else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(s.size)), as: UTF8.self)
+    }
+
+    static func int(_ o: msgpack_object) -> Int? {
+        switch o.type {
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return Int(exactly: o.via.u64)
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return Int(o.via.i64)
+        default: return nil
+        }
+    }
+
+    static func double(_ o: msgpack_object) -> Double? {
+        switch o.type {
+        case MSGPACK_OBJECT_FLOAT64, MSGPACK_OBJECT_FLOAT32: return o.via.f64
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return Double(o.via.u64)
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return Double(o.via.i64)
+        default: return nil
+        }
+    }
+
+    /// The index key of a vLLM block hash (see the type's documentation for the rule).
+    static func hash(_ o: msgpack_object) -> BlockHash? {
+        switch o.type {
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return BlockHash(o.via.u64)
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return BlockHash(UInt64(bitPattern: o.via.i64))
+        case MSGPACK_OBJECT_BIN:
+            let b = o.via.bin
+            return BlockHash(kvc_xxh3_64_seeded(b.ptr, Int(b.size), 0))
+        case MSGPACK_OBJECT_STR:
+            let s = o.via.str
+            return BlockHash(kvc_xxh3_64_seeded(s.ptr, Int(s.size), 0))
+        default: return nil
+        }
+    }
+
+    /// The key vLLM's 32-byte hash `bytes` maps to (XXH3-64, seed 0).
+    public static func key(forHashBytes bytes: [UInt8]) -> BlockHash {
+        bytes.withUnsafeBytes { BlockHash(kvc_xxh3_64_seeded($0.baseAddress, $0.count, 0)) }
+    }
+
+    static func kind(_ o: msgpack_object) -> String {
+        switch o.type {
+        case MSGPACK_OBJECT_NIL: return "nil"
+        case MSGPACK_OBJECT_BOOLEAN: return "a boolean"
+        case MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_NEGATIVE_INTEGER: return "an integer"
+        case MSGPACK_OBJECT_FLOAT32, MSGPACK_OBJECT_FLOAT64: return "a float"
+        case MSGPACK_OBJECT_STR: return "a string"
+        case MSGPACK_OBJECT_ARRAY: return "an array"
+        case MSGPACK_OBJECT_MAP: return "a map"
+        case MSGPACK_OBJECT_BIN: return "bytes"
+        default: return "an extension"
+        }
+    }
+}

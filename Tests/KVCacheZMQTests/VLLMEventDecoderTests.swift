@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import KVCache
+@testable import KVCacheZMQ
+
+private struct Vectors: Decodable {
+    struct Case: Decodable {
+        struct Expected: Decodable {
+            struct Event: Decodable {
+                var type: String
+                var blocks: [String]?
+                var parent: String?
+                var tokens: Int?
+                var blockSize: Int?
+                var tier: String?
+            }
+            var ts: Double
+            var rank: Int?
+            var events: [Event]
+        }
+        var name: String
+        var hex: String
+        var expected: Expected
+    }
+    struct Bad: Decodable {
+        var name: String
+        var hex: String
+        var reason: String
+    }
+    var cases: [Case]
+    var malformed: [Bad]
+}
+
+private let vectors: Vectors = {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors/vllm_payloads.json")
+    return try! JSONDecoder().decode(Vectors.self, from: Data(contentsOf: url))
+}()
+
+private func bytes(_ hex: String) -> [UInt8] {
+    var out: [UInt8] = []
+    var it = hex.makeIterator()
+    while let a = it.next(), let b = it.next() { out.append(UInt8(String([a, b]), radix: 16)!) }
+    return out
+}
+
+private func key(_ s: String) -> BlockHash {
+    s.hasPrefix("bytes:") ? VLLMEventDecoder.key(forHashBytes: bytes(String(s.dropFirst(6)))) : BlockHash(UInt64(s)!)
+}
+
+@Suite("vLLM event decoding")
+struct VLLMEventDecoderTests {
+    @Test("payloads encoded by msgspec as vLLM does decode to the expected events", arguments: vectors.cases.map(\.name))
+    func decodes(name: String) throws {
+        let c = vectors.cases.first { $0.name == name }!
+        let batch = try VLLMEventDecoder().decode(bytes(c.hex))
+        #expect(batch.timestamp == c.expected.ts)
+        #expect(batch.dataParallelRank == c.expected.rank)
+        #expect(batch.events.count == c.expected.events.count)
+        for (got, want) in zip(batch.events, c.expected.events) {
+            switch got {
+            case .stored(let blocks, let parent, let tokens, let blockSize, let tier):
+                #expect(want.type == "stored")
+                #expect(blocks == want.blocks!.map(key))
+                #expect(parent == want.parent.map(key))
+                #expect(tokens == want.tokens && blockSize == want.blockSize)
+                #expect(tier.description == want.tier)
+            case .removed(let blocks, let tier):
+                #expect(want.type == "removed")
+                #expect(blocks == want.blocks!.map(key))
+                #expect(tier.description == want.tier)
+            case .cleared:
+                #expect(want.type == "cleared")
+            }
+        }
+    }
+
+    @Test("malformed payloads are rejected with the reason named", arguments: vectors.malformed.map(\.name))
+    func malformed(name: String) {
+        let bad = vectors.malformed.first { $0.name == name }!
+        do {
+            _ = try VLLMEventDecoder().decode(bytes(bad.hex))
+            Issue.record("\(name) was accepted")
+        } catch {
+            #expect(error.reason.contains(bad.reason), "\(name): \(error.reason)")
+        }
+    }
+
+    @Test("decoded batches become KVEvents that keep a prefix index current")
+    func intoIndex() throws {
+        let batch = try VLLMEventDecoder().decode(bytes(vectors.cases[0].hex))
+        var next: UInt64 = 0
+        let events = VLLMEventDecoder.kvEvents(batch, node: 2, nextEventID: &next)
+        #expect(next == 5 && events.map(\.eventID) == [0, 1, 2, 3, 4])
+        var index = PrefixIndex()
+        #expect(try index.apply(Array(events.prefix(3))).isEmpty)
+        // after the first three events node 2 holds 1 (device), 7 (host); 2 was removed
+        #expect(index.contains(1, node: 2, tier: .device) && !index.contains(2, node: 2))
+        #expect(index.contains(7, node: 2, tier: .host))
+        try index.apply(Array(events.suffix(2)))
+        #expect(index.blockCount == 0)
+    }
+}
