@@ -33,9 +33,18 @@ let package = Package(
             pkgConfig: "msgpack",
             providers: [.apt(["libmsgpack-dev"])]
         ),
+        // No pkgConfig: Debian's libzmq.pc lists -isystem flags SwiftPM prohibits (a warning);
+        // zmq.h is in /usr/include and the modulemap links libzmq.
+        .systemLibrary(
+            name: "CZeroMQ",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
         .target(
             name: "KVCacheZMQ",
-            dependencies: ["KVCache", "CKVCore", "CMsgpack"]
+            dependencies: [
+                "KVCache", "CKVCore", "CMsgpack", "CZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "KVCacheSim",
@@ -56,7 +65,11 @@ let package = Package(
             dependencies: ["KVCache", .product(name: "Metrics", package: "swift-metrics")],
             exclude: ["Vectors"]
         ),
-        .testTarget(name: "KVCacheZMQTests", dependencies: ["KVCacheZMQ", "KVCache"], exclude: ["Vectors"]),
+        .testTarget(
+            name: "KVCacheZMQTests",
+            dependencies: ["KVCacheZMQ", "KVCache"],
+            exclude: ["Vectors", "publisher.py", "vllm_events.py"]
+        ),
         .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
     ],
     swiftLanguageModes: [.v6]

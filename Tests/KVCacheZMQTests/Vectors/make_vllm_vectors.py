@@ -3,49 +3,17 @@
 
 Run:  pip install msgspec && python3 Tests/KVCacheZMQTests/Vectors/make_vllm_vectors.py > Tests/KVCacheZMQTests/Vectors/vllm_payloads.json
 
-The Structs below declare the same fields, options and order as vllm/distributed/kv_events.py
-(v0.33): EventBatch is array_like (so a payload is [ts, events, data_parallel_rank]); events are
+The Structs (in ../vllm_events.py) declare the same fields, options and order as
+vllm/distributed/kv_events.py (v0.33): EventBatch is array_like (so a payload is [ts, events, data_parallel_rank]); events are
 tagged maps ("type": "BlockStored" | "BlockRemoved" | "AllBlocksCleared"). Older releases made
 the events array_like too (tag first); `legacy` vectors use that shape.
 """
-import json, sys
+import json, os, sys
 from typing import Any
 import msgspec
 
-ExternalBlockHash = bytes | int
-
-class EventBatch(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
-    ts: float
-    events: list[Any]
-    data_parallel_rank: int | None = None
-
-class KVCacheEvent(msgspec.Struct, omit_defaults=True, gc=False, tag=True):
-    pass
-
-class BlockStored(KVCacheEvent):
-    block_hashes: list[ExternalBlockHash]
-    parent_block_hash: ExternalBlockHash | None
-    token_ids: list[int]
-    block_size: int
-    lora_id: int | None
-    medium: str | None
-    lora_name: str | None
-    extra_keys: list[tuple[Any, ...] | None] | None = None
-    group_idx: int | None = None
-    kv_cache_spec_kind: str | None = None
-    kv_cache_spec_sliding_window: int | None = None
-
-class BlockRemoved(KVCacheEvent):
-    block_hashes: list[ExternalBlockHash]
-    medium: str | None
-    group_idx: int | None = None
-    remaining_copy_counts: list[int] | None = None
-
-class AllBlocksCleared(KVCacheEvent):
-    pass
-
-class KVEventBatch(EventBatch):
-    events: list[BlockStored | BlockRemoved | AllBlocksCleared]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from vllm_events import EventBatch, KVEventBatch, BlockStored, BlockRemoved, AllBlocksCleared   # as vLLM declares them
 
 # the older, positional shape
 class LegacyEvent(msgspec.Struct, array_like=True, omit_defaults=True, gc=False, tag=True):

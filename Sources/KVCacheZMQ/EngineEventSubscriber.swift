@@ -1,0 +1,328 @@
+import CZeroMQ
+import Foundation
+import KVCache
+import Logging
+
+/// Subscribes to engines' KV-event streams (vLLM's ZeroMQ publisher) and feeds the decoded
+/// events to a router or an index, recovering lost batches from the engines' replay sockets.
+///
+/// Wire protocol (vLLM v0.33 `vllm/distributed/kv_events.py`): a PUB message is three frames,
+/// topic (UTF-8, SUB filters by prefix), sequence number (8 bytes, big-endian, from 0 per
+/// data-parallel rank) and payload (see ``VLLMEventDecoder``). A jump in sequence numbers is a
+/// gap: the subscriber asks the endpoint's replay ROUTER with a DEALER (`["", start_seq]`),
+/// applies the replies (`["", topic, seq, payload]`) up to the end marker
+/// (`["", "", 0xFF×8, ""]`) and then the batch that revealed the gap. If the replay starts
+/// later than asked (the engine keeps only its last 10,000 batches) the node is cleared and
+/// the loss counted. A malformed request gets no reply, so replay waits at most
+/// ``Configuration/replayTimeout``. When the first batch seen from an endpoint is not batch 0
+/// (the subscriber joined late), it first replays from 0 whatever the engine still buffers.
+///
+/// One thread polls every socket (no busy waiting; ``stop()`` returns within the poll
+/// interval). Memory stays bounded when the sink falls behind: nothing is queued here; the
+/// SUB socket's high-water mark (``Configuration/receiveHighWaterMark`` messages) makes ZeroMQ
+/// drop what does not fit, which shows up as a sequence gap and is replayed.
+public final class EngineEventSubscriber: @unchecked Sendable {
+    /// One engine endpoint (one data-parallel rank).
+    public struct Endpoint: Sendable, Hashable {
+        /// How to attach to the engine's PUB socket.
+        public enum Mode: Sendable, Hashable {
+            /// Connect (the engine binds: `tcp://*:…`, `ipc://`, `inproc://`).
+            case connect
+            /// Bind (the engine connects to us: any other tcp address).
+            case bind
+        }
+        /// The PUB address (`tcp://127.0.0.1:5557`).
+        public var address: String
+        /// The engine's replay ROUTER address, if any (gaps cannot be filled without it).
+        public var replayAddress: String?
+        /// The node this endpoint's events belong to (several ranks may share one node).
+        public var node: NodeID
+        /// Connect or bind.
+        public var mode: Mode
+
+        /// Creates an endpoint.
+        public init(address: String, replayAddress: String? = nil, node: NodeID, mode: Mode = .connect) {
+            self.address = address
+            self.replayAddress = replayAddress
+            self.node = node
+            self.mode = mode
+        }
+    }
+
+    /// Subscriber settings.
+    public struct Configuration: Sendable {
+        /// SUB topic prefix (vLLM's default topic is empty).
+        public var topic: String = ""
+        /// How long one poll waits, and so how fast ``stop()`` returns (default 100 ms).
+        public var pollInterval: Duration = .milliseconds(100)
+        /// How long a replay may take before it is abandoned (default 2 s).
+        public var replayTimeout: Duration = .seconds(2)
+        /// Messages ZeroMQ queues per SUB socket before dropping (default 10,000).
+        public var receiveHighWaterMark: Int32 = 10_000
+        /// Where log messages go.
+        public var logger = Logger(label: "kvcache.zmq")
+
+        /// Defaults.
+        public init() {}
+    }
+
+    /// Counters, readable while running.
+    public struct Statistics: Sendable, Hashable {
+        /// Batches decoded and applied (live and replayed).
+        public var batches = 0
+        /// Events applied.
+        public var events = 0
+        /// Payloads rejected (see the log for each reason).
+        public var malformed = 0
+        /// Sequence gaps seen.
+        public var gaps = 0
+        /// Batches recovered through replay.
+        public var replayedBatches = 0
+        /// Gaps whose range the engine no longer had (the node was cleared).
+        public var lostRanges = 0
+        /// Replays that timed out or had no replay address.
+        public var failedReplays = 0
+        /// Stale or repeated sequence numbers ignored.
+        public var staleBatches = 0
+        /// Replays from batch 0 made because the first batch seen from an endpoint was later.
+        public var initialReplays = 0
+    }
+
+    /// What receives the events.
+    public typealias Sink = @Sendable ([KVEvent]) -> Void
+
+    let endpoints: [Endpoint]
+    let configuration: Configuration
+    let sink: Sink
+    let decoder = VLLMEventDecoder()
+    private let lock = NSLock()
+    private var _statistics = Statistics()
+    private var running = false
+    private var stopRequested = false
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+    private var startupError: String?
+
+    /// Creates a subscriber that hands every decoded batch's events to `sink`.
+    public init(endpoints: [Endpoint], configuration: Configuration = Configuration(), sink: @escaping Sink) {
+        self.endpoints = endpoints
+        self.configuration = configuration
+        self.sink = sink
+    }
+
+    /// Creates a subscriber that feeds a router (events for unknown nodes are ignored by it).
+    public convenience init(endpoints: [Endpoint], configuration: Configuration = Configuration(), router: KVRouter) {
+        self.init(endpoints: endpoints, configuration: configuration) { events in router.apply(events) }
+    }
+
+    /// The counters so far.
+    public var statistics: Statistics { lock.withLock { _statistics } }
+
+    /// Starts the polling thread.
+    /// - Throws: ``SubscriberError`` when a socket cannot be created, bound or connected.
+    public func start() throws(SubscriberError) {
+        let ready = DispatchSemaphore(value: 0)
+        lock.withLock {
+            running = true
+            stopRequested = false
+        }
+        let t = Thread { [self] in
+            self.run(ready: ready)
+            self.finished.signal()
+        }
+        t.name = "kvcache-zmq-subscriber"
+        thread = t
+        t.start()
+        ready.wait()
+        if let error = lock.withLock({ startupError }) {
+            finished.wait()
+            throw SubscriberError(message: error)
+        }
+    }
+
+    /// Stops polling and closes the sockets; returns within about one poll interval.
+    public func stop() {
+        let wasRunning = lock.withLock { () -> Bool in
+            let r = running
+            stopRequested = true
+            return r
+        }
+        guard wasRunning else { return }
+        finished.wait()
+        lock.withLock { running = false }
+    }
+
+    // MARK: The polling thread
+
+    struct Stream {
+        var endpoint: Endpoint
+        var socket: UnsafeMutableRawPointer
+        var lastSequence: UInt64?
+    }
+
+    private func update(_ body: (inout Statistics) -> Void) { lock.withLock { body(&_statistics) } }
+
+    private func run(ready: DispatchSemaphore) {
+        let context = zmq_ctx_new()!
+        var streams: [Stream] = []
+        var nextEventID: [NodeID: UInt64] = [:]
+        func fail(_ message: String) {
+            lock.withLock { startupError = message }
+            for s in streams { zmq_close(s.socket) }
+            zmq_ctx_term(context)
+            ready.signal()
+        }
+        for e in endpoints {
+            guard let socket = zmq_socket(context, ZMQ_SUB) else { return fail("cannot create a SUB socket: \(Self.zmqError())") }
+            _ = kvz_setsockopt_int(socket, ZMQ_RCVHWM, configuration.receiveHighWaterMark)
+            _ = kvz_setsockopt_int(socket, ZMQ_LINGER, 0)
+            let topic = Array(configuration.topic.utf8)
+            _ = topic.withUnsafeBytes { zmq_setsockopt(socket, ZMQ_SUBSCRIBE, $0.baseAddress, $0.count) }
+            let rc = e.mode == .connect ? zmq_connect(socket, e.address) : zmq_bind(socket, e.address)
+            streams.append(Stream(endpoint: e, socket: socket, lastSequence: nil))
+            if rc != 0 { return fail("\(e.mode == .connect ? "connect to" : "bind") \(e.address) failed: \(Self.zmqError())") }
+        }
+        ready.signal()
+        let timeout = Int(configuration.pollInterval.components.seconds * 1000
+            + configuration.pollInterval.components.attoseconds / 1_000_000_000_000_000)
+        var items = streams.map { zmq_pollitem_t(socket: $0.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        while !lock.withLock({ stopRequested }) {
+            let n = zmq_poll(&items, Int32(items.count), timeout)
+            if n <= 0 { continue }
+            for i in items.indices where items[i].revents & Int16(ZMQ_POLLIN) != 0 {
+                // drain what is there without blocking
+                while let frames = Self.receive(streams[i].socket, flags: ZMQ_DONTWAIT), frames.count == 3 {
+                    handle(frames, stream: &streams[i], context: context, nextEventID: &nextEventID)
+                }
+            }
+        }
+        for s in streams { zmq_close(s.socket) }
+        zmq_ctx_term(context)
+    }
+
+    private func handle(_ frames: [[UInt8]], stream: inout Stream, context: UnsafeMutableRawPointer, nextEventID: inout [NodeID: UInt64]) {
+        guard frames[1].count == 8 else {
+            update { $0.malformed += 1 }
+            configuration.logger.warning("message from \(stream.endpoint.address): sequence frame has \(frames[1].count) bytes, not 8")
+            return
+        }
+        let seq = frames[1].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        if stream.lastSequence == nil && seq > 0 && stream.endpoint.replayAddress != nil {
+            // joined after the engine started: fetch what its replay buffer still has
+            update { $0.initialReplays += 1 }
+            configuration.logger.info("joined \(stream.endpoint.address) at batch \(seq): replaying from 0")
+            replay(from: 0, before: seq, stream: stream, context: context, nextEventID: &nextEventID, initial: true)
+        }
+        if let last = stream.lastSequence {
+            if seq <= last {
+                update { $0.staleBatches += 1 }
+                return
+            }
+            if seq > last + 1 {
+                update { $0.gaps += 1 }
+                configuration.logger.notice("gap on \(stream.endpoint.address): batches \(last + 1)...\(seq - 1) missing; replaying")
+                replay(from: last + 1, before: seq, stream: stream, context: context, nextEventID: &nextEventID)
+            }
+        }
+        stream.lastSequence = seq
+        apply(frames[2], node: stream.endpoint.node, source: stream.endpoint.address, nextEventID: &nextEventID)
+    }
+
+    private func apply(_ payload: [UInt8], node: NodeID, source: String, nextEventID: inout [NodeID: UInt64]) {
+        do {
+            let batch = try decoder.decode(payload)
+            var next = nextEventID[node, default: 0]
+            let events = VLLMEventDecoder.kvEvents(batch, node: node, nextEventID: &next)
+            nextEventID[node] = next
+            sink(events)
+            update {
+                $0.batches += 1
+                $0.events += events.count
+            }
+        } catch {
+            update { $0.malformed += 1 }
+            configuration.logger.warning("malformed payload from \(source): \(error.reason)")
+        }
+    }
+
+    /// Fetches batches `from ..< before` from the endpoint's replay socket and applies them.
+    private func replay(from start: UInt64, before end: UInt64, stream: Stream, context: UnsafeMutableRawPointer,
+                        nextEventID: inout [NodeID: UInt64], initial: Bool = false) {
+        guard let address = stream.endpoint.replayAddress, let dealer = zmq_socket(context, ZMQ_DEALER) else {
+            update { $0.failedReplays += 1 }
+            configuration.logger.warning("cannot replay \(stream.endpoint.address): no replay address")
+            return
+        }
+        defer { zmq_close(dealer) }
+        _ = kvz_setsockopt_int(dealer, ZMQ_LINGER, 0)
+        guard zmq_connect(dealer, address) == 0 else {
+            update { $0.failedReplays += 1 }
+            configuration.logger.warning("cannot connect to replay socket \(address): \(Self.zmqError())")
+            return
+        }
+        var startBytes = withUnsafeBytes(of: start.bigEndian) { Array($0) }
+        _ = zmq_send(dealer, nil, 0, ZMQ_SNDMORE)
+        _ = startBytes.withUnsafeMutableBytes { zmq_send(dealer, $0.baseAddress, 8, 0) }
+        let deadline = ContinuousClock.now + configuration.replayTimeout
+        var first: UInt64?
+        var item = zmq_pollitem_t(socket: dealer, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        while ContinuousClock.now < deadline {
+            let left = deadline - ContinuousClock.now
+            let ms = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            guard zmq_poll(&item, 1, max(1, ms)) > 0, let frames = Self.receive(dealer, flags: 0) else { continue }
+            // ["", topic, seq, payload], ending with ["", "", 0xFF×8, ""]
+            guard frames.count == 4, frames[2].count == 8 else { continue }
+            if frames[2].allSatisfy({ $0 == 0xFF }) {
+                if !initial && (first == nil || first! > start) {
+                    update { $0.lostRanges += 1 }
+                    configuration.logger.warning("replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
+                    var next = nextEventID[stream.endpoint.node, default: 0]
+                    sink([.cleared(node: stream.endpoint.node, eventID: next)])
+                    next += 1
+                    nextEventID[stream.endpoint.node] = next
+                }
+                return
+            }
+            let seq = frames[2].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if first == nil { first = seq }
+            guard seq >= start && seq < end else { continue }
+            apply(frames[3], node: stream.endpoint.node, source: address, nextEventID: &nextEventID)
+            update { $0.replayedBatches += 1 }
+        }
+        update { $0.failedReplays += 1 }
+        configuration.logger.warning("replay from \(address) timed out after \(configuration.replayTimeout)")
+        startBytes.removeAll()
+    }
+
+    /// Receives one multipart message (nil when nothing is waiting, with `ZMQ_DONTWAIT`).
+    static func receive(_ socket: UnsafeMutableRawPointer, flags: Int32) -> [[UInt8]]? {
+        var frames: [[UInt8]] = []
+        var more = true
+        var first = true
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            let rc = zmq_msg_recv(&msg, socket, first ? flags : 0)
+            if rc < 0 { return frames.isEmpty ? nil : frames }
+            first = false
+            let size = zmq_msg_size(&msg)
+            if size > 0, let data = zmq_msg_data(&msg) {
+                frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+            } else {
+                frames.append([])
+            }
+            more = zmq_msg_more(&msg) != 0
+        }
+        return frames
+    }
+
+    static func zmqError() -> String { String(cString: zmq_strerror(zmq_errno())) }
+}
+
+/// Why the subscriber could not start.
+public struct SubscriberError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What failed, naming the address.
+    public var message: String
+    public var description: String { message }
+}

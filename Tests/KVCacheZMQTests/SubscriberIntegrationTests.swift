@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import KVCache
+@testable import KVCacheZMQ
+
+/// A prefix index behind a lock, fed by the subscriber's thread.
+final class LockedIndex: @unchecked Sendable {
+    private let lock = NSLock()
+    private var index = PrefixIndex(nodeCapacity: 64)
+    private(set) var applied = 0
+    func apply(_ events: [KVEvent]) {
+        lock.withLock {
+            _ = try? index.apply(events)
+            applied += events.count
+        }
+    }
+    func holds(_ block: UInt64, node: Int) -> Bool { lock.withLock { index.contains(BlockHash(block), node: node) } }
+    var eventCount: Int { lock.withLock { applied } }
+}
+
+struct PublisherRun {
+    var output: [String: Any]
+    var status: Int32
+    var stderr: String
+}
+
+/// Starts `publisher.py` (pyzmq + msgspec) on 127.0.0.1 ports from `base`.
+func startPublisher(base: Int, nodes: [Int], extra: [String] = []) throws -> (Process, Pipe, Pipe) {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("publisher.py").path
+    let n = nodes.count
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script,
+                         "--pub-ports", (0..<n).map { String(base + $0) }.joined(separator: ","),
+                         "--replay-ports", (0..<n).map { String(base + 10 + $0) }.joined(separator: ","),
+                         "--nodes", nodes.map(String.init).joined(separator: ",")] + extra
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    return (process, out, err)
+}
+
+func finish(_ p: (Process, Pipe, Pipe)) -> PublisherRun {
+    let data = p.1.fileHandleForReading.readDataToEndOfFile()
+    let err = String(decoding: p.2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.0.waitUntilExit()
+    let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    return PublisherRun(output: object, status: p.0.terminationStatus, stderr: err)
+}
+
+@Suite("EngineEventSubscriber with a real publisher", .serialized)
+struct SubscriberIntegrationTests {
+    static func endpoints(base: Int, nodes: [Int]) -> [EngineEventSubscriber.Endpoint] {
+        nodes.enumerated().map { i, node in
+            .init(address: "tcp://127.0.0.1:\(base + i)", replayAddress: "tcp://127.0.0.1:\(base + 10 + i)", node: node)
+        }
+    }
+
+    @Test("stores, removals, a clear, a gap filled by replay, duplicate ranks, malformed payloads")
+    func scenario() throws {
+        let base = Int.random(in: 20_000...59_000)
+        let nodes = [0, 0, 1]
+        let index = LockedIndex()
+        let publisher = try startPublisher(base: base, nodes: nodes)
+        let subscriber = EngineEventSubscriber(endpoints: Self.endpoints(base: base, nodes: nodes)) { index.apply($0) }
+        try subscriber.start()
+        let run = finish(publisher)
+        let stats = subscriber.statistics
+        subscriber.stop()
+        #expect(run.status == 0, "publisher failed: \(run.stderr)")
+        let holdings = try #require(run.output["holdings"] as? [String: [String: Int]], "publisher output: \(run.output) \(run.stderr)")
+        // the index holds exactly what the publisher says each node holds
+        for block: UInt64 in [1, 2, 3, 4, 10, 11, 12, 20, 21, 22] {
+            for node in [0, 1] {
+                let expected = holdings[String(node)]?[String(block)] != nil
+                #expect(index.holds(block, node: node) == expected, "block \(block) node \(node)")
+            }
+        }
+        #expect(stats.gaps == 1 && stats.replayedBatches == 1 && stats.lostRanges == 0 && stats.failedReplays == 0, "\(stats)")
+        #expect(stats.malformed == run.output["malformed"] as? Int, "\(stats)")
+        #expect(stats.batches == 9, "\(stats)")   // 3 + 1 + 5 (one replayed); malformed payloads are not batches
+    }
+
+    @Test("stop() returns promptly with no traffic; a bad address is a clear error")
+    func lifecycle() throws {
+        let subscriber = EngineEventSubscriber(endpoints: [.init(address: "tcp://127.0.0.1:1", node: 0)]) { _ in }
+        try subscriber.start()
+        let t0 = ContinuousClock.now
+        subscriber.stop()
+        #expect(ContinuousClock.now - t0 < .seconds(1))
+        let bad = EngineEventSubscriber(endpoints: [.init(address: "nonsense://x", node: 0)]) { _ in }
+        #expect(throws: SubscriberError.self) { try bad.start() }
+    }
+}
