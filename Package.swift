@@ -53,12 +53,13 @@ let package = Package(
         .executableTarget(
             name: "kvcache-sim",
             dependencies: [
-                "KVCache", "KVCacheSim",
+                "KVCache", "KVCacheSim", "KVCacheZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "SelectorWiring", dependencies: ["KVCache"], path: "Examples/SelectorWiring"),
         .executableTarget(name: "ServingLoop", dependencies: ["KVCache"], path: "Examples/ServingLoop"),
+        .executableTarget(name: "KVEventFlood", dependencies: ["CMsgpack", "CZeroMQ"], path: "Examples/KVEventFlood"),
         .executableTarget(name: "CustomSelector", dependencies: ["KVCache", "KVCacheSim"], path: "Examples/CustomSelector"),
         .testTarget(
             name: "KVCacheTests",

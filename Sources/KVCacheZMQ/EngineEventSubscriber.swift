@@ -40,6 +40,32 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         /// Connect or bind.
         public var mode: Mode
 
+        /// The endpoints of one engine with `dataParallelSize` ranks: vLLM offsets both the PUB
+        /// and the replay port by the rank, and every rank's events belong to `node`.
+        ///
+        /// - Parameters:
+        ///   - address: Rank 0's PUB address, ending in `:port` (`tcp://10.0.0.5:5557`).
+        ///   - replayAddress: Rank 0's replay address, ending in `:port`, if any.
+        /// - Returns: One endpoint per rank, or `nil` when an address has no numeric port.
+        public static func ranks(address: String, replayAddress: String? = nil, dataParallelSize: Int, node: NodeID,
+                                 mode: Mode = .connect) -> [Endpoint]? {
+            func offset(_ a: String, _ rank: Int) -> String? {
+                guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]) else { return nil }
+                return a[..<colon] + ":\(port + rank)"
+            }
+            var out: [Endpoint] = []
+            for rank in 0..<max(dataParallelSize, 1) {
+                guard let pub = offset(address, rank) else { return nil }
+                var replay: String?
+                if let replayAddress {
+                    guard let r = offset(replayAddress, rank) else { return nil }
+                    replay = r
+                }
+                out.append(Endpoint(address: pub, replayAddress: replay, node: node, mode: mode))
+            }
+            return out
+        }
+
         /// Creates an endpoint.
         public init(address: String, replayAddress: String? = nil, node: NodeID, mode: Mode = .connect) {
             self.address = address

@@ -14,7 +14,7 @@ struct KVCacheSimCommand: ParsableCommand {
               kvcache-sim replay --trace trace.jsonl --nodes 16 --selector ttft-min --baseline --format json
               kvcache-sim analyze --trace trace.jsonl
             """,
-        subcommands: [CompareCommand.self, ReplayCommand.self, SweepCommand.self, AnalyzeCommand.self, IndexBenchCommand.self, HashCommand.self],
+        subcommands: [CompareCommand.self, ReplayCommand.self, SweepCommand.self, AnalyzeCommand.self, IndexBenchCommand.self, ListenCommand.self, HashCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 }

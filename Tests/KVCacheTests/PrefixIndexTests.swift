@@ -101,6 +101,9 @@ struct PrefixIndexTests {
         // the index holds exactly the blocks some node holds
         let modelBlocks = Set(model.held.values.flatMap { $0.values.flatMap { $0.keys } })
         #expect(index.blockCount == modelBlocks.count)
+        for n in nodes {
+            #expect(index.blockCount(of: n) == (model.held[n]?.values.reduce(0) { $0 + $1.count } ?? 0), "node \(n) count")
+        }
     }
 
     @Test("agrees with a brute-force model after random events (≤ 64 nodes)", arguments: [UInt64(1), 2, 3, 4])

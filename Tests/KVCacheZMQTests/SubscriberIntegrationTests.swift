@@ -82,6 +82,16 @@ struct SubscriberIntegrationTests {
         #expect(stats.batches == 9, "\(stats)")   // 3 + 1 + 5 (one replayed); malformed payloads are not batches
     }
 
+    @Test("an engine's data-parallel ranks are its ports offset by the rank")
+    func ranks() throws {
+        let e = try #require(EngineEventSubscriber.Endpoint.ranks(address: "tcp://10.0.0.5:5557", replayAddress: "tcp://10.0.0.5:5567",
+                                                                  dataParallelSize: 2, node: 3))
+        #expect(e.map(\.address) == ["tcp://10.0.0.5:5557", "tcp://10.0.0.5:5558"])
+        #expect(e.map(\.replayAddress) == ["tcp://10.0.0.5:5567", "tcp://10.0.0.5:5568"])
+        #expect(e.allSatisfy { $0.node == 3 })
+        #expect(EngineEventSubscriber.Endpoint.ranks(address: "ipc:///tmp/kv", dataParallelSize: 2, node: 0) == nil)
+    }
+
     @Test("stop() returns promptly with no traffic; a bad address is a clear error")
     func lifecycle() throws {
         let subscriber = EngineEventSubscriber(endpoints: [.init(address: "tcp://127.0.0.1:1", node: 0)]) { _ in }

@@ -107,7 +107,8 @@ send(2, [stored([20, 21])])
 send(2, [stored([22], parent=21)], skip=True)
 send(2, [removed([20])])
 # malformed payloads, with proper sequence numbers: counted and skipped by the subscriber
-for raw in [b"\xc1 not msgpack", enc.encode([time.time(), [{"type": "BlockMoved", "block_hashes": [1]}], 1]),
+for raw in [b"\xc1 not msgpack", enc.encode([time.time()]),
+            enc.encode([time.time(), [{"type": "BlockMoved", "block_hashes": [1]}], 1]),
             enc.encode([time.time(), [{"type": "BlockRemoved", "block_hashes": "oops", "medium": None}], 1])]:
     send(1, [], raw=raw)
     malformed += 1

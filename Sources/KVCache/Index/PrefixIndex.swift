@@ -28,6 +28,7 @@ public struct PrefixIndex: Sendable {
     @usableFromInline var _free: [Int32] = []
     @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]
     @usableFromInline var _heldCount = 0
+    @usableFromInline var _nodeMemberships: [Int]        // per node: (block, tier) pairs held
     @usableFromInline var _lastEventID: [UInt64]
     @usableFromInline var _seenEvent: [Bool]
     @usableFromInline var _knownNodes: [UInt64]         // bitset of nodes ever seen
@@ -51,6 +52,7 @@ public struct PrefixIndex: Sendable {
         _lastEventID = Array(repeating: 0, count: words * 64)
         _seenEvent = Array(repeating: false, count: words * 64)
         _knownNodes = Array(repeating: 0, count: words)
+        _nodeMemberships = Array(repeating: 0, count: words * 64)
         _approximate = _ApproximateState(mode: approximate)
     }
 
@@ -61,6 +63,12 @@ public struct PrefixIndex: Sendable {
     /// Entries kept only as parents of held blocks (held by no node).
     /// - Complexity: O(1)
     public var placeholderCount: Int { _table.count - _heldCount }
+
+    /// The blocks `node` holds, counting a block once per tier it is in.
+    /// - Complexity: O(1)
+    public func blockCount(of node: NodeID) -> Int {
+        node >= 0 && node < nodeCapacity ? _nodeMemberships[node] : 0
+    }
 
     /// The number of node ids the index has seen (highest id + 1).
     public var nodeCount: Int { _nodeLimit }
@@ -422,6 +430,8 @@ public struct PrefixIndex: Sendable {
         if already {
             _extraRefs[Self._refKey(e, node, tier), default: 0] += 1
             statistics.duplicateStores += 1
+        } else {
+            _nodeMemberships[node] += 1
         }
     }
 
@@ -442,6 +452,7 @@ public struct PrefixIndex: Sendable {
                 return
             }
         }
+        _nodeMemberships[node] -= 1
         let stillHeld = _membership.withUnsafeMutableBufferPointer { m -> Bool in
             m[i] &= ~bit
             var any: UInt64 = 0
@@ -470,6 +481,7 @@ public struct PrefixIndex: Sendable {
             var held = false
             for t in 0..<Self._tiers where _membership[e * stride + t * _words + w] & bit != 0 {
                 held = true
+                _nodeMemberships[node] -= 1
                 _membership[e * stride + t * _words + w] &= ~bit
                 if !_extraRefs.isEmpty { _extraRefs[Self._refKey(e, node, t)] = nil }
             }
