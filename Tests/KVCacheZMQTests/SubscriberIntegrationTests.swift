@@ -15,6 +15,7 @@ final class LockedIndex: @unchecked Sendable {
         }
     }
     func holds(_ block: UInt64, node: Int) -> Bool { lock.withLock { index.contains(BlockHash(block), node: node) } }
+    func count(_ node: Int) -> Int { lock.withLock { index.blockCount(of: node) } }
     var eventCount: Int { lock.withLock { applied } }
 }
 
@@ -77,6 +78,7 @@ struct SubscriberIntegrationTests {
                 #expect(index.holds(block, node: node) == expected, "block \(block) node \(node)")
             }
         }
+        for node in [0, 1] { #expect(index.count(node) == holdings[String(node)]?.count ?? 0, "node \(node) block count") }
         #expect(stats.gaps == 1 && stats.replayedBatches == 1 && stats.lostRanges == 0 && stats.failedReplays == 0, "\(stats)")
         #expect(stats.malformed == run.output["malformed"] as? Int, "\(stats)")
         #expect(stats.batches == 9, "\(stats)")   // 3 + 1 + 5 (one replayed); malformed payloads are not batches
