@@ -35,7 +35,7 @@ public struct TraceStatistics: Sendable {
         var counts: [BlockHash: Int] = [:]
         var firsts: [BlockHash: Int] = [:]
         var seen = Set<BlockHash>()
-        var prefixHits = 0, blockHits = 0, tokenHits = 0, inputs = 0
+        var hits = HitCounts()
         for i in 0..<trace.count {
             let chain = trace.chain(i)
             if let f = chain.first { firsts[f, default: 0] += 1 }
@@ -44,23 +44,21 @@ public struct TraceStatistics: Sendable {
             for b in chain {
                 counts[b, default: 0] += 1
                 if seen.contains(b) {
-                    blockHits += 1
+                    hits.blockHits += 1
                     if leading { p += 1 }
                 } else {
                     leading = false
                 }
             }
             for b in chain { seen.insert(b) }
-            prefixHits += p
-            tokenHits += min(p * trace.blockSize, trace.records[i].inputLength)
-            inputs += trace.records[i].inputLength
+            hits.countLookup(blocks: chain.count, prefix: p, inputTokens: trace.records[i].inputLength, blockSize: trace.blockSize)
         }
         uniqueBlocks = counts.count
         let lengths = trace.records.map(\.blockCount).sorted()
         meanBlocksPerRequest = Double(blockAccesses) / Double(requests)
         medianBlocksPerRequest = lengths.count % 2 == 1 ? Double(lengths[lengths.count / 2])
             : Double(lengths[lengths.count / 2 - 1] + lengths[lengths.count / 2]) / 2
-        meanInputTokens = Double(inputs) / Double(requests)
+        meanInputTokens = Double(hits.inputTokens) / Double(requests)
         meanOutputTokens = Double(trace.records.reduce(0) { $0 + $1.outputLength }) / Double(requests)
         spanSeconds = ((trace.records.last?.timestamp ?? 0) - (trace.records.first?.timestamp ?? 0)) / 1000
         if let (block, n) = firsts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }) {
@@ -70,9 +68,9 @@ public struct TraceStatistics: Sendable {
         hottestBlocks = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .prefix(top).map { ($0.key, $0.value) }
         hottestShare = Double(hottestBlocks.reduce(0) { $0 + $1.accesses }) / Double(max(blockAccesses, 1))
-        infiniteBlockHitRatio = Double(blockHits) / Double(max(blockAccesses, 1))
-        infinitePrefixHitRatio = Double(prefixHits) / Double(max(blockAccesses, 1))
-        infiniteTokenHitRatio = Double(tokenHits) / Double(max(inputs, 1))
+        infiniteBlockHitRatio = hits.blockHitRatio
+        infinitePrefixHitRatio = hits.prefixHitRatio
+        infiniteTokenHitRatio = hits.tokenHitRatio
         let distances = StackDistances(trace.blocks).distances.filter { $0 != .max }.map(Double.init).sorted()
         reuseDistanceP50 = Statistics.percentile(sortedValues: distances, 50)
         reuseDistanceP90 = Statistics.percentile(sortedValues: distances, 90)

@@ -1,6 +1,7 @@
 import KVCache
 
 /// Everything a cluster run measured.
+@dynamicMemberLookup
 public struct ClusterResult: Sendable {
     /// Per-node figures.
     public struct Node: Sendable, Hashable {
@@ -35,18 +36,16 @@ public struct ClusterResult: Sendable {
     public var requests = 0
     /// Requests rejected by the selector (SLO).
     public var rejected = 0
-    /// Σ chain blocks of served requests.
-    public var blockAccesses = 0
-    /// Σ blocks present on the chosen node at lookup.
-    public var blockHits = 0
-    /// Σ blocks present when the update walk reached them.
-    public var accessHits = 0
-    /// Σ leading blocks present on the chosen node at lookup.
-    public var prefixHits = 0
-    /// Σ min(blockSize · prefix hits, input length).
-    public var tokenHits = 0
-    /// Σ input length of served requests.
-    public var inputTokens = 0
+    /// The hit counters and ratios; over served requests, looked up on the
+    /// chosen node; their members read as this result's own.
+    public var hits = HitCounts()
+    /// A member of ``hits``.
+    public subscript<T>(dynamicMember member: WritableKeyPath<HitCounts, T>) -> T {
+        get { hits[keyPath: member] }
+        set { hits[keyPath: member] = newValue }
+    }
+    /// A member of ``hits``.
+    public subscript<T>(dynamicMember member: KeyPath<HitCounts, T>) -> T { hits[keyPath: member] }
     /// Time to first token.
     public var ttft = TTFT()
     /// Per node.
@@ -68,14 +67,6 @@ public struct ClusterResult: Sendable {
     /// Wall time of the simulation.
     public var elapsedSeconds = 0.0
 
-    /// Σh / Σ blocks.
-    public var blockHitRatio: Double { Double(blockHits) / Double(max(blockAccesses, 1)) }
-    /// Σa / Σ blocks.
-    public var accessHitRatio: Double { Double(accessHits) / Double(max(blockAccesses, 1)) }
-    /// Σp / Σ blocks.
-    public var prefixHitRatio: Double { Double(prefixHits) / Double(max(blockAccesses, 1)) }
-    /// Σ min(blockSize·p, input) / Σ input.
-    public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
     /// The largest share of requests on one node (load concentration).
     public var maxRequestShare: Double {
         Double(perNode.map(\.requests).max() ?? 0) / Double(max(requests - rejected, 1))
@@ -85,7 +76,7 @@ public struct ClusterResult: Sendable {
     /// Population coefficient of variation of prefilled (uncached) tokens per node.
     public var cvPrefilledTokens: Double { Statistics.coefficientOfVariation(perNode.map { Double($0.prefilledTokens) }) }
     /// Token hit ratio ÷ max request share: reuse bought per unit of load concentration.
-    public var efficiency: Double { tokenHitRatio / max(maxRequestShare, 1e-12) }
+    public var efficiency: Double { hits.tokenHitRatio / max(maxRequestShare, 1e-12) }
     /// 1 − TTFT mean / baseline TTFT mean, when the baseline ran.
     public var ttftReduction: Double? { baselineTTFTMean.map { $0 > 0 ? 1 - ttft.mean / $0 : 0 } }
     /// Evictions summed over nodes.

@@ -155,10 +155,7 @@ public enum ClusterSimulator {
                     world.nodes[n].decodeBlocks += blocks
                 }
                 // metrics (lookup state)
-                result.blockAccesses += chain.count
-                result.prefixHits += p
-                result.tokenHits += min(bs * p, rec.inputLength)
-                result.inputTokens += rec.inputLength
+                result.hits.countLookup(blocks: chain.count, prefix: p, inputTokens: rec.inputLength, blockSize: bs)
                 result.perNode[n].requests += 1
                 result.perNode[n].inputTokens += rec.inputLength
                 result.perNode[n].prefilledTokens += uncached
@@ -168,8 +165,8 @@ public enum ClusterSimulator {
                 states[n].requestsServed += 1
                 // update (dispatch)
                 if !c.cachingDisabled {
-                    result.blockHits += world.nodes[n].device.hits(in: chain)
-                    result.accessHits += world.store(n, chain)
+                    result.hits.blockHits += world.nodes[n].device.hits(in: chain)
+                    result.hits.accessHits += world.store(n, chain)
                     for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
                         let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
                         let before = world.nodes[rep.node].device.statistics.insertions

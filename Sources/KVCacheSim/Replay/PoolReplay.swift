@@ -24,13 +24,10 @@ public enum PoolReplay {
                     let range = record.blockStart ..< record.blockStart + record.blockCount
                     let chain = UnsafeBufferPointer(rebasing: all[range])
                     let (p, h) = pool.lookup(chain)
-                    result.blockHits += h
-                    result.prefixHits += p
-                    result.tokenHits += min(blockSize * p, record.inputLength)
-                    result.inputTokens += record.inputLength
-                    result.blockAccesses += chain.count
+                    result.hits.countLookup(blocks: chain.count, prefix: p, inputTokens: record.inputLength, blockSize: blockSize)
+                    result.hits.blockHits += h
                     let uses = future.isEmpty ? nil : UnsafeBufferPointer(rebasing: future[range])
-                    result.accessHits += try pool.update(chain, nextUses: uses)
+                    result.hits.accessHits += try pool.update(chain, nextUses: uses)
                 }
             }
         }
@@ -56,6 +53,7 @@ public enum PoolReplay {
 }
 
 /// The outcome of a ``PoolReplay``: sums and the ratios of the reference definitions.
+@dynamicMemberLookup
 public struct PoolReplayResult: Sendable, Hashable {
     /// The eviction policy.
     public var policy: EvictionPolicy
@@ -63,29 +61,17 @@ public struct PoolReplayResult: Sendable, Hashable {
     public var capacity: Int
     /// Requests replayed.
     public var requests = 0
-    /// Σ chain lengths.
-    public var blockAccesses = 0
-    /// Σ h: blocks present at lookup.
-    public var blockHits = 0
-    /// Σ a: blocks present when the update walk reached them.
-    public var accessHits = 0
-    /// Σ p: leading blocks present at lookup.
-    public var prefixHits = 0
-    /// Σ min(blockSize · p, input length).
-    public var tokenHits = 0
-    /// Σ input length.
-    public var inputTokens = 0
+    /// The hit counters and ratios; their members read as this result's own.
+    public var hits = HitCounts()
+    /// A member of ``hits``.
+    public subscript<T>(dynamicMember member: WritableKeyPath<HitCounts, T>) -> T {
+        get { hits[keyPath: member] }
+        set { hits[keyPath: member] = newValue }
+    }
+    /// A member of ``hits``.
+    public subscript<T>(dynamicMember member: KeyPath<HitCounts, T>) -> T { hits[keyPath: member] }
     /// Blocks evicted.
     public var evictions = 0
     /// Wall time of the replay.
     public var elapsedSeconds = 0.0
-
-    /// Σh / Σ chain lengths.
-    public var blockHitRatio: Double { Double(blockHits) / Double(max(blockAccesses, 1)) }
-    /// Σa / Σ chain lengths (libCacheSim's hit ratio on the flattened block stream).
-    public var accessHitRatio: Double { Double(accessHits) / Double(max(blockAccesses, 1)) }
-    /// Σp / Σ chain lengths.
-    public var prefixHitRatio: Double { Double(prefixHits) / Double(max(blockAccesses, 1)) }
-    /// Σ min(blockSize·p, input) / Σ input.
-    public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
 }

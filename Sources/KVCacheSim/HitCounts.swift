@@ -1,0 +1,46 @@
+import KVCache
+
+/// The hit counters of the reference definitions, summed over requests, and their ratios.
+///
+/// Every replay counts the same way (see `../shared/reference/README.md`): for each request,
+/// `h` blocks of its chain present at lookup, `p` of them leading, `a` present when the update
+/// walk reached them. ``PoolReplayResult`` and ``ClusterResult`` keep one each and expose its
+/// members as their own; ``TraceStatistics`` uses one for the infinite cache.
+public struct HitCounts: Sendable, Hashable {
+    /// Σ chain lengths.
+    public var blockAccesses = 0
+    /// Σ h: blocks present at lookup.
+    public var blockHits = 0
+    /// Σ a: blocks present when the update walk reached them.
+    public var accessHits = 0
+    /// Σ p: leading blocks present at lookup.
+    public var prefixHits = 0
+    /// Σ min(blockSize · p, input length).
+    public var tokenHits = 0
+    /// Σ input length.
+    public var inputTokens = 0
+
+    /// No requests counted yet.
+    public init() {}
+
+    /// Counts one request's lookup: a chain of `blocks` blocks whose first `prefix` were
+    /// present, for a prompt of `inputTokens` tokens in blocks of `blockSize`. The caller adds
+    /// ``blockHits`` and ``accessHits``, which depend on how it looks up and stores.
+    /// - Complexity: O(1)
+    @inlinable
+    public mutating func countLookup(blocks: Int, prefix: Int, inputTokens: Int, blockSize: Int) {
+        blockAccesses += blocks
+        prefixHits += prefix
+        tokenHits += min(blockSize * prefix, inputTokens)
+        self.inputTokens += inputTokens
+    }
+
+    /// Σh / Σ chain lengths.
+    public var blockHitRatio: Double { Double(blockHits) / Double(max(blockAccesses, 1)) }
+    /// Σa / Σ chain lengths (libCacheSim's hit ratio on the flattened block stream).
+    public var accessHitRatio: Double { Double(accessHits) / Double(max(blockAccesses, 1)) }
+    /// Σp / Σ chain lengths.
+    public var prefixHitRatio: Double { Double(prefixHits) / Double(max(blockAccesses, 1)) }
+    /// Σ min(blockSize·p, input) / Σ input.
+    public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
+}
