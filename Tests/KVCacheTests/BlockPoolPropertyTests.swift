@@ -59,6 +59,8 @@ struct BlockPoolPropertyTests {
             // invariants
             #expect(pool.count <= capacity)
             #expect(pool.count == model.blocks.count)
+            // the key table holds the blocks and the algorithm's ghosts, nothing stale
+            #expect(pool._table.count == pool.count + pool.algorithm.ghosts.count, "step \(step) \(policy): table count")
             for k in model.blocks.keys { #expect(pool.contains(BlockHash(k)), "step \(step) \(policy): \(k) missing") }
             for (k, b) in model.blocks where b.pins > 0 { #expect(pool.pinCount(BlockHash(k)) == b.pins) }
             let s = pool.statistics
@@ -101,6 +103,30 @@ struct BlockPoolPropertyTests {
         #expect(try pool.getOrInsert(BlockInfo(hash: 4)) == false)
         #expect(pool.contains(4) && !pool.contains(2) && pool.contains(1) && pool.contains(3))
         #expect(pool.statistics.evictions == 1)
+    }
+
+    @Test("ghosts share the pool's table yet are absent to every lookup")
+    func ghostsAreAbsent() throws {
+        var pool = try BlockPool<ARC>(capacity: 2)
+        for k: BlockHash in [1, 2, 2, 3] { try pool.getOrInsert(k) }  // T2 = [2]; REPLACE sends 1 to B1
+        #expect(pool.algorithm.ghosts.count(in: 0) == 1 && pool._table.count == 3)
+        #expect(pool.lookup(1) == nil && !pool.contains(1) && pool.pinCount(1) == 0)
+        #expect(pool.prefixHits(of: [1, 2] as [BlockHash]) == 0 && pool.hits(in: [1, 2] as [BlockHash]) == 1)
+        let pinned = pool.pin(1), removed = pool.remove(1)
+        #expect(!pinned && !removed)
+        #expect(try pool.getOrInsert(1) == false)                     // a B1 hit: p = 1, 2 goes to B2
+        #expect(pool.contains(1) && pool.algorithm.p == 1 && pool.algorithm.ghosts.count(in: 1) == 1 && !pool.contains(2))
+        #expect(pool._table.count == pool.count + pool.algorithm.ghosts.count)
+
+        // a ghost coming back to a pool whose blocks are all pinned: an error, and no trace left
+        var full = try BlockPool<S3FIFO>(capacity: 10)
+        for k: UInt64 in 1...11 { try full.getOrInsert(BlockHash(k)) }   // 1 is a ghost now
+        for k: UInt64 in 2...11 { full.pin(BlockHash(k)) }
+        #expect(throws: PoolError.poolExhausted(capacity: 10)) { try full.getOrInsert(1) }
+        #expect(!full.contains(1) && full._table.count == 10 && full.algorithm.ghosts.count == 0)
+        full.unpin(5)
+        #expect(try full.getOrInsert(1) == false)
+        #expect(full.contains(1) && !full.contains(5))
     }
 
     @Test("capacity below 1 is a typed error")

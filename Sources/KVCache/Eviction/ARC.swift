@@ -13,77 +13,83 @@
 /// (into B1) when |T1| > p, or |T1| = p and the incoming key is a B2 ghost; else T2's LRU (into B2).
 public struct ARC: EvictionAlgorithm, Sendable {
     @usableFromInline let _capacity: Int
-    /// Per slot: links, key and list (`flag`: in T2), in one record.
-    @usableFromInline internal var _nodes: [_KeyedLink]
+    /// Per slot: links and list (`flag`: in T2), in one 12-byte record.
+    @usableFromInline internal var _nodes: [_FlaggedLink]
     @usableFromInline internal var _t1 = _SlotList()
     @usableFromInline internal var _t2 = _SlotList()
-    @usableFromInline internal var _ghosts: _GhostDirectory   // list 0 = B1, list 1 = B2
+    /// B1 (list 0) and B2 (list 1); the pool holds their keys in its table.
+    public var ghosts: GhostKeys
     /// The adaptive target size of T1 (a real number, as in the paper).
-    public private(set) var p: Double = 0
+    @inlinable public var p: Double { _p }
+    @usableFromInline internal var _p: Double = 0
     @usableFromInline internal var _incomingInB1 = false
     @usableFromInline internal var _incomingInB2 = false
+
+    /// ARC remembers evicted keys (B1 and B2).
+    @inlinable public static var keepsGhosts: Bool { true }
 
     /// Creates an ARC for `capacity` slots.
     @inlinable
     public init(capacity: Int) {
         _capacity = capacity
-        _nodes = _largeArray(repeating: _KeyedLink(), count: capacity)
-        _ghosts = _GhostDirectory(capacity: 2 * capacity, lists: 2)
+        _nodes = _largeArray(repeating: _FlaggedLink(), count: capacity)
+        // |B1| + |B2| ≤ c while nothing is pinned; pinned blocks leave T1/T2, so up to 2c then
+        ghosts = GhostKeys(capacity: 2 * capacity, lists: 2)
     }
 
     /// Handles a ghost hit: adapts `p`, runs REPLACE and returns the block it evicted.
-    /// - Complexity: O(1) expected
-    public mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot? {
+    /// - Complexity: O(1)
+    @inlinable
+    public mutating func willInsert(_ incoming: BlockInfo, ghostOf list: Int?) -> BlockSlot? {
         _incomingInB1 = false
         _incomingInB2 = false
-        guard let ghost = _ghosts.find(incoming.hash.rawValue) else { return nil }
-        let b1 = _ghosts.count(0), b2 = _ghosts.count(1)
-        if ghost.list == 0 {
+        guard let list else { return nil }
+        // the pool took the key out of its list already; the paper's sizes still count it
+        let b1 = ghosts.count(in: 0) + (list == 0 ? 1 : 0), b2 = ghosts.count(in: 1) + (list == 1 ? 1 : 0)
+        if list == 0 {
             _incomingInB1 = true
-            p = min(p + max(Double(b2) / Double(b1), 1), Double(_capacity))
+            _p = min(_p + max(Double(b2) / Double(b1), 1), Double(_capacity))
         } else {
             _incomingInB2 = true
-            p = max(p - max(Double(b1) / Double(b2), 1), 0)
+            _p = max(_p - max(Double(b1) / Double(b2), 1), 0)
         }
-        let victim = _replace()     // only inserts into the ghost table: `ghost.bucket` stays valid
-        _ghosts.remove(bucket: ghost.bucket)
-        return victim
+        return _replace()
     }
 
-    /// - Complexity: O(1) expected
+    /// - Complexity: O(1)
+    @inlinable
     public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
-        let t1 = _t1.count, b1 = _ghosts.count(0)
+        let t1 = _t1.count, b1 = ghosts.count(in: 0)
         if t1 + b1 + 1 > _capacity {
             if t1 < _capacity {
-                _ghosts.removeOldest(list: 0)
+                ghosts.forgetOldest(in: 0)
                 return _replace()
             }
-            guard let s = _t1.popBack(&_nodes) else { return nil }
-            return s
+            return _t1.popBack(&_nodes)
         }
-        if t1 + _t2.count + b1 + _ghosts.count(1) >= 2 * _capacity {
-            _ghosts.removeOldest(list: 1)
+        if t1 + _t2.count + b1 + ghosts.count(in: 1) >= 2 * _capacity {
+            ghosts.forgetOldest(in: 1)
         }
         return _replace()
     }
 
     /// The block REPLACE would take now.
-    public var victimHint: BlockSlot {
+    @inlinable public var victimHint: BlockSlot {
         let t1 = _t1.count
-        return (t1 > 0 && Double(t1) >= p) || _t2.isEmpty ? _t1.tail : _t2.tail
+        return (t1 > 0 && Double(t1) >= _p) || _t2.isEmpty ? _t1.tail : _t2.tail
     }
 
     /// REPLACE of the paper: evicts T1's or T2's LRU block into the matching ghost list.
-    @usableFromInline mutating func _replace() -> Int32? {
+    @inlinable mutating func _replace() -> Int32? {
         let t1 = _t1.count
         let size = Double(t1)
-        let fromT1 = t1 > 0 && (size > p || (size == p && _incomingInB2))
+        let fromT1 = t1 > 0 && (size > _p || (size == _p && _incomingInB2))
         if (fromT1 || _t2.isEmpty), let s = _t1.popBack(&_nodes) {
-            _ghosts.pushFront(_nodes[Int(s)].key, list: 0)
+            ghosts.remember(s, in: 0)
             return s
         }
         if let s = _t2.popBack(&_nodes) {
-            _ghosts.pushFront(_nodes[Int(s)].key, list: 1)
+            ghosts.remember(s, in: 1)
             return s
         }
         return nil
@@ -92,7 +98,6 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Puts the block at T2's head after a ghost hit, else at T1's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _nodes[Int(slot)].key = block.hash.rawValue
         if _incomingInB1 || _incomingInB2 {
             _nodes[Int(slot)].flag = true
             _t2.pushFront(slot, &_nodes)

@@ -59,7 +59,20 @@ public protocol EvictionAlgorithm {
     /// Called before every insertion, full pool or not. An algorithm whose admission itself
     /// displaces a block (ARC on a ghost hit) returns that block's slot, detached; the default
     /// returns `nil`.
-    mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot?
+    ///
+    /// - Parameters:
+    ///   - incoming: The block about to be inserted.
+    ///   - list: When `incoming` is one of this algorithm's ``ghosts``, the list it was in; the
+    ///     pool has already taken it out of that list (so ``GhostKeys/count(in:)`` no longer
+    ///     counts it). `nil` for a block never seen or long forgotten.
+    mutating func willInsert(_ incoming: BlockInfo, ghostOf list: Int?) -> BlockSlot?
+
+    /// Whether the algorithm remembers evicted keys in ``ghosts``. Default `false`.
+    static var keepsGhosts: Bool { get }
+
+    /// The evicted keys this algorithm remembers (see ``GhostKeys``); the pool sizes its key
+    /// table for ``GhostKeys/capacity`` more keys. Default: none.
+    var ghosts: GhostKeys { get set }
 
     /// The block in `slot` was pinned (in use): it must not be chosen until unpinned.
     /// The default forgets it (``didRemove(_:)``).
@@ -82,7 +95,12 @@ public protocol EvictionAlgorithm {
 
 extension EvictionAlgorithm {
     @inlinable public static var tracksChildren: Bool { false }
-    @inlinable public mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot? { nil }
+    @inlinable public mutating func willInsert(_ incoming: BlockInfo, ghostOf list: Int?) -> BlockSlot? { nil }
+    @inlinable public static var keepsGhosts: Bool { false }
+    @inlinable public var ghosts: GhostKeys {
+        get { .none }
+        set {}
+    }
     @inlinable public mutating func didPin(_ slot: BlockSlot) { didRemove(slot) }
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) { didInsert(slot, block) }
     @inlinable public var victimHint: BlockSlot { -1 }

@@ -15,13 +15,14 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @usableFromInline let _mainCapacity: Int
     @usableFromInline let _ghostCapacity: Int
     @usableFromInline let _threshold: UInt8
-    /// Per slot: links and key, in one record.
-    @usableFromInline internal var _nodes: [_KeyedLink]
+    /// Per slot: links.
+    @usableFromInline internal var _nodes: [_Link]
     /// Per slot: hit counter in the low 7 bits, "in main queue" in the top bit.
     @usableFromInline internal var _state: [UInt8]
     @usableFromInline internal var _small = _SlotList()
     @usableFromInline internal var _main = _SlotList()
-    @usableFromInline internal var _ghosts: _GhostDirectory
+    /// Keys filtered out by the small queue (one list); the pool holds them in its table.
+    public var ghosts: GhostKeys
     @usableFromInline internal var _hasEvicted = false
     @usableFromInline internal var _incomingWasGhost = false
     @usableFromInline let _fillMainFirst: Bool
@@ -30,16 +31,14 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @inlinable
     public init(capacity: Int) { self.init(capacity: capacity, smallRatio: 0.10, ghostRatio: 0.90, moveToMainThreshold: 2) }
 
-    /// Looks the incoming key up in the ghost queue (and forgets it there) before any eviction,
-    /// as the paper's `read` and libCacheSim's `find` do.
-    /// - Complexity: O(1) expected
-    @inlinable public mutating func willInsert(_ incoming: BlockInfo) -> BlockSlot? {
-        if let ghost = _ghosts.find(incoming.hash.rawValue) {
-            _ghosts.remove(bucket: ghost.bucket)
-            _incomingWasGhost = true
-        } else {
-            _incomingWasGhost = false
-        }
+    /// S3-FIFO remembers keys the small queue evicted.
+    @inlinable public static var keepsGhosts: Bool { true }
+
+    /// Notes whether the incoming key is a ghost (the pool found it in its table and has
+    /// forgotten it), as the paper's `read` and libCacheSim's `find` do before any eviction.
+    /// - Complexity: O(1)
+    @inlinable public mutating func willInsert(_ incoming: BlockInfo, ghostOf list: Int?) -> BlockSlot? {
+        _incomingWasGhost = list != nil
         return nil
     }
 
@@ -60,14 +59,13 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _mainCapacity = capacity - _smallCapacity
         _ghostCapacity = Int(Double(capacity) * ghostRatio)
         _threshold = UInt8(clamping: min(moveToMainThreshold, 127))
-        _nodes = _largeArray(repeating: _KeyedLink(), count: capacity)
+        _nodes = _largeArray(repeating: _Link(), count: capacity)
         _state = Array(repeating: 0, count: capacity)
-        _ghosts = _GhostDirectory(capacity: _ghostCapacity, lists: 1)
+        ghosts = GhostKeys(capacity: _ghostCapacity, lists: 1)
     }
 
     /// - Complexity: O(1) expected
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _nodes[Int(slot)].key = block.hash.rawValue
         if _incomingWasGhost {
             _incomingWasGhost = false
             _pushMain(slot)
@@ -126,7 +124,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
             if _state[Int(s)] & 0x7F >= _threshold {
                 _pushMain(s)
             } else {
-                _remember(_nodes[Int(s)].key)
+                _remember(s)
                 return s
             }
         }
@@ -146,14 +144,12 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         return nil
     }
 
-    /// Adds an evicted key to the ghost queue (it cannot be a ghost already: a ghost hit
-    /// removes the key from the queue before the block comes back).
-    @inlinable mutating func _remember(_ key: UInt64) {
+    /// Remembers the key of the block in `slot`, being evicted from the small queue, as the
+    /// newest ghost (forgetting the oldest when the ghost queue is full). It cannot be a ghost
+    /// already: a ghost hit takes the key out of the queue before the block comes back.
+    @inlinable mutating func _remember(_ slot: Int32) {
         guard _ghostCapacity > 0 else { return }
-        if _ghosts.count(0) >= _ghostCapacity {
-            _ghosts.replaceOldest(with: key, list: 0)
-        } else {
-            _ghosts.pushFront(key, list: 0)
-        }
+        if ghosts.count(in: 0) >= _ghostCapacity { ghosts.forgetOldest(in: 0) }
+        ghosts.remember(slot, in: 0)
     }
 }

@@ -15,14 +15,23 @@ internal struct _Link: _LinkedNode, Sendable {
     @inlinable init() { prev = -1; next = -1 }
 }
 
-/// Links plus the block's key and one flag byte: the per-slot record of policies that must
-/// know a slot's key (to remember it as a ghost) and the ghost records themselves.
+/// Links plus a key (16 bytes): the record of a remembered ghost (``GhostKeys``).
 @frozen
 @usableFromInline
-internal struct _KeyedLink: _LinkedNode, Sendable {
+internal struct _KeyLink: _LinkedNode, Sendable {
     @usableFromInline var prev: Int32 = -1
     @usableFromInline var next: Int32 = -1
     @usableFromInline var key: UInt64 = 0
+    @inlinable init() {}
+}
+
+/// Links plus one flag (12 bytes): the per-slot record of policies that keep each block in
+/// one of two lists (``ARC``: T1 or T2).
+@frozen
+@usableFromInline
+internal struct _FlaggedLink: _LinkedNode, Sendable {
+    @usableFromInline var prev: Int32 = -1
+    @usableFromInline var next: Int32 = -1
     @usableFromInline var flag: Bool = false
     @inlinable init() {}
 }

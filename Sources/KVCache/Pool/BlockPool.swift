@@ -57,7 +57,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         guard capacity >= 1 else { throw .invalidCapacity(capacity) }
         self.capacity = capacity
         _algorithm = algorithm
-        _table = _BlockTable(maximumCount: capacity)
+        let ghosts = Algorithm.keepsGhosts ? algorithm.ghosts.capacity : 0
+        _table = _BlockTable(expectedCount: capacity + min(ghosts, capacity), maximumCount: capacity + ghosts)
         _keys = _largeArray(repeating: 0, count: capacity)
         _free = Array((0..<Int32(capacity)).reversed())
         let tracked = Algorithm.tracksChildren ? capacity : 0
@@ -84,14 +85,14 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable
     public func lookup(_ hash: BlockHash) -> BlockSlot? {
-        let b = _table.find(hash.rawValue)
+        let b = _table.findLive(hash.rawValue)
         return b < 0 ? nil : _table.entries[b].slot
     }
 
     /// Whether `hash` is in the pool. Does not count as an access.
     /// - Complexity: O(1) expected
     @inlinable
-    public func contains(_ hash: BlockHash) -> Bool { _table.find(hash.rawValue) >= 0 }
+    public func contains(_ hash: BlockHash) -> Bool { _table.findLive(hash.rawValue) >= 0 }
 
     /// How many leading blocks of `chain` are in the pool (stops at the first absent block).
     /// Read-only.
@@ -100,7 +101,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     public func prefixHits(of chain: some Sequence<BlockHash>) -> Int {
         var n = 0
         for h in chain {
-            guard _table.find(h.rawValue) >= 0 else { break }
+            guard _table.findLive(h.rawValue) >= 0 else { break }
             n += 1
         }
         return n
@@ -111,7 +112,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable
     public func hits(in chain: some Sequence<BlockHash>) -> Int {
         var n = 0
-        for h in chain where _table.find(h.rawValue) >= 0 { n += 1 }
+        for h in chain where _table.findLive(h.rawValue) >= 0 { n += 1 }
         return n
     }
 
@@ -123,7 +124,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         var prefix = 0, hits = 0
         var leading = true
         for h in chain {
-            if _table.find(h.rawValue) >= 0 {
+            if _table.findLive(h.rawValue) >= 0 {
                 hits += 1
                 if leading { prefix += 1 }
             } else {
@@ -139,7 +140,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
         var n = 0
         for h in chain {
-            guard _table.find(h.rawValue) >= 0 else { break }
+            guard _table.findLive(h.rawValue) >= 0 else { break }
             n += 1
         }
         return n
@@ -154,7 +155,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable
     public func pinCount(_ hash: BlockHash) -> Int {
-        let b = _table.find(hash.rawValue)
+        let b = _table.findLive(hash.rawValue)
         return b < 0 ? 0 : Int(_table.entries[b].pins)
     }
 
@@ -229,10 +230,12 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     internal mutating func _getOrInsert(_ info: BlockInfo, parentSlot: Int32) throws(PoolError) -> (slot: Int32, hit: Bool) {
         let key = info.hash.rawValue
         let hint = _algorithm.victimHint
-        // the likely victim's key: an eviction then finds it in cache
-        if hint >= 0 { _keys.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + Int(hint)) } }
+        // the likely victim's table entry: an eviction then finds it in cache
+        if hint >= 0 && _free.isEmpty { _table.prefetch(_keys[Int(hint)]) }
+        // and the table entries of the ghosts forgotten next
+        if Algorithm.keepsGhosts && _free.isEmpty { _algorithm.ghosts._oldestKeys { _table.prefetch($0) } }
         let b = _table.find(key)
-        if b >= 0 {
+        if b >= 0 && (!Algorithm.keepsGhosts || _table.entries[b].slot >= 0) {
             _statistics.hits &+= 1
             let slot = _table.entries[b].slot
             if _table.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
@@ -240,26 +243,61 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             return (slot, true)
         }
         _statistics.misses &+= 1
+        // a ghost: its entry stays in the table (to become the block's) but leaves its list
+        var ghostList: Int? = nil
+        if Algorithm.keepsGhosts && b >= 0 {
+            let list = Int(_table.entries[b].aux)
+            _algorithm.ghosts._take(-2 - _table.entries[b].slot, list: list)
+            ghostList = list
+        }
         var parentSlot = parentSlot
-        if let victim = _algorithm.willInsert(info) {
+        if let victim = _algorithm.willInsert(info, ghostOf: ghostList) {
             _release(victim, evicted: true)
             if victim == parentSlot { parentSlot = -1 }
         }
+        if Algorithm.keepsGhosts { _forgetGhosts() }
         let slot: Int32
         if _free.isEmpty {
-            guard let victim = _algorithm.evict(for: info) else { throw .poolExhausted(capacity: capacity) }
-            _release(victim, evicted: true, recycle: false)   // the new block takes the victim's slot
+            let victim = _algorithm.evict(for: info)
+            if let victim { _release(victim, evicted: true, recycle: false) }   // the new block takes its slot
+            if Algorithm.keepsGhosts { _forgetGhosts() }
+            guard let victim else {
+                if ghostList != nil { _table.remove(at: _table.find(key)) }
+                throw .poolExhausted(capacity: capacity)
+            }
             if victim == parentSlot { parentSlot = -1 }
             slot = victim
         } else {
             slot = _free.removeLast()
         }
         _keys[Int(slot)] = key
-        _table.insert(key, slot: slot, aux: UInt16(clamping: info.position))
+        if Algorithm.keepsGhosts && ghostList != nil {
+            // the ghost's entry (forgetting others may have shifted it) becomes the block's
+            let e = _table.find(key)
+            _table.entries[e].slot = slot
+            _table.entries[e].pins = 0
+            _table.entries[e].aux = UInt16(clamping: info.position)
+        } else {
+            _table.insert(key, slot: slot, aux: UInt16(clamping: info.position))
+        }
         _statistics.insertions &+= 1
         _algorithm.didInsert(slot, info)
         if Algorithm.tracksChildren && parentSlot >= 0 { _link(slot, parent: parentSlot) }
         return (slot, false)
+    }
+
+    /// Deletes the table entries of the ghosts the algorithm just forgot.
+    @inlinable
+    internal mutating func _forgetGhosts() {
+        _algorithm.ghosts._cancelPending()
+        let n = _algorithm.ghosts._forgottenCount
+        guard n > 0 else { return }
+        _table.remove(at: _table.find(_algorithm.ghosts._forgotten))
+        if n > 1 {
+            for k in _algorithm.ghosts._moreForgotten { _table.remove(at: _table.find(k)) }
+            _algorithm.ghosts._moreForgotten.removeAll(keepingCapacity: true)
+        }
+        _algorithm.ghosts._forgottenCount = 0
     }
 
     // MARK: Pins
@@ -271,7 +309,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func pin(_ hash: BlockHash) -> Bool {
-        let b = _table.find(hash.rawValue)
+        let b = _table.findLive(hash.rawValue)
         guard b >= 0 else { return false }
         if _table.entries[b].pins == 0 { _algorithm.didPin(_table.entries[b].slot) }
         _table.entries[b].pins &+= 1
@@ -284,7 +322,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected (see the algorithm's `didUnpin`)
     @inlinable @discardableResult
     public mutating func unpin(_ hash: BlockHash) -> Bool {
-        let b = _table.find(hash.rawValue)
+        let b = _table.findLive(hash.rawValue)
         guard b >= 0, _table.entries[b].pins > 0 else { return false }
         _table.entries[b].pins -= 1
         if _table.entries[b].pins == 0 {
@@ -302,7 +340,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func remove(_ hash: BlockHash) -> Bool {
-        let b = _table.find(hash.rawValue)
+        let b = _table.findLive(hash.rawValue)
         guard b >= 0, _table.entries[b].pins == 0 else { return false }
         let slot = _table.entries[b].slot
         _algorithm.didRemove(slot)
@@ -314,7 +352,14 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable
     internal mutating func _release(_ slot: Int32, evicted: Bool, recycle: Bool = true) {
         let key = _keys[Int(slot)]
-        _table.remove(at: _table.find(key))
+        let b = _table.find(key)
+        if Algorithm.keepsGhosts, let ghost = _algorithm.ghosts._settle(slot, key: key) {
+            _table.entries[b].slot = -2 - ghost.id     // remembered: the entry stays, as a ghost
+            _table.entries[b].pins = 0
+            _table.entries[b].aux = UInt16(ghost.list)
+        } else {
+            _table.remove(at: b)
+        }
         if Algorithm.tracksChildren {
             _unlinkFromParent(slot)
             _generation[Int(slot)] &+= 1

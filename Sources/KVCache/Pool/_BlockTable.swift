@@ -1,11 +1,17 @@
+import CKVCore
+
 /// An open-addressing hash table from 64-bit block hashes to slots, built for keys that are
 /// already hashes.
 ///
 /// Linear probing over a power-of-two array of 16-byte entries (key, slot, pin count, a 16-bit
-/// side value), at most half full (measured: a 70 % load costs a 1M-block LRU pool a third more
+/// side value), at most half full for its expected count (measured: a 70 % load costs a 1M-block LRU pool a third more
 /// time per operation). The home bucket is `⌊mix(key) · buckets / 2⁶⁴⌋` where `mix` is one
 /// multiply by 2⁶⁴/φ (Fibonacci hashing: no SipHash, still well spread when keys are small trace
 /// ids). Deletion shifts later entries back: no tombstones, probes stay short forever.
+///
+/// A slot of -1 marks an empty bucket; other negative slots are the owner's to use (a pool
+/// stores its algorithm's ghosts as `-2 - id`), so ``find(_:)`` reports any entry and
+/// ``findLive(_:)`` only entries with a slot ≥ 0.
 @usableFromInline
 internal struct _BlockTable: Sendable {
     @frozen
@@ -22,11 +28,18 @@ internal struct _BlockTable: Sendable {
     @usableFromInline let buckets: Int
     @usableFromInline var count: Int = 0
 
-    /// A table for at most `maximumCount` keys.
+    /// A table for at most `maximumCount` keys, at most half full.
     @inlinable
     init(maximumCount: Int) {
+        self.init(expectedCount: maximumCount, maximumCount: maximumCount)
+    }
+
+    /// A table at most half full with `expectedCount` keys and at most three quarters full
+    /// with `maximumCount`.
+    @inlinable
+    init(expectedCount: Int, maximumCount: Int) {
         var n = 16
-        while n < maximumCount * 2 { n <<= 1 }
+        while n < expectedCount * 2 || n * 3 < maximumCount * 4 { n <<= 1 }
         buckets = n
         entries = _largeArray(repeating: Entry(), count: n)
     }
@@ -36,16 +49,30 @@ internal struct _BlockTable: Sendable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: UInt64(buckets)).high)
     }
 
+    /// Starts loading the home bucket of `key`.
+    @inlinable @inline(__always)
+    func prefetch(_ key: UInt64) {
+        entries.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + _home(key)) }
+    }
+
     /// The bucket holding `key`, or -1.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)
-    func find(_ key: UInt64) -> Int {
+    func find(_ key: UInt64) -> Int { _probe(key, liveOnly: false) }
+
+    /// The bucket holding `key` with a slot ≥ 0, or -1.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    func findLive(_ key: UInt64) -> Int { _probe(key, liveOnly: true) }
+
+    @inlinable @inline(__always)
+    func _probe(_ key: UInt64, liveOnly: Bool) -> Int {
         let n = buckets
         return entries.withUnsafeBufferPointer { e in
             var i = _home(key)
             while true {
-                if e[i].slot < 0 { return -1 }
-                if e[i].key == key { return i }
+                if e[i].slot == -1 { return -1 }
+                if e[i].key == key { return !liveOnly || e[i].slot >= 0 ? i : -1 }
                 i += 1
                 if i == n { i = 0 }
             }
@@ -61,7 +88,7 @@ internal struct _BlockTable: Sendable {
         let n = buckets
         return entries.withUnsafeMutableBufferPointer { e in
             var i = home
-            while e[i].slot >= 0 {
+            while e[i].slot != -1 {
                 i += 1
                 if i == n { i = 0 }
             }
@@ -83,7 +110,7 @@ internal struct _BlockTable: Sendable {
         entries.withUnsafeMutableBufferPointer { e in
             var hole = index
             var i = index + 1 == n ? 0 : index + 1
-            while e[i].slot >= 0 {
+            while e[i].slot != -1 {
                 let home = Int(truncatingIfNeeded: (e[i].key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: mult).high)
                 // the entry at i may fill the hole when its home is not in (hole, i]
                 var toI = i - home
@@ -109,7 +136,7 @@ internal struct _BlockTable: Sendable {
     @inlinable
     mutating func grow() {
         var bigger = _BlockTable(maximumCount: buckets)
-        for e in entries where e.slot >= 0 {
+        for e in entries where e.slot != -1 {
             let b = bigger.insert(e.key, slot: e.slot, aux: e.aux)
             bigger.entries[b].pins = e.pins
         }
