@@ -79,7 +79,8 @@ public enum ClusterSimulator {
             if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
             nodes.append(NodeSim(device: device, host: host, disk: disk))
         }
-        let index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: min(trace.blocks.count, 1 << 20))
+        // pools answer overlaps themselves when there are no tiers: the index then stays empty
+        let index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20))
         var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
         var result = ClusterResult(configuration: c)
         result.requests = trace.count
@@ -92,6 +93,7 @@ public enum ClusterSimulator {
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
 
         var world = _World(nodes: nodes, index: index, usePools: usePools)
+        var chainBuffer: [BlockHash] = []     // one buffer for every request's chain
         trace.blocks.withUnsafeBufferPointer { all in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
@@ -105,15 +107,21 @@ public enum ClusterSimulator {
                 } else {
                     world.index.overlaps(chain, into: &scores)
                 }
-                for k in 0..<c.nodes {
-                    Self.advance(&world.nodes[k], to: t)
-                    states[k].queueDelay = Double(max(0, world.nodes[k].freeAt - t)) / 1e6
-                    states[k].queuedPrefillTokens = world.nodes[k].queuedTokens
-                    states[k].activeRequests = (world.nodes[k].prefillQueue.count - world.nodes[k].queueHead) + world.nodes[k].decoding.count
-                    states[k].activeDecodeBlocks = world.nodes[k].decodeBlocks
-                    states[k].usedBlocks = world.nodes[k].device.count
+                world.nodes.withUnsafeMutableBufferPointer { nodes in
+                    states.withUnsafeMutableBufferPointer { states in
+                        for k in 0..<nodes.count {
+                            Self.advance(&nodes[k], to: t)
+                            states[k].queueDelay = Double(max(0, nodes[k].freeAt - t)) / 1e6
+                            states[k].queuedPrefillTokens = nodes[k].queuedTokens
+                            states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
+                            states[k].activeDecodeBlocks = nodes[k].decodeBlocks
+                            states[k].usedBlocks = nodes[k].device.count
+                        }
+                    }
                 }
-                let request = RoutingRequest(chain: Array(chain), inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
+                chainBuffer.removeAll(keepingCapacity: true)
+                chainBuffer.append(contentsOf: chain)
+                let request = RoutingRequest(chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
                                              arrival: Double(t) / 1e6, blockSize: bs)
                 let decision = selector.select(request, nodes: states, overlaps: scores)
                 guard let n = decision.node, n >= 0, n < c.nodes else {
