@@ -84,26 +84,23 @@ public struct ARC: EvictionAlgorithm, Sendable {
         let t1 = _t1.count
         let size = Double(t1)
         let fromT1 = t1 > 0 && (size > _p || (size == _p && _incomingInB2))
-        if (fromT1 || _t2.isEmpty), let s = _t1.popBack(&_nodes) {
-            ghosts.remember(s, in: 0)
-            return s
+        let takeT1 = (fromT1 || _t2.isEmpty) && t1 > 0
+        let s = takeT1 ? _t1.tail : _t2.tail
+        guard s >= 0 else { return nil }
+        _nodes.withUnsafeMutableBufferPointer { n in
+            if takeT1 { _t1.remove(s, n.baseAddress!) } else { _t2.remove(s, n.baseAddress!) }
         }
-        if let s = _t2.popBack(&_nodes) {
-            ghosts.remember(s, in: 1)
-            return s
-        }
-        return nil
+        ghosts.remember(s, in: takeT1 ? 0 : 1)
+        return s
     }
 
     /// Puts the block at T2's head after a ghost hit, else at T1's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _incomingInB1 || _incomingInB2 {
-            _nodes[Int(slot)].flag = true
-            _t2.pushFront(slot, &_nodes)
-        } else {
-            _nodes[Int(slot)].flag = false
-            _t1.pushFront(slot, &_nodes)
+        let toT2 = _incomingInB1 || _incomingInB2
+        _nodes.withUnsafeMutableBufferPointer { n in
+            n[Int(slot)].flag = toT2
+            if toT2 { _t2.pushFront(slot, n.baseAddress!) } else { _t1.pushFront(slot, n.baseAddress!) }
         }
         _incomingInB1 = false
         _incomingInB2 = false
@@ -120,12 +117,12 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _nodes[Int(slot)].flag {
-            _t2.moveToFront(slot, &_nodes)
-        } else {
-            _t1.remove(slot, &_nodes)
-            _nodes[Int(slot)].flag = true
-            _t2.pushFront(slot, &_nodes)
+        if _nodes[Int(slot)].flag && _t2.head == slot { return }
+        _nodes.withUnsafeMutableBufferPointer { n in
+            let l = n.baseAddress!
+            if l[Int(slot)].flag { _t2.remove(slot, l) } else { _t1.remove(slot, l) }
+            l[Int(slot)].flag = true
+            _t2.pushFront(slot, l)
         }
     }
 

@@ -1,7 +1,7 @@
 import CKVCore
 
 /// The keys of recently evicted blocks ("ghosts") an eviction algorithm remembers, in one or
-/// more lists ordered from oldest to newest.
+/// two lists ordered from oldest to newest.
 ///
 /// Policies such as ``ARC`` and ``S3FIFO`` learn from what they evicted: a block that comes
 /// back soon after its eviction is admitted differently. The algorithm decides what is
@@ -14,13 +14,17 @@ import CKVCore
 /// these as its ``EvictionAlgorithm/ghosts`` property and, from ``EvictionAlgorithm/evict(for:)``
 /// or ``EvictionAlgorithm/willInsert(_:ghostOf:)``, calls ``remember(_:in:)`` for the slot that
 /// call returns and ``forgetOldest(in:)`` to bound its lists.
+///
+/// Storage is one array of 16-byte records (key and links) indexed by ghost id; unused
+/// records form a free list through their `next` links, so no operation allocates.
 public struct GhostKeys: Sendable {
     /// The most ghosts remembered at once (over all lists).
     public let capacity: Int
-    /// Per ghost id: its key and its links in its list.
+    /// Per ghost id: its key and its links in its list (or, when free, in the free list).
     @usableFromInline internal var _records: [_KeyLink]
-    @usableFromInline internal var _lists: [_SlotList]
-    @usableFromInline internal var _free: [Int32]
+    @usableFromInline internal var _list0 = _SlotList()
+    @usableFromInline internal var _list1 = _SlotList()
+    @usableFromInline internal var _freeHead: Int32
     /// The victim remembered by the current call, until the pool relabels its table entry.
     @usableFromInline internal var _pendingSlot: Int32 = -1
     @usableFromInline internal var _pendingID: Int32 = -1
@@ -31,13 +35,16 @@ public struct GhostKeys: Sendable {
     @usableFromInline internal var _forgottenCount = 0
     @usableFromInline internal var _moreForgotten: [UInt64] = []
 
-    /// Room for `capacity` ghosts in `lists` lists (numbered `0 ..< lists`).
+    /// Room for `capacity` ghosts in `lists` lists, numbered from 0.
+    ///
+    /// - Precondition: `lists` is 1 or 2 (0 only with capacity 0).
     @inlinable
     public init(capacity: Int, lists: Int) {
+        precondition(lists <= 2 && (lists >= 1 || capacity <= 0), "GhostKeys holds one or two lists, got \(lists)")
         self.capacity = max(capacity, 0)
         _records = _largeArray(repeating: _KeyLink(), count: self.capacity)
-        _lists = Array(repeating: _SlotList(), count: max(lists, 0))
-        _free = Array((0..<Int32(self.capacity)).reversed())
+        for i in 0..<self.capacity { _records[i].next = Int32(i + 1 < self.capacity ? i + 1 : -1) }
+        _freeHead = self.capacity > 0 ? 0 : -1
     }
 
     /// No ghosts: the value of algorithms that keep none.
@@ -45,11 +52,11 @@ public struct GhostKeys: Sendable {
 
     /// Ghosts remembered, over all lists.
     /// - Complexity: O(1)
-    @inlinable public var count: Int { capacity - _free.count }
+    @inlinable public var count: Int { _list0.count + _list1.count }
 
     /// Ghosts remembered in `list`.
     /// - Complexity: O(1)
-    @inlinable public func count(in list: Int) -> Int { _lists[list].count }
+    @inlinable public func count(in list: Int) -> Int { list == 0 ? _list0.count : _list1.count }
 
     /// Remembers the key of the block in `slot` — the victim the current ``EvictionAlgorithm``
     /// call returns — as the newest ghost of `list`.
@@ -60,8 +67,12 @@ public struct GhostKeys: Sendable {
     @inlinable @discardableResult
     public mutating func remember(_ slot: BlockSlot, in list: Int) -> Bool {
         precondition(_pendingSlot < 0, "GhostKeys.remember called twice in one eviction")
-        guard let id = _free.popLast() else { return false }
-        _records.withUnsafeMutableBufferPointer { _lists[list].pushFront(id, $0.baseAddress!) }
+        let id = _freeHead
+        guard id >= 0 else { return false }
+        _records.withUnsafeMutableBufferPointer { r in
+            _freeHead = r[Int(id)].next
+            if list == 0 { _list0.pushFront(id, r.baseAddress!) } else { _list1.pushFront(id, r.baseAddress!) }
+        }
         _pendingSlot = slot
         _pendingID = id
         _pendingList = list
@@ -72,14 +83,17 @@ public struct GhostKeys: Sendable {
     /// - Complexity: O(1)
     @inlinable
     public mutating func forgetOldest(in list: Int) {
-        let t = _lists[list].tail
+        let t = list == 0 ? _list0.tail : _list1.tail
         guard t >= 0 else { return }
-        _records.withUnsafeMutableBufferPointer { _lists[list].remove(t, $0.baseAddress!) }
-        _free.append(t)
+        let key: UInt64 = _records.withUnsafeMutableBufferPointer { r in
+            if list == 0 { _list0.remove(t, r.baseAddress!) } else { _list1.remove(t, r.baseAddress!) }
+            r[Int(t)].next = _freeHead
+            return r[Int(t)].key
+        }
+        _freeHead = t
         if t == _pendingID && _pendingSlot >= 0 {
             _pendingSlot = -1           // remembered and forgotten in one call: never in the table
         } else {
-            let key = _records[Int(t)].key
             if _forgottenCount == 0 { _forgotten = key } else { _moreForgotten.append(key) }
             _forgottenCount += 1
         }
@@ -92,21 +106,25 @@ public struct GhostKeys: Sendable {
     @inlinable @inline(__always)
     internal func _oldestKeys(_ body: (UInt64) -> Void) {
         _records.withUnsafeBufferPointer { r in
-            for l in 0..<_lists.count {
-                let t = _lists[l].tail
-                guard t >= 0 else { continue }
+            func visit(_ t: Int32) {
+                guard t >= 0 else { return }
                 body(r[Int(t)].key)
                 let p = r[Int(t)].prev
                 if p >= 0 { kvc_prefetch(r.baseAddress! + Int(p)) }
             }
+            visit(_list0.tail)
+            visit(_list1.tail)
         }
     }
 
     /// Takes ghost `id` out of `list` (its key is coming back as a block).
     @inlinable
     internal mutating func _take(_ id: Int32, list: Int) {
-        _records.withUnsafeMutableBufferPointer { _lists[list].remove(id, $0.baseAddress!) }
-        _free.append(id)
+        _records.withUnsafeMutableBufferPointer { r in
+            if list == 0 { _list0.remove(id, r.baseAddress!) } else { _list1.remove(id, r.baseAddress!) }
+            r[Int(id)].next = _freeHead
+        }
+        _freeHead = id
     }
 
     /// Completes the pending ``remember(_:in:)`` of `slot` with its key; returns the ghost id
@@ -125,7 +143,6 @@ public struct GhostKeys: Sendable {
     internal mutating func _cancelPending() {
         guard _pendingSlot >= 0 else { return }
         _pendingSlot = -1
-        _records.withUnsafeMutableBufferPointer { _lists[_pendingList].remove(_pendingID, $0.baseAddress!) }
-        _free.append(_pendingID)
+        _take(_pendingID, list: _pendingList)
     }
 }
