@@ -10,9 +10,15 @@ public struct Random: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
-        let pick = available[Int(generator.next() % UInt64(available.count))]
-        return Decision(node: pick.id, because: DecisionReason(.random))
+        var available = 0
+        for n in nodes where n.isAvailable { available += 1 }
+        guard available > 0 else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        // the k-th available node, without collecting them
+        var k = Int(generator.next() % UInt64(available))
+        for n in nodes where n.isAvailable {
+            if k == 0 { return Decision(node: n.id, because: DecisionReason(.random)) }
+            k -= 1
+        }
+        preconditionFailure("unreachable: \(available) nodes were available")
     }
 }
