@@ -115,7 +115,6 @@ public enum ClusterSimulator {
                             states[k].queuedPrefillTokens = nodes[k].queuedTokens
                             states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
                             states[k].activeDecodeBlocks = nodes[k].decodeBlocks
-                            states[k].usedBlocks = nodes[k].device.count
                         }
                     }
                 }
@@ -175,11 +174,13 @@ public enum ClusterSimulator {
                 if !c.cachingDisabled {
                     result.hits.blockHits += world.nodes[n].device.hits(in: chain)
                     result.hits.accessHits += world.store(n, chain)
+                    states[n].usedBlocks = world.nodes[n].device.count     // pools change only here
                     for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
                         let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
                         let before = world.nodes[rep.node].device.statistics.insertions
                         _ = world.store(rep.node, part)
                         result.replicatedBlocks += world.nodes[rep.node].device.statistics.insertions - before
+                        states[rep.node].usedBlocks = world.nodes[rep.node].device.count
                     }
                 }
                 if (i + 1) % sampleEvery == 0 {
