@@ -38,6 +38,7 @@ let package = Package(
         benchmark("Eviction"),
         benchmark("Selection"),
         benchmark("Router"),
+        benchmark("Simulation", [.product(name: "KVCacheSim", package: kvcache)]),
     ],
     swiftLanguageModes: [.v6]
 )
