@@ -232,8 +232,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let hint = _algorithm.victimHint
         // the likely victim's table entry: an eviction then finds it in cache
         if hint >= 0 && _free.isEmpty { _table.prefetch(_keys[Int(hint)]) }
-        // and the table entries of the ghosts forgotten next
-        if Algorithm.keepsGhosts && _free.isEmpty { _algorithm.ghosts._oldestKeys { _table.prefetch($0) } }
         let b = _table.find(key)
         if b >= 0 && (!Algorithm.keepsGhosts || _table.entries[b].slot >= 0) {
             _statistics.hits &+= 1
@@ -243,6 +241,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             return (slot, true)
         }
         _statistics.misses &+= 1
+        // the table entries of the ghosts an eviction may forget
+        if Algorithm.keepsGhosts && _free.isEmpty { _algorithm.ghosts._oldestKeys { _table.prefetch($0) } }
         // a ghost: its entry stays in the table (to become the block's) but leaves its list
         var ghostList: Int? = nil
         if Algorithm.keepsGhosts && b >= 0 {
