@@ -61,6 +61,14 @@ struct BlockPoolPropertyTests {
             #expect(pool.count == model.blocks.count)
             // the key table holds the blocks and the algorithm's ghosts, nothing stale
             #expect(pool._table.count == pool.count + pool.algorithm.ghosts.count, "step \(step) \(policy): table count")
+            // every block and ghost knows its bucket, however deletions shifted the entries
+            for (bucket, e) in pool._table.entries.enumerated() where e.slot != -1 {
+                if e.slot >= 0 {
+                    #expect(Int(pool._buckets[Int(e.slot)]) == bucket, "step \(step) \(policy): slot \(e.slot)")
+                } else {
+                    #expect(Int(pool.algorithm.ghosts._records[Int(-2 - e.slot)].bucket) == bucket, "step \(step) \(policy): ghost")
+                }
+            }
             for k in model.blocks.keys { #expect(pool.contains(BlockHash(k)), "step \(step) \(policy): \(k) missing") }
             for (k, b) in model.blocks where b.pins > 0 { #expect(pool.pinCount(BlockHash(k)) == b.pins) }
             let s = pool.statistics

@@ -15,13 +15,15 @@ import CKVCore
 /// or ``EvictionAlgorithm/willInsert(_:ghostOf:)``, calls ``remember(_:in:)`` for the slot that
 /// call returns and ``forgetOldest(in:)`` to bound its lists.
 ///
-/// Storage is one array of 16-byte records (key and links) indexed by ghost id; unused
-/// records form a free list through their `next` links, so no operation allocates.
+/// Storage is one array of 12-byte records (links, and where the pool's table holds the key)
+/// indexed by ghost id; unused records form a free list through their `next` links, so no
+/// operation allocates.
 public struct GhostKeys: Sendable {
     /// The most ghosts remembered at once (over all lists).
     public let capacity: Int
-    /// Per ghost id: its key and its links in its list (or, when free, in the free list).
-    @usableFromInline internal var _records: [_KeyLink]
+    /// Per ghost id: its links in its list (or, when free, in the free list) and the pool's
+    /// table bucket holding its key (kept current by the pool as entries shift).
+    @usableFromInline internal var _records: [_BucketLink]
     @usableFromInline internal var _list0 = _SlotList()
     @usableFromInline internal var _list1 = _SlotList()
     @usableFromInline internal var _freeHead: Int32
@@ -29,11 +31,11 @@ public struct GhostKeys: Sendable {
     @usableFromInline internal var _pendingSlot: Int32 = -1
     @usableFromInline internal var _pendingID: Int32 = -1
     @usableFromInline internal var _pendingList: Int = 0
-    /// Keys forgotten by the current call, until the pool deletes their table entries: the
-    /// first inline, any more in `_moreForgotten`.
-    @usableFromInline internal var _forgotten: UInt64 = 0
+    /// Ghosts forgotten by the current call, until the pool deletes their table entries: the
+    /// first inline, any more in `_moreForgotten`. Their records keep their buckets until then.
+    @usableFromInline internal var _forgotten: Int32 = 0
     @usableFromInline internal var _forgottenCount = 0
-    @usableFromInline internal var _moreForgotten: [UInt64] = []
+    @usableFromInline internal var _moreForgotten: [Int32] = []
 
     /// Room for `capacity` ghosts in `lists` lists, numbered from 0.
     ///
@@ -42,7 +44,7 @@ public struct GhostKeys: Sendable {
     public init(capacity: Int, lists: Int) {
         precondition(lists <= 2 && (lists >= 1 || capacity <= 0), "GhostKeys holds one or two lists, got \(lists)")
         self.capacity = max(capacity, 0)
-        _records = _largeArray(repeating: _KeyLink(), count: self.capacity)
+        _records = _largeArray(repeating: _BucketLink(), count: self.capacity)
         for i in 0..<self.capacity { _records[i].next = Int32(i + 1 < self.capacity ? i + 1 : -1) }
         _freeHead = self.capacity > 0 ? 0 : -1
     }
@@ -85,30 +87,29 @@ public struct GhostKeys: Sendable {
     public mutating func forgetOldest(in list: Int) {
         let t = list == 0 ? _list0.tail : _list1.tail
         guard t >= 0 else { return }
-        let key: UInt64 = _records.withUnsafeMutableBufferPointer { r in
+        _records.withUnsafeMutableBufferPointer { r in
             if list == 0 { _list0.remove(t, r.baseAddress!) } else { _list1.remove(t, r.baseAddress!) }
             r[Int(t)].next = _freeHead
-            return r[Int(t)].key
         }
         _freeHead = t
         if t == _pendingID && _pendingSlot >= 0 {
             _pendingSlot = -1           // remembered and forgotten in one call: never in the table
         } else {
-            if _forgottenCount == 0 { _forgotten = key } else { _moreForgotten.append(key) }
+            if _forgottenCount == 0 { _forgotten = t } else { _moreForgotten.append(t) }
             _forgottenCount += 1
         }
     }
 
     // MARK: Pool side
 
-    /// Calls `body` with the key of each list's oldest ghost (the next ones forgotten), and
-    /// prefetches the record of the ghost after it.
+    /// Calls `body` with the table bucket of each list's oldest ghost (the next ones
+    /// forgotten), and prefetches the record of the ghost after it.
     @inlinable @inline(__always)
-    internal func _oldestKeys(_ body: (UInt64) -> Void) {
+    internal func _oldestBuckets(_ body: (Int) -> Void) {
         _records.withUnsafeBufferPointer { r in
             func visit(_ t: Int32) {
                 guard t >= 0 else { return }
-                body(r[Int(t)].key)
+                body(Int(r[Int(t)].bucket))
                 let p = r[Int(t)].prev
                 if p >= 0 { kvc_prefetch(r.baseAddress! + Int(p)) }
             }
@@ -127,13 +128,13 @@ public struct GhostKeys: Sendable {
         _freeHead = id
     }
 
-    /// Completes the pending ``remember(_:in:)`` of `slot` with its key; returns the ghost id
-    /// and list, or nil when `slot` was not remembered.
+    /// Completes the pending ``remember(_:in:)`` of `slot`, whose key is in table `bucket`;
+    /// returns the ghost id and list, or nil when `slot` was not remembered.
     @inlinable
-    internal mutating func _settle(_ slot: Int32, key: UInt64) -> (id: Int32, list: Int)? {
+    internal mutating func _settle(_ slot: Int32, bucket: Int) -> (id: Int32, list: Int)? {
         guard _pendingSlot == slot else { return nil }
         _pendingSlot = -1
-        _records[Int(_pendingID)].key = key
+        _records[Int(_pendingID)].bucket = Int32(truncatingIfNeeded: bucket)
         return (_pendingID, _pendingList)
     }
 

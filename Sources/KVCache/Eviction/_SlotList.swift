@@ -15,13 +15,13 @@ internal struct _Link: _LinkedNode, Sendable {
     @inlinable init() { prev = -1; next = -1 }
 }
 
-/// Links plus a key (16 bytes): the record of a remembered ghost (``GhostKeys``).
+/// Links plus a table bucket (12 bytes): the record of a remembered ghost (``GhostKeys``).
 @frozen
 @usableFromInline
-internal struct _KeyLink: _LinkedNode, Sendable {
+internal struct _BucketLink: _LinkedNode, Sendable {
     @usableFromInline var prev: Int32 = -1
     @usableFromInline var next: Int32 = -1
-    @usableFromInline var key: UInt64 = 0
+    @usableFromInline var bucket: Int32 = -1
     @inlinable init() {}
 }
 

@@ -31,8 +31,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     @usableFromInline internal var _algorithm: Algorithm
     @usableFromInline internal var _table: _BlockTable
-    /// Per slot: the block's key (its chain position lives in the table entry).
-    @usableFromInline internal var _keys: [UInt64]
+    /// Per slot: the table bucket holding the block's entry (key, pins, chain position), kept
+    /// current as deletions shift entries, so an eviction never probes for its victim.
+    @usableFromInline internal var _buckets: [Int32]
     @usableFromInline internal var _free: [Int32]
     // parent/child links, kept only when Algorithm.tracksChildren
     @usableFromInline internal var _parent: [Int32]
@@ -59,7 +60,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         _algorithm = algorithm
         let ghosts = Algorithm.keepsGhosts ? algorithm.ghosts.capacity : 0
         _table = _BlockTable(expectedCount: capacity + min(ghosts, capacity), maximumCount: capacity + ghosts)
-        _keys = _largeArray(repeating: 0, count: capacity)
+        _buckets = _largeArray(repeating: -1, count: capacity)
         _free = Array((0..<Int32(capacity)).reversed())
         let tracked = Algorithm.tracksChildren ? capacity : 0
         _parent = Array(repeating: -1, count: tracked)
@@ -231,7 +232,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let key = info.hash.rawValue
         let hint = _algorithm.victimHint
         // the likely victim's table entry: an eviction then finds it in cache
-        if hint >= 0 && _free.isEmpty { _table.prefetch(_keys[Int(hint)]) }
+        if hint >= 0 && _free.isEmpty { _table.prefetch(bucket: Int(_buckets[Int(hint)])) }
         let b = _table.find(key)
         if b >= 0 && (!Algorithm.keepsGhosts || _table.entries[b].slot >= 0) {
             _statistics.hits &+= 1
@@ -242,27 +243,31 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         _statistics.misses &+= 1
         // the table entries of the ghosts an eviction may forget
-        if Algorithm.keepsGhosts && _free.isEmpty { _algorithm.ghosts._oldestKeys { _table.prefetch($0) } }
-        // a ghost: its entry stays in the table (to become the block's) but leaves its list
+        if Algorithm.keepsGhosts && _free.isEmpty { _algorithm.ghosts._oldestBuckets { _table.prefetch(bucket: $0) } }
+        // a ghost: its entry stays in the table (to become the block's) but leaves its list;
+        // marked as neither ghost nor block until then
         var ghostList: Int? = nil
         if Algorithm.keepsGhosts && b >= 0 {
             let list = Int(_table.entries[b].aux)
             _algorithm.ghosts._take(-2 - _table.entries[b].slot, list: list)
+            _table.entries[b].slot = _returningGhost
             ghostList = list
         }
         var parentSlot = parentSlot
         if let victim = _algorithm.willInsert(info, ghostOf: ghostList) {
+            if Algorithm.keepsGhosts { _forgetGhosts() }
             _release(victim, evicted: true)
             if victim == parentSlot { parentSlot = -1 }
         }
-        if Algorithm.keepsGhosts { _forgetGhosts() }
+        if Algorithm.keepsGhosts { _forgetGhosts(); _algorithm.ghosts._cancelPending() }
         let slot: Int32
         if _free.isEmpty {
             let victim = _algorithm.evict(for: info)
-            if let victim { _release(victim, evicted: true, recycle: false) }   // the new block takes its slot
             if Algorithm.keepsGhosts { _forgetGhosts() }
+            if let victim { _release(victim, evicted: true, recycle: false) }   // the new block takes its slot
+            if Algorithm.keepsGhosts { _algorithm.ghosts._cancelPending() }
             guard let victim else {
-                if ghostList != nil { _table.remove(at: _table.find(key)) }
+                if ghostList != nil { _removeEntry(at: _table.find(key)) }
                 throw .poolExhausted(capacity: capacity)
             }
             if victim == parentSlot { parentSlot = -1 }
@@ -270,15 +275,16 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         } else {
             slot = _free.removeLast()
         }
-        _keys[Int(slot)] = key
+        let position = UInt16(clamping: info.position)
         if Algorithm.keepsGhosts && ghostList != nil {
-            // the ghost's entry (forgetting others may have shifted it) becomes the block's
+            // the returning ghost's entry (deletions may have shifted it) becomes the block's
             let e = _table.find(key)
             _table.entries[e].slot = slot
             _table.entries[e].pins = 0
-            _table.entries[e].aux = UInt16(clamping: info.position)
+            _table.entries[e].aux = position
+            _buckets[Int(slot)] = Int32(truncatingIfNeeded: e)
         } else {
-            _table.insert(key, slot: slot, aux: UInt16(clamping: info.position))
+            _buckets[Int(slot)] = Int32(truncatingIfNeeded: _table.insert(key, slot: slot, aux: position))
         }
         _statistics.insertions &+= 1
         _algorithm.didInsert(slot, info)
@@ -286,18 +292,43 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         return (slot, false)
     }
 
+    /// The slot of a table entry whose ghost is coming back as a block, until it is one.
+    @inlinable internal var _returningGhost: Int32 { .min }
+
+    /// Deletes the table entry in `bucket`; entries the deletion shifts get their new bucket
+    /// recorded (a block's in `_buckets`, a ghost's in its record).
+    @inlinable
+    internal mutating func _removeEntry(at bucket: Int) {
+        _buckets.withUnsafeMutableBufferPointer { slots in
+            if Algorithm.keepsGhosts {
+                _algorithm.ghosts._records.withUnsafeMutableBufferPointer { ghosts in
+                    _table.remove(at: bucket) { slot, to in
+                        if slot >= 0 {
+                            slots[Int(slot)] = Int32(truncatingIfNeeded: to)
+                        } else if slot != Int32.min {
+                            ghosts[Int(-2 - slot)].bucket = Int32(truncatingIfNeeded: to)
+                        }
+                    }
+                }
+            } else {
+                _table.remove(at: bucket) { slot, to in slots[Int(slot)] = Int32(truncatingIfNeeded: to) }
+            }
+        }
+    }
+
     /// Deletes the table entries of the ghosts the algorithm just forgot.
     @inlinable
     internal mutating func _forgetGhosts() {
-        _algorithm.ghosts._cancelPending()
         let n = _algorithm.ghosts._forgottenCount
         guard n > 0 else { return }
-        _table.remove(at: _table.find(_algorithm.ghosts._forgotten))
-        if n > 1 {
-            for k in _algorithm.ghosts._moreForgotten { _table.remove(at: _table.find(k)) }
-            _algorithm.ghosts._moreForgotten.removeAll(keepingCapacity: true)
-        }
         _algorithm.ghosts._forgottenCount = 0
+        _removeEntry(at: Int(_algorithm.ghosts._records[Int(_algorithm.ghosts._forgotten)].bucket))
+        if n > 1 {
+            for _ in 1..<n {
+                let id = _algorithm.ghosts._moreForgotten.removeLast()
+                _removeEntry(at: Int(_algorithm.ghosts._records[Int(id)].bucket))
+            }
+        }
     }
 
     // MARK: Pins
@@ -351,14 +382,14 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Frees `slot`, which the algorithm no longer tracks.
     @inlinable
     internal mutating func _release(_ slot: Int32, evicted: Bool, recycle: Bool = true) {
-        let key = _keys[Int(slot)]
-        let b = _table.find(key)
-        if Algorithm.keepsGhosts, let ghost = _algorithm.ghosts._settle(slot, key: key) {
+        let b = Int(_buckets[Int(slot)])
+        let key = _table.entries[b].key
+        if Algorithm.keepsGhosts, let ghost = _algorithm.ghosts._settle(slot, bucket: b) {
             _table.entries[b].slot = -2 - ghost.id     // remembered: the entry stays, as a ghost
             _table.entries[b].pins = 0
             _table.entries[b].aux = UInt16(ghost.list)
         } else {
-            _table.remove(at: b)
+            _removeEntry(at: b)
         }
         if Algorithm.tracksChildren {
             _unlinkFromParent(slot)

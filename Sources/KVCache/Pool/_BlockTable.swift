@@ -51,10 +51,10 @@ internal struct _BlockTable: Sendable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: UInt64(buckets)).high)
     }
 
-    /// Starts loading the home bucket of `key`.
+    /// Starts loading bucket `index`.
     @inlinable @inline(__always)
-    func prefetch(_ key: UInt64) {
-        entries.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + _home(key)) }
+    func prefetch(bucket index: Int) {
+        entries.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + index) }
     }
 
     /// The bucket holding `key`, or -1.
@@ -105,7 +105,14 @@ internal struct _BlockTable: Sendable {
     /// Removes the entry in bucket `index`, shifting later entries of the probe run back.
     /// - Complexity: O(1) expected
     @inlinable
-    mutating func remove(at index: Int) {
+    mutating func remove(at index: Int) { remove(at: index) { _, _ in } }
+
+    /// Removes the entry in bucket `index`, shifting later entries of the probe run back, and
+    /// reports each entry that moves (its slot and new bucket) to `moved`, for owners that
+    /// remember where their entries are.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    mutating func remove(at index: Int, moved: (_ slot: Int32, _ bucket: Int) -> Void) {
         count -= 1
         let n = buckets
         let mult = UInt64(n)
@@ -121,6 +128,7 @@ internal struct _BlockTable: Sendable {
                 if toHole < 0 { toHole += n }
                 if toHole < toI {
                     e[hole] = e[i]
+                    moved(e[hole].slot, hole)
                     hole = i
                 }
                 i += 1
