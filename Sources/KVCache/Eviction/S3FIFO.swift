@@ -15,10 +15,8 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @usableFromInline let _mainCapacity: Int
     @usableFromInline let _ghostCapacity: Int
     @usableFromInline let _threshold: UInt8
-    /// Per slot: links.
-    @usableFromInline internal var _nodes: [_Link]
-    /// Per slot: hit counter in the low 7 bits, "in main queue" in the top bit.
-    @usableFromInline internal var _state: [UInt8]
+    /// Per slot: links, and the hit counter (low 7 bits) with "in main queue" (top bit).
+    @usableFromInline internal var _nodes: [_StateLink]
     @usableFromInline internal var _small = _SlotList()
     @usableFromInline internal var _main = _SlotList()
     /// Keys filtered out by the small queue (one list); the pool holds them in its table.
@@ -59,28 +57,24 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _mainCapacity = capacity - _smallCapacity
         _ghostCapacity = Int(Double(capacity) * ghostRatio)
         _threshold = UInt8(clamping: min(moveToMainThreshold, 127))
-        _nodes = _largeArray(repeating: _Link(), count: capacity)
-        _state = Array(repeating: 0, count: capacity)
+        _nodes = _largeArray(repeating: _StateLink(), count: capacity)
         ghosts = GhostKeys(capacity: _ghostCapacity, lists: 1)
     }
 
     /// - Complexity: O(1) expected
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _incomingWasGhost {
-            _incomingWasGhost = false
-            _pushMain(slot)
-        } else if _fillMainFirst && !_hasEvicted && _small.count >= _smallCapacity {
-            _pushMain(slot)
-        } else {
-            _state[Int(slot)] = 0
-            _small.pushFront(slot, &_nodes)
+        let toMain = _incomingWasGhost || (_fillMainFirst && !_hasEvicted && _small.count >= _smallCapacity)
+        _incomingWasGhost = false
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            if toMain {
+                n[Int(slot)].state = 0x80
+                _main.pushFront(slot, n)
+            } else {
+                n[Int(slot)].state = 0
+                _small.pushFront(slot, n)
+            }
         }
-    }
-
-    /// Puts `slot` at main's head with counter 0.
-    @inlinable mutating func _pushMain(_ slot: Int32) {
-        _state[Int(slot)] = 0x80
-        _main.pushFront(slot, &_nodes)
     }
 
     /// Returns an unpinned block to the small queue as a new block.
@@ -97,51 +91,52 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
 
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        let s = _state[Int(slot)]
-        if s & 0x7F < 0x7F { _state[Int(slot)] = s + 1 }
+        let s = _nodes[Int(slot)].state
+        if s & 0x7F < 0x7F { _nodes[Int(slot)].state = s + 1 }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _state[Int(slot)] & 0x80 != 0 { _main.remove(slot, &_nodes) } else { _small.remove(slot, &_nodes) }
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            if n[Int(slot)].state & 0x80 != 0 { _main.remove(slot, n) } else { _small.remove(slot, n) }
+        }
     }
 
+    /// Evicts from main when it is over its share or small is empty (reinserting blocks with
+    /// a counter ≥ 1), else from small (moving blocks with counter ≥ threshold to main); a
+    /// block evicted from small is remembered as a ghost.
     /// - Complexity: amortised O(1) (each reinsertion spends a counter unit some hit added)
     @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
         _hasEvicted = true
-        while !_small.isEmpty || !_main.isEmpty {
-            if _main.count > _mainCapacity || _small.isEmpty {
-                if let s = _evictMain() { return s }
-            } else {
-                if let s = _evictSmall() { return s }
+        var fromSmall = false
+        let victim: Int32 = _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            while !_small.isEmpty || !_main.isEmpty {
+                if _main.count > _mainCapacity || _small.isEmpty {
+                    while _main.tail >= 0 {
+                        let s = _main.tail
+                        _main.remove(s, n)
+                        let c = n[Int(s)].state & 0x7F
+                        guard c >= 1 else { return s }
+                        n[Int(s)].state = 0x80 | (min(c, 3) - 1)
+                        _main.pushFront(s, n)
+                    }
+                } else {
+                    while _small.tail >= 0 {
+                        let s = _small.tail
+                        _small.remove(s, n)
+                        guard n[Int(s)].state & 0x7F >= _threshold else { fromSmall = true; return s }
+                        n[Int(s)].state = 0x80
+                        _main.pushFront(s, n)
+                    }
+                }
             }
+            return -1
         }
-        return nil
-    }
-
-    @inlinable mutating func _evictSmall() -> Int32? {
-        while let s = _small.popBack(&_nodes) {
-            if _state[Int(s)] & 0x7F >= _threshold {
-                _pushMain(s)
-            } else {
-                _remember(s)
-                return s
-            }
-        }
-        return nil
-    }
-
-    @inlinable mutating func _evictMain() -> Int32? {
-        while let s = _main.popBack(&_nodes) {
-            let c = _state[Int(s)] & 0x7F
-            if c >= 1 {
-                _state[Int(s)] = 0x80 | (min(c, 3) - 1)
-                _main.pushFront(s, &_nodes)
-            } else {
-                return s
-            }
-        }
-        return nil
+        guard victim >= 0 else { return nil }
+        if fromSmall { _remember(victim) }
+        return victim
     }
 
     /// Remembers the key of the block in `slot`, being evicted from the small queue, as the

@@ -36,6 +36,17 @@ internal struct _FlaggedLink: _LinkedNode, Sendable {
     @inlinable init() {}
 }
 
+/// Links plus a state byte (12 bytes): the per-slot record of ``S3FIFO`` (hit counter and
+/// queue in the byte, so one cache line serves the whole slot).
+@frozen
+@usableFromInline
+internal struct _StateLink: _LinkedNode, Sendable {
+    @usableFromInline var prev: Int32 = -1
+    @usableFromInline var next: Int32 = -1
+    @usableFromInline var state: UInt8 = 0
+    @inlinable init() {}
+}
+
 /// An intrusive doubly-linked list of slots whose links live in a shared array of records.
 ///
 /// `head` is the newest end (MRU / most recently inserted), `tail` the oldest. Several lists
