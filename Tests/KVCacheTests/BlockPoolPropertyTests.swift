@@ -60,11 +60,11 @@ struct BlockPoolPropertyTests {
             #expect(pool.count <= capacity)
             #expect(pool.count == model.blocks.count)
             // the key table holds the blocks and the algorithm's ghosts, nothing stale
-            #expect(pool._table.count == pool.count + pool.algorithm.ghosts.count, "step \(step) \(policy): table count")
+            #expect(pool._tableCount == pool.count + pool.algorithm.ghosts.count, "step \(step) \(policy): table count")
             // every block and ghost knows its bucket, however deletions shifted the entries
-            for (bucket, e) in pool._table.entries.enumerated() where e.slot != -1 {
+            for (bucket, e) in UnsafeBufferPointer(start: pool._storage.entries, count: pool._storage.buckets).enumerated() where e.slot != -1 {
                 if e.slot >= 0 {
-                    #expect(Int(pool._buckets[Int(e.slot)]) == bucket, "step \(step) \(policy): slot \(e.slot)")
+                    #expect(Int(pool._storage.slotBuckets[Int(e.slot)]) == bucket, "step \(step) \(policy): slot \(e.slot)")
                 } else {
                     #expect(Int(pool.algorithm.ghosts._records[Int(-2 - e.slot)].bucket) == bucket, "step \(step) \(policy): ghost")
                 }
@@ -117,24 +117,41 @@ struct BlockPoolPropertyTests {
     func ghostsAreAbsent() throws {
         var pool = try BlockPool<ARC>(capacity: 2)
         for k: BlockHash in [1, 2, 2, 3] { try pool.getOrInsert(k) }  // T2 = [2]; REPLACE sends 1 to B1
-        #expect(pool.algorithm.ghosts.count(in: 0) == 1 && pool._table.count == 3)
+        #expect(pool.algorithm.ghosts.count(in: 0) == 1 && pool._tableCount == 3)
         #expect(pool.lookup(1) == nil && !pool.contains(1) && pool.pinCount(1) == 0)
         #expect(pool.prefixHits(of: [1, 2] as [BlockHash]) == 0 && pool.hits(in: [1, 2] as [BlockHash]) == 1)
         let pinned = pool.pin(1), removed = pool.remove(1)
         #expect(!pinned && !removed)
         #expect(try pool.getOrInsert(1) == false)                     // a B1 hit: p = 1, 2 goes to B2
         #expect(pool.contains(1) && pool.algorithm.p == 1 && pool.algorithm.ghosts.count(in: 1) == 1 && !pool.contains(2))
-        #expect(pool._table.count == pool.count + pool.algorithm.ghosts.count)
+        #expect(pool._tableCount == pool.count + pool.algorithm.ghosts.count)
 
         // a ghost coming back to a pool whose blocks are all pinned: an error, and no trace left
         var full = try BlockPool<S3FIFO>(capacity: 10)
         for k: UInt64 in 1...11 { try full.getOrInsert(BlockHash(k)) }   // 1 is a ghost now
         for k: UInt64 in 2...11 { full.pin(BlockHash(k)) }
         #expect(throws: PoolError.poolExhausted(capacity: 10)) { try full.getOrInsert(1) }
-        #expect(!full.contains(1) && full._table.count == 10 && full.algorithm.ghosts.count == 0)
+        #expect(!full.contains(1) && full._tableCount == 10 && full.algorithm.ghosts.count == 0)
         full.unpin(5)
         #expect(try full.getOrInsert(1) == false)
         #expect(full.contains(1) && !full.contains(5))
+    }
+
+    @Test("a copied pool is a value: changing one copy leaves the other as it was")
+    func copiesAreValues() throws {
+        var a = try BlockPool<ARC>(capacity: 4)
+        for k: BlockHash in [1, 2, 3, 4, 5, 1, 6, 2] { try a.getOrInsert(k) }
+        let keys = (1...20).map { BlockHash(UInt64($0)) }
+        let members = keys.filter { a.contains($0) }, statistics = a.statistics, table = a._tableCount
+        var b = a
+        try b.update([7, 8, 9, 10, 1, 2] as [BlockHash])
+        b.pin(members[0])
+        b.remove(members[1])
+        #expect(keys.filter { b.contains($0) } != members)
+        #expect(keys.filter { a.contains($0) } == members)
+        #expect(a.statistics == statistics && a._tableCount == table && a.pinCount(members[0]) == 0)
+        try a.getOrInsert(42)
+        #expect(a.contains(42) && !b.contains(42) && b.pinCount(members[0]) == 1)
     }
 
     @Test("capacity below 1 is a typed error")

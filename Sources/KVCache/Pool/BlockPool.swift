@@ -30,11 +30,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @usableFromInline internal var _changes: [PoolChange] = []
 
     @usableFromInline internal var _algorithm: Algorithm
-    @usableFromInline internal var _table: _BlockTable
-    /// Per slot: the table bucket holding the block's entry (key, pins, chain position), kept
-    /// current as deletions shift entries, so an eviction never probes for its victim.
-    @usableFromInline internal var _buckets: [Int32]
-    @usableFromInline internal var _free: [Int32]
+    /// The key table, each slot's bucket and the free slots (copy-on-write, one check per call).
+    @usableFromInline internal var _storage: _PoolStorage
+    /// Table entries in use (blocks and ghosts), and free slots on `_storage.free`.
+    @usableFromInline internal var _tableCount = 0
+    @usableFromInline internal var _freeCount: Int
     // parent/child links, kept only when Algorithm.tracksChildren
     @usableFromInline internal var _parent: [Int32]
     @usableFromInline internal var _parentGeneration: [UInt32]
@@ -59,9 +59,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         self.capacity = capacity
         _algorithm = algorithm
         let ghosts = Algorithm.keepsGhosts ? algorithm.ghosts.capacity : 0
-        _table = _BlockTable(expectedCount: capacity + min(ghosts, capacity), maximumCount: capacity + ghosts)
-        _buckets = _largeArray(repeating: -1, count: capacity)
-        _free = Array((0..<Int32(capacity)).reversed())
+        _freeCount = capacity
+        _storage = _PoolStorage(capacity: capacity, expectedKeys: capacity + min(ghosts, capacity), maximumKeys: capacity + ghosts)
         let tracked = Algorithm.tracksChildren ? capacity : 0
         _parent = Array(repeating: -1, count: tracked)
         _parentGeneration = Array(repeating: 0, count: tracked)
@@ -71,11 +70,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     /// The number of blocks in the pool.
     /// - Complexity: O(1)
-    @inlinable public var count: Int { capacity - _free.count }
+    @inlinable public var count: Int { capacity - _freeCount }
 
     /// Whether the pool holds `capacity` blocks.
     /// - Complexity: O(1)
-    @inlinable public var isFull: Bool { _free.isEmpty }
+    @inlinable public var isFull: Bool { _freeCount == 0 }
 
     /// The eviction algorithm (read-only; the pool drives it).
     @inlinable public var algorithm: Algorithm { _algorithm }
@@ -86,14 +85,14 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable
     public func lookup(_ hash: BlockHash) -> BlockSlot? {
-        let b = _table.findLive(hash.rawValue)
-        return b < 0 ? nil : _table.entries[b].slot
+        let b = _storage.findLive(hash.rawValue)
+        return b < 0 ? nil : _storage.entries[b].slot
     }
 
     /// Whether `hash` is in the pool. Does not count as an access.
     /// - Complexity: O(1) expected
     @inlinable
-    public func contains(_ hash: BlockHash) -> Bool { _table.findLive(hash.rawValue) >= 0 }
+    public func contains(_ hash: BlockHash) -> Bool { _storage.findLive(hash.rawValue) >= 0 }
 
     /// How many leading blocks of `chain` are in the pool (stops at the first absent block).
     /// Read-only.
@@ -102,7 +101,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     public func prefixHits(of chain: some Sequence<BlockHash>) -> Int {
         var n = 0
         for h in chain {
-            guard _table.findLive(h.rawValue) >= 0 else { break }
+            guard _storage.findLive(h.rawValue) >= 0 else { break }
             n += 1
         }
         return n
@@ -113,7 +112,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable
     public func hits(in chain: some Sequence<BlockHash>) -> Int {
         var n = 0
-        for h in chain where _table.findLive(h.rawValue) >= 0 { n += 1 }
+        for h in chain where _storage.findLive(h.rawValue) >= 0 { n += 1 }
         return n
     }
 
@@ -125,7 +124,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         var prefix = 0, hits = 0
         var leading = true
         for h in chain {
-            if _table.findLive(h.rawValue) >= 0 {
+            if _storage.findLive(h.rawValue) >= 0 {
                 hits += 1
                 if leading { prefix += 1 }
             } else {
@@ -141,7 +140,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
         var n = 0
         for h in chain {
-            guard _table.findLive(h.rawValue) >= 0 else { break }
+            guard _storage.findLive(h.rawValue) >= 0 else { break }
             n += 1
         }
         return n
@@ -156,8 +155,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable
     public func pinCount(_ hash: BlockHash) -> Int {
-        let b = _table.findLive(hash.rawValue)
-        return b < 0 ? 0 : Int(_table.entries[b].pins)
+        let b = _storage.findLive(hash.rawValue)
+        return b < 0 ? 0 : Int(_storage.entries[b].pins)
     }
 
     // MARK: Access and insertion
@@ -170,6 +169,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected (amortised for algorithms that sweep)
     @inlinable @discardableResult
     public mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
+        _makeUnique()
         let hit = try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit
         if !hit && recordsChanges { _changes.append(.inserted(hash, parent: nil)) }
         return hit
@@ -186,6 +186,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
+        _makeUnique()
         var parentSlot: Int32 = -1
         if Algorithm.tracksChildren, let parent { parentSlot = lookup(parent) ?? -1 }
         let hit = try _getOrInsert(block, parentSlot: parentSlot).hit
@@ -205,6 +206,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(`chain.count`)
     @inlinable @discardableResult
     public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
+        _makeUnique()
         var hits = 0
         var parent: Int32 = -1
         for i in 0..<chain.count {
@@ -232,25 +234,25 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let key = info.hash.rawValue
         let hint = _algorithm.victimHint
         // the likely victim's table entry: an eviction then finds it in cache
-        if hint >= 0 && _free.isEmpty { _table.prefetch(bucket: Int(_buckets[Int(hint)])) }
-        let b = _table.find(key)
-        if b >= 0 && (!Algorithm.keepsGhosts || _table.entries[b].slot >= 0) {
+        if hint >= 0 && _freeCount == 0 { _storage.prefetch(bucket: Int(_storage.slotBuckets[Int(hint)])) }
+        let b = _storage.find(key)
+        if b >= 0 && (!Algorithm.keepsGhosts || _storage.entries[b].slot >= 0) {
             _statistics.hits &+= 1
-            let slot = _table.entries[b].slot
-            if _table.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
+            let slot = _storage.entries[b].slot
+            if _storage.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
             if Algorithm.tracksChildren && parentSlot >= 0 { _adopt(slot, parent: parentSlot) }
             return (slot, true)
         }
         _statistics.misses &+= 1
         // the table entries of the ghosts an eviction may forget
-        if Algorithm.keepsGhosts && _free.isEmpty { _algorithm.ghosts._oldestBuckets { _table.prefetch(bucket: $0) } }
+        if Algorithm.keepsGhosts && _freeCount == 0 { _algorithm.ghosts._oldestBuckets { _storage.prefetch(bucket: $0) } }
         // a ghost: its entry stays in the table (to become the block's) but leaves its list;
         // marked as neither ghost nor block until then
         var ghostList: Int? = nil
         if Algorithm.keepsGhosts && b >= 0 {
-            let list = Int(_table.entries[b].aux)
-            _algorithm.ghosts._take(-2 - _table.entries[b].slot, list: list)
-            _table.entries[b].slot = _returningGhost
+            let list = Int(_storage.entries[b].aux)
+            _algorithm.ghosts._take(-2 - _storage.entries[b].slot, list: list)
+            _storage.entries[b].slot = _returningGhost
             ghostList = list
         }
         var parentSlot = parentSlot
@@ -261,30 +263,32 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         if Algorithm.keepsGhosts { _forgetGhosts(); _algorithm.ghosts._cancelPending() }
         let slot: Int32
-        if _free.isEmpty {
+        if _freeCount == 0 {
             let victim = _algorithm.evict(for: info)
             if Algorithm.keepsGhosts { _forgetGhosts() }
             if let victim { _release(victim, evicted: true, recycle: false) }   // the new block takes its slot
             if Algorithm.keepsGhosts { _algorithm.ghosts._cancelPending() }
             guard let victim else {
-                if ghostList != nil { _removeEntry(at: _table.find(key)) }
+                if ghostList != nil { _removeEntry(at: _storage.find(key)) }
                 throw .poolExhausted(capacity: capacity)
             }
             if victim == parentSlot { parentSlot = -1 }
             slot = victim
         } else {
-            slot = _free.removeLast()
+            _freeCount -= 1
+            slot = _storage.free[_freeCount]
         }
         let position = UInt16(clamping: info.position)
         if Algorithm.keepsGhosts && ghostList != nil {
             // the returning ghost's entry (deletions may have shifted it) becomes the block's
-            let e = _table.find(key)
-            _table.entries[e].slot = slot
-            _table.entries[e].pins = 0
-            _table.entries[e].aux = position
-            _buckets[Int(slot)] = Int32(truncatingIfNeeded: e)
+            let e = _storage.find(key)
+            _storage.entries[e].slot = slot
+            _storage.entries[e].pins = 0
+            _storage.entries[e].aux = position
+            _storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: e)
         } else {
-            _buckets[Int(slot)] = Int32(truncatingIfNeeded: _table.insert(key, slot: slot, aux: position))
+            _storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: _storage.insert(key, slot: slot, aux: position))
+            _tableCount += 1
         }
         _statistics.insertions &+= 1
         _algorithm.didInsert(slot, info)
@@ -299,21 +303,27 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// recorded (a block's in `_buckets`, a ghost's in its record).
     @inlinable
     internal mutating func _removeEntry(at bucket: Int) {
-        _buckets.withUnsafeMutableBufferPointer { slots in
-            if Algorithm.keepsGhosts {
-                _algorithm.ghosts._records.withUnsafeMutableBufferPointer { ghosts in
-                    _table.remove(at: bucket) { slot, to in
-                        if slot >= 0 {
-                            slots[Int(slot)] = Int32(truncatingIfNeeded: to)
-                        } else if slot != Int32.min {
-                            ghosts[Int(-2 - slot)].bucket = Int32(truncatingIfNeeded: to)
-                        }
+        _tableCount -= 1
+        let storage = _storage
+        if Algorithm.keepsGhosts {
+            _algorithm.ghosts._records.withUnsafeMutableBufferPointer { ghosts in
+                storage.remove(at: bucket) { slot, to in
+                    if slot >= 0 {
+                        storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: to)
+                    } else if slot != Int32.min {
+                        ghosts[Int(-2 - slot)].bucket = Int32(truncatingIfNeeded: to)
                     }
                 }
-            } else {
-                _table.remove(at: bucket) { slot, to in slots[Int(slot)] = Int32(truncatingIfNeeded: to) }
             }
+        } else {
+            storage.remove(at: bucket) { slot, to in storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: to) }
         }
+    }
+
+    /// Makes the storage this pool's own before a mutating call writes through it.
+    @inlinable @inline(__always)
+    internal mutating func _makeUnique() {
+        if !isKnownUniquelyReferenced(&_storage) { _storage = _PoolStorage(copying: _storage) }
     }
 
     /// Deletes the table entries of the ghosts the algorithm just forgot.
@@ -340,10 +350,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func pin(_ hash: BlockHash) -> Bool {
-        let b = _table.findLive(hash.rawValue)
+        _makeUnique()
+        let b = _storage.findLive(hash.rawValue)
         guard b >= 0 else { return false }
-        if _table.entries[b].pins == 0 { _algorithm.didPin(_table.entries[b].slot) }
-        _table.entries[b].pins &+= 1
+        if _storage.entries[b].pins == 0 { _algorithm.didPin(_storage.entries[b].slot) }
+        _storage.entries[b].pins &+= 1
         return true
     }
 
@@ -353,12 +364,13 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected (see the algorithm's `didUnpin`)
     @inlinable @discardableResult
     public mutating func unpin(_ hash: BlockHash) -> Bool {
-        let b = _table.findLive(hash.rawValue)
-        guard b >= 0, _table.entries[b].pins > 0 else { return false }
-        _table.entries[b].pins -= 1
-        if _table.entries[b].pins == 0 {
-            let slot = _table.entries[b].slot
-            _algorithm.didUnpin(slot, BlockInfo(hash: hash, position: Int32(_table.entries[b].aux)))
+        _makeUnique()
+        let b = _storage.findLive(hash.rawValue)
+        guard b >= 0, _storage.entries[b].pins > 0 else { return false }
+        _storage.entries[b].pins -= 1
+        if _storage.entries[b].pins == 0 {
+            let slot = _storage.entries[b].slot
+            _algorithm.didUnpin(slot, BlockInfo(hash: hash, position: Int32(_storage.entries[b].aux)))
         }
         return true
     }
@@ -371,9 +383,10 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func remove(_ hash: BlockHash) -> Bool {
-        let b = _table.findLive(hash.rawValue)
-        guard b >= 0, _table.entries[b].pins == 0 else { return false }
-        let slot = _table.entries[b].slot
+        _makeUnique()
+        let b = _storage.findLive(hash.rawValue)
+        guard b >= 0, _storage.entries[b].pins == 0 else { return false }
+        let slot = _storage.entries[b].slot
         _algorithm.didRemove(slot)
         _release(slot, evicted: false)
         return true
@@ -382,12 +395,12 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Frees `slot`, which the algorithm no longer tracks.
     @inlinable
     internal mutating func _release(_ slot: Int32, evicted: Bool, recycle: Bool = true) {
-        let b = Int(_buckets[Int(slot)])
-        let key = _table.entries[b].key
+        let b = Int(_storage.slotBuckets[Int(slot)])
+        let key = _storage.entries[b].key
         if Algorithm.keepsGhosts, let ghost = _algorithm.ghosts._settle(slot, bucket: b) {
-            _table.entries[b].slot = -2 - ghost.id     // remembered: the entry stays, as a ghost
-            _table.entries[b].pins = 0
-            _table.entries[b].aux = UInt16(ghost.list)
+            _storage.entries[b].slot = -2 - ghost.id     // remembered: the entry stays, as a ghost
+            _storage.entries[b].pins = 0
+            _storage.entries[b].aux = UInt16(ghost.list)
         } else {
             _removeEntry(at: b)
         }
@@ -396,7 +409,10 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             _generation[Int(slot)] &+= 1
             _children[Int(slot)] = 0
         }
-        if recycle { _free.append(slot) }
+        if recycle {
+            _storage.free[_freeCount] = slot
+            _freeCount += 1
+        }
         if evicted {
             _statistics.evictions &+= 1
             onEvict?(BlockHash(key))

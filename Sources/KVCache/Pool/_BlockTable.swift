@@ -4,14 +4,19 @@ import CKVCore
 /// already hashes.
 ///
 /// Linear probing over a power-of-two array of 16-byte entries (key, slot, pin count, a 16-bit
-/// side value), at most half full for its expected count (measured: a 70 % load costs a 1M-block LRU pool a third more
-/// time per operation). The home bucket is `⌊mix(key) · buckets / 2⁶⁴⌋` where `mix` is one
-/// multiply by 2⁶⁴/φ (Fibonacci hashing: no SipHash, still well spread when keys are small trace
-/// ids). Deletion shifts later entries back: no tombstones, probes stay short forever.
+/// side value), at most half full for its expected count (measured: a 70 % load costs a
+/// 1M-block LRU pool a third more time per operation). The home bucket is
+/// `⌊mix(key) · buckets / 2⁶⁴⌋` where `mix` is one multiply by 2⁶⁴/φ (Fibonacci hashing: no
+/// SipHash, still well spread when keys are small trace ids). Deletion shifts later entries
+/// back: no tombstones, probes stay short forever.
 ///
 /// A slot of -1 marks an empty bucket; other negative slots are the owner's to use (a pool
 /// stores its algorithm's ghosts as `-2 - id`), so ``find(_:)`` reports any entry and
 /// ``findLive(_:)`` only entries with a slot ≥ 0.
+///
+/// The operations themselves are static functions over a raw entry pointer (`_find`,
+/// `_insert`, `_remove`), shared by this array-backed form (the prefix index's) and the
+/// pool's storage, which checks uniqueness once per call instead of once per write.
 @usableFromInline
 internal struct _BlockTable: Sendable {
     @frozen
@@ -31,54 +36,97 @@ internal struct _BlockTable: Sendable {
     /// A table for at most `maximumCount` keys, at most half full.
     @inlinable
     init(maximumCount: Int) {
-        self.init(expectedCount: maximumCount, maximumCount: maximumCount)
+        buckets = Self._bucketCount(expected: maximumCount, maximum: maximumCount)
+        entries = _largeArray(repeating: Entry(), count: buckets)
     }
 
-    /// A table at most half full with `expectedCount` keys and at most three quarters full
-    /// with `maximumCount`.
+    /// The number of buckets for a table at most half full with `expected` keys (a quarter
+    /// when small: shorter probe runs, still cache-resident) and at most three quarters full
+    /// with `maximum`.
     @inlinable
-    init(expectedCount: Int, maximumCount: Int) {
+    static func _bucketCount(expected: Int, maximum: Int) -> Int {
         var n = 16
-        // small tables (≤ 512 KB at half load) at most a quarter full: shorter probe runs, still cache-resident
-        let spread = expectedCount <= 16_384 ? 4 : 2
-        while n < expectedCount * spread || n * 3 < maximumCount * 4 { n <<= 1 }
-        buckets = n
-        entries = _largeArray(repeating: Entry(), count: n)
+        let spread = expected <= 16_384 ? 4 : 2
+        while n < expected * spread || n * 3 < maximum * 4 { n <<= 1 }
+        return n
     }
 
+    // MARK: Operations on raw entries
+
     @inlinable @inline(__always)
-    func _home(_ key: UInt64) -> Int {
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: UInt64(buckets)).high)
+    static func _home(_ key: UInt64, _ n: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: UInt64(n)).high)
     }
 
-    /// Starts loading bucket `index`.
+    /// The bucket of `key` among `n` entries (with a slot ≥ 0 when `liveOnly`), or -1.
+    /// - Complexity: O(1) expected
     @inlinable @inline(__always)
-    func prefetch(bucket index: Int) {
-        entries.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + index) }
+    static func _find(_ e: UnsafePointer<Entry>, _ n: Int, _ key: UInt64, liveOnly: Bool) -> Int {
+        var i = _home(key, n)
+        while true {
+            if e[i].slot == -1 { return -1 }
+            if e[i].key == key { return !liveOnly || e[i].slot >= 0 ? i : -1 }
+            i += 1
+            if i == n { i = 0 }
+        }
     }
+
+    /// Inserts `key` (absent) with `slot`; returns its bucket.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    static func _insert(_ e: UnsafeMutablePointer<Entry>, _ n: Int, _ key: UInt64, slot: Int32, aux: UInt16) -> Int {
+        var i = _home(key, n)
+        while e[i].slot != -1 {
+            i += 1
+            if i == n { i = 0 }
+        }
+        e[i].key = key
+        e[i].slot = slot
+        e[i].pins = 0
+        e[i].aux = aux
+        return i
+    }
+
+    /// Removes the entry in bucket `index`, shifting later entries of the probe run back and
+    /// reporting each entry that moves (its slot and new bucket) to `moved`.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    static func _remove(_ e: UnsafeMutablePointer<Entry>, _ n: Int, at index: Int,
+                        moved: (_ slot: Int32, _ bucket: Int) -> Void) {
+        var hole = index
+        var i = index + 1 == n ? 0 : index + 1
+        while e[i].slot != -1 {
+            let home = _home(e[i].key, n)
+            // the entry at i may fill the hole when its home is not in (hole, i]
+            var toI = i - home
+            if toI < 0 { toI += n }
+            var toHole = hole - home
+            if toHole < 0 { toHole += n }
+            if toHole < toI {
+                e[hole] = e[i]
+                moved(e[hole].slot, hole)
+                hole = i
+            }
+            i += 1
+            if i == n { i = 0 }
+        }
+        e[hole] = Entry()
+    }
+
+    // MARK: The array-backed table
 
     /// The bucket holding `key`, or -1.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)
-    func find(_ key: UInt64) -> Int { _probe(key, liveOnly: false) }
+    func find(_ key: UInt64) -> Int {
+        entries.withUnsafeBufferPointer { Self._find($0.baseAddress!, buckets, key, liveOnly: false) }
+    }
 
     /// The bucket holding `key` with a slot ≥ 0, or -1.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)
-    func findLive(_ key: UInt64) -> Int { _probe(key, liveOnly: true) }
-
-    @inlinable @inline(__always)
-    func _probe(_ key: UInt64, liveOnly: Bool) -> Int {
-        let n = buckets
-        return entries.withUnsafeBufferPointer { e in
-            var i = _home(key)
-            while true {
-                if e[i].slot == -1 { return -1 }
-                if e[i].key == key { return !liveOnly || e[i].slot >= 0 ? i : -1 }
-                i += 1
-                if i == n { i = 0 }
-            }
-        }
+    func findLive(_ key: UInt64) -> Int {
+        entries.withUnsafeBufferPointer { Self._find($0.baseAddress!, buckets, key, liveOnly: true) }
     }
 
     /// Inserts `key` (absent) with `slot`; returns its bucket.
@@ -86,56 +134,17 @@ internal struct _BlockTable: Sendable {
     @inlinable @discardableResult
     mutating func insert(_ key: UInt64, slot: Int32, aux: UInt16 = 0) -> Int {
         count += 1
-        let home = _home(key)
         let n = buckets
-        return entries.withUnsafeMutableBufferPointer { e in
-            var i = home
-            while e[i].slot != -1 {
-                i += 1
-                if i == n { i = 0 }
-            }
-            e[i].key = key
-            e[i].slot = slot
-            e[i].pins = 0
-            e[i].aux = aux
-            return i
-        }
+        return entries.withUnsafeMutableBufferPointer { Self._insert($0.baseAddress!, n, key, slot: slot, aux: aux) }
     }
 
     /// Removes the entry in bucket `index`, shifting later entries of the probe run back.
     /// - Complexity: O(1) expected
     @inlinable
-    mutating func remove(at index: Int) { remove(at: index) { _, _ in } }
-
-    /// Removes the entry in bucket `index`, shifting later entries of the probe run back, and
-    /// reports each entry that moves (its slot and new bucket) to `moved`, for owners that
-    /// remember where their entries are.
-    /// - Complexity: O(1) expected
-    @inlinable @inline(__always)
-    mutating func remove(at index: Int, moved: (_ slot: Int32, _ bucket: Int) -> Void) {
+    mutating func remove(at index: Int) {
         count -= 1
         let n = buckets
-        let mult = UInt64(n)
-        entries.withUnsafeMutableBufferPointer { e in
-            var hole = index
-            var i = index + 1 == n ? 0 : index + 1
-            while e[i].slot != -1 {
-                let home = Int(truncatingIfNeeded: (e[i].key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: mult).high)
-                // the entry at i may fill the hole when its home is not in (hole, i]
-                var toI = i - home
-                if toI < 0 { toI += n }
-                var toHole = hole - home
-                if toHole < 0 { toHole += n }
-                if toHole < toI {
-                    e[hole] = e[i]
-                    moved(e[hole].slot, hole)
-                    hole = i
-                }
-                i += 1
-                if i == n { i = 0 }
-            }
-            e[hole] = Entry()
-        }
+        entries.withUnsafeMutableBufferPointer { Self._remove($0.baseAddress!, n, at: index) { _, _ in } }
     }
 
     /// Whether one more key would take the table past half full.

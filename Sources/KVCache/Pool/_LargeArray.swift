@@ -12,3 +12,15 @@ internal func _largeArray<T>(repeating value: T, count: Int) -> [T] {
         initialized = count
     }
 }
+
+/// Allocates `count` copies of `value` behind a raw pointer (the caller deallocates), with
+/// the same huge-page advice as `_largeArray` when large.
+@inlinable
+internal func _allocateLarge<T>(repeating value: T, count: Int) -> UnsafeMutablePointer<T> {
+    let p = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+    if count * MemoryLayout<T>.stride >= (4 << 20) {
+        kvc_advise_hugepages(UnsafeMutableRawPointer(p), count * MemoryLayout<T>.stride)
+    }
+    p.initialize(repeating: value, count: count)
+    return p
+}

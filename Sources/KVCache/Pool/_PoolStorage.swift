@@ -1,0 +1,82 @@
+import CKVCore
+
+/// A pool's key table, each slot's table bucket and its free slots, behind raw pointers in one
+/// object.
+///
+/// `BlockPool` is a value type: it makes this storage unique once at the start of each
+/// mutating call (copying it when shared) and then writes through the pointers with no
+/// further checks. Swift arrays would check uniqueness on every write: about five times per
+/// eviction, measured at a tenth of a replay's instructions. Only constants are stored here
+/// (the counts live in the pool): a `var` in a class is checked for exclusive access at run
+/// time on every use, which cost more than the uniqueness checks saved.
+@usableFromInline
+internal final class _PoolStorage: @unchecked Sendable {
+    /// Slots (the pool's capacity).
+    @usableFromInline let capacity: Int
+    /// Table size (a power of two).
+    @usableFromInline let buckets: Int
+    @usableFromInline let entries: UnsafeMutablePointer<_BlockTable.Entry>
+    /// Per slot: the bucket of its block's entry (-1 when free).
+    @usableFromInline let slotBuckets: UnsafeMutablePointer<Int32>
+    /// Free slots, a stack: `free[0 ..< freeCount]` (the count is the pool's).
+    @usableFromInline let free: UnsafeMutablePointer<Int32>
+
+    /// Storage for `capacity` slots and a table sized for `expectedKeys` (at most half full)
+    /// and `maximumKeys` (at most three quarters full).
+    @inlinable
+    init(capacity: Int, expectedKeys: Int, maximumKeys: Int) {
+        self.capacity = capacity
+        buckets = _BlockTable._bucketCount(expected: expectedKeys, maximum: maximumKeys)
+        entries = _allocateLarge(repeating: _BlockTable.Entry(), count: buckets)
+        slotBuckets = _allocateLarge(repeating: -1, count: capacity)
+        free = .allocate(capacity: max(capacity, 1))
+        for i in 0..<capacity { free[i] = Int32(capacity - 1 - i) }
+    }
+
+    /// A copy of `other`.
+    @inlinable
+    init(copying other: _PoolStorage) {
+        capacity = other.capacity
+        buckets = other.buckets
+        entries = .allocate(capacity: buckets)
+        entries.initialize(from: other.entries, count: buckets)
+        slotBuckets = .allocate(capacity: max(capacity, 1))
+        slotBuckets.initialize(from: other.slotBuckets, count: capacity)
+        free = .allocate(capacity: max(capacity, 1))
+        free.initialize(from: other.free, count: capacity)
+    }
+
+    deinit {
+        entries.deallocate()
+        slotBuckets.deallocate()
+        free.deallocate()
+    }
+
+    /// The bucket holding `key` (a block or a ghost), or -1.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    func find(_ key: UInt64) -> Int { _BlockTable._find(entries, buckets, key, liveOnly: false) }
+
+    /// The bucket holding `key` as a block, or -1.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    func findLive(_ key: UInt64) -> Int { _BlockTable._find(entries, buckets, key, liveOnly: true) }
+
+    /// Inserts `key` (absent) for `slot`; returns its bucket.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always) @discardableResult
+    func insert(_ key: UInt64, slot: Int32, aux: UInt16) -> Int {
+        return _BlockTable._insert(entries, buckets, key, slot: slot, aux: aux)
+    }
+
+    /// Deletes the entry in `bucket`, reporting each entry the deletion shifts.
+    /// - Complexity: O(1) expected
+    @inlinable @inline(__always)
+    func remove(at bucket: Int, moved: (_ slot: Int32, _ bucket: Int) -> Void) {
+        _BlockTable._remove(entries, buckets, at: bucket, moved: moved)
+    }
+
+    /// Starts loading bucket `index`.
+    @inlinable @inline(__always)
+    func prefetch(bucket index: Int) { kvc_prefetch(entries + index) }
+}
