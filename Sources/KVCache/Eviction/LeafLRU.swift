@@ -9,83 +9,123 @@
 /// the oldest leaf it is older than every leaf and goes to the tail in O(1). Only an explicit
 /// ``BlockPool/remove(_:)`` of a younger child needs the ordered walk.
 public struct LeafLRU: EvictionAlgorithm, Sendable {
-    @usableFromInline internal var _links: [_Link]
-    @usableFromInline internal var _stamp: [UInt64]
-    @usableFromInline internal var _hasChild: [Bool]
-    @usableFromInline internal var _tracked: [Bool]
+    /// Per slot: links in the leaf list, last-use stamp, whether the block has a cached child
+    /// and whether the algorithm tracks it (not pinned), in one record.
+    @frozen
+    @usableFromInline
+    internal struct _Node: _LinkedNode, Sendable {
+        @usableFromInline var prev: Int32 = -1
+        @usableFromInline var next: Int32 = -1
+        @usableFromInline var stamp: UInt64 = 0
+        @usableFromInline var hasChild = false
+        @usableFromInline var tracked = false
+        @inlinable init() {}
+    }
+
+    @usableFromInline internal var _nodes: [_Node]
+    /// Evictable blocks without a cached child, least recently used at the tail.
     @usableFromInline internal var _leaves = _SlotList()
     @usableFromInline internal var _clock: UInt64 = 0
 
-    /// The pool reports parent/child links to this policy.
-    public static var tracksChildren: Bool { true }
+    /// LeafLRU needs the pool's parent/child links.
+    @inlinable public static var tracksChildren: Bool { true }
 
-    /// Creates a leaf-LRU for `capacity` slots.
+    /// Creates a LeafLRU for `capacity` slots.
     @inlinable
     public init(capacity: Int) {
-        _links = Array(repeating: _Link(), count: capacity)
-        _stamp = Array(repeating: 0, count: capacity)
-        _hasChild = Array(repeating: false, count: capacity)
-        _tracked = Array(repeating: false, count: capacity)
+        _nodes = _largeArray(repeating: _Node(), count: capacity)
     }
 
     @inlinable mutating func _tick() -> UInt64 { _clock &+= 1; return _clock }
 
+    /// A new block is a leaf (the pool links its children later).
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _stamp[Int(slot)] = _tick()
-        _hasChild[Int(slot)] = false
-        _tracked[Int(slot)] = true
-        _leaves.pushFront(slot, &_links)
+        let t = _tick()
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            n[Int(slot)].stamp = t
+            n[Int(slot)].hasChild = false
+            n[Int(slot)].tracked = true
+            _leaves.pushFront(slot, n)
+        }
     }
 
+    /// Stamps the block; a leaf moves to the list's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        _stamp[Int(slot)] = _tick()
-        if !_hasChild[Int(slot)] { _leaves.moveToFront(slot, &_links) }
+        let t = _tick()
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            n[Int(slot)].stamp = t
+            if !n[Int(slot)].hasChild && _leaves.head != slot {
+                _leaves.remove(slot, n)
+                _leaves.pushFront(slot, n)
+            }
+        }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _tracked[Int(slot)] && !_hasChild[Int(slot)] { _leaves.remove(slot, &_links) }
-        _tracked[Int(slot)] = false
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
+            n[Int(slot)].tracked = false
+        }
     }
 
     /// The least recently used leaf.
     /// - Complexity: O(1)
     @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
-        guard let s = _leaves.popBack(&_links) else { return nil }
-        _tracked[Int(s)] = false
+        let s = _leaves.tail
+        guard s >= 0 else { return nil }
+        _nodes.withUnsafeMutableBufferPointer { b in
+            _leaves.remove(s, b.baseAddress!)
+            b[Int(s)].tracked = false
+        }
         return s
     }
 
-    /// The least recently used leaf.
+    /// The leaf the next eviction takes.
     @inlinable public var victimHint: BlockSlot { _leaves.tail }
 
+    /// The block stops being a leaf.
     /// - Complexity: O(1)
     @inlinable public mutating func didGainFirstChild(_ slot: BlockSlot) {
-        if _tracked[Int(slot)] && !_hasChild[Int(slot)] { _leaves.remove(slot, &_links) }
-        _hasChild[Int(slot)] = true
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
+            n[Int(slot)].hasChild = true
+        }
     }
 
-    /// - Complexity: O(1) when the block is older than every leaf (always, after an eviction);
-    ///   otherwise O(leaves newer than it).
+    /// The block is a leaf again; it re-enters the list at its last-use position.
+    /// - Complexity: O(1) when its child was evicted (the parent is then older than every
+    ///   leaf); O(k) for the k younger leaves after an explicit removal of a child
     @inlinable public mutating func didLoseLastChild(_ slot: BlockSlot) {
-        _hasChild[Int(slot)] = false
-        guard _tracked[Int(slot)] else { return }
-        let stamp = _stamp[Int(slot)]
-        var after = _leaves.tail
-        while after >= 0 && _stamp[Int(after)] < stamp { after = _links[Int(after)].prev }
-        if after < 0 { _leaves.pushFront(slot, &_links) } else { _leaves.insert(slot, after: after, &_links) }
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            n[Int(slot)].hasChild = false
+            guard n[Int(slot)].tracked else { return }
+            let stamp = n[Int(slot)].stamp
+            var after = _leaves.tail
+            while after >= 0 && n[Int(after)].stamp < stamp { after = n[Int(after)].prev }
+            if after < 0 { _leaves.pushFront(slot, n) } else { _leaves.insert(slot, after: after, n) }
+        }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didPin(_ slot: BlockSlot) { didRemove(slot) }
 
-    /// Returns the block as just used.
+    /// Returns an unpinned block as just used.
     /// - Complexity: O(1)
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
-        _stamp[Int(slot)] = _tick()
-        _tracked[Int(slot)] = true
-        if !_hasChild[Int(slot)] { _leaves.pushFront(slot, &_links) }
+        let t = _tick()
+        _nodes.withUnsafeMutableBufferPointer { b in
+            let n = b.baseAddress!
+            n[Int(slot)].stamp = t
+            n[Int(slot)].tracked = true
+            if !n[Int(slot)].hasChild { _leaves.pushFront(slot, n) }
+        }
     }
 }

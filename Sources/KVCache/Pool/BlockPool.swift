@@ -35,11 +35,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Table entries in use (blocks and ghosts), and free slots on `_storage.free`.
     @usableFromInline internal var _tableCount = 0
     @usableFromInline internal var _freeCount: Int
-    // parent/child links, kept only when Algorithm.tracksChildren
-    @usableFromInline internal var _parent: [Int32]
-    @usableFromInline internal var _parentGeneration: [UInt32]
-    @usableFromInline internal var _generation: [UInt32]
-    @usableFromInline internal var _children: [Int32]
 
     /// Creates an empty pool whose algorithm is `Algorithm(capacity:)`.
     ///
@@ -60,12 +55,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         _algorithm = algorithm
         let ghosts = Algorithm.keepsGhosts ? algorithm.ghosts.capacity : 0
         _freeCount = capacity
-        _storage = _PoolStorage(capacity: capacity, expectedKeys: capacity + min(ghosts, capacity), maximumKeys: capacity + ghosts)
-        let tracked = Algorithm.tracksChildren ? capacity : 0
-        _parent = Array(repeating: -1, count: tracked)
-        _parentGeneration = Array(repeating: 0, count: tracked)
-        _generation = Array(repeating: 0, count: tracked)
-        _children = Array(repeating: 0, count: tracked)
+        _storage = _PoolStorage(capacity: capacity, expectedKeys: capacity + min(ghosts, capacity), maximumKeys: capacity + ghosts,
+                                tracksChildren: Algorithm.tracksChildren)
     }
 
     /// The number of blocks in the pool.
@@ -406,8 +397,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         if Algorithm.tracksChildren {
             _unlinkFromParent(slot)
-            _generation[Int(slot)] &+= 1
-            _children[Int(slot)] = 0
+            _storage.family[Int(slot)].generation &+= 1
+            _storage.family[Int(slot)].children = 0
         }
         if recycle {
             _storage.free[_freeCount] = slot
@@ -435,26 +426,29 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     @inlinable
     internal mutating func _link(_ child: Int32, parent: Int32) {
-        _parent[Int(child)] = parent
-        _parentGeneration[Int(child)] = _generation[Int(parent)]
-        _children[Int(parent)] += 1
-        if _children[Int(parent)] == 1 { _algorithm.didGainFirstChild(parent) }
+        let f = _storage.family
+        f[Int(child)].parent = parent
+        f[Int(child)].parentGeneration = f[Int(parent)].generation
+        f[Int(parent)].children += 1
+        if f[Int(parent)].children == 1 { _algorithm.didGainFirstChild(parent) }
     }
 
     @inlinable
     internal mutating func _unlinkFromParent(_ child: Int32) {
-        let p = _parent[Int(child)]
-        _parent[Int(child)] = -1
-        guard p >= 0, _parentGeneration[Int(child)] == _generation[Int(p)] else { return }
-        _children[Int(p)] -= 1
-        if _children[Int(p)] == 0 { _algorithm.didLoseLastChild(p) }
+        let f = _storage.family
+        let p = f[Int(child)].parent
+        f[Int(child)].parent = -1
+        guard p >= 0, f[Int(child)].parentGeneration == f[Int(p)].generation else { return }
+        f[Int(p)].children -= 1
+        if f[Int(p)].children == 0 { _algorithm.didLoseLastChild(p) }
     }
 
     /// Re-links a present block under `parent` when its recorded parent is stale (its parent
     /// was evicted and came back while the block stayed).
     @inlinable
     internal mutating func _adopt(_ slot: Int32, parent: Int32) {
-        if _parent[Int(slot)] == parent && _parentGeneration[Int(slot)] == _generation[Int(parent)] { return }
+        let f = _storage.family
+        if f[Int(slot)].parent == parent && f[Int(slot)].parentGeneration == f[Int(parent)].generation { return }
         guard slot != parent else { return }
         _unlinkFromParent(slot)
         _link(slot, parent: parent)

@@ -1,7 +1,7 @@
 import CKVCore
 
-/// A pool's key table, each slot's table bucket and its free slots, behind raw pointers in one
-/// object.
+/// A pool's key table, each slot's table bucket, its free slots and (for prefix-aware
+/// algorithms) its parent/child links, behind raw pointers in one object.
 ///
 /// `BlockPool` is a value type: it makes this storage unique once at the start of each
 /// mutating call (copying it when shared) and then writes through the pointers with no
@@ -20,12 +20,31 @@ internal final class _PoolStorage: @unchecked Sendable {
     @usableFromInline let slotBuckets: UnsafeMutablePointer<Int32>
     /// Free slots, a stack: `free[0 ..< freeCount]` (the count is the pool's).
     @usableFromInline let free: UnsafeMutablePointer<Int32>
+    /// Per slot, for prefix-aware algorithms only (else empty): parent/child links.
+    @usableFromInline let family: UnsafeMutablePointer<_Family>
+    @usableFromInline let familyCount: Int
+
+    /// A slot's place in the prefix tree: its parent slot and the parent's generation when
+    /// linked (a parent evicted and reused has moved on), its own generation, its cached
+    /// children.
+    @frozen
+    @usableFromInline
+    internal struct _Family: Sendable {
+        @usableFromInline var parent: Int32 = -1
+        @usableFromInline var parentGeneration: UInt32 = 0
+        @usableFromInline var generation: UInt32 = 0
+        @usableFromInline var children: Int32 = 0
+        @inlinable init() {}
+    }
 
     /// Storage for `capacity` slots and a table sized for `expectedKeys` (at most half full)
-    /// and `maximumKeys` (at most three quarters full).
+    /// and `maximumKeys` (at most three quarters full); parent/child links when
+    /// `tracksChildren`.
     @inlinable
-    init(capacity: Int, expectedKeys: Int, maximumKeys: Int) {
+    init(capacity: Int, expectedKeys: Int, maximumKeys: Int, tracksChildren: Bool) {
         self.capacity = capacity
+        familyCount = tracksChildren ? capacity : 0
+        family = _allocateLarge(repeating: _Family(), count: familyCount)
         buckets = _BlockTable._bucketCount(expected: expectedKeys, maximum: maximumKeys)
         entries = _allocateLarge(repeating: _BlockTable.Entry(), count: buckets)
         slotBuckets = _allocateLarge(repeating: -1, count: capacity)
@@ -38,6 +57,9 @@ internal final class _PoolStorage: @unchecked Sendable {
     init(copying other: _PoolStorage) {
         capacity = other.capacity
         buckets = other.buckets
+        familyCount = other.familyCount
+        family = .allocate(capacity: max(familyCount, 1))
+        family.initialize(from: other.family, count: familyCount)
         entries = .allocate(capacity: buckets)
         entries.initialize(from: other.entries, count: buckets)
         slotBuckets = .allocate(capacity: max(capacity, 1))
@@ -50,6 +72,7 @@ internal final class _PoolStorage: @unchecked Sendable {
         entries.deallocate()
         slotBuckets.deallocate()
         free.deallocate()
+        family.deallocate()
     }
 
     /// The bucket holding `key` (a block or a ghost), or -1.
