@@ -70,17 +70,20 @@ public enum ClusterSimulator {
         let bs = trace.blockSize
         let usePools = c.overlapSource == .pools || (c.overlapSource == .automatic && c.hostCapacity == 0)
         let needOverlaps = !selectorIsConfigured || c.selector.usesOverlaps
-        var nodes: [NodeSim] = []
+        // built in place: a second reference to a node's pool (or the index) would make its
+        // first write copy it. Pools answer overlaps themselves when there are no tiers: the
+        // index then stays empty.
+        var world = _World(nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
+                           usePools: usePools)
+        world.nodes.reserveCapacity(c.nodes)
         for _ in 0..<c.nodes {
             var device = try c.eviction.makePool(capacity: c.capacity)
             device.recordsChanges = !usePools
             var host: AnyBlockPool?, disk: AnyBlockPool?
             if c.hostCapacity > 0 { host = try EvictionPolicy.lru.makePool(capacity: c.hostCapacity); host!.recordsChanges = true }
             if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
-            nodes.append(NodeSim(device: device, host: host, disk: disk))
+            world.nodes.append(NodeSim(device: consume device, host: consume host, disk: consume disk))
         }
-        // pools answer overlaps themselves when there are no tiers: the index then stays empty
-        let index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20))
         var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
         var result = ClusterResult(configuration: c)
         result.requests = trace.count
@@ -92,7 +95,6 @@ public enum ClusterSimulator {
         result.hottestBlocks = hottest
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
 
-        var world = _World(nodes: nodes, index: index, usePools: usePools)
         var chainBuffer: [BlockHash] = []     // one buffer for every request's chain
         trace.blocks.withUnsafeBufferPointer { all in
             for i in 0..<trace.count {
