@@ -223,9 +223,12 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable
     internal mutating func _getOrInsert(_ info: BlockInfo, parentSlot: Int32) throws(PoolError) -> (slot: Int32, hit: Bool) {
         let key = info.hash.rawValue
-        let hint = _algorithm.victimHint
-        // the likely victim's table entry: an eviction then finds it in cache
-        if hint >= 0 && _freeCount == 0 { _storage.prefetch(bucket: Int(_storage.slotBuckets[Int(hint)])) }
+        // the likely victim's table entry, so an eviction finds it in cache (tables that fit
+        // in a core's L2 cache are there already)
+        if _storage.buckets > _prefetchAbove && _freeCount == 0 {
+            let hint = _algorithm.victimHint
+            if hint >= 0 { _storage.prefetch(bucket: Int(_storage.slotBuckets[Int(hint)])) }
+        }
         let b = _storage.find(key)
         if b >= 0 && (!Algorithm.keepsGhosts || _storage.entries[b].slot >= 0) {
             _statistics.hits &+= 1
@@ -236,7 +239,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         _statistics.misses &+= 1
         // the table entries of the ghosts an eviction may forget
-        if Algorithm.keepsGhosts && _freeCount == 0 { _algorithm.ghosts._oldestBuckets { _storage.prefetch(bucket: $0) } }
+        if Algorithm.keepsGhosts && _storage.buckets > _prefetchAbove && _freeCount == 0 {
+            _algorithm.ghosts._oldestBuckets { _storage.prefetch(bucket: $0) }
+        }
         // a ghost: its entry stays in the table (to become the block's) but leaves its list;
         // marked as neither ghost nor block until then
         var ghostList: Int? = nil
@@ -286,6 +291,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         if Algorithm.tracksChildren && parentSlot >= 0 { _link(slot, parent: parentSlot) }
         return (slot, false)
     }
+
+    /// Tables of more buckets than this (1 MB) get the victim and ghost prefetches.
+    @inlinable internal var _prefetchAbove: Int { 65_536 }
 
     /// The slot of a table entry whose ghost is coming back as a block, until it is one.
     @inlinable internal var _returningGhost: Int32 { .min }
