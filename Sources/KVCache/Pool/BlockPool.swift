@@ -300,7 +300,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
 
     /// Deletes the table entry in `bucket`; entries the deletion shifts get their new bucket
     /// recorded (a block's in `_buckets`, a ghost's in its record).
-    @inlinable
+    @inlinable @inline(__always)
     internal mutating func _removeEntry(at bucket: Int) {
         _tableCount -= 1
         let storage = _storage
@@ -392,7 +392,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     }
 
     /// Frees `slot`, which the algorithm no longer tracks.
-    @inlinable
+    @inlinable @inline(__always)
     internal mutating func _release(_ slot: Int32, evicted: Bool, recycle: Bool = true) {
         let b = Int(_storage.slotBuckets[Int(slot)])
         let key = _storage.entries[b].key
