@@ -105,21 +105,21 @@ internal struct _SlotList: Sendable {
 
     /// Inserts `slot` at the head (newest end).
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func pushFront<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
         links.withUnsafeMutableBufferPointer { pushFront(slot, $0.baseAddress!) }
     }
 
     /// Inserts `slot` right after (older side of) `anchor`.
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func insert<Node: _LinkedNode>(_ slot: Int32, after anchor: Int32, _ links: inout [Node]) {
         links.withUnsafeMutableBufferPointer { insert(slot, after: anchor, $0.baseAddress!) }
     }
 
     /// Inserts `slot` at the tail (oldest end).
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func pushBack<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
         if tail < 0 { pushFront(slot, &links); return }
         insert(slot, after: tail, &links)
@@ -127,14 +127,14 @@ internal struct _SlotList: Sendable {
 
     /// Unlinks `slot`, which must be in this list.
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func remove<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
         links.withUnsafeMutableBufferPointer { remove(slot, $0.baseAddress!) }
     }
 
     /// Moves `slot` (in this list) to the head.
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func moveToFront<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
         guard head != slot else { return }
         links.withUnsafeMutableBufferPointer { l in
@@ -145,7 +145,7 @@ internal struct _SlotList: Sendable {
 
     /// Removes and returns the tail (oldest), or `nil` when empty.
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func popBack<Node: _LinkedNode>(_ links: inout [Node]) -> Int32? {
         let t = tail
         guard t >= 0 else { return nil }
