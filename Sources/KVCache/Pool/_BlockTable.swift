@@ -41,12 +41,13 @@ internal struct _BlockTable: Sendable {
     }
 
     /// The number of buckets for a table at most half full with `expected` keys (a quarter
-    /// when small: shorter probe runs, still cache-resident) and at most three quarters full
-    /// with `maximum`.
+    /// when that stays within 256 KB: shorter probe runs, still cache-resident; larger
+    /// quarter-full tables cost more in cache misses and page faults than they save when a
+    /// simulated cluster holds a dozen of them) and at most three quarters full with `maximum`.
     @inlinable
     static func _bucketCount(expected: Int, maximum: Int) -> Int {
         var n = 16
-        let spread = expected <= 16_384 ? 4 : 2
+        let spread = expected <= 4_096 ? 4 : 2
         while n < expected * spread || n * 3 < maximum * 4 { n <<= 1 }
         return n
     }
