@@ -21,6 +21,8 @@ import CKVCore
 public struct GhostKeys: Sendable {
     /// The most ghosts remembered at once (over all lists).
     public let capacity: Int
+    /// The number of lists (1 or 2; 0 for ``none``).
+    public let lists: Int
     /// Per ghost id: its links in its list (or, when free, in the free list) and the pool's
     /// table bucket holding its key (kept current by the pool as entries shift).
     @usableFromInline internal var _records: [_BucketLink]
@@ -44,6 +46,7 @@ public struct GhostKeys: Sendable {
     public init(capacity: Int, lists: Int) {
         precondition(lists <= 2 && (lists >= 1 || capacity <= 0), "GhostKeys holds one or two lists, got \(lists)")
         self.capacity = max(capacity, 0)
+        self.lists = lists
         _records = _largeArray(repeating: _BucketLink(), count: self.capacity)
         for i in 0..<self.capacity { _records[i].next = Int32(i + 1 < self.capacity ? i + 1 : -1) }
         _freeHead = self.capacity > 0 ? 0 : -1
@@ -57,17 +60,22 @@ public struct GhostKeys: Sendable {
     @inlinable public var count: Int { _list0.count + _list1.count }
 
     /// Ghosts remembered in `list`.
+    /// - Precondition: `list < lists`.
     /// - Complexity: O(1)
-    @inlinable public func count(in list: Int) -> Int { list == 0 ? _list0.count : _list1.count }
+    @inlinable public func count(in list: Int) -> Int {
+        precondition(list >= 0 && list < lists, "GhostKeys has \(lists) list(s), asked for list \(list)")
+        return list == 0 ? _list0.count : _list1.count
+    }
 
     /// Remembers the key of the block in `slot` — the victim the current ``EvictionAlgorithm``
     /// call returns — as the newest ghost of `list`.
     ///
     /// - Returns: `false` (nothing remembered) when ``capacity`` ghosts are remembered already.
-    /// - Precondition: No other slot was remembered in the same call.
+    /// - Precondition: `list < lists`, and no other slot was remembered in the same call.
     /// - Complexity: O(1)
     @inlinable @discardableResult
     public mutating func remember(_ slot: BlockSlot, in list: Int) -> Bool {
+        precondition(list >= 0 && list < lists, "GhostKeys has \(lists) list(s), asked to remember in list \(list)")
         precondition(_pendingSlot < 0, "GhostKeys.remember called twice in one eviction")
         let id = _freeHead
         guard id >= 0 else { return false }
@@ -82,9 +90,11 @@ public struct GhostKeys: Sendable {
     }
 
     /// Forgets the oldest ghost of `list`; nothing when it is empty.
+    /// - Precondition: `list < lists`.
     /// - Complexity: O(1)
     @inlinable
     public mutating func forgetOldest(in list: Int) {
+        precondition(list >= 0 && list < lists, "GhostKeys has \(lists) list(s), asked to forget in list \(list)")
         let t = list == 0 ? _list0.tail : _list1.tail
         guard t >= 0 else { return }
         _records.withUnsafeMutableBufferPointer { r in
