@@ -129,7 +129,19 @@ public enum ClusterSimulator {
                     result.rejected += 1
                     continue
                 }
-                let p = usePools && !needOverlaps && !c.cachingDisabled ? world.nodes[n].device.prefixHits(of: chain) : scores.depth(of: n)
+                // leading blocks on the chosen node (p) and all its blocks of the chain (present),
+                // before it stores: one walk when the scores did not already give p
+                var p = scores.depth(of: n)
+                var present = 0
+                if !c.cachingDisabled && usePools {
+                    if needOverlaps {
+                        present = p + world.nodes[n].device.hits(in: UnsafeBufferPointer(rebasing: chain[p...]))
+                    } else {
+                        (p, present) = world.nodes[n].device.lookup(chain)
+                    }
+                } else if !c.cachingDisabled {
+                    present = world.nodes[n].device.hits(in: chain)
+                }
                 var used = p
                 var extra: Int64 = 0
                 if let tr = decision.transfer, !c.cachingDisabled {
@@ -174,7 +186,7 @@ public enum ClusterSimulator {
                 states[n].requestsServed += 1
                 // update (dispatch)
                 if !c.cachingDisabled {
-                    result.hits.blockHits += world.nodes[n].device.hits(in: chain)
+                    result.hits.blockHits += present
                     result.hits.accessHits += world.store(n, chain)
                     states[n].usedBlocks = world.nodes[n].device.count     // pools change only here
                     for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
