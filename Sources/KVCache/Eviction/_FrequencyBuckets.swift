@@ -9,6 +9,10 @@
 /// bucket, and while a slot is out of the lists (pinned) its unused `next` link keeps it.
 /// (A 16-byte record with the frequency inline makes a 1M-slot LFU's working set 4 MB larger,
 /// which costs throughput once the pool outgrows the last-level cache.)
+///
+/// Storage is one object of raw pointers, made unique once per mutating call (copy-on-write):
+/// an access touches slot records, bucket records, sub-lists and the free-bucket stack, and
+/// as Swift arrays each write checked uniqueness (8–15 checks per access).
 @usableFromInline
 internal struct _FrequencyBuckets: Sendable {
     @frozen
@@ -23,14 +27,71 @@ internal struct _FrequencyBuckets: Sendable {
         @inlinable var positionClass: Int { Int(bucketAndClass >> 24) }
     }
 
+    /// A bucket: its links in the frequency order, its frequency, its non-empty classes.
+    @frozen
+    @usableFromInline
+    struct Bucket: _LinkedNode, Sendable {
+        @usableFromInline var prev: Int32 = -1
+        @usableFromInline var next: Int32 = -1
+        @usableFromInline var frequency: UInt32 = 0
+        @usableFromInline var mask: UInt64 = 0
+        @inlinable init(frequency: UInt32) { self.frequency = frequency }
+    }
+
+    /// Slot records, bucket records, sub-lists and free bucket ids. Only constants are stored
+    /// here (a `var` in a class is checked for exclusive access on every use).
+    @usableFromInline
+    final class _Storage: @unchecked Sendable {
+        @usableFromInline let capacity: Int
+        @usableFromInline let classes: Int
+        /// At most one bucket per slot plus the one an increment creates before it frees one.
+        @usableFromInline let maxBuckets: Int
+        @usableFromInline let nodes: UnsafeMutablePointer<Node>
+        @usableFromInline let buckets: UnsafeMutablePointer<Bucket>
+        @usableFromInline let lists: UnsafeMutablePointer<_SlotList>   // bucket * classes + class
+        @usableFromInline let freeBuckets: UnsafeMutablePointer<Int32>
+
+        @inlinable
+        init(capacity: Int, classes: Int) {
+            self.capacity = capacity
+            self.classes = classes
+            maxBuckets = capacity + 2
+            nodes = _allocateLarge(repeating: Node(), count: capacity)
+            // written before read: a bucket id is initialised when it is first handed out
+            buckets = .allocate(capacity: maxBuckets)
+            lists = .allocate(capacity: maxBuckets * classes)
+            freeBuckets = .allocate(capacity: maxBuckets)
+        }
+
+        /// A copy of `other`'s first `bucketCount` buckets and `freeCount` free ids.
+        @inlinable
+        init(copying other: _Storage, bucketCount: Int, freeCount: Int) {
+            capacity = other.capacity
+            classes = other.classes
+            maxBuckets = other.maxBuckets
+            nodes = .allocate(capacity: max(capacity, 1))
+            nodes.initialize(from: other.nodes, count: capacity)
+            buckets = .allocate(capacity: maxBuckets)
+            buckets.initialize(from: other.buckets, count: bucketCount)
+            lists = .allocate(capacity: maxBuckets * classes)
+            lists.initialize(from: other.lists, count: bucketCount * classes)
+            freeBuckets = .allocate(capacity: maxBuckets)
+            freeBuckets.initialize(from: other.freeBuckets, count: freeCount)
+        }
+
+        deinit {
+            nodes.deallocate()
+            buckets.deallocate()
+            lists.deallocate()
+            freeBuckets.deallocate()
+        }
+    }
+
     @usableFromInline let classes: Int
-    @usableFromInline var nodes: [Node]
-    // per bucket
-    @usableFromInline var bucketFrequency: [UInt32] = []
-    @usableFromInline var bucketLinks: [_Link] = []
-    @usableFromInline var bucketMask: [UInt64] = []
-    @usableFromInline var lists: [_SlotList] = []   // bucket * classes + class
-    @usableFromInline var freeBuckets: [Int32] = []
+    @usableFromInline var _storage: _Storage
+    /// Bucket ids handed out so far (ids `0 ..< bucketCount` are initialised).
+    @usableFromInline var bucketCount = 0
+    @usableFromInline var freeCount = 0
     @usableFromInline var order = _SlotList()       // buckets by frequency, head = lowest
 
     @inlinable
@@ -38,63 +99,70 @@ internal struct _FrequencyBuckets: Sendable {
         precondition(classes >= 1 && classes <= 64)
         precondition(capacity < 0x00FF_FFFF, "at most 16M slots")
         self.classes = classes
-        nodes = _largeArray(repeating: Node(), count: capacity)
+        _storage = _Storage(capacity: capacity, classes: classes)
+    }
+
+    @inlinable @inline(__always)
+    mutating func _makeUnique() {
+        if !isKnownUniquelyReferenced(&_storage) {
+            _storage = _Storage(copying: _storage, bucketCount: bucketCount, freeCount: freeCount)
+        }
     }
 
     /// The access count of `slot`: its bucket's, or the one kept while the slot is unlinked.
     @inlinable
     func frequency(_ slot: Int32) -> UInt32 {
-        let node = nodes[Int(slot)]
+        let node = _storage.nodes[Int(slot)]
         let b = node.bucket
-        return b == 0x00FF_FFFF ? UInt32(bitPattern: node.next) : bucketFrequency[Int(b)]
+        return b == 0x00FF_FFFF ? UInt32(bitPattern: node.next) : _storage.buckets[Int(b)].frequency
     }
 
     @inlinable
     mutating func _newBucket(frequency f: UInt32) -> Int32 {
-        if let b = freeBuckets.popLast() {
-            bucketFrequency[Int(b)] = f
-            return b
+        let s = _storage
+        let b: Int32
+        if freeCount > 0 {
+            freeCount -= 1
+            b = s.freeBuckets[freeCount]
+        } else {
+            b = Int32(bucketCount)
+            bucketCount += 1
         }
-        let b = Int32(bucketFrequency.count)
-        bucketFrequency.append(f)
-        bucketLinks.append(_Link())
-        bucketMask.append(0)
-        lists.append(contentsOf: repeatElement(_SlotList(), count: classes))
+        s.buckets[Int(b)] = Bucket(frequency: f)
+        for c in 0..<classes { s.lists[Int(b) * classes + c] = _SlotList() }
         return b
     }
 
     @inlinable
     mutating func _freeBucketIfEmpty(_ b: Int32) {
-        guard bucketMask[Int(b)] == 0 else { return }
-        order.remove(b, &bucketLinks)
-        freeBuckets.append(b)
+        let s = _storage
+        guard s.buckets[Int(b)].mask == 0 else { return }
+        order.remove(b, s.buckets)
+        s.freeBuckets[freeCount] = b
+        freeCount += 1
     }
 
     /// Links `slot` (whose class is set) at the head of its class list in bucket `b`.
     @inlinable
     mutating func _link(_ slot: Int32, into b: Int32) {
-        let c = nodes[Int(slot)].positionClass
-        nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
-        lists[Int(b) * classes + c].pushFront(slot, &nodes)
-        bucketMask[Int(b)] |= 1 << UInt64(c)
+        let s = _storage
+        let c = s.nodes[Int(slot)].positionClass
+        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
+        s.lists[Int(b) * classes + c].pushFront(slot, s.nodes)
+        s.buckets[Int(b)].mask |= 1 << UInt64(c)
     }
 
     /// Unlinks `slot` from its bucket (keeps its frequency); returns the bucket.
     @inlinable
     mutating func _unlink(_ slot: Int32) -> Int32 {
-        let classes = self.classes
-        let (b, c, empty) = nodes.withUnsafeMutableBufferPointer { n in
-            lists.withUnsafeMutableBufferPointer { l -> (Int32, Int, Bool) in
-                let node = n[Int(slot)]
-                let b = node.bucket, c = node.positionClass
-                let i = Int(b) * classes + c
-                l[i].remove(slot, n.baseAddress!)
-                n[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
-                return (b, c, l[i].isEmpty)
-            }
-        }
-        nodes[Int(slot)].next = Int32(bitPattern: bucketFrequency[Int(b)])
-        if empty { bucketMask[Int(b)] &= ~(1 << UInt64(c)) }
+        let s = _storage
+        let node = s.nodes[Int(slot)]
+        let b = node.bucket, c = node.positionClass
+        let i = Int(b) * classes + c
+        s.lists[i].remove(slot, s.nodes)
+        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
+        s.nodes[Int(slot)].next = Int32(bitPattern: s.buckets[Int(b)].frequency)
+        if s.lists[i].isEmpty { s.buckets[Int(b)].mask &= ~(1 << UInt64(c)) }
         return b
     }
 
@@ -102,10 +170,11 @@ internal struct _FrequencyBuckets: Sendable {
     /// created when missing.
     @inlinable
     mutating func _bucket(frequency f: UInt32, after: Int32) -> Int32 {
-        let next = after < 0 ? order.head : bucketLinks[Int(after)].next
-        if next >= 0 && bucketFrequency[Int(next)] == f { return next }
+        let s = _storage
+        let next = after < 0 ? order.head : s.buckets[Int(after)].next
+        if next >= 0 && s.buckets[Int(next)].frequency == f { return next }
         let b = _newBucket(frequency: f)
-        if after < 0 { order.pushFront(b, &bucketLinks) } else { order.insert(b, after: after, &bucketLinks) }
+        if after < 0 { order.pushFront(b, s.buckets) } else { order.insert(b, after: after, s.buckets) }
         return b
     }
 
@@ -113,19 +182,21 @@ internal struct _FrequencyBuckets: Sendable {
     /// buckets to find the place for `f` (used when a pinned block returns).
     @inlinable
     mutating func add(_ slot: Int32, frequency f: UInt32, class c: Int) {
-        nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
-        nodes[Int(slot)].next = -1
+        _makeUnique()
+        let s = _storage
+        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
+        s.nodes[Int(slot)].next = -1
         if f == 1 {
             // the common case: the lowest bucket, at the head of the order
             let head = order.head
-            _link(slot, into: head >= 0 && bucketFrequency[Int(head)] == 1 ? head : _bucket(frequency: 1, after: -1))
+            _link(slot, into: head >= 0 && s.buckets[Int(head)].frequency == 1 ? head : _bucket(frequency: 1, after: -1))
             return
         }
         var after: Int32 = -1
         var cursor = order.head
-        while cursor >= 0 && bucketFrequency[Int(cursor)] < f {
+        while cursor >= 0 && s.buckets[Int(cursor)].frequency < f {
             after = cursor
-            cursor = bucketLinks[Int(cursor)].next
+            cursor = s.buckets[Int(cursor)].next
         }
         _link(slot, into: _bucket(frequency: f, after: after))
     }
@@ -134,38 +205,27 @@ internal struct _FrequencyBuckets: Sendable {
     /// - Complexity: O(1)
     @inlinable
     mutating func increment(_ slot: Int32) {
-        let classes = self.classes
+        _makeUnique()
+        let s = _storage
+        let node = s.nodes[Int(slot)]
+        let old = node.bucket, c = node.positionClass
+        let i = Int(old) &* classes &+ c
+        let f = s.buckets[Int(old)].frequency &+ 1
         // A slot alone in its bucket, with no bucket of frequency f + 1 after it, takes the
         // bucket along: only the bucket's frequency changes (the common case for hot blocks).
-        let node = nodes[Int(slot)]
-        let current = node.bucket
-        let list = lists[Int(current) &* classes &+ node.positionClass]
-        if list.head == slot && list.tail == slot && bucketMask[Int(current)] == 1 << UInt64(node.positionClass) {
-            let f = bucketFrequency[Int(current)] &+ 1
-            let next = bucketLinks[Int(current)].next
-            if next < 0 || bucketFrequency[Int(next)] != f {
-                bucketFrequency[Int(current)] = f
+        if s.lists[i].head == slot && s.lists[i].tail == slot && s.buckets[Int(old)].mask == 1 << UInt64(c) {
+            let next = s.buckets[Int(old)].next
+            if next < 0 || s.buckets[Int(next)].frequency != f {
+                s.buckets[Int(old)].frequency = f
                 return
             }
         }
-        let (old, c, f) = nodes.withUnsafeMutableBufferPointer { n in
-            lists.withUnsafeMutableBufferPointer { lists in
-                let node = n[Int(slot)]
-                let old = node.bucket, c = node.positionClass
-                let i = Int(old) * classes + c
-                lists[i].remove(slot, n.baseAddress!)
-                return (old, c, bucketFrequency[Int(old)] &+ 1)
-            }
-        }
-        if lists[Int(old) * classes + c].isEmpty { bucketMask[Int(old)] &= ~(1 << UInt64(c)) }
+        s.lists[i].remove(slot, s.nodes)
+        if s.lists[i].isEmpty { s.buckets[Int(old)].mask &= ~(1 << UInt64(c)) }
         let b = _bucket(frequency: f, after: old)
-        nodes.withUnsafeMutableBufferPointer { n in
-            lists.withUnsafeMutableBufferPointer { lists in
-                n[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
-                lists[Int(b) * classes + c].pushFront(slot, n.baseAddress!)
-            }
-        }
-        bucketMask[Int(b)] |= 1 << UInt64(c)
+        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
+        s.lists[Int(b) * classes + c].pushFront(slot, s.nodes)
+        s.buckets[Int(b)].mask |= 1 << UInt64(c)
         _freeBucketIfEmpty(old)
     }
 
@@ -173,6 +233,7 @@ internal struct _FrequencyBuckets: Sendable {
     /// - Complexity: O(1)
     @inlinable
     mutating func remove(_ slot: Int32) {
+        _makeUnique()
         let b = _unlink(slot)
         _freeBucketIfEmpty(b)
     }
@@ -182,24 +243,26 @@ internal struct _FrequencyBuckets: Sendable {
     /// - Complexity: O(1)
     @inlinable
     mutating func popVictim() -> Int32? {
+        _makeUnique()
+        let s = _storage
         let b = order.head
-        guard b >= 0 else { return nil }
-        let c = 63 - bucketMask[Int(b)].leadingZeroBitCount
-        let slot = lists[Int(b) * classes + c].tail
+        guard b >= 0, s.buckets[Int(b)].mask != 0 else { return nil }
+        let c = 63 - s.buckets[Int(b)].mask.leadingZeroBitCount
+        let slot = s.lists[Int(b) * classes + c].tail
         guard slot >= 0 else { return nil }
         _ = _unlink(slot)
-        if bucketMask[Int(b)] == 0 {
-            order.remove(b, &bucketLinks)
-            freeBuckets.append(b)
-        }
+        _freeBucketIfEmpty(b)
         return slot
     }
 
     /// The slot ``popVictim()`` would return, or -1.
     @inlinable
     var victimHint: Int32 {
+        let s = _storage
         let b = order.head
         guard b >= 0 else { return -1 }
-        return lists[Int(b) * classes + (63 - bucketMask[Int(b)].leadingZeroBitCount)].tail
+        let mask = s.buckets[Int(b)].mask
+        guard mask != 0 else { return -1 }
+        return s.lists[Int(b) * classes + (63 - mask.leadingZeroBitCount)].tail
     }
 }
