@@ -69,14 +69,10 @@ internal struct _FrequencyBuckets: Sendable {
             capacity = other.capacity
             classes = other.classes
             maxBuckets = other.maxBuckets
-            nodes = .allocate(capacity: max(capacity, 1))
-            nodes.initialize(from: other.nodes, count: capacity)
-            buckets = .allocate(capacity: maxBuckets)
-            buckets.initialize(from: other.buckets, count: bucketCount)
-            lists = .allocate(capacity: maxBuckets * classes)
-            lists.initialize(from: other.lists, count: bucketCount * classes)
-            freeBuckets = .allocate(capacity: maxBuckets)
-            freeBuckets.initialize(from: other.freeBuckets, count: freeCount)
+            nodes = _allocateCopy(of: other.nodes, count: capacity, capacity: capacity)
+            buckets = _allocateCopy(of: other.buckets, count: bucketCount, capacity: maxBuckets)
+            lists = _allocateCopy(of: other.lists, count: bucketCount * classes, capacity: maxBuckets * classes)
+            freeBuckets = _allocateCopy(of: other.freeBuckets, count: freeCount, capacity: maxBuckets)
         }
 
         deinit {

@@ -24,3 +24,12 @@ internal func _allocateLarge<T>(repeating value: T, count: Int) -> UnsafeMutable
     p.initialize(repeating: value, count: count)
     return p
 }
+
+/// Allocates room for `capacity` values and copies the first `count` of `source` into it
+/// (the rest stays uninitialised; the caller deallocates).
+@inlinable
+internal func _allocateCopy<T>(of source: UnsafeMutablePointer<T>, count: Int, capacity: Int) -> UnsafeMutablePointer<T> {
+    let p = UnsafeMutablePointer<T>.allocate(capacity: max(capacity, 1))
+    p.initialize(from: source, count: count)
+    return p
+}

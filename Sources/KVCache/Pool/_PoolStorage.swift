@@ -58,14 +58,10 @@ internal final class _PoolStorage: @unchecked Sendable {
         capacity = other.capacity
         buckets = other.buckets
         familyCount = other.familyCount
-        family = .allocate(capacity: max(familyCount, 1))
-        family.initialize(from: other.family, count: familyCount)
-        entries = .allocate(capacity: buckets)
-        entries.initialize(from: other.entries, count: buckets)
-        slotBuckets = .allocate(capacity: max(capacity, 1))
-        slotBuckets.initialize(from: other.slotBuckets, count: capacity)
-        free = .allocate(capacity: max(capacity, 1))
-        free.initialize(from: other.free, count: capacity)
+        family = _allocateCopy(of: other.family, count: familyCount, capacity: familyCount)
+        entries = _allocateCopy(of: other.entries, count: buckets, capacity: buckets)
+        slotBuckets = _allocateCopy(of: other.slotBuckets, count: capacity, capacity: capacity)
+        free = _allocateCopy(of: other.free, count: capacity, capacity: capacity)
     }
 
     deinit {
