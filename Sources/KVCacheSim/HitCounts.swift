@@ -44,3 +44,22 @@ public struct HitCounts: Sendable, Hashable {
     /// Σ min(blockSize·p, input) / Σ input.
     public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
 }
+
+/// A result that keeps ``HitCounts`` and reads their members as its own
+/// (`result.blockHitRatio` for `result.hits.blockHitRatio`).
+@dynamicMemberLookup
+public protocol HitCountsReporting {
+    /// The hit counters and ratios.
+    var hits: HitCounts { get set }
+}
+
+extension HitCountsReporting {
+    /// A member of ``hits``.
+    public subscript<T>(dynamicMember member: WritableKeyPath<HitCounts, T>) -> T {
+        get { hits[keyPath: member] }
+        set { hits[keyPath: member] = newValue }
+    }
+
+    /// A member of ``hits``.
+    public subscript<T>(dynamicMember member: KeyPath<HitCounts, T>) -> T { hits[keyPath: member] }
+}

@@ -1,8 +1,7 @@
 import KVCache
 
 /// Everything a cluster run measured.
-@dynamicMemberLookup
-public struct ClusterResult: Sendable {
+public struct ClusterResult: Sendable, HitCountsReporting {
     /// Per-node figures.
     public struct Node: Sendable, Hashable {
         /// Requests routed to the node.
@@ -39,13 +38,6 @@ public struct ClusterResult: Sendable {
     /// The hit counters and ratios; over served requests, looked up on the
     /// chosen node; their members read as this result's own.
     public var hits = HitCounts()
-    /// A member of ``hits``.
-    public subscript<T>(dynamicMember member: WritableKeyPath<HitCounts, T>) -> T {
-        get { hits[keyPath: member] }
-        set { hits[keyPath: member] = newValue }
-    }
-    /// A member of ``hits``.
-    public subscript<T>(dynamicMember member: KeyPath<HitCounts, T>) -> T { hits[keyPath: member] }
     /// Time to first token.
     public var ttft = TTFT()
     /// Per node.

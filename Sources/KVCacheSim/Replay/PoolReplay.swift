@@ -53,8 +53,7 @@ public enum PoolReplay {
 }
 
 /// The outcome of a ``PoolReplay``: sums and the ratios of the reference definitions.
-@dynamicMemberLookup
-public struct PoolReplayResult: Sendable, Hashable {
+public struct PoolReplayResult: Sendable, Hashable, HitCountsReporting {
     /// The eviction policy.
     public var policy: EvictionPolicy
     /// Pool capacity in blocks.
@@ -63,13 +62,6 @@ public struct PoolReplayResult: Sendable, Hashable {
     public var requests = 0
     /// The hit counters and ratios; their members read as this result's own.
     public var hits = HitCounts()
-    /// A member of ``hits``.
-    public subscript<T>(dynamicMember member: WritableKeyPath<HitCounts, T>) -> T {
-        get { hits[keyPath: member] }
-        set { hits[keyPath: member] = newValue }
-    }
-    /// A member of ``hits``.
-    public subscript<T>(dynamicMember member: KeyPath<HitCounts, T>) -> T { hits[keyPath: member] }
     /// Blocks evicted.
     public var evictions = 0
     /// Wall time of the replay.
