@@ -129,7 +129,7 @@ internal struct _FrequencyBuckets: Sendable {
         return b
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     mutating func _freeBucketIfEmpty(_ b: Int32) {
         let s = _storage
         guard s.buckets[Int(b)].mask == 0 else { return }
@@ -139,7 +139,7 @@ internal struct _FrequencyBuckets: Sendable {
     }
 
     /// Links `slot` (whose class is set) at the head of its class list in bucket `b`.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func _link(_ slot: Int32, into b: Int32) {
         let s = _storage
         let c = s.nodes[Int(slot)].positionClass
@@ -149,7 +149,7 @@ internal struct _FrequencyBuckets: Sendable {
     }
 
     /// Unlinks `slot` from its bucket (keeps its frequency); returns the bucket.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func _unlink(_ slot: Int32) -> Int32 {
         let s = _storage
         let node = s.nodes[Int(slot)]
@@ -176,7 +176,7 @@ internal struct _FrequencyBuckets: Sendable {
 
     /// Adds `slot` with frequency `f` and class `c`. O(1) for `f == 1`; otherwise walks the
     /// buckets to find the place for `f` (used when a pinned block returns).
-    @inlinable
+    @inlinable @inline(__always)
     mutating func add(_ slot: Int32, frequency f: UInt32, class c: Int) {
         _makeUnique()
         let s = _storage
@@ -199,7 +199,7 @@ internal struct _FrequencyBuckets: Sendable {
 
     /// Increments `slot`'s frequency, moving it to the next bucket.
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func increment(_ slot: Int32) {
         _makeUnique()
         let s = _storage
@@ -227,7 +227,7 @@ internal struct _FrequencyBuckets: Sendable {
 
     /// Removes `slot` (keeping its recorded frequency).
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func remove(_ slot: Int32) {
         _makeUnique()
         let b = _unlink(slot)
@@ -237,7 +237,7 @@ internal struct _FrequencyBuckets: Sendable {
     /// Removes and returns the least recently arrived slot of the highest non-empty class of
     /// the lowest frequency.
     /// - Complexity: O(1)
-    @inlinable
+    @inlinable @inline(__always)
     mutating func popVictim() -> Int32? {
         _makeUnique()
         let s = _storage
