@@ -59,6 +59,9 @@ public enum ClusterSimulator {
         var queuedTokens = 0
         var decoding = _MinHeap()
         var decodeBlocks = 0
+        /// The earliest end of a queued prefill or a decode (`Int64.max`: none): `advance`
+        /// has nothing to retire before it.
+        var nextEvent = Int64.max
     }
 
     static func _run<S: PrefillNodeSelector>(_ trace: Trace, _ c: ClusterConfiguration, selector: inout S,
@@ -102,7 +105,8 @@ public enum ClusterSimulator {
                 let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
                 let t = Int64((rec.timestamp * 1000).rounded())
                 if c.cachingDisabled || (usePools && !needOverlaps) {
-                    scores.reset(nodeCount: c.nodes, chainLength: chain.count)
+                    // nothing writes depths here: they stay zero, only the length changes
+                    if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
                 } else if usePools {
                     scores.reset(nodeCount: c.nodes, chainLength: chain.count)
                     for k in 0..<c.nodes { scores.setDepth(world.nodes[k].device.prefixHits(of: chain), of: k) }
@@ -112,7 +116,7 @@ public enum ClusterSimulator {
                 world.nodes.withUnsafeMutableBufferPointer { nodes in
                     states.withUnsafeMutableBufferPointer { states in
                         for k in 0..<nodes.count {
-                            Self.advance(&nodes[k], to: t)
+                            if nodes[k].nextEvent <= t { Self.advance(&nodes[k], to: t) }
                             states[k].queueDelay = Double(max(0, nodes[k].freeAt - t)) / 1e6
                             states[k].queuedPrefillTokens = nodes[k].queuedTokens
                             states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
@@ -169,10 +173,13 @@ public enum ClusterSimulator {
                 world.nodes[n].freeAt = end
                 ttfts.append(wait + extra + prefill)
                 world.nodes[n].prefillQueue.append((end, uncached))
+                world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, end)
                 world.nodes[n].queuedTokens += uncached
                 if c.decodeSecondsPerToken > 0 {
                     let blocks = (rec.inputLength + rec.outputLength + bs - 1) / bs
-                    world.nodes[n].decoding.push(end + Int64((Double(rec.outputLength) * c.decodeSecondsPerToken * 1e6).rounded()), blocks)
+                    let done = end + Int64((Double(rec.outputLength) * c.decodeSecondsPerToken * 1e6).rounded())
+                    world.nodes[n].decoding.push(done, blocks)
+                    world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, done)
                     world.nodes[n].decodeBlocks += blocks
                 }
                 // metrics (lookup state)
@@ -205,11 +212,9 @@ public enum ClusterSimulator {
             }
         }
         for k in 0..<c.nodes { result.perNode[k].evictions = world.nodes[k].device.statistics.evictions }
-        let sorted = ttfts.map { Double($0) / 1e6 }.sorted()
-        result.ttft = .init(mean: Double(ttfts.reduce(0, +)) / 1e6 / Double(max(ttfts.count, 1)),
-                            p50: Statistics.percentile(sortedValues: sorted, 50),
-                            p90: Statistics.percentile(sortedValues: sorted, 90),
-                            p99: Statistics.percentile(sortedValues: sorted, 99))
+        let mean = Double(ttfts.reduce(0, +)) / 1e6 / Double(max(ttfts.count, 1))
+        let p = Statistics._percentiles(selecting: &ttfts, [50, 90, 99], divisor: 1e6)
+        result.ttft = .init(mean: mean, p50: p[0], p90: p[1], p99: p[2])
         result.elapsedSeconds = (clock.now - start).seconds
         return result
     }
@@ -276,6 +281,8 @@ public enum ClusterSimulator {
             node.decodeBlocks -= top.value
             _ = node.decoding.pop()
         }
+        node.nextEvent = min(node.queueHead < node.prefillQueue.count ? node.prefillQueue[node.queueHead].end : .max,
+                             node.decoding.min?.key ?? .max)
     }
 
     /// The `count` most accessed blocks of the trace.
