@@ -154,6 +154,69 @@ struct BlockPoolPropertyTests {
         #expect(a.contains(42) && !b.contains(42) && b.pinCount(members[0]) == 1)
     }
 
+    @Test("lookupAndUpdate reports what lookup then update report, and leaves the same pool", arguments: EvictionPolicy.allCases)
+    func fusedWalk(policy: EvictionPolicy) throws {
+        var rng = TestRNG(seed: 21)
+        var twoCalls = try policy.makePool(capacity: 8), oneCall = try policy.makePool(capacity: 8)
+        let universe = (0..<60).map { BlockHash(UInt64($0) &* 0x9E37_79B9_7F4A_7C15 | 1) }
+        var pinned: BlockHash?
+        for step in 0..<3_000 {
+            // chains longer than the pool: blocks present before may be evicted before reached.
+            // LeafLRU needs a prefix tree (a block's parent never changes, as with chained
+            // hashes: paths in a binary tree); the others also get repeats and any order
+            var chain: [BlockHash] = []
+            if policy == .leafLRU {
+                var node = Int.random(in: 0..<60, using: &rng)
+                while true {
+                    chain.insert(universe[node], at: 0)
+                    if node == 0 { break }
+                    node = (node - 1) / 2
+                }
+            } else {
+                chain = [universe[Int.random(in: 0..<3, using: &rng)]]
+                for _ in 0..<Int.random(in: 0..<12, using: &rng) { chain.append(universe[Int.random(in: 0..<60, using: &rng)]) }
+            }
+            let uses = chain.indices.map { _ in Int64.random(in: 0..<1_000, using: &rng) }
+            if let k = pinned {
+                twoCalls.unpin(k)
+                oneCall.unpin(k)
+                pinned = nil
+            }
+            if step % 7 == 0, let k = chain.last, twoCalls.contains(k) {   // a pinned block is touched without an access
+                twoCalls.pin(k)
+                oneCall.pin(k)
+                pinned = k
+            }
+            let expected = try chain.withUnsafeBufferPointer { c in
+                try uses.withUnsafeBufferPointer { u in
+                    let (prefix, hits) = twoCalls.lookup(c)
+                    return (prefix, hits, try twoCalls.update(c, nextUses: u))
+                }
+            }
+            let fused = try chain.withUnsafeBufferPointer { c in try uses.withUnsafeBufferPointer { try oneCall.lookupAndUpdate(c, nextUses: $0) } }
+            #expect(fused == expected, "\(policy) step \(step)")
+            #expect(oneCall.statistics == twoCalls.statistics)
+        }
+        #expect(universe.filter(oneCall.contains) == universe.filter(twoCalls.contains))
+    }
+
+    @Test("prefixHits over many pools equals each pool's own, and replaces earlier scores")
+    func prefixHitsOfManyPools() throws {
+        var pools = try EvictionPolicy.allCases.map { try $0.makePool(capacity: 16) }
+        let chain: [BlockHash] = [1, 2, 3, 4, 5]
+        for (k, policy) in EvictionPolicy.allCases.enumerated() where policy != .belady {
+            try pools[k].update(Array(chain.prefix(k % 6)))       // 0...5 leading blocks
+        }
+        var scores = OverlapScores(depths: Array(repeating: 9, count: pools.count + 2), chainLength: 1)
+        chain.withUnsafeBufferPointer { c in pools.withUnsafeBufferPointer { AnyBlockPool.prefixHits(of: c, in: $0, into: &scores) } }
+        #expect(scores.nodeCount == pools.count && scores.chainLength == chain.count)
+        for k in pools.indices {
+            #expect(scores.depth(of: k) == pools[k].prefixHits(of: chain))
+            #expect(scores.depth(of: k, tier: .device) == scores.depth(of: k) && scores.depth(of: k, tier: .host) == 0)
+        }
+        #expect(scores.best?.depth == 5)
+    }
+
     @Test("capacity below 1 is a typed error")
     func badCapacity() {
         #expect(throws: PoolError.invalidCapacity(0)) { try BlockPool<LRU>(capacity: 0) }

@@ -198,15 +198,69 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
         _makeUnique()
-        var hits = 0
+        return try _update(chain, from: 0, parentSlot: -1, nextUses: nextUses)
+    }
+
+    /// Looks `chain` up and then stores it, in one walk: what ``lookup(_:)`` reports before
+    /// the request, and what ``update(_:nextUses:)`` returns — the two calls a router makes
+    /// when it dispatches a request to this pool, without probing the cached prefix twice.
+    ///
+    /// The leading present blocks are found and touched by one probe each (a touch evicts
+    /// nothing, so they are the lookup's prefix and all hits at access); the rest of the chain
+    /// is counted read-only, then updated.
+    ///
+    /// - Parameters:
+    ///   - chain: The request's block hashes.
+    ///   - nextUses: For ``Belady`` only: the logical time of each block's next access.
+    /// - Returns: `prefix` and `hits` as ``lookup(_:)`` finds them before the walk, and
+    ///   `accessHits`, the blocks present when the update reached them.
+    /// - Throws: ``PoolError/poolExhausted(capacity:)``; the blocks before the failing one
+    ///   stay inserted.
+    /// - Complexity: O(`chain.count`)
+    @inlinable @discardableResult
+    public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        _makeUnique()
         var parent: Int32 = -1
-        for i in 0..<chain.count {
+        var i = 0
+        while i < chain.count {
+            let b = _storage.findLive(chain[i].rawValue)
+            guard b >= 0 else { break }
+            _statistics.hits &+= 1
+            parent = _touch(b, BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max),
+                            parentSlot: parent)
+            i += 1
+        }
+        let prefix = i
+        guard prefix < chain.count else { return (prefix, prefix, prefix) }
+        let rest = lookup(UnsafeBufferPointer(rebasing: chain[prefix...])).hits
+        let access = try _update(chain, from: prefix, parentSlot: parent, nextUses: nextUses)
+        return (prefix, prefix + rest, prefix + access)
+    }
+
+    /// The update walk from `start` on, block `start − 1` being in `parentSlot`.
+    @inlinable
+    internal mutating func _update(_ chain: UnsafeBufferPointer<BlockHash>, from start: Int, parentSlot: Int32,
+                                   nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
+        var hits = 0
+        var parent = parentSlot
+        for i in start..<chain.count {
             let info = BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max)
             let r = try _getOrInsert(info, parentSlot: parent)
             if r.hit { hits += 1 } else if recordsChanges { _changes.append(.inserted(chain[i], parent: i > 0 ? chain[i - 1] : nil)) }
             parent = r.slot
         }
         return hits
+    }
+
+    /// A hit on the block in table bucket `b`: tells the algorithm (unless pinned) and keeps
+    /// the prefix tree current; returns its slot.
+    @inlinable @inline(__always)
+    internal mutating func _touch(_ b: Int, _ info: BlockInfo, parentSlot: Int32) -> Int32 {
+        let slot = _storage.entries[b].slot
+        if _storage.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
+        if Algorithm.tracksChildren && parentSlot >= 0 { _adopt(slot, parent: parentSlot) }
+        return slot
     }
 
     /// The update walk of a request (see ``update(_:nextUses:)-(UnsafeBufferPointer<BlockHash>,_)``).
@@ -232,10 +286,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let b = _storage.find(key)
         if b >= 0 && (!Algorithm.keepsGhosts || _storage.entries[b].slot >= 0) {
             _statistics.hits &+= 1
-            let slot = _storage.entries[b].slot
-            if _storage.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
-            if Algorithm.tracksChildren && parentSlot >= 0 { _adopt(slot, parent: parentSlot) }
-            return (slot, true)
+            return (_touch(b, info, parentSlot: parentSlot), true)
         }
         _statistics.misses &+= 1
         // the table entries of the ghosts an eviction may forget

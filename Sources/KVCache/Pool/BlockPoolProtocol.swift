@@ -27,6 +27,9 @@ public protocol BlockPoolProtocol {
     mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool
     /// The update walk of a request's chain; returns hits at access.
     mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int
+    /// ``lookup(_:)`` then ``update(_:nextUses:)`` of one chain (one walk where the pool can).
+    mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int)
     /// Pins a block.
     mutating func pin(_ hash: BlockHash) -> Bool
     /// Releases one pin.
@@ -35,6 +38,15 @@ public protocol BlockPoolProtocol {
     mutating func remove(_ hash: BlockHash) -> Bool
     /// Moves the logged changes out.
     mutating func takeChanges(into changes: inout [PoolChange])
+}
+
+extension BlockPoolProtocol {
+    /// ``lookup(_:)``, then ``update(_:nextUses:)``.
+    public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        let (prefix, hits) = lookup(chain)
+        return (prefix, hits, try update(chain, nextUses: nextUses))
+    }
 }
 
 extension BlockPool: BlockPoolProtocol {}
@@ -77,6 +89,23 @@ public struct AnyBlockPool: BlockPoolProtocol {
     public func lookup(_ chain: UnsafeBufferPointer<BlockHash>) -> (prefix: Int, hits: Int) { _box.lookup(chain) }
     public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _box.prefixHits(of: chain) }
     public func hits(in chain: UnsafeBufferPointer<BlockHash>) -> Int { _box.lookup(chain).hits }
+    /// For a router whose nodes' own pools answer overlaps (no ``PrefixIndex``): sets node
+    /// `k`'s depth in `scores` to the leading blocks of `chain` that `pools[k]` holds, for
+    /// every `k`, and zeroes the rest of `scores`.
+    ///
+    /// One call for all pools: each pool is read where it lies, without the reference
+    /// counting a call per pool pays.
+    /// - Complexity: O(pools.count + total hits)
+    public static func prefixHits(of chain: UnsafeBufferPointer<BlockHash>, in pools: UnsafeBufferPointer<AnyBlockPool>,
+                                  into scores: inout OverlapScores) {
+        scores.reset(nodeCount: pools.count, chainLength: chain.count)
+        for k in pools.indices {
+            let depth = Unmanaged.passUnretained(pools[k]._box)._withUnsafeGuaranteedRef { $0.prefixHits(of: chain) }
+            scores._set(k, Int32(depth))
+            scores._set(k, tier: StorageTier.device.rawValue, Int32(depth))
+        }
+    }
+
     /// Leading blocks of `chain` present (read-only).
     public func prefixHits(of chain: [BlockHash]) -> Int { chain.withUnsafeBufferPointer { prefixHits(of: $0) } }
     /// Blocks of `chain` present (read-only).
@@ -93,6 +122,13 @@ public struct AnyBlockPool: BlockPoolProtocol {
     public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
         _unique()
         return try _box.update(chain, nextUses: nextUses)
+    }
+
+    @discardableResult
+    public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        _unique()
+        return try _box.lookupAndUpdate(chain, nextUses: nextUses)
     }
 
     /// The update walk of a request's chain; returns hits at access.
@@ -140,6 +176,8 @@ class _PoolBox: @unchecked Sendable {
     func pinCount(_ hash: BlockHash) -> Int { fatalError("abstract") }
     func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { fatalError("abstract") }
     func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int { fatalError("abstract") }
+    func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) { fatalError("abstract") }
     func takeChanges(into changes: inout [PoolChange]) { fatalError("abstract") }
     func pin(_ hash: BlockHash) -> Bool { fatalError("abstract") }
     func unpin(_ hash: BlockHash) -> Bool { fatalError("abstract") }
@@ -165,6 +203,10 @@ final class _ExistentialPoolBox: _PoolBox, @unchecked Sendable {
     override func getOrInsert(_ block: BlockInfo, parent: BlockHash?) throws(PoolError) -> Bool { try pool.getOrInsert(block, parent: parent) }
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try pool.update(chain, nextUses: nextUses)
+    }
+    override func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        try pool.lookupAndUpdate(chain, nextUses: nextUses)
     }
     override func takeChanges(into changes: inout [PoolChange]) { pool.takeChanges(into: &changes) }
     override func pin(_ hash: BlockHash) -> Bool { pool.pin(hash) }
@@ -254,6 +296,19 @@ final class _ConcretePoolBox<Algorithm: EvictionAlgorithm>: _PoolBox, @unchecked
     @_specialize(where Algorithm == Belady)
     override func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
         try storage.pointee.update(chain, nextUses: nextUses)
+    }
+    @_specialize(where Algorithm == LRU)
+    @_specialize(where Algorithm == FIFO)
+    @_specialize(where Algorithm == LFU)
+    @_specialize(where Algorithm == SIEVE)
+    @_specialize(where Algorithm == S3FIFO)
+    @_specialize(where Algorithm == ARC)
+    @_specialize(where Algorithm == LengthAware)
+    @_specialize(where Algorithm == LeafLRU)
+    @_specialize(where Algorithm == Belady)
+    override func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        try storage.pointee.lookupAndUpdate(chain, nextUses: nextUses)
     }
     @_specialize(where Algorithm == LRU)
     @_specialize(where Algorithm == FIFO)

@@ -50,7 +50,6 @@ public enum ClusterSimulator {
     }
 
     struct NodeSim {
-        var device: AnyBlockPool
         var host: AnyBlockPool?
         var disk: AnyBlockPool?
         var freeAt: Int64 = 0
@@ -79,13 +78,15 @@ public enum ClusterSimulator {
         var world = _World(nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
                            usePools: usePools)
         world.nodes.reserveCapacity(c.nodes)
+        world.devices.reserveCapacity(c.nodes)
         for _ in 0..<c.nodes {
             var device = try c.eviction.makePool(capacity: c.capacity)
             device.recordsChanges = !usePools
             var host: AnyBlockPool?, disk: AnyBlockPool?
             if c.hostCapacity > 0 { host = try EvictionPolicy.lru.makePool(capacity: c.hostCapacity); host!.recordsChanges = true }
             if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
-            world.nodes.append(NodeSim(device: consume device, host: consume host, disk: consume disk))
+            world.devices.append(consume device)
+            world.nodes.append(NodeSim(host: consume host, disk: consume disk))
         }
         var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
         var result = ClusterResult(configuration: c)
@@ -108,8 +109,7 @@ public enum ClusterSimulator {
                     // nothing writes depths here: they stay zero, only the length changes
                     if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
                 } else if usePools {
-                    scores.reset(nodeCount: c.nodes, chainLength: chain.count)
-                    for k in 0..<c.nodes { scores.setDepth(world.nodes[k].device.prefixHits(of: chain), of: k) }
+                    world.devices.withUnsafeBufferPointer { AnyBlockPool.prefixHits(of: chain, in: $0, into: &scores) }
                 } else {
                     world.index.overlaps(chain, into: &scores)
                 }
@@ -134,17 +134,16 @@ public enum ClusterSimulator {
                     continue
                 }
                 // leading blocks on the chosen node (p) and all its blocks of the chain (present),
-                // before it stores: one walk when the scores did not already give p
+                // before it stores. The pools alone (no index to feed): the chosen pool looks up
+                // and stores the chain in one walk (the update is due at dispatch anyway, and
+                // nothing below reads the pool before it)
                 var p = scores.depth(of: n)
                 var present = 0
+                var accessHits = 0
                 if !c.cachingDisabled && usePools {
-                    if needOverlaps {
-                        present = p + world.nodes[n].device.hits(in: UnsafeBufferPointer(rebasing: chain[p...]))
-                    } else {
-                        (p, present) = world.nodes[n].device.lookup(chain)
-                    }
+                    if let r = try? world.devices[n].lookupAndUpdate(chain) { (p, present, accessHits) = r }
                 } else if !c.cachingDisabled {
-                    present = world.nodes[n].device.hits(in: chain)
+                    present = world.devices[n].hits(in: chain)
                 }
                 var used = p
                 var extra: Int64 = 0
@@ -194,14 +193,14 @@ public enum ClusterSimulator {
                 // update (dispatch)
                 if !c.cachingDisabled {
                     result.hits.blockHits += present
-                    result.hits.accessHits += world.store(n, chain)
-                    states[n].usedBlocks = world.nodes[n].device.count     // pools change only here
+                    result.hits.accessHits += usePools ? accessHits : world.store(n, chain)
+                    states[n].usedBlocks = world.devices[n].count     // pools change only at dispatch
                     for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
                         let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
-                        let before = world.nodes[rep.node].device.statistics.insertions
+                        let before = world.devices[rep.node].statistics.insertions
                         _ = world.store(rep.node, part)
-                        result.replicatedBlocks += world.nodes[rep.node].device.statistics.insertions - before
-                        states[rep.node].usedBlocks = world.nodes[rep.node].device.count
+                        result.replicatedBlocks += world.devices[rep.node].statistics.insertions - before
+                        states[rep.node].usedBlocks = world.devices[rep.node].count
                     }
                 }
                 if (i + 1) % sampleEvery == 0 {
@@ -211,7 +210,7 @@ public enum ClusterSimulator {
                 }
             }
         }
-        for k in 0..<c.nodes { result.perNode[k].evictions = world.nodes[k].device.statistics.evictions }
+        for k in 0..<c.nodes { result.perNode[k].evictions = world.devices[k].statistics.evictions }
         let mean = Double(ttfts.reduce(0, +)) / 1e6 / Double(max(ttfts.count, 1))
         let p = Statistics._percentiles(selecting: &ttfts, [50, 90, 99], divisor: 1e6)
         result.ttft = .init(mean: mean, p50: p[0], p90: p[1], p99: p[2])
@@ -222,19 +221,22 @@ public enum ClusterSimulator {
     /// The nodes' pools and the index they feed; its methods mutate in place (no captured
     /// variables, so no dynamic exclusivity checks on the hot path).
     struct _World {
+        /// Each node's device pool (apart from the rest of its state, so that all of them can
+        /// be asked for a chain's overlaps in one call).
+        var devices: [AnyBlockPool] = []
         var nodes: [NodeSim]
         var index: PrefixIndex
         var usePools: Bool
         var changes: [PoolChange] = []
 
         func holds(_ b: BlockHash, node: Int) -> Bool {
-            usePools ? nodes[node].device.contains(b) : index.contains(b, node: node)
+            usePools ? devices[node].contains(b) : index.contains(b, node: node)
         }
 
         /// Publishes a pool's logged changes to the index as the node's blocks of `tier`.
         mutating func publish(_ n: Int, _ tier: StorageTier) {
             switch tier {
-            case .device: nodes[n].device.takeChanges(into: &changes)
+            case .device: devices[n].takeChanges(into: &changes)
             case .host: nodes[n].host!.takeChanges(into: &changes)
             case .disk: nodes[n].disk!.takeChanges(into: &changes)
             }
@@ -244,13 +246,13 @@ public enum ClusterSimulator {
 
         /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
         mutating func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
-            let a = (try? nodes[n].device.update(chain)) ?? 0
+            let a = (try? devices[n].update(chain)) ?? 0
             if usePools { return a }      // no index to keep current (usePools implies no tiers)
             guard nodes[n].host != nil else {
                 publish(n, .device)
                 return a
             }
-            nodes[n].device.takeChanges(into: &changes)
+            devices[n].takeChanges(into: &changes)
             let evicted = changes.compactMap { if case .evicted(let b) = $0 { return b } else { return nil } }
             try? index.apply(changes, node: n, tier: .device)
             for b in evicted { _ = try? nodes[n].host!.getOrInsert(BlockInfo(hash: b), parent: nil) }

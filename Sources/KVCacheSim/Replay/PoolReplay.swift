@@ -23,11 +23,11 @@ public enum PoolReplay {
                 for record in trace.records {
                     let range = record.blockStart ..< record.blockStart + record.blockCount
                     let chain = UnsafeBufferPointer(rebasing: all[range])
-                    let (p, h) = pool.lookup(chain)
-                    result.hits.countLookup(blocks: chain.count, prefix: p, inputTokens: record.inputLength, blockSize: blockSize)
-                    result.hits.blockHits += h
                     let uses = future.isEmpty ? nil : UnsafeBufferPointer(rebasing: future[range])
-                    result.hits.accessHits += try pool.update(chain, nextUses: uses)
+                    let r = try pool.lookupAndUpdate(chain, nextUses: uses)
+                    result.hits.countLookup(blocks: chain.count, prefix: r.prefix, inputTokens: record.inputLength, blockSize: blockSize)
+                    result.hits.blockHits += r.hits
+                    result.hits.accessHits += r.accessHits
                 }
             }
         }
