@@ -55,25 +55,39 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
             let d = overlaps.depth(of: n.id)
             if best == nil || d > best!.depth { best = (n.id, d) }
         }
-        var chosen: (node: NodeState, ttft: Double, transfer: KVTransfer?)?
-        for n in nodes where n.isAvailable {
-            let e = estimate(request, n, depth: overlaps.depth(of: n.id), best: best)
-            if let c = chosen {
-                if e.ttft < c.ttft - SelectorSupport.tieTolerance || (abs(e.ttft - c.ttft) <= SelectorSupport.tieTolerance && n.id < c.node.id) {
-                    chosen = (n, e.ttft, e.transfer)
+        // the estimates of `estimate(_:_:depth:best:)`; without transfers, nodes with equal
+        // depths share one prefill time (the model is called once per distinct depth in a row)
+        var chosen = -1, chosenTTFT = 0.0
+        var chosenTransfer: KVTransfer?
+        var lastDepth = -1, lastPrefill = 0.0
+        for i in nodes.indices where nodes[i].isAvailable {
+            let id = nodes[i].id
+            let depth = overlaps.depth(of: id)
+            let ttft: Double, plan: KVTransfer?
+            if transfer == nil {
+                if depth != lastDepth {
+                    let cached = min(depth * request.blockSize, request.inputTokens)
+                    lastPrefill = prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
+                    lastDepth = depth
                 }
+                (ttft, plan) = (nodes[i].queueDelay + lastPrefill, nil)
             } else {
-                chosen = (n, e.ttft, e.transfer)
+                (ttft, plan) = estimate(request, nodes[i], depth: depth, best: best)
+            }
+            if chosen < 0 || ttft < chosenTTFT - SelectorSupport.tieTolerance
+                || (abs(ttft - chosenTTFT) <= SelectorSupport.tieTolerance && id < nodes[chosen].id) {
+                (chosen, chosenTTFT, chosenTransfer) = (i, ttft, plan)
             }
         }
-        guard let chosen else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
-        if let slo = ttftSLO, chosen.ttft > slo {
-            return Decision(rejected: .sloExceeded(estimatedTTFT: chosen.ttft, slo: slo),
-                            because: DecisionReason(.sloRejected, chosen.ttft, Double(chosen.node.id)), estimatedTTFT: chosen.ttft)
+        guard chosen >= 0 else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        let node = nodes[chosen]
+        if let slo = ttftSLO, chosenTTFT > slo {
+            return Decision(rejected: .sloExceeded(estimatedTTFT: chosenTTFT, slo: slo),
+                            because: DecisionReason(.sloRejected, chosenTTFT, Double(node.id)), estimatedTTFT: chosenTTFT)
         }
-        let reason = chosen.transfer == nil
-            ? DecisionReason(.ttft, chosen.ttft, chosen.node.queueDelay)
-            : DecisionReason(.ttftTransfer, chosen.ttft)
-        return Decision(node: chosen.node.id, because: reason, estimatedTTFT: chosen.ttft, transfer: chosen.transfer)
+        let reason = chosenTransfer == nil
+            ? DecisionReason(.ttft, chosenTTFT, node.queueDelay)
+            : DecisionReason(.ttftTransfer, chosenTTFT)
+        return Decision(node: node.id, because: reason, estimatedTTFT: chosenTTFT, transfer: chosenTransfer)
     }
 }
