@@ -217,6 +217,18 @@ struct BlockPoolPropertyTests {
         #expect(scores.best?.depth == 5)
     }
 
+    @Test("a pool built on the buffers of a dropped one starts empty", arguments: [EvictionPolicy.lru, .lfu, .leafLRU, .arc])
+    func reusedBuffers(policy: EvictionPolicy) throws {
+        let chain = (1...6_000).map { BlockHash(UInt64($0)) }
+        for round in 0..<3 {                         // 6,000-block tables are kept and reused
+            var pool = try policy.makePool(capacity: 6_000)
+            #expect(pool.count == 0 && pool.prefixHits(of: chain) == 0 && pool.hits(in: chain) == 0, "round \(round)")
+            #expect(try pool.update(chain) == 0)
+            #expect(pool.count == 6_000 && pool.prefixHits(of: chain) == 6_000)
+            #expect(try pool.update(chain) == 6_000 && pool.statistics.evictions == 0)
+        }
+    }
+
     @Test("capacity below 1 is a typed error")
     func badCapacity() {
         #expect(throws: PoolError.invalidCapacity(0)) { try BlockPool<LRU>(capacity: 0) }

@@ -58,9 +58,9 @@ internal struct _FrequencyBuckets: Sendable {
             maxBuckets = capacity + 2
             nodes = _allocateLarge(repeating: Node(), count: capacity)
             // written before read: a bucket id is initialised when it is first handed out
-            buckets = .allocate(capacity: maxBuckets)
-            lists = .allocate(capacity: maxBuckets * classes)
-            freeBuckets = .allocate(capacity: maxBuckets)
+            buckets = _allocateUninitialized(Bucket.self, capacity: maxBuckets)
+            lists = _allocateUninitialized(_SlotList.self, capacity: maxBuckets * classes)
+            freeBuckets = _allocateUninitialized(Int32.self, capacity: maxBuckets)
         }
 
         /// A copy of `other`'s first `bucketCount` buckets and `freeCount` free ids.
@@ -76,10 +76,10 @@ internal struct _FrequencyBuckets: Sendable {
         }
 
         deinit {
-            nodes.deallocate()
-            buckets.deallocate()
-            lists.deallocate()
-            freeBuckets.deallocate()
+            _deallocateLarge(nodes, capacity: capacity)
+            _deallocateLarge(buckets, capacity: maxBuckets)
+            _deallocateLarge(lists, capacity: maxBuckets * classes)
+            _deallocateLarge(freeBuckets, capacity: maxBuckets)
         }
     }
 

@@ -48,7 +48,7 @@ internal final class _PoolStorage: @unchecked Sendable {
         buckets = _BlockTable._bucketCount(expected: expectedKeys, maximum: maximumKeys)
         entries = _allocateLarge(repeating: _BlockTable.Entry(), count: buckets)
         slotBuckets = _allocateLarge(repeating: -1, count: capacity)
-        free = .allocate(capacity: max(capacity, 1))
+        free = _allocateUninitialized(Int32.self, capacity: capacity)
         for i in 0..<capacity { free[i] = Int32(capacity - 1 - i) }
     }
 
@@ -65,10 +65,10 @@ internal final class _PoolStorage: @unchecked Sendable {
     }
 
     deinit {
-        entries.deallocate()
-        slotBuckets.deallocate()
-        free.deallocate()
-        family.deallocate()
+        _deallocateLarge(entries, capacity: buckets)
+        _deallocateLarge(slotBuckets, capacity: capacity)
+        _deallocateLarge(free, capacity: capacity)
+        _deallocateLarge(family, capacity: familyCount)
     }
 
     /// The bucket holding `key` (a block or a ghost), or -1.
