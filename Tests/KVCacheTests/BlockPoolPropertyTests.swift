@@ -229,6 +229,44 @@ struct BlockPoolPropertyTests {
         }
     }
 
+    @Test("copies of pools and of algorithms are values, for every policy", arguments: EvictionPolicy.allCases)
+    func everyPolicyCopiesAsValue(policy: EvictionPolicy) throws {
+        let chain = { (from: Int, to: Int) in (from..<to).map { BlockHash(UInt64($0)) } }
+        var a = try policy.makePool(capacity: 32)
+        try a.update(chain(0, 40))
+        var b = a                                    // shares storage until one of them writes
+        try b.update(chain(100, 160))
+        try b.update(chain(0, 10))
+        try a.update(chain(20, 50))
+        var fresh = try policy.makePool(capacity: 32)
+        try fresh.update(chain(0, 40))
+        try fresh.update(chain(20, 50))
+        let keys = chain(0, 160)
+        #expect(keys.filter(a.contains) == keys.filter(fresh.contains))
+        #expect(a.statistics == fresh.statistics)
+        try a.update(chain(60, 100))                 // and they evict alike from here on
+        try fresh.update(chain(60, 100))
+        #expect(keys.filter(a.contains) == keys.filter(fresh.contains))
+        #expect(keys.filter(b.contains) != keys.filter(a.contains))
+    }
+
+    @Test("an algorithm value copied outside a pool keeps its own order")
+    func algorithmCopiesAreValues() {
+        var x = LRU(capacity: 4), l = LeafLRU(capacity: 4), f = LFU(capacity: 4)
+        for s: BlockSlot in 0..<3 {
+            x.didInsert(s, BlockInfo(hash: BlockHash(UInt64(s))))
+            l.didInsert(s, BlockInfo(hash: BlockHash(UInt64(s))))
+            f.didInsert(s, BlockInfo(hash: BlockHash(UInt64(s))))
+        }
+        var y = x, m = l, g = f
+        y.didAccess(0, BlockInfo(hash: 0))
+        m.didAccess(0, BlockInfo(hash: 0))
+        g.didAccess(0, BlockInfo(hash: 0))
+        #expect(x.evict(for: BlockInfo(hash: 9)) == 0 && y.evict(for: BlockInfo(hash: 9)) == 1)
+        #expect(l.evict(for: BlockInfo(hash: 9)) == 0 && m.evict(for: BlockInfo(hash: 9)) == 1)
+        #expect(f.evict(for: BlockInfo(hash: 9)) == 0 && g.evict(for: BlockInfo(hash: 9)) == 1)
+    }
+
     @Test("capacity below 1 is a typed error")
     func badCapacity() {
         #expect(throws: PoolError.invalidCapacity(0)) { try BlockPool<LRU>(capacity: 0) }

@@ -91,6 +91,15 @@ public protocol EvictionAlgorithm {
 
     /// The block in `slot` lost its last cached child. Default: nothing.
     mutating func didLoseLastChild(_ slot: BlockSlot)
+
+    /// Called by ``BlockPool`` at the start of each of its mutating operations, before the
+    /// calls above; ``_endExclusiveAccess()`` follows at its end. Nothing else can copy the
+    /// algorithm in between, so one with copy-on-write storage may make it unique here and
+    /// skip its per-call checks until then. Default: nothing.
+    mutating func _beginExclusiveAccess()
+
+    /// Ends what ``_beginExclusiveAccess()`` began. Default: nothing.
+    mutating func _endExclusiveAccess()
 }
 
 extension EvictionAlgorithm {
@@ -106,4 +115,6 @@ extension EvictionAlgorithm {
     @inlinable public var victimHint: BlockSlot { -1 }
     @inlinable public mutating func didGainFirstChild(_ slot: BlockSlot) {}
     @inlinable public mutating func didLoseLastChild(_ slot: BlockSlot) {}
+    @inlinable public mutating func _beginExclusiveAccess() {}
+    @inlinable public mutating func _endExclusiveAccess() {}
 }

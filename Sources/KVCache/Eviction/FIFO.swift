@@ -4,23 +4,27 @@
 /// virtual-storage computer", IBM Systems Journal 5(2), 1966). One intrusive list over slots.
 @frozen
 public struct FIFO: EvictionAlgorithm, Sendable {
-    @usableFromInline internal var _links: [_Link]
+    @usableFromInline internal var _links: _SlotRecords<_Link>
     @usableFromInline internal var _list = _SlotList()
 
     /// Creates a FIFO for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _links = _largeArray(repeating: _Link(), count: capacity) }
+    public init(capacity: Int) { _links = _SlotRecords(repeating: _Link(), count: capacity) }
 
     /// - Complexity: O(1)
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _list.pushFront(slot, &_links) }
+    @inlinable @inline(__always)
+    public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _list.pushFront(slot, _links.mutablePointer) }
     /// Does nothing: FIFO ignores hits.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {}
     /// The oldest block, which the next eviction takes.
     @inlinable public var victimHint: BlockSlot { _list.tail }
     /// - Complexity: O(1)
-    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _list.remove(slot, &_links) }
+    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _list.remove(slot, _links.mutablePointer) }
     /// The oldest insertion.
     /// - Complexity: O(1)
-    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _list.popBack(&_links) }
+    @inlinable @inline(__always)
+    public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _list.popBack(_links.mutablePointer) }
+    @inlinable public mutating func _beginExclusiveAccess() { _links.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _links.endExclusive() }
 }

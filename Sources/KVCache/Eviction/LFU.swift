@@ -30,4 +30,6 @@ public struct LFU: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
         _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: 0)
     }
+    @inlinable public mutating func _beginExclusiveAccess() { _buckets.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _buckets.endExclusive() }
 }

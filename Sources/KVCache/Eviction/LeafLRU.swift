@@ -22,7 +22,7 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
         @inlinable init() {}
     }
 
-    @usableFromInline internal var _nodes: [_Node]
+    @usableFromInline internal var _nodes: _SlotRecords<_Node>
     /// Evictable blocks without a cached child, least recently used at the tail.
     @usableFromInline internal var _leaves = _SlotList()
     @usableFromInline internal var _clock: UInt64 = 0
@@ -33,56 +33,52 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     /// Creates a LeafLRU for `capacity` slots.
     @inlinable
     public init(capacity: Int) {
-        _nodes = _largeArray(repeating: _Node(), count: capacity)
+        _nodes = _SlotRecords(repeating: _Node(), count: capacity)
     }
 
     @inlinable mutating func _tick() -> UInt64 { _clock &+= 1; return _clock }
 
     /// A new block is a leaf (the pool links its children later).
     /// - Complexity: O(1)
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always)
+    public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let t = _tick()
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
-            n[Int(slot)].stamp = t
-            n[Int(slot)].hasChild = false
-            n[Int(slot)].tracked = true
-            _leaves.pushFront(slot, n)
-        }
+        let n = _nodes.mutablePointer
+        n[Int(slot)].stamp = t
+        n[Int(slot)].hasChild = false
+        n[Int(slot)].tracked = true
+        _leaves.pushFront(slot, n)
     }
 
     /// Stamps the block; a leaf moves to the list's head.
     /// - Complexity: O(1)
-    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always)
+    public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
         let t = _tick()
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
-            n[Int(slot)].stamp = t
-            if !n[Int(slot)].hasChild && _leaves.head != slot {
-                _leaves.remove(slot, n)
-                _leaves.pushFront(slot, n)
-            }
+        let n = _nodes.mutablePointer
+        n[Int(slot)].stamp = t
+        if !n[Int(slot)].hasChild && _leaves.head != slot {
+            _leaves.remove(slot, n)
+            _leaves.pushFront(slot, n)
         }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
-            if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
-            n[Int(slot)].tracked = false
-        }
+        let n = _nodes.mutablePointer
+        if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
+        n[Int(slot)].tracked = false
     }
 
     /// The least recently used leaf.
     /// - Complexity: O(1)
-    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
+    @inlinable @inline(__always)
+    public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
         let s = _leaves.tail
         guard s >= 0 else { return nil }
-        _nodes.withUnsafeMutableBufferPointer { b in
-            _leaves.remove(s, b.baseAddress!)
-            b[Int(s)].tracked = false
-        }
+        let n = _nodes.mutablePointer
+        _leaves.remove(s, n)
+        n[Int(s)].tracked = false
         return s
     }
 
@@ -91,27 +87,25 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
 
     /// The block stops being a leaf.
     /// - Complexity: O(1)
-    @inlinable public mutating func didGainFirstChild(_ slot: BlockSlot) {
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
-            if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
-            n[Int(slot)].hasChild = true
-        }
+    @inlinable @inline(__always)
+    public mutating func didGainFirstChild(_ slot: BlockSlot) {
+        let n = _nodes.mutablePointer
+        if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
+        n[Int(slot)].hasChild = true
     }
 
     /// The block is a leaf again; it re-enters the list at its last-use position.
     /// - Complexity: O(1) when its child was evicted (the parent is then older than every
     ///   leaf); O(k) for the k younger leaves after an explicit removal of a child
-    @inlinable public mutating func didLoseLastChild(_ slot: BlockSlot) {
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
-            n[Int(slot)].hasChild = false
-            guard n[Int(slot)].tracked else { return }
-            let stamp = n[Int(slot)].stamp
-            var after = _leaves.tail
-            while after >= 0 && n[Int(after)].stamp < stamp { after = n[Int(after)].prev }
-            if after < 0 { _leaves.pushFront(slot, n) } else { _leaves.insert(slot, after: after, n) }
-        }
+    @inlinable @inline(__always)
+    public mutating func didLoseLastChild(_ slot: BlockSlot) {
+        let n = _nodes.mutablePointer
+        n[Int(slot)].hasChild = false
+        guard n[Int(slot)].tracked else { return }
+        let stamp = n[Int(slot)].stamp
+        var after = _leaves.tail
+        while after >= 0 && n[Int(after)].stamp < stamp { after = n[Int(after)].prev }
+        if after < 0 { _leaves.pushFront(slot, n) } else { _leaves.insert(slot, after: after, n) }
     }
 
     /// - Complexity: O(1)
@@ -121,11 +115,11 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     /// - Complexity: O(1)
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
         let t = _tick()
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
-            n[Int(slot)].stamp = t
-            n[Int(slot)].tracked = true
-            if !n[Int(slot)].hasChild { _leaves.pushFront(slot, n) }
-        }
+        let n = _nodes.mutablePointer
+        n[Int(slot)].stamp = t
+        n[Int(slot)].tracked = true
+        if !n[Int(slot)].hasChild { _leaves.pushFront(slot, n) }
     }
+    @inlinable public mutating func _beginExclusiveAccess() { _nodes.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _nodes.endExclusive() }
 }

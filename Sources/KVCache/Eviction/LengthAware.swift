@@ -45,4 +45,6 @@ public struct LengthAware: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
         _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: Self._class(block))
     }
+    @inlinable public mutating func _beginExclusiveAccess() { _buckets.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _buckets.endExclusive() }
 }

@@ -89,6 +89,8 @@ internal struct _FrequencyBuckets: Sendable {
     @usableFromInline var bucketCount = 0
     @usableFromInline var freeCount = 0
     @usableFromInline var order = _SlotList()       // buckets by frequency, head = lowest
+    /// Inside a pool's operation (see `_SlotRecords`): the storage is known to be unique.
+    @usableFromInline var _exclusive = false
 
     @inlinable
     init(capacity: Int, classes: Int) {
@@ -100,10 +102,22 @@ internal struct _FrequencyBuckets: Sendable {
 
     @inlinable @inline(__always)
     mutating func _makeUnique() {
-        if !isKnownUniquelyReferenced(&_storage) {
+        if !_exclusive && !isKnownUniquelyReferenced(&_storage) {
             _storage = _Storage(copying: _storage, bucketCount: bucketCount, freeCount: freeCount)
         }
     }
+
+    /// Makes the storage unique and skips the check until `endExclusive()`.
+    @inlinable
+    mutating func beginExclusive() {
+        _exclusive = false
+        _makeUnique()
+        _exclusive = true
+    }
+
+    /// Every mutation checks again.
+    @inlinable
+    mutating func endExclusive() { _exclusive = false }
 
     /// The access count of `slot`: its bucket's, or the one kept while the slot is unlinked.
     @inlinable

@@ -101,6 +101,25 @@ internal struct _SlotList: Sendable {
         count -= 1
     }
 
+    /// Moves `slot` (in this list) to the head.
+    /// - Complexity: O(1)
+    @inlinable @inline(__always)
+    mutating func moveToFront<Node: _LinkedNode>(_ slot: Int32, _ l: UnsafeMutablePointer<Node>) {
+        guard head != slot else { return }
+        remove(slot, l)
+        pushFront(slot, l)
+    }
+
+    /// Removes and returns the tail (oldest), or `nil` when empty.
+    /// - Complexity: O(1)
+    @inlinable @inline(__always)
+    mutating func popBack<Node: _LinkedNode>(_ l: UnsafeMutablePointer<Node>) -> Int32? {
+        let t = tail
+        guard t >= 0 else { return nil }
+        remove(t, l)
+        return t
+    }
+
     // MARK: Array forms
 
     /// Inserts `slot` at the head (newest end).

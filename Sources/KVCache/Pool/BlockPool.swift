@@ -160,7 +160,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected (amortised for algorithms that sweep)
     @inlinable @discardableResult
     public mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         let hit = try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit
         if !hit && recordsChanges { _changes.append(.inserted(hash, parent: nil)) }
         return hit
@@ -177,7 +178,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         var parentSlot: Int32 = -1
         if Algorithm.tracksChildren, let parent { parentSlot = lookup(parent) ?? -1 }
         let hit = try _getOrInsert(block, parentSlot: parentSlot).hit
@@ -197,7 +199,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(`chain.count`)
     @inlinable @discardableResult
     public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         return try _update(chain, from: 0, parentSlot: -1, nextUses: nextUses)
     }
 
@@ -220,7 +223,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil)
         throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         var parent: Int32 = -1
         var i = 0
         while i < chain.count {
@@ -370,6 +374,14 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
     }
 
+    /// Makes the storage (and the algorithm's) this pool's own before a mutating call writes
+    /// through it; the call ends with `_algorithm._endExclusiveAccess()`.
+    @inlinable @inline(__always)
+    internal mutating func _beginMutation() {
+        _makeUnique()
+        _algorithm._beginExclusiveAccess()
+    }
+
     /// Makes the storage this pool's own before a mutating call writes through it.
     @inlinable @inline(__always)
     internal mutating func _makeUnique() {
@@ -400,7 +412,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func pin(_ hash: BlockHash) -> Bool {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         let b = _storage.findLive(hash.rawValue)
         guard b >= 0 else { return false }
         if _storage.entries[b].pins == 0 { _algorithm.didPin(_storage.entries[b].slot) }
@@ -414,7 +427,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected (see the algorithm's `didUnpin`)
     @inlinable @discardableResult
     public mutating func unpin(_ hash: BlockHash) -> Bool {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         let b = _storage.findLive(hash.rawValue)
         guard b >= 0, _storage.entries[b].pins > 0 else { return false }
         _storage.entries[b].pins -= 1
@@ -433,7 +447,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// - Complexity: O(1) expected
     @inlinable @discardableResult
     public mutating func remove(_ hash: BlockHash) -> Bool {
-        _makeUnique()
+        _beginMutation()
+        defer { _algorithm._endExclusiveAccess() }
         let b = _storage.findLive(hash.rawValue)
         guard b >= 0, _storage.entries[b].pins == 0 else { return false }
         let slot = _storage.entries[b].slot
