@@ -41,13 +41,15 @@ internal struct _BlockTable: Sendable {
     }
 
     /// The number of buckets for a table at most half full with `expected` keys (a quarter
-    /// when that stays within 256 KB: shorter probe runs, still cache-resident; larger
-    /// quarter-full tables cost more in cache misses and page faults than they save when a
-    /// simulated cluster holds a dozen of them) and at most three quarters full with `maximum`.
+    /// when that stays within 512 KB: shorter probe runs and backward shifts, still resident
+    /// in a core's L2; beyond that, quarter-full tables cost more in cache misses than they
+    /// save) and at most three quarters full with `maximum`. (Page faults once made even
+    /// 512 KB tables a loss for a cluster of dozens of pools; dropped pools' buffers are now
+    /// reused, see `_LargeBuffers`.)
     @inlinable
     static func _bucketCount(expected: Int, maximum: Int) -> Int {
         var n = 16
-        let spread = expected <= 4_096 ? 4 : 2
+        let spread = expected <= 8_192 ? 4 : 2
         while n < expected * spread || n * 3 < maximum * 4 { n <<= 1 }
         return n
     }
