@@ -24,9 +24,9 @@ final class Engine: Sendable {
     }
     func serve(_ chain: [BlockHash]) -> [KVEvent] {
         state.withLock { s in
-            s.hits += s.pool.prefixHits(of: chain)
+            // the cached prefix (what prefill can skip) and the update, in one walk
+            if let r = try? s.pool.lookupAndUpdate(chain) { s.hits += r.prefix }
             s.blocks += chain.count
-            _ = try? s.pool.update(chain)
             var changes: [PoolChange] = []
             s.pool.takeChanges(into: &changes)
             var events: [KVEvent] = []

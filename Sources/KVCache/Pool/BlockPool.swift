@@ -242,6 +242,17 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         return (prefix, prefix + rest, prefix + access)
     }
 
+    /// ``lookupAndUpdate(_:nextUses:)`` for a chain held in an array.
+    /// - Complexity: O(`chain.count`)
+    @inlinable @discardableResult
+    public mutating func lookupAndUpdate(_ chain: [BlockHash]) throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        var result: Result<(prefix: Int, hits: Int, accessHits: Int), PoolError> = .success((0, 0, 0))
+        chain.withUnsafeBufferPointer { buffer in
+            do throws(PoolError) { result = .success(try lookupAndUpdate(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
     /// The update walk from `start` on, block `start − 1` being in `parentSlot`.
     @inlinable
     internal mutating func _update(_ chain: UnsafeBufferPointer<BlockHash>, from start: Int, parentSlot: Int32,

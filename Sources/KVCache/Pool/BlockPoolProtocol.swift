@@ -131,6 +131,16 @@ public struct AnyBlockPool: BlockPoolProtocol {
         return try _box.lookupAndUpdate(chain, nextUses: nextUses)
     }
 
+    /// ``lookupAndUpdate(_:nextUses:)`` for a chain held in an array.
+    @discardableResult
+    public mutating func lookupAndUpdate(_ chain: [BlockHash]) throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        var result: Result<(prefix: Int, hits: Int, accessHits: Int), PoolError> = .success((0, 0, 0))
+        chain.withUnsafeBufferPointer { buffer in
+            do throws(PoolError) { result = .success(try lookupAndUpdate(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
     /// The update walk of a request's chain; returns hits at access.
     @discardableResult
     public mutating func update(_ chain: [BlockHash]) throws(PoolError) -> Int {
