@@ -132,14 +132,14 @@ internal struct _FrequencyBuckets: Sendable {
         let s = _storage
         let b: Int32
         if freeCount > 0 {
-            freeCount -= 1
+            freeCount &-= 1
             b = s.freeBuckets[freeCount]
         } else {
             b = Int32(bucketCount)
-            bucketCount += 1
+            bucketCount &+= 1
         }
         s.buckets[Int(b)] = Bucket(frequency: f)
-        for c in 0..<classes { s.lists[Int(b) * classes + c] = _SlotList() }
+        for c in 0..<classes { s.lists[Int(b) &* classes &+ c] = _SlotList() }
         return b
     }
 
@@ -149,7 +149,7 @@ internal struct _FrequencyBuckets: Sendable {
         guard s.buckets[Int(b)].mask == 0 else { return }
         order.remove(b, s.buckets)
         s.freeBuckets[freeCount] = b
-        freeCount += 1
+        freeCount &+= 1
     }
 
     /// Links `slot` (whose class is set) at the head of its class list in bucket `b`.
@@ -158,7 +158,7 @@ internal struct _FrequencyBuckets: Sendable {
         let s = _storage
         let c = s.nodes[Int(slot)].positionClass
         s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
-        s.lists[Int(b) * classes + c].pushFront(slot, s.nodes)
+        s.lists[Int(b) &* classes &+ c].pushFront(slot, s.nodes)
         s.buckets[Int(b)].mask |= 1 << UInt64(c)
     }
 
@@ -168,7 +168,7 @@ internal struct _FrequencyBuckets: Sendable {
         let s = _storage
         let node = s.nodes[Int(slot)]
         let b = node.bucket, c = node.positionClass
-        let i = Int(b) * classes + c
+        let i = Int(b) &* classes &+ c
         s.lists[i].remove(slot, s.nodes)
         s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
         s.nodes[Int(slot)].next = Int32(bitPattern: s.buckets[Int(b)].frequency)
@@ -234,7 +234,7 @@ internal struct _FrequencyBuckets: Sendable {
         if s.lists[i].isEmpty { s.buckets[Int(old)].mask &= ~(1 << UInt64(c)) }
         let b = _bucket(frequency: f, after: old)
         s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
-        s.lists[Int(b) * classes + c].pushFront(slot, s.nodes)
+        s.lists[Int(b) &* classes &+ c].pushFront(slot, s.nodes)
         s.buckets[Int(b)].mask |= 1 << UInt64(c)
         _freeBucketIfEmpty(old)
     }
@@ -258,7 +258,7 @@ internal struct _FrequencyBuckets: Sendable {
         let b = order.head
         guard b >= 0, s.buckets[Int(b)].mask != 0 else { return nil }
         let c = 63 - s.buckets[Int(b)].mask.leadingZeroBitCount
-        let slot = s.lists[Int(b) * classes + c].tail
+        let slot = s.lists[Int(b) &* classes &+ c].tail
         guard slot >= 0 else { return nil }
         _ = _unlink(slot)
         _freeBucketIfEmpty(b)
@@ -273,6 +273,6 @@ internal struct _FrequencyBuckets: Sendable {
         guard b >= 0 else { return -1 }
         let mask = s.buckets[Int(b)].mask
         guard mask != 0 else { return -1 }
-        return s.lists[Int(b) * classes + (63 - mask.leadingZeroBitCount)].tail
+        return s.lists[Int(b) &* classes &+ (63 &- mask.leadingZeroBitCount)].tail
     }
 }

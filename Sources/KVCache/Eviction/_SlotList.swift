@@ -74,7 +74,7 @@ internal struct _SlotList: Sendable {
         l[Int(slot)].next = head
         if head >= 0 { l[Int(head)].prev = slot } else { tail = slot }
         head = slot
-        count += 1
+        count &+= 1
     }
 
     /// Inserts `slot` right after (older side of) `anchor`.
@@ -86,7 +86,7 @@ internal struct _SlotList: Sendable {
         l[Int(slot)].next = next
         l[Int(anchor)].next = slot
         if next >= 0 { l[Int(next)].prev = slot } else { tail = slot }
-        count += 1
+        count &+= 1
     }
 
     /// Unlinks `slot`, which must be in this list.
@@ -98,7 +98,7 @@ internal struct _SlotList: Sendable {
         if n >= 0 { l[Int(n)].prev = p } else { tail = p }
         l[Int(slot)].prev = -1
         l[Int(slot)].next = -1
-        count -= 1
+        count &-= 1
     }
 
     /// Moves `slot` (in this list) to the head.

@@ -93,7 +93,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         var n = 0
         for h in chain {
             guard _storage.findLive(h.rawValue) >= 0 else { break }
-            n += 1
+            n &+= 1
         }
         return n
     }
@@ -103,7 +103,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable
     public func hits(in chain: some Sequence<BlockHash>) -> Int {
         var n = 0
-        for h in chain where _storage.findLive(h.rawValue) >= 0 { n += 1 }
+        for h in chain where _storage.findLive(h.rawValue) >= 0 { n &+= 1 }
         return n
     }
 
@@ -116,8 +116,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         var leading = true
         for h in chain {
             if _storage.findLive(h.rawValue) >= 0 {
-                hits += 1
-                if leading { prefix += 1 }
+                hits &+= 1
+                if leading { prefix &+= 1 }
             } else {
                 leading = false
             }
@@ -132,7 +132,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         var n = 0
         for h in chain {
             guard _storage.findLive(h.rawValue) >= 0 else { break }
-            n += 1
+            n &+= 1
         }
         return n
     }
@@ -233,7 +233,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             _statistics.hits &+= 1
             parent = _touch(b, BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max),
                             parentSlot: parent)
-            i += 1
+            i &+= 1
         }
         let prefix = i
         guard prefix < chain.count else { return (prefix, prefix, prefix) }
@@ -262,7 +262,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         for i in start..<chain.count {
             let info = BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max)
             let r = try _getOrInsert(info, parentSlot: parent)
-            if r.hit { hits += 1 } else if recordsChanges { _changes.append(.inserted(chain[i], parent: i > 0 ? chain[i - 1] : nil)) }
+            if r.hit { hits &+= 1 } else if recordsChanges { _changes.append(.inserted(chain[i], parent: i > 0 ? chain[i - 1] : nil)) }
             parent = r.slot
         }
         return hits
@@ -337,7 +337,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             if victim == parentSlot { parentSlot = -1 }
             slot = victim
         } else {
-            _freeCount -= 1
+            _freeCount &-= 1
             slot = _storage.free[_freeCount]
         }
         let position = UInt16(clamping: info.position)
@@ -350,7 +350,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             _storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: e)
         } else {
             _storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: _storage.insert(key, slot: slot, aux: position))
-            _tableCount += 1
+            _tableCount &+= 1
         }
         _statistics.insertions &+= 1
         _algorithm.didInsert(slot, info)
@@ -368,7 +368,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// recorded (a block's in `_buckets`, a ghost's in its record).
     @inlinable @inline(__always)
     internal mutating func _removeEntry(at bucket: Int) {
-        _tableCount -= 1
+        _tableCount &-= 1
         let storage = _storage
         if Algorithm.keepsGhosts {
             _algorithm.ghosts._records.withUnsafeMutableBufferPointer { ghosts in
@@ -487,7 +487,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         if recycle {
             _storage.free[_freeCount] = slot
-            _freeCount += 1
+            _freeCount &+= 1
         }
         if evicted {
             _statistics.evictions &+= 1
@@ -514,7 +514,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let f = _storage.family
         f[Int(child)].parent = parent
         f[Int(child)].parentGeneration = f[Int(parent)].generation
-        f[Int(parent)].children += 1
+        f[Int(parent)].children &+= 1
         if f[Int(parent)].children == 1 { _algorithm.didGainFirstChild(parent) }
     }
 
@@ -524,7 +524,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let p = f[Int(child)].parent
         f[Int(child)].parent = -1
         guard p >= 0, f[Int(child)].parentGeneration == f[Int(p)].generation else { return }
-        f[Int(p)].children -= 1
+        f[Int(p)].children &-= 1
         if f[Int(p)].children == 0 { _algorithm.didLoseLastChild(p) }
     }
 

@@ -69,7 +69,7 @@ internal struct _BlockTable: Sendable {
         while true {
             if e[i].slot == -1 { return -1 }
             if e[i].key == key { return !liveOnly || e[i].slot >= 0 ? i : -1 }
-            i += 1
+            i &+= 1
             if i == n { i = 0 }
         }
     }
@@ -80,7 +80,7 @@ internal struct _BlockTable: Sendable {
     static func _insert(_ e: UnsafeMutablePointer<Entry>, _ n: Int, _ key: UInt64, slot: Int32, aux: UInt16) -> Int {
         var i = _home(key, n)
         while e[i].slot != -1 {
-            i += 1
+            i &+= 1
             if i == n { i = 0 }
         }
         e[i].key = key
@@ -97,20 +97,20 @@ internal struct _BlockTable: Sendable {
     static func _remove(_ e: UnsafeMutablePointer<Entry>, _ n: Int, at index: Int,
                         moved: (_ slot: Int32, _ bucket: Int) -> Void) {
         var hole = index
-        var i = index + 1 == n ? 0 : index + 1
+        var i = index &+ 1 == n ? 0 : index &+ 1
         while e[i].slot != -1 {
             let home = _home(e[i].key, n)
             // the entry at i may fill the hole when its home is not in (hole, i]
-            var toI = i - home
-            if toI < 0 { toI += n }
-            var toHole = hole - home
-            if toHole < 0 { toHole += n }
+            var toI = i &- home
+            if toI < 0 { toI &+= n }
+            var toHole = hole &- home
+            if toHole < 0 { toHole &+= n }
             if toHole < toI {
                 e[hole] = e[i]
                 moved(e[hole].slot, hole)
                 hole = i
             }
-            i += 1
+            i &+= 1
             if i == n { i = 0 }
         }
         e[hole] = Entry()
