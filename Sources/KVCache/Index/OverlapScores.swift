@@ -72,6 +72,22 @@ public struct OverlapScores: Sendable, Hashable {
         _set(node, tier: StorageTier.device.rawValue, Int32(depth))
     }
 
+    /// Sets the depth of nodes `0 ..< count`, in any tier and on the device tier, to
+    /// `depth(k)`, opening the storage once.
+    @inline(__always)
+    internal mutating func _setDeviceDepths(count: Int, _ depth: (Int) -> Int) {
+        let device = StorageTier.device.rawValue * nodeCount
+        depths.withUnsafeMutableBufferPointer { d in
+            tierDepths.withUnsafeMutableBufferPointer { t in
+                for k in 0..<count {
+                    let v = Int32(depth(k))
+                    d[k] = v
+                    t[device + k] = v
+                }
+            }
+        }
+    }
+
     @inline(__always)
     internal mutating func _set(_ node: Int, _ depth: Int32) {
         depths.withUnsafeMutableBufferPointer { $0[node] = depth }

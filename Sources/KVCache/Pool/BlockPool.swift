@@ -137,6 +137,19 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         return n
     }
 
+    /// ``prefixHits(of:)-(UnsafeBufferPointer<BlockHash>)`` for a caller holding the pool's
+    /// address (the type-erased box): `mutating` only so that the pool is read where it lies
+    /// instead of being copied for the call; it changes nothing.
+    @inlinable
+    internal mutating func _prefixHitsInPlace(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
+        var n = 0
+        for h in chain {
+            guard _storage.findLive(h.rawValue) >= 0 else { break }
+            n &+= 1
+        }
+        return n
+    }
+
     /// Blocks of `chain` present, leading or not (read-only).
     /// - Complexity: O(`chain.count`)
     @inlinable

@@ -99,10 +99,8 @@ public struct AnyBlockPool: BlockPoolProtocol {
     public static func prefixHits(of chain: UnsafeBufferPointer<BlockHash>, in pools: UnsafeBufferPointer<AnyBlockPool>,
                                   into scores: inout OverlapScores) {
         scores.reset(nodeCount: pools.count, chainLength: chain.count)
-        for k in pools.indices {
-            let depth = Unmanaged.passUnretained(pools[k]._box)._withUnsafeGuaranteedRef { $0.prefixHits(of: chain) }
-            scores._set(k, Int32(depth))
-            scores._set(k, tier: StorageTier.device.rawValue, Int32(depth))
+        scores._setDeviceDepths(count: pools.count) { k in
+            Unmanaged.passUnretained(pools[k]._box)._withUnsafeGuaranteedRef { $0.prefixHits(of: chain) }
         }
     }
 
@@ -283,7 +281,7 @@ final class _ConcretePoolBox<Algorithm: EvictionAlgorithm>: _PoolBox, @unchecked
     @_specialize(where Algorithm == LengthAware)
     @_specialize(where Algorithm == LeafLRU)
     @_specialize(where Algorithm == Belady)
-    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { storage.pointee.prefixHits(of: chain) }
+    override func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { storage.pointee._prefixHitsInPlace(of: chain) }
     override func pinCount(_ hash: BlockHash) -> Int { storage.pointee.pinCount(hash) }
     @_specialize(where Algorithm == LRU)
     @_specialize(where Algorithm == FIFO)

@@ -128,7 +128,7 @@ public enum ClusterSimulator {
                 chainBuffer.append(contentsOf: chain)
                 let request = RoutingRequest(chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
                                              arrival: Double(t) / 1e6, blockSize: bs)
-                let decision = selector.select(request, nodes: states, overlaps: scores)
+                let decision = Self._select(&selector, request, &states, &scores)
                 guard let n = decision.node, n >= 0, n < c.nodes else {
                     result.rejected += 1
                     continue
@@ -267,6 +267,15 @@ public enum ClusterSimulator {
             }
             return a
         }
+    }
+
+    /// Asks the selector. The node states and scores are passed in place: read from the
+    /// variables the request loop captures, each array would be retained and released
+    /// around the call (eight atomic operations per request).
+    @inline(__always)
+    static func _select<S: PrefillNodeSelector>(_ selector: inout S, _ request: RoutingRequest, _ states: inout [NodeState],
+                                               _ scores: inout OverlapScores) -> Decision {
+        selector.select(request, nodes: states, overlaps: scores)
     }
 
     /// Retires finished prefills and decodes of a node at time `t`.
