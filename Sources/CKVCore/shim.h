@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <xxhash.h>
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__has_include)
@@ -69,6 +70,12 @@ static inline void kvc_advise_hugepages(void *address, size_t bytes) {
 #else
     (void)address; (void)bytes;
 #endif
+}
+
+/// Sets `bytes` bytes at `address` to all ones (`memset(address, 0xFF, bytes)`): an empty
+/// key-table bucket is one whose slot field reads -1, so a fresh table is one fill.
+static inline void kvc_fill_ones(void *address, size_t bytes) {
+    memset(address, 0xFF, bytes);
 }
 
 #endif
