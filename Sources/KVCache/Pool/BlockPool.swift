@@ -250,7 +250,8 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         let prefix = i
         guard prefix < chain.count else { return (prefix, prefix, prefix) }
-        let rest = lookup(UnsafeBufferPointer(rebasing: chain[prefix...])).hits
+        var rest = 0
+        for j in prefix &+ 1 ..< chain.count where _storage.findLive(chain[j].rawValue) >= 0 { rest &+= 1 }   // block `prefix` is absent
         let access = try _update(chain, from: prefix, parentSlot: parent, nextUses: nextUses)
         return (prefix, prefix + rest, prefix + access)
     }
