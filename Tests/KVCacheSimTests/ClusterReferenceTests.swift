@@ -63,4 +63,18 @@ struct ClusterReferenceTests {
         #expect(viaIndex.perNode == viaPools.perNode)
         #expect(viaIndex.replicaSamples == viaPools.replicaSamples)
     }
+
+    @Test("a pool that can evict nothing is an error of the run, not a silent miss", arguments: [ClusterConfiguration.OverlapSource.pools, .index])
+    func exhaustedPoolIsAnError(source: ClusterConfiguration.OverlapSource) throws {
+        // block 2 follows block 1, then block 1 follows block 2: no prefix tree, so LeafLRU
+        // ends up with no block lacking a cached child when block 3 needs room
+        var trace = Trace(source: "cycle")
+        for (i, chain) in [[1, 2], [2, 1], [3]].enumerated() {
+            trace.append(timestamp: Double(i), inputLength: 512 * chain.count, outputLength: 1, chain: chain.map { BlockHash(UInt64($0)) })
+        }
+        var config = ClusterConfiguration(nodes: 1, capacity: 2, eviction: .leafLRU, selector: .roundRobin)
+        config.overlapSource = source
+        #expect(throws: PoolError.poolExhausted(capacity: 2)) { try ClusterSimulator.run(trace, config) }
+        #expect(throws: PoolError.poolExhausted(capacity: 2)) { try PoolReplay.run(trace, capacity: 2, policy: .leafLRU) }
+    }
 }

@@ -100,7 +100,7 @@ public enum ClusterSimulator {
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
 
         var chainBuffer: [BlockHash] = []     // one buffer for every request's chain
-        trace.blocks.withUnsafeBufferPointer { all in
+        try trace.blocks.withUnsafeBufferPointer { all throws(PoolError) in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
                 let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
@@ -141,7 +141,7 @@ public enum ClusterSimulator {
                 var present = 0
                 var accessHits = 0
                 if !c.cachingDisabled && usePools {
-                    if let r = try? world.devices[n].lookupAndUpdate(chain) { (p, present, accessHits) = r }
+                    (p, present, accessHits) = try world.devices[n].lookupAndUpdate(chain)
                 } else if !c.cachingDisabled {
                     present = world.devices[n].hits(in: chain)
                 }
@@ -193,12 +193,12 @@ public enum ClusterSimulator {
                 // update (dispatch)
                 if !c.cachingDisabled {
                     result.hits.blockHits += present
-                    result.hits.accessHits += usePools ? accessHits : world.store(n, chain)
+                    result.hits.accessHits += usePools ? accessHits : try world.store(n, chain)
                     states[n].usedBlocks = world.devices[n].count     // pools change only at dispatch
                     for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
                         let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
                         let before = world.devices[rep.node].statistics.insertions
-                        _ = world.store(rep.node, part)
+                        _ = try world.store(rep.node, part)
                         result.replicatedBlocks += world.devices[rep.node].statistics.insertions - before
                         states[rep.node].usedBlocks = world.devices[rep.node].count
                     }
@@ -245,8 +245,11 @@ public enum ClusterSimulator {
         }
 
         /// Inserts `chain` into node `n`'s device pool, offloading evictions down the tiers.
-        mutating func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
-            let a = (try? devices[n].update(chain)) ?? 0
+        /// - Throws: the device pool's ``PoolError`` (a LeafLRU pool finds no victim when the
+        ///   trace's chains do not form a prefix tree); the host and disk tiers are LRU pools
+        ///   without pins and cannot fail.
+        mutating func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) throws(PoolError) -> Int {
+            let a = try devices[n].update(chain)
             if usePools { return a }      // no index to keep current (usePools implies no tiers)
             guard nodes[n].host != nil else {
                 publish(n, .device)
