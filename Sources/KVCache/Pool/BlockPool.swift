@@ -89,23 +89,12 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Read-only.
     /// - Complexity: O(hits + 1)
     @inlinable
-    public func prefixHits(of chain: some Sequence<BlockHash>) -> Int {
-        var n = 0
-        for h in chain {
-            guard _storage.findLive(h.rawValue) >= 0 else { break }
-            n &+= 1
-        }
-        return n
-    }
+    public func prefixHits(of chain: some Sequence<BlockHash>) -> Int { _storage.prefixHits(of: chain) }
 
     /// How many blocks of `chain` are in the pool, leading or not. Read-only.
     /// - Complexity: O(`chain.count`)
     @inlinable
-    public func hits(in chain: some Sequence<BlockHash>) -> Int {
-        var n = 0
-        for h in chain where _storage.findLive(h.rawValue) >= 0 { n &+= 1 }
-        return n
-    }
+    public func hits(in chain: some Sequence<BlockHash>) -> Int { _storage.hits(in: chain) }
 
     /// Leading blocks of `chain` present, and all blocks of `chain` present, in one walk.
     /// Read-only.
@@ -128,27 +117,13 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Leading blocks of `chain` present (read-only).
     /// - Complexity: O(hits + 1)
     @inlinable
-    public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
-        var n = 0
-        for h in chain {
-            guard _storage.findLive(h.rawValue) >= 0 else { break }
-            n &+= 1
-        }
-        return n
-    }
+    public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _storage.prefixHits(of: chain) }
 
     /// ``prefixHits(of:)-(UnsafeBufferPointer<BlockHash>)`` for a caller holding the pool's
     /// address (the type-erased box): `mutating` only so that the pool is read where it lies
     /// instead of being copied for the call; it changes nothing.
     @inlinable
-    internal mutating func _prefixHitsInPlace(of chain: UnsafeBufferPointer<BlockHash>) -> Int {
-        var n = 0
-        for h in chain {
-            guard _storage.findLive(h.rawValue) >= 0 else { break }
-            n &+= 1
-        }
-        return n
-    }
+    internal mutating func _prefixHitsInPlace(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _storage.prefixHits(of: chain) }
 
     /// Blocks of `chain` present, leading or not (read-only).
     /// - Complexity: O(`chain.count`)
@@ -250,8 +225,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
         let prefix = i
         guard prefix < chain.count else { return (prefix, prefix, prefix) }
-        var rest = 0
-        for j in prefix &+ 1 ..< chain.count where _storage.findLive(chain[j].rawValue) >= 0 { rest &+= 1 }   // block `prefix` is absent
+        let rest = _storage.hits(in: chain[(prefix &+ 1)...])           // block `prefix` is absent
         let access = try _update(chain, from: prefix, parentSlot: parent, nextUses: nextUses)
         return (prefix, prefix + rest, prefix + access)
     }

@@ -84,6 +84,27 @@ internal final class _PoolStorage: @unchecked Sendable {
     @inlinable @inline(__always)
     func findLive(_ key: UInt64) -> Int { _BlockTable._find(entries, buckets, key, liveOnly: true) }
 
+    /// How many leading blocks of `chain` are held (a ghost is not a block).
+    /// - Complexity: O(hits + 1)
+    @inlinable @inline(__always)
+    func prefixHits(of chain: some Sequence<BlockHash>) -> Int {
+        var n = 0
+        for h in chain {
+            guard findLive(h.rawValue) >= 0 else { break }
+            n &+= 1
+        }
+        return n
+    }
+
+    /// How many blocks of `chain` are held, leading or not.
+    /// - Complexity: O(`chain.count`)
+    @inlinable @inline(__always)
+    func hits(in chain: some Sequence<BlockHash>) -> Int {
+        var n = 0
+        for h in chain where findLive(h.rawValue) >= 0 { n &+= 1 }
+        return n
+    }
+
     /// Inserts `key` (absent) for `slot`; returns its bucket.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always) @discardableResult
