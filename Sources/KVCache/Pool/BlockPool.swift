@@ -230,17 +230,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         return (prefix, prefix + rest, prefix + access)
     }
 
-    /// ``lookupAndUpdate(_:nextUses:)`` for a chain held in an array.
-    /// - Complexity: O(`chain.count`)
-    @inlinable @discardableResult
-    public mutating func lookupAndUpdate(_ chain: [BlockHash]) throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
-        var result: Result<(prefix: Int, hits: Int, accessHits: Int), PoolError> = .success((0, 0, 0))
-        chain.withUnsafeBufferPointer { buffer in
-            do throws(PoolError) { result = .success(try lookupAndUpdate(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
-    }
-
     /// The update walk from `start` on, block `start − 1` being in `parentSlot`.
     @inlinable
     internal mutating func _update(_ chain: UnsafeBufferPointer<BlockHash>, from start: Int, parentSlot: Int32,
@@ -264,17 +253,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         if _storage.entries[b].pins == 0 { _algorithm.didAccess(slot, info) }
         if Algorithm.tracksChildren && parentSlot >= 0 { _adopt(slot, parent: parentSlot) }
         return slot
-    }
-
-    /// The update walk of a request (see ``update(_:nextUses:)-(UnsafeBufferPointer<BlockHash>,_)``).
-    /// - Complexity: O(`chain.count`)
-    @inlinable @discardableResult
-    public mutating func update(_ chain: [BlockHash]) throws(PoolError) -> Int {
-        var result: Result<Int, PoolError> = .success(0)
-        chain.withUnsafeBufferPointer { buffer in
-            do throws(PoolError) { result = .success(try update(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
     }
 
     @inlinable

@@ -47,6 +47,31 @@ extension BlockPoolProtocol {
         let (prefix, hits) = lookup(chain)
         return (prefix, hits, try update(chain, nextUses: nextUses))
     }
+
+    /// The update walk of a request's chain held in an array; returns hits at access.
+    /// - Complexity: O(`chain.count`)
+    @inlinable @discardableResult
+    public mutating func update(_ chain: [BlockHash]) throws(PoolError) -> Int {
+        try _withBuffer(of: chain) { buffer throws(PoolError) in try update(buffer, nextUses: nil) }
+    }
+
+    /// ``lookupAndUpdate(_:nextUses:)`` for a chain held in an array.
+    /// - Complexity: O(`chain.count`)
+    @inlinable @discardableResult
+    public mutating func lookupAndUpdate(_ chain: [BlockHash]) throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+        try _withBuffer(of: chain) { buffer throws(PoolError) in try lookupAndUpdate(buffer, nextUses: nil) }
+    }
+}
+
+/// Calls `body` with `chain`'s elements as a buffer, keeping the error type (the array's
+/// `withUnsafeBufferPointer` rethrows untyped errors).
+@inlinable
+internal func _withBuffer<R>(of chain: [BlockHash], _ body: (UnsafeBufferPointer<BlockHash>) throws(PoolError) -> R) throws(PoolError) -> R {
+    var result: Result<R, PoolError>?
+    chain.withUnsafeBufferPointer { buffer in
+        do throws(PoolError) { result = .success(try body(buffer)) } catch { result = .failure(error) }
+    }
+    return try result!.get()
 }
 
 extension BlockPool: BlockPoolProtocol {}
@@ -127,26 +152,6 @@ public struct AnyBlockPool: BlockPoolProtocol {
         throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
         _unique()
         return try _box.lookupAndUpdate(chain, nextUses: nextUses)
-    }
-
-    /// ``lookupAndUpdate(_:nextUses:)`` for a chain held in an array.
-    @discardableResult
-    public mutating func lookupAndUpdate(_ chain: [BlockHash]) throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
-        var result: Result<(prefix: Int, hits: Int, accessHits: Int), PoolError> = .success((0, 0, 0))
-        chain.withUnsafeBufferPointer { buffer in
-            do throws(PoolError) { result = .success(try lookupAndUpdate(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
-    }
-
-    /// The update walk of a request's chain; returns hits at access.
-    @discardableResult
-    public mutating func update(_ chain: [BlockHash]) throws(PoolError) -> Int {
-        var result: Result<Int, PoolError> = .success(0)
-        chain.withUnsafeBufferPointer { buffer in
-            do throws(PoolError) { result = .success(try update(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
     }
 
     public mutating func takeChanges(into changes: inout [PoolChange]) {
