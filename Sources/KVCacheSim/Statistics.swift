@@ -4,10 +4,21 @@ public enum Statistics {
     /// closest ranks: rank = q/100 · (n − 1). 0 for an empty input.
     public static func percentile(sortedValues: [Double], _ q: Double) -> Double {
         guard !sortedValues.isEmpty else { return 0 }
-        let rank = q / 100 * Double(sortedValues.count - 1)
-        let lo = Int(rank.rounded(.down)), hi = min(lo + 1, sortedValues.count - 1)
-        let frac = rank - Double(lo)
-        return sortedValues[lo] + (sortedValues[hi] - sortedValues[lo]) * frac
+        return _interpolated(q, count: sortedValues.count) { sortedValues[$0] }
+    }
+
+    /// The closest ranks of the `q`-th percentile of `count` ascending values.
+    static func _ranks(_ q: Double, count: Int) -> (rank: Double, lo: Int, hi: Int) {
+        let rank = q / 100 * Double(count - 1)
+        let lo = Int(rank.rounded(.down))
+        return (rank, lo, min(lo + 1, count - 1))
+    }
+
+    /// The `q`-th percentile of `count` ascending values, `value(i)` being the `i`-th.
+    static func _interpolated(_ q: Double, count: Int, _ value: (Int) -> Double) -> Double {
+        let (rank, lo, hi) = _ranks(q, count: count)
+        let a = value(lo), b = value(hi)
+        return a + (b - a) * (rank - Double(lo))
     }
 
     /// The `qs`-th percentiles (as ``percentile(sortedValues:_:)``) of `values / divisor`,
@@ -20,8 +31,8 @@ public enum Statistics {
         // right of the previous one
         var ranks: [Int] = []
         for q in qs {
-            let lo = Int((q / 100 * Double(n - 1)).rounded(.down))
-            ranks += [lo, min(lo + 1, n - 1)]
+            let (_, lo, hi) = _ranks(q, count: n)
+            ranks += [lo, hi]
         }
         let needed = Set(ranks).sorted()
         values.withUnsafeMutableBufferPointer { v in
@@ -31,12 +42,7 @@ public enum Statistics {
                 start = k + 1
             }
         }
-        return qs.map { q in
-            let rank = q / 100 * Double(n - 1)
-            let lo = Int(rank.rounded(.down)), hi = min(lo + 1, n - 1)
-            let a = Double(values[lo]) / divisor, b = Double(values[hi]) / divisor
-            return a + (b - a) * (rank - Double(lo))
-        }
+        return qs.map { q in _interpolated(q, count: n) { Double(values[$0]) / divisor } }
     }
 
     /// Puts the `k`-th smallest of `v[from...]` at `k`, smaller-or-equal values before it and
