@@ -113,3 +113,59 @@ struct PrefixHasherTests {
         #expect(BlockHash(0x4d2).hexString == "00000000000004d2")
     }
 }
+
+private struct DynamoVectors: Decodable {
+    struct Case: Decodable, CustomTestStringConvertible {
+        var blockSize: Int
+        var tokens: [UInt32]
+        var lora: String?
+        var localHashes: [String]
+        var testDescription: String { "\(tokens.count) tokens / \(blockSize), lora \(lora.map { "'\($0)'" } ?? "none")" }
+    }
+    var dynamo: String
+    var cases: [Case]
+}
+
+private let dynamoVectors: DynamoVectors = {
+    let data = try! Data(contentsOf: TestPaths.vectors.appendingPathComponent("dynamo_vectors.json"))
+    return try! JSONDecoder().decode(DynamoVectors.self, from: data)
+}()
+
+@Suite("PrefixHasher identity: adapters and extra keys")
+struct PrefixHasherIdentityTests {
+    @Test("dynamo local hashes equal Dynamo's compute_block_hash_for_seq, with and without lora_name",
+          arguments: dynamoVectors.cases)
+    fileprivate func dynamoFunction(_ c: DynamoVectors.Case) throws {
+        let hasher = try PrefixHasher(blockSize: c.blockSize, scheme: .dynamo).adapted(to: c.lora)
+        #expect(hasher.localHashes(c.tokens).map { String($0.rawValue) } == c.localHashes)
+    }
+
+    @Test("adapting moves the seed by the adapter's name; nil and empty are the base model")
+    func adapted() throws {
+        let base = try PrefixHasher(blockSize: 4)
+        let tokens: [UInt32] = Array(0..<12)
+        #expect(base.adapted(to: nil) == base && base.adapted(to: "") == base)
+        let a = base.adapted(to: "A"), b = base.adapted(to: "B")
+        #expect(a.adapter == "A" && a.seed == base.seed &+ PrefixHasher.adapterSalt("A"))
+        #expect(Set([base.blockHashes(tokens), a.blockHashes(tokens), b.blockHashes(tokens)].flatMap { $0 }).count == 9)
+        #expect(a.adapted(to: nil) == base && a.adapted(to: "B") == b && a.adapted(to: "A") == a)
+    }
+
+    @Test("extra keys change a block and everything after it; none is the plain hash")
+    func extraKeys() throws {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let tokens: [UInt32] = Array(0..<12)
+        let plain = hasher.blockHashes(tokens)
+        #expect(hasher.blockHashes(tokens) { _ in [] } == plain)
+        #expect(hasher.blockHashes(tokens, cacheSalt: nil) == plain)
+        let salted = hasher.blockHashes(tokens, cacheSalt: "tenant-1")
+        #expect(zip(salted, plain).allSatisfy { $0 != $1 })
+        #expect(hasher.blockHashes(tokens, cacheSalt: "tenant-2") != salted)
+        let middle = hasher.blockHashes(tokens) { $0 == 1 ? [.string("img"), .integer(3)] : [] }
+        #expect(middle[0] == plain[0] && middle[1] != plain[1] && middle[2] != plain[2])
+        // the digest tells keys of different types and splits apart
+        #expect(BlockExtraKey.digest([.string("ab")]) != BlockExtraKey.digest([.string("a"), .string("b")]))
+        #expect(BlockExtraKey.digest([.integer(1)]) != BlockExtraKey.digest([.bytes([1, 0, 0, 0, 0, 0, 0, 0])]))
+        #expect(BlockExtraKey.digest([BlockExtraKey]()) == nil)
+    }
+}

@@ -17,6 +17,15 @@ import CKVCore
 ///   seed 1337 by default. The sequence hashes are the block hashes; the local hashes are
 ///   available from ``localHashes(_:)-(UnsafeBufferPointer<UInt32>)``.
 ///
+/// Identity beyond tokens:
+/// - an **adapter** (LoRA) changes the seed: ``adapted(to:)`` returns the hasher whose seed is
+///   `seed &+ XXH3_64(UTF-8 name, seed: 0)` — for the dynamo scheme exactly Dynamo's
+///   `compute_block_hash_for_seq(…, lora_name:)` — so blocks of adapter A never match blocks of
+///   adapter B or of the base model;
+/// - **extra keys** of a block (``BlockExtraKey``: multimodal hashes, a cache salt) are mixed
+///   in by appending `le64(BlockExtraKey.digest(keys))` to the block's bytes before hashing
+///   (as Dynamo appends multimodal hashes); a block without extra keys hashes as before.
+///
 /// `PrefixHasher` is a small immutable value; hashing allocates nothing but the result array
 /// (or nothing at all with ``appendBlockHashes(of:to:)``).
 public struct PrefixHasher: Sendable, Hashable {
@@ -39,6 +48,9 @@ public struct PrefixHasher: Sendable, Hashable {
     public let seed: UInt64
     /// Seed of the sequence-hash combination (dynamo only; unused by the native scheme).
     public let chainSeed: UInt64
+    /// The adapter (LoRA) this hasher hashes for, `nil` for the base model
+    /// (see ``adapted(to:)``).
+    public let adapter: String?
 
     /// Creates a hasher.
     ///
@@ -59,6 +71,37 @@ public struct PrefixHasher: Sendable, Hashable {
         case .dynamo: self.seed = seed ?? Self.dynamoDefaultSeed
         }
         self.chainSeed = chainSeed ?? Self.dynamoDefaultSeed
+        self.adapter = nil
+    }
+
+    init(_copying base: PrefixHasher, seed: UInt64, adapter: String?) {
+        blockSize = base.blockSize
+        scheme = base.scheme
+        chainSeed = base.chainSeed
+        self.seed = seed
+        self.adapter = adapter
+    }
+
+    /// The hasher for requests of `adapter` (a LoRA name): the same block size and scheme,
+    /// with the seed moved by the adapter's name, so its chains never meet the base model's
+    /// or another adapter's.
+    ///
+    /// `nil` or an empty name is the base model. Adapting an adapted hasher starts again from
+    /// the base seed (adapters do not stack).
+    /// - Complexity: O(name length)
+    public func adapted(to adapter: String?) -> PrefixHasher {
+        let base = self.adapter.map { seed &- Self.adapterSalt($0) } ?? seed
+        guard let adapter, !adapter.isEmpty else {
+            return self.adapter == nil ? self : PrefixHasher(_copying: self, seed: base, adapter: nil)
+        }
+        if adapter == self.adapter { return self }
+        return PrefixHasher(_copying: self, seed: base &+ Self.adapterSalt(adapter), adapter: adapter)
+    }
+
+    /// What an adapter's name adds to the seed: XXH3-64 of its UTF-8 bytes, seed 0.
+    public static func adapterSalt(_ adapter: String) -> UInt64 {
+        var name = adapter
+        return name.withUTF8 { kvc_xxh3_64_seeded($0.baseAddress, $0.count, 0) }
     }
 
     /// The number of full blocks in `tokenCount` tokens.
@@ -100,6 +143,61 @@ public struct PrefixHasher: Sendable, Hashable {
             let seq = withUnsafeBytes(of: &pair) { kvc_xxh3_64_seeded($0.baseAddress!, 16, chainSeed) }
             return (BlockHash(seq), BlockHash(local))
         }
+    }
+
+    /// The hash of one block with extra keys mixed in (see ``BlockExtraKey/digest(_:)``);
+    /// `extra == nil` is ``hashBlock(_:parent:)``.
+    ///
+    /// - Parameters:
+    ///   - block: Exactly ``blockSize`` tokens.
+    ///   - parent: The previous block's hash in the same chain, or `nil` for block 0.
+    ///   - extra: The digest of the block's extra keys, if it has any.
+    /// - Complexity: O(``blockSize``)
+    public func hashBlock(
+        _ block: UnsafeBufferPointer<UInt32>, parent: BlockHash?, extra: UInt64?
+    ) -> (hash: BlockHash, local: BlockHash) {
+        guard let extra else { return hashBlock(block, parent: parent) }
+        precondition(block.count == blockSize, "a block has exactly blockSize tokens")
+        let count = blockSize * 4 + 8
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { scratch in
+            _withLittleEndianBytes(block) { bytes, n in scratch.baseAddress!.copyMemory(from: bytes, byteCount: n) }
+            scratch.storeBytes(of: extra.littleEndian, toByteOffset: blockSize * 4, as: UInt64.self)
+            return _step(UnsafeRawPointer(scratch.baseAddress!), count, parent: parent?.rawValue)
+        }
+    }
+
+    /// The chained hashes of every full block of `tokens` with per-block extra keys.
+    ///
+    /// - Parameters:
+    ///   - tokens: Token ids; a trailing partial block yields no hash.
+    ///   - parent: The hash of the block before `tokens`, if they continue a chain.
+    ///   - extraKeys: The extra keys of block `i` (an empty array: none).
+    /// - Complexity: O(`tokens.count` + extra keys)
+    public func blockHashes(
+        _ tokens: [UInt32], parent: BlockHash? = nil, extraKeys: (Int) -> [BlockExtraKey]
+    ) -> [BlockHash] {
+        let blocks = tokens.count / blockSize
+        var out: [BlockHash] = []
+        out.reserveCapacity(blocks)
+        var previous = parent
+        tokens.withUnsafeBufferPointer { all in
+            for i in 0..<blocks {
+                let block = UnsafeBufferPointer(rebasing: all[(i * blockSize)..<((i + 1) * blockSize)])
+                let h = hashBlock(block, parent: previous, extra: BlockExtraKey.digest(extraKeys(i))).hash
+                out.append(h)
+                previous = h
+            }
+        }
+        return out
+    }
+
+    /// The chained hashes of a prompt that carries a cache salt (vLLM's `cache_salt`): the
+    /// salt is an extra key of the first block only, so salted prompts share nothing with
+    /// unsalted ones or with other salts. A `nil` salt is ``blockHashes(_:)-([UInt32])``.
+    /// - Complexity: O(`tokens.count`)
+    public func blockHashes(_ tokens: [UInt32], cacheSalt: String?) -> [BlockHash] {
+        guard let cacheSalt else { return blockHashes(tokens) }
+        return blockHashes(tokens) { $0 == 0 ? [.string(cacheSalt)] : [] }
     }
 
     /// The sequence (chained) hash only: the hot path, which skips the native scheme's
@@ -180,7 +278,9 @@ public struct PrefixHasher: Sendable, Hashable {
     /// The local (content-only) hash of every full block: `XXH3_64(bytes(block i), seed)`.
     ///
     /// For ``Scheme/dynamo`` these are Dynamo's `LocalBlockHash` values; for the native scheme
-    /// they are the same content hash with ``seed``.
+    /// they are the same content hash with ``seed``. Dynamo's
+    /// `compute_block_hash_for_seq(tokens, block_size, lora_name=…)` is
+    /// `adapted(to: lora).localHashes(tokens)` of a dynamo-scheme hasher.
     /// - Complexity: O(`tokens.count`)
     public func localHashes(_ tokens: UnsafeBufferPointer<UInt32>) -> [BlockHash] {
         let blocks = tokens.count / blockSize
