@@ -1,20 +1,33 @@
 import Testing
 @testable import KVCache
 
-/// The obvious model: per (node, tier) a multiset of blocks; overlap = leading run.
+/// The obvious model: per (node, tier) a multiset of blocks; overlap = leading run. Events
+/// are applied in each node's ID order as they become contiguous (the definition of
+/// "never lose an event"); duplicates are counted, and a gap is the run of IDs between the
+/// highest seen and a newly seen higher one.
 private struct IndexModel {
     var held: [Int: [Int: [UInt64: Int]]] = [:]   // node → tier → block → refs
-    var last: [Int: UInt64] = [:]
+    var waiting: [Int: [UInt64: KVEvent]] = [:]
+    var next: [Int: UInt64] = [:]
+    var highest: [Int: UInt64] = [:]
     var gaps: [EventGap] = []
     var stale = 0
     var unknownRemovals = 0
 
-    mutating func apply(_ e: KVEvent) {
-        if let l = last[e.node] {
-            if e.eventID <= l { stale += 1; return }
-            if e.eventID > l + 1 { gaps.append(EventGap(node: e.node, from: l + 1, to: e.eventID - 1)) }
+    mutating func deliver(_ e: KVEvent) {
+        let n = next[e.node, default: 0]
+        if e.eventID < n || waiting[e.node]?[e.eventID] != nil { stale += 1; return }
+        let from = highest[e.node].map { $0 + 1 } ?? 0
+        if e.eventID > from { gaps.append(EventGap(node: e.node, from: from, to: e.eventID - 1)) }
+        highest[e.node] = max(highest[e.node] ?? 0, e.eventID)
+        waiting[e.node, default: [:]][e.eventID] = e
+        while let ready = waiting[e.node]?.removeValue(forKey: next[e.node, default: 0]) {
+            apply(ready)
+            next[e.node, default: 0] += 1
         }
-        last[e.node] = e.eventID
+    }
+
+    mutating func apply(_ e: KVEvent) {
         switch e.kind {
         case .stored(_, let blocks, let tier):
             for b in blocks { held[e.node, default: [:]][tier.rawValue, default: [:]][b.rawValue, default: 0] += 1 }
@@ -52,20 +65,26 @@ struct PrefixIndexTests {
         return (0..<n).map { BlockHash($0 == 0 ? 1 : conv * 100 + UInt64($0)) }
     }
 
+    /// Random in-order histories per node, delivered out of order: events overtake each
+    /// other, some are repeated, some are lost and replayed later.
     func check(nodes: [Int], capacity: Int, seed: UInt64) throws {
         var rng = TestRNG(seed: seed)
         var index = PrefixIndex(nodeCapacity: capacity, expectedBlocks: 8)
         var model = IndexModel()
         var ids: [Int: UInt64] = [:]
         var gaps: [EventGap] = []
-        for _ in 0..<1500 {
+        var network: [KVEvent] = []       // sent, not yet delivered
+        var lost: [KVEvent] = []          // dropped, waiting for a replay
+        var delivered: [KVEvent] = []
+        func deliver(_ e: KVEvent) throws {
+            if let g = try index.apply(e) { gaps.append(g) }
+            model.deliver(e)
+            delivered.append(e)
+        }
+        for step in 0..<1500 {
             let node = nodes.randomElement(using: &rng)!
-            var id = ids[node, default: 0]
-            let r = Int.random(in: 0..<100, using: &rng)
-            if r < 5 { id += UInt64.random(in: 2...4, using: &rng) }           // a gap
-            else if r < 9 && id > 2 { id -= UInt64.random(in: 1...2, using: &rng) } // stale / repeated
-            else { id += 1 }
-            ids[node] = max(ids[node, default: 0], id)
+            let id = ids[node, default: 0]
+            ids[node] = id + 1
             let tier = StorageTier.allCases.randomElement(using: &rng)!
             let chain = randomChain(&rng)
             let k = Int.random(in: 0..<100, using: &rng)
@@ -80,8 +99,13 @@ struct PrefixIndexTests {
             } else {
                 event = .cleared(node: node, eventID: id)
             }
-            if let g = try index.apply(event) { gaps.append(g) }
-            model.apply(event)
+            if Int.random(in: 0..<100, using: &rng) < 5 { lost.append(event) } else { network.append(event) }
+            // deliver a few, in any order
+            for _ in 0..<Int.random(in: 0...2, using: &rng) where !network.isEmpty {
+                try deliver(network.remove(at: Int.random(in: 0..<network.count, using: &rng)))
+            }
+            if !delivered.isEmpty && Int.random(in: 0..<100, using: &rng) < 4 { try deliver(delivered.randomElement(using: &rng)!) }
+            if step % 50 == 49 { network += lost; lost = [] }     // the replays arrive
             // compare overlaps for a few chains
             for _ in 0..<3 {
                 let q = randomChain(&rng)
@@ -94,6 +118,8 @@ struct PrefixIndexTests {
                 }
             }
         }
+        for e in (network + lost).shuffled(using: &rng) { try deliver(e) }
+        #expect(index.heldEventCount == 0)
         #expect(gaps == model.gaps)
         #expect(index.statistics.staleEvents == model.stale)
         #expect(index.statistics.unknownRemovals == model.unknownRemovals)
@@ -103,6 +129,7 @@ struct PrefixIndexTests {
         #expect(index.blockCount == modelBlocks.count)
         for n in nodes {
             #expect(index.blockCount(of: n) == (model.held[n]?.values.reduce(0) { $0 + $1.count } ?? 0), "node \(n) count")
+            #expect(index.lastEventID(of: n) == ids[n].map { $0 - 1 })
         }
     }
 
@@ -155,16 +182,71 @@ struct PrefixIndexTests {
         #expect(index.statistics.unknownRemovals == 1 && index.statistics.duplicateStores == 2)
     }
 
-    @Test("gaps are reported and applied; stale events are ignored")
-    func gaps() throws {
+    @Test("an event that overtakes an earlier one waits for it; a replay fills the gap; repeats are ignored")
+    func ordering() throws {
         var index = PrefixIndex()
-        #expect(try index.apply(.stored(node: 0, eventID: 5, parent: nil, blocks: [1])) == nil)
-        #expect(try index.apply(.stored(node: 0, eventID: 9, parent: 1, blocks: [2])) == EventGap(node: 0, from: 6, to: 8))
-        #expect(index.overlaps([1, 2] as [BlockHash]).depth(of: 0) == 2)
-        #expect(try index.apply(.removed(node: 0, eventID: 9, blocks: [2])) == nil)
-        #expect(index.statistics.staleEvents == 1)
-        #expect(index.overlaps([1, 2] as [BlockHash]).depth(of: 0) == 2)
-        #expect(index.lastEventID(of: 0) == 9)
+        #expect(try index.apply(.stored(node: 0, eventID: 0, parent: nil, blocks: [1])) == nil)
+        // 2 and 3 arrive before 1: held, the gap reported once
+        #expect(try index.apply(.removed(node: 0, eventID: 3, blocks: [2])) == EventGap(node: 0, from: 1, to: 2))
+        #expect(try index.apply(.stored(node: 0, eventID: 2, parent: 1, blocks: [3])) == nil)
+        #expect(index.overlaps([1, 2, 3] as [BlockHash]).depth(of: 0) == 1 && index.heldEventCount == 2)
+        // the replayed event 1 applies, then 2 and 3 in order: 2 was stored, then removed
+        #expect(try index.apply(.stored(node: 0, eventID: 1, parent: 1, blocks: [2])) == nil)
+        #expect(index.contains(1, node: 0) && !index.contains(2, node: 0) && index.contains(3, node: 0))
+        #expect(index.heldEventCount == 0 && index.lastEventID(of: 0) == 3)
+        // a repeat (live and replayed copies) is ignored
+        #expect(try index.apply(.stored(node: 0, eventID: 1, parent: 1, blocks: [2])) == nil)
+        #expect(!index.contains(2, node: 0) && index.statistics.staleEvents == 1)
+    }
+
+    @Test("a new node whose first event is not 0 reports the gap; an unfillable gap can be given up")
+    func lateJoin() throws {
+        var index = PrefixIndex(maximumHeldEvents: 3)
+        #expect(try index.apply(.stored(node: 4, eventID: 5, parent: nil, blocks: [1])) == EventGap(node: 4, from: 0, to: 4))
+        #expect(index.blockCount == 0)
+        index.skipGap(of: 4)
+        #expect(index.contains(1, node: 4) && index.statistics.skippedEvents == 5)
+        // more than maximumHeldEvents behind a gap: the gap is given up on its own
+        #expect(try index.apply(.stored(node: 4, eventID: 8, parent: nil, blocks: [2])) == EventGap(node: 4, from: 6, to: 7))
+        try index.apply(.stored(node: 4, eventID: 9, parent: nil, blocks: [3]))
+        try index.apply(.stored(node: 4, eventID: 10, parent: nil, blocks: [4]))
+        #expect(!index.contains(2, node: 4))
+        try index.apply(.stored(node: 4, eventID: 11, parent: nil, blocks: [5]))
+        #expect(index.contains(2, node: 4) && index.contains(5, node: 4) && index.heldEventCount == 0)
+        #expect(index.statistics.skippedEvents == 7)
+        // the invalid ID UInt64.max is ignored, never a trap
+        #expect(try index.apply(.cleared(node: 4, eventID: .max)) == nil)
+        #expect(index.statistics.invalidEvents == 1 && index.contains(5, node: 4))
+    }
+
+    @Test("reference counts stay exact for node ids above 16,383")
+    func wideNodeRefs() throws {
+        var index = PrefixIndex(nodeCapacity: 16_448)
+        // node 16384 stores block 7 (entry 0) twice; node 0 stores block 8 (entry 1) once
+        try index.apply(.stored(node: 16_384, eventID: 0, parent: nil, blocks: [7]))
+        try index.apply(.stored(node: 16_384, eventID: 1, parent: nil, blocks: [7]))
+        try index.apply(.stored(node: 0, eventID: 0, parent: nil, blocks: [8]))
+        try index.apply(.removed(node: 0, eventID: 1, blocks: [8]))
+        #expect(!index.contains(8, node: 0))
+        try index.apply(.removed(node: 16_384, eventID: 2, blocks: [7]))
+        #expect(index.contains(7, node: 16_384))
+        try index.apply(.removed(node: 16_384, eventID: 3, blocks: [7]))
+        #expect(index.blockCount == 0 && index.placeholderCount == 0)
+    }
+
+    @Test("a parent cycle from a malformed stream leaves nothing behind")
+    func parentCycle() throws {
+        var index = PrefixIndex()
+        try index.apply(.stored(node: 0, eventID: 0, parent: 2, blocks: [1]))
+        try index.apply(.stored(node: 0, eventID: 1, parent: 1, blocks: [2]))
+        try index.apply(.stored(node: 0, eventID: 2, parent: 3, blocks: [3]))    // its own parent
+        try index.apply(.removed(node: 0, eventID: 3, blocks: [1, 2, 3]))
+        #expect(index.blockCount == 0 && index.placeholderCount == 0)
+        // a longer cycle, removed in the other order
+        try index.apply(.stored(node: 0, eventID: 4, parent: 12, blocks: [10, 11]))
+        try index.apply(.stored(node: 0, eventID: 5, parent: 11, blocks: [12]))
+        try index.apply(.removed(node: 0, eventID: 6, blocks: [12, 11, 10]))
+        #expect(index.blockCount == 0 && index.placeholderCount == 0)
     }
 
     @Test("a node outside the index is a clear error")

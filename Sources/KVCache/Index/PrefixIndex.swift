@@ -14,8 +14,13 @@
 ///   entry disappears once no node holds it and it has no children, so a parent evicted before
 ///   its children stays as a placeholder for them. No lookup table of orphans is needed.
 /// - Removing a block a node does not hold is counted, not an error.
-/// - Event IDs are checked per node: a jump ahead is applied and reported as an ``EventGap``;
-///   a stale or repeated ID is ignored and counted.
+/// - A parent link that would close a cycle (a malformed stream storing 1 under 2 and 2 under
+///   1) is not made, so every entry is freed once nothing holds it.
+/// - Events are applied in each node's event-ID order (an ``EventSequencer``): an event that
+///   arrives before an earlier one is held until the earlier one arrives, a jump ahead is
+///   reported as an ``EventGap`` (replay it: the replayed events are applied when they
+///   arrive), and a repeated ID is ignored and counted. A node's first ID is expected to be
+///   `0`; a later one is a gap too.
 public struct PrefixIndex: Sendable {
     /// The most nodes the index tracks (node ids `0 ..< nodeCapacity`).
     public let nodeCapacity: Int
@@ -26,11 +31,10 @@ public struct PrefixIndex: Sendable {
     @usableFromInline var _entries: [_Entry] = []
     @usableFromInline var _membership: [UInt64] = []   // entry * tiers * words + tier * words + word
     @usableFromInline var _free: [Int32] = []
-    @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]
+    @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]   // key: _refKey(entry, node, tier)
     @usableFromInline var _heldCount = 0
     @usableFromInline var _nodeMemberships: [Int]        // per node: (block, tier) pairs held
-    @usableFromInline var _lastEventID: [UInt64]
-    @usableFromInline var _seenEvent: [Bool]
+    @usableFromInline var _sequencer: EventSequencer<KVEvent>
     @usableFromInline var _knownNodes: [UInt64]         // bitset of nodes ever seen
     @usableFromInline var _nodeLimit: Int = 0            // highest node seen + 1
     @usableFromInline var _approximate: _ApproximateState
@@ -38,19 +42,28 @@ public struct PrefixIndex: Sendable {
     /// Counters of what the index has seen.
     public internal(set) var statistics = IndexStatistics()
 
+    /// The largest ``nodeCapacity`` an index accepts.
+    public static let maximumNodeCapacity = 1 << 30
+
     /// Creates an empty index.
     ///
     /// - Parameters:
-    ///   - nodeCapacity: The most nodes (rounded up to a multiple of 64; at least 64).
+    ///   - nodeCapacity: The most nodes (rounded up to a multiple of 64; at least 64, at most
+    ///     ``maximumNodeCapacity``).
     ///   - expectedBlocks: Blocks to reserve room for (the table grows past it).
     ///   - approximate: Settings of approximate mode (``recordRouting(_:to:at:)``).
-    public init(nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 16, approximate: ApproximateMode = ApproximateMode()) {
+    ///   - maximumHeldEvents: The most events held per node behind a gap before the gap is
+    ///     given up (see ``EventSequencer``).
+    /// - Precondition: `nodeCapacity <= PrefixIndex.maximumNodeCapacity`.
+    public init(nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 16, approximate: ApproximateMode = ApproximateMode(),
+                maximumHeldEvents: Int = 10_000) {
+        precondition(nodeCapacity <= Self.maximumNodeCapacity,
+                     "PrefixIndex nodeCapacity \(nodeCapacity) is above the maximum \(Self.maximumNodeCapacity)")
         let words = max(1, (nodeCapacity + 63) / 64)
         self.nodeCapacity = words * 64
         _words = words
         _table = _BlockTable(maximumCount: max(expectedBlocks, 16))
-        _lastEventID = Array(repeating: 0, count: words * 64)
-        _seenEvent = Array(repeating: false, count: words * 64)
+        _sequencer = EventSequencer(firstEventID: 0, maximumHeld: maximumHeldEvents)
         _knownNodes = Array(repeating: 0, count: words)
         _nodeMemberships = Array(repeating: 0, count: words * 64)
         _approximate = _ApproximateState(mode: approximate)
@@ -83,32 +96,60 @@ public struct PrefixIndex: Sendable {
 
     // MARK: Events
 
-    /// Applies one event.
+    /// Applies one event in its node's event-ID order: now, with any held events it makes
+    /// next, or later, when the events before it arrive.
     ///
-    /// - Returns: The gap this event revealed, if its ID skipped ahead of the node's last one.
+    /// - Returns: The gap this event revealed: IDs before it that were never seen.
     /// - Throws: ``IndexError/nodeOutOfRange(node:capacity:)`` for a node id outside the index.
-    /// - Complexity: O(blocks in the event) expected; O(entries) for `cleared`.
+    /// - Complexity: O(blocks in the events applied) expected; O(entries) for `cleared`.
     @discardableResult
     public mutating func apply(_ event: KVEvent) throws(IndexError) -> EventGap? {
         let node = event.node
         guard node >= 0 && node < nodeCapacity else { throw .nodeOutOfRange(node: node, capacity: nodeCapacity) }
-        var gap: EventGap?
-        if _seenEvent[node] {
-            let last = _lastEventID[node]
-            if event.eventID <= last {
-                statistics.staleEvents += 1
-                return nil
-            }
-            if event.eventID > last &+ 1 {
-                gap = EventGap(node: node, from: last + 1, to: event.eventID - 1)
-                statistics.gaps += 1
-            }
+        switch _sequencer.admit(event, id: event.eventID, node: node) {
+        case .inOrder:
+            _apply(event.kind, node: node)
+            _drainHeld(of: node)
+            return nil
+        case .duplicate:
+            statistics.staleEvents += 1
+            return nil
+        case .held(let gap):
+            statistics.heldEvents += 1
+            if gap != nil { statistics.gaps += 1 }
+            _drainHeld(of: node)
+            return gap
+        case .invalid:
+            statistics.invalidEvents += 1
+            return nil
         }
-        _seenEvent[node] = true
-        _lastEventID[node] = event.eventID
+    }
+
+    /// Gives up the events `node` is missing: the events held behind its gaps are applied
+    /// now, in ID order, and the missing ones counted as skipped. Use it when the node cannot
+    /// replay them (its replay buffer no longer has the range).
+    /// - Complexity: O(blocks in the held events + held events × gaps)
+    public mutating func skipGap(of node: NodeID) {
+        guard node >= 0 && node < nodeCapacity else { return }
+        _sequencer.skipGap(of: node)
+        _drainHeld(of: node)
+    }
+
+    /// Events held behind gaps, all nodes.
+    public var heldEventCount: Int { _sequencer.heldCount }
+
+    @usableFromInline
+    mutating func _drainHeld(of node: NodeID) {
+        while let next = _sequencer.nextReady(of: node) { _apply(next.kind, node: node) }
+        statistics.skippedEvents = _sequencer.statistics.skippedEvents
+    }
+
+    /// Applies what an event says, with no ordering check (the caller has ordered it).
+    @usableFromInline
+    mutating func _apply(_ kind: KVEvent.Kind, node: NodeID) {
         _noteNode(node)
         statistics.eventsApplied += 1
-        switch event.kind {
+        switch kind {
         case .stored(let parent, let blocks, let tier):
             var p = parent?.rawValue
             for b in blocks {
@@ -120,7 +161,6 @@ public struct PrefixIndex: Sendable {
         case .cleared:
             _clear(node: node)
         }
-        return gap
     }
 
     /// Applies events in order.
@@ -158,15 +198,14 @@ public struct PrefixIndex: Sendable {
     public mutating func removeNode(_ node: NodeID) {
         guard node >= 0 && node < nodeCapacity else { return }
         _clear(node: node)
-        _seenEvent[node] = false
-        _lastEventID[node] = 0
+        _sequencer.reset(node: node)
         _knownNodes[node >> 6] &= ~(1 << UInt64(node & 63))
     }
 
     /// The last event ID applied for `node`, if any.
     public func lastEventID(of node: NodeID) -> UInt64? {
-        guard node >= 0 && node < nodeCapacity, _seenEvent[node] else { return nil }
-        return _lastEventID[node]
+        guard node >= 0 && node < nodeCapacity else { return nil }
+        return _sequencer.lastApplied(of: node)
     }
 
     // MARK: Queries
@@ -343,7 +382,7 @@ public struct PrefixIndex: Sendable {
         let b = _table.find(hash)
         if b >= 0 {
             let e = Int(_table.entries[b].slot)
-            if let parent, parent != hash, _entries[e].parent < 0 {
+            if let parent, parent != hash, _entries[e].parent < 0, !_isAncestor(e, of: parent) {
                 // a placeholder made before its own parent was known: link it now
                 let p = _entry(parent, parent: nil)
                 _entries.withUnsafeMutableBufferPointer { en in
@@ -372,6 +411,20 @@ public struct PrefixIndex: Sendable {
         _table.insert(hash, slot: Int32(e))
         if parentEntry >= 0 { _entries.withUnsafeMutableBufferPointer { $0[parentEntry].children += 1 } }
         return e
+    }
+
+    /// Whether entry `e` is `hash` or one of its ancestors (linking `e` under `hash` would
+    /// then close a cycle).
+    @usableFromInline
+    func _isAncestor(_ e: Int, of hash: UInt64) -> Bool {
+        let b = _table.find(hash)
+        guard b >= 0 else { return false }
+        var a = Int(_table.entries[b].slot)
+        while a >= 0 {
+            if a == e { return true }
+            a = Int(_entries[a].parent)
+        }
+        return false
     }
 
     @usableFromInline
@@ -403,9 +456,11 @@ public struct PrefixIndex: Sendable {
         }
     }
 
+    /// The key of a (entry, node, tier) reference count: entry in the high 32 bits, node in
+    /// the next 30 (node ids stay below ``maximumNodeCapacity``), tier in the low 2.
     @usableFromInline
     static func _refKey(_ e: Int, _ node: Int, _ tier: Int) -> UInt64 {
-        UInt64(e) << 16 | UInt64(node) << 2 | UInt64(tier)
+        UInt64(UInt32(truncatingIfNeeded: e)) << 32 | UInt64(node) << 2 | UInt64(tier)
     }
 
     @usableFromInline
@@ -509,8 +564,14 @@ struct _Entry: Sendable {
 public struct IndexStatistics: Sendable, Hashable {
     /// Events applied (not stale).
     public var eventsApplied = 0
-    /// Events ignored because their ID was not newer than the node's last.
+    /// Events ignored because their ID was applied or held already (duplicates).
     public var staleEvents = 0
+    /// Events held because they arrived before an earlier event of their node.
+    public var heldEvents = 0
+    /// Missing event IDs given up (``PrefixIndex/skipGap(of:)`` or too many held).
+    public var skippedEvents: UInt64 = 0
+    /// Events with the invalid ID `UInt64.max`, ignored.
+    public var invalidEvents = 0
     /// Gaps detected.
     public var gaps = 0
     /// Block stores applied (each block of each `stored` event).
