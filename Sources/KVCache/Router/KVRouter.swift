@@ -5,8 +5,20 @@ import Metrics
 /// index current from engine events, tracks each node's load, and asks a selector where each
 /// request should go.
 ///
-/// One lock (a pthread mutex) guards all state; a route takes it once, with no actor hop. Requests that are never finished do not leak load: after
-/// ``Configuration/requestTimeout`` they are reclaimed (and counted).
+/// One lock (a pthread mutex) guards all state; a route takes it once, with no actor hop.
+/// Requests that are never finished do not leak load: after ``Configuration/requestTimeout``
+/// they are reclaimed (and counted).
+///
+/// Engines' events come in two forms. ``EngineEvent``s (what a real engine publishes: its own
+/// block hashes plus the tokens of stored blocks) are re-hashed into the router's scheme by an
+/// ``EngineBlockIdentity``, so prompts routed with ``route(tokens:adapter:cacheSalt:expectedOutputTokens:)``
+/// meet them whatever hash scheme the engine uses. ``KVEvent``s already in the router's scheme
+/// (from in-process pools) are applied as they are. Both are applied in each node's event-ID
+/// order; a node's events should come in one form.
+///
+/// Numbers from clients and engines never trap: token counts are clamped to
+/// `0 ... KVRouter.maximumTokenCount`, unknown node ids are ignored (and logged), and event IDs
+/// are sequenced (see ``EventSequencer``).
 ///
 /// ```swift
 /// let router = KVRouter(configuration: .init(selector: TTFTMin()))
@@ -52,6 +64,12 @@ public final class KVRouter: Sendable {
         }
     }
 
+    /// The largest token count the router takes from a caller; larger counts (and negative
+    /// ones, as 0) are clamped, so a client's `max_tokens` cannot overflow load arithmetic.
+    public static let maximumTokenCount = 1 << 40
+
+    static func clampTokens(_ n: Int) -> Int { min(max(n, 0), maximumTokenCount) }
+
     /// A routing answer: the selector's decision plus what the index knew.
     public struct Routed: Sendable, Hashable {
         /// The decision (node or rejection, transfer, replicas, reason).
@@ -85,6 +103,9 @@ public final class KVRouter: Sendable {
 
     struct State: Sendable {
         var index: PrefixIndex
+        var identity: EngineBlockIdentity
+        var engineOrder = EventSequencer<EngineEvent>()
+        var refusedNodes: Set<NodeID> = []      // nodes whose refused stores were logged
         var selector: any PrefillNodeSelector & Sendable
         var nodes: [NodeID: Node] = [:]
         var order: [NodeID] = []                 // node ids, ascending
@@ -106,10 +127,14 @@ public final class KVRouter: Sendable {
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         state = _Locked(State(index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
-                            selector: configuration.selector))
+                              identity: EngineBlockIdentity(hasher: configuration.hasher),
+                              selector: configuration.selector))
         metrics = _RouterMetrics(prefix: configuration.metricsPrefix)
         origin = clock.now
     }
+
+    /// Tokens per block of the router's hasher (engines' events must use the same).
+    public var blockSize: Int { configuration.hasher.blockSize }
 
     /// Seconds since the router was created (the clock of approximate mode and timeouts).
     public var now: Double { Self.seconds(clock.now - origin) }
@@ -163,6 +188,8 @@ public final class KVRouter: Sendable {
             guard s.nodes.removeValue(forKey: id) != nil else { return }
             s.order.removeAll { $0 == id }
             s.index.removeNode(id)
+            s.identity.forget(node: id)
+            s.engineOrder.reset(node: id)
             s.inFlight = s.inFlight.filter { $0.value.node != id }
             s.operations += 1
         }
@@ -178,23 +205,37 @@ public final class KVRouter: Sendable {
     ///
     /// - Parameters:
     ///   - tokens: The prompt.
-    ///   - expectedOutputTokens: Tokens expected to be generated.
+    ///   - adapter: The adapter (LoRA) the request uses, `nil` for the base model: only
+    ///     blocks computed for the same adapter match (``PrefixHasher/adapted(to:)``).
+    ///   - cacheSalt: The request's cache salt (vLLM's `cache_salt`), if any: only blocks of
+    ///     prompts with the same salt match.
+    ///   - expectedOutputTokens: Tokens expected to be generated (clamped to
+    ///     `0 ... maximumTokenCount`).
     /// - Complexity: O(tokens) hashing + O(matched blocks) index walk + O(nodes) selection.
-    public func route(tokens: [UInt32], expectedOutputTokens: Int = 0) -> Routed {
-        let chain = configuration.hasher.blockHashes(tokens)
+    public func route(tokens: [UInt32], adapter: String? = nil, cacheSalt: String? = nil, expectedOutputTokens: Int = 0) -> Routed {
+        let chain = configuration.hasher.adapted(to: adapter).blockHashes(tokens, cacheSalt: cacheSalt)
         return route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: expectedOutputTokens)
+    }
+
+    /// The router's chain for a prompt: what ``route(tokens:adapter:cacheSalt:expectedOutputTokens:)``
+    /// looks up.
+    /// - Complexity: O(tokens)
+    public func blockHashes(tokens: [UInt32], adapter: String? = nil, cacheSalt: String? = nil) -> [BlockHash] {
+        configuration.hasher.adapted(to: adapter).blockHashes(tokens, cacheSalt: cacheSalt)
     }
 
     /// Routes a request whose block hashes are already known (e.g. computed by the engine).
     ///
     /// - Parameters:
     ///   - blockHashes: The chain.
-    ///   - inputTokens: Prompt tokens (default: a full last block).
-    ///   - expectedOutputTokens: Tokens expected to be generated.
+    ///   - inputTokens: Prompt tokens (default: a full last block); clamped to
+    ///     `0 ... maximumTokenCount`.
+    ///   - expectedOutputTokens: Tokens expected to be generated; clamped likewise.
     public func route(blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0) -> Routed {
         let start = clock.now
         let t = Self.seconds(start - origin)
-        let input = inputTokens ?? blockHashes.count * configuration.hasher.blockSize
+        let input = Self.clampTokens(inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: configuration.hasher.blockSize).partialValue)
+        let expectedOutputTokens = Self.clampTokens(expectedOutputTokens)
         let request = RoutingRequest(chain: blockHashes, inputTokens: input, expectedOutputTokens: expectedOutputTokens,
                                      arrival: t, blockSize: configuration.hasher.blockSize)
         let (decision, overlap, counters) = state.withLock { s -> (Decision, Int, _NodeCounters?) in
@@ -246,8 +287,13 @@ public final class KVRouter: Sendable {
     }
 
     /// Records that a request started on `node`.
+    ///
+    /// Token counts are clamped to `0 ... maximumTokenCount` (cached tokens to the prompt).
     public func requestStarted(id: UInt64, node: NodeID, promptTokens: Int, cachedTokens: Int = 0, expectedOutputTokens: Int = 0) {
         let t = now
+        let promptTokens = Self.clampTokens(promptTokens)
+        let cachedTokens = min(Self.clampTokens(cachedTokens), promptTokens)
+        let expectedOutputTokens = Self.clampTokens(expectedOutputTokens)
         state.withLock { s in
             s.operations += 1
             guard s.nodes[node] != nil else { return }
@@ -313,34 +359,113 @@ public final class KVRouter: Sendable {
 
     // MARK: Events
 
-    /// Applies engine events in order.
+    /// Applies events already in the router's hash scheme (e.g. from in-process pools), each
+    /// in its node's event-ID order (an event that overtook an earlier one waits for it).
     ///
-    /// - Returns: The gaps they revealed (ask those nodes to replay).
+    /// - Returns: The gaps they revealed (ask those nodes to replay: replayed events are
+    ///   applied when they arrive).
     @discardableResult
     public func apply(_ events: some Sequence<KVEvent>) -> [EventGap] {
         var applied = 0, rejected = 0
         let gaps = state.withLock { s -> [EventGap] in
             s.operations += 1
+            let before = s.index.statistics.eventsApplied
             var gaps: [EventGap] = []
             for e in events {
                 guard s.nodes[e.node] != nil else { rejected += 1; continue }
                 do throws(IndexError) {
                     if let g = try s.index.apply(e) { gaps.append(g) }
-                    applied += 1
                 } catch {
                     rejected += 1
                 }
             }
+            applied = s.index.statistics.eventsApplied - before
             metrics.indexBlocks.record(s.index.blockCount)
             return gaps
         }
         metrics.eventsApplied.increment(by: Int64(applied))
         if rejected > 0 { configuration.logger.warning("ignored \(rejected) events for unknown nodes") }
+        reportGaps(gaps)
+        return gaps
+    }
+
+    /// Applies engines' events: each stored block is re-hashed from its tokens (and adapter
+    /// and extra keys) into the router's scheme, removals are mapped back through the
+    /// engine hashes the node announced (``EngineBlockIdentity``), all in each node's
+    /// event-ID order (an event that overtook an earlier one waits for it).
+    ///
+    /// A stored run the router cannot hash (a block size other than ``blockSize``, tokens
+    /// that do not fill its blocks) is not applied: it is counted in
+    /// ``Snapshot/engine`` and logged as an error once per node.
+    ///
+    /// - Returns: The gaps they revealed (ask those nodes to replay).
+    /// - Complexity: O(tokens + blocks) per event, expected.
+    @discardableResult
+    public func apply(_ events: some Sequence<EngineEvent>) -> [EventGap] {
+        var applied = 0, rejected = 0, orphans = 0
+        var refused: [(NodeID, EngineEventError)] = []
+        let gaps = state.withLock { s -> [EventGap] in
+            s.operations += 1
+            let orphansBefore = s.identity.statistics.orphanBlocks
+            var gaps: [EventGap] = []
+            func translateAndApply(_ e: EngineEvent) {
+                do throws(EngineEventError) {
+                    let kind = try s.identity.translate(e)
+                    s.index._apply(kind, node: e.node)
+                    applied += 1
+                } catch {
+                    if s.refusedNodes.insert(e.node).inserted { refused.append((e.node, error)) }
+                    metrics.refusedEvents.increment()
+                }
+            }
+            for e in events {
+                guard s.nodes[e.node] != nil else { rejected += 1; continue }
+                switch s.engineOrder.admit(e, id: e.eventID, node: e.node) {
+                case .inOrder:
+                    translateAndApply(e)
+                case .held(let gap):
+                    if let gap { gaps.append(gap) }
+                case .duplicate, .invalid:
+                    continue
+                }
+                while let next = s.engineOrder.nextReady(of: e.node) { translateAndApply(next) }
+            }
+            orphans = s.identity.statistics.orphanBlocks - orphansBefore
+            metrics.indexBlocks.record(s.index.blockCount)
+            return gaps
+        }
+        metrics.eventsApplied.increment(by: Int64(applied))
+        if orphans > 0 { metrics.orphanBlocks.increment(by: Int64(orphans)) }
+        if rejected > 0 { configuration.logger.warning("ignored \(rejected) events for unknown nodes") }
+        for (node, error) in refused {
+            configuration.logger.error("events of node \(node) refused: \(error)")
+        }
+        reportGaps(gaps)
+        return gaps
+    }
+
+    /// Gives up the events `node` is missing (it cannot replay them): events held behind its
+    /// gaps are applied now, in order.
+    public func skipGap(of node: NodeID) {
+        let applied = state.withLock { s -> Int in
+            s.operations += 1
+            let before = s.index.statistics.eventsApplied
+            s.index.skipGap(of: node)
+            s.engineOrder.skipGap(of: node)
+            while let next = s.engineOrder.nextReady(of: node) {
+                if let kind = try? s.identity.translate(next) { s.index._apply(kind, node: node) }
+            }
+            metrics.indexBlocks.record(s.index.blockCount)
+            return s.index.statistics.eventsApplied - before
+        }
+        metrics.eventsApplied.increment(by: Int64(applied))
+    }
+
+    func reportGaps(_ gaps: [EventGap]) {
         for g in gaps {
             metrics.gaps.increment()
             configuration.logger.notice("event gap: \(g)")
         }
-        return gaps
     }
 
     // MARK: Introspection
@@ -352,9 +477,14 @@ public final class KVRouter: Sendable {
                 var n = s.nodes[id]!.state
                 n.isAvailable = !s.nodes[id]!.draining
                 return n
-            }, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics, operations: s.operations)
+            }, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
+               engine: s.identity.statistics, engineOrder: s.engineOrder.statistics, mappedEngineBlocks: s.identity.mappedBlocks,
+               indexBytesPerBlock: s.index.bytesPerBlock, operations: s.operations)
         }
     }
+
+    /// Blocks the index holds for `node` (a block counted once per tier it is in).
+    public func indexedBlocks(of node: NodeID) -> Int { state.withLock { $0.index.blockCount(of: node) } }
 
     /// The index's overlaps for a chain (for tests and diagnostics).
     public func overlaps(_ chain: [BlockHash]) -> OverlapScores { state.withLock { $0.index.overlaps(chain) } }
@@ -369,6 +499,14 @@ public final class KVRouter: Sendable {
         public var indexedBlocks: Int
         /// The index's counters.
         public var index: IndexStatistics
+        /// Counters of engine events' re-hashing (orphans, refused stores).
+        public var engine: EngineBlockIdentity.Statistics
+        /// Ordering counters of engine events (held, duplicates, gaps).
+        public var engineOrder: EventSequencer<EngineEvent>.Statistics
+        /// Engine block hashes mapped to router blocks, all nodes.
+        public var mappedEngineBlocks: Int
+        /// The index's memory per entry (``PrefixIndex/bytesPerBlock``).
+        public var indexBytesPerBlock: Double
         /// Operations performed under the lock.
         public var operations: UInt64
     }

@@ -9,6 +9,8 @@ struct _RouterMetrics: Sendable {
     let gaps: Counter
     let rejected: Counter
     let reclaimed: Counter
+    let refusedEvents: Counter
+    let orphanBlocks: Counter
     let indexBlocks: Gauge
     let routeLatency: Metrics.Timer
 
@@ -19,6 +21,8 @@ struct _RouterMetrics: Sendable {
         gaps = Counter(label: "\(prefix)_event_gaps_total")
         rejected = Counter(label: "\(prefix)_rejected_requests_total")
         reclaimed = Counter(label: "\(prefix)_reclaimed_requests_total")
+        refusedEvents = Counter(label: "\(prefix)_refused_events_total")
+        orphanBlocks = Counter(label: "\(prefix)_orphan_blocks_total")
         indexBlocks = Gauge(label: "\(prefix)_index_blocks")
         routeLatency = Metrics.Timer(label: "\(prefix)_route_duration_seconds")
     }
