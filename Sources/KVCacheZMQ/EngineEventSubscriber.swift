@@ -4,7 +4,14 @@ import KVCache
 import Logging
 
 /// Subscribes to engines' KV-event streams (vLLM's ZeroMQ publisher) and feeds the decoded
-/// events to a router or an index, recovering lost batches from the engines' replay sockets.
+/// events (``KVCache/EngineEvent``s: engine hashes plus the tokens of stored blocks) to a
+/// router, recovering lost batches from the engines' replay sockets.
+///
+/// Events reach the sink in each node's order, numbered 0, 1, 2, … per node by the
+/// subscriber (several ranks of one node share the numbering). With
+/// ``Configuration/blockSize`` set (a router's sink sets it to the router's), stored runs of
+/// another block size are dropped here with one error per endpoint naming both sizes, and
+/// counted in ``Statistics/blockSizeMismatches``.
 ///
 /// Wire protocol (vLLM v0.33 `vllm/distributed/kv_events.py`): a PUB message is three frames,
 /// topic (UTF-8, SUB filters by prefix), sequence number (8 bytes, big-endian, from 0 per
@@ -85,6 +92,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         public var replayTimeout: Duration = .seconds(2)
         /// Messages ZeroMQ queues per SUB socket before dropping (default 10,000).
         public var receiveHighWaterMark: Int32 = 10_000
+        /// The block size the sink hashes with; stored runs of another size are dropped and
+        /// counted (`nil`: pass every run on).
+        public var blockSize: Int?
         /// Where log messages go.
         public var logger = Logger(label: "kvcache.zmq")
 
@@ -112,10 +122,12 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         public var staleBatches = 0
         /// Replays from batch 0 made because the first batch seen from an endpoint was later.
         public var initialReplays = 0
+        /// Stored runs dropped because their block size was not ``Configuration/blockSize``.
+        public var blockSizeMismatches = 0
     }
 
     /// What receives the events.
-    public typealias Sink = @Sendable ([KVEvent]) -> Void
+    public typealias Sink = @Sendable ([EngineEvent]) -> Void
 
     let endpoints: [Endpoint]
     let configuration: Configuration
@@ -136,8 +148,11 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         self.sink = sink
     }
 
-    /// Creates a subscriber that feeds a router (events for unknown nodes are ignored by it).
+    /// Creates a subscriber that feeds a router (events for unknown nodes are ignored by it);
+    /// ``Configuration/blockSize`` defaults to the router's.
     public convenience init(endpoints: [Endpoint], configuration: Configuration = Configuration(), router: KVRouter) {
+        var configuration = configuration
+        if configuration.blockSize == nil { configuration.blockSize = router.blockSize }
         self.init(endpoints: endpoints, configuration: configuration) { events in router.apply(events) }
     }
 
@@ -184,6 +199,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         var endpoint: Endpoint
         var socket: UnsafeMutableRawPointer
         var lastSequence: UInt64?
+        var reportedMismatch = false
     }
 
     private func update(_ body: (inout Statistics) -> Void) { lock.withLock { body(&_statistics) } }
@@ -237,7 +253,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             // joined after the engine started: fetch what its replay buffer still has
             update { $0.initialReplays += 1 }
             configuration.logger.info("joined \(stream.endpoint.address) at batch \(seq): replaying from 0")
-            replay(from: 0, before: seq, stream: stream, context: context, nextEventID: &nextEventID, initial: true)
+            replay(from: 0, before: seq, stream: &stream, context: context, nextEventID: &nextEventID, initial: true)
         }
         if let last = stream.lastSequence {
             if seq <= last {
@@ -247,18 +263,35 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             if seq > last + 1 {
                 update { $0.gaps += 1 }
                 configuration.logger.notice("gap on \(stream.endpoint.address): batches \(last + 1)...\(seq - 1) missing; replaying")
-                replay(from: last + 1, before: seq, stream: stream, context: context, nextEventID: &nextEventID)
+                replay(from: last + 1, before: seq, stream: &stream, context: context, nextEventID: &nextEventID)
             }
         }
         stream.lastSequence = seq
-        apply(frames[2], node: stream.endpoint.node, source: stream.endpoint.address, nextEventID: &nextEventID)
+        apply(frames[2], stream: &stream, source: stream.endpoint.address, nextEventID: &nextEventID)
     }
 
-    private func apply(_ payload: [UInt8], node: NodeID, source: String, nextEventID: inout [NodeID: UInt64]) {
+    private func apply(_ payload: [UInt8], stream: inout Stream, source: String, nextEventID: inout [NodeID: UInt64]) {
+        let node = stream.endpoint.node
         do {
-            let batch = try decoder.decode(payload)
+            var batch = try decoder.decode(payload)
+            if let expected = configuration.blockSize {
+                let before = batch.events.count
+                var seen: Int?
+                batch.events.removeAll { e in
+                    guard case .stored(let run) = e, run.blockSize != expected else { return false }
+                    seen = run.blockSize
+                    return true
+                }
+                if let seen {
+                    update { $0.blockSizeMismatches += before - batch.events.count }
+                    if !stream.reportedMismatch {
+                        stream.reportedMismatch = true
+                        configuration.logger.error("\(stream.endpoint.address) (node \(node)) publishes blocks of \(seen) tokens but the router hashes blocks of \(expected); its stored blocks are dropped")
+                    }
+                }
+            }
             var next = nextEventID[node, default: 0]
-            let events = VLLMEventDecoder.kvEvents(batch, node: node, nextEventID: &next)
+            let events = VLLMEventDecoder.engineEvents(batch, node: node, nextEventID: &next)
             nextEventID[node] = next
             sink(events)
             update {
@@ -272,7 +305,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
     }
 
     /// Fetches batches `from ..< before` from the endpoint's replay socket and applies them.
-    private func replay(from start: UInt64, before end: UInt64, stream: Stream, context: UnsafeMutableRawPointer,
+    private func replay(from start: UInt64, before end: UInt64, stream: inout Stream, context: UnsafeMutableRawPointer,
                         nextEventID: inout [NodeID: UInt64], initial: Bool = false) {
         guard let address = stream.endpoint.replayAddress, let dealer = zmq_socket(context, ZMQ_DEALER) else {
             update { $0.failedReplays += 1 }
@@ -303,7 +336,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                     update { $0.lostRanges += 1 }
                     configuration.logger.warning("replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
                     var next = nextEventID[stream.endpoint.node, default: 0]
-                    sink([.cleared(node: stream.endpoint.node, eventID: next)])
+                    sink([EngineEvent(node: stream.endpoint.node, eventID: next, kind: .cleared)])
                     next += 1
                     nextEventID[stream.endpoint.node] = next
                 }
@@ -312,7 +345,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             let seq = frames[2].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             if first == nil { first = seq }
             guard seq >= start && seq < end else { continue }
-            apply(frames[3], node: stream.endpoint.node, source: address, nextEventID: &nextEventID)
+            apply(frames[3], stream: &stream, source: address, nextEventID: &nextEventID)
             update { $0.replayedBatches += 1 }
         }
         update { $0.failedReplays += 1 }

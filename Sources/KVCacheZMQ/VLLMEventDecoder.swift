@@ -1,13 +1,12 @@
-import CKVCore
 import CMsgpack
 import KVCache
 
 /// One event of vLLM's KV-event stream, decoded.
 public enum VLLMEvent: Sendable, Hashable {
-    /// `BlockStored`: a run of blocks under `parent`.
-    case stored(blocks: [BlockHash], parent: BlockHash?, tokenCount: Int, blockSize: Int, tier: StorageTier)
+    /// `BlockStored`: a run of blocks, with their tokens, adapter and extra keys.
+    case stored(EngineStoredBlocks)
     /// `BlockRemoved`.
-    case removed(blocks: [BlockHash], tier: StorageTier)
+    case removed(blocks: [EngineBlockHash], tier: StorageTier)
     /// `AllBlocksCleared`.
     case cleared
 }
@@ -37,11 +36,14 @@ public struct VLLMDecodeError: Error, Equatable, Sendable, CustomStringConvertib
 /// `BlockRemoved`, `AllBlocksCleared`; unknown keys are ignored) or, as older releases sent
 /// it, an array with the tag first and the fields in declaration order.
 ///
-/// Block hashes become ``KVCache/BlockHash`` keys by one documented rule: an unsigned integer
-/// is the hash itself (vLLM's 64-bit hashes, often ≥ 2⁶³); a negative integer keeps its bit
-/// pattern; bytes (vLLM's 32-byte sha256 hashes) or a string are folded to 64 bits with
-/// XXH3-64 (seed 0) of the bytes. `medium` maps to a tier: `GPU` or none → device, `CPU` →
-/// host, anything else (`DISK`, …) → disk.
+/// Block hashes become ``KVCache/EngineBlockHash`` values by one documented rule: an unsigned
+/// integer is the hash itself (vLLM's 64-bit hashes, often ≥ 2⁶³); a negative integer keeps
+/// its bit pattern; bytes (vLLM's 32-byte sha256 hashes) or a string are folded to 64 bits
+/// with XXH3-64 (seed 0) of the bytes. `medium` maps to a tier: `GPU` or none → device, `CPU`
+/// → host, anything else (`DISK`, …) → disk. A `BlockStored` keeps its `token_ids` (each must
+/// fit in 32 bits), `block_size`, `lora_name` and per-block `extra_keys` (strings, integers
+/// and bytes; nested tuples are flattened), from which a router computes its own block
+/// identity (``KVCache/EngineBlockIdentity``).
 public struct VLLMEventDecoder: Sendable {
     /// Creates a decoder.
     public init() {}
@@ -91,16 +93,16 @@ public struct VLLMEventDecoder: Sendable {
     }
 
     /// The events a batch means for `node`, numbered from `nextEventID`.
-    public static func kvEvents(_ batch: VLLMEventBatch, node: NodeID, nextEventID: inout UInt64) -> [KVEvent] {
+    public static func engineEvents(_ batch: VLLMEventBatch, node: NodeID, nextEventID: inout UInt64) -> [EngineEvent] {
         batch.events.map { e in
             defer { nextEventID += 1 }
             switch e {
-            case .stored(let blocks, let parent, _, _, let tier):
-                return .stored(node: node, eventID: nextEventID, parent: parent, blocks: blocks, tier: tier)
+            case .stored(let run):
+                return EngineEvent(node: node, eventID: nextEventID, kind: .stored(run))
             case .removed(let blocks, let tier):
-                return .removed(node: node, eventID: nextEventID, blocks: blocks, tier: tier)
+                return EngineEvent(node: node, eventID: nextEventID, kind: .removed(blocks: blocks, tier: tier))
             case .cleared:
-                return .cleared(node: node, eventID: nextEventID)
+                return EngineEvent(node: node, eventID: nextEventID, kind: .cleared)
             }
         }
     }
@@ -154,22 +156,46 @@ public struct VLLMEventDecoder: Sendable {
         switch f.tag {
         case "BlockStored":
             let blocks = try hashes(f, "block_hashes", index: index)
-            var parent: BlockHash?
+            var parent: EngineBlockHash?
             if let p = f.named["parent_block_hash"], p.type != MSGPACK_OBJECT_NIL {
                 guard let h = Self.hash(p) else { throw VLLMDecodeError(reason: "event \(index): field 'parent_block_hash' must be an integer or bytes, got \(Self.kind(p))") }
                 parent = h
             }
-            var tokens = 0
+            var tokens: [UInt32] = []
             if let t = f.named["token_ids"] {
                 guard t.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "event \(index): field 'token_ids' must be an array, got \(Self.kind(t))") }
-                tokens = Int(t.via.array.size)
+                tokens.reserveCapacity(Int(t.via.array.size))
+                for (i, item) in Self.elements(t).enumerated() {
+                    guard item.type == MSGPACK_OBJECT_POSITIVE_INTEGER, item.via.u64 <= UInt64(UInt32.max) else {
+                        throw VLLMDecodeError(reason: "event \(index): field 'token_ids'[\(i)] must be an integer in 0...\(UInt32.max), got \(Self.describe(item))")
+                    }
+                    tokens.append(UInt32(item.via.u64))
+                }
             }
             var blockSize = 0
             if let b = f.named["block_size"] {
-                guard let v = Self.int(b) else { throw VLLMDecodeError(reason: "event \(index): field 'block_size' must be an integer, got \(Self.kind(b))") }
+                guard let v = Self.int(b), v >= 0 else { throw VLLMDecodeError(reason: "event \(index): field 'block_size' must be an integer ≥ 0, got \(Self.describe(b))") }
                 blockSize = v
             }
-            return .stored(blocks: blocks, parent: parent, tokenCount: tokens, blockSize: blockSize, tier: try tier(f, index: index))
+            var adapter: String?
+            if let l = f.named["lora_name"], l.type != MSGPACK_OBJECT_NIL {
+                guard let name = Self.string(l) else { throw VLLMDecodeError(reason: "event \(index): field 'lora_name' must be a string, got \(Self.kind(l))") }
+                adapter = name.isEmpty ? nil : name
+            }
+            var extraKeys: [[BlockExtraKey]] = []
+            if let x = f.named["extra_keys"], x.type != MSGPACK_OBJECT_NIL {
+                guard x.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "event \(index): field 'extra_keys' must be an array, got \(Self.kind(x))") }
+                for (i, perBlock) in Self.elements(x).enumerated() {
+                    var keys: [BlockExtraKey] = []
+                    if perBlock.type != MSGPACK_OBJECT_NIL {
+                        try Self.extraKeys(perBlock, into: &keys, depth: 0, field: "event \(index): field 'extra_keys'[\(i)]")
+                    }
+                    extraKeys.append(keys)
+                }
+                if extraKeys.allSatisfy(\.isEmpty) { extraKeys = [] }
+            }
+            return .stored(EngineStoredBlocks(blocks: blocks, parent: parent, tokens: tokens, blockSize: blockSize, adapter: adapter,
+                                              extraKeys: extraKeys, tier: try tier(f, index: index)))
         case "BlockRemoved":
             return .removed(blocks: try hashes(f, "block_hashes", index: index), tier: try tier(f, index: index))
         case "AllBlocksCleared":
@@ -179,12 +205,33 @@ public struct VLLMEventDecoder: Sendable {
         }
     }
 
-    func hashes(_ f: Fields, _ name: String, index: Int) throws(VLLMDecodeError) -> [BlockHash] {
+    /// Appends the scalar keys of one block's `extra_keys` entry, flattening nested arrays
+    /// (at most 8 deep).
+    static func extraKeys(_ o: msgpack_object, into keys: inout [BlockExtraKey], depth: Int, field: String) throws(VLLMDecodeError) {
+        switch o.type {
+        case MSGPACK_OBJECT_NIL: return
+        case MSGPACK_OBJECT_STR: keys.append(.string(string(o) ?? ""))
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: keys.append(.integer(Int64(bitPattern: o.via.u64)))
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: keys.append(.integer(o.via.i64))
+        case MSGPACK_OBJECT_BOOLEAN: keys.append(.integer(o.via.boolean ? 1 : 0))
+        case MSGPACK_OBJECT_FLOAT32, MSGPACK_OBJECT_FLOAT64: keys.append(.string("\(o.via.f64)"))
+        case MSGPACK_OBJECT_BIN:
+            let b = o.via.bin
+            keys.append(.bytes(b.size > 0 && b.ptr != nil ? Array(UnsafeRawBufferPointer(start: b.ptr, count: Int(b.size))) : []))
+        case MSGPACK_OBJECT_ARRAY:
+            guard depth < 8 else { throw VLLMDecodeError(reason: "\(field) nests deeper than 8 levels") }
+            for item in elements(o) { try extraKeys(item, into: &keys, depth: depth + 1, field: field) }
+        default:
+            throw VLLMDecodeError(reason: "\(field) holds \(kind(o)); expected strings, integers or bytes")
+        }
+    }
+
+    func hashes(_ f: Fields, _ name: String, index: Int) throws(VLLMDecodeError) -> [EngineBlockHash] {
         guard let list = f.named[name] else { throw VLLMDecodeError(reason: "event \(index): missing field '\(name)'") }
         guard list.type == MSGPACK_OBJECT_ARRAY else {
             throw VLLMDecodeError(reason: "event \(index): field '\(name)' must be an array, got \(Self.kind(list))")
         }
-        var out: [BlockHash] = []
+        var out: [EngineBlockHash] = []
         out.reserveCapacity(Int(list.via.array.size))
         for (i, item) in Self.elements(list).enumerated() {
             guard let h = Self.hash(item) else {
@@ -243,24 +290,28 @@ public struct VLLMEventDecoder: Sendable {
         }
     }
 
-    /// The index key of a vLLM block hash (see the type's documentation for the rule).
-    static func hash(_ o: msgpack_object) -> BlockHash? {
+    /// A vLLM block hash (see the type's documentation for the rule).
+    static func hash(_ o: msgpack_object) -> EngineBlockHash? {
         switch o.type {
-        case MSGPACK_OBJECT_POSITIVE_INTEGER: return BlockHash(o.via.u64)
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return BlockHash(UInt64(bitPattern: o.via.i64))
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return EngineBlockHash(o.via.u64)
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return EngineBlockHash(UInt64(bitPattern: o.via.i64))
         case MSGPACK_OBJECT_BIN:
             let b = o.via.bin
-            return BlockHash(kvc_xxh3_64_seeded(b.ptr, Int(b.size), 0))
+            return EngineBlockHash(bytes: UnsafeRawBufferPointer(start: b.ptr, count: Int(b.size)))
         case MSGPACK_OBJECT_STR:
             let s = o.via.str
-            return BlockHash(kvc_xxh3_64_seeded(s.ptr, Int(s.size), 0))
+            return EngineBlockHash(bytes: UnsafeRawBufferPointer(start: s.ptr, count: Int(s.size)))
         default: return nil
         }
     }
 
-    /// The key vLLM's 32-byte hash `bytes` maps to (XXH3-64, seed 0).
-    public static func key(forHashBytes bytes: [UInt8]) -> BlockHash {
-        bytes.withUnsafeBytes { BlockHash(kvc_xxh3_64_seeded($0.baseAddress, $0.count, 0)) }
+    /// The kind of `o` and, for a number, its value (for error messages).
+    static func describe(_ o: msgpack_object) -> String {
+        switch o.type {
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return "\(o.via.u64)"
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "\(o.via.i64)"
+        default: return kind(o)
+        }
     }
 
     static func kind(_ o: msgpack_object) -> String {

@@ -12,6 +12,7 @@ struct HashCommand: ParsableCommand {
             Examples:
               kvcache-sim hash --block-size 4 --tokens 1,2,3,4,5,6,7,8
               kvcache-sim hash --scheme dynamo --tokens-file prompt.txt --format json
+              kvcache-sim hash --block-size 16 --lora my-adapter --tokens-file prompt.txt
             """
     )
 
@@ -26,6 +27,12 @@ struct HashCommand: ParsableCommand {
     @Option(help: "Chain scheme: native or dynamo.")
     var scheme: String = "native"
 
+    @Option(help: "The adapter (LoRA) name: its blocks hash apart from the base model's.")
+    var lora: String?
+
+    @Option(help: "A cache salt (vLLM's cache_salt), mixed into the first block.")
+    var cacheSalt: String?
+
     @Option(help: "Token ids separated by commas or spaces.")
     var tokens: String?
 
@@ -39,7 +46,7 @@ struct HashCommand: ParsableCommand {
         guard let chosen = PrefixHasher.Scheme(rawValue: scheme) else {
             throw CLIError("unknown --scheme '\(scheme)' (expected native or dynamo)")
         }
-        let hasher = try PrefixHasher(blockSize: blockSize, scheme: chosen, seed: seed)
+        let hasher = try PrefixHasher(blockSize: blockSize, scheme: chosen, seed: seed).adapted(to: lora)
         let ids: [UInt32]
         switch (tokens, tokensFile) {
         case (let list?, nil):
@@ -51,7 +58,7 @@ struct HashCommand: ParsableCommand {
         case (_?, _?):
             throw CLIError("give either --tokens or --tokens-file, not both")
         }
-        let hashes = hasher.blockHashes(ids)
+        let hashes = hasher.blockHashes(ids, cacheSalt: cacheSalt)
         switch format {
         case .text:
             for h in hashes { print(h.hexString) }
@@ -60,6 +67,7 @@ struct HashCommand: ParsableCommand {
                 ("blockSize", "\(blockSize)"),
                 ("scheme", "\"\(chosen.rawValue)\""),
                 ("tokens", "\(ids.count)"),
+                ("lora", lora.map(jsonString) ?? "null"),
                 ("hashes", "[" + hashes.map { "\"\($0.hexString)\"" }.joined(separator: ",") + "]"),
             ]
             if chosen == .dynamo {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KVCache
+import KVCacheSim
 import KVCacheZMQ
 
 struct ListenCommand: ParsableCommand {
@@ -8,14 +9,27 @@ struct ListenCommand: ParsableCommand {
         commandName: "listen",
         abstract: "Subscribe to engines' KV-event streams (vLLM over ZeroMQ) and report live.",
         discussion: """
-            Each --endpoint is ADDRESS[,replay=ADDRESS][,node=N][,bind]: the engine's PUB address, its
-            replay ROUTER (to fill gaps), the node its events belong to (default: its position), and
-            'bind' when the engine connects to us. Prints a line per second until interrupted
-            (or --duration seconds); --format json prints the final summary. Examples:
-              kvcache-sim listen --endpoint tcp://127.0.0.1:5557,replay=tcp://127.0.0.1:5558
-              kvcache-sim listen --endpoint tcp://10.0.0.5:5557,node=0 --endpoint tcp://10.0.0.6:5557,node=1 --duration 60 --format json
+            Each --endpoint is ADDRESS[,replay=ADDRESS][,node=N][,bind]: the engine's PUB
+            address, its replay ROUTER (to fill gaps), the node its events belong to
+            (default: its position), and 'bind' when the engine connects to us.
+
+            Events feed a KVRouter exactly as a serving router would: every stored block is
+            re-hashed from its tokens with --block-size (the engines' block size). With
+            --probe FILE (one prompt per line: comma-separated token ids, optionally
+            prefixed lora=NAME:), the final JSON says how many leading blocks of each prompt
+            every node holds: does the router see the engines' caches?
+
+            Prints a line per second until interrupted (or --duration seconds); --format
+            json prints the final summary. Examples:
+              kvcache-sim listen \\
+                --endpoint tcp://127.0.0.1:5557,replay=tcp://127.0.0.1:5558
+              kvcache-sim listen --endpoint tcp://10.0.0.5:5557,node=0 \\
+                --endpoint tcp://10.0.0.6:5557,node=1 --duration 60 --format json \\
+                --probe prompts.txt
             """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     @Option(help: "An engine endpoint: ADDRESS[,replay=ADDRESS][,node=N][,bind]. Repeat for several.")
     var endpoint: [String] = []
@@ -23,19 +37,36 @@ struct ListenCommand: ParsableCommand {
     @Option(help: "SUB topic prefix.")
     var topic: String = ""
 
+    @Option(help: "Tokens per KV block, as the engines use (vLLM's default is 16).")
+    var blockSize: Int = 16
+
+    @Option(help: "A file of prompts (one per line: token ids, optionally 'lora=NAME:' first) to look up at the end.")
+    var probe: String?
+
     @Option(help: "Stop after this many seconds (default: until interrupted).")
     var duration: Double?
 
-    @Option(help: "Output: table (live lines) or json (final summary).")
-    var format: OutputFormat = .table
+    @Option(help: "Output: table (live lines) or json (the final summary).")
+    var format: Format = .table
+
+    /// The largest node id `listen` takes.
+    static let maximumNode = 4095
 
     func run() throws {
         guard !endpoint.isEmpty else { throw CLIError("give at least one --endpoint ADDRESS[,replay=ADDRESS][,node=N][,bind]") }
+        guard (1...65_536).contains(blockSize) else { throw CLIError("--block-size \(blockSize): expected a whole number in 1...65536") }
+        if let duration, !(duration.isFinite && duration > 0 && duration <= 31_536_000) {
+            throw CLIError("--duration \(duration): expected seconds in (0, 31536000]")
+        }
         let endpoints = try endpoint.enumerated().map { try Self.parse($0.element, position: $0.offset) }
-        let index = LockedIndex(nodeCapacity: max(64, (endpoints.map(\.node).max() ?? 0) + 1))
+        let probes = try probe.map { try Probe.read($0) } ?? []
+        let nodes = Array(Set(endpoints.map(\.node))).sorted()
+        let hasher = try PrefixHasher(blockSize: blockSize)
+        let router = KVRouter(configuration: .init(hasher: hasher, nodeCapacity: (nodes.last ?? 0) + 1))
+        for n in nodes { router.addNode(n) }
         var config = EngineEventSubscriber.Configuration()
         config.topic = topic
-        let subscriber = EngineEventSubscriber(endpoints: endpoints, configuration: config) { index.apply($0) }
+        let subscriber = EngineEventSubscriber(endpoints: endpoints, configuration: config, router: router)
         do { try subscriber.start() } catch { throw CLIError(error.description) }
         signal(SIGINT, SIG_IGN)
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
@@ -45,14 +76,13 @@ struct ListenCommand: ParsableCommand {
         let start = Date()
         var last = subscriber.statistics
         var lastTime = start
-        let nodes = Array(Set(endpoints.map(\.node))).sorted()
         while true {
             let waited = stopped.wait(timeout: .now() + 1)
             let now = Date()
             let s = subscriber.statistics
-            if format != .json {
-                let rate = Double(s.events - last.events) / now.timeIntervalSince(lastTime)
-                let blocks = nodes.map { "n\($0)=\(index.blocks(of: $0))" }.joined(separator: " ")
+            if format == .table {
+                let rate = Double(s.events - last.events) / max(now.timeIntervalSince(lastTime), 1e-9)
+                let blocks = nodes.map { "n\($0)=\(router.indexedBlocks(of: $0))" }.joined(separator: " ")
                 let line = String(format: "%6.1fs  %9.0f events/s  blocks %@  gaps %d  replayed %d  lost %d  malformed %d\n",
                                   now.timeIntervalSince(start), rate, blocks, s.gaps, s.replayedBatches, s.lostRanges, s.malformed)
                 FileHandle.standardOutput.write(Data(line.utf8))   // unbuffered: live even into a pipe
@@ -63,13 +93,17 @@ struct ListenCommand: ParsableCommand {
             if let duration, now.timeIntervalSince(start) >= duration { break }
         }
         subscriber.stop()
-        let s = subscriber.statistics
         let seconds = Date().timeIntervalSince(start)
-        if format == .json {
-            let perNode = nodes.map { "{\"node\":\($0),\"blocks\":\(index.blocks(of: $0))}" }.joined(separator: ",")
-            print("{\"seconds\":\(fmt(seconds, 3)),\"batches\":\(s.batches),\"events\":\(s.events),\"eventsPerSecond\":\(fmt(Double(s.events) / seconds, 1)),"
-                + "\"gaps\":\(s.gaps),\"replayedBatches\":\(s.replayedBatches),\"lostRanges\":\(s.lostRanges),\"failedReplays\":\(s.failedReplays),"
-                + "\"malformed\":\(s.malformed),\"staleBatches\":\(s.staleBatches),\"indexedBlocks\":\(index.total),\"perNode\":[\(perNode)]}")
+        let summary = Summary(seconds: seconds, statistics: subscriber.statistics, router: router, nodes: nodes, probes: probes)
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(summary) + Data("\n".utf8))
+        case .table:
+            for p in summary.probes {
+                print("probe line \(p.line): " + p.overlaps.map { "n\($0.node)=\($0.blocks)" }.joined(separator: " ") + " leading blocks")
+            }
         }
     }
 
@@ -80,8 +114,14 @@ struct ListenCommand: ParsableCommand {
         }
         var e = EngineEventSubscriber.Endpoint(address: address, node: position)
         for p in parts.dropFirst() {
-            if p == "bind" { e.mode = .bind } else if p.hasPrefix("replay=") { e.replayAddress = String(p.dropFirst(7)) } else if p.hasPrefix("node=") {
-                guard let n = Int(p.dropFirst(5)), n >= 0 else { throw CLIError("--endpoint '\(text)': node must be a whole number ≥ 0") }
+            if p == "bind" {
+                e.mode = .bind
+            } else if p.hasPrefix("replay=") {
+                e.replayAddress = String(p.dropFirst(7))
+            } else if p.hasPrefix("node=") {
+                guard let n = Int(p.dropFirst(5)), (0...maximumNode).contains(n) else {
+                    throw CLIError("--endpoint '\(text)': node must be a whole number in 0...\(maximumNode)")
+                }
                 e.node = n
             } else {
                 throw CLIError("--endpoint '\(text)': unknown part '\(p)'")
@@ -91,12 +131,79 @@ struct ListenCommand: ParsableCommand {
     }
 }
 
-/// The prefix index the listener fills, behind a lock.
-final class LockedIndex: @unchecked Sendable {
-    private let lock = NSLock()
-    private var index: PrefixIndex
-    init(nodeCapacity: Int) { index = PrefixIndex(nodeCapacity: nodeCapacity) }
-    func apply(_ events: [KVEvent]) { lock.withLock { _ = try? index.apply(events) } }
-    func blocks(of node: Int) -> Int { lock.withLock { index.blockCount(of: node) } }
-    var total: Int { lock.withLock { index.blockCount } }
+/// One prompt of a `--probe` file.
+struct Probe {
+    var line: Int
+    var adapter: String?
+    var tokens: [UInt32]
+
+    /// Reads one prompt per line: `[lora=NAME:]t1,t2,…`; blank lines and lines starting
+    /// with `#` are skipped (line numbers stay the file's).
+    static func read(_ path: String) throws -> [Probe] {
+        var out: [Probe] = []
+        for (i, raw) in try readText(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.isEmpty || text.hasPrefix("#") { continue }
+            var body = Substring(text)
+            var adapter: String?
+            if body.hasPrefix("lora=") {
+                guard let colon = body.firstIndex(of: ":") else {
+                    throw CLIError("\(path):\(i + 1): expected lora=NAME: before the token ids")
+                }
+                adapter = String(body[body.index(body.startIndex, offsetBy: 5)..<colon])
+                guard adapter?.isEmpty == false else { throw CLIError("\(path):\(i + 1): empty adapter name in lora=NAME:") }
+                body = body[body.index(after: colon)...]
+            }
+            do throws(TokenList.ParseError) {
+                out.append(Probe(line: i + 1, adapter: adapter, tokens: try TokenList.parse(String(body), source: path)))
+            } catch {
+                throw CLIError("\(path):\(i + 1): \(error.reason)")
+            }
+        }
+        return out
+    }
+}
+
+/// What `listen --format json` prints.
+struct Summary: Encodable {
+    struct NodeBlocks: Encodable { var node: Int; var blocks: Int }
+    struct ProbeResult: Encodable { var line: Int; var overlaps: [NodeBlocks] }
+
+    var seconds: Double
+    var batches: Int
+    var events: Int
+    var eventsPerSecond: Double
+    var gaps: Int
+    var replayedBatches: Int
+    var lostRanges: Int
+    var failedReplays: Int
+    var malformed: Int
+    var staleBatches: Int
+    var blockSizeMismatches: Int
+    var orphanBlocks: Int
+    var indexedBlocks: Int
+    var perNode: [NodeBlocks]
+    var probes: [ProbeResult]
+
+    init(seconds: Double, statistics s: EngineEventSubscriber.Statistics, router: KVRouter, nodes: [Int], probes: [Probe]) {
+        self.seconds = seconds
+        batches = s.batches
+        events = s.events
+        eventsPerSecond = seconds > 0 ? Double(s.events) / seconds : 0
+        gaps = s.gaps
+        replayedBatches = s.replayedBatches
+        lostRanges = s.lostRanges
+        failedReplays = s.failedReplays
+        malformed = s.malformed
+        staleBatches = s.staleBatches
+        blockSizeMismatches = s.blockSizeMismatches
+        let snapshot = router.snapshot
+        orphanBlocks = snapshot.engine.orphanBlocks
+        indexedBlocks = snapshot.indexedBlocks
+        perNode = nodes.map { NodeBlocks(node: $0, blocks: router.indexedBlocks(of: $0)) }
+        self.probes = probes.map { p in
+            let scores = router.overlaps(router.blockHashes(tokens: p.tokens, adapter: p.adapter))
+            return ProbeResult(line: p.line, overlaps: nodes.map { NodeBlocks(node: $0, blocks: scores.depth(of: $0)) })
+        }
+    }
 }

@@ -8,9 +8,9 @@ final class LockedIndex: @unchecked Sendable {
     private let lock = NSLock()
     private var index = PrefixIndex(nodeCapacity: 64)
     private(set) var applied = 0
-    func apply(_ events: [KVEvent]) {
+    func apply(_ events: [EngineEvent]) {
         lock.withLock {
-            _ = try? index.apply(events)
+            _ = try? index.apply(events.map(\.keyedByEngineHashes))
             applied += events.count
         }
     }

@@ -43,8 +43,8 @@ private func bytes(_ hex: String) -> [UInt8] {
     return out
 }
 
-private func key(_ s: String) -> BlockHash {
-    s.hasPrefix("bytes:") ? VLLMEventDecoder.key(forHashBytes: bytes(String(s.dropFirst(6)))) : BlockHash(UInt64(s)!)
+private func key(_ s: String) -> EngineBlockHash {
+    s.hasPrefix("bytes:") ? EngineBlockHash(bytes: bytes(String(s.dropFirst(6)))) : EngineBlockHash(UInt64(s)!)
 }
 
 @Suite("vLLM event decoding")
@@ -58,12 +58,12 @@ struct VLLMEventDecoderTests {
         #expect(batch.events.count == c.expected.events.count)
         for (got, want) in zip(batch.events, c.expected.events) {
             switch got {
-            case .stored(let blocks, let parent, let tokens, let blockSize, let tier):
+            case .stored(let run):
                 #expect(want.type == "stored")
-                #expect(blocks == want.blocks!.map(key))
-                #expect(parent == want.parent.map(key))
-                #expect(tokens == want.tokens && blockSize == want.blockSize)
-                #expect(tier.description == want.tier)
+                #expect(run.blocks == want.blocks!.map(key))
+                #expect(run.parent == want.parent.map(key))
+                #expect(run.tokens.count == want.tokens && run.blockSize == want.blockSize)
+                #expect(run.tier.description == want.tier)
             case .removed(let blocks, let tier):
                 #expect(want.type == "removed")
                 #expect(blocks == want.blocks!.map(key))
@@ -72,6 +72,18 @@ struct VLLMEventDecoderTests {
                 #expect(want.type == "cleared")
             }
         }
+    }
+
+    @Test("tokens, adapter and extra keys of a BlockStored are kept")
+    func storedIdentity() throws {
+        let batch = try VLLMEventDecoder().decode(bytes(vectors.cases[0].hex))
+        guard case .stored(let first) = batch.events[0], case .stored(let second) = batch.events[1] else {
+            Issue.record("expected two stores first")
+            return
+        }
+        #expect(first.tokens == (0..<48).map(UInt32.init) && first.adapter == nil)
+        #expect(first.extraKeys == [[], [.string("img"), .integer(3)], []])
+        #expect(second.adapter == "adapter" && second.extraKeys.isEmpty)
     }
 
     @Test("malformed payloads are rejected with the reason named", arguments: vectors.malformed.map(\.name))
@@ -85,11 +97,11 @@ struct VLLMEventDecoderTests {
         }
     }
 
-    @Test("decoded batches become KVEvents that keep a prefix index current")
+    @Test("decoded batches become events that keep an engine-keyed prefix index current")
     func intoIndex() throws {
         let batch = try VLLMEventDecoder().decode(bytes(vectors.cases[0].hex))
         var next: UInt64 = 0
-        let events = VLLMEventDecoder.kvEvents(batch, node: 2, nextEventID: &next)
+        let events = VLLMEventDecoder.engineEvents(batch, node: 2, nextEventID: &next).map(\.keyedByEngineHashes)
         #expect(next == 5 && events.map(\.eventID) == [0, 1, 2, 3, 4])
         var index = PrefixIndex()
         #expect(try index.apply(Array(events.prefix(3))).isEmpty)
