@@ -48,13 +48,14 @@ let package = Package(
         ),
         .target(
             name: "KVCacheSim",
-            dependencies: ["KVCache"]
+            dependencies: ["KVCache", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "kvcache-sim",
             dependencies: [
                 "KVCache", "KVCacheSim", "KVCacheZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "SelectorWiring", dependencies: ["KVCache"], path: "Examples/SelectorWiring"),

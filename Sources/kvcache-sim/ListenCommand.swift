@@ -3,6 +3,7 @@ import Foundation
 import KVCache
 import KVCacheSim
 import KVCacheZMQ
+import Logging
 
 struct ListenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,7 +63,9 @@ struct ListenCommand: ParsableCommand {
         let probes = try probe.map { try Probe.read($0) } ?? []
         let nodes = Array(Set(endpoints.map(\.node))).sorted()
         let hasher = try PrefixHasher(blockSize: blockSize)
-        let router = KVRouter(configuration: .init(hasher: hasher, nodeCapacity: (nodes.last ?? 0) + 1))
+        var logger = Logger(label: "kvcache.listen")
+        logger.logLevel = .notice
+        let router = KVRouter(configuration: .init(hasher: hasher, nodeCapacity: (nodes.last ?? 0) + 1, logger: logger))
         for n in nodes { router.addNode(n) }
         var config = EngineEventSubscriber.Configuration()
         config.topic = topic

@@ -67,10 +67,11 @@ public struct EngineBlockIdentity: Sendable {
     /// Engine blocks mapped, all nodes.
     public var mappedBlocks: Int { _mapped }
 
-    /// Bytes one mapped block costs in the tables (key, value and the tables' spare room at
-    /// their usual load).
-    public static var bytesPerMappedBlock: Double {
-        Double(MemoryLayout<UInt64>.stride + MemoryLayout<_Mapped>.stride) / 0.75 + 1.0 / 8.0
+    /// Memory the per-node tables hold, in bytes: for each table, its buckets (room for
+    /// `capacity / 0.75` entries of key and value, plus an occupancy bit each).
+    public var byteCount: Int {
+        let entry = Double(MemoryLayout<UInt64>.stride + MemoryLayout<_Mapped>.stride) + 1.0 / 8.0
+        return _maps.values.reduce(0) { $0 + Int((Double($1.capacity) / 0.75 * entry).rounded(.up)) }
     }
 
     /// The router hash `engine` names on `node`, if the node holds that block.

@@ -479,7 +479,7 @@ public final class KVRouter: Sendable {
                 return n
             }, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
                engine: s.identity.statistics, engineOrder: s.engineOrder.statistics, mappedEngineBlocks: s.identity.mappedBlocks,
-               indexBytesPerBlock: s.index.bytesPerBlock, operations: s.operations)
+               indexBytesPerBlock: s.index.bytesPerBlock, engineMapBytes: s.identity.byteCount, operations: s.operations)
         }
     }
 
@@ -507,6 +507,8 @@ public final class KVRouter: Sendable {
         public var mappedEngineBlocks: Int
         /// The index's memory per entry (``PrefixIndex/bytesPerBlock``).
         public var indexBytesPerBlock: Double
+        /// Memory of the engine-hash tables (``EngineBlockIdentity/byteCount``).
+        public var engineMapBytes: Int
         /// Operations performed under the lock.
         public var operations: UInt64
     }

@@ -1,4 +1,5 @@
 import KVCache
+import Logging
 
 /// Dynamo-style indexer benchmark: a trace's requests spread over N simulated nodes, each
 /// with its own LRU pool producing real stored/removed events; the benchmark replays the
@@ -141,4 +142,122 @@ public enum IndexBenchmark {
 extension Duration {
     /// The duration in seconds.
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension IndexBenchmark {
+    /// The stream as engines publish it: each trace block stands for `blockSize` tokens
+    /// derived from its id, every node's pool changes become ``EngineEvent``s (trace block
+    /// ids as engine hashes, tokens attached). The same changes are also given in the
+    /// router's scheme (``KVEvent``s of the tokens' chain hashes), the baseline that needs no
+    /// re-hashing.
+    public struct EngineStream: Sendable {
+        /// The engine events, in order.
+        public var events: [EngineEvent]
+        /// The same changes in the router's scheme, in order.
+        public var routerEvents: [KVEvent]
+    }
+
+    /// The tokens a trace block stands for: `blockSize` ids mixed from the block id.
+    public static func tokens(ofBlock block: BlockHash, blockSize: Int, into tokens: inout [UInt32]) {
+        var x = block.rawValue
+        for _ in 0..<blockSize {
+            x = x &* 0x9E37_79B9_7F4A_7C15 &+ 0xD1B5_4A32_D192_ED03
+            tokens.append(UInt32(truncatingIfNeeded: x >> 29))
+        }
+    }
+
+    /// Builds the engine stream (see ``EngineStream``) for `hasher`'s block size: requests go
+    /// round-robin to N nodes with LRU pools of `capacity` blocks.
+    /// - Throws: ``PoolError`` for a capacity below 1.
+    public static func engineOperations(trace: Trace, nodes: Int, capacity: Int, hasher: PrefixHasher) throws(PoolError) -> EngineStream {
+        var pools = try (0..<nodes).map { _ throws(PoolError) in
+            var p = try BlockPool<LRU>(capacity: capacity)
+            p.recordsChanges = true
+            return p
+        }
+        var nextIDs = [UInt64](repeating: 0, count: nodes), nextRouterIDs = nextIDs
+        var engineEvents: [EngineEvent] = [], routerEvents: [KVEvent] = []
+        var routerOf: [BlockHash: BlockHash] = [:]     // trace blocks name prefixes: one router hash each
+        var changes: [PoolChange] = []
+        for i in 0..<trace.count {
+            let r = trace.records[i]
+            let chain = Array(trace.blocks[r.blockStart ..< r.blockStart + r.blockCount])
+            var tokens: [UInt32] = []
+            tokens.reserveCapacity(chain.count * hasher.blockSize)
+            for b in chain { Self.tokens(ofBlock: b, blockSize: hasher.blockSize, into: &tokens) }
+            for (b, h) in zip(chain, hasher.blockHashes(tokens)) where routerOf[b] == nil { routerOf[b] = h }
+            let node = i % nodes
+            _ = try pools[node].update(chain)
+            pools[node].takeChanges(into: &changes)
+            EngineEvent.append(changes, of: chain, tokens: tokens, blockSize: hasher.blockSize, node: node,
+                               nextEventID: &nextIDs[node], to: &engineEvents)
+            let translated = changes.map { c -> PoolChange in
+                switch c {
+                case .inserted(let b, let parent): return .inserted(routerOf[b]!, parent: parent.map { routerOf[$0]! })
+                case .evicted(let b): return .evicted(routerOf[b]!)
+                case .removed(let b): return .removed(routerOf[b]!)
+                }
+            }
+            KVEvent.append(translated, node: node, nextEventID: &nextRouterIDs[node], to: &routerEvents)
+        }
+        return EngineStream(events: engineEvents, routerEvents: routerEvents)
+    }
+
+    /// What the engine-events run measured.
+    public struct EngineResult: Sendable {
+        /// Nodes simulated.
+        public var nodes: Int
+        /// Engine events applied (each re-hashed and mapped).
+        public var events: Int
+        /// Engine events per second through ``KVRouter/apply(_:)-(Sequence<EngineEvent>)``, one per call.
+        public var eventsPerSecond: Double
+        /// Router-scheme events per second through ``KVRouter/apply(_:)-(Sequence<KVEvent>)``
+        /// for the same changes, one per call (no re-hashing).
+        public var routerSchemeEventsPerSecond: Double
+        /// Index memory per indexed block at the end, in bytes.
+        public var indexBytesPerBlock: Double
+        /// Engine-hash map memory per indexed block at the end, in bytes.
+        public var mapBytesPerBlock: Double
+        /// Blocks indexed at the end.
+        public var indexedBlocks: Int
+        /// Whether both routers ended with the same overlaps for every request of the trace.
+        public var agree: Bool
+    }
+
+    /// Replays the engine stream through one ``KVRouter`` and the router-scheme stream
+    /// through another, one event per call as a subscriber delivers them; times only the
+    /// applies, and checks that both routers end with the same overlaps for every request.
+    public static func runEngine(trace: Trace, nodes: Int, hasher: PrefixHasher, workload: EngineStream) -> EngineResult {
+        func router() -> KVRouter {
+            var quiet = Logger(label: "kvcache.index-bench")
+            quiet.logLevel = .warning
+            let r = KVRouter(configuration: .init(hasher: hasher, nodeCapacity: max(nodes, 1), logger: quiet))
+            for n in 0..<nodes { r.addNode(n) }
+            return r
+        }
+        let engine = router(), plain = router()
+        let clock = ContinuousClock()
+        var start = clock.now
+        for e in workload.events { engine.apply(CollectionOfOne(e)) }
+        let engineSeconds = (clock.now - start).seconds
+        start = clock.now
+        for e in workload.routerEvents { plain.apply(CollectionOfOne(e)) }
+        let plainSeconds = (clock.now - start).seconds
+        var agree = true
+        var tokens: [UInt32] = []
+        for i in 0..<trace.count where agree {
+            tokens.removeAll(keepingCapacity: true)
+            let r = trace.records[i]
+            for b in trace.blocks[r.blockStart ..< r.blockStart + r.blockCount] { Self.tokens(ofBlock: b, blockSize: hasher.blockSize, into: &tokens) }
+            let chain = hasher.blockHashes(tokens)
+            agree = engine.overlaps(chain).depths == plain.overlaps(chain).depths
+        }
+        let s = engine.snapshot
+        return EngineResult(nodes: nodes, events: workload.events.count,
+                            eventsPerSecond: Double(workload.events.count) / engineSeconds,
+                            routerSchemeEventsPerSecond: Double(workload.routerEvents.count) / plainSeconds,
+                            indexBytesPerBlock: s.indexBytesPerBlock,
+                            mapBytesPerBlock: Double(s.engineMapBytes) / Double(max(s.indexedBlocks, 1)),
+                            indexedBlocks: s.indexedBlocks, agree: agree)
+    }
 }
