@@ -49,9 +49,14 @@ public struct VLLMEventDecoder: Sendable {
     public init() {}
 
     /// Decodes one payload.
+    ///
+    /// Sizes the payload declares (element counts, string and binary lengths) are checked
+    /// against the bytes present before anything is unpacked, so a short hostile payload
+    /// cannot make the decoder allocate more than a small multiple of its own size.
     /// - Throws: ``VLLMDecodeError`` naming what is wrong (not msgpack, wrong shape, unknown
     ///   tag, wrong field type).
     public func decode(_ payload: UnsafeRawBufferPointer) throws(VLLMDecodeError) -> VLLMEventBatch {
+        if let problem = _msgpackBoundsProblem(payload) { throw VLLMDecodeError(reason: "not msgpack: \(problem)") }
         var result = msgpack_unpacked()
         msgpack_unpacked_init(&result)
         defer { msgpack_unpacked_destroy(&result) }

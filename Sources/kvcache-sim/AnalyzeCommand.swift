@@ -24,24 +24,20 @@ struct AnalyzeCommand: ParsableCommand {
         guard top >= 0 else { throw CLIError("--top must not be negative, got \(top)") }
         let trace = try source.load()
         let s = TraceStatistics(trace, top: top)
-        let rows: [(String, String)] = [
-            ("trace", trace.source), ("requests", "\(s.requests)"), ("blockAccesses", "\(s.blockAccesses)"),
-            ("uniqueBlocks", "\(s.uniqueBlocks)"), ("meanBlocksPerRequest", fmt(s.meanBlocksPerRequest, 4)),
-            ("medianBlocksPerRequest", fmt(s.medianBlocksPerRequest, 1)), ("meanInputTokens", fmt(s.meanInputTokens, 2)),
-            ("meanOutputTokens", fmt(s.meanOutputTokens, 2)), ("spanSeconds", fmt(s.spanSeconds, 3)),
-            ("mostCommonFirstBlock", s.mostCommonFirstBlock.map { "\($0.rawValue)" } ?? ""),
-            ("shareOfRequestsWithMostCommonFirstBlock", fmt(s.shareOfRequestsWithMostCommonFirstBlock, 6)),
-            ("hottestBlocks", "[" + s.hottestBlocks.map { "{\"block\":\($0.block.rawValue),\"accesses\":\($0.accesses)}" }.joined(separator: ",") + "]"),
-            ("hottestShare", fmt(s.hottestShare, 6)),
-            ("reuseDistanceP50", fmt(s.reuseDistanceP50, 1)), ("reuseDistanceP90", fmt(s.reuseDistanceP90, 1)),
-            ("reuseDistanceP99", fmt(s.reuseDistanceP99, 1)),
-            ("infiniteBlockHitRatio", fmt(s.infiniteBlockHitRatio, 9)), ("infinitePrefixHitRatio", fmt(s.infinitePrefixHitRatio, 9)),
-            ("infiniteTokenHitRatio", fmt(s.infiniteTokenHitRatio, 9)),
+        let rows: [(String, Value)] = [
+            ("trace", .string(trace.source)), ("requests", .int(s.requests)), ("blockAccesses", .int(s.blockAccesses)),
+            ("uniqueBlocks", .int(s.uniqueBlocks)), ("meanBlocksPerRequest", .num(s.meanBlocksPerRequest, 4)),
+            ("medianBlocksPerRequest", .num(s.medianBlocksPerRequest, 1)), ("meanInputTokens", .num(s.meanInputTokens, 2)),
+            ("meanOutputTokens", .num(s.meanOutputTokens, 2)), ("spanSeconds", .num(s.spanSeconds, 3)),
+            ("mostCommonFirstBlock", s.mostCommonFirstBlock.map { .string(String($0.rawValue)) } ?? .null),
+            ("shareOfRequestsWithMostCommonFirstBlock", .num(s.shareOfRequestsWithMostCommonFirstBlock, 6)),
+            ("hottestBlocks", .array(s.hottestBlocks.map { .object([("block", .string(String($0.block.rawValue))), ("accesses", .int($0.accesses))]) })),
+            ("hottestShare", .num(s.hottestShare, 6)),
+            ("reuseDistanceP50", .num(s.reuseDistanceP50, 1)), ("reuseDistanceP90", .num(s.reuseDistanceP90, 1)),
+            ("reuseDistanceP99", .num(s.reuseDistanceP99, 1)),
+            ("infiniteBlockHitRatio", .num(s.infiniteBlockHitRatio, 9)), ("infinitePrefixHitRatio", .num(s.infinitePrefixHitRatio, 9)),
+            ("infiniteTokenHitRatio", .num(s.infiniteTokenHitRatio, 9)),
         ]
-        if format == .json {
-            print("{" + rows.map { "\(jsonString($0.0)):\(Report.jsonValue($0.1))" }.joined(separator: ",") + "}")
-        } else {
-            print(Report.render(rows: rows.map { ["statistic": $0.0, "value": $0.1] }, keys: ["statistic", "value"], format: format))
-        }
+        print(Report.renderRecord(rows, format: format, name: "statistic"))
     }
 }

@@ -10,10 +10,12 @@ struct CompareCommand: ParsableCommand {
         discussion: """
             Each of --selector, --eviction, --capacity and --nodes takes a comma-separated list.
             Configurations run in parallel on all cores. Examples:
-              kvcache-sim compare                                   (built-in conversation workload)
-              kvcache-sim compare --trace conversation_trace.jsonl --nodes 8,16 --capacity 1000,5000 \\
-                  --selector round-robin,least-loaded,cache-aware,ttft-min --chart compare.svg
-              kvcache-sim compare --workload extreme-hotspot --selector cache-aware,hotspot-replicating --format json
+              kvcache-sim compare
+              kvcache-sim compare --trace conversation_trace.jsonl --nodes 8,16 \\
+                  --capacity 1000,5000 --chart compare.svg \\
+                  --selector round-robin,least-loaded,cache-aware,ttft-min
+              kvcache-sim compare --workload extreme-hotspot --format json \\
+                  --selector cache-aware,hotspot-replicating
             """
     )
 
@@ -38,14 +40,15 @@ struct CompareCommand: ParsableCommand {
     var rankBy: RankBy = .ttftMean
     @Option(help: "Write an SVG bar chart of the ranking to this file.")
     var chart: String?
-    @Option(help: "Output: table, markdown, csv or json (one object per configuration).")
+    @Option(help: "Output: table, markdown, csv or json (one array, an object per configuration).")
     var format: OutputFormat = .table
 
     func run() throws {
         let selectors = try parseList(selector, option: "--selector", parseSelector)
         let evictions = try parseList(eviction, option: "--eviction", parseEviction)
         let capacities = try parseIntList(capacity, option: "--capacity", minimum: 1)
-        let nodeCounts = try parseIntList(nodes, option: "--nodes", minimum: 1)
+        let nodeCounts = try parseIntList(nodes, option: "--nodes", minimum: 1, maximum: 65_536)
+        try ModelOptions.checkApplies(to: selectors)
         if evictions.contains(.belady) { throw CLIError("--eviction belady is offline-only: use 'sweep' or 'replay --nodes 1'") }
         let trace = try source.load()
         var configs: [ClusterConfiguration] = []
@@ -60,21 +63,21 @@ struct CompareCommand: ParsableCommand {
             return x != y ? x < y : a.configuration.label < b.configuration.label
         }
         if format == .json {
-            for r in ranked {
-                print("{" + ReplayCommand.rows(trace: trace, r).map { "\(jsonString($0.0)):\(Report.jsonValue($0.1))" }.joined(separator: ",") + "}")
-            }
+            print(Value.array(ranked.map { .object(ReplayCommand.record(trace: trace, $0)) }).json)
         } else {
-            let rows = ranked.enumerated().map { i, r -> [String: String] in
-                [
-                    "rank": "\(i + 1)", "nodes": "\(r.configuration.nodes)", "capacity": "\(r.configuration.capacity)",
-                    "eviction": r.configuration.eviction.rawValue, "selector": r.configuration.selector.rawValue,
-                    "tokenHit": fmt(r.tokenHitRatio, 4), "prefixHit": fmt(r.prefixHitRatio, 4), "maxShare": fmt(r.maxRequestShare, 4),
-                    "cvInput": fmt(r.cvInputTokens, 3), "ttftMean": fmt(r.ttft.mean, 3), "ttftP99": fmt(r.ttft.p99, 3),
-                    "efficiency": fmt(r.efficiency, 3), "netScore": fmt(r.netScore, 4), "rejected": "\(r.rejected)",
+            let rows = ranked.enumerated().map { i, r -> [String: Value] in
+                let served = r.requests > r.rejected
+                return [
+                    "rank": .int(i + 1), "nodes": .int(r.configuration.nodes), "capacity": .int(r.configuration.capacity),
+                    "eviction": .string(r.configuration.eviction.rawValue), "selector": .string(r.configuration.selector.rawValue),
+                    "tokenHit": .num(r.tokenHitRatio, 4), "prefixHit": .num(r.prefixHitRatio, 4), "maxShare": .num(r.maxRequestShare, 4),
+                    "cvInput": .num(r.cvInputTokens, 3), "ttftMean": .num(served ? r.ttft.mean : .nan, 3),
+                    "ttftP99": .num(served ? r.ttft.p99 : .nan, 3), "rejected": .num(Double(r.rejected) / Double(max(r.requests, 1)), 3),
+                    "efficiency": .num(r.efficiency, 3), "netScore": .num(r.netScore, 4),
                 ]
             }
             print(Report.render(rows: rows, keys: ["rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit",
-                                                   "maxShare", "cvInput", "ttftMean", "ttftP99", "efficiency", "netScore", "rejected"],
+                                                   "maxShare", "cvInput", "ttftMean", "ttftP99", "rejected", "efficiency", "netScore"],
                                 format: format))
             if format == .table {
                 print("\(configs.count) configurations on \(trace.source) (\(trace.count) requests) in \(fmt(wall, 3)) s")

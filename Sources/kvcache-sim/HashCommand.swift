@@ -59,22 +59,19 @@ struct HashCommand: ParsableCommand {
             throw CLIError("give either --tokens or --tokens-file, not both")
         }
         let hashes = hasher.blockHashes(ids, cacheSalt: cacheSalt)
+        guard !hashes.isEmpty else {
+            throw CLIError("\(ids.count) tokens make no full block of \(blockSize) (a partial block has no hash): give more tokens or a smaller --block-size")
+        }
         switch format {
         case .text:
             for h in hashes { print(h.hexString) }
         case .json:
-            var object: [(String, String)] = [
-                ("blockSize", "\(blockSize)"),
-                ("scheme", "\"\(chosen.rawValue)\""),
-                ("tokens", "\(ids.count)"),
-                ("lora", lora.map(jsonString) ?? "null"),
-                ("hashes", "[" + hashes.map { "\"\($0.hexString)\"" }.joined(separator: ",") + "]"),
+            var object: [(String, Value)] = [
+                ("blockSize", .int(blockSize)), ("scheme", .string(chosen.rawValue)), ("tokens", .int(ids.count)),
+                ("lora", lora.map { .string($0) } ?? .null), ("hashes", .array(hashes.map { .string($0.hexString) })),
             ]
-            if chosen == .dynamo {
-                let locals = hasher.localHashes(ids)
-                object.append(("localHashes", "[" + locals.map { "\"\($0.hexString)\"" }.joined(separator: ",") + "]"))
-            }
-            print("{" + object.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            if chosen == .dynamo { object.append(("localHashes", .array(hasher.localHashes(ids).map { .string($0.hexString) }))) }
+            print(Value.object(object).json)
         }
     }
 }

@@ -17,20 +17,25 @@ struct TraceOptions: ParsableArguments {
     @Option(help: "Seed of the built-in workload.")
     var workloadSeed: UInt64 = 1
 
-    @Option(help: "Zipf skew of the built-in workload (default: the scenario's).")
+    @Option(parsing: .unconditional, help: "Zipf skew of the built-in workload, 0...10 (default: the scenario's).")
     var zipf: Double?
 
     @Option(help: "Arrival rate of the built-in workload, requests per second.")
     var rate: Double = 4
 
-    @Option(help: "Tokens per block.")
+    @Option(help: "Tokens per block, 1...1048576.")
     var blockSize: Int = 512
 
     @Flag(help: "Reorder a trace by timestamp instead of rejecting a timestamp that goes back.")
     var sort = false
 
     func load() throws -> Trace {
-        guard blockSize >= 1 else { throw CLIError("--block-size must be at least 1, got \(blockSize)") }
+        guard (1...(1 << 20)).contains(blockSize) else { throw CLIError("--block-size \(blockSize): expected a whole number in 1...1048576") }
+        if trace == nil {
+            guard (1...10_000_000).contains(requests) else { throw CLIError("--requests \(requests): expected a whole number in 1...10000000") }
+            try check(rate, "--rate", 1e-3...1e6)
+            if let zipf { try check(zipf, "--zipf", 0...10) }
+        }
         if let path = trace {
             return try TraceReader(options: .init(blockSize: blockSize, sort: sort)).read(path: path)
         }
@@ -44,58 +49,118 @@ struct TraceOptions: ParsableArguments {
 
 /// The cost model and every policy parameter.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Prefill fixed cost per request, ms.")
+    @Option(parsing: .unconditional, help: "Prefill fixed cost per request, ms.")
     var prefillBaseMs: Double = 10
-    @Option(help: "Prefill cost per uncached token, µs.")
+    @Option(parsing: .unconditional, help: "Prefill cost per uncached token, µs.")
     var prefillUsPerToken: Double = 50
-    @Option(help: "Decode time per generated token, ms (0: decode occupancy not modelled).")
+    @Option(parsing: .unconditional, help: "Decode time per generated token, ms (0: decode occupancy not modelled).")
     var decodeMsPerToken: Double = 0
-    @Option(help: "Host-memory (G2) tier per node, blocks (0: none). Evicted blocks are offloaded there.")
+    @Option(parsing: .unconditional, help: "Host-memory (G2) tier per node, blocks (0: none). Evicted blocks are offloaded there.")
     var hostCapacity: Int = 0
-    @Option(help: "Disk (G3) tier per node, blocks (0: none).")
+    @Option(parsing: .unconditional, help: "Disk (G3) tier per node, blocks (0: none).")
     var diskCapacity: Int = 0
-    @Option(help: "Onboarding time per block from host, ms.")
+    @Option(parsing: .unconditional, help: "Onboarding time per block from host, ms.")
     var hostOnboardMs: Double = 2
-    @Option(help: "Onboarding time per block from disk, ms.")
+    @Option(parsing: .unconditional, help: "Onboarding time per block from disk, ms.")
     var diskOnboardMs: Double = 20
-    @Option(help: "KV transfer bandwidth between nodes, GB/s (0: no transfers). Used by ttft-min and hotspot-replicating.")
+    @Option(name: .customLong("transfer-gbps"), parsing: .unconditional, help: "KV transfer bandwidth between nodes, GB/s (0: no transfers). Used by ttft-min and hotspot-replicating.")
     var transferGBps: Double = 0
-    @Option(help: "KV bytes per block, MB (for transfers).")
+    @Option(parsing: .unconditional, help: "KV bytes per block, MB (for transfers).")
     var blockMB: Double = 160
-    @Option(help: "Reject requests whose estimated TTFT exceeds this many seconds (ttft-min, hotspot-replicating).")
+    @Option(parsing: .unconditional, help: "Reject requests whose estimated TTFT exceeds this many seconds (ttft-min, hotspot-replicating).")
     var ttftSlo: Double?
-    @Option(help: "ttft-min: consider a transfer when the best match is at least this many times the local one.")
+    @Option(parsing: .unconditional, help: "ttft-min: consider a transfer when the best match is at least this many times the local one.")
     var kvBalancingThreshold: Double = 1
-    @Option(help: "weighted: weight of the prefix hit fraction.")
+    @Option(parsing: .unconditional, help: "weighted: weight of the prefix hit fraction.")
     var alpha: Double = 0.6
-    @Option(help: "weighted: weight of the normalised load.")
+    @Option(parsing: .unconditional, help: "weighted: weight of the normalised load.")
     var beta: Double = 0.8
-    @Option(help: "threshold-balanced: absolute imbalance (running requests) that triggers balancing.")
+    @Option(parsing: .unconditional, help: "threshold-balanced: absolute imbalance (running requests) that triggers balancing.")
     var balanceAbs: Int = 32
-    @Option(help: "threshold-balanced: relative imbalance that triggers balancing.")
+    @Option(parsing: .unconditional, help: "threshold-balanced: relative imbalance that triggers balancing.")
     var balanceRel: Double = 1.1
-    @Option(help: "threshold-balanced: match fraction above which the cache wins.")
+    @Option(parsing: .unconditional, help: "threshold-balanced: match fraction above which the cache wins.")
     var cacheThreshold: Double = 0.5
-    @Option(help: "kv-cost: weight of prefill work.")
+    @Option(parsing: .unconditional, help: "kv-cost: weight of prefill work.")
     var prefillLoadScale: Double = 1
-    @Option(help: "kv-cost: prefill blocks credited per cached block.")
+    @Option(parsing: .unconditional, help: "kv-cost: prefill blocks credited per cached block.")
     var overlapCredit: Double = 1
-    @Option(help: "kv-cost: softmax temperature (0: lowest cost).")
+    @Option(parsing: .unconditional, help: "kv-cost: softmax temperature (0: lowest cost).")
     var temperature: Double = 0
-    @Option(help: "hotspot-replicating: sliding window, seconds.")
+    @Option(parsing: .unconditional, help: "hotspot-replicating: sliding window, seconds.")
     var hotWindow: Double = 60
-    @Option(help: "hotspot-replicating: blocks that make a prefix.")
+    @Option(parsing: .unconditional, help: "hotspot-replicating: blocks that make a prefix.")
     var hotPrefixBlocks: Int = 4
     @Flag(help: "hotspot-replicating: replicate rising prefixes by their trend.")
     var anticipate = false
-    @Option(help: "GPU : storage cost ratio for the net score.")
+    @Option(parsing: .unconditional, help: "GPU : storage cost ratio for the net score.")
     var costRatio: Double = 100
-    @Option(help: "Samples of the hottest blocks' replica counts over the run.")
+    @Option(parsing: .unconditional, help: "Samples of the hottest blocks' replica counts over the run.")
     var replicaSamples: Int = 10
 
+    /// Checks every number against its range, naming the flag and the value.
+    func validate() throws {
+        try check(prefillBaseMs, "--prefill-base-ms", 0...3.6e6)
+        try check(prefillUsPerToken, "--prefill-us-per-token", 0...1e6)
+        try check(decodeMsPerToken, "--decode-ms-per-token", 0...1e5)
+        try check(hostOnboardMs, "--host-onboard-ms", 0...3.6e6)
+        try check(diskOnboardMs, "--disk-onboard-ms", 0...3.6e6)
+        try check(transferGBps, "--transfer-gbps", 0...1e6)
+        try check(blockMB, "--block-mb", 1e-6...1e6)
+        if let ttftSlo { try check(ttftSlo, "--ttft-slo", 1e-6...1e7) }
+        try check(kvBalancingThreshold, "--kv-balancing-threshold", 0...1e6)
+        try check(alpha, "--alpha", 0...1e6)
+        try check(beta, "--beta", 0...1e6)
+        guard (0...1_000_000_000).contains(balanceAbs) else { throw CLIError("--balance-abs \(balanceAbs): expected a whole number in 0...1000000000") }
+        try check(balanceRel, "--balance-rel", 0...1e6)
+        try check(cacheThreshold, "--cache-threshold", 0...1)
+        try check(prefillLoadScale, "--prefill-load-scale", 0...1e6)
+        try check(overlapCredit, "--overlap-credit", 0...1e6)
+        try check(temperature, "--temperature", 0...1e6)
+        try check(hotWindow, "--hot-window", 1e-6...1e7)
+        guard (1...1_000_000).contains(hotPrefixBlocks) else { throw CLIError("--hot-prefix-blocks \(hotPrefixBlocks): expected a whole number in 1...1000000") }
+        try check(costRatio, "--cost-ratio", 0...1e9)
+        guard (0...1_000_000).contains(replicaSamples) else { throw CLIError("--replica-samples \(replicaSamples): expected a whole number in 0...1000000") }
+        guard hostCapacity >= 0, diskCapacity >= 0 else { throw CLIError("--host-capacity and --disk-capacity must not be negative") }
+    }
+
+    /// Policy flags and the selectors they apply to.
+    static let policyFlags: [(flags: [String], selectors: [String])] = [
+        (["--alpha", "--beta"], ["weighted"]),
+        (["--balance-abs", "--balance-rel", "--cache-threshold"], ["threshold-balanced"]),
+        (["--prefill-load-scale", "--overlap-credit", "--temperature"], ["kv-cost"]),
+        (["--kv-balancing-threshold"], ["ttft-min"]),
+        (["--hot-window", "--hot-prefix-blocks", "--anticipate"], ["hotspot-replicating"]),
+        (["--transfer-gbps", "--block-mb", "--ttft-slo"], ["ttft-min", "hotspot-replicating"]),
+    ]
+
+    /// Refuses a policy flag given on the command line that none of `selectors` reads.
+    static func checkApplies(to selectors: [SelectorPolicy], arguments: [String] = CommandLine.arguments) throws {
+        let chosen = Set(selectors.map(\.rawValue))
+        for (flags, users) in policyFlags where chosen.isDisjoint(with: users) {
+            for flag in flags where arguments.contains(where: { $0 == flag || $0.hasPrefix(flag + "=") }) {
+                throw CLIError("\(flag) applies to \(users.joined(separator: ", ")), not to the chosen selector(s) \(selectors.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+    }
+
+    /// Refuses a run whose pools would need more memory than the machine has.
+    static func checkMemory(nodes: Int, capacity: Int, hostCapacity: Int, diskCapacity: Int) throws {
+        let (blocks, o1) = capacity.addingReportingOverflow(hostCapacity)
+        let (all, o2) = blocks.addingReportingOverflow(diskCapacity)
+        let perNode = Double(all) * 48 + 700_000
+        let bytes = Double(nodes) * perNode
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard !o1, !o2, bytes <= available * 0.8 else {
+            let blocksText = o1 || o2 ? "more than \(Int.max)" : "\(all)"
+            throw CLIError("\(nodes) node(s) of \(blocksText) blocks (all tiers) need about "
+                + String(format: "%.1f GB; this machine has %.1f GB", o1 || o2 ? Double.infinity : bytes / 1e9, available / 1e9))
+        }
+    }
+
     func configuration(nodes: Int, capacity: Int, eviction: EvictionPolicy, selector: SelectorPolicy, seed: UInt64) throws -> ClusterConfiguration {
-        guard prefillBaseMs >= 0, prefillUsPerToken >= 0, decodeMsPerToken >= 0 else { throw CLIError("cost-model times must not be negative") }
-        guard hostCapacity >= 0, diskCapacity >= 0 else { throw CLIError("tier capacities must not be negative") }
+        try validate()
+        try Self.checkMemory(nodes: nodes, capacity: capacity, hostCapacity: hostCapacity, diskCapacity: diskCapacity)
         guard diskCapacity == 0 || hostCapacity > 0 else { throw CLIError("--disk-capacity needs --host-capacity (evictions flow device → host → disk)") }
         let model = LinearPrefillModel(base: prefillBaseMs / 1000, perToken: prefillUsPerToken / 1e6)
         var s = SelectorConfiguration()
@@ -121,6 +186,15 @@ struct ModelOptions: ParsableArguments {
                                     gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples)
     }
 }
+
+/// Checks that `value` is finite and in `range`, naming the flag.
+func check(_ value: Double, _ flag: String, _ range: ClosedRange<Double>) throws {
+    guard value.isFinite, range.contains(value) else {
+        throw CLIError("\(flag) \(value): expected a finite number in \(fmtRange(range.lowerBound))...\(fmtRange(range.upperBound))")
+    }
+}
+
+func fmtRange(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x) }
 
 func parseEviction(_ name: String) throws -> EvictionPolicy {
     guard let p = EvictionPolicy(name: name) else {

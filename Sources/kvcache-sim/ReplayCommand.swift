@@ -11,9 +11,12 @@ struct ReplayCommand: ParsableCommand {
             With --nodes 1 this is a single pool ("lookup, then update"); with more nodes each
             has its own pool and the selector routes every request. JSON keys are lowerCamelCase
             (see the README). Examples:
-              kvcache-sim replay --trace conversation_trace.jsonl --nodes 1 --capacity 10000 --eviction lru --format json
-              kvcache-sim replay --trace conversation_trace.jsonl --nodes 16 --capacity 1000 --selector ttft-min --baseline
-              kvcache-sim replay --workload extreme-hotspot --nodes 8 --selector hotspot-replicating
+              kvcache-sim replay --trace conversation_trace.jsonl --nodes 1 \\
+                  --capacity 10000 --eviction lru --format json
+              kvcache-sim replay --trace conversation_trace.jsonl --nodes 16 \\
+                  --capacity 1000 --selector ttft-min --baseline
+              kvcache-sim replay --workload extreme-hotspot --nodes 8 \\
+                  --selector hotspot-replicating
             """
     )
 
@@ -45,58 +48,60 @@ struct ReplayCommand: ParsableCommand {
         let policy = try parseEviction(eviction)
         let route = try parseSelector(selector)
         guard capacity >= 1 else { throw CLIError("--capacity must be at least 1 block, got \(capacity)") }
-        guard nodes >= 1 else { throw CLIError("--nodes must be at least 1, got \(nodes)") }
+        guard (1...65_536).contains(nodes) else { throw CLIError("--nodes \(nodes): expected a whole number in 1...65536") }
+        try ModelOptions.checkMemory(nodes: nodes, capacity: capacity, hostCapacity: max(model.hostCapacity, 0),
+                                     diskCapacity: max(model.diskCapacity, 0))
         let trace = try source.load()
         if policy == .belady {
             guard nodes == 1 else { throw CLIError("--eviction belady needs the future of one pool: use --nodes 1") }
             let r = try PoolReplay.run(trace, capacity: capacity, policy: policy)
-            let row: [(String, String)] = [
-                ("trace", trace.source), ("nodes", "1"), ("capacity", "\(capacity)"), ("eviction", policy.rawValue),
-                ("requests", "\(r.requests)"), ("blockAccesses", "\(r.blockAccesses)"), ("blockHitRatio", fmt(r.blockHitRatio, 9)),
-                ("accessHitRatio", fmt(r.accessHitRatio, 9)), ("prefixHitRatio", fmt(r.prefixHitRatio, 9)),
-                ("tokenHitRatio", fmt(r.tokenHitRatio, 9)), ("evictions", "\(r.evictions)"), ("elapsedSeconds", fmt(r.elapsedSeconds)),
+            let row: [(String, Value)] = [
+                ("trace", .string(trace.source)), ("nodes", .int(1)), ("capacity", .int(capacity)), ("eviction", .string(policy.rawValue)),
+                ("requests", .int(r.requests)), ("blockAccesses", .int(r.blockAccesses)), ("blockHitRatio", .num(r.blockHitRatio, 9)),
+                ("accessHitRatio", .num(r.accessHitRatio, 9)), ("prefixHitRatio", .num(r.prefixHitRatio, 9)),
+                ("tokenHitRatio", .num(r.tokenHitRatio, 9)), ("evictions", .int(r.evictions)), ("elapsedSeconds", .num(r.elapsedSeconds)),
             ]
-            print(render(row))
+            print(Report.renderRecord(row, format: format))
             return
         }
+        try ModelOptions.checkApplies(to: [route])
         let config = try model.configuration(nodes: nodes, capacity: capacity, eviction: policy, selector: route, seed: seed)
         let r = try ClusterSimulator.run(trace, config, baseline: baseline)
-        print(render(Self.rows(trace: trace, r)))
-    }
-
-    func render(_ row: [(String, String)]) -> String {
-        switch format {
-        case .json:
-            return "{" + row.map { "\(jsonString($0.0)):\(Report.jsonValue($0.1))" }.joined(separator: ",") + "}"
-        default:
-            return Report.render(rows: row.map { ["metric": $0.0, "value": $0.1] }, keys: ["metric", "value"], format: format)
+        if r.rejected == r.requests {
+            throw CLIError("every one of the \(r.requests) requests was rejected (no TTFT to report): the estimated TTFTs all exceed --ttft-slo")
         }
+        print(Report.renderRecord(Self.record(trace: trace, r), format: format))
     }
 
-    static func rows(trace: Trace, _ r: ClusterResult) -> [(String, String)] {
+    /// Everything a run measured, in the order the README documents.
+    static func record(trace: Trace, _ r: ClusterResult) -> [(String, Value)] {
         let c = r.configuration
-        var row: [(String, String)] = [
-            ("trace", trace.source), ("nodes", "\(c.nodes)"), ("capacity", "\(c.capacity)"), ("eviction", c.eviction.rawValue),
-            ("selector", c.selector.rawValue), ("requests", "\(r.requests)"), ("rejected", "\(r.rejected)"),
-            ("blockAccesses", "\(r.blockAccesses)"), ("blockHitRatio", fmt(r.blockHitRatio, 9)), ("accessHitRatio", fmt(r.accessHitRatio, 9)),
-            ("prefixHitRatio", fmt(r.prefixHitRatio, 9)), ("tokenHitRatio", fmt(r.tokenHitRatio, 9)), ("evictions", "\(r.evictions)"),
-            ("maxRequestShare", fmt(r.maxRequestShare, 9)), ("cvInputTokens", fmt(r.cvInputTokens, 9)),
-            ("cvPrefilledTokens", fmt(r.cvPrefilledTokens, 9)), ("efficiency", fmt(r.efficiency)),
-            ("ttft", "{\"mean\":\(fmt(r.ttft.mean, 9)),\"p50\":\(fmt(r.ttft.p50, 9)),\"p90\":\(fmt(r.ttft.p90, 9)),\"p99\":\(fmt(r.ttft.p99, 9))}"),
-            ("prefillGPUSeconds", fmt(r.prefillSeconds)), ("netScore", fmt(r.netScore)),
-            ("transfers", "\(r.transfers)"), ("replicatedBlocks", "\(r.replicatedBlocks)"), ("onboardedBlocks", "\(r.onboardedBlocks)"),
+        let served = r.requests - r.rejected
+        var row: [(String, Value)] = [
+            ("trace", .string(trace.source)), ("nodes", .int(c.nodes)), ("capacity", .int(c.capacity)), ("eviction", .string(c.eviction.rawValue)),
+            ("selector", .string(c.selector.rawValue)), ("requests", .int(r.requests)), ("rejected", .int(r.rejected)),
+            ("rejectionRate", .num(Double(r.rejected) / Double(max(r.requests, 1)), 4)),
+            ("blockAccesses", .int(r.blockAccesses)), ("blockHitRatio", .num(r.blockHitRatio, 9)), ("accessHitRatio", .num(r.accessHitRatio, 9)),
+            ("prefixHitRatio", .num(r.prefixHitRatio, 9)), ("tokenHitRatio", .num(r.tokenHitRatio, 9)), ("evictions", .int(r.evictions)),
+            ("maxRequestShare", .num(r.maxRequestShare, 9)), ("cvInputTokens", .num(r.cvInputTokens, 9)),
+            ("cvPrefilledTokens", .num(r.cvPrefilledTokens, 9)), ("efficiency", .num(r.efficiency)),
+            ("ttft", served == 0 ? .null : .object([("mean", .num(r.ttft.mean, 9)), ("p50", .num(r.ttft.p50, 9)),
+                                                    ("p90", .num(r.ttft.p90, 9)), ("p99", .num(r.ttft.p99, 9))])),
+            ("prefillGPUSeconds", .num(r.prefillSeconds)), ("netScore", .num(r.netScore)),
+            ("transfers", .int(r.transfers)), ("replicatedBlocks", .int(r.replicatedBlocks)), ("onboardedBlocks", .int(r.onboardedBlocks)),
         ]
-        if let reduction = r.ttftReduction { row.append(("ttftReduction", fmt(reduction))) }
-        row.append(("perNode", "[" + r.perNode.enumerated().map { k, n in
-            "{\"node\":\(k),\"requests\":\(n.requests),\"inputTokens\":\(n.inputTokens),\"prefilledTokens\":\(n.prefilledTokens),\"evictions\":\(n.evictions),\"prefillSeconds\":\(fmt(n.prefillSeconds))}"
-        }.joined(separator: ",") + "]"))
+        if let reduction = r.ttftReduction { row.append(("ttftReduction", .num(reduction))) }
+        row.append(("perNode", .array(r.perNode.enumerated().map { k, n in
+            .object([("node", .int(k)), ("requests", .int(n.requests)), ("inputTokens", .int(n.inputTokens)),
+                     ("prefilledTokens", .int(n.prefilledTokens)), ("evictions", .int(n.evictions)), ("prefillSeconds", .num(n.prefillSeconds, 3))])
+        })))
         if !r.replicaSamples.isEmpty {
-            row.append(("hottestBlocks", "[" + r.hottestBlocks.map { "\($0.rawValue)" }.joined(separator: ",") + "]"))
-            row.append(("replicaSamples", "[" + r.replicaSamples.map { s in
-                "{\"request\":\(s.request),\"replicas\":[\(s.replicas.map(String.init).joined(separator: ","))]}"
-            }.joined(separator: ",") + "]"))
+            row.append(("hottestBlocks", .array(r.hottestBlocks.map { .string(String($0.rawValue)) })))
+            row.append(("replicaSamples", .array(r.replicaSamples.map { s in
+                .object([("request", .int(s.request)), ("replicas", .array(s.replicas.map { .int($0) }))])
+            })))
         }
-        row.append(("elapsedSeconds", fmt(r.elapsedSeconds)))
+        row.append(("elapsedSeconds", .num(r.elapsedSeconds)))
         return row
     }
 }
@@ -105,16 +110,4 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, markdown, csv, json
 }
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        default:
-            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-        }
-    }
-    return out + "\""
-}
+

@@ -12,7 +12,8 @@ struct SweepCommand: ParsableCommand {
             'lru-mrc' column is LRU's at-access hit ratio from one pass of stack distances and
             equals the per-capacity LRU replays. Examples:
               kvcache-sim sweep --trace conversation_trace.jsonl --chart sweep.svg
-              kvcache-sim sweep --eviction lru,s3fifo,belady --capacity 1000,5000,10000,20000,50000
+              kvcache-sim sweep --eviction lru,s3fifo,belady \\
+                  --capacity 1000,5000,10000,20000,50000
             """
     )
 
@@ -37,6 +38,7 @@ struct SweepCommand: ParsableCommand {
         let capacities: [Int]
         if let capacity {
             capacities = try parseIntList(capacity, option: "--capacity", minimum: 1)
+            for c in capacities { try ModelOptions.checkMemory(nodes: 1, capacity: c, hostCapacity: 0, diskCapacity: 0) }
         } else {
             let lo = max(1.0, Double(unique) / 200), hi = Double(max(unique, 2))
             capacities = Array(Set((0..<10).map { Int((lo * pow(hi / lo, Double($0) / 9)).rounded()) })).sorted()
@@ -54,18 +56,14 @@ struct SweepCommand: ParsableCommand {
             case .token: return r.tokenHitRatio
             }
         }
-        var rows: [[String: String]] = []
+        var rows: [[String: Value]] = []
         for (ci, c) in capacities.enumerated() {
-            var row = ["capacity": "\(c)", "lru-mrc": fmt(mrc[ci])]
-            for (pi, p) in policies.enumerated() { row[p.rawValue] = fmt(value(results[ci * policies.count + pi]!)) }
+            var row: [String: Value] = ["capacity": .int(c), "lru-mrc": .num(mrc[ci])]
+            for (pi, p) in policies.enumerated() { row[p.rawValue] = .num(value(results[ci * policies.count + pi]!)) }
             rows.append(row)
         }
         let keys = ["capacity"] + policies.map(\.rawValue) + ["lru-mrc"]
-        if format == .json {
-            for row in rows { print("{" + keys.map { "\(jsonString($0)):\(Report.jsonValue(row[$0]!))" }.joined(separator: ",") + "}") }
-        } else {
-            print(Report.render(rows: rows, keys: keys, format: format))
-        }
+        print(Report.render(rows: rows, keys: keys, format: format))
         if let chart {
             var series = policies.enumerated().map { pi, p in
                 SVGChart.Series(name: p.rawValue, points: capacities.enumerated().map { ci, c in (Double(c), value(results[ci * policies.count + pi]!)) })

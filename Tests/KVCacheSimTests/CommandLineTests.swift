@@ -34,6 +34,27 @@ struct CommandLineTests {
         (["hash", "--block-size", "0", "--tokens", "1"], "block size must be at least 1"),
         (["hash", "--tokens", "1,two"], "'two' is not a token id"),
         (["sweep", "--workload", "nope"], "unknown --workload 'nope'"),
+        // numbers from flags are range-checked: one line naming the flag and the value
+        (["replay", "--block-size", "9223372036854775807"], "--block-size 9223372036854775807"),
+        (["replay", "--rate", "1e-300"], "--rate 1e-300"),
+        (["replay", "--prefill-base-ms", "1e300"], "--prefill-base-ms 1e+300"),
+        (["replay", "--host-capacity", "10", "--host-onboard-ms", "1e300"], "--host-onboard-ms 1e+300"),
+        (["replay", "--decode-ms-per-token", "1e300"], "--decode-ms-per-token 1e+300"),
+        (["compare", "--nodes", "100000"], "--nodes: 100000 is above the maximum"),
+        (["replay", "--capacity", "4000000000"], "need about"),
+        (["replay", "--capacity", "9223372036854775807"], "need about"),
+        (["compare", "--selector", "weighted", "--alpha", "nan"], "--alpha nan"),
+        (["compare", "--selector", "weighted", "--alpha", "inf"], "--alpha inf"),
+        (["compare", "--selector", "kv-cost", "--temperature", "-1"], "--temperature -1"),
+        (["compare", "--selector", "ttft-min", "--transfer-gbps", "-1"], "--transfer-gbps -1"),
+        (["compare", "--cost-ratio", "-1"], "--cost-ratio -1"),
+        (["replay", "--selector", "ttft-min", "--ttft-slo", "0"], "--ttft-slo 0"),
+        (["replay", "--zipf", "-1"], "--zipf -1"),
+        (["compare", "--selector", "kv-cost", "--alpha", "0.5"], "--alpha applies to weighted"),
+        (["replay", "--selector", "ttft-min", "--ttft-slo", "0.000001"], "every one of the 10000 requests was rejected"),
+        (["hash", "--tokens", "1,2,3"], "3 tokens make no full block of 512"),
+        (["listen", "--endpoint", "tcp://127.0.0.1:1,node=1000000000"], "node must be a whole number in 0...4095"),
+        (["listen", "--endpoint", "tcp://127.0.0.1:1,node=9223372036854775807"], "node must be a whole number"),
     ])
     func badInput(arguments: [String], fragment: String) throws {
         let r = try runCLI(arguments)
@@ -42,6 +63,90 @@ struct CommandLineTests {
         #expect(lines.count == 1, "stderr: \(r.stderr)")
         #expect(r.stderr.contains(fragment), "stderr: \(r.stderr)")
         #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"))
+    }
+
+    /// Traces that once crashed the simulator (overflow, stack depth): one error line now.
+    @Test("hostile traces: one line naming file, line and field", arguments: [
+        ("{\"timestamp\": 0, \"input_length\": 9223372036854775807, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'input_length'"),
+        ("{\"timestamp\": 1e16, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
+        ("{\"timestamp\": -1e300, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
+        ("{\"timestamp\": 1e308, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
+        ("{\"timestamp\": 0, \"input_length\": 9223372036854775000, \"output_length\": 9223372036854775000, \"hash_ids\": [1]}",
+         ["replay", "--nodes", "2", "--decode-ms-per-token", "1"], ":1: field 'input_length'"),
+        ("{\"timestamp\": 0, \"input_length\": 5000000000000000000, \"output_length\": 1, \"hash_ids\": [1]}\n"
+            + "{\"timestamp\": 1, \"input_length\": 5000000000000000000, \"output_length\": 1, \"hash_ids\": [1]}", ["analyze"],
+         ":1: field 'input_length'"),
+        ("{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1], \"x\": "
+            + String(repeating: "[", count: 20_500) + String(repeating: "]", count: 20_500) + "}", ["replay"], "nested more than 64 levels"),
+    ])
+    func hostileTrace(text: String, command: [String], fragment: String) throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache-hostile-\(UInt32.random(in: 0...UInt32.max)).jsonl")
+        try (text + "\n").write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let r = try runCLI(command + ["--trace", url.path])
+        #expect(r.status == 1, "status \(r.status): \(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(fragment), "stderr: \(r.stderr)")
+    }
+
+    /// The simulator's own clock: times that cannot be represented end the run with an error.
+    @Test("a simulated time beyond the clock is an error naming the request, not a trap")
+    func clockOverflow() throws {
+        let trace = try TraceReader().read(text: """
+            {"timestamp": 1e15, "input_length": 4294967296, "output_length": 4294967296, "hash_ids": [1]}
+            {"timestamp": 1e15, "input_length": 4294967296, "output_length": 4294967296, "hash_ids": [2]}
+            """)
+        let config = ClusterConfiguration(nodes: 1, capacity: 10, prefillModel: LinearPrefillModel(base: 3600, perToken: 1),
+                                          decodeSecondsPerToken: 1e10)
+        #expect(throws: SimulationError.self) { try ClusterSimulator.run(trace, config) }
+    }
+
+    /// Every command's JSON is one document a JSON parser accepts, whatever the trace path.
+    @Test("every command prints one valid JSON document, even for a path with quotes, brackets and non-ASCII")
+    func jsonEverywhere() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache \"json\" [test] ünï-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("[1e5].jsonl")
+        try FileManager.default.copyItem(atPath: SimFixtures.conversationPath, toPath: trace.path)
+        let t = trace.path
+        for command in [
+            ["replay", "--trace", t, "--nodes", "4", "--capacity", "1000", "--format", "json"],
+            ["replay", "--trace", t, "--nodes", "1", "--eviction", "belady", "--capacity", "1000", "--format", "json"],
+            ["compare", "--trace", t, "--nodes", "4,8", "--capacity", "1000", "--selector", "round-robin,kv-cost", "--format", "json"],
+            ["sweep", "--trace", t, "--capacity", "100,1000", "--format", "json"],
+            ["analyze", "--trace", t, "--format", "json"],
+            ["index-bench", "--trace", t, "--nodes", "4,8", "--format", "json"],
+            ["index-bench", "--trace", t, "--nodes", "4", "--events", "engine", "--format", "json"],
+            ["hash", "--block-size", "2", "--tokens", "1,2,3,4", "--lora", "a \"quoted\" [lora] ü", "--format", "json"],
+        ] {
+            let r = try runCLI(command)
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            let parsed = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+            #expect(parsed != nil, "\(command[0]) printed no single JSON document: \(r.stdout.prefix(300))")
+            if let object = parsed as? [String: Any], let source = object["trace"] as? String { #expect(source == t) }
+            if let array = parsed as? [[String: Any]], let source = array.first?["trace"] as? String { #expect(source == t) }
+        }
+    }
+
+    @Test("every command's help prints, fits 80 columns, and its examples run as printed",
+          arguments: ["compare", "replay", "sweep", "analyze", "index-bench", "hash", "listen"])
+    func help(command: String) throws {
+        let r = try runCLI([command, "--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        // the overview and examples (ArgumentParser lays out the usage and option lists itself)
+        let prose = r.stdout.components(separatedBy: "USAGE:")[0]
+        for line in prose.split(separator: "\n") { #expect(line.count <= 80, "\(command) --help: \(line)") }
+    }
+
+    @Test("tables keep lists out of their cells and stay narrow")
+    func narrowTables() throws {
+        for command in [["replay", "--nodes", "16", "--capacity", "1000", "--selector", "kv-cost"], ["analyze"], ["compare"]] {
+            let r = try runCLI(command)
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            let widest = r.stdout.split(separator: "\n").map(\.count).max() ?? 0
+            #expect(widest <= 160, "\(command[0]) is \(widest) columns wide")
+            #expect(!r.stdout.contains("[{"), "\(command[0]) puts a list in a cell")
+        }
     }
 
     @Test("a malformed trace names file, line and field")

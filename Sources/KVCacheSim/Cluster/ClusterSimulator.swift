@@ -100,11 +100,11 @@ public enum ClusterSimulator {
         let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
 
         var chainBuffer: [BlockHash] = []     // one buffer for every request's chain
-        try trace.blocks.withUnsafeBufferPointer { all throws(PoolError) in
+        try trace.blocks.withUnsafeBufferPointer { all throws in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
                 let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
-                let t = Int64((rec.timestamp * 1000).rounded())
+                let t = try SimulatedClock.micros(rec.timestamp / 1000, request: i + 1)
                 if c.cachingDisabled || (usePools && !needOverlaps) {
                     // nothing writes depths here: they stay zero, only the length changes
                     if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
@@ -117,7 +117,7 @@ public enum ClusterSimulator {
                     states.withUnsafeMutableBufferPointer { states in
                         for k in 0..<nodes.count {
                             if nodes[k].nextEvent <= t { Self.advance(&nodes[k], to: t) }
-                            states[k].queueDelay = Double(max(0, nodes[k].freeAt - t)) / 1e6
+                            states[k].queueDelay = nodes[k].freeAt > t ? (Double(nodes[k].freeAt) - Double(t)) / 1e6 : 0
                             states[k].queuedPrefillTokens = nodes[k].queuedTokens
                             states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
                             states[k].activeDecodeBlocks = nodes[k].decodeBlocks
@@ -149,7 +149,7 @@ public enum ClusterSimulator {
                 var extra: Int64 = 0
                 if let tr = decision.transfer, !c.cachingDisabled {
                     used = max(used, tr.blocks.upperBound)
-                    extra += Int64((tr.estimatedSeconds * 1e6).rounded())
+                    extra = try SimulatedClock.add(extra, SimulatedClock.micros(tr.estimatedSeconds, request: i + 1), request: i + 1)
                     result.transfers += 1
                     result.transferredBlocks += tr.blocks.count
                 }
@@ -158,7 +158,8 @@ public enum ClusterSimulator {
                     if p > onDevice {
                         for b in onDevice..<p {
                             let fromHost = world.nodes[n].host?.contains(chain[b]) ?? false
-                            extra += Int64(((fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock) * 1e6).rounded())
+                            let onboard = fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock
+                            extra = try SimulatedClock.add(extra, SimulatedClock.micros(onboard, request: i + 1), request: i + 1)
                         }
                         result.onboardedBlocks += p - onDevice
                     }
@@ -166,17 +167,19 @@ public enum ClusterSimulator {
                 let cached = min(used * bs, rec.inputLength)
                 let uncached = rec.inputLength - cached
                 let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)
-                let prefill = Int64((prefillSeconds * 1e6).rounded())
-                let wait = max(0, world.nodes[n].freeAt - t)
-                let end = t + wait + extra + prefill
+                let prefill = try SimulatedClock.micros(prefillSeconds, request: i + 1)
+                let wait = max(0, try SimulatedClock.add(world.nodes[n].freeAt, -t, request: i + 1))
+                let ttft = try SimulatedClock.add(SimulatedClock.add(wait, extra, request: i + 1), prefill, request: i + 1)
+                let end = try SimulatedClock.add(t, ttft, request: i + 1)
                 world.nodes[n].freeAt = end
-                ttfts.append(wait + extra + prefill)
+                ttfts.append(ttft)
                 world.nodes[n].prefillQueue.append((end, uncached))
                 world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, end)
                 world.nodes[n].queuedTokens += uncached
                 if c.decodeSecondsPerToken > 0 {
                     let blocks = (rec.inputLength + rec.outputLength + bs - 1) / bs
-                    let done = end + Int64((Double(rec.outputLength) * c.decodeSecondsPerToken * 1e6).rounded())
+                    let decode = try SimulatedClock.micros(Double(rec.outputLength) * c.decodeSecondsPerToken, request: i + 1)
+                    let done = try SimulatedClock.add(end, decode, request: i + 1)
                     world.nodes[n].decoding.push(done, blocks)
                     world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, done)
                     world.nodes[n].decodeBlocks += blocks
@@ -211,7 +214,7 @@ public enum ClusterSimulator {
             }
         }
         for k in 0..<c.nodes { result.perNode[k].evictions = world.devices[k].statistics.evictions }
-        let mean = Double(ttfts.reduce(0, +)) / 1e6 / Double(max(ttfts.count, 1))
+        let mean = ttfts.reduce(0.0) { $0 + Double($1) } / 1e6 / Double(max(ttfts.count, 1))
         let p = Statistics._percentiles(selecting: &ttfts, [50, 90, 99], divisor: 1e6)
         result.ttft = .init(mean: mean, p50: p[0], p90: p[1], p99: p[2])
         result.elapsedSeconds = (clock.now - start).seconds

@@ -5,9 +5,19 @@ import KVCache
 /// `input_length`, `output_length` and `hash_ids` (the request's prefix block ids).
 ///
 /// The reader streams the file in 1 MiB chunks through a hand-written JSON scanner (no
-/// Foundation JSON), so the 3 MB conversation trace reads in a few milliseconds. Other keys are
-/// skipped. Every problem is an error naming file, line and field; nothing is dropped silently.
+/// Foundation JSON); each byte is scanned once however long its line. Other keys are skipped
+/// (nested at most ``maximumNesting`` deep). Every problem is an error naming file, line and
+/// field; nothing is dropped silently. Numbers are range-checked: `timestamp` is a finite
+/// number of milliseconds in ±``maximumTimestamp``, lengths are whole numbers in
+/// `0 ... maximumLength`.
 public struct TraceReader: Sendable {
+    /// The largest `input_length` or `output_length` accepted (2³² tokens).
+    public static let maximumLength = 1 << 32
+    /// The largest timestamp magnitude accepted, in milliseconds (about 31,700 years).
+    public static let maximumTimestamp = 1e15
+    /// The deepest nesting of arrays and objects inside an unknown key.
+    public static let maximumNesting = 64
+
     /// Reading options.
     public struct Options: Sendable, Hashable {
         /// Tokens per block: a request may have at most `ceil(input_length / blockSize)` blocks.
@@ -38,30 +48,28 @@ public struct TraceReader: Sendable {
         }
         defer { try? handle.close() }
         var parser = _Parser(source: path, options: options)
-        var carry: [UInt8] = []
+        // bytes not yet parsed (the start of an unfinished line), then each new chunk; only
+        // the new bytes are searched for the line end, so a long line costs one scan
+        var pending: [UInt8] = []
         while true {
             let chunk: Data
             do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
                 throw TraceError(file: path, line: parser.line, message: "read failed: \(error)")
             }
             if chunk.isEmpty { break }
-            var bytes = carry
-            bytes.append(contentsOf: chunk)
+            let scanFrom = pending.count
+            pending.append(contentsOf: chunk)
             var start = 0
-            try bytes.withUnsafeBufferPointer { (buf: UnsafeBufferPointer<UInt8>) throws(TraceError) in
-                var i = 0
-                while i < buf.count {
-                    if buf[i] == UInt8(ascii: "\n") {
-                        try parser.parseLine(UnsafeBufferPointer(rebasing: buf[start..<i]))
-                        start = i + 1
-                    }
-                    i += 1
+            try pending.withUnsafeBufferPointer { (buf: UnsafeBufferPointer<UInt8>) throws(TraceError) in
+                for i in scanFrom..<buf.count where buf[i] == UInt8(ascii: "\n") {
+                    try parser.parseLine(UnsafeBufferPointer(rebasing: buf[start..<i]))
+                    start = i + 1
                 }
             }
-            carry = Array(bytes[start...])
+            if start > 0 { pending.removeFirst(start) }
         }
-        if !carry.isEmpty {
-            try carry.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(TraceError) in try parser.parseLine(b, last: true) }
+        if !pending.isEmpty {
+            try pending.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(TraceError) in try parser.parseLine(b, last: true) }
         }
         return try parser.finish()
     }
@@ -154,11 +162,15 @@ struct _Parser {
             switch key {
             case "timestamp":
                 let v = try scanNumber(b, &i, key, truncated)
-                guard v.double.isFinite else { throw fail(key, "timestamp \(v.text) is not a finite number") }
+                guard v.double.isFinite, abs(v.double) <= TraceReader.maximumTimestamp else {
+                    throw fail(key, "timestamp \(v.text) is outside ±1e15 ms")
+                }
                 timestamp = v.double
             case "input_length", "output_length":
                 let v = try scanNumber(b, &i, key, truncated)
-                guard let int = v.integer else { throw fail(key, "expected a whole number, got \(v.text)") }
+                guard let int = v.integer, int <= TraceReader.maximumLength else {
+                    throw fail(key, "expected a whole number in 0...\(TraceReader.maximumLength), got \(v.text)")
+                }
                 guard int >= 0 else { throw fail(key, "length must not be negative, got \(int)") }
                 if key == "input_length" { input = int } else { output = int }
             case "hash_ids":
@@ -180,7 +192,7 @@ struct _Parser {
         guard let output else { throw fail("output_length", "missing field") }
         guard haveIDs else { throw fail("hash_ids", "missing field") }
         guard !ids.isEmpty else { throw fail("hash_ids", "empty: a request needs at least one block") }
-        let maxBlocks = (input + options.blockSize - 1) / options.blockSize
+        let maxBlocks = input / options.blockSize + (input % options.blockSize == 0 ? 0 : 1)
         guard ids.count <= maxBlocks else {
             throw fail("hash_ids", "\(ids.count) blocks but input_length \(input) fills at most \(maxBlocks) blocks of \(options.blockSize) tokens")
         }
@@ -295,6 +307,9 @@ struct _Parser {
     }
 
     func skipValue(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ field: String, _ truncated: String, depth: Int) throws(TraceError) {
+        guard depth < TraceReader.maximumNesting else {
+            throw fail(field, "nested more than \(TraceReader.maximumNesting) levels deep")
+        }
         let n = b.count
         guard i < n else { throw fail(field, "malformed JSON: missing value\(truncated)") }
         switch b[i] {
