@@ -11,7 +11,16 @@ enum SimFixtures {
     static let libCacheSimPath = shared.appendingPathComponent("reference/conversation-libcachesim.json").path
 
     /// The Mooncake conversation trace, read once.
-    static let conversation: Trace = try! TraceReader().read(path: conversationPath)
+    static let conversation: Trace = load(conversationPath) { try TraceReader().read(path: conversationPath) }
+
+    /// Loads a fixture from `../shared`; when it is missing or unreadable the test process
+    /// stops with one line saying what is wrong (the reference tests cannot run without it).
+    static func load<T>(_ path: String, _ body: () throws -> T) -> T {
+        do { return try body() } catch {
+            FileHandle.standardError.write(Data("test fixture \(path): \(error) (the reference tests read ../shared/ beside the package)\n".utf8))
+            exit(1)
+        }
+    }
 
     struct Reference: Decodable, Sendable {
         struct Stats: Decodable, Sendable {
@@ -38,14 +47,12 @@ enum SimFixtures {
     }
 
     /// `conversation.json`.
-    static let reference: Reference = {
-        let data = try! Data(contentsOf: URL(fileURLWithPath: referencePath))
-        return try! JSONDecoder().decode(Reference.self, from: data)
-    }()
+    static let reference: Reference = load(referencePath) {
+        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath)))
+    }
 
     /// `conversation-libcachesim.json`.
-    static let libCacheSim: LibCacheSim = {
-        let data = try! Data(contentsOf: URL(fileURLWithPath: libCacheSimPath))
-        return try! JSONDecoder().decode(LibCacheSim.self, from: data)
-    }()
+    static let libCacheSim: LibCacheSim = load(libCacheSimPath) {
+        try JSONDecoder().decode(LibCacheSim.self, from: Data(contentsOf: URL(fileURLWithPath: libCacheSimPath)))
+    }
 }

@@ -84,6 +84,7 @@ func prompt(_ conversation: Int, tokens: Int) -> [Int] { (0..<tokens).map { conv
 struct RoutingIntegrationTests {
     @Test("engine-hashed stores route to their holder; removal, clear, adapters and block sizes behave")
     func engineTrueRouting() throws {
+        try requirePython()
         let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16, 32], binary: [1])
         defer { engine.quit() }
         let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 16), selector: CacheAware()))
@@ -134,6 +135,7 @@ struct RoutingIntegrationTests {
 
     @Test("listen --probe answers which node holds how much of each prompt")
     func listenProbe() throws {
+        try requirePython()
         let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16], binary: [0])
         let p = prompt(3, tokens: 4 * 16 + 5), q = prompt(4, tokens: 2 * 16)
         let probes = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).txt")

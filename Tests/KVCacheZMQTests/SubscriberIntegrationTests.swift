@@ -19,6 +19,27 @@ final class LockedIndex: @unchecked Sendable {
     var eventCount: Int { lock.withLock { applied } }
 }
 
+/// The Python side of the integration tests (a vLLM-shaped publisher) needs pyzmq and msgspec.
+struct PythonModulesMissing: Error, CustomStringConvertible {
+    var description: String { "these tests need Python's pyzmq and msgspec: python3 -m pip install pyzmq msgspec" }
+}
+
+let pythonReady: Bool = {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import zmq, msgspec"]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+}()
+
+/// Fails the calling test with one line saying what to install when the modules are missing.
+func requirePython() throws {
+    if !pythonReady { throw PythonModulesMissing() }
+}
+
 struct PublisherRun {
     var output: [String: Any]
     var status: Int32
@@ -60,6 +81,7 @@ struct SubscriberIntegrationTests {
 
     @Test("stores, removals, a clear, a gap filled by replay, duplicate ranks, malformed payloads")
     func scenario() throws {
+        try requirePython()
         let base = Int.random(in: 20_000...59_000)
         let nodes = [0, 0, 1]
         let index = LockedIndex()

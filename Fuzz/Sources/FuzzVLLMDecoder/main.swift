@@ -1,0 +1,26 @@
+import FuzzSupport
+import Glibc
+import KVCache
+import KVCacheZMQ
+
+/// A router the decoded events are applied to, so re-hashing and ordering see fuzzed input too.
+let router: KVRouter = {
+    let r = KVRouter(configuration: .init(hasher: try! PrefixHasher(blockSize: 16)))
+    r.addNode(0)
+    return r
+}()
+
+// Any bytes as a vLLM KV-event payload: decoding fails with a reason or yields events that the
+// router applies; nothing may crash.
+exit(runFuzzer { data, size in
+    let bytes = UnsafeRawBufferPointer(start: data, count: size)
+    guard let batch = try? VLLMEventDecoder().decode(bytes) else { return 0 }
+    // a fresh node per input: its events start at 0, so every one is applied, none held
+    router.removeNode(0)
+    router.addNode(0)
+    var next: UInt64 = 0
+    let events = VLLMEventDecoder.engineEvents(batch, node: 0, nextEventID: &next)
+    router.apply(events)
+    _ = router.route(tokens: Array(0..<64))
+    return 0
+})
