@@ -76,11 +76,17 @@ struct CompareCommand: ParsableCommand {
                     "efficiency": .num(r.efficiency, 3), "netScore": .num(r.netScore, 4),
                 ]
             }
-            print(Report.render(rows: rows, keys: ["rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit",
-                                                   "maxShare", "cvInput", "ttftMean", "ttftP99", "rejected", "efficiency", "netScore"],
-                                format: format))
+            // in a table, a setting every configuration shares goes to the footer, not a column
+            let shared = ["nodes", "capacity", "eviction", "selector"].filter { k in
+                format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
+            }
+            let keys = ["rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit", "maxShare", "cvInput",
+                        "ttftMean", "ttftP99", "rejected", "efficiency", "netScore"].filter { !shared.contains($0) }
+            print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {
+                let common = shared.map { "\($0) \(rows[0][$0]?.text ?? "")" }.joined(separator: ", ")
                 print("\(configs.count) configurations on \(trace.source) (\(trace.count) requests) in \(fmt(wall, 3)) s")
+                if !common.isEmpty { print("all with \(common); rejected: share of requests refused") }
             }
         }
         if let chart {

@@ -144,7 +144,7 @@ struct CommandLineTests {
             let r = try runCLI(command)
             #expect(r.status == 0, "\(command): \(r.stderr)")
             let widest = r.stdout.split(separator: "\n").map(\.count).max() ?? 0
-            #expect(widest <= 160, "\(command[0]) is \(widest) columns wide")
+            #expect(widest <= 120, "\(command[0]) is \(widest) columns wide")
             #expect(!r.stdout.contains("[{"), "\(command[0]) puts a list in a cell")
         }
     }
