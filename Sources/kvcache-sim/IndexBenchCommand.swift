@@ -10,7 +10,9 @@ struct IndexBenchCommand: ParsableCommand {
         discussion: """
             Requests are spread round-robin over N nodes, each with its own LRU pool whose real
             stored/removed events feed one PrefixIndex, interleaved with an overlaps query per
-            request. Prints events+queries per second and the p50/p99 overlaps latency.
+            request. Prints block operations per second (blocks stored and removed plus
+            blocks the queries walked: comparable across node counts), over at least one
+            second of passes on fresh indexes, and the p50/p99 overlaps latency.
             Run it in release:
               swift run -c release kvcache-sim index-bench --trace F \\
                   --nodes 16,256,1024
@@ -53,13 +55,14 @@ struct IndexBenchCommand: ParsableCommand {
             let r = IndexBenchmark.run(trace: loaded, nodes: n, workload: ops)
             rows.append([
                 "nodes": .int(n), "events": .int(r.events), "queries": .int(r.queries), "blockOperations": .int(r.blockOperations),
+                "passes": .int(r.passes), "blockOperationsPerSecond": .num(r.blockOperationsPerSecond, 0),
                 "operationsPerSecond": .num(r.operationsPerSecond, 0), "queryP50Microseconds": .num(r.queryP50 * 1e6, 3),
                 "queryP99Microseconds": .num(r.queryP99 * 1e6, 3), "bytesPerBlock": .num(r.bytesPerBlock, 1),
                 "indexedBlocks": .int(r.indexedBlocks),
             ])
         }
-        let keys = ["nodes", "events", "queries", "blockOperations", "operationsPerSecond", "queryP50Microseconds",
-                    "queryP99Microseconds", "bytesPerBlock", "indexedBlocks"]
+        let keys = ["nodes", "events", "queries", "blockOperations", "passes", "blockOperationsPerSecond", "operationsPerSecond",
+                    "queryP50Microseconds", "queryP99Microseconds", "bytesPerBlock", "indexedBlocks"]
         print(Report.render(rows: rows, keys: keys, format: format))
     }
 }

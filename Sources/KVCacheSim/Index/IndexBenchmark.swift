@@ -31,12 +31,17 @@ public enum IndexBenchmark {
         public var events: Int
         /// `overlaps` queries.
         public var queries: Int
-        /// Block stores and removals the events carried.
+        /// Block-level operations of one pass: blocks stored and removed by the events, plus
+        /// the blocks the queries walked (a query's walk stops where no node matches).
         public var blockOperations: Int
-        /// Wall time of the untimed-per-operation pass.
+        /// Passes over the stream (each on a fresh index) in the throughput measurement.
+        public var passes: Int
+        /// Wall time of those passes (no per-operation timing).
         public var seconds: Double
-        /// (events + queries) per second in that pass.
-        public var operationsPerSecond: Double { Double(events + queries) / seconds }
+        /// (events + queries) per second over the passes.
+        public var operationsPerSecond: Double { Double((events + queries) * passes) / seconds }
+        /// Block-level operations per second over the passes: comparable across node counts.
+        public var blockOperationsPerSecond: Double { Double(blockOperations * passes) / seconds }
         /// Median `overlaps` latency in seconds (timed pass).
         public var queryP50: Double
         /// 99th percentile `overlaps` latency in seconds (timed pass).
@@ -82,15 +87,22 @@ public enum IndexBenchmark {
         return Stream(operations: ops, events: all)
     }
 
-    /// Replays `operations` twice against fresh indexes: once straight through for throughput,
-    /// once timing each query for its latency percentiles.
-    public static func run(trace: Trace, nodes: Int, workload: Stream) -> Result {
+    /// Replays `operations` against fresh indexes: straight through, pass after pass until at
+    /// least `minimumSeconds` have passed, for throughput; then once timing each query for its
+    /// latency percentiles.
+    public static func run(trace: Trace, nodes: Int, workload: Stream, minimumSeconds: Double = 1) -> Result {
         let operations = workload.operations
         let clock = ContinuousClock()
-        var index = PrefixIndex(nodeCapacity: max(nodes, 1), expectedBlocks: 1 << 16)
+        var index = PrefixIndex(nodeCapacity: max(nodes, 1))
         var scores = OverlapScores()
-        var events = 0, queries = 0, blockOps = 0
+        var events = 0, queries = 0, blockOps = 0, walked = 0, passes = 0
         var sink = 0
+        var elapsed = Duration.zero
+        repeat {
+        index = PrefixIndex(nodeCapacity: max(nodes, 1))
+        events = 0
+        queries = 0
+        walked = 0
         let start = clock.now
         operations.withUnsafeBufferPointer { ops in
             workload.events.withUnsafeBufferPointer { ev in
@@ -102,12 +114,16 @@ public enum IndexBenchmark {
                 case .query(let i):
                     trace.withChain(i) { index.overlaps($0, into: &scores) }
                     sink &+= Int(scores.nodeCount > 0 ? scores.depths[0] : 0)
+                    walked += Self.walkedBlocks(scores)
                     queries += 1
                 }
             }
             }
         }
-        let seconds = (clock.now - start).seconds
+        elapsed += clock.now - start
+        passes += 1
+        } while elapsed.seconds < minimumSeconds
+        let seconds = elapsed.seconds
         for e in workload.events {
             do {
                 switch e.kind {
@@ -117,7 +133,7 @@ public enum IndexBenchmark {
             }
         }
         // latency pass
-        var timed = PrefixIndex(nodeCapacity: max(nodes, 1), expectedBlocks: 1 << 16)
+        var timed = PrefixIndex(nodeCapacity: max(nodes, 1))
         var latencies: [Double] = []
         latencies.reserveCapacity(queries)
         for op in operations {
@@ -132,10 +148,19 @@ public enum IndexBenchmark {
         }
         latencies.sort()
         precondition(sink >= 0)
-        return Result(nodes: nodes, events: events, queries: queries, blockOperations: blockOps, seconds: seconds,
+        return Result(nodes: nodes, events: events, queries: queries, blockOperations: blockOps + walked, passes: passes, seconds: seconds,
                       queryP50: Statistics.percentile(sortedValues: latencies, 50),
                       queryP99: Statistics.percentile(sortedValues: latencies, 99),
                       bytesPerBlock: index.bytesPerBlock, indexedBlocks: index.blockCount)
+    }
+}
+
+extension IndexBenchmark {
+    /// The blocks a query's walk visited: one past the deepest match, or the whole chain.
+    static func walkedBlocks(_ scores: OverlapScores) -> Int {
+        var deepest: Int32 = 0
+        for d in scores.depths where d > deepest { deepest = d }
+        return min(Int(deepest) + 1, scores.chainLength)
     }
 }
 
