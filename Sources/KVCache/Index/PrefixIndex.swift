@@ -3,8 +3,9 @@
 /// does each node hold?" in one walk (``overlaps(_:)``).
 ///
 /// Storage is contiguous: a block-hash table (the pool's `_BlockTable`) maps each block to an
-/// entry; an entry has its parent entry, its child count, and one membership bitset per tier
-/// (one machine word for up to 64 nodes). No class instance per entry.
+/// entry; an entry has its parent entry, its child count, and its holders: one bitset word
+/// per tier for up to 64 nodes, else up to four inline (node, tiers) holders that spill to a
+/// bitset only for blocks more nodes hold (see `_Holders`). No class instance per entry.
 ///
 /// - Stores are reference-counted per (block, node, tier): duplicates (several data-parallel
 ///   ranks) need as many removals.
@@ -29,8 +30,11 @@ public struct PrefixIndex: Sendable {
 
     @usableFromInline var _table: _BlockTable
     @usableFromInline var _entries: [_Entry] = []
-    @usableFromInline var _membership: [UInt64] = []   // entry * tiers * words + tier * words + word
-    @usableFromInline var _free: [Int32] = []
+    @usableFromInline var _membership: [UInt64] = []   // ≤ 64 nodes: entry * tiers + tier
+    @usableFromInline var _holders: [_Holders] = []    // > 64 nodes: per entry
+    @usableFromInline var _spill: [UInt64] = []        // > 64 nodes: (spill * tiers + tier) * words + word
+    @usableFromInline var _freeSpill: [Int32] = []
+    @usableFromInline var _freeHead: Int32 = -1               // freed entries, linked through `children`
     @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]   // key: _refKey(entry, node, tier)
     @usableFromInline var _heldCount = 0
     @usableFromInline var _nodeMemberships: [Int]        // per node: (block, tier) pairs held
@@ -43,7 +47,7 @@ public struct PrefixIndex: Sendable {
     public internal(set) var statistics = IndexStatistics()
 
     /// The largest ``nodeCapacity`` an index accepts.
-    public static let maximumNodeCapacity = 1 << 30
+    public static let maximumNodeCapacity = 1 << 28
 
     /// Creates an empty index.
     ///
@@ -55,7 +59,7 @@ public struct PrefixIndex: Sendable {
     ///   - maximumHeldEvents: The most events held per node behind a gap before the gap is
     ///     given up (see ``EventSequencer``).
     /// - Precondition: `nodeCapacity <= PrefixIndex.maximumNodeCapacity`.
-    public init(nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 16, approximate: ApproximateMode = ApproximateMode(),
+    public init(nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 12, approximate: ApproximateMode = ApproximateMode(),
                 maximumHeldEvents: Int = 10_000) {
         precondition(nodeCapacity <= Self.maximumNodeCapacity,
                      "PrefixIndex nodeCapacity \(nodeCapacity) is above the maximum \(Self.maximumNodeCapacity)")
@@ -86,11 +90,12 @@ public struct PrefixIndex: Sendable {
     /// The number of node ids the index has seen (highest id + 1).
     public var nodeCount: Int { _nodeLimit }
 
-    /// Memory held per index entry, in bytes: the table, the entry arrays and the membership
-    /// bitsets (`3 × ⌈nodeCapacity/64⌉` words per entry), over the entries held now.
+    /// Memory held per index entry, in bytes: the table, the entry arrays, the holders (and
+    /// spilled bitsets) and the free lists, over the entries held now.
     public var bytesPerBlock: Double {
         let bytes = _table.byteCount + _entries.capacity * MemoryLayout<_Entry>.stride
-            + _membership.capacity * 8 + _free.capacity * 4
+            + _membership.capacity * 8 + _holders.capacity * MemoryLayout<_Holders>.stride + _spill.capacity * 8
+            + _freeSpill.capacity * 4
         return Double(bytes) / Double(max(_table.count, 1))
     }
 
@@ -152,12 +157,16 @@ public struct PrefixIndex: Sendable {
         switch kind {
         case .stored(let parent, let blocks, let tier):
             var p = parent?.rawValue
-            for b in blocks {
+            for (i, b) in blocks.enumerated() {
+                if i + 1 < blocks.count { _table.prefetch(blocks[i + 1].rawValue) }
                 _store(b.rawValue, parent: p, node: node, tier: tier.rawValue)
                 p = b.rawValue
             }
         case .removed(let blocks, let tier):
-            for b in blocks { _remove(b.rawValue, node: node, tier: tier.rawValue) }
+            for (i, b) in blocks.enumerated() {
+                if i + 1 < blocks.count { _table.prefetch(blocks[i + 1].rawValue) }
+                _remove(b.rawValue, node: node, tier: tier.rawValue)
+            }
         case .cleared:
             _clear(node: node)
         }
@@ -216,12 +225,8 @@ public struct PrefixIndex: Sendable {
         guard node >= 0 && node < nodeCapacity else { return false }
         let b = _table.find(block.rawValue)
         guard b >= 0 else { return false }
-        let e = Int(_table.entries[b].slot)
-        let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
-        for t in 0..<Self._tiers where tier == nil || tier!.rawValue == t {
-            if _membership[(e * Self._tiers + t) * _words + w] & bit != 0 { return true }
-        }
-        return false
+        let mask = _tierMask(Int(_table.entries[b].slot), node)
+        return tier.map { mask & (1 << UInt32($0.rawValue)) != 0 } ?? (mask != 0)
     }
 
     /// The parent recorded for `block`, how many entries hang under it, and whether any node
@@ -259,7 +264,7 @@ public struct PrefixIndex: Sendable {
         if _words == 1 {
             _overlapsOneWord(chain, n, &scores)
         } else {
-            _overlapsWide(chain, n, &scores)
+            _overlapsHolders(chain, &scores)
         }
     }
 
@@ -270,7 +275,8 @@ public struct PrefixIndex: Sendable {
         var aliveTier = (alive, alive, alive)
         var depth: Int32 = 0
         _membership.withUnsafeBufferPointer { m in
-            for h in chain {
+            for (i, h) in chain.enumerated() {
+                if i + 1 < chain.count { _table.prefetch(chain[i + 1].rawValue) }
                 let b = _table.find(h.rawValue)
                 if b < 0 { break }
                 let base = Int(_table.entries[b].slot) * tiers
@@ -312,60 +318,6 @@ public struct PrefixIndex: Sendable {
         }
     }
 
-    @usableFromInline
-    func _overlapsWide(_ chain: UnsafeBufferPointer<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
-        let tiers = Self._tiers, words = _words
-        let used = (n + 63) / 64
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: used * (tiers + 1)) { state in
-            let alive = state.baseAddress!                 // used words
-            let aliveTier = state.baseAddress! + used      // tiers × used words
-            for w in 0..<used {
-                alive[w] = _knownNodes[w]
-                for t in 0..<tiers { aliveTier[t * used + w] = _knownNodes[w] }
-            }
-            var depth: Int32 = 0
-            var stopped = false
-            _membership.withUnsafeBufferPointer { m in
-                for h in chain {
-                    let b = _table.find(h.rawValue)
-                    if b < 0 { break }
-                    let base = Int(_table.entries[b].slot) * tiers * words
-                    var anyAlive = false
-                    for w in 0..<used where alive[w] != 0 {
-                        var any: UInt64 = 0
-                        for t in 0..<tiers {
-                            let mt = m[base + t * words + w]
-                            any |= mt
-                            let a = aliveTier[t * used + w]
-                            var dropped = a & ~mt
-                            aliveTier[t * used + w] = a & mt
-                            if depth > 0 {
-                                while dropped != 0 { scores._set(w * 64 + dropped.trailingZeroBitCount, tier: t, depth); dropped &= dropped - 1 }
-                            }
-                        }
-                        var dropped = alive[w] & ~any
-                        if depth > 0 {
-                            while dropped != 0 { scores._set(w * 64 + dropped.trailingZeroBitCount, depth); dropped &= dropped - 1 }
-                        }
-                        alive[w] &= any
-                        if alive[w] != 0 { anyAlive = true }
-                    }
-                    if !anyAlive { stopped = true; return }
-                    depth += 1
-                }
-            }
-            guard !stopped else { return }
-            for w in 0..<used {
-                var r = alive[w]
-                while r != 0 { scores._set(w * 64 + r.trailingZeroBitCount, depth); r &= r - 1 }
-                for t in 0..<tiers {
-                    var rt = aliveTier[t * used + w] & alive[w]
-                    while rt != 0 { scores._set(w * 64 + rt.trailingZeroBitCount, tier: t, depth); rt &= rt - 1 }
-                }
-            }
-        }
-    }
-
     // MARK: Entries
 
     @usableFromInline @inline(__always)
@@ -395,19 +347,16 @@ public struct PrefixIndex: Sendable {
         let parentEntry = parent.flatMap { $0 == hash ? nil : _entry($0, parent: nil) } ?? -1
         if _table.needsGrowth { _table.grow() }
         let e: Int
-        let stride = Self._tiers * _words
         let fresh = _Entry(hash: hash, parent: Int32(parentEntry))
-        if let reused = _free.popLast() {
-            e = Int(reused)
+        if _freeHead >= 0 {
+            e = Int(_freeHead)
+            _freeHead = _entries[e].children
             _entries[e] = fresh
-            _membership.withUnsafeMutableBufferPointer { m in
-                for i in (e * stride)..<(e * stride + stride) { m[i] = 0 }
-            }
         } else {
             e = _entries.count
             _entries.append(fresh)
-            _membership.append(contentsOf: repeatElement(0, count: stride))
         }
+        _resetMembership(e)
         _table.insert(hash, slot: Int32(e))
         if parentEntry >= 0 { _entries.withUnsafeMutableBufferPointer { $0[parentEntry].children += 1 } }
         return e
@@ -427,16 +376,6 @@ public struct PrefixIndex: Sendable {
         return false
     }
 
-    @usableFromInline
-    func _isHeld(_ e: Int) -> Bool {
-        let stride = Self._tiers * _words
-        return _membership.withUnsafeBufferPointer { m in
-            var any: UInt64 = 0
-            for k in (e * stride)..<(e * stride + stride) { any |= m[k] }
-            return any != 0
-        }
-    }
-
     /// Deletes entry `e` if no node holds it and nothing hangs under it, then its parent if
     /// that leaves the parent an empty placeholder.
     @usableFromInline
@@ -446,12 +385,13 @@ public struct PrefixIndex: Sendable {
             let (parent, hash) = _entries.withUnsafeMutableBufferPointer { en -> (Int, UInt64) in
                 let p = Int(en[e].parent), h = en[e].hash
                 if p >= 0 { en[p].children -= 1 }
-                en[e] = _Entry(hash: 0, parent: -1)
-                en[e].alive = false
+                en[e] = _Entry(hash: 0, parent: _Entry.freed)
                 return (p, h)
             }
             _table.remove(at: _table.find(hash))
-            _free.append(Int32(e))
+            _releaseSpill(e)
+            _entries[e].children = _freeHead
+            _freeHead = Int32(e)
             e = parent
         }
     }
@@ -466,17 +406,8 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _store(_ hash: UInt64, parent: UInt64?, node: Int, tier: Int) {
         let e = _entry(hash, parent: parent)
-        let stride = Self._tiers * _words
-        let i = e * stride + tier * _words + (node >> 6)
-        let bit = UInt64(1) << UInt64(node & 63)
         statistics.blocksStored += 1
-        let (wasHeld, already) = _membership.withUnsafeMutableBufferPointer { m -> (Bool, Bool) in
-            var any: UInt64 = 0
-            for k in (e * stride)..<(e * stride + stride) { any |= m[k] }
-            let had = m[i] & bit != 0
-            m[i] |= bit
-            return (any != 0, had)
-        }
+        let (wasHeld, already) = _addHolder(e, node, tier)
         if !wasHeld {
             _heldCount += 1
             let p = Int(_entries[e].parent)
@@ -493,12 +424,9 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _remove(_ hash: UInt64, node: Int, tier: Int) {
         let b = _table.find(hash)
-        let bit = UInt64(1) << UInt64(node & 63)
         guard b >= 0 else { statistics.unknownRemovals += 1; return }
         let e = Int(_table.entries[b].slot)
-        let stride = Self._tiers * _words
-        let i = e * stride + tier * _words + (node >> 6)
-        guard _membership.withUnsafeBufferPointer({ $0[i] & bit != 0 }) else { statistics.unknownRemovals += 1; return }
+        guard _tierMask(e, node) & (1 << UInt32(tier)) != 0 else { statistics.unknownRemovals += 1; return }
         statistics.blocksRemoved += 1
         if !_extraRefs.isEmpty {
             let key = Self._refKey(e, node, tier)
@@ -508,19 +436,13 @@ public struct PrefixIndex: Sendable {
             }
         }
         _nodeMemberships[node] -= 1
-        let stillHeld = _membership.withUnsafeMutableBufferPointer { m -> Bool in
-            m[i] &= ~bit
-            var any: UInt64 = 0
-            for k in (e * stride)..<(e * stride + stride) { any |= m[k] }
-            return any != 0
-        }
-        if !stillHeld {
+        if !_removeHolder(e, node, tier) {
             _heldCount -= 1
             _collect(e)
         }
     }
 
-    /// Bookkeeping after a membership bit of `e` was cleared.
+    /// Bookkeeping after a holder of `e` was removed.
     @usableFromInline
     mutating func _released(_ e: Int) {
         guard !_isHeld(e) else { return }
@@ -530,30 +452,30 @@ public struct PrefixIndex: Sendable {
 
     @usableFromInline
     mutating func _clear(node: Int) {
-        let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
-        let stride = Self._tiers * _words
         for e in 0..<_entries.count where _entries[e].alive {
-            var held = false
-            for t in 0..<Self._tiers where _membership[e * stride + t * _words + w] & bit != 0 {
-                held = true
+            let mask = _tierMask(e, node)
+            guard mask != 0 else { continue }
+            for t in 0..<Self._tiers where mask & (1 << UInt32(t)) != 0 {
                 _nodeMemberships[node] -= 1
-                _membership[e * stride + t * _words + w] &= ~bit
+                _ = _removeHolder(e, node, t)
                 if !_extraRefs.isEmpty { _extraRefs[Self._refKey(e, node, t)] = nil }
             }
-            if held { _released(e) }
+            _released(e)
         }
         _approximate.forget(node: node)
     }
 }
 
-/// An index entry: its block hash, its parent entry (-1: none) and how many entries hang
-/// under it. Membership bitsets live in a parallel array.
+/// An index entry: its block hash, its parent entry (-1: none; `freed`: the entry is on the
+/// free list) and how many entries hang under it, in 16 bytes. Holders live in a parallel
+/// array.
 @usableFromInline
 struct _Entry: Sendable {
+    @usableFromInline static let freed: Int32 = -2
     @usableFromInline var hash: UInt64
     @usableFromInline var parent: Int32
     @usableFromInline var children: Int32 = 0
-    @usableFromInline var alive = true
+    @usableFromInline var alive: Bool { parent != Self.freed }
     @usableFromInline init(hash: UInt64, parent: Int32) {
         self.hash = hash
         self.parent = parent

@@ -125,6 +125,13 @@ internal struct _BlockTable: Sendable {
         entries.withUnsafeBufferPointer { Self._find($0.baseAddress!, buckets, key, liveOnly: false) }
     }
 
+    /// Starts loading the home bucket of `key` into the cache (no effect on results): a walk
+    /// down a chain asks for it before it needs it, so one lookup's miss overlaps another's.
+    @inlinable @inline(__always)
+    func prefetch(_ key: UInt64) {
+        entries.withUnsafeBufferPointer { kvc_prefetch($0.baseAddress! + Self._home(key, buckets)) }
+    }
+
     /// The bucket holding `key` with a slot ≥ 0, or -1.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)

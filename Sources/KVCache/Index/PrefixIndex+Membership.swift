@@ -1,0 +1,399 @@
+import CKVCore
+
+/// Which nodes hold an entry, in which tiers.
+///
+/// Two representations, chosen once by the index's node capacity:
+/// - up to 64 nodes: one bitset word per tier (`_membership`, three words per entry), so a
+///   walk intersects all nodes at once;
+/// - more nodes: up to four *holders* inline per entry (`_holders`: node + 1 and a tier mask
+///   packed in 32 bits), since most blocks are held by one or a few nodes; an entry with a
+///   fifth holder spills to a bitset of three tiers × ⌈nodes/64⌉ words (`_spill`), kept until
+///   the entry is freed. Memory then follows how many nodes hold a block, not how many exist.
+@usableFromInline
+struct _Holders: Sendable {
+    @usableFromInline var h0: UInt32 = 0, h1: UInt32 = 0, h2: UInt32 = 0, h3: UInt32 = 0
+
+    @usableFromInline static let spilled: UInt32 = .max
+    @usableFromInline var isSpilled: Bool { h0 == Self.spilled }
+    /// The spill block of a spilled entry.
+    @usableFromInline var spill: Int { Int(h1) }
+
+    @usableFromInline @inline(__always)
+    subscript(_ k: Int) -> UInt32 {
+        get { k == 0 ? h0 : k == 1 ? h1 : k == 2 ? h2 : h3 }
+        set {
+            switch k {
+            case 0: h0 = newValue
+            case 1: h1 = newValue
+            case 2: h2 = newValue
+            default: h3 = newValue
+            }
+        }
+    }
+
+    @usableFromInline @inline(__always)
+    static func pack(node: Int, mask: UInt32) -> UInt32 { UInt32(node + 1) << 3 | mask }
+    @usableFromInline @inline(__always)
+    static func node(_ h: UInt32) -> Int { Int(h >> 3) - 1 }
+
+    /// The tier mask of `node` (0: not a holder); inline entries only.
+    @usableFromInline @inline(__always)
+    func mask(of node: Int) -> UInt32 {
+        let key = UInt32(node + 1)
+        if h0 >> 3 == key { return h0 & 7 }
+        if h1 >> 3 == key { return h1 & 7 }
+        if h2 >> 3 == key { return h2 & 7 }
+        if h3 >> 3 == key { return h3 & 7 }
+        return 0
+    }
+}
+
+extension PrefixIndex {
+    @usableFromInline var _isWide: Bool { _words > 1 }
+
+    /// Where word `w` of tier `t` of spill block `s` is: word-major, so the three tiers of a
+    /// node share a cache line.
+    @usableFromInline @inline(__always)
+    func _spillIndex(_ s: Int, _ t: Int, _ w: Int) -> Int { (s * _words + w) * Self._tiers + t }
+
+    /// The first word of spill block `s` (`3 × words` words).
+    @usableFromInline @inline(__always)
+    func _spillBlock(_ s: Int) -> Int { s * _words * Self._tiers }
+
+    /// Tiers of entry `e` that `node` holds, as a 3-bit mask.
+    @usableFromInline
+    func _tierMask(_ e: Int, _ node: Int) -> UInt32 {
+        let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
+        if !_isWide {
+            let base = e * Self._tiers
+            return _membership.withUnsafeBufferPointer { m in
+                (m[base] & bit != 0 ? 1 : 0) | (m[base + 1] & bit != 0 ? 2 : 0) | (m[base + 2] & bit != 0 ? 4 : 0)
+            }
+        }
+        let h = _holders[e]
+        guard h.isSpilled else { return h.mask(of: node) }
+        return _spill.withUnsafeBufferPointer { m in
+            var mask: UInt32 = 0
+            for t in 0..<Self._tiers where m[_spillIndex(h.spill, t, w)] & bit != 0 { mask |= 1 << UInt32(t) }
+            return mask
+        }
+    }
+
+    /// Whether any node holds entry `e`.
+    @usableFromInline
+    func _isHeld(_ e: Int) -> Bool {
+        if !_isWide {
+            let base = e * Self._tiers
+            return _membership.withUnsafeBufferPointer { m in m[base] | m[base + 1] | m[base + 2] != 0 }
+        }
+        let h = _holders[e]
+        guard h.isSpilled else { return h.h0 != 0 }
+        return _spill.withUnsafeBufferPointer { m in
+            let base = _spillBlock(h.spill)
+            for k in base..<(base + Self._tiers * _words) where m[k] != 0 { return true }
+            return false
+        }
+    }
+
+    /// Empties the membership of a new or reused entry `e` (appending storage for a new one).
+    @usableFromInline
+    mutating func _resetMembership(_ e: Int) {
+        if !_isWide {
+            if e == _membership.count / Self._tiers {
+                // grow with the entries, not by doubling on its own: three words per entry
+                if _membership.capacity < _entries.capacity * Self._tiers {
+                    _membership.reserveCapacity(_entries.capacity * Self._tiers)
+                }
+                _membership.append(contentsOf: repeatElement(0, count: Self._tiers))
+            } else {
+                let base = e * Self._tiers
+                _membership.withUnsafeMutableBufferPointer { m in m[base] = 0; m[base + 1] = 0; m[base + 2] = 0 }
+            }
+            return
+        }
+        if e == _holders.count { _holders.append(_Holders()) } else { _releaseSpill(e); _holders[e] = _Holders() }
+    }
+
+    /// Frees entry `e`'s spill block, if it has one.
+    @usableFromInline
+    mutating func _releaseSpill(_ e: Int) {
+        guard _isWide, _holders[e].isSpilled else { return }
+        _freeSpill.append(Int32(_holders[e].spill))
+        _holders[e] = _Holders()
+    }
+
+    /// Adds `node` in `tier` to entry `e`.
+    /// - Returns: whether any node held `e` before, and whether `node` already held it in `tier`.
+    @usableFromInline
+    mutating func _addHolder(_ e: Int, _ node: Int, _ tier: Int) -> (wasHeld: Bool, already: Bool) {
+        let bit = UInt64(1) << UInt64(node & 63), w = node >> 6
+        if !_isWide {
+            let base = e * Self._tiers
+            return _membership.withUnsafeMutableBufferPointer { m in
+                let any = m[base] | m[base + 1] | m[base + 2]
+                let had = m[base + tier] & bit != 0
+                m[base + tier] |= bit
+                return (any != 0, had)
+            }
+        }
+        var h = _holders[e]
+        if h.isSpilled {
+            let base = _spillBlock(h.spill), i = _spillIndex(h.spill, tier, w), n = Self._tiers * _words
+            return _spill.withUnsafeMutableBufferPointer { m in
+                var any: UInt64 = 0
+                for k in base..<(base + n) { any |= m[k] }
+                let had = m[i] & bit != 0
+                m[i] |= bit
+                return (any != 0, had)
+            }
+        }
+        let tierBit = UInt32(1) << UInt32(tier)
+        let key = UInt32(node + 1)
+        for k in 0..<4 {
+            let x = h[k]
+            if x == 0 {
+                h[k] = _Holders.pack(node: node, mask: tierBit)
+                _holders[e] = h
+                return (k > 0, false)
+            }
+            if x >> 3 == key {
+                h[k] = x | tierBit
+                _holders[e] = h
+                return (true, x & tierBit != 0)
+            }
+        }
+        // a fifth holder: move all of them to a spill block
+        let s: Int
+        if let free = _freeSpill.popLast() {
+            s = Int(free)
+            let base = _spillBlock(s)
+            _spill.withUnsafeMutableBufferPointer { m in for k in base..<(base + Self._tiers * _words) { m[k] = 0 } }
+        } else {
+            s = _spill.count / (Self._tiers * _words)
+            _spill.append(contentsOf: repeatElement(0, count: Self._tiers * _words))
+        }
+        for k in 0..<4 {
+            let x = h[k], n = _Holders.node(x)
+            for t in 0..<Self._tiers where x & (1 << UInt32(t)) != 0 {
+                _spill[_spillIndex(s, t, (n >> 6))] |= UInt64(1) << UInt64(n & 63)
+            }
+        }
+        _spill[_spillIndex(s, tier, w)] |= bit
+        _holders[e] = _Holders(h0: _Holders.spilled, h1: UInt32(s), h2: 0, h3: 0)
+        return (true, false)
+    }
+
+    /// Removes `node` from `tier` of entry `e` (which it holds there).
+    /// - Returns: whether any node still holds `e`.
+    @usableFromInline
+    mutating func _removeHolder(_ e: Int, _ node: Int, _ tier: Int) -> Bool {
+        let bit = UInt64(1) << UInt64(node & 63), w = node >> 6
+        if !_isWide {
+            let base = e * Self._tiers
+            return _membership.withUnsafeMutableBufferPointer { m in
+                m[base + tier] &= ~bit
+                return m[base] | m[base + 1] | m[base + 2] != 0
+            }
+        }
+        var h = _holders[e]
+        if h.isSpilled {
+            let base = _spillBlock(h.spill), i = _spillIndex(h.spill, tier, w), n = Self._tiers * _words
+            return _spill.withUnsafeMutableBufferPointer { m in
+                m[i] &= ~bit
+                var any: UInt64 = 0
+                for k in base..<(base + n) { any |= m[k] }
+                return any != 0
+            }
+        }
+        let key = UInt32(node + 1), tierBit = UInt32(1) << UInt32(tier)
+        for k in 0..<4 where h[k] >> 3 == key {
+            let x = h[k] & ~tierBit
+            if x & 7 != 0 {
+                h[k] = x
+            } else {
+                // keep holders packed at the front
+                var last = 3
+                while last > k && h[last] == 0 { last -= 1 }
+                h[k] = h[last]
+                h[last] = 0
+            }
+            break
+        }
+        _holders[e] = h
+        return h.h0 != 0
+    }
+}
+
+extension PrefixIndex {
+    /// The overlaps walk of an index of more than 64 nodes. The nodes still matching are
+    /// a bitset while every block so far is spilled (held by many nodes), and a list of at
+    /// most four (node, tiers) from the first block with inline holders on: each later block
+    /// costs a few comparisons, whatever the node count.
+    @usableFromInline
+    func _overlapsHolders(_ chain: UnsafeBufferPointer<BlockHash>, _ scores: inout OverlapScores) {
+        let nodes = scores.nodeCount
+        scores.depths.withUnsafeMutableBufferPointer { d in
+            scores.tierDepths.withUnsafeMutableBufferPointer { td in
+                _overlapsHolders(chain, depths: d.baseAddress!, tierDepths: td.baseAddress!, nodes: nodes)
+            }
+        }
+    }
+
+    @usableFromInline
+    func _overlapsHolders(_ chain: UnsafeBufferPointer<BlockHash>, depths d: UnsafeMutablePointer<Int32>,
+                          tierDepths td: UnsafeMutablePointer<Int32>, nodes: Int) {
+        let tiers = Self._tiers, words = _words
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words * (tiers + 1)) { state in
+            let alive = state.baseAddress!                 // words: nodes matching in any tier
+            let aliveTier = state.baseAddress! + words     // tiers × words: matching within a tier
+            var listNode = (0, 0, 0, 0), listMask: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+            var listCount = 0
+            var bitsetMode = false
+            var depth: Int32 = 0
+            func node(_ k: Int) -> Int { k == 0 ? listNode.0 : k == 1 ? listNode.1 : k == 2 ? listNode.2 : listNode.3 }
+            func mask(_ k: Int) -> UInt32 { k == 0 ? listMask.0 : k == 1 ? listMask.1 : k == 2 ? listMask.2 : listMask.3 }
+            func setItem(_ k: Int, _ n: Int, _ m: UInt32) {
+                switch k {
+                case 0: listNode.0 = n; listMask.0 = m
+                case 1: listNode.1 = n; listMask.1 = m
+                case 2: listNode.2 = n; listMask.2 = m
+                default: listNode.3 = n; listMask.3 = m
+                }
+            }
+            /// Writes `value` for every node of `bits` (word `w`) into `out`.
+            func write(_ bits: UInt64, _ w: Int, _ out: UnsafeMutablePointer<Int32>, _ value: Int32) {
+                if bits == .max {                     // 64 matching nodes: one vector fill
+                    (out + w * 64).update(repeating: value, count: 64)
+                    return
+                }
+                var r = bits
+                while r != 0 { out[w * 64 + r.trailingZeroBitCount] = value; r &= r - 1 }
+            }
+            func writeTiers(_ n: Int, _ m: UInt32, _ value: Int32) {
+                if m & 1 != 0 { td[n] = value }
+                if m & 2 != 0 { td[nodes + n] = value }
+                if m & 4 != 0 { td[2 * nodes + n] = value }
+            }
+            _spill.withUnsafeBufferPointer { spill in
+                _holders.withUnsafeBufferPointer { holders in
+                    for (i, h) in chain.enumerated() {
+                        if i + 1 < chain.count { _table.prefetch(chain[i + 1].rawValue) }
+                        let b = _table.find(h.rawValue)
+                        if b < 0 { break }
+                        let held = holders[Int(_table.entries[b].slot)]
+                        if depth == 0 {
+                            if held.isSpilled {
+                                bitsetMode = true
+                                for w in 0..<words {
+                                    var any: UInt64 = 0
+                                    for t in 0..<tiers {
+                                        let v = spill[_spillIndex(held.spill, t, w)]
+                                        aliveTier[t * words + w] = v
+                                        any |= v
+                                    }
+                                    alive[w] = any
+                                }
+                            } else {
+                                for k in 0..<4 where held[k] != 0 {
+                                    setItem(listCount, _Holders.node(held[k]), held[k] & 7)
+                                    listCount += 1
+                                }
+                                if listCount == 0 { return }
+                            }
+                        } else if bitsetMode && held.isSpilled {
+                            var anyAlive = false
+                            for w in 0..<words where alive[w] != 0 {
+                                var any: UInt64 = 0
+                                for t in 0..<tiers {
+                                    let mt = spill[_spillIndex(held.spill, t, w)]
+                                    any |= mt
+                                    write(aliveTier[t * words + w] & ~mt, w, td + t * nodes, depth)
+                                    aliveTier[t * words + w] &= mt
+                                }
+                                write(alive[w] & ~any, w, d, depth)
+                                alive[w] &= any
+                                if alive[w] != 0 { anyAlive = true }
+                            }
+                            if !anyAlive { return }
+                            // few nodes left: a list tests each in one cache line
+                            var count = 0
+                            for w in 0..<words where alive[w] != 0 { count += alive[w].nonzeroBitCount }
+                            if count <= 4 {
+                                for w in 0..<words where alive[w] != 0 {
+                                    var r = alive[w]
+                                    while r != 0 {
+                                        let n = w * 64 + r.trailingZeroBitCount
+                                        r &= r - 1
+                                        let bit = UInt64(1) << UInt64(n & 63)
+                                        var tierAlive: UInt32 = 0
+                                        for t in 0..<tiers where aliveTier[t * words + w] & bit != 0 { tierAlive |= 1 << UInt32(t) }
+                                        setItem(listCount, n, tierAlive)
+                                        listCount += 1
+                                    }
+                                }
+                                bitsetMode = false
+                            }
+                        } else if bitsetMode {
+                            // from many matching nodes to the few holding this block: every
+                            // matching node gets this depth now; the survivors are written
+                            // again where they stop
+                            for w in 0..<words where alive[w] != 0 {
+                                write(alive[w], w, d, depth)
+                                for t in 0..<tiers { write(aliveTier[t * words + w] & alive[w], w, td + t * nodes, depth) }
+                            }
+                            for k in 0..<4 where held[k] != 0 {
+                                let n = _Holders.node(held[k])
+                                let w = n >> 6, bit = UInt64(1) << UInt64(n & 63)
+                                guard alive[w] & bit != 0 else { continue }
+                                var tierAlive: UInt32 = 0
+                                for t in 0..<tiers where aliveTier[t * words + w] & bit != 0 { tierAlive |= 1 << UInt32(t) }
+                                setItem(listCount, n, tierAlive & held[k] & 7)
+                                listCount += 1
+                            }
+                            bitsetMode = false
+                            if listCount == 0 { return }
+                        } else {
+                            var k = 0
+                            while k < listCount {
+                                let n = node(k), m = mask(k)
+                                let hm: UInt32
+                                if held.isSpilled {
+                                    var x: UInt32 = 0
+                                    let bit = UInt64(1) << UInt64(n & 63)
+                                    for t in 0..<tiers where spill[_spillIndex(held.spill, t, (n >> 6))] & bit != 0 { x |= 1 << UInt32(t) }
+                                    hm = x
+                                } else {
+                                    hm = held.mask(of: n)
+                                }
+                                if hm == 0 {
+                                    d[n] = depth
+                                    writeTiers(n, m, depth)
+                                    listCount -= 1
+                                    setItem(k, node(listCount), mask(listCount))
+                                } else {
+                                    writeTiers(n, m & ~hm, depth)
+                                    setItem(k, n, m & hm)
+                                    k += 1
+                                }
+                            }
+                            if listCount == 0 { return }
+                        }
+                        depth += 1
+                    }
+                }
+            }
+            // nodes still matching hold the whole walked prefix
+            if bitsetMode {
+                for w in 0..<words {
+                    write(alive[w], w, d, depth)
+                    for t in 0..<tiers { write(aliveTier[t * words + w] & alive[w], w, td + t * nodes, depth) }
+                }
+            } else {
+                for k in 0..<listCount {
+                    d[node(k)] = depth
+                    writeTiers(node(k), mask(k), depth)
+                }
+            }
+        }
+    }
+}
