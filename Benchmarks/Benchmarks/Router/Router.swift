@@ -1,5 +1,6 @@
-// Router: route latency of KVRouter with 16 nodes and a 32-block (16K-token) prompt,
-// including hashing the tokens and the index walk; and throughput with two threads.
+// Router: route latency of KVRouter with 16 and 1,024 nodes and a 32-block (16K-token)
+// prompt, including hashing the tokens, the index walk and the selection; and throughput with
+// two threads.
 import Benchmark
 import Dispatch
 import KVCache
@@ -24,7 +25,37 @@ private let prompts: [[UInt32]] = {
     return prompts
 }()
 
+private let fleet = 1_024
+
+/// 1,024 nodes: every node holds the 4-block system prompt; each of the 64 prompts is held,
+/// to depths of 8 to 31 blocks, by 16 nodes.
+private let fleetRouter: KVRouter = {
+    let r = KVRouter(configuration: .init(selector: TTFTMin(), nodeCapacity: fleet))
+    for n in 0..<fleet { r.addNode(n) }
+    let hasher = try! PrefixHasher()
+    var next = [UInt64](repeating: 0, count: fleet)
+    func store(_ node: Int, _ chain: [BlockHash]) {
+        r.apply([.stored(node: node, eventID: next[node], parent: nil, blocks: chain)])
+        next[node] += 1
+    }
+    let system = hasher.blockHashes(prompts[0]).prefix(4)
+    for n in 0..<fleet { store(n, Array(system)) }
+    for (i, p) in prompts.enumerated() {
+        let chain = hasher.blockHashes(p)
+        for k in 0..<16 { store((i * 16 + k) % fleet, Array(chain.prefix(8 + (i + k) % 24))) }
+    }
+    return r
+}()
+
 let benchmarks: @Sendable () -> Void = {
+    Benchmark("route(tokens:) 1,024 nodes, 32-block prompt, single thread",
+              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
+                                   maxDuration: .seconds(3), maxIterations: 200_000)) { benchmark in
+        let p = prompts[benchmark.currentIteration & 63]
+        benchmark.startMeasurement()
+        blackHole(fleetRouter.route(tokens: p).node)
+    }
+
     Benchmark("route(tokens:) 16 nodes, 32-block prompt, single thread",
               configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
                                    maxDuration: .seconds(3), maxIterations: 200_000)) { benchmark in

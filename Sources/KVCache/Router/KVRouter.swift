@@ -84,10 +84,11 @@ public final class KVRouter: Sendable {
         public var node: NodeID? { decision.node }
     }
 
+    /// A node's bookkeeping; its load lives in `State.states[slot]`, the array the selector
+    /// reads, so a route copies nothing per node.
     struct Node: Sendable {
-        var state: NodeState
+        var slot: Int
         var approximate: Bool
-        var draining: Bool
         var counters: _NodeCounters
     }
 
@@ -109,7 +110,12 @@ public final class KVRouter: Sendable {
         var selector: any PrefillNodeSelector & Sendable
         var nodes: [NodeID: Node] = [:]
         var order: [NodeID] = []                 // node ids, ascending
-        var states: [NodeState] = []             // scratch for the selector
+        var states: [NodeState] = []             // per node, ascending ids: what the selector reads
+
+        /// Renumbers the slots of the nodes from position `from` on.
+        mutating func renumber(from: Int) {
+            for k in from..<order.count { nodes[order[k]]!.slot = k }
+        }
         var scores = OverlapScores()
         var inFlight: [UInt64: InFlight] = [:]
         var chain: [BlockHash] = []
@@ -158,14 +164,15 @@ public final class KVRouter: Sendable {
             return false
         }
         state.withLock { s in
-            if s.nodes[id] == nil {
-                s.nodes[id] = Node(state: NodeState(id: id, capacityBlocks: capacityBlocks), approximate: approximate, draining: false,
-                                   counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
-                s.order.append(id)
-                s.order.sort()
-            } else {
-                s.nodes[id]!.draining = false
+            if let node = s.nodes[id] {
+                s.states[node.slot].isAvailable = true
                 s.nodes[id]!.approximate = approximate
+            } else {
+                let at = s.order.firstIndex { $0 > id } ?? s.order.count
+                s.order.insert(id, at: at)
+                s.states.insert(NodeState(id: id, capacityBlocks: capacityBlocks), at: at)
+                s.nodes[id] = Node(slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
+                s.renumber(from: at)
             }
             s.operations += 1
         }
@@ -176,7 +183,7 @@ public final class KVRouter: Sendable {
     /// Stops routing new requests to a node; requests in flight finish normally.
     public func drainNode(_ id: NodeID) {
         state.withLock { s in
-            s.nodes[id]?.draining = true
+            if let node = s.nodes[id] { s.states[node.slot].isAvailable = false }
             s.operations += 1
         }
         configuration.logger.info("node \(id) draining")
@@ -185,8 +192,10 @@ public final class KVRouter: Sendable {
     /// Removes a node: its blocks leave the index and its in-flight requests are forgotten.
     public func removeNode(_ id: NodeID) {
         state.withLock { s in
-            guard s.nodes.removeValue(forKey: id) != nil else { return }
-            s.order.removeAll { $0 == id }
+            guard let node = s.nodes.removeValue(forKey: id) else { return }
+            s.order.remove(at: node.slot)
+            s.states.remove(at: node.slot)
+            s.renumber(from: node.slot)
             s.index.removeNode(id)
             s.identity.forget(node: id)
             s.engineOrder.reset(node: id)
@@ -243,13 +252,6 @@ public final class KVRouter: Sendable {
             reclaimExpired(&s, now: t)
             s.index.expire(now: t)
             blockHashes.withUnsafeBufferPointer { s.index.overlaps($0, into: &s.scores) }
-            s.states.removeAll(keepingCapacity: true)
-            for id in s.order {
-                var ns = s.nodes[id]!.state
-                ns.isAvailable = !s.nodes[id]!.draining
-                ns.queueDelay = max(0, ns.queueDelay)
-                s.states.append(ns)
-            }
             let d = s.selector.select(request, nodes: s.states, overlaps: s.scores)
             guard let node = d.node, let info = s.nodes[node] else { return (d, 0, nil) }
             let overlap = s.scores.depth(of: node)
@@ -257,7 +259,7 @@ public final class KVRouter: Sendable {
             for r in d.replicas where s.nodes[r.node]?.approximate == true {
                 try? s.index.recordRouting(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], to: r.node, at: t)
             }
-            s.nodes[node]!.state.requestsServed += 1
+            s.states[info.slot].requestsServed += 1
             return (d, overlap, info.counters)
         }
         if let counters {
@@ -303,9 +305,9 @@ public final class KVRouter: Sendable {
             let r = InFlight(node: node, prefillSeconds: configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens),
                              uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks, prefilling: true, started: t)
             s.inFlight[id] = r
-            s.nodes[node]!.state.queuedPrefillTokens += r.uncachedTokens
-            s.nodes[node]!.state.queueDelay += r.prefillSeconds
-            s.nodes[node]!.state.activeRequests += 1
+            s.states[s.nodes[node]!.slot].queuedPrefillTokens += r.uncachedTokens
+            s.states[s.nodes[node]!.slot].queueDelay += r.prefillSeconds
+            s.states[s.nodes[node]!.slot].activeRequests += 1
         }
     }
 
@@ -316,9 +318,10 @@ public final class KVRouter: Sendable {
             guard var r = s.inFlight[id], r.prefilling, s.nodes[r.node] != nil else { return }
             r.prefilling = false
             s.inFlight[id] = r
-            s.nodes[r.node]!.state.queuedPrefillTokens -= r.uncachedTokens
-            s.nodes[r.node]!.state.queueDelay -= r.prefillSeconds
-            s.nodes[r.node]!.state.activeDecodeBlocks += r.decodeBlocks
+            let k = s.nodes[r.node]!.slot
+            s.states[k].queuedPrefillTokens -= r.uncachedTokens
+            s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)
+            s.states[k].activeDecodeBlocks += r.decodeBlocks
         }
     }
 
@@ -334,13 +337,14 @@ public final class KVRouter: Sendable {
     func release(_ s: inout State, _ r: InFlight) {
         guard s.nodes[r.node] != nil else { return }
         if r.prefilling {
-            s.nodes[r.node]!.state.queuedPrefillTokens -= r.uncachedTokens
-            s.nodes[r.node]!.state.queueDelay -= r.prefillSeconds
-            if s.nodes[r.node]!.state.queuedPrefillTokens == 0 { s.nodes[r.node]!.state.queueDelay = 0 }   // no drift
+            let k = s.nodes[r.node]!.slot
+            s.states[k].queuedPrefillTokens -= r.uncachedTokens
+            s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)
+            if s.states[k].queuedPrefillTokens == 0 { s.states[k].queueDelay = 0 }   // no drift
         } else {
-            s.nodes[r.node]!.state.activeDecodeBlocks -= r.decodeBlocks
+            s.states[s.nodes[r.node]!.slot].activeDecodeBlocks -= r.decodeBlocks
         }
-        s.nodes[r.node]!.state.activeRequests -= 1
+        s.states[s.nodes[r.node]!.slot].activeRequests -= 1
     }
 
     func reclaimExpired(_ s: inout State, now t: Double) {
@@ -473,11 +477,7 @@ public final class KVRouter: Sendable {
     /// A consistent snapshot of the router: nodes with their load, and index counters.
     public var snapshot: Snapshot {
         state.withLock { s in
-            Snapshot(nodes: s.order.map { id in
-                var n = s.nodes[id]!.state
-                n.isAvailable = !s.nodes[id]!.draining
-                return n
-            }, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
+            Snapshot(nodes: s.states, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
                engine: s.identity.statistics, engineOrder: s.engineOrder.statistics, mappedEngineBlocks: s.identity.mappedBlocks,
                indexBytesPerBlock: s.index.bytesPerBlock, engineMapBytes: s.identity.byteCount, operations: s.operations)
         }
