@@ -32,7 +32,7 @@ struct TraceOptions: ParsableArguments {
     func load() throws -> Trace {
         guard (1...(1 << 20)).contains(blockSize) else { throw CLIError("--block-size \(blockSize): expected a whole number in 1...1048576") }
         if trace == nil {
-            guard (1...10_000_000).contains(requests) else { throw CLIError("--requests \(requests): expected a whole number in 1...10000000") }
+            try check(requests, "--requests", 1...10_000_000)
             try check(rate, "--rate", 1e-3...1e6)
             if let zipf { try check(zipf, "--zipf", 0...10) }
         }
@@ -111,16 +111,16 @@ struct ModelOptions: ParsableArguments {
         try check(kvBalancingThreshold, "--kv-balancing-threshold", 0...1e6)
         try check(alpha, "--alpha", 0...1e6)
         try check(beta, "--beta", 0...1e6)
-        guard (0...1_000_000_000).contains(balanceAbs) else { throw CLIError("--balance-abs \(balanceAbs): expected a whole number in 0...1000000000") }
+        try check(balanceAbs, "--balance-abs", 0...1_000_000_000)
         try check(balanceRel, "--balance-rel", 0...1e6)
         try check(cacheThreshold, "--cache-threshold", 0...1)
         try check(prefillLoadScale, "--prefill-load-scale", 0...1e6)
         try check(overlapCredit, "--overlap-credit", 0...1e6)
         try check(temperature, "--temperature", 0...1e6)
         try check(hotWindow, "--hot-window", 1e-6...1e7)
-        guard (1...1_000_000).contains(hotPrefixBlocks) else { throw CLIError("--hot-prefix-blocks \(hotPrefixBlocks): expected a whole number in 1...1000000") }
+        try check(hotPrefixBlocks, "--hot-prefix-blocks", 1...1_000_000)
         try check(costRatio, "--cost-ratio", 0...1e9)
-        guard (0...1_000_000).contains(replicaSamples) else { throw CLIError("--replica-samples \(replicaSamples): expected a whole number in 0...1000000") }
+        try check(replicaSamples, "--replica-samples", 0...1_000_000)
         guard hostCapacity >= 0, diskCapacity >= 0 else { throw CLIError("--host-capacity and --disk-capacity must not be negative") }
     }
 
@@ -192,6 +192,11 @@ func check(_ value: Double, _ flag: String, _ range: ClosedRange<Double>) throws
     guard value.isFinite, range.contains(value) else {
         throw CLIError("\(flag) \(value): expected a finite number in \(fmtRange(range.lowerBound))...\(fmtRange(range.upperBound))")
     }
+}
+
+/// Checks that `value` is in `range`, naming the flag.
+func check(_ value: Int, _ flag: String, _ range: ClosedRange<Int>) throws {
+    guard range.contains(value) else { throw CLIError("\(flag) \(value): expected a whole number in \(range.lowerBound)...\(range.upperBound)") }
 }
 
 func fmtRange(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x) }
