@@ -9,7 +9,13 @@ shift || true
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzTraceReader FuzzVLLMDecoder FuzzPrefixIndex)
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -gnone -Xswiftc -use-ld=lld)
-for h in "${harnesses[@]}"; do swift build "${flags[@]}" --product "$h" >/dev/null; done
+for h in "${harnesses[@]}"; do
+  if ! swift build "${flags[@]}" --product "$h" >/tmp/kvcache-fuzz-build.log 2>&1; then
+    echo "fuzz: building $h failed:" >&2
+    grep -E "error|warning" /tmp/kvcache-fuzz-build.log | head -20 >&2
+    exit 1
+  fi
+done
 bin=$(swift build "${flags[@]}" --show-bin-path)
 # a crash's backtracer could hold the pipe for minutes; libFuzzer reports the crash itself
 export SWIFT_BACKTRACE=enable=no

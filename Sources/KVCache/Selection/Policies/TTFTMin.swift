@@ -50,10 +50,13 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
+        // the deepest holder matters only to a transfer
         var best: (node: NodeID, depth: Int)?
-        for n in nodes where n.isAvailable {
-            let d = overlaps.depth(of: n.id)
-            if best == nil || d > best!.depth { best = (n.id, d) }
+        if transfer != nil {
+            for n in nodes where n.isAvailable {
+                let d = overlaps.depth(of: n.id)
+                if best == nil || d > best!.depth { best = (n.id, d) }
+            }
         }
         // the estimates of `estimate(_:_:depth:best:)`; without transfers, nodes with equal
         // depths share one prefill time (the model is called once per distinct depth in a row)
