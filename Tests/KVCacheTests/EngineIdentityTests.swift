@@ -183,6 +183,31 @@ struct EngineIdentityTests {
         #expect(!r.addNode(Int.max) && !r.addNode(-1))
     }
 
+    /// ServingLoop's old failure: one engine's batches applied from several tasks interleave.
+    /// Applied in any order, they end in the state of applying them in order.
+    @Test("one engine's batches applied concurrently from many tasks end as if applied in order")
+    func concurrentBatches() async throws {
+        let hasher = try PrefixHasher(blockSize: 16)
+        var engine = try EngineModel(node: 0, blockSize: 16, capacity: 20, binary: false)
+        var batches: [[EngineEvent]] = []
+        for turn in 0..<200 {
+            let events = try engine.serve(Self.prompt(turn % 7, blocks: 1 + turn % 5), adapter: nil)
+            if !events.isEmpty { batches.append(events) }
+        }
+        let concurrent = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware()))
+        concurrent.addNode(0)
+        let shared = batches
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<4 {
+                group.addTask { for (k, batch) in shared.enumerated().reversed() where k % 4 == t { concurrent.apply(batch) } }
+            }
+        }
+        let held = engine.heldRouterHashes(hasher)
+        #expect(concurrent.snapshot.engineOrder.held > 0)
+        #expect(concurrent.indexedBlocks(of: 0) == held.count)
+        for h in held { #expect(concurrent.overlaps([h]).depth(of: 0) == 1) }
+    }
+
     /// Random histories of one engine (stores, evictions, removals, clears), delivered late,
     /// twice, out of order, and lost then replayed: the router's index ends equal to what the
     /// engine holds, and routing agrees with the engine's own prefix hits.
