@@ -1,5 +1,5 @@
+import Foundation
 import Metrics
-import Synchronization
 import Testing
 @testable import KVCache
 
@@ -43,10 +43,11 @@ final class TestMetrics: MetricsFactory, @unchecked Sendable {
     func timings(_ key: String) -> Int { lock.run { boxes[key]?.values.count ?? 0 } }
 }
 
-/// A tiny lock for the test backend.
+/// A tiny lock for the test backend: a pthread mutex (Foundation's `NSLock`), which
+/// ThreadSanitizer understands; `Synchronization.Mutex` waits on a futex it cannot see.
 final class NSLockLike: @unchecked Sendable {
-    private let m = Mutex(())
-    func run<R>(_ body: () -> R) -> R { m.withLock { _ in body() } }
+    private let m = NSLock()
+    func run<R>(_ body: () -> R) -> R { m.withLock(body) }
 }
 
 /// The process-wide test backend (swift-metrics bootstraps once per process).
