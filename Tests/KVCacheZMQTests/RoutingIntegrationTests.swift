@@ -136,7 +136,7 @@ struct RoutingIntegrationTests {
     @Test("listen --probe answers which node holds how much of each prompt")
     func listenProbe() throws {
         try requirePython()
-        let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16], binary: [0])
+        let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16, 16, 32], binary: [0])
         let p = prompt(3, tokens: 4 * 16 + 5), q = prompt(4, tokens: 2 * 16)
         let probes = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).txt")
         try """
@@ -150,6 +150,8 @@ struct RoutingIntegrationTests {
         listener.executableURL = cliBinary()
         listener.arguments = ["listen", "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[0]),replay=tcp://127.0.0.1:\(engine.replayPorts[0])",
                               "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[1]),replay=tcp://127.0.0.1:\(engine.replayPorts[1]),node=3",
+                              "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[2]),replay=tcp://127.0.0.1:\(engine.replayPorts[2]),node=4",
+                              "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[3]),replay=tcp://127.0.0.1:\(engine.replayPorts[3]),node=5",
                               "--block-size", "16", "--duration", "3", "--format", "json", "--probe", probes.path]
         let out = Pipe()
         listener.standardOutput = out
@@ -160,6 +162,9 @@ struct RoutingIntegrationTests {
         try engine.send(["endpoint": 1, "store": Array(p[..<32])])
         try engine.send(["endpoint": 1, "store": q, "lora": "A"])
         try engine.send(["endpoint": 0, "remove": p, "block": 2])
+        try engine.send(["endpoint": 2, "store": p])             // node 4 stores, then clears
+        try engine.send(["endpoint": 2, "clear": true])
+        try engine.send(["endpoint": 3, "store": p])             // node 5: 32-token blocks
         let data = out.fileHandleForReading.readDataToEndOfFile()
         listener.waitUntilExit()
         engine.quit()
@@ -169,9 +174,12 @@ struct RoutingIntegrationTests {
         let got = (summary["probes"] as? [[String: Any]] ?? []).map { entry -> [Int] in
             [entry["line"] as? Int ?? -1] + (entry["overlaps"] as? [[String: Int]] ?? []).flatMap { [$0["node"]!, $0["blocks"]!] }
         }
-        // line 2: P — node 0 lost block 2 (2 leading blocks left), node 3 holds 2;
-        // line 3: Q for adapter A — node 3 holds all 2; line 4: Q for the base model — nobody
-        #expect(got == [[2, 0, 2, 3, 2], [3, 0, 0, 3, 2], [4, 0, 0, 3, 0]], "\(summary)")
+        // line 2: P — node 0 lost block 2 (2 leading blocks left), node 3 holds 2, node 4
+        // cleared, node 5's 32-token blocks were refused; line 3: Q for adapter A — node 3 holds
+        // all 2; line 4: Q for the base model — nobody
+        #expect(got == [[2, 0, 2, 3, 2, 4, 0, 5, 0], [3, 0, 0, 3, 2, 4, 0, 5, 0], [4, 0, 0, 3, 0, 4, 0, 5, 0]], "\(summary)")
+        #expect(summary["blockSizeMismatches"] as? Int == 1, "\(summary)")
+        #expect(summary["batches"] as? Int == 7 && summary["gaps"] as? Int == 0, "every batch arrived: \(summary)")
     }
 }
 
