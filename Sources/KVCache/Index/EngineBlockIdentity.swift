@@ -95,20 +95,22 @@ public struct EngineBlockIdentity: Sendable {
             var routerBlocks: [BlockHash] = []
             routerBlocks.reserveCapacity(blocks.count)
             let t = tier.rawValue
+            var map = _maps.removeValue(forKey: node) ?? [:]      // one lookup of the node's map
             for b in blocks {
-                guard var m = _maps[node]?[b.rawValue], m[t] > 0 else {
+                guard var m = map[b.rawValue], m[t] > 0 else {
                     statistics.unknownRemovals += 1
                     continue
                 }
                 routerBlocks.append(BlockHash(m.router))
                 m[t] -= 1
                 if m.isEmpty {
-                    _maps[node]![b.rawValue] = nil
+                    map[b.rawValue] = nil
                     _mapped -= 1
                 } else {
-                    _maps[node]![b.rawValue] = m
+                    map[b.rawValue] = m
                 }
             }
+            if !map.isEmpty { _maps[node] = map }
             return .removed(blocks: routerBlocks, tier: tier)
         case .cleared:
             forget(node: node)
