@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // libFuzzer harnesses for KVCache's untrusted-input parsers, in their own package so the main
-// build never links libFuzzer. Build and run them with scripts/fuzz.sh.
+// build never links libFuzzer. Build and run them with Fuzz/fuzz.sh.
 import PackageDescription
 
 let package = Package(

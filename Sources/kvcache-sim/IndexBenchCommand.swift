@@ -12,7 +12,8 @@ struct IndexBenchCommand: ParsableCommand {
             stored/removed events feed one PrefixIndex, interleaved with an overlaps query per
             request. Prints block operations per second (blocks stored and removed plus
             blocks the queries walked: comparable across node counts), over at least one
-            second of passes on fresh indexes, and the p50/p99 overlaps latency.
+            second of passes on fresh indexes, and the p50/p99 overlaps latency over as
+            many passes again.
             Run it in release:
               swift run -c release kvcache-sim index-bench --trace F \\
                   --nodes 16,256,1024

@@ -51,10 +51,10 @@ struct _Holders: Sendable {
 extension PrefixIndex {
     @usableFromInline var _isWide: Bool { _words > 1 }
 
-    /// Where word `w` of tier `t` of spill block `s` is: word-major, so the three tiers of a
-    /// node share a cache line.
+    /// Where word `w` of tier `t` of spill block `s` is: tier-major, so a walk over the tiers
+    /// in use reads only their words, contiguously.
     @usableFromInline @inline(__always)
-    func _spillIndex(_ s: Int, _ t: Int, _ w: Int) -> Int { (s * _words + w) * Self._tiers + t }
+    func _spillIndex(_ s: Int, _ t: Int, _ w: Int) -> Int { (s * Self._tiers + t) * _words + w }
 
     /// The first word of spill block `s` (`3 × words` words).
     @usableFromInline @inline(__always)
@@ -136,6 +136,7 @@ extension PrefixIndex {
                 return (any != 0, had)
             }
         }
+        _tiersInUse |= 1 << UInt8(tier)
         var h = _holders[e]
         if h.isSpilled {
             let base = _spillBlock(h.spill), i = _spillIndex(h.spill, tier, w), n = Self._tiers * _words
@@ -242,24 +243,19 @@ extension PrefixIndex {
     @usableFromInline
     func _overlapsHolders(_ chain: UnsafeBufferPointer<BlockHash>, depths d: UnsafeMutablePointer<Int32>,
                           tierDepths td: UnsafeMutablePointer<Int32>, nodes: Int) {
-        let tiers = Self._tiers, words = _words
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words * (tiers + 1)) { state in
+        // tiers no node ever held are all zero: the walk leaves them out
+        let tiers = UInt8.bitWidth - _tiersInUse.leadingZeroBitCount, words = _words
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words * (tiers + 2) + 4) { state in
             let alive = state.baseAddress!                 // words: nodes matching in any tier
-            let aliveTier = state.baseAddress! + words     // tiers × words: matching within a tier
-            var listNode = (0, 0, 0, 0), listMask: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-            var listCount = 0
+            let aliveTier = alive + words                  // tiers × words: matching within a tier
+            let live = aliveTier + tiers * words           // the words of `alive` that are not zero
+            let list = live + words                        // ≤ 4 matching nodes: node << 3 | tier mask
+            var liveCount = 0, listCount = 0
             var bitsetMode = false
             var depth: Int32 = 0
-            func node(_ k: Int) -> Int { k == 0 ? listNode.0 : k == 1 ? listNode.1 : k == 2 ? listNode.2 : listNode.3 }
-            func mask(_ k: Int) -> UInt32 { k == 0 ? listMask.0 : k == 1 ? listMask.1 : k == 2 ? listMask.2 : listMask.3 }
-            func setItem(_ k: Int, _ n: Int, _ m: UInt32) {
-                switch k {
-                case 0: listNode.0 = n; listMask.0 = m
-                case 1: listNode.1 = n; listMask.1 = m
-                case 2: listNode.2 = n; listMask.2 = m
-                default: listNode.3 = n; listMask.3 = m
-                }
-            }
+            func node(_ k: Int) -> Int { Int(list[k] >> 3) }
+            func mask(_ k: Int) -> UInt32 { UInt32(truncatingIfNeeded: list[k] & 7) }
+            func setItem(_ k: Int, _ n: Int, _ m: UInt32) { list[k] = UInt64(n) << 3 | UInt64(m) }
             /// Writes `value` for every node of `bits` (word `w`) into `out`.
             func write(_ bits: UInt64, _ w: Int, _ out: UnsafeMutablePointer<Int32>, _ value: Int32) {
                 if bits == .max {                     // 64 matching nodes: one vector fill
@@ -274,13 +270,26 @@ extension PrefixIndex {
                 if m & 2 != 0 { td[nodes + n] = value }
                 if m & 4 != 0 { td[2 * nodes + n] = value }
             }
+            /// Writes `value` for every node still matching, in every tier it matches in.
+            func writeAlive(_ value: Int32) {
+                for j in 0..<liveCount {
+                    let w = Int(live[j])
+                    write(alive[w], w, d, value)
+                    for t in 0..<tiers { write(aliveTier[t * words + w] & alive[w], w, td + t * nodes, value) }
+                }
+            }
+            /// The tiers of `alive` that node `n` (alive) matches in.
+            func aliveTiers(_ n: Int) -> UInt32 {
+                let w = n >> 6, bit = UInt64(1) << UInt64(n & 63)
+                var m: UInt32 = 0
+                for t in 0..<tiers where aliveTier[t * words + w] & bit != 0 { m |= 1 << UInt32(t) }
+                return m
+            }
             _spill.withUnsafeBufferPointer { spill in
                 _holders.withUnsafeBufferPointer { holders in
-                    for (i, h) in chain.enumerated() {
-                        if i + 1 < chain.count { _table.prefetch(chain[i + 1].rawValue) }
-                        let b = _table.find(h.rawValue)
-                        if b < 0 { break }
-                        let held = holders[Int(_table.entries[b].slot)]
+                    _withChainCursor(chain, records: holders.baseAddress!, stride: 1) { cursor in
+                    while let entry = cursor.nextEntry() {
+                        let held = holders[entry]
                         if depth == 0 {
                             if held.isSpilled {
                                 bitsetMode = true
@@ -292,6 +301,7 @@ extension PrefixIndex {
                                         any |= v
                                     }
                                     alive[w] = any
+                                    if any != 0 { live[liveCount] = UInt64(w); liveCount += 1 }
                                 }
                             } else {
                                 for k in 0..<4 where held[k] != 0 {
@@ -301,8 +311,9 @@ extension PrefixIndex {
                                 if listCount == 0 { return }
                             }
                         } else if bitsetMode && held.isSpilled {
-                            var anyAlive = false
-                            for w in 0..<words where alive[w] != 0 {
+                            var kept = 0, count = 0
+                            for j in 0..<liveCount {
+                                let w = Int(live[j])
                                 var any: UInt64 = 0
                                 for t in 0..<tiers {
                                     let mt = spill[_spillIndex(held.spill, t, w)]
@@ -312,22 +323,23 @@ extension PrefixIndex {
                                 }
                                 write(alive[w] & ~any, w, d, depth)
                                 alive[w] &= any
-                                if alive[w] != 0 { anyAlive = true }
+                                if alive[w] != 0 {
+                                    live[kept] = UInt64(w)
+                                    kept += 1
+                                    count += alive[w].nonzeroBitCount
+                                }
                             }
-                            if !anyAlive { return }
-                            // few nodes left: a list tests each in one cache line
-                            var count = 0
-                            for w in 0..<words where alive[w] != 0 { count += alive[w].nonzeroBitCount }
+                            liveCount = kept
+                            if kept == 0 { return }
+                            // few nodes left: a list tests each with a word or a comparison
                             if count <= 4 {
-                                for w in 0..<words where alive[w] != 0 {
+                                for j in 0..<liveCount {
+                                    let w = Int(live[j])
                                     var r = alive[w]
                                     while r != 0 {
                                         let n = w * 64 + r.trailingZeroBitCount
                                         r &= r - 1
-                                        let bit = UInt64(1) << UInt64(n & 63)
-                                        var tierAlive: UInt32 = 0
-                                        for t in 0..<tiers where aliveTier[t * words + w] & bit != 0 { tierAlive |= 1 << UInt32(t) }
-                                        setItem(listCount, n, tierAlive)
+                                        setItem(listCount, n, aliveTiers(n))
                                         listCount += 1
                                     }
                                 }
@@ -337,17 +349,11 @@ extension PrefixIndex {
                             // from many matching nodes to the few holding this block: every
                             // matching node gets this depth now; the survivors are written
                             // again where they stop
-                            for w in 0..<words where alive[w] != 0 {
-                                write(alive[w], w, d, depth)
-                                for t in 0..<tiers { write(aliveTier[t * words + w] & alive[w], w, td + t * nodes, depth) }
-                            }
+                            writeAlive(depth)
                             for k in 0..<4 where held[k] != 0 {
                                 let n = _Holders.node(held[k])
-                                let w = n >> 6, bit = UInt64(1) << UInt64(n & 63)
-                                guard alive[w] & bit != 0 else { continue }
-                                var tierAlive: UInt32 = 0
-                                for t in 0..<tiers where aliveTier[t * words + w] & bit != 0 { tierAlive |= 1 << UInt32(t) }
-                                setItem(listCount, n, tierAlive & held[k] & 7)
+                                guard alive[n >> 6] & (UInt64(1) << UInt64(n & 63)) != 0 else { continue }
+                                setItem(listCount, n, aliveTiers(n) & held[k] & 7)
                                 listCount += 1
                             }
                             bitsetMode = false
@@ -380,14 +386,12 @@ extension PrefixIndex {
                         }
                         depth += 1
                     }
+                    }
                 }
             }
             // nodes still matching hold the whole walked prefix
             if bitsetMode {
-                for w in 0..<words {
-                    write(alive[w], w, d, depth)
-                    for t in 0..<tiers { write(aliveTier[t * words + w] & alive[w], w, td + t * nodes, depth) }
-                }
+                writeAlive(depth)
             } else {
                 for k in 0..<listCount {
                     d[node(k)] = depth

@@ -34,6 +34,7 @@ public struct PrefixIndex: Sendable {
     @usableFromInline var _holders: [_Holders] = []    // > 64 nodes: per entry
     @usableFromInline var _spill: [UInt64] = []        // > 64 nodes: (spill * tiers + tier) * words + word
     @usableFromInline var _freeSpill: [Int32] = []
+    @usableFromInline var _tiersInUse: UInt8 = 0               // > 64 nodes: tiers ever held, a walk skips the rest
     @usableFromInline var _freeHead: Int32 = -1               // freed entries, linked through `children`
     @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]   // key: _refKey(entry, node, tier)
     @usableFromInline var _heldCount = 0
@@ -275,11 +276,9 @@ public struct PrefixIndex: Sendable {
         var aliveTier = (alive, alive, alive)
         var depth: Int32 = 0
         _membership.withUnsafeBufferPointer { m in
-            for (i, h) in chain.enumerated() {
-                if i + 1 < chain.count { _table.prefetch(chain[i + 1].rawValue) }
-                let b = _table.find(h.rawValue)
-                if b < 0 { break }
-                let base = Int(_table.entries[b].slot) * tiers
+            _withChainCursor(chain, records: m.baseAddress!, stride: tiers) { cursor in
+            while let entry = cursor.nextEntry() {
+                let base = entry * tiers
                 let m0 = m[base], m1 = m[base + 1], m2 = m[base + 2]
                 let any = m0 | m1 | m2
                 var dropped = alive & ~any
@@ -295,6 +294,7 @@ public struct PrefixIndex: Sendable {
                 alive &= any
                 if alive == 0 { return }
                 depth += 1
+            }
             }
         }
         // nodes still matching hold the whole walked prefix

@@ -42,9 +42,9 @@ public enum IndexBenchmark {
         public var operationsPerSecond: Double { Double((events + queries) * passes) / seconds }
         /// Block-level operations per second over the passes: comparable across node counts.
         public var blockOperationsPerSecond: Double { Double(blockOperations * passes) / seconds }
-        /// Median `overlaps` latency in seconds (timed pass).
+        /// Median `overlaps` latency in seconds (timed passes).
         public var queryP50: Double
-        /// 99th percentile `overlaps` latency in seconds (timed pass).
+        /// 99th percentile `overlaps` latency in seconds (timed passes).
         public var queryP99: Double
         /// Index memory per indexed block at the end, in bytes.
         public var bytesPerBlock: Double
@@ -88,8 +88,8 @@ public enum IndexBenchmark {
     }
 
     /// Replays `operations` against fresh indexes: straight through, pass after pass until at
-    /// least `minimumSeconds` have passed, for throughput; then once timing each query for its
-    /// latency percentiles.
+    /// least `minimumSeconds` have passed, for throughput; then again, as long, timing each
+    /// query for its latency percentiles.
     public static func run(trace: Trace, nodes: Int, workload: Stream, minimumSeconds: Double = 1) -> Result {
         let operations = workload.operations
         let clock = ContinuousClock()
@@ -99,53 +99,55 @@ public enum IndexBenchmark {
         var sink = 0
         var elapsed = Duration.zero
         repeat {
-        index = PrefixIndex(nodeCapacity: max(nodes, 1))
-        events = 0
-        queries = 0
-        walked = 0
-        let start = clock.now
-        operations.withUnsafeBufferPointer { ops in
-            workload.events.withUnsafeBufferPointer { ev in
-            for k in ops.indices {
-                switch ops[k] {
-                case .apply(let j):
-                    _ = try? index.apply(ev[j])
-                    events += 1
-                case .query(let i):
-                    trace.withChain(i) { index.overlaps($0, into: &scores) }
-                    sink &+= Int(scores.nodeCount > 0 ? scores.depths[0] : 0)
-                    walked += Self.walkedBlocks(scores)
-                    queries += 1
+            index = PrefixIndex(nodeCapacity: max(nodes, 1))
+            events = 0
+            queries = 0
+            walked = 0
+            let start = clock.now
+            operations.withUnsafeBufferPointer { ops in
+                workload.events.withUnsafeBufferPointer { ev in
+                    for k in ops.indices {
+                        switch ops[k] {
+                        case .apply(let j):
+                            _ = try? index.apply(ev[j])
+                            events += 1
+                        case .query(let i):
+                            trace.withChain(i) { index.overlaps($0, into: &scores) }
+                            sink &+= Int(scores.nodeCount > 0 ? scores.depths[0] : 0)
+                            walked += Self.walkedBlocks(scores)
+                            queries += 1
+                        }
+                    }
                 }
             }
-            }
-        }
-        elapsed += clock.now - start
-        passes += 1
+            elapsed += clock.now - start
+            passes += 1
         } while elapsed.seconds < minimumSeconds
         let seconds = elapsed.seconds
         for e in workload.events {
-            do {
-                switch e.kind {
-                case .stored(_, let b, _), .removed(let b, _): blockOps += b.count
-                case .cleared: break
-                }
+            switch e.kind {
+            case .stored(_, let b, _), .removed(let b, _): blockOps += b.count
+            case .cleared: break
             }
         }
-        // latency pass
-        var timed = PrefixIndex(nodeCapacity: max(nodes, 1))
+        // latency passes: each query timed alone, pass after pass on fresh indexes until at
+        // least `minimumSeconds` have passed, so the tail percentiles rest on many samples
         var latencies: [Double] = []
         latencies.reserveCapacity(queries)
-        for op in operations {
-            switch op {
-            case .apply(let j):
-                _ = try? timed.apply(workload.events[j])
-            case .query(let i):
-                let t0 = clock.now
-                trace.withChain(i) { timed.overlaps($0, into: &scores) }
-                latencies.append((clock.now - t0).seconds)
+        let latencyStart = clock.now
+        repeat {
+            var timed = PrefixIndex(nodeCapacity: max(nodes, 1))
+            for op in operations {
+                switch op {
+                case .apply(let j):
+                    _ = try? timed.apply(workload.events[j])
+                case .query(let i):
+                    let t0 = clock.now
+                    trace.withChain(i) { timed.overlaps($0, into: &scores) }
+                    latencies.append((clock.now - t0).seconds)
+                }
             }
-        }
+        } while (clock.now - latencyStart).seconds < minimumSeconds
         latencies.sort()
         precondition(sink >= 0)
         return Result(nodes: nodes, events: events, queries: queries, blockOperations: blockOps + walked, passes: passes, seconds: seconds,
