@@ -58,28 +58,19 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                 if best == nil || d > best!.depth { best = (n.id, d) }
             }
         }
-        // the estimates of `estimate(_:_:depth:best:)`; without transfers, nodes with equal
-        // depths share one prefill time (the model is called once per distinct depth in a row)
+        // the estimates of `estimate(_:_:depth:best:)`
         var chosen = -1, chosenTTFT = 0.0
         var chosenTransfer: KVTransfer?
-        var lastDepth = -1, lastPrefill = 0.0
-        for i in nodes.indices where nodes[i].isAvailable {
-            let id = nodes[i].id
-            let depth = overlaps.depth(of: id)
-            let ttft: Double, plan: KVTransfer?
-            if transfer == nil {
-                if depth != lastDepth {
-                    let cached = min(depth * request.blockSize, request.inputTokens)
-                    lastPrefill = prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
-                    lastDepth = depth
+        if transfer == nil {
+            (chosen, chosenTTFT) = _lowestWithoutTransfer(request, nodes, overlaps)
+        } else {
+            for i in nodes.indices where nodes[i].isAvailable {
+                let id = nodes[i].id
+                let (ttft, plan) = estimate(request, nodes[i], depth: overlaps.depth(of: id), best: best)
+                if chosen < 0 || ttft < chosenTTFT - SelectorSupport.tieTolerance
+                    || (abs(ttft - chosenTTFT) <= SelectorSupport.tieTolerance && id < nodes[chosen].id) {
+                    (chosen, chosenTTFT, chosenTransfer) = (i, ttft, plan)
                 }
-                (ttft, plan) = (nodes[i].queueDelay + lastPrefill, nil)
-            } else {
-                (ttft, plan) = estimate(request, nodes[i], depth: depth, best: best)
-            }
-            if chosen < 0 || ttft < chosenTTFT - SelectorSupport.tieTolerance
-                || (abs(ttft - chosenTTFT) <= SelectorSupport.tieTolerance && id < nodes[chosen].id) {
-                (chosen, chosenTTFT, chosenTransfer) = (i, ttft, plan)
             }
         }
         guard chosen >= 0 else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
@@ -92,5 +83,34 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
             ? DecisionReason(.ttft, chosenTTFT, node.queueDelay)
             : DecisionReason(.ttftTransfer, chosenTTFT)
         return Decision(node: node.id, because: reason, estimatedTTFT: chosenTTFT, transfer: chosenTransfer)
+    }
+
+    /// The node of lowest `queue delay + prefill(uncached tokens)` and its TTFT (-1 when no
+    /// node is available): the loop of every route, so it reads the arrays in place and calls
+    /// the prefill model once per distinct depth in a row, not once per node.
+    @inline(__always)
+    func _lowestWithoutTransfer(_ request: RoutingRequest, _ nodes: [NodeState], _ overlaps: OverlapScores) -> (Int, Double) {
+        var chosen = -1, chosenTTFT = 0.0, chosenID = 0
+        var lastDepth = -1, lastPrefill = 0.0
+        let tolerance = SelectorSupport.tieTolerance
+        nodes.withUnsafeBufferPointer { ns in
+            overlaps.depths.withUnsafeBufferPointer { depths in
+                let known = min(overlaps.nodeCount, depths.count)
+                for i in ns.indices where ns[i].isAvailable {
+                    let id = ns[i].id
+                    let depth = id >= 0 && id < known ? Int(depths[id]) : 0
+                    if depth != lastDepth {
+                        let cached = min(depth * request.blockSize, request.inputTokens)
+                        lastPrefill = prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
+                        lastDepth = depth
+                    }
+                    let ttft = ns[i].queueDelay + lastPrefill
+                    if chosen < 0 || ttft < chosenTTFT - tolerance || (ttft <= chosenTTFT + tolerance && id < chosenID) {
+                        (chosen, chosenTTFT, chosenID) = (i, ttft, id)
+                    }
+                }
+            }
+        }
+        return (chosen, chosenTTFT)
     }
 }
