@@ -75,6 +75,7 @@ struct EvictionModel {
             if let i = t1.firstIndex(of: b.key) { t1.remove(at: i) } else { t2.removeAll { $0 == b.key } }
             t2.append(b.key)
         case .belady: b.nextUse = nextUse
+        default: preconditionFailure("the model has no \(policy)")
         }
     }
 
@@ -207,6 +208,7 @@ struct EvictionModel {
             }
             if t1.count + t2.count + b1.count + b2.count >= 2 * capacity, !b2.isEmpty { b2.removeFirst() }
             return replace()
+        default: preconditionFailure("the model has no \(policy)")
         }
     }
 

@@ -36,7 +36,7 @@ private func replay<A: EvictionAlgorithm>(_ type: A.Type, capacity: Int) -> Int 
     var pool = try! BlockPool<A>(capacity: capacity)
     var hits = 0
     stream.withUnsafeBufferPointer { keys in
-        for k in keys where try! pool.getOrInsert(k) { hits &+= 1 }
+        for k in keys where try! pool.getOrInsert(BlockInfo(hash: k)) { hits &+= 1 }
     }
     return hits
 }
@@ -91,7 +91,7 @@ let benchmarks: @Sendable () -> Void = {
     }
     Benchmark("baseline BlockPool<FIFO> lookup (key-bits table), 1M present (1M ops)") { benchmark in
         var pool = try! BlockPool<FIFO>(capacity: 1_000_000)
-        for i in 0..<1_000_000 { try! pool.getOrInsert(stream[i]) }
+        for i in 0..<1_000_000 { try! pool.getOrInsert(BlockInfo(hash: stream[i])) }
         let probe = Array(stream.prefix(1_000_000))
         benchmark.startMeasurement()
         var a = 0

@@ -12,6 +12,8 @@
 /// all four lists at 2c it drops B2's oldest key, then runs REPLACE. REPLACE evicts T1's LRU
 /// (into B1) when |T1| > p, or |T1| = p and the incoming key is a B2 ghost; else T2's LRU (into B2).
 public struct ARC: EvictionAlgorithm, Sendable {
+    /// The policy name: `arc`.
+    public static var name: String { "arc" }
     @usableFromInline let _capacity: Int
     /// Per slot: links and list (`flag`: in T2), in one 12-byte record.
     @usableFromInline internal var _nodes: [_FlaggedLink]

@@ -7,6 +7,10 @@
 /// computes them from the trace). An indexed binary max-heap over slots keyed by next use.
 /// Ties between equal next uses (typically "never") go to the lowest slot in heap order.
 public struct Belady: EvictionAlgorithm, Sendable {
+    /// The policy name: `belady`.
+    public static var name: String { "belady" }
+    /// Belady needs each access's next use.
+    public static var needsFuture: Bool { true }
     @usableFromInline internal var _heap: [Int32] = []
     @usableFromInline internal var _index: [Int32]
     @usableFromInline internal var _next: [Int64]

@@ -32,8 +32,16 @@ public struct BlockInfo: Sendable, Hashable {
 /// with ``didPin(_:)`` and put back with ``didUnpin(_:_:)``, so ``evict(for:)`` never sees it.
 ///
 /// Adding a policy means one new file with a type conforming to this protocol and one line in
-/// ``EvictionPolicy``.
+/// the registry (`EvictionPolicy+Registry.swift`); ``EvictionPolicy`` then finds it by
+/// ``name``.
 public protocol EvictionAlgorithm {
+    /// The policy's name on the command line and in configuration (`lru`, `leaf-lru`, ...).
+    static var name: String { get }
+
+    /// Whether the pool must pass each access's next-use time (``BlockInfo/nextUse``): true for
+    /// an offline policy (``Belady``). Default `false`.
+    static var needsFuture: Bool { get }
+
     /// Creates the algorithm for a pool of `capacity` slots (`capacity ≥ 1`).
     init(capacity: Int)
 
@@ -103,6 +111,7 @@ public protocol EvictionAlgorithm {
 }
 
 extension EvictionAlgorithm {
+    @inlinable public static var needsFuture: Bool { false }
     @inlinable public static var tracksChildren: Bool { false }
     @inlinable public mutating func willInsert(_ incoming: BlockInfo, ghostOf list: Int?) -> BlockSlot? { nil }
     @inlinable public static var keepsGhosts: Bool { false }

@@ -4,6 +4,8 @@
 /// virtual-storage computer", IBM Systems Journal 5(2), 1966). One intrusive list over slots.
 @frozen
 public struct FIFO: EvictionAlgorithm, Sendable {
+    /// The policy name: `fifo`.
+    public static var name: String { "fifo" }
     @usableFromInline internal var _links: _SlotRecords<_Link>
     @usableFromInline internal var _list = _SlotList()
 

@@ -5,6 +5,8 @@
 /// LFU cache eviction scheme" (2010). Insertion counts 1, every access adds 1.
 /// A pinned block keeps its count and returns to its bucket when unpinned.
 public struct LFU: EvictionAlgorithm, Sendable {
+    /// The policy name: `lfu`.
+    public static var name: String { "lfu" }
     @usableFromInline internal var _buckets: _FrequencyBuckets
 
     /// Creates an LFU for `capacity` slots.

@@ -5,6 +5,8 @@
 /// over slots: access moves to the head, the victim is the tail.
 @frozen
 public struct LRU: EvictionAlgorithm, Sendable {
+    /// The policy name: `lru`.
+    public static var name: String { "lru" }
     @usableFromInline internal var _links: _SlotRecords<_Link>
     @usableFromInline internal var _list = _SlotList()
 

@@ -9,6 +9,8 @@
 /// the oldest leaf it is older than every leaf and goes to the tail in O(1). Only an explicit
 /// ``BlockPool/remove(_:)`` of a younger child needs the ordered walk.
 public struct LeafLRU: EvictionAlgorithm, Sendable {
+    /// The policy name: `leaf-lru`.
+    public static var name: String { "leaf-lru" }
     /// Per slot: links in the leaf list, last-use stamp, whether the block has a cached child
     /// and whether the algorithm tracks it (not pinned), in one record.
     @frozen

@@ -11,6 +11,8 @@
 /// share a class, fine where chains differ most and coarse for long chains; eight classes keep
 /// a frequency bucket's lists on three cache lines and every operation O(1).
 public struct LengthAware: EvictionAlgorithm, Sendable {
+    /// The policy name: `length-aware`.
+    public static var name: String { "length-aware" }
     /// The number of position classes.
     public static let positionClasses = 8
     @usableFromInline internal var _buckets: _FrequencyBuckets

@@ -11,6 +11,8 @@
 /// with counter ≥ 1 at its head with `min(counter, 3) − 1` (a 2-bit clock) and evicts the first
 /// block with counter 0.
 public struct S3FIFO: EvictionAlgorithm, Sendable {
+    /// The policy name: `s3fifo`.
+    public static var name: String { "s3fifo" }
     @usableFromInline let _smallCapacity: Int
     @usableFromInline let _mainCapacity: Int
     @usableFromInline let _ghostCapacity: Int

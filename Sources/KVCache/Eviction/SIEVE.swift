@@ -6,6 +6,8 @@
 /// resumes from where it stopped (the block newer than the last victim) and wraps to the tail.
 /// This is the published algorithm as libCacheSim implements it.
 public struct SIEVE: EvictionAlgorithm, Sendable {
+    /// The policy name: `sieve`.
+    public static var name: String { "sieve" }
     @usableFromInline internal var _links: [_Link]
     @usableFromInline internal var _visited: [Bool]
     @usableFromInline internal var _list = _SlotList()

@@ -64,17 +64,9 @@ public struct OverlapScores: Sendable, Hashable {
         return (bestNode, Int(depths[bestNode]))
     }
 
-    /// Sets `node`'s depth, in any tier and on the device tier (for callers that compute
-    /// overlaps from the nodes' own pools rather than from a ``PrefixIndex``).
-    /// - Complexity: O(1)
-    public mutating func setDepth(_ depth: Int, of node: NodeID) {
-        _set(node, Int32(depth))
-        _set(node, tier: StorageTier.device.rawValue, Int32(depth))
-    }
-
     /// Sets the depth of nodes `0 ..< count`, in any tier and on the device tier, to
     /// `depth(k)`, opening the storage once.
-    @inline(__always)
+    @usableFromInline
     internal mutating func _setDeviceDepths(count: Int, _ depth: (Int) -> Int) {
         let device = StorageTier.device.rawValue * nodeCount
         depths.withUnsafeMutableBufferPointer { d in

@@ -20,9 +20,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// Hit, miss, insertion, eviction and removal counts.
     @inlinable public var statistics: PoolStatistics { _statistics }
     @usableFromInline internal var _statistics = PoolStatistics()
-    /// Called with every evicted block's hash (not for ``remove(_:)``), e.g. to send a
-    /// `removed` event to a prefix index.
-    public var onEvict: (@Sendable (BlockHash) -> Void)?
+    /// Called with every evicted block's hash (not for ``remove(_:)``); internal, for tests
+    /// that check evictions as they happen. Observers use ``recordsChanges``.
+    @usableFromInline internal var onEvict: (@Sendable (BlockHash) -> Void)?
 
     /// When `true`, the pool logs every insertion, eviction and removal for
     /// ``takeChanges(into:)`` (to publish them as ``KVEvent``s to a ``PrefixIndex``).
@@ -75,7 +75,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     /// The slot holding `hash`, or `nil`. Does not count as an access.
     /// - Complexity: O(1) expected
     @inlinable
-    public func lookup(_ hash: BlockHash) -> BlockSlot? {
+    internal func lookup(_ hash: BlockHash) -> BlockSlot? {
         let b = _storage.findLive(hash.rawValue)
         return b < 0 ? nil : _storage.entries[b].slot
     }
@@ -114,22 +114,6 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         return (prefix, hits)
     }
 
-    /// Leading blocks of `chain` present (read-only).
-    /// - Complexity: O(hits + 1)
-    @inlinable
-    public func prefixHits(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _storage.prefixHits(of: chain) }
-
-    /// ``prefixHits(of:)-(UnsafeBufferPointer<BlockHash>)`` for a caller holding the pool's
-    /// address (the type-erased box): `mutating` only so that the pool is read where it lies
-    /// instead of being copied for the call; it changes nothing.
-    @inlinable
-    internal mutating func _prefixHitsInPlace(of chain: UnsafeBufferPointer<BlockHash>) -> Int { _storage.prefixHits(of: chain) }
-
-    /// Blocks of `chain` present, leading or not (read-only).
-    /// - Complexity: O(`chain.count`)
-    @inlinable
-    public func hits(in chain: UnsafeBufferPointer<BlockHash>) -> Int { lookup(chain).hits }
-
     /// The number of pins on `hash` (0 when absent or unpinned).
     /// - Complexity: O(1) expected
     @inlinable
@@ -147,7 +131,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     ///   is pinned (nothing is inserted).
     /// - Complexity: O(1) expected (amortised for algorithms that sweep)
     @inlinable @discardableResult
-    public mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
+    package mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
         _beginMutation()
         defer { _algorithm._endExclusiveAccess() }
         let hit = try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit

@@ -50,8 +50,8 @@ public enum ClusterSimulator {
     }
 
     struct NodeSim {
-        var host: AnyBlockPool?
-        var disk: AnyBlockPool?
+        var host: BlockPool<LRU>?
+        var disk: BlockPool<LRU>?
         var freeAt: Int64 = 0
         var prefillQueue: [(end: Int64, tokens: Int)] = []
         var queueHead = 0
@@ -67,6 +67,42 @@ public enum ClusterSimulator {
                                              selectorIsConfigured: Bool) throws -> ClusterResult {
         guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
         guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
+        let (result, used) = try c.eviction.open(_Run(trace: trace, configuration: c, selector: _AnySelector(selector),
+                                                       selectorIsConfigured: selectorIsConfigured))
+        selector = used.base as! S
+        return result
+    }
+
+    /// One run, generic over the device pools' algorithm: the policy opens it once, so every
+    /// pool call in the loop is specialised for the algorithm. The selector is called through
+    /// one existential call per request, whatever its type.
+    struct _Run: EvictionAlgorithmBody {
+        let trace: Trace
+        let configuration: ClusterConfiguration
+        let selector: _AnySelector
+        let selectorIsConfigured: Bool
+
+        func run<A: EvictionAlgorithm>(_: A.Type) throws(any Error) -> (ClusterResult, _AnySelector) {
+            var selector = selector
+            let result = try ClusterSimulator._run(trace, configuration, A.self, selector: &selector,
+                                                   selectorIsConfigured: selectorIsConfigured)
+            return (result, selector)
+        }
+    }
+
+    /// A selector of any type as one concrete type, so that generic code over it is
+    /// specialised once rather than run with an opened existential.
+    struct _AnySelector: PrefillNodeSelector {
+        var base: any PrefillNodeSelector
+        init(_ base: any PrefillNodeSelector) { self.base = base }
+        var name: String { base.name }
+        mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
+            base.select(request, nodes: nodes, overlaps: overlaps)
+        }
+    }
+
+    static func _run<A: EvictionAlgorithm>(_ trace: Trace, _ c: ClusterConfiguration, _: A.Type,
+                                           selector: inout _AnySelector, selectorIsConfigured: Bool) throws -> ClusterResult {
         let clock = ContinuousClock()
         let start = clock.now
         let bs = trace.blockSize
@@ -75,16 +111,16 @@ public enum ClusterSimulator {
         // built in place: a second reference to a node's pool (or the index) would make its
         // first write copy it. Pools answer overlaps themselves when there are no tiers: the
         // index then stays empty.
-        var world = _World(nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
+        var world = _World<A>(nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
                            usePools: usePools)
         world.nodes.reserveCapacity(c.nodes)
         world.devices.reserveCapacity(c.nodes)
         for _ in 0..<c.nodes {
-            var device = try c.eviction.makePool(capacity: c.capacity)
+            var device = try BlockPool<A>(capacity: c.capacity)
             device.recordsChanges = !usePools
-            var host: AnyBlockPool?, disk: AnyBlockPool?
-            if c.hostCapacity > 0 { host = try EvictionPolicy.lru.makePool(capacity: c.hostCapacity); host!.recordsChanges = true }
-            if c.diskCapacity > 0 { disk = try EvictionPolicy.lru.makePool(capacity: c.diskCapacity); disk!.recordsChanges = true }
+            var host: BlockPool<LRU>?, disk: BlockPool<LRU>?
+            if c.hostCapacity > 0 { host = try BlockPool<LRU>(capacity: c.hostCapacity); host!.recordsChanges = true }
+            if c.diskCapacity > 0 { disk = try BlockPool<LRU>(capacity: c.diskCapacity); disk!.recordsChanges = true }
             world.devices.append(consume device)
             world.nodes.append(NodeSim(host: consume host, disk: consume disk))
         }
@@ -109,7 +145,7 @@ public enum ClusterSimulator {
                     // nothing writes depths here: they stay zero, only the length changes
                     if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
                 } else if usePools {
-                    world.devices.withUnsafeBufferPointer { AnyBlockPool.prefixHits(of: chain, in: $0, into: &scores) }
+                    world.devices.withUnsafeBufferPointer { scores.setPrefixHits(of: chain, in: $0) }
                 } else {
                     world.index.overlaps(chain, into: &scores)
                 }
@@ -223,10 +259,10 @@ public enum ClusterSimulator {
 
     /// The nodes' pools and the index they feed; its methods mutate in place (no captured
     /// variables, so no dynamic exclusivity checks on the hot path).
-    struct _World {
+    struct _World<Algorithm: EvictionAlgorithm> {
         /// Each node's device pool (apart from the rest of its state, so that all of them can
         /// be asked for a chain's overlaps in one call).
-        var devices: [AnyBlockPool] = []
+        var devices: [BlockPool<Algorithm>] = []
         var nodes: [NodeSim]
         var index: PrefixIndex
         var usePools: Bool

@@ -12,30 +12,41 @@ public enum PoolReplay {
     /// - Throws: ``PoolError/invalidCapacity(_:)`` when `capacity < 1`.
     /// - Complexity: O(total blocks) (O(total blocks · log capacity) for Belady)
     public static func run(_ trace: Trace, capacity: Int, policy: EvictionPolicy) throws(PoolError) -> PoolReplayResult {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var pool = try policy.makePool(capacity: capacity)
-        let nextUses = policy.needsFuture ? Self.nextUses(trace.blocks) : []
-        var result = PoolReplayResult(policy: policy, capacity: capacity)
-        let blockSize = trace.blockSize
-        try trace.blocks.withUnsafeBufferPointer { (all: UnsafeBufferPointer<BlockHash>) throws(PoolError) in
-            try nextUses.withUnsafeBufferPointer { (future: UnsafeBufferPointer<Int64>) throws(PoolError) in
-                for record in trace.records {
-                    let range = record.blockStart ..< record.blockStart + record.blockCount
-                    let chain = UnsafeBufferPointer(rebasing: all[range])
-                    let uses = future.isEmpty ? nil : UnsafeBufferPointer(rebasing: future[range])
-                    let r = try pool.lookupAndUpdate(chain, nextUses: uses)
-                    result.hits.countLookup(blocks: chain.count, prefix: r.prefix, inputTokens: record.inputLength, blockSize: blockSize)
-                    result.hits.blockHits += r.hits
-                    result.hits.accessHits += r.accessHits
+        try policy.open(_Run(trace: trace, capacity: capacity, policy: policy))
+    }
+
+    /// The replay, generic over the pool's algorithm: the policy opens it once, so every
+    /// pool call is specialised for the algorithm.
+    struct _Run: EvictionAlgorithmBody {
+        let trace: Trace
+        let capacity: Int
+        let policy: EvictionPolicy
+
+        func run<A: EvictionAlgorithm>(_: A.Type) throws(PoolError) -> PoolReplayResult {
+            let clock = ContinuousClock()
+            let start = clock.now
+            var pool = try BlockPool<A>(capacity: capacity)
+            let nextUses = A.needsFuture ? PoolReplay.nextUses(trace.blocks) : []
+            var result = PoolReplayResult(policy: policy, capacity: capacity)
+            let blockSize = trace.blockSize
+            try trace.blocks.withUnsafeBufferPointer { (all: UnsafeBufferPointer<BlockHash>) throws(PoolError) in
+                try nextUses.withUnsafeBufferPointer { (future: UnsafeBufferPointer<Int64>) throws(PoolError) in
+                    for record in trace.records {
+                        let range = record.blockStart ..< record.blockStart + record.blockCount
+                        let chain = UnsafeBufferPointer(rebasing: all[range])
+                        let uses = future.isEmpty ? nil : UnsafeBufferPointer(rebasing: future[range])
+                        let r = try pool.lookupAndUpdate(chain, nextUses: uses)
+                        result.hits.countLookup(blocks: chain.count, prefix: r.prefix, inputTokens: record.inputLength, blockSize: blockSize)
+                        result.hits.blockHits += r.hits
+                        result.hits.accessHits += r.accessHits
+                    }
                 }
             }
+            result.requests = trace.count
+            result.evictions = pool.statistics.evictions
+            result.elapsedSeconds = (clock.now - start).seconds
+            return result
         }
-        result.requests = trace.count
-        result.evictions = pool.statistics.evictions
-        result.elapsedSeconds = Double((clock.now - start).components.attoseconds) / 1e18
-            + Double((clock.now - start).components.seconds)
-        return result
     }
 
     /// For each access in `stream`, the index of the next access to the same block
