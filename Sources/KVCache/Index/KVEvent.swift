@@ -1,24 +1,3 @@
-/// A serving node, as a small integer (0 ..< the index's node capacity).
-public typealias NodeID = Int
-
-/// The level of a tiered KV cache a block lives in (vLLM/Dynamo's G1, G2, G3).
-public enum StorageTier: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    /// Accelerator memory (G1).
-    case device = 0
-    /// Host memory (G2).
-    case host = 1
-    /// Local or remote disk (G3).
-    case disk = 2
-
-    public var description: String {
-        switch self {
-        case .device: return "device"
-        case .host: return "host"
-        case .disk: return "disk"
-        }
-    }
-}
-
 /// A change to one node's KV cache, as engines publish it.
 ///
 /// Every event carries the node's monotonically increasing `eventID`; a ``PrefixIndex`` uses
@@ -64,36 +43,6 @@ public struct KVEvent: Sendable, Hashable {
     public static func cleared(node: NodeID, eventID: UInt64) -> KVEvent {
         KVEvent(node: node, eventID: eventID, kind: .cleared)
     }
-}
-
-/// Events a node's ``PrefixIndex`` never saw: `from ... to` (inclusive) were skipped, so the
-/// caller can ask the node to replay them.
-public struct EventGap: Sendable, Hashable, CustomStringConvertible {
-    /// The node.
-    public var node: NodeID
-    /// The first missing event ID.
-    public var from: UInt64
-    /// The last missing event ID.
-    public var to: UInt64
-
-    /// Creates a gap.
-    public init(node: NodeID, from: UInt64, to: UInt64) {
-        self.node = node
-        self.from = from
-        self.to = to
-    }
-
-    public var description: String { "node \(node) missed events \(from)...\(to)" }
-}
-
-/// One change a pool made while recording (see ``BlockPool/update(_:recordingInto:)``).
-public enum PoolChange: Sendable, Hashable {
-    /// A block entered the pool; `parent` is the chain block before it, when there is one.
-    case inserted(BlockHash, parent: BlockHash?)
-    /// A block was evicted to make room.
-    case evicted(BlockHash)
-    /// A block was removed by the pool's owner.
-    case removed(BlockHash)
 }
 
 extension KVEvent {

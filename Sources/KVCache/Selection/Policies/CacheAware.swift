@@ -24,7 +24,7 @@ public struct CacheAware: PrefillNodeSelector, Sendable {
                 bestDepth = d
             }
         }
-        guard let best else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
-        return Decision(node: best.id, because: DecisionReason(.longestPrefix, Double(bestDepth), Double(request.chain.count)))
+        guard let best else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
+        return Decision(node: best.id, reason: DecisionReason("longest prefix match", .blocks("matched", bestDepth), .blocks("of", request.chain.count)))
     }
 }

@@ -108,7 +108,9 @@ public struct HotspotReplicating: PrefillNodeSelector, Sendable {
             .prefix(missing)
         decision.replicas = targets.map { Replication(node: $0.id, blocks: 0 ..< seen.blocks) }
         if !decision.replicas.isEmpty {
-            decision.reason += "; hot prefix (score \(score)): \(factor) extra copies wanted"
+            let base = decision.reason
+            decision.reason = DecisionReason(base.rule + "; hot prefix replicated", base._f0, base._f1,
+                                             .number("hotness", score), .count("extra copies wanted", factor))
         }
         return decision
     }

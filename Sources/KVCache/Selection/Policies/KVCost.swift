@@ -34,13 +34,15 @@ public struct KVCost: PrefillNodeSelector, Sendable {
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
         let costs = available.map { cost(request, $0, overlap: overlaps.depth(of: $0.id)) }
         let cmin = costs.min()!, cmax = costs.max()!
         if temperature <= 0 || cmax - cmin <= SelectorSupport.tieTolerance {
             let ties = available.indices.filter { costs[$0] - cmin <= SelectorSupport.tieTolerance }
             let i = ties[Int(generator.next() % UInt64(ties.count))]
-            return Decision(node: available[i].id, because: ties.count > 1 ? DecisionReason(.lowestCostTies, costs[i], Double(ties.count)) : DecisionReason(.lowestCost, costs[i]))
+            return Decision(node: available[i].id, reason: ties.count > 1
+                ? DecisionReason("lowest cost, random among ties", .number("cost", costs[i]), .count("ties", ties.count))
+                : DecisionReason("lowest cost", .number("cost", costs[i])))
         }
         let logits = costs.map { -($0 - cmin) / ((cmax - cmin) * temperature) }
         let top = logits.max()!
@@ -50,9 +52,9 @@ public struct KVCost: PrefillNodeSelector, Sendable {
         for (i, w) in weights.enumerated() {
             u -= w
             if u < 0 || i == weights.count - 1 {
-                return Decision(node: available[i].id, because: DecisionReason(.softmax, temperature, costs[i]))
+                return Decision(node: available[i].id, reason: DecisionReason("softmax sample", .number("temperature", temperature), .number("cost", costs[i])))
             }
         }
-        return Decision(node: available[0].id, because: DecisionReason("softmax fallback"))
+        return Decision(node: available[0].id, reason: "softmax fallback")
     }
 }

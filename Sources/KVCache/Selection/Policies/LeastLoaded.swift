@@ -7,7 +7,7 @@ public struct LeastLoaded: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        guard let n = SelectorSupport.leastLoaded(nodes) else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
-        return Decision(node: n.id, because: DecisionReason(.leastLoaded, n.queueDelay))
+        guard let n = SelectorSupport.leastLoaded(nodes) else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
+        return Decision(node: n.id, reason: DecisionReason("least loaded", .seconds("queue delay", n.queueDelay)))
     }
 }

@@ -13,13 +13,13 @@ public struct PowerOfTwoChoices: PrefillNodeSelector, Sendable {
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
-        guard available.count > 1 else { return Decision(node: available[0].id, because: DecisionReason(.onlyNode)) }
+        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
+        guard available.count > 1 else { return Decision(node: available[0].id, reason: "only node available") }
         let i = Int(generator.next() % UInt64(available.count))
         var j = Int(generator.next() % UInt64(available.count - 1))
         if j >= i { j += 1 }
         let (a, b) = (available[i], available[j])
         let pick = a.queueDelay < b.queueDelay || (a.queueDelay == b.queueDelay && a.id < b.id) ? a : b
-        return Decision(node: pick.id, because: DecisionReason(.powerOfTwo, Double(a.id), Double(b.id)))
+        return Decision(node: pick.id, reason: DecisionReason("less loaded of two", .node("sampled", a.id), .node("and", b.id)))
     }
 }

@@ -9,14 +9,14 @@ public struct RoundRobin: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes) worst case (when nodes are unavailable)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        guard !nodes.isEmpty else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        guard !nodes.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
         for step in 0..<nodes.count {
             let n = nodes[(counter + step) % nodes.count]
             if n.isAvailable {
                 counter += step + 1
-                return Decision(node: n.id, because: DecisionReason(.roundRobin, Double(counter - 1)))
+                return Decision(node: n.id, reason: DecisionReason("round-robin", .count("turn", counter - 1)))
             }
         }
-        return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode))
+        return Decision(rejected: .noAvailableNode, reason: .noAvailableNode)
     }
 }

@@ -73,16 +73,16 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                 }
             }
         }
-        guard chosen >= 0 else { return Decision(rejected: .noAvailableNode, because: DecisionReason(.noNode)) }
+        guard chosen >= 0 else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
         let node = nodes[chosen]
         if let slo = ttftSLO, chosenTTFT > slo {
             return Decision(rejected: .sloExceeded(estimatedTTFT: chosenTTFT, slo: slo),
-                            because: DecisionReason(.sloRejected, chosenTTFT, Double(node.id)), estimatedTTFT: chosenTTFT)
+                            reason: DecisionReason("best estimate above the SLO", .seconds("estimated TTFT", chosenTTFT), .node("on", node.id)), estimatedTTFT: chosenTTFT)
         }
         let reason = chosenTransfer == nil
-            ? DecisionReason(.ttft, chosenTTFT, node.queueDelay)
-            : DecisionReason(.ttftTransfer, chosenTTFT)
-        return Decision(node: node.id, because: reason, estimatedTTFT: chosenTTFT, transfer: chosenTransfer)
+            ? DecisionReason("lowest estimated TTFT", .seconds("estimated TTFT", chosenTTFT), .seconds("queue delay", node.queueDelay))
+            : DecisionReason("lowest estimated TTFT with a KV transfer", .seconds("estimated TTFT", chosenTTFT))
+        return Decision(node: node.id, reason: reason, estimatedTTFT: chosenTTFT, transfer: chosenTransfer)
     }
 
     /// The node of lowest `queue delay + prefill(uncached tokens)` and its TTFT (-1 when no
