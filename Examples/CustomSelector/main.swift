@@ -13,12 +13,15 @@ struct CacheWithinBudget: PrefillNodeSelector {
         let candidates = nodes.filter { $0.isAvailable && $0.queueDelay <= budget }
         if let best = SelectorSupport.argmin(candidates, by: { -Double(overlaps.depth(of: $0.id)) }),
            overlaps.depth(of: best.id) > 0 {
-            return Decision(node: best.id, reason: "longest match within a \(budget) s queue")
+            return Decision(node: best.id, reason: DecisionReason("longest match within budget",
+                                                                  .blocks("matched", overlaps.depth(of: best.id)),
+                                                                  .seconds("queue budget", budget)))
         }
         guard let idle = SelectorSupport.leastLoaded(nodes) else {
-            return Decision(rejected: .noAvailableNode, reason: "no node available")
+            return Decision(rejected: .noAvailableNode, reason: .noAvailableNode)
         }
-        return Decision(node: idle.id, reason: "no cached node within budget: least loaded")
+        return Decision(node: idle.id, reason: DecisionReason("no cached node within budget: least loaded",
+                                                              .seconds("queue delay", idle.queueDelay)))
     }
 }
 

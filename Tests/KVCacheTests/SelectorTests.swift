@@ -36,6 +36,24 @@ struct SelectorTests {
         #expect(s.select(request(), nodes: cluster([0, 0.1, 0.1, 0]), overlaps: o).node == 1)
     }
 
+    @Test("a decision's reason names its rule and typed facts; its text is derived from them")
+    func reasons() {
+        var cache = CacheAware()
+        let o = OverlapScores(depths: [2, 5, 5, 1], chainLength: 8)
+        let d = cache.select(request(), nodes: cluster([0, 0.2, 0.1, 0]), overlaps: o)
+        #expect(d.reason.rule == "longest prefix match")
+        #expect(d.reason["matched"] == .blocks(5) && d.reason["of"] == .blocks(8))
+        #expect(d.description == "node 2: longest prefix match (matched 5 blocks, of 8 blocks)")
+        var ttft = TTFTMin()
+        let t = ttft.select(request(), nodes: cluster([0.3, 0.1]), overlaps: OverlapScores(nodeCount: 2))
+        #expect(t.reason["estimated TTFT"] == .seconds(t.estimatedTTFT!) && t.reason["queue delay"] == .seconds(0.1))
+        let text: DecisionReason = "plain \(1 + 1)"
+        #expect(text.rule == "plain 2" && text.facts.isEmpty && text.description == "plain 2")
+        var none = LeastLoaded()
+        let r = none.select(request(), nodes: [NodeState(id: 0, isAvailable: false)], overlaps: OverlapScores(nodeCount: 1))
+        #expect(r.isRejected && r.reason == .noAvailableNode)
+    }
+
     @Test("power of two choices picks the less loaded of two distinct nodes, reproducibly")
     func powerOfTwo() {
         var a = PowerOfTwoChoices(seed: 7), b = PowerOfTwoChoices(seed: 7)
