@@ -105,9 +105,3 @@ struct ReplayCommand: ParsableCommand {
         return row
     }
 }
-
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, markdown, csv, json
-}
-
-

@@ -105,154 +105,15 @@ public enum ClusterSimulator {
                                            selector: inout _AnySelector, selectorIsConfigured: Bool) throws -> ClusterResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let bs = trace.blockSize
-        let usePools = c.overlapSource == .pools || (c.overlapSource == .automatic && c.hostCapacity == 0)
-        let needOverlaps = !selectorIsConfigured || c.selector.usesOverlaps
-        // built in place: a second reference to a node's pool (or the index) would make its
-        // first write copy it. Pools answer overlaps themselves when there are no tiers: the
-        // index then stays empty.
-        var world = _World<A>(nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
-                           usePools: usePools)
-        world.nodes.reserveCapacity(c.nodes)
-        world.devices.reserveCapacity(c.nodes)
-        for _ in 0..<c.nodes {
-            var device = try BlockPool<A>(capacity: c.capacity)
-            device.recordsChanges = !usePools
-            var host: BlockPool<LRU>?, disk: BlockPool<LRU>?
-            if c.hostCapacity > 0 { host = try BlockPool<LRU>(capacity: c.hostCapacity); host!.recordsChanges = true }
-            if c.diskCapacity > 0 { disk = try BlockPool<LRU>(capacity: c.diskCapacity); disk!.recordsChanges = true }
-            world.devices.append(consume device)
-            world.nodes.append(NodeSim(host: consume host, disk: consume disk))
-        }
-        var states = (0..<c.nodes).map { NodeState(id: $0, capacityBlocks: c.capacity) }
-        var result = ClusterResult(configuration: c)
-        result.requests = trace.count
-        result.perNode = Array(repeating: ClusterResult.Node(), count: c.nodes)
-        var scores = OverlapScores(nodeCount: c.nodes)
-        var ttfts: [Int64] = []
-        ttfts.reserveCapacity(trace.count)
-        let hottest = c.replicaSamples > 0 ? Self.hottestBlocks(trace, count: 10) : []
-        result.hottestBlocks = hottest
-        let sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
-
-        var chainBuffer: [BlockHash] = []     // one buffer for every request's chain
+        var run = try _Simulation<A>(trace, c, selectorIsConfigured: selectorIsConfigured)
         try trace.blocks.withUnsafeBufferPointer { all throws in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
-                let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount])
-                let t = try SimulatedClock.micros(rec.timestamp / 1000, request: i + 1)
-                if c.cachingDisabled || (usePools && !needOverlaps) {
-                    // nothing writes depths here: they stay zero, only the length changes
-                    if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
-                } else if usePools {
-                    world.devices.withUnsafeBufferPointer { scores.setPrefixHits(of: chain, in: $0) }
-                } else {
-                    world.index.overlaps(chain, into: &scores)
-                }
-                world.nodes.withUnsafeMutableBufferPointer { nodes in
-                    states.withUnsafeMutableBufferPointer { states in
-                        for k in 0..<nodes.count {
-                            if nodes[k].nextEvent <= t { Self.advance(&nodes[k], to: t) }
-                            states[k].queueDelay = nodes[k].freeAt > t ? (Double(nodes[k].freeAt) - Double(t)) / 1e6 : 0
-                            states[k].queuedPrefillTokens = nodes[k].queuedTokens
-                            states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
-                            states[k].activeDecodeBlocks = nodes[k].decodeBlocks
-                        }
-                    }
-                }
-                chainBuffer.removeAll(keepingCapacity: true)
-                chainBuffer.append(contentsOf: chain)
-                let request = RoutingRequest(chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
-                                             arrival: Double(t) / 1e6, blockSize: bs)
-                let decision = Self._select(&selector, request, &states, &scores)
-                guard let n = decision.node, n >= 0, n < c.nodes else {
-                    result.rejected += 1
-                    continue
-                }
-                // leading blocks on the chosen node (p) and all its blocks of the chain (present),
-                // before it stores. The pools alone (no index to feed): the chosen pool looks up
-                // and stores the chain in one walk (the update is due at dispatch anyway, and
-                // nothing below reads the pool before it)
-                var p = scores.depth(of: n)
-                var present = 0
-                var accessHits = 0
-                if !c.cachingDisabled && usePools {
-                    (p, present, accessHits) = try world.devices[n].lookupAndUpdate(chain)
-                } else if !c.cachingDisabled {
-                    present = world.devices[n].hits(in: chain)
-                }
-                var used = p
-                var extra: Int64 = 0
-                if let tr = decision.transfer, !c.cachingDisabled {
-                    used = max(used, tr.blocks.upperBound)
-                    extra = try SimulatedClock.add(extra, SimulatedClock.micros(tr.estimatedSeconds, request: i + 1), request: i + 1)
-                    result.transfers += 1
-                    result.transferredBlocks += tr.blocks.count
-                }
-                if c.hostCapacity > 0 && !c.cachingDisabled {
-                    let onDevice = scores.depth(of: n, tier: .device)
-                    if p > onDevice {
-                        for b in onDevice..<p {
-                            let fromHost = world.nodes[n].host?.contains(chain[b]) ?? false
-                            let onboard = fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock
-                            extra = try SimulatedClock.add(extra, SimulatedClock.micros(onboard, request: i + 1), request: i + 1)
-                        }
-                        result.onboardedBlocks += p - onDevice
-                    }
-                }
-                let cached = min(used * bs, rec.inputLength)
-                let uncached = rec.inputLength - cached
-                let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)
-                let prefill = try SimulatedClock.micros(prefillSeconds, request: i + 1)
-                let wait = max(0, try SimulatedClock.add(world.nodes[n].freeAt, -t, request: i + 1))
-                let ttft = try SimulatedClock.add(SimulatedClock.add(wait, extra, request: i + 1), prefill, request: i + 1)
-                let end = try SimulatedClock.add(t, ttft, request: i + 1)
-                world.nodes[n].freeAt = end
-                ttfts.append(ttft)
-                world.nodes[n].prefillQueue.append((end, uncached))
-                world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, end)
-                world.nodes[n].queuedTokens += uncached
-                if c.decodeSecondsPerToken > 0 {
-                    let blocks = (rec.inputLength + rec.outputLength + bs - 1) / bs
-                    let decode = try SimulatedClock.micros(Double(rec.outputLength) * c.decodeSecondsPerToken, request: i + 1)
-                    let done = try SimulatedClock.add(end, decode, request: i + 1)
-                    world.nodes[n].decoding.push(done, blocks)
-                    world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, done)
-                    world.nodes[n].decodeBlocks += blocks
-                }
-                // metrics (lookup state)
-                result.hits.countLookup(blocks: chain.count, prefix: p, inputTokens: rec.inputLength, blockSize: bs)
-                result.perNode[n].requests += 1
-                result.perNode[n].inputTokens += rec.inputLength
-                result.perNode[n].prefilledTokens += uncached
-                result.perNode[n].prefillSeconds += Double(prefill) / 1e6
-                result.prefillSeconds += Double(prefill) / 1e6
-                result.prefillSecondsWithoutCache += c.prefillModel.prefillTime(uncachedTokens: rec.inputLength, cachedTokens: 0)
-                states[n].requestsServed += 1
-                // update (dispatch)
-                if !c.cachingDisabled {
-                    result.hits.blockHits += present
-                    result.hits.accessHits += usePools ? accessHits : try world.store(n, chain)
-                    states[n].usedBlocks = world.devices[n].count     // pools change only at dispatch
-                    for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
-                        let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
-                        let before = world.devices[rep.node].statistics.insertions
-                        _ = try world.store(rep.node, part)
-                        result.replicatedBlocks += world.devices[rep.node].statistics.insertions - before
-                        states[rep.node].usedBlocks = world.devices[rep.node].count
-                    }
-                }
-                if (i + 1) % sampleEvery == 0 {
-                    result.replicaSamples.append(.init(request: i + 1, replicas: hottest.map { b in
-                        (0..<c.nodes).reduce(0) { $0 + (world.holds(b, node: $1) ? 1 : 0) }
-                    }))
-                }
+                try run.serve(i, UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount]),
+                              selector: &selector)
             }
         }
-        for k in 0..<c.nodes { result.perNode[k].evictions = world.devices[k].statistics.evictions }
-        let mean = ttfts.reduce(0.0) { $0 + Double($1) } / 1e6 / Double(max(ttfts.count, 1))
-        let p = Statistics._percentiles(selecting: &ttfts, [50, 90, 99], divisor: 1e6)
-        result.ttft = .init(mean: mean, p50: p[0], p90: p[1], p99: p[2])
+        var result = run.finish()
         result.elapsedSeconds = (clock.now - start).seconds
         return result
     }

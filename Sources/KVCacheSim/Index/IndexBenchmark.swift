@@ -166,11 +166,6 @@ extension IndexBenchmark {
     }
 }
 
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
 extension IndexBenchmark {
     /// The stream as engines publish it: each trace block stands for `blockSize` tokens
     /// derived from its id, every node's pool changes become ``EngineEvent``s (trace block
