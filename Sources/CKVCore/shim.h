@@ -30,11 +30,6 @@ static inline uint64_t kvc_xxh3_64_seeded(const void *input, size_t len, uint64_
 #endif
 }
 
-/// The portable, non-dispatched XXH3-64 (SSE2 on x86-64): the baseline benchmarks compare with.
-static inline uint64_t kvc_xxh3_64_seeded_portable(const void *input, size_t len, uint64_t seed) {
-    return XXH3_64bits_withSeed(input, len, seed);
-}
-
 /// 1 when `kvc_xxh3_64_seeded` goes through libxxhash's runtime CPU dispatch, else 0.
 static inline int kvc_xxh3_uses_dispatch(void) {
 #if defined(KVC_XXH3_DISPATCH)

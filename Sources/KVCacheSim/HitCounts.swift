@@ -45,21 +45,32 @@ public struct HitCounts: Sendable, Hashable {
     public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
 }
 
-/// A result that keeps ``HitCounts`` and reads their members as its own
+/// A result that keeps ``HitCounts`` and reads their counters and ratios as its own
 /// (`result.blockHitRatio` for `result.hits.blockHitRatio`).
-@dynamicMemberLookup
 public protocol HitCountsReporting {
     /// The hit counters and ratios.
     var hits: HitCounts { get set }
 }
 
 extension HitCountsReporting {
-    /// A member of ``hits``.
-    public subscript<T>(dynamicMember member: WritableKeyPath<HitCounts, T>) -> T {
-        get { hits[keyPath: member] }
-        set { hits[keyPath: member] = newValue }
-    }
-
-    /// A member of ``hits``.
-    public subscript<T>(dynamicMember member: KeyPath<HitCounts, T>) -> T { hits[keyPath: member] }
+    /// Σ chain lengths (``HitCounts/blockAccesses``).
+    public var blockAccesses: Int { hits.blockAccesses }
+    /// Σ h (``HitCounts/blockHits``).
+    public var blockHits: Int { hits.blockHits }
+    /// Σ a (``HitCounts/accessHits``).
+    public var accessHits: Int { hits.accessHits }
+    /// Σ p (``HitCounts/prefixHits``).
+    public var prefixHits: Int { hits.prefixHits }
+    /// Σ min(blockSize · p, input length) (``HitCounts/tokenHits``).
+    public var tokenHits: Int { hits.tokenHits }
+    /// Σ input length (``HitCounts/inputTokens``).
+    public var inputTokens: Int { hits.inputTokens }
+    /// ``HitCounts/blockHitRatio``.
+    public var blockHitRatio: Double { hits.blockHitRatio }
+    /// ``HitCounts/accessHitRatio``.
+    public var accessHitRatio: Double { hits.accessHitRatio }
+    /// ``HitCounts/prefixHitRatio``.
+    public var prefixHitRatio: Double { hits.prefixHitRatio }
+    /// ``HitCounts/tokenHitRatio``.
+    public var tokenHitRatio: Double { hits.tokenHitRatio }
 }

@@ -10,7 +10,7 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             With --nodes 1 this is a single pool ("lookup, then update"); with more nodes each
             has its own pool and the selector routes every request. JSON keys are lowerCamelCase
-            (see the README). Examples:
+            (see docs/SIMULATOR.md). Examples:
               kvcache-sim replay --trace conversation_trace.jsonl --nodes 1 \\
                   --capacity 10000 --eviction lru --format json
               kvcache-sim replay --trace conversation_trace.jsonl --nodes 16 \\
@@ -73,7 +73,7 @@ struct ReplayCommand: ParsableCommand {
         print(Report.renderRecord(Self.record(trace: trace, r), format: format))
     }
 
-    /// Everything a run measured, in the order the README documents.
+    /// Everything a run measured, in the order docs/SIMULATOR.md documents.
     static func record(trace: Trace, _ r: ClusterResult) -> [(String, Value)] {
         let c = r.configuration
         let served = r.requests - r.rejected

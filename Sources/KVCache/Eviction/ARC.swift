@@ -4,10 +4,10 @@
 /// Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST'03. T1 and T2
 /// hold cached blocks, B1 and B2 the keys evicted from them; the target size `p` of T1 grows on
 /// a B1 ghost hit by max(|B2|/|B1|, 1) and shrinks on a B2 hit by max(|B1|/|B2|, 1), real
-/// divisions as in the paper (current libCacheSim divides integers, which on the Mooncake
-/// conversation trace moves the hit ratio by up to 0.3 points at 5,000 blocks). Where the paper
-/// leaves the order of steps open, we follow libCacheSim's `ARC.c`: a ghost hit runs REPLACE at once (even when the pool is not full) and puts the block
-/// at T2's head; a full miss with |T1| + |B1| ≥ c drops B1's oldest key and runs REPLACE when
+/// divisions as in the paper (libCacheSim divides integers, so its hit ratios differ
+/// slightly). Where the paper leaves the order of steps open, ARC follows libCacheSim's
+/// `ARC.c`: a ghost hit runs REPLACE at once (even when the pool is not full) and puts the
+/// block at T2's head; a full miss with |T1| + |B1| ≥ c drops B1's oldest key and runs REPLACE when
 /// |T1| < c, or evicts T1's oldest block without a ghost otherwise; with |T1| + |B1| < c and
 /// all four lists at 2c it drops B2's oldest key, then runs REPLACE. REPLACE evicts T1's LRU
 /// (into B1) when |T1| > p, or |T1| = p and the incoming key is a B2 ghost; else T2's LRU (into B2).
@@ -16,7 +16,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
     public static var name: String { "arc" }
     @usableFromInline let _capacity: Int
     /// Per slot: links and list (`flag`: in T2), in one 12-byte record.
-    @usableFromInline internal var _nodes: [_FlaggedLink]
+    @usableFromInline internal var _nodes: _SlotRecords<_FlaggedLink>
     @usableFromInline internal var _t1 = _SlotList()
     @usableFromInline internal var _t2 = _SlotList()
     /// B1 (list 0) and B2 (list 1); the pool holds their keys in its table.
@@ -34,7 +34,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable
     public init(capacity: Int) {
         _capacity = capacity
-        _nodes = _largeArray(repeating: _FlaggedLink(), count: capacity)
+        _nodes = _SlotRecords(repeating: _FlaggedLink(), count: capacity)
         // |B1| + |B2| ≤ c while nothing is pinned; pinned blocks leave T1/T2, so up to 2c then
         ghosts = GhostKeys(capacity: 2 * capacity, lists: 2)
     }
@@ -67,7 +67,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
                 ghosts.forgetOldest(in: 0)
                 return _replace()
             }
-            return _t1.popBack(&_nodes)
+            return _t1.popBack(_nodes.mutablePointer)
         }
         if t1 + _t2.count + b1 + ghosts.count(in: 1) >= 2 * _capacity {
             ghosts.forgetOldest(in: 1)
@@ -89,8 +89,8 @@ public struct ARC: EvictionAlgorithm, Sendable {
         let takeT1 = (fromT1 || _t2.isEmpty) && t1 > 0
         let s = takeT1 ? _t1.tail : _t2.tail
         guard s >= 0 else { return nil }
-        _nodes.withUnsafeMutableBufferPointer { n in
-            if takeT1 { _t1.remove(s, n.baseAddress!) } else { _t2.remove(s, n.baseAddress!) }
+        _nodes.withMutableRecords { n in
+            if takeT1 { _t1.remove(s, n) } else { _t2.remove(s, n) }
         }
         ghosts.remember(s, in: takeT1 ? 0 : 1)
         return s
@@ -100,9 +100,9 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let toT2 = _incomingInB1 || _incomingInB2
-        _nodes.withUnsafeMutableBufferPointer { n in
+        _nodes.withMutableRecords { n in
             n[Int(slot)].flag = toT2
-            if toT2 { _t2.pushFront(slot, n.baseAddress!) } else { _t1.pushFront(slot, n.baseAddress!) }
+            if toT2 { _t2.pushFront(slot, n) } else { _t1.pushFront(slot, n) }
         }
         _incomingInB1 = false
         _incomingInB2 = false
@@ -119,9 +119,8 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _nodes[Int(slot)].flag && _t2.head == slot { return }
-        _nodes.withUnsafeMutableBufferPointer { n in
-            let l = n.baseAddress!
+        if _nodes.pointer[Int(slot)].flag && _t2.head == slot { return }
+        _nodes.withMutableRecords { l in
             if l[Int(slot)].flag { _t2.remove(slot, l) } else { _t1.remove(slot, l) }
             l[Int(slot)].flag = true
             _t2.pushFront(slot, l)
@@ -130,6 +129,14 @@ public struct ARC: EvictionAlgorithm, Sendable {
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _nodes[Int(slot)].flag { _t2.remove(slot, &_nodes) } else { _t1.remove(slot, &_nodes) }
+        if _nodes.pointer[Int(slot)].flag { _t2.remove(slot, _nodes.mutablePointer) } else { _t1.remove(slot, _nodes.mutablePointer) }
+    }
+    @inlinable public mutating func _beginExclusiveAccess() {
+        _nodes.beginExclusive()
+        ghosts._beginExclusive()
+    }
+    @inlinable public mutating func _endExclusiveAccess() {
+        _nodes.endExclusive()
+        ghosts._endExclusive()
     }
 }

@@ -25,7 +25,7 @@ public struct GhostKeys: Sendable {
     public let lists: Int
     /// Per ghost id: its links in its list (or, when free, in the free list) and the pool's
     /// table bucket holding its key (kept current by the pool as entries shift).
-    @usableFromInline internal var _records: [_BucketLink]
+    @usableFromInline internal var _records: _SlotRecords<_BucketLink>
     @usableFromInline internal var _list0 = _SlotList()
     @usableFromInline internal var _list1 = _SlotList()
     @usableFromInline internal var _freeHead: Int32
@@ -47,8 +47,9 @@ public struct GhostKeys: Sendable {
         precondition(lists <= 2 && (lists >= 1 || capacity <= 0), "GhostKeys holds one or two lists, got \(lists)")
         self.capacity = max(capacity, 0)
         self.lists = lists
-        _records = _largeArray(repeating: _BucketLink(), count: self.capacity)
-        for i in 0..<self.capacity { _records[i].next = Int32(i + 1 < self.capacity ? i + 1 : -1) }
+        _records = _SlotRecords(repeating: _BucketLink(), count: self.capacity)
+        let r = _records.mutablePointer
+        for i in 0..<self.capacity { r[i].next = Int32(i + 1 < self.capacity ? i + 1 : -1) }
         _freeHead = self.capacity > 0 ? 0 : -1
     }
 
@@ -79,9 +80,9 @@ public struct GhostKeys: Sendable {
         precondition(_pendingSlot < 0, "GhostKeys.remember called twice in one eviction")
         let id = _freeHead
         guard id >= 0 else { return false }
-        _records.withUnsafeMutableBufferPointer { r in
+        _records.withMutableRecords { r in
             _freeHead = r[Int(id)].next
-            if list == 0 { _list0.pushFront(id, r.baseAddress!) } else { _list1.pushFront(id, r.baseAddress!) }
+            if list == 0 { _list0.pushFront(id, r) } else { _list1.pushFront(id, r) }
         }
         _pendingSlot = slot
         _pendingID = id
@@ -97,8 +98,8 @@ public struct GhostKeys: Sendable {
         precondition(list >= 0 && list < lists, "GhostKeys has \(lists) list(s), asked to forget in list \(list)")
         let t = list == 0 ? _list0.tail : _list1.tail
         guard t >= 0 else { return }
-        _records.withUnsafeMutableBufferPointer { r in
-            if list == 0 { _list0.remove(t, r.baseAddress!) } else { _list1.remove(t, r.baseAddress!) }
+        _records.withMutableRecords { r in
+            if list == 0 { _list0.remove(t, r) } else { _list1.remove(t, r) }
             r[Int(t)].next = _freeHead
         }
         _freeHead = t
@@ -112,16 +113,24 @@ public struct GhostKeys: Sendable {
 
     // MARK: Pool side
 
+    /// Makes the records unique for one pool operation (see ``EvictionAlgorithm/_beginExclusiveAccess()``).
+    @inlinable
+    internal mutating func _beginExclusive() { _records.beginExclusive() }
+
+    /// Ends ``_beginExclusive()``.
+    @inlinable
+    internal mutating func _endExclusive() { _records.endExclusive() }
+
     /// Calls `body` with the table bucket of each list's oldest ghost (the next ones
     /// forgotten), and prefetches the record of the ghost after it.
     @inlinable @inline(__always)
     internal func _oldestBuckets(_ body: (Int) -> Void) {
-        _records.withUnsafeBufferPointer { r in
+        _records.withRecords { r in
             func visit(_ t: Int32) {
                 guard t >= 0 else { return }
                 body(Int(r[Int(t)].bucket))
                 let p = r[Int(t)].prev
-                if p >= 0 { kvc_prefetch(r.baseAddress! + Int(p)) }
+                if p >= 0 { kvc_prefetch(r + Int(p)) }
             }
             visit(_list0.tail)
             visit(_list1.tail)
@@ -131,8 +140,8 @@ public struct GhostKeys: Sendable {
     /// Takes ghost `id` out of `list` (its key is coming back as a block).
     @inlinable
     internal mutating func _take(_ id: Int32, list: Int) {
-        _records.withUnsafeMutableBufferPointer { r in
-            if list == 0 { _list0.remove(id, r.baseAddress!) } else { _list1.remove(id, r.baseAddress!) }
+        _records.withMutableRecords { r in
+            if list == 0 { _list0.remove(id, r) } else { _list1.remove(id, r) }
             r[Int(id)].next = _freeHead
         }
         _freeHead = id
@@ -144,7 +153,7 @@ public struct GhostKeys: Sendable {
     internal mutating func _settle(_ slot: Int32, bucket: Int) -> (id: Int32, list: Int)? {
         guard _pendingSlot == slot else { return nil }
         _pendingSlot = -1
-        _records[Int(_pendingID)].bucket = Int32(truncatingIfNeeded: bucket)
+        _records.mutablePointer[Int(_pendingID)].bucket = Int32(truncatingIfNeeded: bucket)
         return (_pendingID, _pendingList)
     }
 

@@ -18,7 +18,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @usableFromInline let _ghostCapacity: Int
     @usableFromInline let _threshold: UInt8
     /// Per slot: links, and the hit counter (low 7 bits) with "in main queue" (top bit).
-    @usableFromInline internal var _nodes: [_StateLink]
+    @usableFromInline internal var _nodes: _SlotRecords<_StateLink>
     @usableFromInline internal var _small = _SlotList()
     @usableFromInline internal var _main = _SlotList()
     /// Keys filtered out by the small queue (one list); the pool holds them in its table.
@@ -59,7 +59,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _mainCapacity = capacity - _smallCapacity
         _ghostCapacity = Int(Double(capacity) * ghostRatio)
         _threshold = UInt8(clamping: min(moveToMainThreshold, 127))
-        _nodes = _largeArray(repeating: _StateLink(), count: capacity)
+        _nodes = _SlotRecords(repeating: _StateLink(), count: capacity)
         ghosts = GhostKeys(capacity: _ghostCapacity, lists: 1)
     }
 
@@ -67,8 +67,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let toMain = _incomingWasGhost || (_fillMainFirst && !_hasEvicted && _small.count >= _smallCapacity)
         _incomingWasGhost = false
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
+        _nodes.withMutableRecords { n in
             if toMain {
                 n[Int(slot)].state = 0x80
                 _main.pushFront(slot, n)
@@ -93,14 +92,13 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
 
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        let s = _nodes[Int(slot)].state
-        if s & 0x7F < 0x7F { _nodes[Int(slot)].state = s + 1 }
+        let s = _nodes.pointer[Int(slot)].state
+        if s & 0x7F < 0x7F { _nodes.mutablePointer[Int(slot)].state = s + 1 }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
+        _nodes.withMutableRecords { n in
             if n[Int(slot)].state & 0x80 != 0 { _main.remove(slot, n) } else { _small.remove(slot, n) }
         }
     }
@@ -112,8 +110,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
         _hasEvicted = true
         var fromSmall = false
-        let victim: Int32 = _nodes.withUnsafeMutableBufferPointer { b in
-            let n = b.baseAddress!
+        let victim: Int32 = _nodes.withMutableRecords { n in
             while !_small.isEmpty || !_main.isEmpty {
                 if _main.count > _mainCapacity || _small.isEmpty {
                     while _main.tail >= 0 {
@@ -148,5 +145,13 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         guard _ghostCapacity > 0 else { return }
         if ghosts.count(in: 0) >= _ghostCapacity { ghosts.forgetOldest(in: 0) }
         ghosts.remember(slot, in: 0)
+    }
+    @inlinable public mutating func _beginExclusiveAccess() {
+        _nodes.beginExclusive()
+        ghosts._beginExclusive()
+    }
+    @inlinable public mutating func _endExclusiveAccess() {
+        _nodes.endExclusive()
+        ghosts._endExclusive()
     }
 }

@@ -8,44 +8,46 @@
 public struct SIEVE: EvictionAlgorithm, Sendable {
     /// The policy name: `sieve`.
     public static var name: String { "sieve" }
-    @usableFromInline internal var _links: [_Link]
-    @usableFromInline internal var _visited: [Bool]
+    /// Per slot: links and the visited bit (`flag`), in one 12-byte record.
+    @usableFromInline internal var _nodes: _SlotRecords<_FlaggedLink>
     @usableFromInline internal var _list = _SlotList()
     @usableFromInline internal var _hand: Int32 = -1
 
     /// Creates a SIEVE for `capacity` slots.
     @inlinable
-    public init(capacity: Int) {
-        _links = Array(repeating: _Link(), count: capacity)
-        _visited = Array(repeating: false, count: capacity)
-    }
+    public init(capacity: Int) { _nodes = _SlotRecords(repeating: _FlaggedLink(), count: capacity) }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _visited[Int(slot)] = false
-        _list.pushFront(slot, &_links)
+        let n = _nodes.mutablePointer
+        n[Int(slot)].flag = false
+        _list.pushFront(slot, n)
     }
     /// - Complexity: O(1)
-    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _visited[Int(slot)] = true }
+    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _nodes.mutablePointer[Int(slot)].flag = true }
     /// Where the hand will start looking.
     @inlinable public var victimHint: BlockSlot { _hand >= 0 ? _hand : _list.tail }
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _hand == slot { _hand = _links[Int(slot)].prev }
-        _list.remove(slot, &_links)
+        let n = _nodes.mutablePointer
+        if _hand == slot { _hand = n[Int(slot)].prev }
+        _list.remove(slot, n)
     }
     /// The first unvisited block at or newer than the hand, wrapping to the oldest.
     /// - Complexity: amortised O(1) (each sweep step clears a bit some access set)
     @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? {
         guard !_list.isEmpty else { return nil }
+        let n = _nodes.mutablePointer
         var s = _hand >= 0 ? _hand : _list.tail
-        while _visited[Int(s)] {
-            _visited[Int(s)] = false
-            let p = _links[Int(s)].prev
+        while n[Int(s)].flag {
+            n[Int(s)].flag = false
+            let p = n[Int(s)].prev
             s = p >= 0 ? p : _list.tail
         }
-        _hand = _links[Int(s)].prev
-        _list.remove(s, &_links)
+        _hand = n[Int(s)].prev
+        _list.remove(s, n)
         return s
     }
+    @inlinable public mutating func _beginExclusiveAccess() { _nodes.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _nodes.endExclusive() }
 }

@@ -6,13 +6,14 @@
 /// class) and a bit mask of the non-empty ones. Within a sub-list the head is the most recent
 /// arrival, so the tail is the least recently touched or inserted block of that frequency.
 /// Each slot's links, bucket and class share one 12-byte record; the frequency lives in the
-/// bucket, and while a slot is out of the lists (pinned) its unused `next` link keeps it.
-/// (A 16-byte record with the frequency inline makes a 1M-slot LFU's working set 4 MB larger,
-/// which costs throughput once the pool outgrows the last-level cache.)
+/// bucket (a 16-byte record with the frequency inline would grow the working set of a large
+/// pool by a third), and while a slot is out of the lists (pinned) its unused `next` link
+/// keeps it.
 ///
-/// Storage is one object of raw pointers, made unique once per mutating call (copy-on-write):
-/// an access touches slot records, bucket records, sub-lists and the free-bucket stack, and
-/// as Swift arrays each write checked uniqueness (8–15 checks per access).
+/// Storage is one object of raw pointers, made unique once per mutating call (copy-on-write),
+/// like ``_SlotRecords`` but over four arrays copied in part: an access touches slot records,
+/// bucket records, sub-lists and the free-bucket stack, and as Swift arrays each of those
+/// writes would check uniqueness.
 @usableFromInline
 internal struct _FrequencyBuckets: Sendable {
     @frozen
@@ -101,9 +102,8 @@ internal struct _FrequencyBuckets: Sendable {
     }
 
     /// The storage's pointers (constants of the storage object). Methods work through these
-    /// rather than through a local reference to the object: such a reference, held across
-    /// calls that mutate `self`, was retained and released on every access (10 % of an LFU
-    /// replay's time at 1M blocks).
+    /// rather than through a local reference to the object, which, held across calls that
+    /// mutate `self`, would be retained and released on every access.
     @frozen
     @usableFromInline
     struct _Pointers {

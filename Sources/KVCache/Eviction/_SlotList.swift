@@ -50,9 +50,8 @@ internal struct _StateLink: _LinkedNode, Sendable {
 /// An intrusive doubly-linked list of slots whose links live in a shared array of records.
 ///
 /// `head` is the newest end (MRU / most recently inserted), `tail` the oldest. Several lists
-/// may share one records array as long as a slot is in at most one of them. Each operation
-/// has an array form (one uniqueness check) and a pointer form for callers that already hold
-/// the storage open.
+/// may share one records array as long as a slot is in at most one of them. Every operation
+/// takes the records as a pointer (``_SlotRecords/mutablePointer``).
 @frozen
 @usableFromInline
 internal struct _SlotList: Sendable {
@@ -117,58 +116,6 @@ internal struct _SlotList: Sendable {
         let t = tail
         guard t >= 0 else { return nil }
         remove(t, l)
-        return t
-    }
-
-    // MARK: Array forms
-
-    /// Inserts `slot` at the head (newest end).
-    /// - Complexity: O(1)
-    @inlinable @inline(__always)
-    mutating func pushFront<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
-        links.withUnsafeMutableBufferPointer { pushFront(slot, $0.baseAddress!) }
-    }
-
-    /// Inserts `slot` right after (older side of) `anchor`.
-    /// - Complexity: O(1)
-    @inlinable @inline(__always)
-    mutating func insert<Node: _LinkedNode>(_ slot: Int32, after anchor: Int32, _ links: inout [Node]) {
-        links.withUnsafeMutableBufferPointer { insert(slot, after: anchor, $0.baseAddress!) }
-    }
-
-    /// Inserts `slot` at the tail (oldest end).
-    /// - Complexity: O(1)
-    @inlinable @inline(__always)
-    mutating func pushBack<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
-        if tail < 0 { pushFront(slot, &links); return }
-        insert(slot, after: tail, &links)
-    }
-
-    /// Unlinks `slot`, which must be in this list.
-    /// - Complexity: O(1)
-    @inlinable @inline(__always)
-    mutating func remove<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
-        links.withUnsafeMutableBufferPointer { remove(slot, $0.baseAddress!) }
-    }
-
-    /// Moves `slot` (in this list) to the head.
-    /// - Complexity: O(1)
-    @inlinable @inline(__always)
-    mutating func moveToFront<Node: _LinkedNode>(_ slot: Int32, _ links: inout [Node]) {
-        guard head != slot else { return }
-        links.withUnsafeMutableBufferPointer { l in
-            remove(slot, l.baseAddress!)
-            pushFront(slot, l.baseAddress!)
-        }
-    }
-
-    /// Removes and returns the tail (oldest), or `nil` when empty.
-    /// - Complexity: O(1)
-    @inlinable @inline(__always)
-    mutating func popBack<Node: _LinkedNode>(_ links: inout [Node]) -> Int32? {
-        let t = tail
-        guard t >= 0 else { return nil }
-        remove(t, &links)
         return t
     }
 }

@@ -1,9 +1,8 @@
 /// Per-slot records of a policy behind one raw pointer, copy-on-write, with a check that a
 /// pool can lift for the length of one of its operations.
 ///
-/// Swift arrays check uniqueness on every mutable access: once per algorithm call, a runtime
-/// call each time (about 5 % of a replay's instructions across its policies). A pool brackets
-/// each of its mutating operations with ``EvictionAlgorithm/_beginExclusiveAccess()`` and
+/// Swift arrays check uniqueness on every mutable access, a runtime call each time. A pool
+/// brackets each of its mutating operations with ``EvictionAlgorithm/_beginExclusiveAccess()`` and
 /// ``EvictionAlgorithm/_endExclusiveAccess()``: the records are made unique once at the
 /// start, and calls in between skip the check (nothing can copy the algorithm while the pool
 /// is being mutated). Outside such a bracket every write checks, so algorithm values used on
@@ -51,6 +50,20 @@ internal struct _SlotRecords<Record>: @unchecked Sendable {
             return _storage.base
         }
     }
+
+    /// Record `i`, for reading.
+    @inlinable
+    subscript(_ i: Int) -> Record { _storage.base[i] }
+
+    /// Calls `body` with the records for writing (made unique first, as ``mutablePointer``).
+    @inlinable @inline(__always)
+    mutating func withMutableRecords<R>(_ body: (UnsafeMutablePointer<Record>) throws -> R) rethrows -> R {
+        try body(mutablePointer)
+    }
+
+    /// Calls `body` with the records for reading.
+    @inlinable @inline(__always)
+    func withRecords<R>(_ body: (UnsafeMutablePointer<Record>) throws -> R) rethrows -> R { try body(pointer) }
 
     /// Makes the records unique and skips the check until ``endExclusive()``.
     @inlinable

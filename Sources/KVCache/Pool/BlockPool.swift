@@ -321,7 +321,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         _tableCount &-= 1
         let storage = _storage
         if Algorithm.keepsGhosts {
-            _algorithm.ghosts._records.withUnsafeMutableBufferPointer { ghosts in
+            _algorithm.ghosts._records.withMutableRecords { ghosts in
                 storage.remove(at: bucket) { slot, to in
                     if slot >= 0 {
                         storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: to)
@@ -355,11 +355,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let n = _algorithm.ghosts._forgottenCount
         guard n > 0 else { return }
         _algorithm.ghosts._forgottenCount = 0
-        _removeEntry(at: Int(_algorithm.ghosts._records[Int(_algorithm.ghosts._forgotten)].bucket))
+        _removeEntry(at: Int(_algorithm.ghosts._records.pointer[Int(_algorithm.ghosts._forgotten)].bucket))
         if n > 1 {
             for _ in 1..<n {
                 let id = _algorithm.ghosts._moreForgotten.removeLast()
-                _removeEntry(at: Int(_algorithm.ghosts._records[Int(id)].bucket))
+                _removeEntry(at: Int(_algorithm.ghosts._records.pointer[Int(id)].bucket))
             }
         }
     }

@@ -5,10 +5,9 @@ import CKVCore
 ///
 /// `BlockPool` is a value type: it makes this storage unique once at the start of each
 /// mutating call (copying it when shared) and then writes through the pointers with no
-/// further checks. Swift arrays would check uniqueness on every write: about five times per
-/// eviction, measured at a tenth of a replay's instructions. Only constants are stored here
-/// (the counts live in the pool): a `var` in a class is checked for exclusive access at run
-/// time on every use, which cost more than the uniqueness checks saved.
+/// further checks (Swift arrays would check uniqueness on every write, several times per
+/// eviction). Only constants are stored here and the counts live in the pool, because a `var`
+/// in a class is checked for exclusive access at run time on every use.
 @usableFromInline
 internal final class _PoolStorage: @unchecked Sendable {
     /// Slots (the pool's capacity).

@@ -4,8 +4,8 @@ import CKVCore
 /// already hashes.
 ///
 /// Linear probing over a power-of-two array of 16-byte entries (key, slot, pin count, a 16-bit
-/// side value), at most half full for its expected count (measured: a 70 % load costs a
-/// 1M-block LRU pool a third more time per operation). The home bucket is
+/// side value), at most half full for its expected count (fuller tables make probe runs, and
+/// so operations on large pools, markedly slower). The home bucket is
 /// `⌊mix(key) · buckets / 2⁶⁴⌋` where `mix` is one multiply by 2⁶⁴/φ (Fibonacci hashing: no
 /// SipHash, still well spread when keys are small trace ids). Deletion shifts later entries
 /// back: no tombstones, probes stay short forever.
@@ -43,9 +43,8 @@ internal struct _BlockTable: Sendable {
     /// The number of buckets for a table at most half full with `expected` keys (a quarter
     /// when that stays within 512 KB: shorter probe runs and backward shifts, still resident
     /// in a core's L2; beyond that, quarter-full tables cost more in cache misses than they
-    /// save) and at most three quarters full with `maximum`. (Page faults once made even
-    /// 512 KB tables a loss for a cluster of dozens of pools; dropped pools' buffers are now
-    /// reused, see `_LargeBuffers`.)
+    /// save) and at most three quarters full with `maximum`. Dropped pools' buffers are
+    /// reused (`_LargeBuffers`), so a cluster of many pools does not fault its tables in again.
     @inlinable
     static func _bucketCount(expected: Int, maximum: Int) -> Int {
         var n = 16

@@ -56,10 +56,9 @@ internal func _deallocateLarge<T>(_ p: UnsafeMutablePointer<T>, capacity: Int) {
 /// Freed pool buffers of 128 KB to 8 MB, kept (64 MB at most in all) for the next pool that
 /// needs the same size.
 ///
-/// A simulator builds and drops pools by the dozen (a 16-node cluster of 5,000-block pools
-/// has sixteen 256 KB tables). The C allocator returns buffers of this size to the kernel
-/// when they are freed, so every new pool faulted its table in page by page again: 1.5 ms
-/// of a 10 ms cluster run. Reused buffers cost only their initialisation.
+/// A simulator builds and drops pools by the dozen. The C allocator returns buffers of this
+/// size to the kernel when they are freed, so a new pool would fault its table in page by page
+/// again; a reused buffer costs only its initialisation.
 @usableFromInline
 internal enum _LargeBuffers {
     @usableFromInline static let _smallest = 128 << 10

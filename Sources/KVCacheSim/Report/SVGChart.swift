@@ -24,14 +24,9 @@ public enum SVGChart {
 
     static func format(_ v: Double) -> String {
         if v == 0 { return "0" }
-        if abs(v) >= 1_000_000 { return trim(v / 1_000_000) + "M" }
-        if abs(v) >= 1_000 { return trim(v / 1_000) + "k" }
-        return trim(v)
-    }
-
-    static func trim(_ v: Double) -> String {
-        let s = String(format3: v)
-        return s
+        if abs(v) >= 1_000_000 { return String(format3: v / 1_000_000) + "M" }
+        if abs(v) >= 1_000 { return String(format3: v / 1_000) + "k" }
+        return String(format3: v)
     }
 
     /// Tick values for `lo ... hi` (about five, at 1/2/5 × 10ⁿ steps).
@@ -134,12 +129,6 @@ public enum SVGChart {
         """
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 func pow10(_ x: Double) -> Double { pow(10, x) }
 

@@ -1,3 +1,4 @@
+import Foundation
 import KVCache
 
 /// Built-in request workloads for the scenarios of the field, generated from a seed so runs
@@ -121,7 +122,7 @@ public struct Workload: Sendable, Hashable {
                     sessions.append(Session(chain: chain, turnsLeft: 1 + Int.random(in: 0..<8, using: &rng)))
                 }
                 let s = Int.random(in: 0..<sessions.count, using: &rng)
-                for _ in 0..<length(max(1, meanBlocks / 3)) { sessions[s].chain.append(ids.fresh(parent: sessions[s].chain.last)) }
+                for _ in 0..<length(max(1, meanBlocks / 3)) { sessions[s].chain.append(ids.fresh()) }
                 let chain = sessions[s].chain
                 let input = chain.count * blockSize - Int.random(in: 0..<blockSize, using: &rng)
                 trace.append(timestamp: (clock * 1000).rounded(), inputLength: input, outputLength: length(meanOutputTokens), chain: chain)
@@ -145,7 +146,7 @@ public struct Workload: Sendable, Hashable {
                 let docBlocks = 4 + (current * 7919) % max(meanBlocks, 1)
                 for b in 0..<docBlocks { chain.append(ids.id(parent: chain.last, tag: 1 << 40 | UInt64(current) << 16 | UInt64(b))) }
                 // a unique question
-                for _ in 0..<length(2) { chain.append(ids.fresh(parent: chain.last)) }
+                for _ in 0..<length(2) { chain.append(ids.fresh()) }
                 let input = chain.count * blockSize - Int.random(in: 0..<blockSize, using: &rng)
                 trace.append(timestamp: (clock * 1000).rounded(), inputLength: input, outputLength: length(meanOutputTokens), chain: chain)
             }
@@ -153,12 +154,6 @@ public struct Workload: Sendable, Hashable {
         return trace
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Assigns prefix ids: the same (parent, tag) always gets the same id; fresh ids are unique.
 struct _PrefixIDs {
@@ -175,7 +170,8 @@ struct _PrefixIDs {
         return id
     }
 
-    mutating func fresh(parent: BlockHash?) -> BlockHash {
+    /// An id never handed out before.
+    mutating func fresh() -> BlockHash {
         let id = BlockHash(next)
         next += 1
         return id
