@@ -7,21 +7,28 @@ import KVCacheSim
 /// Follows the cache only while the best node's queue stays under a budget; else least loaded.
 struct CacheWithinBudget: PrefillNodeSelector {
     var name: String { "cache-within-budget" }
-    var budget: Double = 0.5   // seconds of queue we accept for a cache hit
+    var budget: Double = 0.5  // seconds of queue we accept for a cache hit
 
     mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         let candidates = nodes.filter { $0.isAvailable && $0.queueDelay <= budget }
         if let best = SelectorSupport.argmin(candidates, by: { -Double(overlaps.depth(of: $0.id)) }),
-           overlaps.depth(of: best.id) > 0 {
-            return Decision(node: best.id, reason: DecisionReason("longest match within budget",
-                                                                  .blocks("matched", overlaps.depth(of: best.id)),
-                                                                  .seconds("queue budget", budget)))
+            overlaps.depth(of: best.id) > 0
+        {
+            return Decision(
+                node: best.id,
+                reason: DecisionReason(
+                    "longest match within budget",
+                    .blocks("matched", overlaps.depth(of: best.id)),
+                    .seconds("queue budget", budget)))
         }
         guard let idle = SelectorSupport.leastLoaded(nodes) else {
             return Decision(rejected: .noAvailableNode, reason: .noAvailableNode)
         }
-        return Decision(node: idle.id, reason: DecisionReason("no cached node within budget: least loaded",
-                                                              .seconds("queue delay", idle.queueDelay)))
+        return Decision(
+            node: idle.id,
+            reason: DecisionReason(
+                "no cached node within budget: least loaded",
+                .seconds("queue delay", idle.queueDelay)))
     }
 }
 
@@ -33,5 +40,7 @@ for (name, result) in [
     ("cache-aware", try ClusterSimulator.run(trace, ClusterConfiguration(nodes: 8, capacity: 1_000, selector: .cacheAware))),
     ("least-loaded", try ClusterSimulator.run(trace, ClusterConfiguration(nodes: 8, capacity: 1_000, selector: .leastLoaded))),
 ] {
-    print("\(name.padding(toLength: 20, withPad: " ", startingAt: 0)) token hit \(result.tokenHitRatio)  max share \(result.maxRequestShare)  TTFT mean \(result.ttft.mean) s")
+    print(
+        "\(name.padding(toLength: 20, withPad: " ", startingAt: 0)) token hit \(result.tokenHitRatio)  max share \(result.maxRequestShare)  TTFT mean \(result.ttft.mean) s"
+    )
 }

@@ -44,8 +44,8 @@ let pub = zmq_socket(context, ZMQ_PUB)
 var hwm: Int32 = 1_000_000
 zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, 4)
 guard zmq_bind(pub, address) == 0 else { fatalError("bind \(address): \(String(cString: zmq_strerror(zmq_errno())))") }
-let payloads = (0..<UInt64(1024)).map(encode)          // encode once, vary the hashes by batch
-Thread.sleep(forTimeInterval: 2)                      // let subscribers connect
+let payloads = (0..<UInt64(1024)).map(encode)  // encode once, vary the hashes by batch
+Thread.sleep(forTimeInterval: 2)  // let subscribers connect
 let start = Date()
 for seq in 0..<batches {
     var p = payloads[seq & 1023]

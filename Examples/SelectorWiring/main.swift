@@ -29,11 +29,13 @@ try serve(prompt(7, length: 160), on: 2)
 try serve(prompt(8, length: 32), on: 1)
 
 var states = (0..<nodes).map { NodeState(id: $0, queueDelay: 0) }
-states[2].queueDelay = 0.25          // node 2 is busy for 250 ms
+states[2].queueDelay = 0.25  // node 2 is busy for 250 ms
 states[2].activeRequests = 6
 
 let requests = [("follow-up on document 7", prompt(7, length: 200)), ("new question", prompt(9, length: 48))]
-var selectors: [any PrefillNodeSelector] = [CacheAware(), LeastLoaded(), TTFTMin(prefillModel: LinearPrefillModel(base: 0.010, perToken: 0.000_5))]
+var selectors: [any PrefillNodeSelector] = [
+    CacheAware(), LeastLoaded(), TTFTMin(prefillModel: LinearPrefillModel(base: 0.010, perToken: 0.000_5)),
+]
 
 for (label, tokens) in requests {
     let chain = hasher.blockHashes(tokens)

@@ -42,8 +42,9 @@ final class Engine: Sendable {
             var changes: [PoolChange] = []
             s.pool.takeChanges(into: &changes)
             var events: [EngineEvent] = []
-            EngineEvent.append(changes, of: chain, tokens: tokens, blockSize: blockSize, node: node,
-                               nextEventID: &s.nextEventID, to: &events)
+            EngineEvent.append(
+                changes, of: chain, tokens: tokens, blockSize: blockSize, node: node,
+                nextEventID: &s.nextEventID, to: &events)
             let gaps = router.apply(events)
             precondition(gaps.isEmpty, "events of one engine are applied in order")
             return prefix
@@ -72,12 +73,14 @@ await withTaskGroup(of: Void.self) { group in
                 let id = UInt64(client * 1000 + turn)
                 router.requestStarted(routed, id: id, expectedOutputTokens: 64)
                 let realized = engines[node].serve(history, to: router)
-                totals.withLock { $0.predicted += routed.overlapBlocks; $0.realized += realized }
+                totals.withLock {
+                    $0.predicted += routed.overlapBlocks; $0.realized += realized
+                }
                 router.prefillFinished(id: id)
                 // the previous turn's answer finishes now: each client keeps one request decoding
                 if let previous { router.requestFinished(id: previous) }
                 previous = id
-                if history.count > 2_000 { history = systemPrompts[client % 3] }   // a new conversation
+                if history.count > 2_000 { history = systemPrompts[client % 3] }  // a new conversation
             }
             if let previous { router.requestFinished(id: previous) }
         }
@@ -91,8 +94,9 @@ for n in snapshot.nodes {
 }
 let (predicted, realized) = totals.withLock { ($0.predicted, $0.realized) }
 print("cached blocks: router predicted \(predicted), engines realized \(realized)")
-print("index: \(snapshot.indexedBlocks) blocks, \(snapshot.index.eventsApplied) events, \(snapshot.engineOrder.gaps) gaps, "
-    + "\(snapshot.engine.orphanBlocks) orphan blocks")
+print(
+    "index: \(snapshot.indexedBlocks) blocks, \(snapshot.index.eventsApplied) events, \(snapshot.engineOrder.gaps) gaps, "
+        + "\(snapshot.engine.orphanBlocks) orphan blocks")
 
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }

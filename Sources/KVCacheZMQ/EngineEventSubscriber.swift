@@ -54,8 +54,10 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         ///   - address: Rank 0's PUB address, ending in `:port` (`tcp://10.0.0.5:5557`).
         ///   - replayAddress: Rank 0's replay address, ending in `:port`, if any.
         /// - Returns: One endpoint per rank, or `nil` when an address has no numeric port.
-        public static func ranks(address: String, replayAddress: String? = nil, dataParallelSize: Int, node: NodeID,
-                                 mode: Mode = .connect) -> [Endpoint]? {
+        public static func ranks(
+            address: String, replayAddress: String? = nil, dataParallelSize: Int, node: NodeID,
+            mode: Mode = .connect
+        ) -> [Endpoint]? {
             func offset(_ a: String, _ rank: Int) -> String? {
                 guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]) else { return nil }
                 return a[..<colon] + ":\(port + rank)"
@@ -225,8 +227,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             if rc != 0 { return fail("\(e.mode == .connect ? "connect to" : "bind") \(e.address) failed: \(Self.zmqError())") }
         }
         ready.signal()
-        let timeout = Int(configuration.pollInterval.components.seconds * 1000
-            + configuration.pollInterval.components.attoseconds / 1_000_000_000_000_000)
+        let timeout = Int(
+            configuration.pollInterval.components.seconds * 1000
+                + configuration.pollInterval.components.attoseconds / 1_000_000_000_000_000)
         var items = streams.map { zmq_pollitem_t(socket: $0.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
         while !lock.withLock({ stopRequested }) {
             let n = zmq_poll(&items, Int32(items.count), timeout)
@@ -286,7 +289,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                     update { $0.blockSizeMismatches += before - batch.events.count }
                     if !stream.reportedMismatch {
                         stream.reportedMismatch = true
-                        configuration.logger.error("\(stream.endpoint.address) (node \(node)) publishes blocks of \(seen) tokens but the router hashes blocks of \(expected); its stored blocks are dropped")
+                        configuration.logger.error(
+                            "\(stream.endpoint.address) (node \(node)) publishes blocks of \(seen) tokens but the router hashes blocks of \(expected); its stored blocks are dropped"
+                        )
                     }
                 }
             }
@@ -305,8 +310,10 @@ public final class EngineEventSubscriber: @unchecked Sendable {
     }
 
     /// Fetches batches `from ..< before` from the endpoint's replay socket and applies them.
-    private func replay(from start: UInt64, before end: UInt64, stream: inout Stream, context: UnsafeMutableRawPointer,
-                        nextEventID: inout [NodeID: UInt64], initial: Bool = false) {
+    private func replay(
+        from start: UInt64, before end: UInt64, stream: inout Stream, context: UnsafeMutableRawPointer,
+        nextEventID: inout [NodeID: UInt64], initial: Bool = false
+    ) {
         guard let address = stream.endpoint.replayAddress, let dealer = zmq_socket(context, ZMQ_DEALER) else {
             update { $0.failedReplays += 1 }
             configuration.logger.warning("cannot replay \(stream.endpoint.address): no replay address")
@@ -334,7 +341,8 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             if frames[2].allSatisfy({ $0 == 0xFF }) {
                 if !initial && (first == nil || first! > start) {
                     update { $0.lostRanges += 1 }
-                    configuration.logger.warning("replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
+                    configuration.logger.warning(
+                        "replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
                     var next = nextEventID[stream.endpoint.node, default: 0]
                     sink([EngineEvent(node: stream.endpoint.node, eventID: next, kind: .cleared)])
                     next += 1

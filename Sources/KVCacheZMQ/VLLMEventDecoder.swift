@@ -65,20 +65,30 @@ public struct VLLMEventDecoder: Sendable {
             msgpack_unpack_next(&result, chars.baseAddress, chars.count, &offset)
         }
         guard status == MSGPACK_UNPACK_SUCCESS else {
-            throw VLLMDecodeError(reason: status == MSGPACK_UNPACK_EXTRA_BYTES ? "not msgpack: trailing bytes after the batch"
-                                                                                : "not msgpack (parse status \(status.rawValue))")
+            throw VLLMDecodeError(
+                reason: status == MSGPACK_UNPACK_EXTRA_BYTES
+                    ? "not msgpack: trailing bytes after the batch"
+                    : "not msgpack (parse status \(status.rawValue))")
         }
         let root = result.data
-        guard root.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "batch: expected an array [ts, events, rank], got \(Self.kind(root))") }
+        guard root.type == MSGPACK_OBJECT_ARRAY else {
+            throw VLLMDecodeError(reason: "batch: expected an array [ts, events, rank], got \(Self.kind(root))")
+        }
         let items = Self.elements(root)
         guard items.count == 3 || items.count == 2 else {
             throw VLLMDecodeError(reason: "batch: expected 3 elements [ts, events, rank], got \(items.count)")
         }
-        guard let ts = Self.double(items[0]) else { throw VLLMDecodeError(reason: "batch: ts must be a number, got \(Self.kind(items[0]))") }
-        guard items[1].type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "batch: events must be an array, got \(Self.kind(items[1]))") }
+        guard let ts = Self.double(items[0]) else {
+            throw VLLMDecodeError(reason: "batch: ts must be a number, got \(Self.kind(items[0]))")
+        }
+        guard items[1].type == MSGPACK_OBJECT_ARRAY else {
+            throw VLLMDecodeError(reason: "batch: events must be an array, got \(Self.kind(items[1]))")
+        }
         var rank: Int?
         if items.count == 3 && items[2].type != MSGPACK_OBJECT_NIL {
-            guard let r = Self.int(items[2]) else { throw VLLMDecodeError(reason: "batch: data_parallel_rank must be an integer, got \(Self.kind(items[2]))") }
+            guard let r = Self.int(items[2]) else {
+                throw VLLMDecodeError(reason: "batch: data_parallel_rank must be an integer, got \(Self.kind(items[2]))")
+            }
             rank = r
         }
         var events: [VLLMEvent] = []
@@ -121,8 +131,10 @@ public struct VLLMEventDecoder: Sendable {
     }
 
     static let positional: [String: [String]] = [
-        "BlockStored": ["block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium", "lora_name",
-                        "extra_keys", "group_idx", "kv_cache_spec_kind", "kv_cache_spec_sliding_window"],
+        "BlockStored": [
+            "block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium", "lora_name",
+            "extra_keys", "group_idx", "kv_cache_spec_kind", "kv_cache_spec_sliding_window",
+        ],
         "BlockRemoved": ["block_hashes", "medium", "group_idx", "remaining_copy_counts"],
         "AllBlocksCleared": [],
     ]
@@ -134,7 +146,9 @@ public struct VLLMEventDecoder: Sendable {
             for (k, v) in Self.pairs(o) {
                 guard let key = Self.string(k) else { throw VLLMDecodeError(reason: "event \(index): a map key is not a string") }
                 if key == "type" {
-                    guard let t = Self.string(v) else { throw VLLMDecodeError(reason: "event \(index): field 'type' must be a string, got \(Self.kind(v))") }
+                    guard let t = Self.string(v) else {
+                        throw VLLMDecodeError(reason: "event \(index): field 'type' must be a string, got \(Self.kind(v))")
+                    }
                     tag = t
                 } else {
                     named[key] = v
@@ -163,33 +177,47 @@ public struct VLLMEventDecoder: Sendable {
             let blocks = try hashes(f, "block_hashes", index: index)
             var parent: EngineBlockHash?
             if let p = f.named["parent_block_hash"], p.type != MSGPACK_OBJECT_NIL {
-                guard let h = Self.hash(p) else { throw VLLMDecodeError(reason: "event \(index): field 'parent_block_hash' must be an integer or bytes, got \(Self.kind(p))") }
+                guard let h = Self.hash(p) else {
+                    throw VLLMDecodeError(
+                        reason: "event \(index): field 'parent_block_hash' must be an integer or bytes, got \(Self.kind(p))")
+                }
                 parent = h
             }
             var tokens: [UInt32] = []
             if let t = f.named["token_ids"] {
-                guard t.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "event \(index): field 'token_ids' must be an array, got \(Self.kind(t))") }
+                guard t.type == MSGPACK_OBJECT_ARRAY else {
+                    throw VLLMDecodeError(reason: "event \(index): field 'token_ids' must be an array, got \(Self.kind(t))")
+                }
                 tokens.reserveCapacity(Int(t.via.array.size))
                 for (i, item) in Self.elements(t).enumerated() {
                     guard item.type == MSGPACK_OBJECT_POSITIVE_INTEGER, item.via.u64 <= UInt64(UInt32.max) else {
-                        throw VLLMDecodeError(reason: "event \(index): field 'token_ids'[\(i)] must be an integer in 0...\(UInt32.max), got \(Self.describe(item))")
+                        throw VLLMDecodeError(
+                            reason:
+                                "event \(index): field 'token_ids'[\(i)] must be an integer in 0...\(UInt32.max), got \(Self.describe(item))"
+                        )
                     }
                     tokens.append(UInt32(item.via.u64))
                 }
             }
             var blockSize = 0
             if let b = f.named["block_size"] {
-                guard let v = Self.int(b), v >= 0 else { throw VLLMDecodeError(reason: "event \(index): field 'block_size' must be an integer ≥ 0, got \(Self.describe(b))") }
+                guard let v = Self.int(b), v >= 0 else {
+                    throw VLLMDecodeError(reason: "event \(index): field 'block_size' must be an integer ≥ 0, got \(Self.describe(b))")
+                }
                 blockSize = v
             }
             var adapter: String?
             if let l = f.named["lora_name"], l.type != MSGPACK_OBJECT_NIL {
-                guard let name = Self.string(l) else { throw VLLMDecodeError(reason: "event \(index): field 'lora_name' must be a string, got \(Self.kind(l))") }
+                guard let name = Self.string(l) else {
+                    throw VLLMDecodeError(reason: "event \(index): field 'lora_name' must be a string, got \(Self.kind(l))")
+                }
                 adapter = name.isEmpty ? nil : name
             }
             var extraKeys: [[BlockExtraKey]] = []
             if let x = f.named["extra_keys"], x.type != MSGPACK_OBJECT_NIL {
-                guard x.type == MSGPACK_OBJECT_ARRAY else { throw VLLMDecodeError(reason: "event \(index): field 'extra_keys' must be an array, got \(Self.kind(x))") }
+                guard x.type == MSGPACK_OBJECT_ARRAY else {
+                    throw VLLMDecodeError(reason: "event \(index): field 'extra_keys' must be an array, got \(Self.kind(x))")
+                }
                 for (i, perBlock) in Self.elements(x).enumerated() {
                     var keys: [BlockExtraKey] = []
                     if perBlock.type != MSGPACK_OBJECT_NIL {
@@ -199,8 +227,10 @@ public struct VLLMEventDecoder: Sendable {
                 }
                 if extraKeys.allSatisfy(\.isEmpty) { extraKeys = [] }
             }
-            return .stored(EngineStoredBlocks(blocks: blocks, parent: parent, tokens: tokens, blockSize: blockSize, adapter: adapter,
-                                              extraKeys: extraKeys, tier: try tier(f, index: index)))
+            return .stored(
+                EngineStoredBlocks(
+                    blocks: blocks, parent: parent, tokens: tokens, blockSize: blockSize, adapter: adapter,
+                    extraKeys: extraKeys, tier: try tier(f, index: index)))
         case "BlockRemoved":
             return .removed(blocks: try hashes(f, "block_hashes", index: index), tier: try tier(f, index: index))
         case "AllBlocksCleared":
@@ -249,7 +279,9 @@ public struct VLLMEventDecoder: Sendable {
 
     func tier(_ f: Fields, index: Int) throws(VLLMDecodeError) -> StorageTier {
         guard let m = f.named["medium"], m.type != MSGPACK_OBJECT_NIL else { return .device }
-        guard let s = Self.string(m) else { throw VLLMDecodeError(reason: "event \(index): field 'medium' must be a string, got \(Self.kind(m))") }
+        guard let s = Self.string(m) else {
+            throw VLLMDecodeError(reason: "event \(index): field 'medium' must be a string, got \(Self.kind(m))")
+        }
         switch s.uppercased() {
         case "GPU": return .device
         case "CPU": return .host

@@ -7,7 +7,7 @@
 func _msgpackBoundsProblem(_ bytes: UnsafeRawBufferPointer) -> String? {
     let n = bytes.count
     var i = 0
-    var pending = 1          // elements still to read; each takes at least one byte
+    var pending = 1  // elements still to read; each takes at least one byte
     @inline(__always) func be(_ at: Int, _ width: Int) -> Int? {
         guard at + width <= n else { return nil }
         var v = 0
@@ -20,8 +20,8 @@ func _msgpackBoundsProblem(_ bytes: UnsafeRawBufferPointer) -> String? {
         let t = bytes[i]
         i += 1
         pending -= 1
-        var elements = 0     // for containers
-        var skip = 0         // payload bytes after the header
+        var elements = 0  // for containers
+        var skip = 0  // payload bytes after the header
         switch t {
         case 0x00...0x7f, 0xe0...0xff, 0xc0, 0xc2, 0xc3: break
         case 0x80...0x8f: elements = Int(t & 0x0f) * 2

@@ -31,7 +31,10 @@ struct AnalyzeCommand: ParsableCommand {
             ("meanOutputTokens", .num(s.meanOutputTokens, 2)), ("spanSeconds", .num(s.spanSeconds, 3)),
             ("mostCommonFirstBlock", s.mostCommonFirstBlock.map { .string(String($0.rawValue)) } ?? .null),
             ("shareOfRequestsWithMostCommonFirstBlock", .num(s.shareOfRequestsWithMostCommonFirstBlock, 6)),
-            ("hottestBlocks", .array(s.hottestBlocks.map { .object([("block", .string(String($0.block.rawValue))), ("accesses", .int($0.accesses))]) })),
+            (
+                "hottestBlocks",
+                .array(s.hottestBlocks.map { .object([("block", .string(String($0.block.rawValue))), ("accesses", .int($0.accesses))]) })
+            ),
             ("hottestShare", .num(s.hottestShare, 6)),
             ("reuseDistanceP50", .num(s.reuseDistanceP50, 1)), ("reuseDistanceP90", .num(s.reuseDistanceP90, 1)),
             ("reuseDistanceP99", .num(s.reuseDistanceP99, 1)),

@@ -52,9 +52,15 @@ struct CompareCommand: ParsableCommand {
         if evictions.contains(.belady) { throw CLIError("--eviction belady is offline-only: use 'sweep' or 'replay --nodes 1'") }
         let trace = try source.load()
         var configs: [ClusterConfiguration] = []
-        for n in nodeCounts { for c in capacities { for e in evictions { for s in selectors {
-            configs.append(try model.configuration(nodes: n, capacity: c, eviction: e, selector: s, seed: seed))
-        } } } }
+        for n in nodeCounts {
+            for c in capacities {
+                for e in evictions {
+                    for s in selectors {
+                        configs.append(try model.configuration(nodes: n, capacity: c, eviction: e, selector: s, seed: seed))
+                    }
+                }
+            }
+        }
         let started = Date()
         let results = try Self.runAll(trace, configs)
         let wall = Date().timeIntervalSince(started)
@@ -80,8 +86,10 @@ struct CompareCommand: ParsableCommand {
             let shared = ["nodes", "capacity", "eviction", "selector"].filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
-            let keys = ["rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit", "maxShare", "cvInput",
-                        "ttftMean", "ttftP99", "rejected", "efficiency", "netScore"].filter { !shared.contains($0) }
+            let keys = [
+                "rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit", "maxShare", "cvInput",
+                "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
+            ].filter { !shared.contains($0) }
             print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {
                 let common = shared.map { "\($0) \(rows[0][$0]?.text ?? "")" }.joined(separator: ", ")
@@ -91,8 +99,11 @@ struct CompareCommand: ParsableCommand {
         }
         if let chart {
             let bars = ranked.map { (label: $0.configuration.label, value: abs(score($0))) }
-            try writeFile(chart, SVGChart.barChart(title: "Configurations ranked by \(rankBy.rawValue) — \((trace.source as NSString).lastPathComponent)",
-                                                   valueLabel: rankBy.rawValue + (rankBy.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
+            try writeFile(
+                chart,
+                SVGChart.barChart(
+                    title: "Configurations ranked by \(rankBy.rawValue) — \((trace.source as NSString).lastPathComponent)",
+                    valueLabel: rankBy.rawValue + (rankBy.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
         }
     }
 

@@ -60,7 +60,9 @@ struct HashCommand: ParsableCommand {
         }
         let hashes = hasher.blockHashes(ids, cacheSalt: cacheSalt)
         guard !hashes.isEmpty else {
-            throw CLIError("\(ids.count) tokens make no full block of \(blockSize) (a partial block has no hash): give more tokens or a smaller --block-size")
+            throw CLIError(
+                "\(ids.count) tokens make no full block of \(blockSize) (a partial block has no hash): give more tokens or a smaller --block-size"
+            )
         }
         switch format {
         case .text:

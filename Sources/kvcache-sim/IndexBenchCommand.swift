@@ -62,8 +62,10 @@ struct IndexBenchCommand: ParsableCommand {
                 "indexedBlocks": .int(r.indexedBlocks),
             ])
         }
-        let keys = ["nodes", "events", "queries", "blockOperations", "passes", "blockOperationsPerSecond", "operationsPerSecond",
-                    "queryP50Microseconds", "queryP99Microseconds", "bytesPerBlock", "indexedBlocks"]
+        let keys = [
+            "nodes", "events", "queries", "blockOperations", "passes", "blockOperationsPerSecond", "operationsPerSecond",
+            "queryP50Microseconds", "queryP99Microseconds", "bytesPerBlock", "indexedBlocks",
+        ]
         print(Report.render(rows: rows, keys: keys, format: format))
     }
 }
@@ -86,8 +88,10 @@ extension IndexBenchCommand {
                 "indexedBlocks": .int(r.indexedBlocks),
             ])
         }
-        let keys = ["nodes", "events", "engineEventsPerSecond", "routerSchemeEventsPerSecond", "indexBytesPerBlock", "mapBytesPerBlock",
-                    "bytesPerBlock", "indexedBlocks"]
+        let keys = [
+            "nodes", "events", "engineEventsPerSecond", "routerSchemeEventsPerSecond", "indexBytesPerBlock", "mapBytesPerBlock",
+            "bytesPerBlock", "indexedBlocks",
+        ]
         print(Report.render(rows: rows, keys: keys, format: format))
     }
 }

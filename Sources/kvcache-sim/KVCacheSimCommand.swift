@@ -17,7 +17,10 @@ struct KVCacheSimCommand: ParsableCommand {
                   --selector ttft-min --baseline --format json
               kvcache-sim analyze --trace trace.jsonl
             """,
-        subcommands: [CompareCommand.self, ReplayCommand.self, SweepCommand.self, AnalyzeCommand.self, IndexBenchCommand.self, ListenCommand.self, HashCommand.self],
+        subcommands: [
+            CompareCommand.self, ReplayCommand.self, SweepCommand.self, AnalyzeCommand.self, IndexBenchCommand.self, ListenCommand.self,
+            HashCommand.self,
+        ],
         defaultSubcommand: CompareCommand.self
     )
 }

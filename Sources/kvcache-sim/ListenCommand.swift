@@ -86,9 +86,10 @@ struct ListenCommand: ParsableCommand {
             if format == .table {
                 let rate = Double(s.events - last.events) / max(now.timeIntervalSince(lastTime), 1e-9)
                 let blocks = nodes.map { "n\($0)=\(router.indexedBlocks(of: $0))" }.joined(separator: " ")
-                let line = String(format: "%6.1fs  %9.0f events/s  blocks %@  gaps %d  replayed %d  lost %d  malformed %d\n",
-                                  now.timeIntervalSince(start), rate, blocks, s.gaps, s.replayedBatches, s.lostRanges, s.malformed)
-                FileHandle.standardOutput.write(Data(line.utf8))   // unbuffered: live even into a pipe
+                let line = String(
+                    format: "%6.1fs  %9.0f events/s  blocks %@  gaps %d  replayed %d  lost %d  malformed %d\n",
+                    now.timeIntervalSince(start), rate, blocks, s.gaps, s.replayedBatches, s.lostRanges, s.malformed)
+                FileHandle.standardOutput.write(Data(line.utf8))  // unbuffered: live even into a pipe
             }
             last = s
             lastTime = now

@@ -19,11 +19,14 @@ struct ModelOptions: ParsableArguments {
     var hostOnboardMs: Double = 2
     @Option(parsing: .unconditional, help: "Onboarding time per block from disk, ms.")
     var diskOnboardMs: Double = 20
-    @Option(name: .customLong("transfer-gbps"), parsing: .unconditional, help: "KV transfer bandwidth between nodes, GB/s (0: no transfers). Used by ttft-min and hotspot-replicating.")
+    @Option(
+        name: .customLong("transfer-gbps"), parsing: .unconditional,
+        help: "KV transfer bandwidth between nodes, GB/s (0: no transfers). Used by ttft-min and hotspot-replicating.")
     var transferGBps: Double = 0
     @Option(parsing: .unconditional, help: "KV bytes per block, MB (for transfers).")
     var blockMB: Double = 160
-    @Option(parsing: .unconditional, help: "Reject requests whose estimated TTFT exceeds this many seconds (ttft-min, hotspot-replicating).")
+    @Option(
+        parsing: .unconditional, help: "Reject requests whose estimated TTFT exceeds this many seconds (ttft-min, hotspot-replicating).")
     var ttftSlo: Double?
     @Option(parsing: .unconditional, help: "ttft-min: consider a transfer when the best match is at least this many times the local one.")
     var kvBalancingThreshold: Double = 1
@@ -95,7 +98,9 @@ struct ModelOptions: ParsableArguments {
         let chosen = Set(selectors.map(\.rawValue))
         for (flags, users) in policyFlags where chosen.isDisjoint(with: users) {
             for flag in flags where arguments.contains(where: { $0 == flag || $0.hasPrefix(flag + "=") }) {
-                throw CLIError("\(flag) applies to \(users.joined(separator: ", ")), not to the chosen selector(s) \(selectors.map(\.rawValue).joined(separator: ", "))")
+                throw CLIError(
+                    "\(flag) applies to \(users.joined(separator: ", ")), not to the chosen selector(s) \(selectors.map(\.rawValue).joined(separator: ", "))"
+                )
             }
         }
     }
@@ -109,15 +114,20 @@ struct ModelOptions: ParsableArguments {
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard !o1, !o2, bytes <= available * 0.8 else {
             let blocksText = o1 || o2 ? "more than \(Int.max)" : "\(all)"
-            throw CLIError("\(nodes) node(s) of \(blocksText) blocks (all tiers) need about "
-                + String(format: "%.1f GB; this machine has %.1f GB", o1 || o2 ? Double.infinity : bytes / 1e9, available / 1e9))
+            throw CLIError(
+                "\(nodes) node(s) of \(blocksText) blocks (all tiers) need about "
+                    + String(format: "%.1f GB; this machine has %.1f GB", o1 || o2 ? Double.infinity : bytes / 1e9, available / 1e9))
         }
     }
 
-    func configuration(nodes: Int, capacity: Int, eviction: EvictionPolicy, selector: SelectorPolicy, seed: UInt64) throws -> ClusterConfiguration {
+    func configuration(
+        nodes: Int, capacity: Int, eviction: EvictionPolicy, selector: SelectorPolicy, seed: UInt64
+    ) throws -> ClusterConfiguration {
         try validate()
         try Self.checkMemory(nodes: nodes, capacity: capacity, hostCapacity: hostCapacity, diskCapacity: diskCapacity)
-        guard diskCapacity == 0 || hostCapacity > 0 else { throw CLIError("--disk-capacity needs --host-capacity (evictions flow device → host → disk)") }
+        guard diskCapacity == 0 || hostCapacity > 0 else {
+            throw CLIError("--disk-capacity needs --host-capacity (evictions flow device → host → disk)")
+        }
         let model = LinearPrefillModel(base: prefillBaseMs / 1000, perToken: prefillUsPerToken / 1e6)
         var s = SelectorConfiguration()
         s.seed = seed
@@ -129,16 +139,18 @@ struct ModelOptions: ParsableArguments {
         s.prefillLoadScale = prefillLoadScale
         s.overlapCredit = overlapCredit
         s.temperature = temperature
-        s.ttftMin = TTFTMin(prefillModel: model,
-                            transfer: transferGBps > 0 ? KVTransferModel(bytesPerBlock: blockMB * 1e6, bandwidth: transferGBps * 1e9) : nil,
-                            kvcacheBalancingThreshold: kvBalancingThreshold, ttftSLO: ttftSlo)
+        s.ttftMin = TTFTMin(
+            prefillModel: model,
+            transfer: transferGBps > 0 ? KVTransferModel(bytesPerBlock: blockMB * 1e6, bandwidth: transferGBps * 1e9) : nil,
+            kvcacheBalancingThreshold: kvBalancingThreshold, ttftSLO: ttftSlo)
         s.hotWindow = hotWindow
         s.hotPrefixBlocks = hotPrefixBlocks
         s.anticipateRising = anticipate
-        return ClusterConfiguration(nodes: nodes, capacity: capacity, eviction: eviction, selector: selector, selectorConfiguration: s,
-                                    prefillModel: model, decodeSecondsPerToken: decodeMsPerToken / 1000,
-                                    hostCapacity: hostCapacity, diskCapacity: diskCapacity,
-                                    hostOnboardSecondsPerBlock: hostOnboardMs / 1000, diskOnboardSecondsPerBlock: diskOnboardMs / 1000,
-                                    gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples)
+        return ClusterConfiguration(
+            nodes: nodes, capacity: capacity, eviction: eviction, selector: selector, selectorConfiguration: s,
+            prefillModel: model, decodeSecondsPerToken: decodeMsPerToken / 1000,
+            hostCapacity: hostCapacity, diskCapacity: diskCapacity,
+            hostOnboardSecondsPerBlock: hostOnboardMs / 1000, diskOnboardSecondsPerBlock: diskOnboardMs / 1000,
+            gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples)
     }
 }

@@ -9,7 +9,9 @@ func check(_ value: Double, _ flag: String, _ range: ClosedRange<Double>) throws
 
 /// Checks that `value` is in `range`, naming the flag.
 func check(_ value: Int, _ flag: String, _ range: ClosedRange<Int>) throws {
-    guard range.contains(value) else { throw CLIError("\(flag) \(value): expected a whole number in \(range.lowerBound)...\(range.upperBound)") }
+    guard range.contains(value) else {
+        throw CLIError("\(flag) \(value): expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+    }
 }
 
 /// A range bound as the user would type it (whole numbers without a fraction).

@@ -49,8 +49,9 @@ struct ReplayCommand: ParsableCommand {
         let route = try parseSelector(selector)
         guard capacity >= 1 else { throw CLIError("--capacity must be at least 1 block, got \(capacity)") }
         guard (1...65_536).contains(nodes) else { throw CLIError("--nodes \(nodes): expected a whole number in 1...65536") }
-        try ModelOptions.checkMemory(nodes: nodes, capacity: capacity, hostCapacity: max(model.hostCapacity, 0),
-                                     diskCapacity: max(model.diskCapacity, 0))
+        try ModelOptions.checkMemory(
+            nodes: nodes, capacity: capacity, hostCapacity: max(model.hostCapacity, 0),
+            diskCapacity: max(model.diskCapacity, 0))
         let trace = try source.load()
         if policy == .belady {
             guard nodes == 1 else { throw CLIError("--eviction belady needs the future of one pool: use --nodes 1") }
@@ -68,7 +69,8 @@ struct ReplayCommand: ParsableCommand {
         let config = try model.configuration(nodes: nodes, capacity: capacity, eviction: policy, selector: route, seed: seed)
         let r = try ClusterSimulator.run(trace, config, baseline: baseline)
         if r.rejected == r.requests {
-            throw CLIError("every one of the \(r.requests) requests was rejected (no TTFT to report): the estimated TTFTs all exceed --ttft-slo")
+            throw CLIError(
+                "every one of the \(r.requests) requests was rejected (no TTFT to report): the estimated TTFTs all exceed --ttft-slo")
         }
         print(Report.renderRecord(Self.record(trace: trace, r), format: format))
     }
@@ -78,28 +80,50 @@ struct ReplayCommand: ParsableCommand {
         let c = r.configuration
         let served = r.requests - r.rejected
         var row: [(String, Value)] = [
-            ("trace", .string(trace.source)), ("nodes", .int(c.nodes)), ("capacity", .int(c.capacity)), ("eviction", .string(c.eviction.rawValue)),
+            ("trace", .string(trace.source)), ("nodes", .int(c.nodes)), ("capacity", .int(c.capacity)),
+            ("eviction", .string(c.eviction.rawValue)),
             ("selector", .string(c.selector.rawValue)), ("requests", .int(r.requests)), ("rejected", .int(r.rejected)),
             ("rejectionRate", .num(Double(r.rejected) / Double(max(r.requests, 1)), 4)),
-            ("blockAccesses", .int(r.blockAccesses)), ("blockHitRatio", .num(r.blockHitRatio, 9)), ("accessHitRatio", .num(r.accessHitRatio, 9)),
+            ("blockAccesses", .int(r.blockAccesses)), ("blockHitRatio", .num(r.blockHitRatio, 9)),
+            ("accessHitRatio", .num(r.accessHitRatio, 9)),
             ("prefixHitRatio", .num(r.prefixHitRatio, 9)), ("tokenHitRatio", .num(r.tokenHitRatio, 9)), ("evictions", .int(r.evictions)),
             ("maxRequestShare", .num(r.maxRequestShare, 9)), ("cvInputTokens", .num(r.cvInputTokens, 9)),
             ("cvPrefilledTokens", .num(r.cvPrefilledTokens, 9)), ("efficiency", .num(r.efficiency)),
-            ("ttft", served == 0 ? .null : .object([("mean", .num(r.ttft.mean, 9)), ("p50", .num(r.ttft.p50, 9)),
-                                                    ("p90", .num(r.ttft.p90, 9)), ("p99", .num(r.ttft.p99, 9))])),
+            (
+                "ttft",
+                served == 0
+                    ? .null
+                    : .object([
+                        ("mean", .num(r.ttft.mean, 9)), ("p50", .num(r.ttft.p50, 9)),
+                        ("p90", .num(r.ttft.p90, 9)), ("p99", .num(r.ttft.p99, 9)),
+                    ])
+            ),
             ("prefillGPUSeconds", .num(r.prefillSeconds)), ("netScore", .num(r.netScore)),
             ("transfers", .int(r.transfers)), ("replicatedBlocks", .int(r.replicatedBlocks)), ("onboardedBlocks", .int(r.onboardedBlocks)),
         ]
         if let reduction = r.ttftReduction { row.append(("ttftReduction", .num(reduction))) }
-        row.append(("perNode", .array(r.perNode.enumerated().map { k, n in
-            .object([("node", .int(k)), ("requests", .int(n.requests)), ("inputTokens", .int(n.inputTokens)),
-                     ("prefilledTokens", .int(n.prefilledTokens)), ("evictions", .int(n.evictions)), ("prefillSeconds", .num(n.prefillSeconds, 3))])
-        })))
+        row.append(
+            (
+                "perNode",
+                .array(
+                    r.perNode.enumerated().map { k, n in
+                        .object([
+                            ("node", .int(k)), ("requests", .int(n.requests)), ("inputTokens", .int(n.inputTokens)),
+                            ("prefilledTokens", .int(n.prefilledTokens)), ("evictions", .int(n.evictions)),
+                            ("prefillSeconds", .num(n.prefillSeconds, 3)),
+                        ])
+                    })
+            ))
         if !r.replicaSamples.isEmpty {
             row.append(("hottestBlocks", .array(r.hottestBlocks.map { .string(String($0.rawValue)) })))
-            row.append(("replicaSamples", .array(r.replicaSamples.map { s in
-                .object([("request", .int(s.request)), ("replicas", .array(s.replicas.map { .int($0) }))])
-            })))
+            row.append(
+                (
+                    "replicaSamples",
+                    .array(
+                        r.replicaSamples.map { s in
+                            .object([("request", .int(s.request)), ("replicas", .array(s.replicas.map { .int($0) }))])
+                        })
+                ))
         }
         row.append(("elapsedSeconds", .num(r.elapsedSeconds)))
         return row

@@ -101,11 +101,13 @@ enum Report {
         var out = render(rows: flat, keys: [name, "value"], format: format)
         for (k, v) in pairs {
             guard case .array(let items) = v, case .object(let first)? = items.first else { continue }
-            let keys = first.map(\.0).filter { key in items.allSatisfy { item in
-                if case .object(let p) = item, let v = p.first(where: { $0.0 == key })?.1 { return v.text != nil }
-                return false
-            } }
-            guard keys.count == first.count else { continue }      // nested lists: JSON only
+            let keys = first.map(\.0).filter { key in
+                items.allSatisfy { item in
+                    if case .object(let p) = item, let v = p.first(where: { $0.0 == key })?.1 { return v.text != nil }
+                    return false
+                }
+            }
+            guard keys.count == first.count else { continue }  // nested lists: JSON only
             let rows = items.map { item -> [String: Value] in
                 guard case .object(let p) = item else { return [:] }
                 return Dictionary(p, uniquingKeysWith: { a, _ in a })

@@ -66,14 +66,20 @@ struct SweepCommand: ParsableCommand {
         print(Report.render(rows: rows, keys: keys, format: format))
         if let chart {
             var series = policies.enumerated().map { pi, p in
-                SVGChart.Series(name: p.rawValue, points: capacities.enumerated().map { ci, c in (Double(c), value(results[ci * policies.count + pi]!)) })
+                SVGChart.Series(
+                    name: p.rawValue,
+                    points: capacities.enumerated().map { ci, c in (Double(c), value(results[ci * policies.count + pi]!)) })
             }
             if metric == .access {
-                series.append(SVGChart.Series(name: "LRU (one-pass MRC)", points: zip(capacities, mrc).map { (Double($0), $1) }, dashed: true))
+                series.append(
+                    SVGChart.Series(name: "LRU (one-pass MRC)", points: zip(capacities, mrc).map { (Double($0), $1) }, dashed: true))
             }
-            try writeFile(chart, SVGChart.lineChart(title: "\(metric.rawValue) hit ratio vs capacity — \((trace.source as NSString).lastPathComponent)",
-                                                    xLabel: "capacity (blocks, log scale)", yLabel: "\(metric.rawValue) hit ratio",
-                                                    series: series, logX: true))
+            try writeFile(
+                chart,
+                SVGChart.lineChart(
+                    title: "\(metric.rawValue) hit ratio vs capacity — \((trace.source as NSString).lastPathComponent)",
+                    xLabel: "capacity (blocks, log scale)", yLabel: "\(metric.rawValue) hit ratio",
+                    series: series, logX: true))
         }
     }
 }

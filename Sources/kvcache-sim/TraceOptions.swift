@@ -30,7 +30,9 @@ struct TraceOptions: ParsableArguments {
     var sort = false
 
     func load() throws -> Trace {
-        guard (1...(1 << 20)).contains(blockSize) else { throw CLIError("--block-size \(blockSize): expected a whole number in 1...1048576") }
+        guard (1...(1 << 20)).contains(blockSize) else {
+            throw CLIError("--block-size \(blockSize): expected a whole number in 1...1048576")
+        }
         if trace == nil {
             try check(requests, "--requests", 1...10_000_000)
             try check(rate, "--rate", 1e-3...1e6)
@@ -40,9 +42,12 @@ struct TraceOptions: ParsableArguments {
             return try TraceReader(options: .init(blockSize: blockSize, sort: sort)).read(path: path)
         }
         guard let scenario = Workload.Scenario(rawValue: workload) else {
-            throw CLIError("unknown --workload '\(workload)' (expected one of \(Workload.Scenario.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw CLIError(
+                "unknown --workload '\(workload)' (expected one of \(Workload.Scenario.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        return try Workload(scenario: scenario, requests: requests, seed: workloadSeed, zipfSkew: zipf, arrivalRate: rate,
-                            blockSize: blockSize).generate()
+        return try Workload(
+            scenario: scenario, requests: requests, seed: workloadSeed, zipfSkew: zipf, arrivalRate: rate,
+            blockSize: blockSize
+        ).generate()
     }
 }

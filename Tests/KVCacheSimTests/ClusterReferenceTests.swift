@@ -1,5 +1,6 @@
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheSim
 
 @Suite("Cluster simulator against the reference model")
@@ -16,8 +17,9 @@ struct ClusterReferenceTests {
         ]
     }
 
-    @Test("N ∈ {8, 16}, C ∈ {1000, 5000}: every metric matches (1e-9; TTFT 1e-6 s)",
-          arguments: [(8, 1000), (8, 5000), (16, 1000), (16, 5000)])
+    @Test(
+        "N ∈ {8, 16}, C ∈ {1000, 5000}: every metric matches (1e-9; TTFT 1e-6 s)",
+        arguments: [(8, 1000), (8, 5000), (16, 1000), (16, 5000)])
     func deterministic(nodes: Int, capacity: Int) throws {
         for (name, policy) in Self.selectors {
             let expected = try #require(SimFixtures.reference.cluster["N\(nodes)/C\(capacity)/\(name)"])
@@ -52,7 +54,9 @@ struct ClusterReferenceTests {
         }
     }
 
-    @Test("overlaps from the index fed by pool changes equal overlaps from the pools", arguments: [SelectorPolicy.ttftMin, .cacheAware, .kvCost])
+    @Test(
+        "overlaps from the index fed by pool changes equal overlaps from the pools",
+        arguments: [SelectorPolicy.ttftMin, .cacheAware, .kvCost])
     func indexEqualsPools(selector: SelectorPolicy) throws {
         var config = ClusterConfiguration(nodes: 16, capacity: 1000, eviction: .lru, selector: selector, replicaSamples: 5)
         config.overlapSource = .index
@@ -64,7 +68,9 @@ struct ClusterReferenceTests {
         #expect(viaIndex.replicaSamples == viaPools.replicaSamples)
     }
 
-    @Test("a pool that can evict nothing is an error of the run, not a silent miss", arguments: [ClusterConfiguration.OverlapSource.pools, .index])
+    @Test(
+        "a pool that can evict nothing is an error of the run, not a silent miss",
+        arguments: [ClusterConfiguration.OverlapSource.pools, .index])
     func exhaustedPoolIsAnError(source: ClusterConfiguration.OverlapSource) throws {
         // block 2 follows block 1, then block 1 follows block 2: no prefix tree, so LeafLRU
         // ends up with no block lacking a cached child when block 3 needs room

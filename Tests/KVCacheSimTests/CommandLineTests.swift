@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheSim
 
 /// Runs the built `kvcache-sim` (it sits beside the test bundle in the build products).
@@ -25,37 +26,39 @@ func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, std
 
 @Suite("kvcache-sim command line")
 struct CommandLineTests {
-    @Test("bad input: one clear line on stderr, non-zero exit, no stack trace", arguments: [
-        (["replay", "--capacity", "0"], "capacity"),
-        (["replay", "--eviction", "mru"], "unknown --eviction 'mru'"),
-        (["replay", "--trace", "/no/such/trace.jsonl"], "/no/such/trace.jsonl: no such file"),
-        (["compare", "--selector", "best"], "unknown --selector 'best'"),
-        (["compare", "--nodes", "0"], "--nodes"),
-        (["hash", "--block-size", "0", "--tokens", "1"], "block size must be at least 1"),
-        (["hash", "--tokens", "1,two"], "'two' is not a token id"),
-        (["sweep", "--workload", "nope"], "unknown --workload 'nope'"),
-        // numbers from flags are range-checked: one line naming the flag and the value
-        (["replay", "--block-size", "9223372036854775807"], "--block-size 9223372036854775807"),
-        (["replay", "--rate", "1e-300"], "--rate 1e-300"),
-        (["replay", "--prefill-base-ms", "1e300"], "--prefill-base-ms 1e+300"),
-        (["replay", "--host-capacity", "10", "--host-onboard-ms", "1e300"], "--host-onboard-ms 1e+300"),
-        (["replay", "--decode-ms-per-token", "1e300"], "--decode-ms-per-token 1e+300"),
-        (["compare", "--nodes", "100000"], "--nodes: 100000 is above the maximum"),
-        (["replay", "--capacity", "4000000000"], "need about"),
-        (["replay", "--capacity", "9223372036854775807"], "need about"),
-        (["compare", "--selector", "weighted", "--alpha", "nan"], "--alpha nan"),
-        (["compare", "--selector", "weighted", "--alpha", "inf"], "--alpha inf"),
-        (["compare", "--selector", "kv-cost", "--temperature", "-1"], "--temperature -1"),
-        (["compare", "--selector", "ttft-min", "--transfer-gbps", "-1"], "--transfer-gbps -1"),
-        (["compare", "--cost-ratio", "-1"], "--cost-ratio -1"),
-        (["replay", "--selector", "ttft-min", "--ttft-slo", "0"], "--ttft-slo 0"),
-        (["replay", "--zipf", "-1"], "--zipf -1"),
-        (["compare", "--selector", "kv-cost", "--alpha", "0.5"], "--alpha applies to weighted"),
-        (["replay", "--selector", "ttft-min", "--ttft-slo", "0.000001"], "every one of the 10000 requests was rejected"),
-        (["hash", "--tokens", "1,2,3"], "3 tokens make no full block of 512"),
-        (["listen", "--endpoint", "tcp://127.0.0.1:1,node=1000000000"], "node must be a whole number in 0...4095"),
-        (["listen", "--endpoint", "tcp://127.0.0.1:1,node=9223372036854775807"], "node must be a whole number"),
-    ])
+    @Test(
+        "bad input: one clear line on stderr, non-zero exit, no stack trace",
+        arguments: [
+            (["replay", "--capacity", "0"], "capacity"),
+            (["replay", "--eviction", "mru"], "unknown --eviction 'mru'"),
+            (["replay", "--trace", "/no/such/trace.jsonl"], "/no/such/trace.jsonl: no such file"),
+            (["compare", "--selector", "best"], "unknown --selector 'best'"),
+            (["compare", "--nodes", "0"], "--nodes"),
+            (["hash", "--block-size", "0", "--tokens", "1"], "block size must be at least 1"),
+            (["hash", "--tokens", "1,two"], "'two' is not a token id"),
+            (["sweep", "--workload", "nope"], "unknown --workload 'nope'"),
+            // numbers from flags are range-checked: one line naming the flag and the value
+            (["replay", "--block-size", "9223372036854775807"], "--block-size 9223372036854775807"),
+            (["replay", "--rate", "1e-300"], "--rate 1e-300"),
+            (["replay", "--prefill-base-ms", "1e300"], "--prefill-base-ms 1e+300"),
+            (["replay", "--host-capacity", "10", "--host-onboard-ms", "1e300"], "--host-onboard-ms 1e+300"),
+            (["replay", "--decode-ms-per-token", "1e300"], "--decode-ms-per-token 1e+300"),
+            (["compare", "--nodes", "100000"], "--nodes: 100000 is above the maximum"),
+            (["replay", "--capacity", "4000000000"], "need about"),
+            (["replay", "--capacity", "9223372036854775807"], "need about"),
+            (["compare", "--selector", "weighted", "--alpha", "nan"], "--alpha nan"),
+            (["compare", "--selector", "weighted", "--alpha", "inf"], "--alpha inf"),
+            (["compare", "--selector", "kv-cost", "--temperature", "-1"], "--temperature -1"),
+            (["compare", "--selector", "ttft-min", "--transfer-gbps", "-1"], "--transfer-gbps -1"),
+            (["compare", "--cost-ratio", "-1"], "--cost-ratio -1"),
+            (["replay", "--selector", "ttft-min", "--ttft-slo", "0"], "--ttft-slo 0"),
+            (["replay", "--zipf", "-1"], "--zipf -1"),
+            (["compare", "--selector", "kv-cost", "--alpha", "0.5"], "--alpha applies to weighted"),
+            (["replay", "--selector", "ttft-min", "--ttft-slo", "0.000001"], "every one of the 10000 requests was rejected"),
+            (["hash", "--tokens", "1,2,3"], "3 tokens make no full block of 512"),
+            (["listen", "--endpoint", "tcp://127.0.0.1:1,node=1000000000"], "node must be a whole number in 0...4095"),
+            (["listen", "--endpoint", "tcp://127.0.0.1:1,node=9223372036854775807"], "node must be a whole number"),
+        ])
     func badInput(arguments: [String], fragment: String) throws {
         let r = try runCLI(arguments)
         #expect(r.status != 0)
@@ -66,21 +69,34 @@ struct CommandLineTests {
     }
 
     /// Traces that once crashed the simulator (overflow, stack depth): one error line now.
-    @Test("hostile traces: one line naming file, line and field", arguments: [
-        ("{\"timestamp\": 0, \"input_length\": 9223372036854775807, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'input_length'"),
-        ("{\"timestamp\": 1e16, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
-        ("{\"timestamp\": -1e300, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
-        ("{\"timestamp\": 1e308, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
-        ("{\"timestamp\": 0, \"input_length\": 9223372036854775000, \"output_length\": 9223372036854775000, \"hash_ids\": [1]}",
-         ["replay", "--nodes", "2", "--decode-ms-per-token", "1"], ":1: field 'input_length'"),
-        ("{\"timestamp\": 0, \"input_length\": 5000000000000000000, \"output_length\": 1, \"hash_ids\": [1]}\n"
-            + "{\"timestamp\": 1, \"input_length\": 5000000000000000000, \"output_length\": 1, \"hash_ids\": [1]}", ["analyze"],
-         ":1: field 'input_length'"),
-        ("{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1], \"x\": "
-            + String(repeating: "[", count: 20_500) + String(repeating: "]", count: 20_500) + "}", ["replay"], "nested more than 64 levels"),
-    ])
+    @Test(
+        "hostile traces: one line naming file, line and field",
+        arguments: [
+            (
+                "{\"timestamp\": 0, \"input_length\": 9223372036854775807, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"],
+                ":1: field 'input_length'"
+            ),
+            ("{\"timestamp\": 1e16, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
+            ("{\"timestamp\": -1e300, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
+            ("{\"timestamp\": 1e308, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1]}", ["replay"], ":1: field 'timestamp'"),
+            (
+                "{\"timestamp\": 0, \"input_length\": 9223372036854775000, \"output_length\": 9223372036854775000, \"hash_ids\": [1]}",
+                ["replay", "--nodes", "2", "--decode-ms-per-token", "1"], ":1: field 'input_length'"
+            ),
+            (
+                "{\"timestamp\": 0, \"input_length\": 5000000000000000000, \"output_length\": 1, \"hash_ids\": [1]}\n"
+                    + "{\"timestamp\": 1, \"input_length\": 5000000000000000000, \"output_length\": 1, \"hash_ids\": [1]}", ["analyze"],
+                ":1: field 'input_length'"
+            ),
+            (
+                "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 1, \"hash_ids\": [1], \"x\": "
+                    + String(repeating: "[", count: 20_500) + String(repeating: "]", count: 20_500) + "}", ["replay"],
+                "nested more than 64 levels"
+            ),
+        ])
     func hostileTrace(text: String, command: [String], fragment: String) throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache-hostile-\(UInt32.random(in: 0...UInt32.max)).jsonl")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kvcache-hostile-\(UInt32.random(in: 0...UInt32.max)).jsonl")
         try (text + "\n").write(to: url, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: url) }
         let r = try runCLI(command + ["--trace", url.path])
@@ -91,19 +107,22 @@ struct CommandLineTests {
     /// The simulator's own clock: times that cannot be represented end the run with an error.
     @Test("a simulated time beyond the clock is an error naming the request, not a trap")
     func clockOverflow() throws {
-        let trace = try TraceReader().read(text: """
-            {"timestamp": 1e15, "input_length": 4294967296, "output_length": 4294967296, "hash_ids": [1]}
-            {"timestamp": 1e15, "input_length": 4294967296, "output_length": 4294967296, "hash_ids": [2]}
-            """)
-        let config = ClusterConfiguration(nodes: 1, capacity: 10, prefillModel: LinearPrefillModel(base: 3600, perToken: 1),
-                                          decodeSecondsPerToken: 1e10)
+        let trace = try TraceReader().read(
+            text: """
+                {"timestamp": 1e15, "input_length": 4294967296, "output_length": 4294967296, "hash_ids": [1]}
+                {"timestamp": 1e15, "input_length": 4294967296, "output_length": 4294967296, "hash_ids": [2]}
+                """)
+        let config = ClusterConfiguration(
+            nodes: 1, capacity: 10, prefillModel: LinearPrefillModel(base: 3600, perToken: 1),
+            decodeSecondsPerToken: 1e10)
         #expect(throws: SimulationError.self) { try ClusterSimulator.run(trace, config) }
     }
 
     /// Every command's JSON is one document a JSON parser accepts, whatever the trace path.
     @Test("every command prints one valid JSON document, even for a path with quotes, brackets and non-ASCII")
     func jsonEverywhere() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache \"json\" [test] ünï-\(UInt32.random(in: 0...UInt32.max))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kvcache \"json\" [test] ünï-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let trace = dir.appendingPathComponent("[1e5].jsonl")
@@ -128,8 +147,9 @@ struct CommandLineTests {
         }
     }
 
-    @Test("every command's help prints, fits 80 columns, and its examples run as printed",
-          arguments: ["compare", "replay", "sweep", "analyze", "index-bench", "hash", "listen"])
+    @Test(
+        "every command's help prints, fits 80 columns, and its examples run as printed",
+        arguments: ["compare", "replay", "sweep", "analyze", "index-bench", "hash", "listen"])
     func help(command: String) throws {
         let r = try runCLI([command, "--help"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -152,7 +172,8 @@ struct CommandLineTests {
     @Test("a malformed trace names file, line and field")
     func badTrace() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache-bad-\(UInt32.random(in: 0...UInt32.max)).jsonl")
-        try "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 1, \"hash_ids\": [1, 2]}\n{\"timestamp\": 1, \"input_length\": -5, \"output_length\": 1, \"hash_ids\": [1]}\n"
+        try
+            "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 1, \"hash_ids\": [1, 2]}\n{\"timestamp\": 1, \"input_length\": -5, \"output_length\": 1, \"hash_ids\": [1]}\n"
             .write(to: url, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: url) }
         let r = try runCLI(["replay", "--trace", url.path])
@@ -165,8 +186,10 @@ struct CommandLineTests {
         let r = try runCLI(["replay", "--trace", SimFixtures.conversationPath, "--nodes", "1", "--capacity", "5000", "--format", "json"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
-        for key in ["requests", "blockAccesses", "blockHitRatio", "accessHitRatio", "prefixHitRatio", "tokenHitRatio", "evictions",
-                    "elapsedSeconds", "maxRequestShare", "cvInputTokens", "cvPrefilledTokens", "ttft", "perNode"] {
+        for key in [
+            "requests", "blockAccesses", "blockHitRatio", "accessHitRatio", "prefixHitRatio", "tokenHitRatio", "evictions",
+            "elapsedSeconds", "maxRequestShare", "cvInputTokens", "cvPrefilledTokens", "ttft", "perNode",
+        ] {
             #expect(object[key] != nil, "missing \(key)")
         }
         let expected = SimFixtures.reference.global_pool["LRU@5000"]!

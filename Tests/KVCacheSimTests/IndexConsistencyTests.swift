@@ -1,5 +1,6 @@
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheSim
 
 @Suite("Prefix index fed by pools")
@@ -7,8 +8,9 @@ struct IndexConsistencyTests {
     /// 16 nodes route by the second block, so pools differ; 256 and 1,024 nodes take requests
     /// in turn, so a conversation's blocks are held by many nodes (the index's wide path,
     /// blocks with more holders than fit inline).
-    @Test("conversation trace over LRU pools: every overlaps answer equals each pool's prefixHits",
-          arguments: [(16, false), (256, true), (1_024, true)])
+    @Test(
+        "conversation trace over LRU pools: every overlaps answer equals each pool's prefixHits",
+        arguments: [(16, false), (256, true), (1_024, true)])
     func poolsAgree(nodes: Int, inTurn: Bool) throws {
         let trace = SimFixtures.conversation
         var pools = try (0..<nodes).map { _ in
@@ -41,7 +43,7 @@ struct IndexConsistencyTests {
             #expect(try index.apply(events).isEmpty)
         }
         #expect(mismatches == 0)
-        #expect(nonzero > trace.count)     // the comparison is not vacuous
+        #expect(nonzero > trace.count)  // the comparison is not vacuous
         if inTurn { #expect(sharedWidely > 100) }
         #expect(index.blockCount == Set(pools.flatMap { p in trace.blocks.filter { p.contains($0) } }).count)
     }

@@ -1,13 +1,15 @@
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheSim
 
 @Suite("Single-pool replay against the reference simulators")
 struct PoolReferenceTests {
     static let capacities = [1000, 5000, 10000, 20000, 50000]
 
-    @Test("LRU, FIFO, LFU and LeafLRU match the Python reference to 1e-9",
-          arguments: [("LRU", EvictionPolicy.lru), ("FIFO", .fifo), ("LFU", .lfu), ("LeafLRU", .leafLRU)])
+    @Test(
+        "LRU, FIFO, LFU and LeafLRU match the Python reference to 1e-9",
+        arguments: [("LRU", EvictionPolicy.lru), ("FIFO", .fifo), ("LFU", .lfu), ("LeafLRU", .leafLRU)])
     func globalPool(name: String, policy: EvictionPolicy) throws {
         let table = SimFixtures.reference.global_pool
         for capacity in Self.capacities {
@@ -21,9 +23,12 @@ struct PoolReferenceTests {
         }
     }
 
-    @Test("LRU, LFU, FIFO, SIEVE, S3-FIFO and ARC match libCacheSim to ±0.0001",
-          arguments: [("LRU", EvictionPolicy.lru), ("LFU", .lfu), ("FIFO", .fifo), ("SIEVE", .sieve),
-                      ("S3-FIFO", .s3fifo), ("ARC", .arc)])
+    @Test(
+        "LRU, LFU, FIFO, SIEVE, S3-FIFO and ARC match libCacheSim to ±0.0001",
+        arguments: [
+            ("LRU", EvictionPolicy.lru), ("LFU", .lfu), ("FIFO", .fifo), ("SIEVE", .sieve),
+            ("S3-FIFO", .s3fifo), ("ARC", .arc),
+        ])
     func libCacheSim(name: String, policy: EvictionPolicy) throws {
         let sizes = SimFixtures.libCacheSim.sizes
         let percents = try #require(SimFixtures.libCacheSim.hit_ratio_percent[name])

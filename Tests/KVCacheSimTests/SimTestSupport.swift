@@ -17,7 +17,8 @@ enum SimFixtures {
     /// stops with one line saying what is wrong (the reference tests cannot run without it).
     static func load<T>(_ path: String, _ body: () throws -> T) -> T {
         do { return try body() } catch {
-            FileHandle.standardError.write(Data("test fixture \(path): \(error) (the reference tests read ../shared/ beside the package)\n".utf8))
+            FileHandle.standardError.write(
+                Data("test fixture \(path): \(error) (the reference tests read ../shared/ beside the package)\n".utf8))
             exit(1)
         }
     }

@@ -1,5 +1,6 @@
 import KVCache
 import Testing
+
 @testable import KVCacheSim
 
 @Suite("Statistics")
@@ -9,9 +10,9 @@ struct StatisticsTests {
         var rng = SeededGenerator(seed: 7)
         let qs: [Double] = [0, 1, 50, 90, 99, 99.9, 100]
         for n in [1, 2, 3, 10, 100, 1_001, 12_031] {
-            for spread in [Int64(1), 5, 1_000_000] {       // all equal, few distinct, mostly distinct
+            for spread in [Int64(1), 5, 1_000_000] {  // all equal, few distinct, mostly distinct
                 var values = (0..<n).map { _ in Int64.random(in: 0..<spread, using: &rng) }
-                if n > 3 { values[0...n / 3].sort() }         // a sorted run, the classic bad pivot
+                if n > 3 { values[0...n / 3].sort() }  // a sorted run, the classic bad pivot
                 let sorted = values.sorted().map { Double($0) / 1e6 }
                 let expected = qs.map { Statistics.percentile(sortedValues: sorted, $0) }
                 #expect(Statistics._percentiles(selecting: &values, qs, divisor: 1e6) == expected, "n \(n), spread \(spread)")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVCacheSim
 
 @Suite("TokenList")
@@ -11,8 +12,11 @@ struct TokenListTests {
 
     @Test("bad tokens are named with their line and position")
     func errors() {
-        #expect(throws: TokenList.ParseError(source: "f.txt", line: 2, position: 3,
-                                             reason: "'1x' is not a token id (a whole number in 0...4294967295)")) {
+        #expect(
+            throws: TokenList.ParseError(
+                source: "f.txt", line: 2, position: 3,
+                reason: "'1x' is not a token id (a whole number in 0...4294967295)")
+        ) {
             try TokenList.parse("1 2\n1x 4", source: "f.txt")
         }
         #expect(throws: TokenList.ParseError.self) { try TokenList.parse("4294967296", source: "x") }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheSim
 
 @Suite("TraceReader")
@@ -58,7 +59,10 @@ struct TraceReaderTests {
             (#"{"timestamp": 0, "input_length": 3, "output_length": 1, "hash_ids": [1, -2]}"#, 1, "hash_ids", "non-negative integer"),
             (#"{"timestamp": 0, "input_length": 513, "output_length": 1, "hash_ids": [1, 2, 3]}"#, 1, "hash_ids", "at most 2 blocks"),
             (#"{"timestamp": "x", "input_length": 3, "output_length": 1, "hash_ids": [1]}"#, 1, "timestamp", "expected a number"),
-            (good + "\n" + #"{"timestamp": -1, "input_length": 1000, "output_length": 5, "hash_ids": [0]}"#, 2, "timestamp", "earlier than"),
+            (
+                good + "\n" + #"{"timestamp": -1, "input_length": 1000, "output_length": 5, "hash_ids": [0]}"#, 2, "timestamp",
+                "earlier than"
+            ),
             (good + "\n\n" + good, 2, nil, "empty line"),
             ("", 0, nil, "no requests"),
         ]

@@ -1,12 +1,17 @@
 import Synchronization
 import Testing
+
 @testable import KVCache
 
 /// Collects evicted keys from a pool's callback.
 final class EvictionLog: Sendable {
     private let keys = Mutex<[UInt64]>([])
     func record(_ h: BlockHash) { keys.withLock { $0.append(h.rawValue) } }
-    func drain() -> [UInt64] { keys.withLock { let k = $0; $0.removeAll(); return k } }
+    func drain() -> [UInt64] {
+        keys.withLock {
+            let k = $0; $0.removeAll(); return k
+        }
+    }
 }
 
 @Suite("BlockPool properties")
@@ -34,8 +39,9 @@ struct BlockPoolPropertyTests {
                     let expected = model.access(key, position: i, nextUse: next, parent: parent)
                     var hit: Bool?
                     do {
-                        hit = try pool.getOrInsert(BlockInfo(hash: BlockHash(key), position: Int32(i), nextUse: next),
-                                                   parent: parent.map { BlockHash($0) })
+                        hit = try pool.getOrInsert(
+                            BlockInfo(hash: BlockHash(key), position: Int32(i), nextUse: next),
+                            parent: parent.map { BlockHash($0) })
                     } catch { hit = nil }
                     accesses += 1
                     #expect(hit == expected?.hit, "step \(step) \(policy) key \(key)")
@@ -62,7 +68,8 @@ struct BlockPoolPropertyTests {
             // the key table holds the blocks and the algorithm's ghosts, nothing stale
             #expect(pool._tableCount == pool.count + pool.algorithm.ghosts.count, "step \(step) \(policy): table count")
             // every block and ghost knows its bucket, however deletions shifted the entries
-            for (bucket, e) in UnsafeBufferPointer(start: pool._storage.entries, count: pool._storage.buckets).enumerated() where e.slot != -1 {
+            for (bucket, e) in UnsafeBufferPointer(start: pool._storage.entries, count: pool._storage.buckets).enumerated()
+            where e.slot != -1 {
                 if e.slot >= 0 {
                     #expect(Int(pool._storage.slotBuckets[Int(e.slot)]) == bucket, "step \(step) \(policy): slot \(e.slot)")
                 } else {
@@ -105,7 +112,7 @@ struct BlockPoolPropertyTests {
         #expect(exhausted == .poolExhausted(capacity: 3))
         #expect(pool.count == 3 && !pool.contains(4))
         let removedPinned = pool.remove(2)
-        #expect(!removedPinned)   // pinned blocks stay
+        #expect(!removedPinned)  // pinned blocks stay
         let unpinned = pool.unpin(2)
         #expect(unpinned)
         #expect(try pool.getOrInsert(BlockInfo(hash: 4)) == false)
@@ -122,13 +129,13 @@ struct BlockPoolPropertyTests {
         #expect(pool.prefixHits(of: [1, 2] as [BlockHash]) == 0 && pool.hits(in: [1, 2] as [BlockHash]) == 1)
         let pinned = pool.pin(1), removed = pool.remove(1)
         #expect(!pinned && !removed)
-        #expect(try pool.getOrInsert(1) == false)                     // a B1 hit: p = 1, 2 goes to B2
+        #expect(try pool.getOrInsert(1) == false)  // a B1 hit: p = 1, 2 goes to B2
         #expect(pool.contains(1) && pool.algorithm.p == 1 && pool.algorithm.ghosts.count(in: 1) == 1 && !pool.contains(2))
         #expect(pool._tableCount == pool.count + pool.algorithm.ghosts.count)
 
         // a ghost coming back to a pool whose blocks are all pinned: an error, and no trace left
         var full = try BlockPool<S3FIFO>(capacity: 10)
-        for k: UInt64 in 1...11 { try full.getOrInsert(BlockHash(k)) }   // 1 is a ghost now
+        for k: UInt64 in 1...11 { try full.getOrInsert(BlockHash(k)) }  // 1 is a ghost now
         for k: UInt64 in 2...11 { full.pin(BlockHash(k)) }
         #expect(throws: PoolError.poolExhausted(capacity: 10)) { try full.getOrInsert(1) }
         #expect(!full.contains(1) && full._tableCount == 10 && full.algorithm.ghosts.count == 0)
@@ -182,7 +189,7 @@ struct BlockPoolPropertyTests {
                 oneCall.unpin(k)
                 pinned = nil
             }
-            if step % 7 == 0, let k = chain.last, twoCalls.contains(k) {   // a pinned block is touched without an access
+            if step % 7 == 0, let k = chain.last, twoCalls.contains(k) {  // a pinned block is touched without an access
                 twoCalls.pin(k)
                 oneCall.pin(k)
                 pinned = k
@@ -193,7 +200,9 @@ struct BlockPoolPropertyTests {
                     return (prefix, hits, try twoCalls.update(c, nextUses: u))
                 }
             }
-            let fused = try chain.withUnsafeBufferPointer { c in try uses.withUnsafeBufferPointer { try oneCall.lookupAndUpdate(c, nextUses: $0) } }
+            let fused = try chain.withUnsafeBufferPointer { c in
+                try uses.withUnsafeBufferPointer { try oneCall.lookupAndUpdate(c, nextUses: $0) }
+            }
             #expect(fused == expected, "\(policy) step \(step)")
             #expect(oneCall.statistics == twoCalls.statistics)
         }
@@ -205,7 +214,7 @@ struct BlockPoolPropertyTests {
         var pools = try EvictionPolicy.allCases.map { try $0.makePool(capacity: 16) }
         let chain: [BlockHash] = [1, 2, 3, 4, 5]
         for (k, policy) in EvictionPolicy.allCases.enumerated() where policy != .belady {
-            try pools[k].update(Array(chain.prefix(k % 6)))       // 0...5 leading blocks
+            try pools[k].update(Array(chain.prefix(k % 6)))  // 0...5 leading blocks
         }
         var scores = OverlapScores(depths: Array(repeating: 9, count: pools.count + 2), chainLength: 1)
         chain.withUnsafeBufferPointer { c in pools.withUnsafeBufferPointer { AnyBlockPool.prefixHits(of: c, in: $0, into: &scores) } }
@@ -220,7 +229,7 @@ struct BlockPoolPropertyTests {
     @Test("a pool built on the buffers of a dropped one starts empty", arguments: [EvictionPolicy.lru, .lfu, .leafLRU, .arc])
     func reusedBuffers(policy: EvictionPolicy) throws {
         let chain = (1...6_000).map { BlockHash(UInt64($0)) }
-        for round in 0..<3 {                         // 6,000-block tables are kept and reused
+        for round in 0..<3 {  // 6,000-block tables are kept and reused
             var pool = try policy.makePool(capacity: 6_000)
             #expect(pool.count == 0 && pool.prefixHits(of: chain) == 0 && pool.hits(in: chain) == 0, "round \(round)")
             #expect(try pool.update(chain) == 0)
@@ -234,7 +243,7 @@ struct BlockPoolPropertyTests {
         let chain = { (from: Int, to: Int) in (from..<to).map { BlockHash(UInt64($0)) } }
         var a = try policy.makePool(capacity: 32)
         try a.update(chain(0, 40))
-        var b = a                                    // shares storage until one of them writes
+        var b = a  // shares storage until one of them writes
         try b.update(chain(100, 160))
         try b.update(chain(0, 10))
         try a.update(chain(20, 50))
@@ -244,7 +253,7 @@ struct BlockPoolPropertyTests {
         let keys = chain(0, 160)
         #expect(keys.filter(a.contains) == keys.filter(fresh.contains))
         #expect(a.statistics == fresh.statistics)
-        try a.update(chain(60, 100))                 // and they evict alike from here on
+        try a.update(chain(60, 100))  // and they evict alike from here on
         try fresh.update(chain(60, 100))
         #expect(keys.filter(a.contains) == keys.filter(fresh.contains))
         #expect(keys.filter(b.contains) != keys.filter(a.contains))
@@ -291,7 +300,7 @@ struct BlockPoolPropertyTests {
         #expect(pool.prefixHits(of: [10, 99, 12] as [BlockHash]) == 1)
         #expect(pool.hits(in: [10, 99, 12] as [BlockHash]) == 2)
         #expect(pool.statistics.hits == 0 && pool.statistics.misses == 3)
-        #expect(try pool.update([10, 11, 13, 14] as [BlockHash]) == 2)   // evicts 12, the LRU
+        #expect(try pool.update([10, 11, 13, 14] as [BlockHash]) == 2)  // evicts 12, the LRU
         #expect(!pool.contains(12) && pool.count == 4)
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVCache
 
 /// An engine as the router sees it from outside: a bounded LRU pool keyed by the engine's own
@@ -45,8 +46,9 @@ private struct EngineModel {
         var changes: [PoolChange] = []
         pool.takeChanges(into: &changes)
         var out: [EngineEvent] = []
-        EngineEvent.append(changes, of: chain, tokens: tokens, blockSize: hasher.blockSize, node: node, adapter: adapter,
-                           engineHash: published, nextEventID: &nextEventID, to: &out)
+        EngineEvent.append(
+            changes, of: chain, tokens: tokens, blockSize: hasher.blockSize, node: node, adapter: adapter,
+            engineHash: published, nextEventID: &nextEventID, to: &out)
         // vLLM repeats an adapter's name as each block's first extra key
         if let adapter {
             out = out.map { e in
@@ -85,11 +87,16 @@ struct EngineIdentityTests {
         (0..<(blocks * size)).map { UInt32(conversation * 100_000 + $0) }
     }
 
-    static func stored(_ node: Int, _ id: UInt64, tokens: [UInt32], blocks: [UInt64], parent: UInt64? = nil, size: Int = 16,
-                       adapter: String? = nil, extra: [[BlockExtraKey]] = []) -> EngineEvent {
-        EngineEvent(node: node, eventID: id, kind: .stored(EngineStoredBlocks(
-            blocks: blocks.map(EngineBlockHash.init), parent: parent.map(EngineBlockHash.init), tokens: tokens, blockSize: size,
-            adapter: adapter, extraKeys: extra)))
+    static func stored(
+        _ node: Int, _ id: UInt64, tokens: [UInt32], blocks: [UInt64], parent: UInt64? = nil, size: Int = 16,
+        adapter: String? = nil, extra: [[BlockExtraKey]] = []
+    ) -> EngineEvent {
+        EngineEvent(
+            node: node, eventID: id,
+            kind: .stored(
+                EngineStoredBlocks(
+                    blocks: blocks.map(EngineBlockHash.init), parent: parent.map(EngineBlockHash.init), tokens: tokens, blockSize: size,
+                    adapter: adapter, extraKeys: extra)))
     }
 
     func router(nodes: Int = 3) throws -> KVRouter {
@@ -103,8 +110,11 @@ struct EngineIdentityTests {
         let r = try router()
         let p = Self.prompt(1, blocks: 4)
         // node 1 stores 4 blocks in two runs, the second under the first's last engine hash
-        #expect(r.apply([Self.stored(1, 0, tokens: Array(p[..<32]), blocks: [0xA1, 0xA2]),
-                         Self.stored(1, 1, tokens: Array(p[32...]), blocks: [0xA3, 0xA4], parent: 0xA2)]).isEmpty)
+        #expect(
+            r.apply([
+                Self.stored(1, 0, tokens: Array(p[..<32]), blocks: [0xA1, 0xA2]),
+                Self.stored(1, 1, tokens: Array(p[32...]), blocks: [0xA3, 0xA4], parent: 0xA2),
+            ]).isEmpty)
         // node 2 holds the first block only
         r.apply([Self.stored(2, 0, tokens: Array(p[..<16]), blocks: [0xB1])])
         let routed = r.route(tokens: p + [1, 2, 3])
@@ -120,8 +130,11 @@ struct EngineIdentityTests {
     func adapters() throws {
         let r = try router()
         let p = Self.prompt(2, blocks: 3)
-        r.apply([Self.stored(0, 0, tokens: p, blocks: [1, 2, 3], adapter: "A",
-                             extra: [[.string("A")], [.string("A")], [.string("A")]])])   // vLLM repeats the name
+        r.apply([
+            Self.stored(
+                0, 0, tokens: p, blocks: [1, 2, 3], adapter: "A",
+                extra: [[.string("A")], [.string("A")], [.string("A")]])
+        ])  // vLLM repeats the name
         r.apply([Self.stored(1, 0, tokens: p, blocks: [1, 2, 3], adapter: "B")])
         r.apply([Self.stored(2, 0, tokens: p, blocks: [1, 2, 3])])
         #expect(r.overlaps(r.blockHashes(tokens: p, adapter: "A")).depths == [3, 0, 0])
@@ -154,8 +167,10 @@ struct EngineIdentityTests {
         #expect(r.snapshot.engine.malformedStores == 1)
         // a parent the node never announced: not indexed, counted; its children are orphans too
         let q = Self.prompt(5, blocks: 3)
-        r.apply([Self.stored(2, 0, tokens: Array(q[16...]), blocks: [12, 13], parent: 11),
-                 Self.stored(2, 1, tokens: Array(q[..<16]), blocks: [11])])
+        r.apply([
+            Self.stored(2, 0, tokens: Array(q[16...]), blocks: [12, 13], parent: 11),
+            Self.stored(2, 1, tokens: Array(q[..<16]), blocks: [11]),
+        ])
         #expect(r.snapshot.engine.orphanBlocks == 2)
         #expect(r.overlaps(r.blockHashes(tokens: q)).depth(of: 2) == 1)
         // events after refused ones keep their order: nothing was lost to the refusal
@@ -172,13 +187,15 @@ struct EngineIdentityTests {
         r.requestStarted(id: 2, node: 0, promptTokens: .max, cachedTokens: .min, expectedOutputTokens: .max)
         r.requestStarted(id: 3, node: 1, promptTokens: -5, cachedTokens: .max, expectedOutputTokens: -1)
         _ = r.route(blockHashes: [1, 2], inputTokens: .max, expectedOutputTokens: .min)
-        r.requestStarted(id: 4, node: 9_999, promptTokens: 10)           // unknown node: ignored
+        r.requestStarted(id: 4, node: 9_999, promptTokens: 10)  // unknown node: ignored
         #expect(r.snapshot.inFlight == 3)
         for id: UInt64 in [1, 2, 3] { r.prefillFinished(id: id); r.requestFinished(id: id) }
         #expect(r.snapshot.nodes.allSatisfy { $0.activeRequests == 0 && $0.queuedPrefillTokens == 0 && $0.activeDecodeBlocks == 0 })
         // event ids at the top of the range and nodes out of range
-        r.apply([Self.stored(0, .max, tokens: p, blocks: [1, 2]), Self.stored(-3, 0, tokens: p, blocks: [1, 2]),
-                 Self.stored(Int.max, 0, tokens: p, blocks: [1, 2])])
+        r.apply([
+            Self.stored(0, .max, tokens: p, blocks: [1, 2]), Self.stored(-3, 0, tokens: p, blocks: [1, 2]),
+            Self.stored(Int.max, 0, tokens: p, blocks: [1, 2]),
+        ])
         #expect(r.snapshot.indexedBlocks == 0)
         #expect(!r.addNode(Int.max) && !r.addNode(-1))
     }
@@ -211,8 +228,9 @@ struct EngineIdentityTests {
     /// Random histories of one engine (stores, evictions, removals, clears), delivered late,
     /// twice, out of order, and lost then replayed: the router's index ends equal to what the
     /// engine holds, and routing agrees with the engine's own prefix hits.
-    @Test("the index ends equal to the engine's holdings under delays, repeats, reorderings and replays",
-          arguments: [(UInt64(1), false), (2, true), (3, false), (4, true)])
+    @Test(
+        "the index ends equal to the engine's holdings under delays, repeats, reorderings and replays",
+        arguments: [(UInt64(1), false), (2, true), (3, false), (4, true)])
     func property(seed: UInt64, binary: Bool) throws {
         var rng = TestRNG(seed: seed)
         let routerHasher = try PrefixHasher(blockSize: 16)
@@ -257,8 +275,8 @@ struct EngineIdentityTests {
                 deliver(network.remove(at: Int.random(in: 0..<network.count, using: &rng)))
             }
             if !delivered.isEmpty && Int.random(in: 0..<100, using: &rng) < 5 { deliver(delivered.randomElement(using: &rng)!) }
-            if step % 40 == 39 { network += lost; lost = [] }             // the replays arrive
-            if step % 100 == 99 {                                          // everything arrives: equal now
+            if step % 40 == 39 { network += lost; lost = [] }  // the replays arrive
+            if step % 100 == 99 {  // everything arrives: equal now
                 for e in network.shuffled(using: &rng) { deliver(e) }
                 network = []
                 if lost.isEmpty { check() }

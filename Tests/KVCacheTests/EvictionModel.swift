@@ -6,14 +6,14 @@ struct EvictionModel {
     struct Block {
         var key: UInt64
         var pins = 0
-        var touch = 0          // last insert / access / unpin (LRU, LFU, LeafLRU)
-        var inserted = 0       // insertion or re-entry time (FIFO)
+        var touch = 0  // last insert / access / unpin (LRU, LFU, LeafLRU)
+        var inserted = 0  // insertion or re-entry time (FIFO)
         var freq = 1
         var positionClass = 0
-        var parent: UInt64?    // LeafLRU link
+        var parent: UInt64?  // LeafLRU link
         var nextUse: Int64 = .max
-        var visited = false    // SIEVE
-        var counter = 0        // S3-FIFO
+        var visited = false  // SIEVE
+        var counter = 0  // S3-FIFO
     }
 
     let policy: EvictionPolicy
@@ -21,9 +21,9 @@ struct EvictionModel {
     var blocks: [UInt64: Block] = [:]
     var clock = 0
     // queues, oldest first
-    var queue: [UInt64] = []          // SIEVE queue
-    var hand: UInt64?                 // SIEVE hand
-    var small: [UInt64] = [], main: [UInt64] = [], ghost: [UInt64] = []   // S3-FIFO
+    var queue: [UInt64] = []  // SIEVE queue
+    var hand: UInt64?  // SIEVE hand
+    var small: [UInt64] = [], main: [UInt64] = [], ghost: [UInt64] = []  // S3-FIFO
     var t1: [UInt64] = [], t2: [UInt64] = [], b1: [UInt64] = [], b2: [UInt64] = []  // ARC
     var p = 0.0
     var incomingGhost = false
@@ -187,7 +187,9 @@ struct EvictionModel {
                 } else {
                     while !small.isEmpty {
                         let k = small.removeFirst()
-                        if blocks[k]!.counter >= 2 { blocks[k]!.counter = 0; main.append(k) } else {
+                        if blocks[k]!.counter >= 2 {
+                            blocks[k]!.counter = 0; main.append(k)
+                        } else {
                             if ghostCapacity > 0 && !ghost.contains(k) {
                                 if ghost.count >= ghostCapacity { ghost.removeFirst() }
                                 ghost.append(k)

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Testing
+
 @testable import KVCache
 
 /// A swift-metrics backend that keeps every counter, gauge and timer in memory.
@@ -30,7 +31,9 @@ final class TestMetrics: MetricsFactory, @unchecked Sendable {
         }
     }
     func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler { box(label, dimensions) }
-    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler { box(label, dimensions) }
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        box(label, dimensions)
+    }
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler { box(label, dimensions) }
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler { box(label, dimensions) }
     func destroyCounter(_ handler: any CounterHandler) {}
@@ -117,13 +120,15 @@ struct KVRouterTests {
         router.addNode(3)
         let prompt = tokens(3, blocks: 2, size: 4)
         let chain = hasher.blockHashes(prompt)
-        let gaps = router.apply([.stored(node: 3, eventID: 0, parent: nil, blocks: chain),
-                                 .stored(node: 3, eventID: 5, parent: nil, blocks: [99])])
+        let gaps = router.apply([
+            .stored(node: 3, eventID: 0, parent: nil, blocks: chain),
+            .stored(node: 3, eventID: 5, parent: nil, blocks: [99]),
+        ])
         #expect(gaps.count == 1)
-        #expect(m.total("t1_events_applied_total") == 1)      // event 5 waits for 1...4
+        #expect(m.total("t1_events_applied_total") == 1)  // event 5 waits for 1...4
         #expect(m.total("t1_event_gaps_total") == 1)
         #expect(m.last("t1_index_blocks") == 2)
-        router.skipGap(of: 3)                                   // the node cannot replay them
+        router.skipGap(of: 3)  // the node cannot replay them
         #expect(m.total("t1_events_applied_total") == 2)
         #expect(m.last("t1_index_blocks") == 3)
         for _ in 0..<3 { _ = router.route(tokens: prompt) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import KVCache
 
 private struct VectorFile: Decodable {
@@ -133,8 +134,9 @@ private let dynamoVectors: DynamoVectors = {
 
 @Suite("PrefixHasher identity: adapters and extra keys")
 struct PrefixHasherIdentityTests {
-    @Test("dynamo local hashes equal Dynamo's compute_block_hash_for_seq, with and without lora_name",
-          arguments: dynamoVectors.cases)
+    @Test(
+        "dynamo local hashes equal Dynamo's compute_block_hash_for_seq, with and without lora_name",
+        arguments: dynamoVectors.cases)
     fileprivate func dynamoFunction(_ c: DynamoVectors.Case) throws {
         let hasher = try PrefixHasher(blockSize: c.blockSize, scheme: .dynamo).adapted(to: c.lora)
         #expect(hasher.localHashes(c.tokens).map { String($0.rawValue) } == c.localHashes)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVCache
 
 /// The obvious model: per (node, tier) a multiset of blocks; overlap = leading run. Events
@@ -6,7 +7,7 @@ import Testing
 /// "never lose an event"); duplicates are counted, and a gap is the run of IDs between the
 /// highest seen and a newly seen higher one.
 private struct IndexModel {
-    var held: [Int: [Int: [UInt64: Int]]] = [:]   // node → tier → block → refs
+    var held: [Int: [Int: [UInt64: Int]]] = [:]  // node → tier → block → refs
     var waiting: [Int: [UInt64: KVEvent]] = [:]
     var next: [Int: UInt64] = [:]
     var highest: [Int: UInt64] = [:]
@@ -73,8 +74,8 @@ struct PrefixIndexTests {
         var model = IndexModel()
         var ids: [Int: UInt64] = [:]
         var gaps: [EventGap] = []
-        var network: [KVEvent] = []       // sent, not yet delivered
-        var lost: [KVEvent] = []          // dropped, waiting for a replay
+        var network: [KVEvent] = []  // sent, not yet delivered
+        var lost: [KVEvent] = []  // dropped, waiting for a replay
         var delivered: [KVEvent] = []
         func deliver(_ e: KVEvent) throws {
             if let g = try index.apply(e) { gaps.append(g) }
@@ -92,7 +93,8 @@ struct PrefixIndexTests {
             if k < 50 {
                 // a run of the chain, sometimes without its first blocks (parent unknown)
                 let start = Int.random(in: 0..<chain.count, using: &rng)
-                event = .stored(node: node, eventID: id, parent: start > 0 ? chain[start - 1] : nil, blocks: Array(chain[start...]), tier: tier)
+                event = .stored(
+                    node: node, eventID: id, parent: start > 0 ? chain[start - 1] : nil, blocks: Array(chain[start...]), tier: tier)
             } else if k < 95 {
                 let drop = Array(chain.shuffled(using: &rng).prefix(Int.random(in: 1...chain.count, using: &rng)))
                 event = .removed(node: node, eventID: id, blocks: drop, tier: tier)
@@ -105,7 +107,7 @@ struct PrefixIndexTests {
                 try deliver(network.remove(at: Int.random(in: 0..<network.count, using: &rng)))
             }
             if !delivered.isEmpty && Int.random(in: 0..<100, using: &rng) < 4 { try deliver(delivered.randomElement(using: &rng)!) }
-            if step % 50 == 49 { network += lost; lost = [] }     // the replays arrive
+            if step % 50 == 49 { network += lost; lost = [] }  // the replays arrive
             // compare overlaps for a few chains
             for _ in 0..<3 {
                 let q = randomChain(&rng)
@@ -239,7 +241,7 @@ struct PrefixIndexTests {
         var index = PrefixIndex()
         try index.apply(.stored(node: 0, eventID: 0, parent: 2, blocks: [1]))
         try index.apply(.stored(node: 0, eventID: 1, parent: 1, blocks: [2]))
-        try index.apply(.stored(node: 0, eventID: 2, parent: 3, blocks: [3]))    // its own parent
+        try index.apply(.stored(node: 0, eventID: 2, parent: 3, blocks: [3]))  // its own parent
         try index.apply(.removed(node: 0, eventID: 3, blocks: [1, 2, 3]))
         #expect(index.blockCount == 0 && index.placeholderCount == 0)
         // a longer cycle, removed in the other order
@@ -264,8 +266,8 @@ struct PrefixIndexTests {
         try index.recordRouting([1, 2, 3] as [BlockHash], to: 0, at: 0)
         try index.recordRouting([1, 2, 4] as [BlockHash], to: 1, at: 5)
         #expect(index.overlaps([1, 2, 3] as [BlockHash]).depths == [3, 2])
-        try index.recordRouting([1] as [BlockHash], to: 0, at: 8)    // refreshes block 1 on node 0
-        index.expire(now: 10)                                          // node 0's 2 and 3 expire
+        try index.recordRouting([1] as [BlockHash], to: 0, at: 8)  // refreshes block 1 on node 0
+        index.expire(now: 10)  // node 0's 2 and 3 expire
         #expect(index.overlaps([1, 2, 3] as [BlockHash]).depths == [1, 2])
         #expect(index.statistics.expired == 2)
         index.expire(now: 18)

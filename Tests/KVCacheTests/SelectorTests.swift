@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KVCache
 
 private func chain(_ n: Int) -> [BlockHash] { (0..<n).map { BlockHash(UInt64($0 + 1)) } }
@@ -61,7 +62,7 @@ struct SelectorTests {
         for _ in 0..<50 {
             let d = a.select(request(), nodes: nodes, overlaps: OverlapScores(nodeCount: 5))
             #expect(d.node == b.select(request(), nodes: nodes, overlaps: OverlapScores(nodeCount: 5)).node)
-            #expect(d.node != 0)   // the most loaded node never wins a pair
+            #expect(d.node != 0)  // the most loaded node never wins a pair
         }
     }
 
@@ -103,7 +104,8 @@ struct SelectorTests {
         for _ in 0..<100 { #expect(cold.select(request(), nodes: nodes, overlaps: o).node == 2) }
         // equal costs: random tie-break visits every node
         var tie = KVCost(seed: 1)
-        let seen = Set((0..<200).compactMap { _ in tie.select(request(), nodes: cluster([0, 0, 0]), overlaps: OverlapScores(nodeCount: 3)).node })
+        let seen = Set(
+            (0..<200).compactMap { _ in tie.select(request(), nodes: cluster([0, 0, 0]), overlaps: OverlapScores(nodeCount: 3)).node })
         #expect(seen == [0, 1, 2])
         // a warm temperature samples the costlier nodes too
         var warm = KVCost(temperature: 5, seed: 2)
@@ -129,7 +131,7 @@ struct SelectorTests {
     func ttftTransfer() {
         // node 0 holds 8 blocks but is busy (1 s); node 1 holds none, idle
         let o = OverlapScores(depths: [8, 0], chainLength: 8)
-        let fast = KVTransferModel(bytesPerBlock: 1e6, bandwidth: 1e9, latency: 0)      // 1 ms per block
+        let fast = KVTransferModel(bytesPerBlock: 1e6, bandwidth: 1e9, latency: 0)  // 1 ms per block
         var s = TTFTMin(transfer: fast)
         let d = s.select(request(), nodes: cluster([1, 0]), overlaps: o)
         #expect(d.node == 1)
@@ -177,14 +179,16 @@ struct SelectorTests {
         for step in 0..<300 {
             let n = Int.random(in: 1...12, using: &rng)
             var nodes = (0..<n).map { i in
-                NodeState(id: i, isAvailable: Bool.random(using: &rng) || i == 0, queuedPrefillTokens: Int.random(in: 0...9000, using: &rng),
-                          queueDelay: Double.random(in: 0...3, using: &rng), activeRequests: Int.random(in: 0...80, using: &rng),
-                          activeDecodeBlocks: Int.random(in: 0...500, using: &rng))
+                NodeState(
+                    id: i, isAvailable: Bool.random(using: &rng) || i == 0, queuedPrefillTokens: Int.random(in: 0...9000, using: &rng),
+                    queueDelay: Double.random(in: 0...3, using: &rng), activeRequests: Int.random(in: 0...80, using: &rng),
+                    activeDecodeBlocks: Int.random(in: 0...500, using: &rng))
             }
             nodes.shuffle(using: &rng)
             let blocks = Int.random(in: 1...32, using: &rng)
-            let r = RoutingRequest(chain: (0..<blocks).map { BlockHash(UInt64($0 + Int.random(in: 0...2, using: &rng) * 100)) },
-                                   inputTokens: blocks * 512 - Int.random(in: 0...511, using: &rng), arrival: Double(step))
+            let r = RoutingRequest(
+                chain: (0..<blocks).map { BlockHash(UInt64($0 + Int.random(in: 0...2, using: &rng) * 100)) },
+                inputTokens: blocks * 512 - Int.random(in: 0...511, using: &rng), arrival: Double(step))
             let o = OverlapScores(depths: (0..<n).map { _ in Int.random(in: 0...blocks, using: &rng) }, chainLength: blocks)
             let d = selector.select(r, nodes: nodes, overlaps: o)
             #expect(!d.isRejected, "\(policy) rejected without an SLO")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheZMQ
 
 /// `engine.py`: vLLM-shaped engines on 127.0.0.1 that publish real token prompts with engine
@@ -16,10 +17,12 @@ final class EngineProcess {
         pubPorts = blockSizes.indices.map { base + $0 }
         replayPorts = blockSizes.indices.map { base + 10 + $0 }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--pub-ports", pubPorts.map(String.init).joined(separator: ","),
-                             "--replay-ports", replayPorts.map(String.init).joined(separator: ","),
-                             "--block-sizes", blockSizes.map(String.init).joined(separator: ","),
-                             "--binary", binary.map(String.init).joined(separator: ",")]
+        process.arguments = [
+            "python3", script, "--pub-ports", pubPorts.map(String.init).joined(separator: ","),
+            "--replay-ports", replayPorts.map(String.init).joined(separator: ","),
+            "--block-sizes", blockSizes.map(String.init).joined(separator: ","),
+            "--binary", binary.map(String.init).joined(separator: ","),
+        ]
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
@@ -92,7 +95,7 @@ struct RoutingIntegrationTests {
         let subscriber = EngineEventSubscriber(endpoints: engine.endpoints(nodes: [0, 1, 2]), router: router)
         try subscriber.start()
         defer { subscriber.stop() }
-        Thread.sleep(forTimeInterval: 0.5)      // let the SUB sockets connect
+        Thread.sleep(forTimeInterval: 0.5)  // let the SUB sockets connect
         func applied() -> Int { router.snapshot.index.eventsApplied }
         func depths(_ p: [Int], adapter: String? = nil) -> [Int] {
             router.overlaps(router.blockHashes(tokens: p.map(UInt32.init), adapter: adapter)).depths.map(Int.init)
@@ -140,19 +143,21 @@ struct RoutingIntegrationTests {
         let p = prompt(3, tokens: 4 * 16 + 5), q = prompt(4, tokens: 2 * 16)
         let probes = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).txt")
         try """
-            # prompts to look up
-            \(p.map(String.init).joined(separator: ","))
-            lora=A:\(q.map(String.init).joined(separator: ","))
-            \(q.map(String.init).joined(separator: ","))
-            """.write(to: probes, atomically: true, encoding: .utf8)
+        # prompts to look up
+        \(p.map(String.init).joined(separator: ","))
+        lora=A:\(q.map(String.init).joined(separator: ","))
+        \(q.map(String.init).joined(separator: ","))
+        """.write(to: probes, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: probes) }
         let listener = Process()
         listener.executableURL = cliBinary()
-        listener.arguments = ["listen", "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[0]),replay=tcp://127.0.0.1:\(engine.replayPorts[0])",
-                              "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[1]),replay=tcp://127.0.0.1:\(engine.replayPorts[1]),node=3",
-                              "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[2]),replay=tcp://127.0.0.1:\(engine.replayPorts[2]),node=4",
-                              "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[3]),replay=tcp://127.0.0.1:\(engine.replayPorts[3]),node=5",
-                              "--block-size", "16", "--duration", "3", "--format", "json", "--probe", probes.path]
+        listener.arguments = [
+            "listen", "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[0]),replay=tcp://127.0.0.1:\(engine.replayPorts[0])",
+            "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[1]),replay=tcp://127.0.0.1:\(engine.replayPorts[1]),node=3",
+            "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[2]),replay=tcp://127.0.0.1:\(engine.replayPorts[2]),node=4",
+            "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[3]),replay=tcp://127.0.0.1:\(engine.replayPorts[3]),node=5",
+            "--block-size", "16", "--duration", "3", "--format", "json", "--probe", probes.path,
+        ]
         let out = Pipe()
         listener.standardOutput = out
         listener.standardError = Pipe()
@@ -162,9 +167,9 @@ struct RoutingIntegrationTests {
         try engine.send(["endpoint": 1, "store": Array(p[..<32])])
         try engine.send(["endpoint": 1, "store": q, "lora": "A"])
         try engine.send(["endpoint": 0, "remove": p, "block": 2])
-        try engine.send(["endpoint": 2, "store": p])             // node 4 stores, then clears
+        try engine.send(["endpoint": 2, "store": p])  // node 4 stores, then clears
         try engine.send(["endpoint": 2, "clear": true])
-        try engine.send(["endpoint": 3, "store": p])             // node 5: 32-token blocks
+        try engine.send(["endpoint": 3, "store": p])  // node 5: 32-token blocks
         let data = out.fileHandleForReading.readDataToEndOfFile()
         listener.waitUntilExit()
         engine.quit()

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheZMQ
 
 /// A prefix index behind a lock, fed by the subscriber's thread.
@@ -52,10 +53,13 @@ func startPublisher(base: Int, nodes: [Int], extra: [String] = []) throws -> (Pr
     let n = nodes.count
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script,
-                         "--pub-ports", (0..<n).map { String(base + $0) }.joined(separator: ","),
-                         "--replay-ports", (0..<n).map { String(base + 10 + $0) }.joined(separator: ","),
-                         "--nodes", nodes.map(String.init).joined(separator: ",")] + extra
+    process.arguments =
+        [
+            "python3", script,
+            "--pub-ports", (0..<n).map { String(base + $0) }.joined(separator: ","),
+            "--replay-ports", (0..<n).map { String(base + 10 + $0) }.joined(separator: ","),
+            "--nodes", nodes.map(String.init).joined(separator: ","),
+        ] + extra
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -103,13 +107,15 @@ struct SubscriberIntegrationTests {
         for node in [0, 1] { #expect(index.count(node) == holdings[String(node)]?.count ?? 0, "node \(node) block count") }
         #expect(stats.gaps == 1 && stats.replayedBatches == 1 && stats.lostRanges == 0 && stats.failedReplays == 0, "\(stats)")
         #expect(stats.malformed == run.output["malformed"] as? Int, "\(stats)")
-        #expect(stats.batches == 9, "\(stats)")   // 3 + 1 + 5 (one replayed); malformed payloads are not batches
+        #expect(stats.batches == 9, "\(stats)")  // 3 + 1 + 5 (one replayed); malformed payloads are not batches
     }
 
     @Test("an engine's data-parallel ranks are its ports offset by the rank")
     func ranks() throws {
-        let e = try #require(EngineEventSubscriber.Endpoint.ranks(address: "tcp://10.0.0.5:5557", replayAddress: "tcp://10.0.0.5:5567",
-                                                                  dataParallelSize: 2, node: 3))
+        let e = try #require(
+            EngineEventSubscriber.Endpoint.ranks(
+                address: "tcp://10.0.0.5:5557", replayAddress: "tcp://10.0.0.5:5567",
+                dataParallelSize: 2, node: 3))
         #expect(e.map(\.address) == ["tcp://10.0.0.5:5557", "tcp://10.0.0.5:5558"])
         #expect(e.map(\.replayAddress) == ["tcp://10.0.0.5:5567", "tcp://10.0.0.5:5568"])
         #expect(e.allSatisfy { $0.node == 3 })

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import KVCache
+import Testing
+
 @testable import KVCacheZMQ
 
 private struct Vectors: Decodable {

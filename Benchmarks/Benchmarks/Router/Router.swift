@@ -48,25 +48,34 @@ private let fleetRouter: KVRouter = {
 }()
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark("route(tokens:) 1,024 nodes, 32-block prompt, single thread",
-              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
-                                   maxDuration: .seconds(3), maxIterations: 200_000)) { benchmark in
+    Benchmark(
+        "route(tokens:) 1,024 nodes, 32-block prompt, single thread",
+        configuration: .init(
+            metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
+            maxDuration: .seconds(3), maxIterations: 200_000)
+    ) { benchmark in
         let p = prompts[benchmark.currentIteration & 63]
         benchmark.startMeasurement()
         blackHole(fleetRouter.route(tokens: p).node)
     }
 
-    Benchmark("route(tokens:) 16 nodes, 32-block prompt, single thread",
-              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
-                                   maxDuration: .seconds(3), maxIterations: 200_000)) { benchmark in
+    Benchmark(
+        "route(tokens:) 16 nodes, 32-block prompt, single thread",
+        configuration: .init(
+            metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
+            maxDuration: .seconds(3), maxIterations: 200_000)
+    ) { benchmark in
         let p = prompts[benchmark.currentIteration & 63]
         benchmark.startMeasurement()
         blackHole(router.route(tokens: p).node)
     }
 
-    Benchmark("route(tokens:) 16 nodes, 32-block prompt, 2 threads × 500 routes",
-              configuration: .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds, warmupIterations: 5,
-                                   maxDuration: .seconds(3), maxIterations: 2_000)) { _ in
+    Benchmark(
+        "route(tokens:) 16 nodes, 32-block prompt, 2 threads × 500 routes",
+        configuration: .init(
+            metrics: [.wallClock, .throughput], timeUnits: .microseconds, warmupIterations: 5,
+            maxDuration: .seconds(3), maxIterations: 2_000)
+    ) { _ in
         DispatchQueue.concurrentPerform(iterations: 2) { t in
             for i in 0..<500 { blackHole(router.route(tokens: prompts[(i + t * 7) & 63]).node) }
         }

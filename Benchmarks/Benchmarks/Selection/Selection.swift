@@ -18,13 +18,15 @@ private let cases: [Case] = {
     return (0..<64).map { i in
         let chain = (0..<blocks).map { BlockHash(UInt64($0 + (i % 4) * 1000)) }
         let nodes = (0..<nodeCount).map { n in
-            NodeState(id: n, queuedPrefillTokens: Int.random(in: 0...20_000, using: &rng), queueDelay: Double.random(in: 0...2, using: &rng),
-                      activeRequests: Int.random(in: 0...64, using: &rng), activeDecodeBlocks: Int.random(in: 0...2000, using: &rng),
-                      capacityBlocks: 20_000, usedBlocks: 15_000)
+            NodeState(
+                id: n, queuedPrefillTokens: Int.random(in: 0...20_000, using: &rng), queueDelay: Double.random(in: 0...2, using: &rng),
+                activeRequests: Int.random(in: 0...64, using: &rng), activeDecodeBlocks: Int.random(in: 0...2000, using: &rng),
+                capacityBlocks: 20_000, usedBlocks: 15_000)
         }
         let overlaps = OverlapScores(depths: (0..<nodeCount).map { _ in Int.random(in: 0...blocks, using: &rng) }, chainLength: blocks)
-        return Case(request: RoutingRequest(chain: chain, inputTokens: blocks * 512, expectedOutputTokens: 300, arrival: Double(i)),
-                    nodes: nodes, overlaps: overlaps)
+        return Case(
+            request: RoutingRequest(chain: chain, inputTokens: blocks * 512, expectedOutputTokens: 300, arrival: Double(i)),
+            nodes: nodes, overlaps: overlaps)
     }
 }()
 

@@ -32,7 +32,9 @@ private let clusterJobs: [@Sendable () throws -> Int] = {
         for nodes in [8, 16] {
             for capacity in [1_000, 5_000] {
                 jobs.append {
-                    try ClusterSimulator.run(trace, ClusterConfiguration(nodes: nodes, capacity: capacity, eviction: .lru, selector: selector)).rejected
+                    try ClusterSimulator.run(
+                        trace, ClusterConfiguration(nodes: nodes, capacity: capacity, eviction: .lru, selector: selector)
+                    ).rejected
                 }
             }
         }

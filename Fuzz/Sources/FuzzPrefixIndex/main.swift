@@ -54,40 +54,41 @@ let nodes = [0, 1, 63, 64, 200]
 
 // Bytes as a stream of events (stores, removals, clears with IDs in order, repeated or ahead)
 // and queries, on an index of 256 node slots and on the model; every query must agree.
-exit(runFuzzer { data, size in
-    let bytes = UnsafeBufferPointer(start: data, count: size)
-    var index = PrefixIndex(nodeCapacity: 256, expectedBlocks: 16)
-    var model = Model()
-    var ids: [Int: UInt64] = [:]
-    var i = 0
-    func byte() -> Int { defer { i += 1 }; return i < bytes.count ? Int(bytes[i]) : 0 }
-    while i + 4 <= bytes.count {
-        let op = byte(), node = nodes[byte() % nodes.count], a = byte(), b = byte()
-        let chain = (0..<(1 + a % 6)).map { BlockHash(UInt64($0 == 0 ? 1 : (b % 5) * 100 + $0)) }
-        var id = ids[node, default: 0]
-        switch op >> 6 {                    // in order, repeated, ahead
-        case 0, 1: ids[node] = id + 1
-        case 2: id = id > 0 ? id - 1 : 0
-        default: id += UInt64(1 + a % 3); ids[node] = max(ids[node, default: 0], id + 1)
+exit(
+    runFuzzer { data, size in
+        let bytes = UnsafeBufferPointer(start: data, count: size)
+        var index = PrefixIndex(nodeCapacity: 256, expectedBlocks: 16)
+        var model = Model()
+        var ids: [Int: UInt64] = [:]
+        var i = 0
+        func byte() -> Int { defer { i += 1 }; return i < bytes.count ? Int(bytes[i]) : 0 }
+        while i + 4 <= bytes.count {
+            let op = byte(), node = nodes[byte() % nodes.count], a = byte(), b = byte()
+            let chain = (0..<(1 + a % 6)).map { BlockHash(UInt64($0 == 0 ? 1 : (b % 5) * 100 + $0)) }
+            var id = ids[node, default: 0]
+            switch op >> 6 {  // in order, repeated, ahead
+            case 0, 1: ids[node] = id + 1
+            case 2: id = id > 0 ? id - 1 : 0
+            default: id += UInt64(1 + a % 3); ids[node] = max(ids[node, default: 0], id + 1)
+            }
+            let tier = StorageTier(rawValue: b % 3)!
+            let event: KVEvent
+            switch op % 8 {
+            case 0, 1, 2: event = .stored(node: node, eventID: id, parent: nil, blocks: chain, tier: tier)
+            case 3: event = .stored(node: node, eventID: id, parent: chain.first, blocks: Array(chain.dropFirst()), tier: tier)
+            case 4, 5: event = .removed(node: node, eventID: id, blocks: Array(chain.suffix(1 + b % 3)), tier: tier)
+            case 6: event = .cleared(node: node, eventID: id)
+            default:
+                index.skipGap(of: node)
+                model.skip(node)
+                continue
+            }
+            _ = try? index.apply(event)
+            model.deliver(event)
+            let scores = index.overlaps(chain)
+            for n in nodes where scores.depth(of: n) != model.depth(n, chain) {
+                fatalError("node \(n): index \(scores.depth(of: n)) != model \(model.depth(n, chain)) for \(chain)")
+            }
         }
-        let tier = StorageTier(rawValue: b % 3)!
-        let event: KVEvent
-        switch op % 8 {
-        case 0, 1, 2: event = .stored(node: node, eventID: id, parent: nil, blocks: chain, tier: tier)
-        case 3: event = .stored(node: node, eventID: id, parent: chain.first, blocks: Array(chain.dropFirst()), tier: tier)
-        case 4, 5: event = .removed(node: node, eventID: id, blocks: Array(chain.suffix(1 + b % 3)), tier: tier)
-        case 6: event = .cleared(node: node, eventID: id)
-        default:
-            index.skipGap(of: node)
-            model.skip(node)
-            continue
-        }
-        _ = try? index.apply(event)
-        model.deliver(event)
-        let scores = index.overlaps(chain)
-        for n in nodes where scores.depth(of: n) != model.depth(n, chain) {
-            fatalError("node \(n): index \(scores.depth(of: n)) != model \(model.depth(n, chain)) for \(chain)")
-        }
-    }
-    return 0
-})
+        return 0
+    })

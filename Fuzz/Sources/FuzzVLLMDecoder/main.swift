@@ -12,15 +12,16 @@ let router: KVRouter = {
 
 // Any bytes as a vLLM KV-event payload: decoding fails with a reason or yields events that the
 // router applies; nothing may crash.
-exit(runFuzzer { data, size in
-    let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    guard let batch = try? VLLMEventDecoder().decode(bytes) else { return 0 }
-    // a fresh node per input: its events start at 0, so every one is applied, none held
-    router.removeNode(0)
-    router.addNode(0)
-    var next: UInt64 = 0
-    let events = VLLMEventDecoder.engineEvents(batch, node: 0, nextEventID: &next)
-    router.apply(events)
-    _ = router.route(tokens: Array(0..<64))
-    return 0
-})
+exit(
+    runFuzzer { data, size in
+        let bytes = UnsafeRawBufferPointer(start: data, count: size)
+        guard let batch = try? VLLMEventDecoder().decode(bytes) else { return 0 }
+        // a fresh node per input: its events start at 0, so every one is applied, none held
+        router.removeNode(0)
+        router.addNode(0)
+        var next: UInt64 = 0
+        let events = VLLMEventDecoder.engineEvents(batch, node: 0, nextEventID: &next)
+        router.apply(events)
+        _ = router.route(tokens: Array(0..<64))
+        return 0
+    })

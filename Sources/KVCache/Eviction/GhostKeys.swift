@@ -104,7 +104,7 @@ public struct GhostKeys: Sendable {
         }
         _freeHead = t
         if t == _pendingID && _pendingSlot >= 0 {
-            _pendingSlot = -1           // remembered and forgotten in one call: never in the table
+            _pendingSlot = -1  // remembered and forgotten in one call: never in the table
         } else {
             if _forgottenCount == 0 { _forgotten = t } else { _moreForgotten.append(t) }
             _forgottenCount += 1

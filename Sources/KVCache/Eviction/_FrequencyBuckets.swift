@@ -49,7 +49,7 @@ internal struct _FrequencyBuckets: Sendable {
         @usableFromInline let maxBuckets: Int
         @usableFromInline let nodes: UnsafeMutablePointer<Node>
         @usableFromInline let buckets: UnsafeMutablePointer<Bucket>
-        @usableFromInline let lists: UnsafeMutablePointer<_SlotList>   // bucket * classes + class
+        @usableFromInline let lists: UnsafeMutablePointer<_SlotList>  // bucket * classes + class
         @usableFromInline let freeBuckets: UnsafeMutablePointer<Int32>
 
         @inlinable
@@ -89,7 +89,7 @@ internal struct _FrequencyBuckets: Sendable {
     /// Bucket ids handed out so far (ids `0 ..< bucketCount` are initialised).
     @usableFromInline var bucketCount = 0
     @usableFromInline var freeCount = 0
-    @usableFromInline var order = _SlotList()       // buckets by frequency, head = lowest
+    @usableFromInline var order = _SlotList()  // buckets by frequency, head = lowest
     /// Inside a pool's operation (see `_SlotRecords`): the storage is known to be unique.
     @usableFromInline var _exclusive = false
 

@@ -95,7 +95,7 @@ public struct EngineBlockIdentity: Sendable {
             var routerBlocks: [BlockHash] = []
             routerBlocks.reserveCapacity(blocks.count)
             let t = tier.rawValue
-            var map = _maps.removeValue(forKey: node) ?? [:]      // one lookup of the node's map
+            var map = _maps.removeValue(forKey: node) ?? [:]  // one lookup of the node's map
             for b in blocks {
                 guard var m = map[b.rawValue], m[t] > 0 else {
                     statistics.unknownRemovals += 1
@@ -131,8 +131,9 @@ public struct EngineBlockIdentity: Sendable {
         let (expected, overflow) = run.blocks.count.multipliedReportingOverflow(by: run.blockSize)
         guard !overflow, run.tokens.count == expected, run.extraKeys.isEmpty || run.extraKeys.count == run.blocks.count else {
             statistics.malformedStores += 1
-            throw .malformedStore(node: node, blocks: run.blocks.count, tokens: run.tokens.count, blockSize: run.blockSize,
-                                  extraKeys: run.extraKeys.count)
+            throw .malformedStore(
+                node: node, blocks: run.blocks.count, tokens: run.tokens.count, blockSize: run.blockSize,
+                extraKeys: run.extraKeys.count)
         }
         var parent: BlockHash?
         if let p = run.parent {

@@ -60,8 +60,9 @@ public struct EngineEvent: Sendable, Hashable {
     public var keyedByEngineHashes: KVEvent {
         switch kind {
         case .stored(let s):
-            return .stored(node: node, eventID: eventID, parent: s.parent.map { BlockHash($0.rawValue) },
-                           blocks: s.blocks.map { BlockHash($0.rawValue) }, tier: s.tier)
+            return .stored(
+                node: node, eventID: eventID, parent: s.parent.map { BlockHash($0.rawValue) },
+                blocks: s.blocks.map { BlockHash($0.rawValue) }, tier: s.tier)
         case .removed(let blocks, let tier):
             return .removed(node: node, eventID: eventID, blocks: blocks.map { BlockHash($0.rawValue) }, tier: tier)
         case .cleared:
@@ -89,8 +90,10 @@ public struct EngineStoredBlocks: Sendable, Hashable {
     public var tier: StorageTier
 
     /// Creates a stored run.
-    public init(blocks: [EngineBlockHash], parent: EngineBlockHash?, tokens: [UInt32], blockSize: Int,
-                adapter: String? = nil, extraKeys: [[BlockExtraKey]] = [], tier: StorageTier = .device) {
+    public init(
+        blocks: [EngineBlockHash], parent: EngineBlockHash?, tokens: [UInt32], blockSize: Int,
+        adapter: String? = nil, extraKeys: [[BlockExtraKey]] = [], tier: StorageTier = .device
+    ) {
         self.blocks = blocks
         self.parent = parent
         self.tokens = tokens
@@ -128,7 +131,7 @@ extension EngineEvent {
     ) {
         var position: [BlockHash: Int] = [:]
         for (i, b) in chain.enumerated() where position[b] == nil { position[b] = i }
-        var run: [Int] = []          // chain positions of a run of stored blocks
+        var run: [Int] = []  // chain positions of a run of stored blocks
         var removed: [EngineBlockHash] = []
         func flushStored() {
             guard let first = run.first, let last = run.last else { return }

@@ -84,8 +84,9 @@ public struct EventSequencer<Event: Sendable>: Sendable {
             return .invalid
         }
         let first = firstEventID
-        return _streams[node, default: _Stream(next: first)]._admit(event, id: id, node: node, maximum: maximumHeld,
-                                                                    statistics: &statistics)
+        return _streams[node, default: _Stream(next: first)]._admit(
+            event, id: id, node: node, maximum: maximumHeld,
+            statistics: &statistics)
     }
 
     /// The node's held event that is next in order, removed, or `nil` when the node waits
@@ -121,8 +122,10 @@ public struct EventSequencer<Event: Sendable>: Sendable {
 }
 
 extension EventSequencer._Stream {
-    mutating func _admit(_ event: Event, id: UInt64, node: NodeID, maximum: Int,
-                         statistics: inout EventSequencer.Statistics) -> EventSequencer.Admission {
+    mutating func _admit(
+        _ event: Event, id: UInt64, node: NodeID, maximum: Int,
+        statistics: inout EventSequencer.Statistics
+    ) -> EventSequencer.Admission {
         if id < next || held[id] != nil {
             statistics.duplicates += 1
             return .duplicate

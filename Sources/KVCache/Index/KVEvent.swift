@@ -29,8 +29,10 @@ public struct KVEvent: Sendable, Hashable {
     }
 
     /// A `stored` event.
-    public static func stored(node: NodeID, eventID: UInt64, parent: BlockHash?, blocks: [BlockHash],
-                              tier: StorageTier = .device) -> KVEvent {
+    public static func stored(
+        node: NodeID, eventID: UInt64, parent: BlockHash?, blocks: [BlockHash],
+        tier: StorageTier = .device
+    ) -> KVEvent {
         KVEvent(node: node, eventID: eventID, kind: .stored(parent: parent, blocks: blocks, tier: tier))
     }
 

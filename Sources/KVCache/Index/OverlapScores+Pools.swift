@@ -7,8 +7,10 @@ extension OverlapScores {
     /// counting a call per pool pays.
     /// - Complexity: O(pools.count + total hits)
     @inlinable
-    package mutating func setPrefixHits<Algorithm: EvictionAlgorithm>(of chain: UnsafeBufferPointer<BlockHash>,
-                                                                      in pools: UnsafeBufferPointer<BlockPool<Algorithm>>) {
+    package mutating func setPrefixHits<Algorithm: EvictionAlgorithm>(
+        of chain: UnsafeBufferPointer<BlockHash>,
+        in pools: UnsafeBufferPointer<BlockPool<Algorithm>>
+    ) {
         reset(nodeCount: pools.count, chainLength: chain.count)
         _setDeviceDepths(count: pools.count) { k in pools[k]._storage.prefixHits(of: chain) }
     }
@@ -17,8 +19,10 @@ extension OverlapScores {
 extension AnyBlockPool {
     /// ``OverlapScores/setPrefixHits(of:in:)`` for pools of any policy.
     /// - Complexity: O(pools.count + total hits)
-    package static func prefixHits(of chain: UnsafeBufferPointer<BlockHash>, in pools: UnsafeBufferPointer<AnyBlockPool>,
-                                   into scores: inout OverlapScores) {
+    package static func prefixHits(
+        of chain: UnsafeBufferPointer<BlockHash>, in pools: UnsafeBufferPointer<AnyBlockPool>,
+        into scores: inout OverlapScores
+    ) {
         scores.reset(nodeCount: pools.count, chainLength: chain.count)
         scores._setDeviceDepths(count: pools.count) { k in pools[k].prefixHits(of: chain) }
     }

@@ -107,7 +107,9 @@ extension PrefixIndex {
                 _membership.append(contentsOf: repeatElement(0, count: Self._tiers))
             } else {
                 let base = e * Self._tiers
-                _membership.withUnsafeMutableBufferPointer { m in m[base] = 0; m[base + 1] = 0; m[base + 2] = 0 }
+                _membership.withUnsafeMutableBufferPointer { m in
+                    m[base] = 0; m[base + 1] = 0; m[base + 2] = 0
+                }
             }
             return
         }
@@ -241,15 +243,17 @@ extension PrefixIndex {
     }
 
     @usableFromInline
-    func _overlapsHolders(_ chain: UnsafeBufferPointer<BlockHash>, depths d: UnsafeMutablePointer<Int32>,
-                          tierDepths td: UnsafeMutablePointer<Int32>, nodes: Int) {
+    func _overlapsHolders(
+        _ chain: UnsafeBufferPointer<BlockHash>, depths d: UnsafeMutablePointer<Int32>,
+        tierDepths td: UnsafeMutablePointer<Int32>, nodes: Int
+    ) {
         // tiers no node ever held are all zero: the walk leaves them out
         let tiers = UInt8.bitWidth - _tiersInUse.leadingZeroBitCount, words = _words
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words * (tiers + 2) + 4) { state in
-            let alive = state.baseAddress!                 // words: nodes matching in any tier
-            let aliveTier = alive + words                  // tiers × words: matching within a tier
-            let live = aliveTier + tiers * words           // the words of `alive` that are not zero
-            let list = live + words                        // ≤ 4 matching nodes: node << 3 | tier mask
+            let alive = state.baseAddress!  // words: nodes matching in any tier
+            let aliveTier = alive + words  // tiers × words: matching within a tier
+            let live = aliveTier + tiers * words  // the words of `alive` that are not zero
+            let list = live + words  // ≤ 4 matching nodes: node << 3 | tier mask
             var liveCount = 0, listCount = 0
             var bitsetMode = false
             var depth: Int32 = 0
@@ -258,7 +262,7 @@ extension PrefixIndex {
             func setItem(_ k: Int, _ n: Int, _ m: UInt32) { list[k] = UInt64(n) << 3 | UInt64(m) }
             /// Writes `value` for every node of `bits` (word `w`) into `out`.
             func write(_ bits: UInt64, _ w: Int, _ out: UnsafeMutablePointer<Int32>, _ value: Int32) {
-                if bits == .max {                     // 64 matching nodes: one vector fill
+                if bits == .max {  // 64 matching nodes: one vector fill
                     (out + w * 64).update(repeating: value, count: 64)
                     return
                 }
@@ -288,104 +292,106 @@ extension PrefixIndex {
             _spill.withUnsafeBufferPointer { spill in
                 _holders.withUnsafeBufferPointer { holders in
                     _withChainCursor(chain, records: holders.baseAddress!, stride: 1) { cursor in
-                    while let entry = cursor.nextEntry() {
-                        let held = holders[entry]
-                        if depth == 0 {
-                            if held.isSpilled {
-                                bitsetMode = true
-                                for w in 0..<words {
+                        while let entry = cursor.nextEntry() {
+                            let held = holders[entry]
+                            if depth == 0 {
+                                if held.isSpilled {
+                                    bitsetMode = true
+                                    for w in 0..<words {
+                                        var any: UInt64 = 0
+                                        for t in 0..<tiers {
+                                            let v = spill[_spillIndex(held.spill, t, w)]
+                                            aliveTier[t * words + w] = v
+                                            any |= v
+                                        }
+                                        alive[w] = any
+                                        if any != 0 { live[liveCount] = UInt64(w); liveCount += 1 }
+                                    }
+                                } else {
+                                    for k in 0..<4 where held[k] != 0 {
+                                        setItem(listCount, _Holders.node(held[k]), held[k] & 7)
+                                        listCount += 1
+                                    }
+                                    if listCount == 0 { return }
+                                }
+                            } else if bitsetMode && held.isSpilled {
+                                var kept = 0, count = 0
+                                for j in 0..<liveCount {
+                                    let w = Int(live[j])
                                     var any: UInt64 = 0
                                     for t in 0..<tiers {
-                                        let v = spill[_spillIndex(held.spill, t, w)]
-                                        aliveTier[t * words + w] = v
-                                        any |= v
+                                        let mt = spill[_spillIndex(held.spill, t, w)]
+                                        any |= mt
+                                        write(aliveTier[t * words + w] & ~mt, w, td + t * nodes, depth)
+                                        aliveTier[t * words + w] &= mt
                                     }
-                                    alive[w] = any
-                                    if any != 0 { live[liveCount] = UInt64(w); liveCount += 1 }
+                                    write(alive[w] & ~any, w, d, depth)
+                                    alive[w] &= any
+                                    if alive[w] != 0 {
+                                        live[kept] = UInt64(w)
+                                        kept += 1
+                                        count += alive[w].nonzeroBitCount
+                                    }
                                 }
-                            } else {
+                                liveCount = kept
+                                if kept == 0 { return }
+                                // few nodes left: a list tests each with a word or a comparison
+                                if count <= 4 {
+                                    for j in 0..<liveCount {
+                                        let w = Int(live[j])
+                                        var r = alive[w]
+                                        while r != 0 {
+                                            let n = w * 64 + r.trailingZeroBitCount
+                                            r &= r - 1
+                                            setItem(listCount, n, aliveTiers(n))
+                                            listCount += 1
+                                        }
+                                    }
+                                    bitsetMode = false
+                                }
+                            } else if bitsetMode {
+                                // from many matching nodes to the few holding this block: every
+                                // matching node gets this depth now; the survivors are written
+                                // again where they stop
+                                writeAlive(depth)
                                 for k in 0..<4 where held[k] != 0 {
-                                    setItem(listCount, _Holders.node(held[k]), held[k] & 7)
+                                    let n = _Holders.node(held[k])
+                                    guard alive[n >> 6] & (UInt64(1) << UInt64(n & 63)) != 0 else { continue }
+                                    setItem(listCount, n, aliveTiers(n) & held[k] & 7)
                                     listCount += 1
+                                }
+                                bitsetMode = false
+                                if listCount == 0 { return }
+                            } else {
+                                var k = 0
+                                while k < listCount {
+                                    let n = node(k), m = mask(k)
+                                    let hm: UInt32
+                                    if held.isSpilled {
+                                        var x: UInt32 = 0
+                                        let bit = UInt64(1) << UInt64(n & 63)
+                                        for t in 0..<tiers where spill[_spillIndex(held.spill, t, (n >> 6))] & bit != 0 {
+                                            x |= 1 << UInt32(t)
+                                        }
+                                        hm = x
+                                    } else {
+                                        hm = held.mask(of: n)
+                                    }
+                                    if hm == 0 {
+                                        d[n] = depth
+                                        writeTiers(n, m, depth)
+                                        listCount -= 1
+                                        setItem(k, node(listCount), mask(listCount))
+                                    } else {
+                                        writeTiers(n, m & ~hm, depth)
+                                        setItem(k, n, m & hm)
+                                        k += 1
+                                    }
                                 }
                                 if listCount == 0 { return }
                             }
-                        } else if bitsetMode && held.isSpilled {
-                            var kept = 0, count = 0
-                            for j in 0..<liveCount {
-                                let w = Int(live[j])
-                                var any: UInt64 = 0
-                                for t in 0..<tiers {
-                                    let mt = spill[_spillIndex(held.spill, t, w)]
-                                    any |= mt
-                                    write(aliveTier[t * words + w] & ~mt, w, td + t * nodes, depth)
-                                    aliveTier[t * words + w] &= mt
-                                }
-                                write(alive[w] & ~any, w, d, depth)
-                                alive[w] &= any
-                                if alive[w] != 0 {
-                                    live[kept] = UInt64(w)
-                                    kept += 1
-                                    count += alive[w].nonzeroBitCount
-                                }
-                            }
-                            liveCount = kept
-                            if kept == 0 { return }
-                            // few nodes left: a list tests each with a word or a comparison
-                            if count <= 4 {
-                                for j in 0..<liveCount {
-                                    let w = Int(live[j])
-                                    var r = alive[w]
-                                    while r != 0 {
-                                        let n = w * 64 + r.trailingZeroBitCount
-                                        r &= r - 1
-                                        setItem(listCount, n, aliveTiers(n))
-                                        listCount += 1
-                                    }
-                                }
-                                bitsetMode = false
-                            }
-                        } else if bitsetMode {
-                            // from many matching nodes to the few holding this block: every
-                            // matching node gets this depth now; the survivors are written
-                            // again where they stop
-                            writeAlive(depth)
-                            for k in 0..<4 where held[k] != 0 {
-                                let n = _Holders.node(held[k])
-                                guard alive[n >> 6] & (UInt64(1) << UInt64(n & 63)) != 0 else { continue }
-                                setItem(listCount, n, aliveTiers(n) & held[k] & 7)
-                                listCount += 1
-                            }
-                            bitsetMode = false
-                            if listCount == 0 { return }
-                        } else {
-                            var k = 0
-                            while k < listCount {
-                                let n = node(k), m = mask(k)
-                                let hm: UInt32
-                                if held.isSpilled {
-                                    var x: UInt32 = 0
-                                    let bit = UInt64(1) << UInt64(n & 63)
-                                    for t in 0..<tiers where spill[_spillIndex(held.spill, t, (n >> 6))] & bit != 0 { x |= 1 << UInt32(t) }
-                                    hm = x
-                                } else {
-                                    hm = held.mask(of: n)
-                                }
-                                if hm == 0 {
-                                    d[n] = depth
-                                    writeTiers(n, m, depth)
-                                    listCount -= 1
-                                    setItem(k, node(listCount), mask(listCount))
-                                } else {
-                                    writeTiers(n, m & ~hm, depth)
-                                    setItem(k, n, m & hm)
-                                    k += 1
-                                }
-                            }
-                            if listCount == 0 { return }
+                            depth += 1
                         }
-                        depth += 1
-                    }
                     }
                 }
             }

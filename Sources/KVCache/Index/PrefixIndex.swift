@@ -30,18 +30,18 @@ public struct PrefixIndex: Sendable {
 
     @usableFromInline var _table: _BlockTable
     @usableFromInline var _entries: [_Entry] = []
-    @usableFromInline var _membership: [UInt64] = []   // ≤ 64 nodes: entry * tiers + tier
-    @usableFromInline var _holders: [_Holders] = []    // > 64 nodes: per entry
-    @usableFromInline var _spill: [UInt64] = []        // > 64 nodes: (spill * tiers + tier) * words + word
+    @usableFromInline var _membership: [UInt64] = []  // ≤ 64 nodes: entry * tiers + tier
+    @usableFromInline var _holders: [_Holders] = []  // > 64 nodes: per entry
+    @usableFromInline var _spill: [UInt64] = []  // > 64 nodes: (spill * tiers + tier) * words + word
     @usableFromInline var _freeSpill: [Int32] = []
-    @usableFromInline var _tiersInUse: UInt8 = 0               // > 64 nodes: tiers ever held, a walk skips the rest
-    @usableFromInline var _freeHead: Int32 = -1               // freed entries, linked through `children`
-    @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]   // key: _refKey(entry, node, tier)
+    @usableFromInline var _tiersInUse: UInt8 = 0  // > 64 nodes: tiers ever held, a walk skips the rest
+    @usableFromInline var _freeHead: Int32 = -1  // freed entries, linked through `children`
+    @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]  // key: _refKey(entry, node, tier)
     @usableFromInline var _heldCount = 0
-    @usableFromInline var _nodeMemberships: [Int]        // per node: (block, tier) pairs held
+    @usableFromInline var _nodeMemberships: [Int]  // per node: (block, tier) pairs held
     @usableFromInline var _sequencer: EventSequencer<KVEvent>
-    @usableFromInline var _knownNodes: [UInt64]         // bitset of nodes ever seen
-    @usableFromInline var _nodeLimit: Int = 0            // highest node seen + 1
+    @usableFromInline var _knownNodes: [UInt64]  // bitset of nodes ever seen
+    @usableFromInline var _nodeLimit: Int = 0  // highest node seen + 1
     @usableFromInline var _approximate: _ApproximateState
 
     /// Counters of what the index has seen.
@@ -60,10 +60,13 @@ public struct PrefixIndex: Sendable {
     ///   - maximumHeldEvents: The most events held per node behind a gap before the gap is
     ///     given up (see ``EventSequencer``).
     /// - Precondition: `nodeCapacity <= PrefixIndex.maximumNodeCapacity`.
-    public init(nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 12, approximate: ApproximateMode = ApproximateMode(),
-                maximumHeldEvents: Int = 10_000) {
-        precondition(nodeCapacity <= Self.maximumNodeCapacity,
-                     "PrefixIndex nodeCapacity \(nodeCapacity) is above the maximum \(Self.maximumNodeCapacity)")
+    public init(
+        nodeCapacity: Int = 64, expectedBlocks: Int = 1 << 12, approximate: ApproximateMode = ApproximateMode(),
+        maximumHeldEvents: Int = 10_000
+    ) {
+        precondition(
+            nodeCapacity <= Self.maximumNodeCapacity,
+            "PrefixIndex nodeCapacity \(nodeCapacity) is above the maximum \(Self.maximumNodeCapacity)")
         let words = max(1, (nodeCapacity + 63) / 64)
         self.nodeCapacity = words * 64
         _words = words
@@ -94,7 +97,8 @@ public struct PrefixIndex: Sendable {
     /// Memory held per index entry, in bytes: the table, the entry arrays, the holders (and
     /// spilled bitsets) and the free lists, over the entries held now.
     public var bytesPerBlock: Double {
-        let bytes = _table.byteCount + _entries.capacity * MemoryLayout<_Entry>.stride
+        let bytes =
+            _table.byteCount + _entries.capacity * MemoryLayout<_Entry>.stride
             + _membership.capacity * 8 + _holders.capacity * MemoryLayout<_Holders>.stride + _spill.capacity * 8
             + _freeSpill.capacity * 4
         return Double(bytes) / Double(max(_table.count, 1))
@@ -277,24 +281,24 @@ public struct PrefixIndex: Sendable {
         var depth: Int32 = 0
         _membership.withUnsafeBufferPointer { m in
             _withChainCursor(chain, records: m.baseAddress!, stride: tiers) { cursor in
-            while let entry = cursor.nextEntry() {
-                let base = entry * tiers
-                let m0 = m[base], m1 = m[base + 1], m2 = m[base + 2]
-                let any = m0 | m1 | m2
-                var dropped = alive & ~any
-                if depth > 0 {
-                    while dropped != 0 {
-                        scores._set(dropped.trailingZeroBitCount, depth)
-                        dropped &= dropped - 1
+                while let entry = cursor.nextEntry() {
+                    let base = entry * tiers
+                    let m0 = m[base], m1 = m[base + 1], m2 = m[base + 2]
+                    let any = m0 | m1 | m2
+                    var dropped = alive & ~any
+                    if depth > 0 {
+                        while dropped != 0 {
+                            scores._set(dropped.trailingZeroBitCount, depth)
+                            dropped &= dropped - 1
+                        }
                     }
+                    Self._drop(&aliveTier.0, m0, 0, depth, &scores)
+                    Self._drop(&aliveTier.1, m1, 1, depth, &scores)
+                    Self._drop(&aliveTier.2, m2, 2, depth, &scores)
+                    alive &= any
+                    if alive == 0 { return }
+                    depth += 1
                 }
-                Self._drop(&aliveTier.0, m0, 0, depth, &scores)
-                Self._drop(&aliveTier.1, m1, 1, depth, &scores)
-                Self._drop(&aliveTier.2, m2, 2, depth, &scores)
-                alive &= any
-                if alive == 0 { return }
-                depth += 1
-            }
             }
         }
         // nodes still matching hold the whole walked prefix

@@ -18,15 +18,17 @@ struct _ChainCursor<Record> {
     @usableFromInline let buckets: Int
     @usableFromInline let records: UnsafePointer<Record>
     @usableFromInline let stride: Int
-    @usableFromInline let slots: UnsafeMutablePointer<Int32>   // `largestWindow` entries
+    @usableFromInline let slots: UnsafeMutablePointer<Int32>  // `largestWindow` entries
     @usableFromInline var start = 0, window = 8, found = 0, next = 0
     @usableFromInline var ended = false
 
     /// A cursor over `chain` in `table` (`buckets` entries), whose entries' records are
     /// `stride` elements apart in `records`; `slots` has room for ``largestWindow`` entries.
     @inlinable
-    init(_ chain: UnsafeBufferPointer<BlockHash>, table: UnsafePointer<_BlockTable.Entry>, buckets: Int,
-         records: UnsafePointer<Record>, stride: Int, slots: UnsafeMutablePointer<Int32>) {
+    init(
+        _ chain: UnsafeBufferPointer<BlockHash>, table: UnsafePointer<_BlockTable.Entry>, buckets: Int,
+        records: UnsafePointer<Record>, stride: Int, slots: UnsafeMutablePointer<Int32>
+    ) {
         self.chain = chain
         self.table = table
         self.buckets = buckets
@@ -81,12 +83,15 @@ extension PrefixIndex {
     /// Calls `body` with a cursor over the entries of `chain`'s leading indexed blocks, whose
     /// records (`stride` elements per entry) start at `records`.
     @usableFromInline @inline(__always)
-    func _withChainCursor<Record, R>(_ chain: UnsafeBufferPointer<BlockHash>, records: UnsafePointer<Record>, stride: Int,
-                                     _ body: (inout _ChainCursor<Record>) -> R) -> R {
+    func _withChainCursor<Record, R>(
+        _ chain: UnsafeBufferPointer<BlockHash>, records: UnsafePointer<Record>, stride: Int,
+        _ body: (inout _ChainCursor<Record>) -> R
+    ) -> R {
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: _ChainCursor<Record>.largestWindow) { slots in
             _table.entries.withUnsafeBufferPointer { table in
-                var cursor = _ChainCursor(chain, table: table.baseAddress!, buckets: _table.buckets, records: records,
-                                          stride: stride, slots: slots.baseAddress!)
+                var cursor = _ChainCursor(
+                    chain, table: table.baseAddress!, buckets: _table.buckets, records: records,
+                    stride: stride, slots: slots.baseAddress!)
                 return body(&cursor)
             }
         }

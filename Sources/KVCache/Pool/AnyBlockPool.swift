@@ -25,12 +25,17 @@ public struct AnyBlockPool: BlockPoolProtocol {
         try _base.getOrInsert(block, parent: parent)
     }
     @discardableResult
-    public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
+    public mutating func update(
+        _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil
+    ) throws(PoolError) -> Int {
         try _base.update(chain, nextUses: nextUses)
     }
     @discardableResult
-    public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil)
-        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+    public mutating func lookupAndUpdate(
+        _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil
+    )
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int)
+    {
         try _base.lookupAndUpdate(chain, nextUses: nextUses)
     }
     @discardableResult public mutating func pin(_ hash: BlockHash) -> Bool { _base.pin(hash) }

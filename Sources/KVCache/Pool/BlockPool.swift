@@ -55,8 +55,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         _algorithm = algorithm
         let ghosts = Algorithm.keepsGhosts ? algorithm.ghosts.capacity : 0
         _freeCount = capacity
-        _storage = _PoolStorage(capacity: capacity, expectedKeys: capacity + min(ghosts, capacity), maximumKeys: capacity + ghosts,
-                                tracksChildren: Algorithm.tracksChildren)
+        _storage = _PoolStorage(
+            capacity: capacity, expectedKeys: capacity + min(ghosts, capacity), maximumKeys: capacity + ghosts,
+            tracksChildren: Algorithm.tracksChildren)
     }
 
     /// The number of blocks in the pool.
@@ -170,7 +171,9 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     ///   stay inserted.
     /// - Complexity: O(`chain.count`)
     @inlinable @discardableResult
-    public mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil) throws(PoolError) -> Int {
+    public mutating func update(
+        _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil
+    ) throws(PoolError) -> Int {
         _beginMutation()
         defer { _algorithm._endExclusiveAccess() }
         return try _update(chain, from: 0, parentSlot: -1, nextUses: nextUses)
@@ -193,8 +196,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     ///   stay inserted.
     /// - Complexity: O(`chain.count`)
     @inlinable @discardableResult
-    public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil)
-        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+    public mutating func lookupAndUpdate(
+        _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil
+    )
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int)
+    {
         _beginMutation()
         defer { _algorithm._endExclusiveAccess() }
         var parent: Int32 = -1
@@ -203,21 +209,24 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
             let b = _storage.findLive(chain[i].rawValue)
             guard b >= 0 else { break }
             _statistics.hits &+= 1
-            parent = _touch(b, BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max),
-                            parentSlot: parent)
+            parent = _touch(
+                b, BlockInfo(hash: chain[i], position: Int32(truncatingIfNeeded: i), nextUse: nextUses?[i] ?? .max),
+                parentSlot: parent)
             i &+= 1
         }
         let prefix = i
         guard prefix < chain.count else { return (prefix, prefix, prefix) }
-        let rest = _storage.hits(in: chain[(prefix &+ 1)...])           // block `prefix` is absent
+        let rest = _storage.hits(in: chain[(prefix &+ 1)...])  // block `prefix` is absent
         let access = try _update(chain, from: prefix, parentSlot: parent, nextUses: nextUses)
         return (prefix, prefix + rest, prefix + access)
     }
 
     /// The update walk from `start` on, block `start − 1` being in `parentSlot`.
     @inlinable
-    internal mutating func _update(_ chain: UnsafeBufferPointer<BlockHash>, from start: Int, parentSlot: Int32,
-                                   nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int {
+    internal mutating func _update(
+        _ chain: UnsafeBufferPointer<BlockHash>, from start: Int, parentSlot: Int32,
+        nextUses: UnsafeBufferPointer<Int64>?
+    ) throws(PoolError) -> Int {
         var hits = 0
         var parent = parentSlot
         for i in start..<chain.count {
@@ -278,7 +287,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         if _freeCount == 0 {
             let victim = _algorithm.evict(for: info)
             if Algorithm.keepsGhosts { _forgetGhosts() }
-            if let victim { _release(victim, evicted: true, recycle: false) }   // the new block takes its slot
+            if let victim { _release(victim, evicted: true, recycle: false) }  // the new block takes its slot
             if Algorithm.keepsGhosts { _algorithm.ghosts._cancelPending() }
             guard let victim else {
                 if ghostList != nil { _removeEntry(at: _storage.find(key)) }
@@ -424,7 +433,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let b = Int(_storage.slotBuckets[Int(slot)])
         let key = _storage.entries[b].key
         if Algorithm.keepsGhosts, let ghost = _algorithm.ghosts._settle(slot, bucket: b) {
-            _storage.entries[b].slot = -2 - ghost.id     // remembered: the entry stays, as a ghost
+            _storage.entries[b].slot = -2 - ghost.id  // remembered: the entry stays, as a ghost
             _storage.entries[b].pins = 0
             _storage.entries[b].aux = UInt16(ghost.list)
         } else {

@@ -23,7 +23,9 @@ public protocol BlockPoolProtocol {
     /// The update walk of a request's chain; returns hits at access.
     mutating func update(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?) throws(PoolError) -> Int
     /// ``lookup(_:)`` then ``update(_:nextUses:)`` of one chain, in one walk where the pool can.
-    mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
+    mutating func lookupAndUpdate(
+        _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?
+    )
         throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int)
     /// Pins a block (it is not evicted until unpinned); returns whether it is present.
     mutating func pin(_ hash: BlockHash) -> Bool
@@ -37,8 +39,11 @@ public protocol BlockPoolProtocol {
 
 extension BlockPoolProtocol {
     /// ``lookup(_:)``, then ``update(_:nextUses:)``.
-    public mutating func lookupAndUpdate(_ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?)
-        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int) {
+    public mutating func lookupAndUpdate(
+        _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>?
+    )
+        throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int)
+    {
         let (prefix, hits) = lookup(chain)
         return (prefix, hits, try update(chain, nextUses: nextUses))
     }
@@ -69,7 +74,8 @@ extension BlockPoolProtocol {
 /// Calls `body` with `chain`'s elements as a buffer, keeping the error type (the array's
 /// `withUnsafeBufferPointer` rethrows untyped errors).
 @inlinable
-internal func _withBuffer<R>(of chain: [BlockHash], _ body: (UnsafeBufferPointer<BlockHash>) throws(PoolError) -> R) throws(PoolError) -> R {
+internal func _withBuffer<R>(of chain: [BlockHash], _ body: (UnsafeBufferPointer<BlockHash>) throws(PoolError) -> R) throws(PoolError) -> R
+{
     var result: Result<R, PoolError>?
     chain.withUnsafeBufferPointer { buffer in
         do throws(PoolError) { result = .success(try body(buffer)) } catch { result = .failure(error) }

@@ -49,10 +49,12 @@ public final class KVRouter: Sendable {
         public var logger: Logger
 
         /// Creates a configuration.
-        public init(hasher: PrefixHasher? = nil, selector: any PrefillNodeSelector & Sendable = TTFTMin(),
-                    prefillModel: any PrefillTimeModel = LinearPrefillModel(), nodeCapacity: Int = 64,
-                    requestTimeout: Double = 600, approximate: ApproximateMode = ApproximateMode(),
-                    metricsPrefix: String = "kvcache_router", logger: Logger = Logger(label: "kvcache.router")) {
+        public init(
+            hasher: PrefixHasher? = nil, selector: any PrefillNodeSelector & Sendable = TTFTMin(),
+            prefillModel: any PrefillTimeModel = LinearPrefillModel(), nodeCapacity: Int = 64,
+            requestTimeout: Double = 600, approximate: ApproximateMode = ApproximateMode(),
+            metricsPrefix: String = "kvcache_router", logger: Logger = Logger(label: "kvcache.router")
+        ) {
             self.hasher = hasher ?? (try! PrefixHasher())
             self.selector = selector
             self.prefillModel = prefillModel
@@ -106,11 +108,11 @@ public final class KVRouter: Sendable {
         var index: PrefixIndex
         var identity: EngineBlockIdentity
         var engineOrder = EventSequencer<EngineEvent>()
-        var refusedNodes: Set<NodeID> = []      // nodes whose refused stores were logged
+        var refusedNodes: Set<NodeID> = []  // nodes whose refused stores were logged
         var selector: any PrefillNodeSelector & Sendable
         var nodes: [NodeID: Node] = [:]
-        var order: [NodeID] = []                 // node ids, ascending
-        var states: [NodeState] = []             // per node, ascending ids: what the selector reads
+        var order: [NodeID] = []  // node ids, ascending
+        var states: [NodeState] = []  // per node, ascending ids: what the selector reads
 
         /// Renumbers the slots of the nodes from position `from` on.
         mutating func renumber(from: Int) {
@@ -132,9 +134,11 @@ public final class KVRouter: Sendable {
     /// Creates a router with no nodes.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        state = _Locked(State(index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
-                              identity: EngineBlockIdentity(hasher: configuration.hasher),
-                              selector: configuration.selector))
+        state = _Locked(
+            State(
+                index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
+                identity: EngineBlockIdentity(hasher: configuration.hasher),
+                selector: configuration.selector))
         metrics = _RouterMetrics(prefix: configuration.metricsPrefix)
         origin = clock.now
     }
@@ -171,7 +175,8 @@ public final class KVRouter: Sendable {
                 let at = s.order.firstIndex { $0 > id } ?? s.order.count
                 s.order.insert(id, at: at)
                 s.states.insert(NodeState(id: id, capacityBlocks: capacityBlocks), at: at)
-                s.nodes[id] = Node(slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
+                s.nodes[id] = Node(
+                    slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
                 s.renumber(from: at)
             }
             s.operations += 1
@@ -243,10 +248,12 @@ public final class KVRouter: Sendable {
     public func route(blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0) -> Routed {
         let start = clock.now
         let t = Self.seconds(start - origin)
-        let input = Self.clampTokens(inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: configuration.hasher.blockSize).partialValue)
+        let input = Self.clampTokens(
+            inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: configuration.hasher.blockSize).partialValue)
         let expectedOutputTokens = Self.clampTokens(expectedOutputTokens)
-        let request = RoutingRequest(chain: blockHashes, inputTokens: input, expectedOutputTokens: expectedOutputTokens,
-                                     arrival: t, blockSize: configuration.hasher.blockSize)
+        let request = RoutingRequest(
+            chain: blockHashes, inputTokens: input, expectedOutputTokens: expectedOutputTokens,
+            arrival: t, blockSize: configuration.hasher.blockSize)
         let (decision, overlap, counters) = state.withLock { s -> (Decision, Int, _NodeCounters?) in
             s.operations += 1
             reclaimExpired(&s, now: t)
@@ -285,7 +292,8 @@ public final class KVRouter: Sendable {
     public func requestStarted(_ routed: Routed, id: UInt64, expectedOutputTokens: Int = 0) {
         guard let node = routed.node else { return }
         let cached = min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)
-        requestStarted(id: id, node: node, promptTokens: routed.inputTokens, cachedTokens: cached, expectedOutputTokens: expectedOutputTokens)
+        requestStarted(
+            id: id, node: node, promptTokens: routed.inputTokens, cachedTokens: cached, expectedOutputTokens: expectedOutputTokens)
     }
 
     /// Records that a request started on `node`.
@@ -302,8 +310,9 @@ public final class KVRouter: Sendable {
             if let old = s.inFlight[id] { release(&s, old) }
             let blocks = (promptTokens + expectedOutputTokens + configuration.hasher.blockSize - 1) / configuration.hasher.blockSize
             let uncached = max(0, promptTokens - cachedTokens)
-            let r = InFlight(node: node, prefillSeconds: configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens),
-                             uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks, prefilling: true, started: t)
+            let r = InFlight(
+                node: node, prefillSeconds: configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens),
+                uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks, prefilling: true, started: t)
             s.inFlight[id] = r
             s.states[s.nodes[node]!.slot].queuedPrefillTokens += r.uncachedTokens
             s.states[s.nodes[node]!.slot].queueDelay += r.prefillSeconds
@@ -340,7 +349,7 @@ public final class KVRouter: Sendable {
             let k = s.nodes[r.node]!.slot
             s.states[k].queuedPrefillTokens -= r.uncachedTokens
             s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)
-            if s.states[k].queuedPrefillTokens == 0 { s.states[k].queueDelay = 0 }   // no drift
+            if s.states[k].queuedPrefillTokens == 0 { s.states[k].queueDelay = 0 }  // no drift
         } else {
             s.states[s.nodes[r.node]!.slot].activeDecodeBlocks -= r.decodeBlocks
         }
@@ -477,9 +486,10 @@ public final class KVRouter: Sendable {
     /// A consistent snapshot of the router: nodes with their load, and index counters.
     public var snapshot: Snapshot {
         state.withLock { s in
-            Snapshot(nodes: s.states, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
-               engine: s.identity.statistics, engineOrder: s.engineOrder.statistics, mappedEngineBlocks: s.identity.mappedBlocks,
-               indexBytesPerBlock: s.index.bytesPerBlock, engineMapBytes: s.identity.byteCount, operations: s.operations)
+            Snapshot(
+                nodes: s.states, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
+                engine: s.identity.statistics, engineOrder: s.engineOrder.statistics, mappedEngineBlocks: s.identity.mappedBlocks,
+                indexBytesPerBlock: s.index.bytesPerBlock, engineMapBytes: s.identity.byteCount, operations: s.operations)
         }
     }
 

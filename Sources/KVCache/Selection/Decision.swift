@@ -15,8 +15,10 @@ public struct Decision: Sendable, Hashable, CustomStringConvertible {
 
     /// A placement on `node`.
     @inlinable
-    public init(node: NodeID, reason: DecisionReason, estimatedTTFT: Double? = nil, transfer: KVTransfer? = nil,
-                replicas: [Replication] = []) {
+    public init(
+        node: NodeID, reason: DecisionReason, estimatedTTFT: Double? = nil, transfer: KVTransfer? = nil,
+        replicas: [Replication] = []
+    ) {
         self.node = node
         self.rejection = nil
         self.transfer = transfer

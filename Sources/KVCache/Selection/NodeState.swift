@@ -20,9 +20,11 @@ public struct NodeState: Sendable, Hashable {
     public var requestsServed: Int
 
     /// Creates a node state (an idle, available node by default).
-    public init(id: NodeID, isAvailable: Bool = true, queuedPrefillTokens: Int = 0, queueDelay: Double = 0,
-                activeRequests: Int = 0, activeDecodeBlocks: Int = 0, capacityBlocks: Int = 0, usedBlocks: Int = 0,
-                requestsServed: Int = 0) {
+    public init(
+        id: NodeID, isAvailable: Bool = true, queuedPrefillTokens: Int = 0, queueDelay: Double = 0,
+        activeRequests: Int = 0, activeDecodeBlocks: Int = 0, capacityBlocks: Int = 0, usedBlocks: Int = 0,
+        requestsServed: Int = 0
+    ) {
         self.id = id
         self.isAvailable = isAvailable
         self.queuedPrefillTokens = queuedPrefillTokens

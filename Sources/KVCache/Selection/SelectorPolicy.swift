@@ -43,14 +43,16 @@ public enum SelectorPolicy: String, CaseIterable, Sendable, Hashable, CustomStri
         case .cacheAware: return CacheAware()
         case .weighted: return Weighted(alpha: c.alpha, beta: c.beta)
         case .thresholdBalanced:
-            return ThresholdBalanced(balanceAbsoluteThreshold: c.balanceAbsoluteThreshold,
-                                     balanceRelativeThreshold: c.balanceRelativeThreshold, cacheThreshold: c.cacheThreshold)
+            return ThresholdBalanced(
+                balanceAbsoluteThreshold: c.balanceAbsoluteThreshold,
+                balanceRelativeThreshold: c.balanceRelativeThreshold, cacheThreshold: c.cacheThreshold)
         case .kvCost:
             return KVCost(prefillLoadScale: c.prefillLoadScale, overlapCredit: c.overlapCredit, temperature: c.temperature, seed: c.seed)
         case .ttftMin: return c.ttftMin
         case .hotspotReplicating:
-            return HotspotReplicating(placement: c.ttftMin, window: c.hotWindow, prefixBlocks: c.hotPrefixBlocks,
-                                      anticipateRising: c.anticipateRising)
+            return HotspotReplicating(
+                placement: c.ttftMin, window: c.hotWindow, prefixBlocks: c.hotPrefixBlocks,
+                anticipateRising: c.anticipateRising)
         }
     }
 }

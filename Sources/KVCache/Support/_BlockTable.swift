@@ -23,7 +23,7 @@ internal struct _BlockTable: Sendable {
     @usableFromInline
     internal struct Entry: Sendable {
         @usableFromInline var key: UInt64
-        @usableFromInline var slot: Int32      // -1: empty
+        @usableFromInline var slot: Int32  // -1: empty
         @usableFromInline var pins: UInt16
         @usableFromInline var aux: UInt16
         @inlinable init() { key = 0; slot = -1; pins = 0; aux = 0 }
@@ -93,8 +93,10 @@ internal struct _BlockTable: Sendable {
     /// reporting each entry that moves (its slot and new bucket) to `moved`.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)
-    static func _remove(_ e: UnsafeMutablePointer<Entry>, _ n: Int, at index: Int,
-                        moved: (_ slot: Int32, _ bucket: Int) -> Void) {
+    static func _remove(
+        _ e: UnsafeMutablePointer<Entry>, _ n: Int, at index: Int,
+        moved: (_ slot: Int32, _ bucket: Int) -> Void
+    ) {
         var hole = index
         var i = index &+ 1 == n ? 0 : index &+ 1
         while e[i].slot != -1 {

@@ -56,7 +56,9 @@ public struct TraceStatistics: Sendable {
         uniqueBlocks = counts.count
         let lengths = trace.records.map(\.blockCount).sorted()
         meanBlocksPerRequest = Double(blockAccesses) / Double(requests)
-        medianBlocksPerRequest = lengths.count % 2 == 1 ? Double(lengths[lengths.count / 2])
+        medianBlocksPerRequest =
+            lengths.count % 2 == 1
+            ? Double(lengths[lengths.count / 2])
             : Double(lengths[lengths.count / 2 - 1] + lengths[lengths.count / 2]) / 2
         meanInputTokens = Double(hits.inputTokens) / Double(requests)
         meanOutputTokens = Double(trace.records.reduce(0) { $0 + $1.outputLength }) / Double(requests)

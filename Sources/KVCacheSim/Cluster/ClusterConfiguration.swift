@@ -51,12 +51,14 @@ public struct ClusterConfiguration: Sendable {
     }
 
     /// Creates a configuration (the reference cluster model unless told otherwise).
-    public init(nodes: Int = 8, capacity: Int = 1000, eviction: EvictionPolicy = .lru, selector: SelectorPolicy = .roundRobin,
-                selectorConfiguration: SelectorConfiguration = SelectorConfiguration(),
-                prefillModel: any PrefillTimeModel = LinearPrefillModel(), decodeSecondsPerToken: Double = 0,
-                hostCapacity: Int = 0, diskCapacity: Int = 0, hostOnboardSecondsPerBlock: Double = 0.002,
-                diskOnboardSecondsPerBlock: Double = 0.02, gpuStorageCostRatio: Double = 100, cachingDisabled: Bool = false,
-                replicaSamples: Int = 0) {
+    public init(
+        nodes: Int = 8, capacity: Int = 1000, eviction: EvictionPolicy = .lru, selector: SelectorPolicy = .roundRobin,
+        selectorConfiguration: SelectorConfiguration = SelectorConfiguration(),
+        prefillModel: any PrefillTimeModel = LinearPrefillModel(), decodeSecondsPerToken: Double = 0,
+        hostCapacity: Int = 0, diskCapacity: Int = 0, hostOnboardSecondsPerBlock: Double = 0.002,
+        diskOnboardSecondsPerBlock: Double = 0.02, gpuStorageCostRatio: Double = 100, cachingDisabled: Bool = false,
+        replicaSamples: Int = 0
+    ) {
         self.nodes = nodes
         self.capacity = capacity
         self.eviction = eviction

@@ -80,7 +80,8 @@ public struct ClusterResult: Sendable, HitCountsReporting {
     public var netScore: Double {
         guard prefillSecondsWithoutCache > 0 else { return 0 }
         let saved = prefillSecondsWithoutCache - prefillSeconds
-        let perBlockGPU = configuration.prefillModel.prefillTime(uncachedTokens: 512, cachedTokens: 0)
+        let perBlockGPU =
+            configuration.prefillModel.prefillTime(uncachedTokens: 512, cachedTokens: 0)
             - configuration.prefillModel.prefillTime(uncachedTokens: 0, cachedTokens: 0)
         let replicaCost = Double(replicatedBlocks) * perBlockGPU / max(configuration.gpuStorageCostRatio, 1e-12)
         return (saved - replicaCost) / prefillSecondsWithoutCache

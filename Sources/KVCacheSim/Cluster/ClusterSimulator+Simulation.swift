@@ -29,8 +29,9 @@ extension ClusterSimulator {
             needOverlaps = !selectorIsConfigured || c.selector.usesOverlaps
             // built in place: a second reference to a node's pool (or the index) would make its
             // first write copy it
-            world = _World(nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
-                           usePools: usePools)
+            world = _World(
+                nodes: [], index: PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: usePools ? 16 : min(trace.blocks.count, 1 << 20)),
+                usePools: usePools)
             world.nodes.reserveCapacity(c.nodes)
             world.devices.reserveCapacity(c.nodes)
             for _ in 0..<c.nodes {
@@ -62,8 +63,9 @@ extension ClusterSimulator {
             refreshStates(at: t)
             chainBuffer.removeAll(keepingCapacity: true)
             chainBuffer.append(contentsOf: chain)
-            let request = RoutingRequest(chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
-                                         arrival: Double(t) / 1e6, blockSize: blockSize)
+            let request = RoutingRequest(
+                chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
+                arrival: Double(t) / 1e6, blockSize: blockSize)
             let decision = ClusterSimulator._select(&selector, request, &states, &scores)
             guard let n = decision.node, n >= 0, n < c.nodes else {
                 result.rejected += 1
@@ -95,13 +97,16 @@ extension ClusterSimulator {
             if !c.cachingDisabled {
                 result.hits.blockHits += present
                 result.hits.accessHits += usePools ? accessHits : try world.store(n, chain)
-                states[n].usedBlocks = world.devices[n].count     // pools change only at dispatch
+                states[n].usedBlocks = world.devices[n].count  // pools change only at dispatch
                 try replicate(chain, decision, chosen: n)
             }
             if (i + 1) % sampleEvery == 0 {
-                result.replicaSamples.append(.init(request: i + 1, replicas: hottest.map { b in
-                    (0..<c.nodes).reduce(0) { $0 + (world.holds(b, node: $1) ? 1 : 0) }
-                }))
+                result.replicaSamples.append(
+                    .init(
+                        request: i + 1,
+                        replicas: hottest.map { b in
+                            (0..<c.nodes).reduce(0) { $0 + (world.holds(b, node: $1) ? 1 : 0) }
+                        }))
             }
         }
 
@@ -136,8 +141,10 @@ extension ClusterSimulator {
         /// The cached blocks the prefill can use (its own prefix `prefix`, or a transfer's)
         /// and the microseconds spent fetching them (the transfer, and onboarding blocks from
         /// lower tiers).
-        mutating func fetchTime(_ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, node n: Int, decision: Decision,
-                                prefix p: Int) throws -> (used: Int, extra: Int64) {
+        mutating func fetchTime(
+            _ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, node n: Int, decision: Decision,
+            prefix p: Int
+        ) throws -> (used: Int, extra: Int64) {
             var used = p
             var extra: Int64 = 0
             if let tr = decision.transfer, !c.cachingDisabled {
@@ -162,8 +169,10 @@ extension ClusterSimulator {
 
         /// Queues the prefill on node `n` (and its decode, when modelled) and records its TTFT.
         /// - Returns: the prefill's microseconds and its uncached tokens.
-        mutating func schedule(_ i: Int, _ rec: Trace.Record, node n: Int, at t: Int64, cachedBlocks used: Int,
-                               extra: Int64) throws -> (prefill: Int64, uncached: Int) {
+        mutating func schedule(
+            _ i: Int, _ rec: Trace.Record, node n: Int, at t: Int64, cachedBlocks used: Int,
+            extra: Int64
+        ) throws -> (prefill: Int64, uncached: Int) {
             let cached = min(used * blockSize, rec.inputLength)
             let uncached = rec.inputLength - cached
             let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)

@@ -42,8 +42,10 @@ public enum ClusterSimulator {
     ///   - baseline: Also run without caching (with the configured built-in selector) and
     ///     record its TTFT mean.
     /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
-    public static func run<S: PrefillNodeSelector>(_ trace: Trace, _ configuration: ClusterConfiguration, selector: inout S,
-                                                   baseline: Bool = false) throws -> ClusterResult {
+    public static func run<S: PrefillNodeSelector>(
+        _ trace: Trace, _ configuration: ClusterConfiguration, selector: inout S,
+        baseline: Bool = false
+    ) throws -> ClusterResult {
         var result = try _run(trace, configuration, selector: &selector, selectorIsConfigured: false)
         if baseline { result.baselineTTFTMean = try baselineMean(trace, configuration) }
         return result
@@ -63,12 +65,16 @@ public enum ClusterSimulator {
         var nextEvent = Int64.max
     }
 
-    static func _run<S: PrefillNodeSelector>(_ trace: Trace, _ c: ClusterConfiguration, selector: inout S,
-                                             selectorIsConfigured: Bool) throws -> ClusterResult {
+    static func _run<S: PrefillNodeSelector>(
+        _ trace: Trace, _ c: ClusterConfiguration, selector: inout S,
+        selectorIsConfigured: Bool
+    ) throws -> ClusterResult {
         guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
         guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
-        let (result, used) = try c.eviction.open(_Run(trace: trace, configuration: c, selector: _AnySelector(selector),
-                                                       selectorIsConfigured: selectorIsConfigured))
+        let (result, used) = try c.eviction.open(
+            _Run(
+                trace: trace, configuration: c, selector: _AnySelector(selector),
+                selectorIsConfigured: selectorIsConfigured))
         selector = used.base as! S
         return result
     }
@@ -84,8 +90,9 @@ public enum ClusterSimulator {
 
         func run<A: EvictionAlgorithm>(_: A.Type) throws(any Error) -> (ClusterResult, _AnySelector) {
             var selector = selector
-            let result = try ClusterSimulator._run(trace, configuration, A.self, selector: &selector,
-                                                   selectorIsConfigured: selectorIsConfigured)
+            let result = try ClusterSimulator._run(
+                trace, configuration, A.self, selector: &selector,
+                selectorIsConfigured: selectorIsConfigured)
             return (result, selector)
         }
     }
@@ -101,16 +108,19 @@ public enum ClusterSimulator {
         }
     }
 
-    static func _run<A: EvictionAlgorithm>(_ trace: Trace, _ c: ClusterConfiguration, _: A.Type,
-                                           selector: inout _AnySelector, selectorIsConfigured: Bool) throws -> ClusterResult {
+    static func _run<A: EvictionAlgorithm>(
+        _ trace: Trace, _ c: ClusterConfiguration, _: A.Type,
+        selector: inout _AnySelector, selectorIsConfigured: Bool
+    ) throws -> ClusterResult {
         let clock = ContinuousClock()
         let start = clock.now
         var run = try _Simulation<A>(trace, c, selectorIsConfigured: selectorIsConfigured)
         try trace.blocks.withUnsafeBufferPointer { all throws in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
-                try run.serve(i, UnsafeBufferPointer(rebasing: all[rec.blockStart ..< rec.blockStart + rec.blockCount]),
-                              selector: &selector)
+                try run.serve(
+                    i, UnsafeBufferPointer(rebasing: all[rec.blockStart..<rec.blockStart + rec.blockCount]),
+                    selector: &selector)
             }
         }
         var result = run.finish()
@@ -150,7 +160,7 @@ public enum ClusterSimulator {
         ///   without pins and cannot fail.
         mutating func store(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) throws(PoolError) -> Int {
             let a = try devices[n].update(chain)
-            if usePools { return a }      // no index to keep current (usePools implies no tiers)
+            if usePools { return a }  // no index to keep current (usePools implies no tiers)
             guard nodes[n].host != nil else {
                 publish(n, .device)
                 return a
@@ -176,8 +186,10 @@ public enum ClusterSimulator {
     /// variables the request loop captures, each array would be retained and released
     /// around the call (eight atomic operations per request).
     @inline(__always)
-    static func _select<S: PrefillNodeSelector>(_ selector: inout S, _ request: RoutingRequest, _ states: inout [NodeState],
-                                               _ scores: inout OverlapScores) -> Decision {
+    static func _select<S: PrefillNodeSelector>(
+        _ selector: inout S, _ request: RoutingRequest, _ states: inout [NodeState],
+        _ scores: inout OverlapScores
+    ) -> Decision {
         selector.select(request, nodes: states, overlaps: scores)
     }
 
@@ -195,8 +207,9 @@ public enum ClusterSimulator {
             node.decodeBlocks -= top.value
             _ = node.decoding.pop()
         }
-        node.nextEvent = min(node.queueHead < node.prefillQueue.count ? node.prefillQueue[node.queueHead].end : .max,
-                             node.decoding.min?.key ?? .max)
+        node.nextEvent = min(
+            node.queueHead < node.prefillQueue.count ? node.prefillQueue[node.queueHead].end : .max,
+            node.decoding.min?.key ?? .max)
     }
 
     /// The `count` most accessed blocks of the trace.

@@ -74,7 +74,7 @@ public enum IndexBenchmark {
             let node = i % nodes
             let r = trace.records[i]
             try trace.blocks.withUnsafeBufferPointer { (all: UnsafeBufferPointer<BlockHash>) throws(PoolError) in
-                _ = try pools[node].update(UnsafeBufferPointer(rebasing: all[r.blockStart ..< r.blockStart + r.blockCount]))
+                _ = try pools[node].update(UnsafeBufferPointer(rebasing: all[r.blockStart..<r.blockStart + r.blockCount]))
             }
             pools[node].takeChanges(into: &changes)
             events.removeAll(keepingCapacity: true)
@@ -150,10 +150,11 @@ public enum IndexBenchmark {
         } while (clock.now - latencyStart).seconds < minimumSeconds
         latencies.sort()
         precondition(sink >= 0)
-        return Result(nodes: nodes, events: events, queries: queries, blockOperations: blockOps + walked, passes: passes, seconds: seconds,
-                      queryP50: Statistics.percentile(sortedValues: latencies, 50),
-                      queryP99: Statistics.percentile(sortedValues: latencies, 99),
-                      bytesPerBlock: index.bytesPerBlock, indexedBlocks: index.blockCount)
+        return Result(
+            nodes: nodes, events: events, queries: queries, blockOperations: blockOps + walked, passes: passes, seconds: seconds,
+            queryP50: Statistics.percentile(sortedValues: latencies, 50),
+            queryP99: Statistics.percentile(sortedValues: latencies, 99),
+            bytesPerBlock: index.bytesPerBlock, indexedBlocks: index.blockCount)
     }
 }
 
@@ -199,11 +200,11 @@ extension IndexBenchmark {
         }
         var nextIDs = [UInt64](repeating: 0, count: nodes), nextRouterIDs = nextIDs
         var engineEvents: [EngineEvent] = [], routerEvents: [KVEvent] = []
-        var routerOf: [BlockHash: BlockHash] = [:]     // trace blocks name prefixes: one router hash each
+        var routerOf: [BlockHash: BlockHash] = [:]  // trace blocks name prefixes: one router hash each
         var changes: [PoolChange] = []
         for i in 0..<trace.count {
             let r = trace.records[i]
-            let chain = Array(trace.blocks[r.blockStart ..< r.blockStart + r.blockCount])
+            let chain = Array(trace.blocks[r.blockStart..<r.blockStart + r.blockCount])
             var tokens: [UInt32] = []
             tokens.reserveCapacity(chain.count * hasher.blockSize)
             for b in chain { Self.tokens(ofBlock: b, blockSize: hasher.blockSize, into: &tokens) }
@@ -211,8 +212,9 @@ extension IndexBenchmark {
             let node = i % nodes
             _ = try pools[node].update(chain)
             pools[node].takeChanges(into: &changes)
-            EngineEvent.append(changes, of: chain, tokens: tokens, blockSize: hasher.blockSize, node: node,
-                               nextEventID: &nextIDs[node], to: &engineEvents)
+            EngineEvent.append(
+                changes, of: chain, tokens: tokens, blockSize: hasher.blockSize, node: node,
+                nextEventID: &nextIDs[node], to: &engineEvents)
             let translated = changes.map { c -> PoolChange in
                 switch c {
                 case .inserted(let b, let parent): return .inserted(routerOf[b]!, parent: parent.map { routerOf[$0]! })
@@ -270,16 +272,19 @@ extension IndexBenchmark {
         for i in 0..<trace.count where agree {
             tokens.removeAll(keepingCapacity: true)
             let r = trace.records[i]
-            for b in trace.blocks[r.blockStart ..< r.blockStart + r.blockCount] { Self.tokens(ofBlock: b, blockSize: hasher.blockSize, into: &tokens) }
+            for b in trace.blocks[r.blockStart..<r.blockStart + r.blockCount] {
+                Self.tokens(ofBlock: b, blockSize: hasher.blockSize, into: &tokens)
+            }
             let chain = hasher.blockHashes(tokens)
             agree = engine.overlaps(chain).depths == plain.overlaps(chain).depths
         }
         let s = engine.snapshot
-        return EngineResult(nodes: nodes, events: workload.events.count,
-                            eventsPerSecond: Double(workload.events.count) / engineSeconds,
-                            routerSchemeEventsPerSecond: Double(workload.routerEvents.count) / plainSeconds,
-                            indexBytesPerBlock: s.indexBytesPerBlock,
-                            mapBytesPerBlock: Double(s.engineMapBytes) / Double(max(s.indexedBlocks, 1)),
-                            indexedBlocks: s.indexedBlocks, agree: agree)
+        return EngineResult(
+            nodes: nodes, events: workload.events.count,
+            eventsPerSecond: Double(workload.events.count) / engineSeconds,
+            routerSchemeEventsPerSecond: Double(workload.routerEvents.count) / plainSeconds,
+            indexBytesPerBlock: s.indexBytesPerBlock,
+            mapBytesPerBlock: Double(s.engineMapBytes) / Double(max(s.indexedBlocks, 1)),
+            indexedBlocks: s.indexedBlocks, agree: agree)
     }
 }

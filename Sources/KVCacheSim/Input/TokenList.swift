@@ -33,8 +33,9 @@ public enum TokenList {
         func flush() throws(ParseError) {
             if !bad.isEmpty {
                 let word = String(decoding: bad, as: UTF8.self)
-                throw ParseError(source: source, line: line, position: tokens.count + 1,
-                                 reason: "'\(word)' is not a token id (a whole number in 0...\(UInt32.max))")
+                throw ParseError(
+                    source: source, line: line, position: tokens.count + 1,
+                    reason: "'\(word)' is not a token id (a whole number in 0...\(UInt32.max))")
             }
             guard digits > 0 else { return }
             tokens.append(UInt32(current))

@@ -32,11 +32,12 @@ public enum PoolReplay {
             try trace.blocks.withUnsafeBufferPointer { (all: UnsafeBufferPointer<BlockHash>) throws(PoolError) in
                 try nextUses.withUnsafeBufferPointer { (future: UnsafeBufferPointer<Int64>) throws(PoolError) in
                     for record in trace.records {
-                        let range = record.blockStart ..< record.blockStart + record.blockCount
+                        let range = record.blockStart..<record.blockStart + record.blockCount
                         let chain = UnsafeBufferPointer(rebasing: all[range])
                         let uses = future.isEmpty ? nil : UnsafeBufferPointer(rebasing: future[range])
                         let r = try pool.lookupAndUpdate(chain, nextUses: uses)
-                        result.hits.countLookup(blocks: chain.count, prefix: r.prefix, inputTokens: record.inputLength, blockSize: blockSize)
+                        result.hits.countLookup(
+                            blocks: chain.count, prefix: r.prefix, inputTokens: record.inputLength, blockSize: blockSize)
                         result.hits.blockHits += r.hits
                         result.hits.accessHits += r.accessHits
                     }

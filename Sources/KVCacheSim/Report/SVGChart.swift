@@ -19,7 +19,8 @@ public enum SVGChart {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 
     static func format(_ v: Double) -> String {
@@ -42,8 +43,10 @@ public enum SVGChart {
     }
 
     /// A line chart. With `logX`, the x axis is logarithmic (capacities).
-    public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false,
-                                 width: Double = 760, height: Double = 440) -> String {
+    public static func lineChart(
+        title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false,
+        width: Double = 760, height: Double = 440
+    ) -> String {
         let left = 70.0, right = 190.0, top = 40.0, bottom = 56.0
         let pw = width - left - right, ph = height - top - bottom
         let xs = series.flatMap { $0.points.map(\.x) }.filter { !logX || $0 > 0 }
@@ -63,8 +66,11 @@ public enum SVGChart {
             svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + pw)\" y2=\"\(y)\" stroke=\"#e5e5e5\"/>\n"
             svg += "<text x=\"\(left - 8)\" y=\"\(y + 4)\" text-anchor=\"end\">\(format(t))</text>\n"
         }
-        let xTicks: [Double] = logX
-            ? (Int(floor(x0))...Int(ceil(x1))).flatMap { e in [1.0, 2, 5].map { $0 * pow10(Double(e)) } }.filter { fx($0) >= x0 - 1e-9 && fx($0) <= x1 + 1e-9 }
+        let xTicks: [Double] =
+            logX
+            ? (Int(floor(x0))...Int(ceil(x1))).flatMap { e in [1.0, 2, 5].map { $0 * pow10(Double(e)) } }.filter {
+                fx($0) >= x0 - 1e-9 && fx($0) <= x1 + 1e-9
+            }
             : ticks(xs.min() ?? 0, xs.max() ?? 1)
         for t in xTicks {
             let x = px(t)
@@ -72,16 +78,19 @@ public enum SVGChart {
             svg += "<text x=\"\(x)\" y=\"\(top + ph + 20)\" text-anchor=\"middle\">\(format(t))</text>\n"
         }
         svg += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        svg += "<text x=\"18\" y=\"\(top + ph / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(top + ph / 2))\">\(escape(yLabel))</text>\n"
+        svg +=
+            "<text x=\"18\" y=\"\(top + ph / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(top + ph / 2))\">\(escape(yLabel))</text>\n"
         for (i, s) in series.enumerated() {
             let color = palette[i % palette.count]
             let pts = s.points.filter { !logX || $0.x > 0 }.map { "\(px($0.x)),\(py($0.y))" }.joined(separator: " ")
-            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
             for p in s.points where !logX || p.x > 0 {
                 svg += "<circle cx=\"\(px(p.x))\" cy=\"\(py(p.y))\" r=\"2.5\" fill=\"\(color)\"/>\n"
             }
             let ly = top + 10 + Double(i) * 20
-            svg += "<line x1=\"\(left + pw + 16)\" y1=\"\(ly)\" x2=\"\(left + pw + 40)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            svg +=
+                "<line x1=\"\(left + pw + 16)\" y1=\"\(ly)\" x2=\"\(left + pw + 40)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             svg += "<text x=\"\(left + pw + 46)\" y=\"\(ly + 4)\">\(escape(s.name))</text>\n"
         }
         return svg + "</svg>\n"
@@ -98,25 +107,29 @@ public enum SVGChart {
         let logScale = (positive.min().map { vMax / $0 > 100 } ?? false)
         let vMin = logScale ? pow10(floor(log10(positive.min()!))) : 0
         func px(_ v: Double) -> Double {
-            logScale ? left + max(0, log10(max(v, vMin)) - log10(vMin)) / (log10(vMax) - log10(vMin)) * pw
-                     : left + max(0, v) / vMax * pw
+            logScale
+                ? left + max(0, log10(max(v, vMin)) - log10(vMin)) / (log10(vMax) - log10(vMin)) * pw
+                : left + max(0, v) / vMax * pw
         }
         var svg = header(width, height, title)
         let axisY = top + rowHeight * Double(bars.count)
-        let tickValues = logScale ? (Int(log10(vMin))...Int(ceil(log10(vMax)))).map { pow10(Double($0)) }.filter { $0 <= vMax } : ticks(0, vMax)
+        let tickValues =
+            logScale ? (Int(log10(vMin))...Int(ceil(log10(vMax)))).map { pow10(Double($0)) }.filter { $0 <= vMax } : ticks(0, vMax)
         for t in tickValues {
             svg += "<line x1=\"\(px(t))\" y1=\"\(top)\" x2=\"\(px(t))\" y2=\"\(axisY)\" stroke=\"#e5e5e5\"/>\n"
             svg += "<text x=\"\(px(t))\" y=\"\(axisY + 18)\" text-anchor=\"middle\">\(format(t))</text>\n"
         }
         for (i, b) in bars.enumerated() {
             let y = top + Double(i) * rowHeight
-            svg += "<rect x=\"\(left)\" y=\"\(y + 3)\" width=\"\(px(b.value) - left)\" height=\"\(rowHeight - 6)\" fill=\"\(palette[i % palette.count])\"/>\n"
+            svg +=
+                "<rect x=\"\(left)\" y=\"\(y + 3)\" width=\"\(px(b.value) - left)\" height=\"\(rowHeight - 6)\" fill=\"\(palette[i % palette.count])\"/>\n"
             svg += "<text x=\"\(left - 8)\" y=\"\(y + rowHeight / 2 + 4)\" text-anchor=\"end\">\(escape(b.label))</text>\n"
             svg += "<text x=\"\(px(b.value) + 6)\" y=\"\(y + rowHeight / 2 + 4)\">\(format(b.value))</text>\n"
         }
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(axisY)\" stroke=\"#333\"/>\n"
         svg += "<line x1=\"\(left)\" y1=\"\(axisY)\" x2=\"\(left + pw)\" y2=\"\(axisY)\" stroke=\"#333\"/>\n"
-        svg += "<text x=\"\(left + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(valueLabel + (logScale ? ", log scale" : "")))</text>\n"
+        svg +=
+            "<text x=\"\(left + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(valueLabel + (logScale ? ", log scale" : "")))</text>\n"
         return svg + "</svg>\n"
     }
 

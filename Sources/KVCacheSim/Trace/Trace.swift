@@ -51,14 +51,16 @@ public struct Trace: Sendable {
     public mutating func append(timestamp: Double, inputLength: Int, outputLength: Int, chain: some Sequence<BlockHash>) {
         let start = blocks.count
         blocks.append(contentsOf: chain)
-        records.append(Record(timestamp: timestamp, inputLength: inputLength, outputLength: outputLength,
-                              blockStart: start, blockCount: blocks.count - start))
+        records.append(
+            Record(
+                timestamp: timestamp, inputLength: inputLength, outputLength: outputLength,
+                blockStart: start, blockCount: blocks.count - start))
     }
 
     /// The chain of request `i`.
     public func chain(_ i: Int) -> ArraySlice<BlockHash> {
         let r = records[i]
-        return blocks[r.blockStart ..< r.blockStart + r.blockCount]
+        return blocks[r.blockStart..<r.blockStart + r.blockCount]
     }
 
     /// Calls `body` with request `i`'s chain as a buffer (no copy).
@@ -66,7 +68,7 @@ public struct Trace: Sendable {
     public func withChain<R>(_ i: Int, _ body: (UnsafeBufferPointer<BlockHash>) throws -> R) rethrows -> R {
         let r = records[i]
         return try blocks.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[r.blockStart ..< r.blockStart + r.blockCount]))
+            try body(UnsafeBufferPointer(rebasing: all[r.blockStart..<r.blockStart + r.blockCount]))
         }
     }
 

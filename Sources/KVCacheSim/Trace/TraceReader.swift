@@ -69,7 +69,8 @@ public struct TraceReader: Sendable {
             if start > 0 { pending.removeFirst(start) }
         }
         if !pending.isEmpty {
-            try pending.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(TraceError) in try parser.parseLine(b, last: true) }
+            try pending.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(TraceError) in try parser.parseLine(b, last: true)
+            }
         }
         return try parser.finish()
     }
@@ -123,8 +124,11 @@ struct _Parser {
                 return ra.timestamp != rb.timestamp ? ra.timestamp < rb.timestamp : a < b
             }
             var sorted = Trace(blockSize: trace.blockSize, source: trace.source)
-            for i in order { sorted.append(timestamp: trace.records[i].timestamp, inputLength: trace.records[i].inputLength,
-                                           outputLength: trace.records[i].outputLength, chain: trace.chain(i)) }
+            for i in order {
+                sorted.append(
+                    timestamp: trace.records[i].timestamp, inputLength: trace.records[i].inputLength,
+                    outputLength: trace.records[i].outputLength, chain: trace.chain(i))
+            }
             return sorted
         }
         return trace
@@ -181,7 +185,11 @@ struct _Parser {
             }
             skipSpace()
             guard i < n else { throw fail(nil, "malformed JSON: the object is not closed\(truncated)") }
-            if b[i] == UInt8(ascii: ",") { i += 1; first = false; skipSpace(); if i < n && b[i] == UInt8(ascii: "}") { throw fail(nil, "malformed JSON: trailing ',' before '}' at column \(i + 1)") }; continue }
+            if b[i] == UInt8(ascii: ",") {
+                i += 1; first = false; skipSpace();
+                if i < n && b[i] == UInt8(ascii: "}") { throw fail(nil, "malformed JSON: trailing ',' before '}' at column \(i + 1)") };
+                continue
+            }
             if b[i] == UInt8(ascii: "}") { i += 1; break }
             throw fail(key, "malformed JSON: expected ',' or '}' at column \(i + 1)")
         }
@@ -194,11 +202,16 @@ struct _Parser {
         guard !ids.isEmpty else { throw fail("hash_ids", "empty: a request needs at least one block") }
         let maxBlocks = input / options.blockSize + (input % options.blockSize == 0 ? 0 : 1)
         guard ids.count <= maxBlocks else {
-            throw fail("hash_ids", "\(ids.count) blocks but input_length \(input) fills at most \(maxBlocks) blocks of \(options.blockSize) tokens")
+            throw fail(
+                "hash_ids", "\(ids.count) blocks but input_length \(input) fills at most \(maxBlocks) blocks of \(options.blockSize) tokens"
+            )
         }
         if timestamp < lastTimestamp {
             guard options.sort else {
-                throw fail("timestamp", "\(Self.format(timestamp)) is earlier than the previous request's \(Self.format(lastTimestamp)) (use --sort to reorder)")
+                throw fail(
+                    "timestamp",
+                    "\(Self.format(timestamp)) is earlier than the previous request's \(Self.format(lastTimestamp)) (use --sort to reorder)"
+                )
             }
             outOfOrder = true
         }
@@ -295,7 +308,9 @@ struct _Parser {
                 while end < n, b[end] != UInt8(ascii: ","), b[end] != UInt8(ascii: "]") { end += 1 }
                 let shown = String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self)
                 if end >= n && !truncated.isEmpty { throw fail("hash_ids", "malformed JSON: unterminated array\(truncated)") }
-                throw fail("hash_ids", "block id at position \(ids.count) must be a non-negative integer, got \(shown.isEmpty ? "nothing" : shown)")
+                throw fail(
+                    "hash_ids", "block id at position \(ids.count) must be a non-negative integer, got \(shown.isEmpty ? "nothing" : shown)"
+                )
             }
             ids.append(BlockHash(value))
             while i < n, b[i] == 0x20 || b[i] == 0x09 { i += 1 }

@@ -48,9 +48,11 @@ public struct Workload: Sendable, Hashable {
     public var blockSize: Int
 
     /// Creates a workload description.
-    public init(scenario: Scenario = .conversation, requests: Int = 10_000, seed: UInt64 = 1, zipfSkew: Double? = nil,
-                sharedPrefixBlocks: Int = 4, systemPrompts: Int = 4, documents: Int = 2_000, arrivalRate: Double = 4,
-                meanBlocks: Int = 12, meanOutputTokens: Int = 300, blockSize: Int = 512) {
+    public init(
+        scenario: Scenario = .conversation, requests: Int = 10_000, seed: UInt64 = 1, zipfSkew: Double? = nil,
+        sharedPrefixBlocks: Int = 4, systemPrompts: Int = 4, documents: Int = 2_000, arrivalRate: Double = 4,
+        meanBlocks: Int = 12, meanOutputTokens: Int = 300, blockSize: Int = 512
+    ) {
         self.scenario = scenario
         self.requests = requests
         self.seed = seed
@@ -90,7 +92,9 @@ public struct Workload: Sendable, Hashable {
     public func validate() throws(ConfigurationError) {
         guard requests >= 1 else { throw ConfigurationError(message: "workload requests must be at least 1, got \(requests)") }
         guard arrivalRate > 0 else { throw ConfigurationError(message: "arrival rate must be positive, got \(arrivalRate)") }
-        guard documents >= 1, systemPrompts >= 1 else { throw ConfigurationError(message: "documents and system prompts must be at least 1") }
+        guard documents >= 1, systemPrompts >= 1 else {
+            throw ConfigurationError(message: "documents and system prompts must be at least 1")
+        }
         guard meanBlocks >= 1 else { throw ConfigurationError(message: "mean blocks must be at least 1, got \(meanBlocks)") }
         guard sharedPrefixBlocks >= 0 else { throw ConfigurationError(message: "shared prefix blocks must not be negative") }
         guard skew >= 0 else { throw ConfigurationError(message: "Zipf skew must not be negative, got \(skew)") }

@@ -25,6 +25,8 @@ public struct CacheAware: PrefillNodeSelector, Sendable {
             }
         }
         guard let best else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        return Decision(node: best.id, reason: DecisionReason("longest prefix match", .blocks("matched", bestDepth), .blocks("of", request.chain.count)))
+        return Decision(
+            node: best.id, reason: DecisionReason("longest prefix match", .blocks("matched", bestDepth), .blocks("of", request.chain.count))
+        )
     }
 }

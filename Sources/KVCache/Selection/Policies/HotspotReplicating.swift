@@ -31,8 +31,10 @@ public struct HotspotReplicating: PrefillNodeSelector, Sendable {
     var totals: Counts
 
     /// Creates the selector.
-    public init(placement: TTFTMin = TTFTMin(), window: Double = 60, buckets: Int = 6, prefixBlocks: Int = 4,
-                anticipateRising: Bool = false) {
+    public init(
+        placement: TTFTMin = TTFTMin(), window: Double = 60, buckets: Int = 6, prefixBlocks: Int = 4,
+        anticipateRising: Bool = false
+    ) {
         self.placement = placement
         self.window = max(window, 1e-6)
         self.buckets = max(buckets, 1)
@@ -102,15 +104,17 @@ public struct HotspotReplicating: PrefillNodeSelector, Sendable {
         let holders = nodes.filter { $0.isAvailable && ($0.id == chosen || overlaps.depth(of: $0.id) >= seen.blocks) }
         let missing = factor + 1 - holders.count
         guard missing > 0 else { return decision }
-        let targets = nodes
+        let targets =
+            nodes
             .filter { n in n.isAvailable && !holders.contains { $0.id == n.id } }
             .sorted { ($0.queueDelay, $0.id) < ($1.queueDelay, $1.id) }
             .prefix(missing)
-        decision.replicas = targets.map { Replication(node: $0.id, blocks: 0 ..< seen.blocks) }
+        decision.replicas = targets.map { Replication(node: $0.id, blocks: 0..<seen.blocks) }
         if !decision.replicas.isEmpty {
             let base = decision.reason
-            decision.reason = DecisionReason(base.rule + "; hot prefix replicated", base._f0, base._f1,
-                                             .number("hotness", score), .count("extra copies wanted", factor))
+            decision.reason = DecisionReason(
+                base.rule + "; hot prefix replicated", base._f0, base._f1,
+                .number("hotness", score), .count("extra copies wanted", factor))
         }
         return decision
     }

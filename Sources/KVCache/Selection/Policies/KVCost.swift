@@ -40,9 +40,11 @@ public struct KVCost: PrefillNodeSelector, Sendable {
         if temperature <= 0 || cmax - cmin <= SelectorSupport.tieTolerance {
             let ties = available.indices.filter { costs[$0] - cmin <= SelectorSupport.tieTolerance }
             let i = ties[Int(generator.next() % UInt64(ties.count))]
-            return Decision(node: available[i].id, reason: ties.count > 1
-                ? DecisionReason("lowest cost, random among ties", .number("cost", costs[i]), .count("ties", ties.count))
-                : DecisionReason("lowest cost", .number("cost", costs[i])))
+            return Decision(
+                node: available[i].id,
+                reason: ties.count > 1
+                    ? DecisionReason("lowest cost, random among ties", .number("cost", costs[i]), .count("ties", ties.count))
+                    : DecisionReason("lowest cost", .number("cost", costs[i])))
         }
         let logits = costs.map { -($0 - cmin) / ((cmax - cmin) * temperature) }
         let top = logits.max()!
@@ -52,7 +54,9 @@ public struct KVCost: PrefillNodeSelector, Sendable {
         for (i, w) in weights.enumerated() {
             u -= w
             if u < 0 || i == weights.count - 1 {
-                return Decision(node: available[i].id, reason: DecisionReason("softmax sample", .number("temperature", temperature), .number("cost", costs[i])))
+                return Decision(
+                    node: available[i].id,
+                    reason: DecisionReason("softmax sample", .number("temperature", temperature), .number("cost", costs[i])))
             }
         }
         return Decision(node: available[0].id, reason: "softmax fallback")

@@ -21,8 +21,10 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
     public var ttftSLO: Double?
 
     /// Creates the selector.
-    public init(prefillModel: any PrefillTimeModel = LinearPrefillModel(), transfer: KVTransferModel? = nil,
-                kvcacheBalancingThreshold: Double = 1, ttftSLO: Double? = nil) {
+    public init(
+        prefillModel: any PrefillTimeModel = LinearPrefillModel(), transfer: KVTransferModel? = nil,
+        kvcacheBalancingThreshold: Double = 1, ttftSLO: Double? = nil
+    ) {
         self.prefillModel = prefillModel
         self.transfer = transfer
         self.kvcacheBalancingThreshold = kvcacheBalancingThreshold
@@ -30,19 +32,23 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
     }
 
     /// The estimate for one node: TTFT and the transfer it would use.
-    public func estimate(_ request: RoutingRequest, _ node: NodeState, depth: Int, best: (node: NodeID, depth: Int)?) -> (ttft: Double, transfer: KVTransfer?) {
+    public func estimate(
+        _ request: RoutingRequest, _ node: NodeState, depth: Int, best: (node: NodeID, depth: Int)?
+    ) -> (ttft: Double, transfer: KVTransfer?) {
         let cached = min(depth * request.blockSize, request.inputTokens)
         var ttft = node.queueDelay + prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
         var plan: KVTransfer?
         if let transfer, let best, best.depth > depth, best.node != node.id,
-           Double(best.depth) >= kvcacheBalancingThreshold * Double(depth) {
+            Double(best.depth) >= kvcacheBalancingThreshold * Double(depth)
+        {
             let seconds = transfer.transferTime(blocks: best.depth - depth)
             let remoteCached = min(best.depth * request.blockSize, request.inputTokens)
-            let viaTransfer = node.queueDelay + seconds
+            let viaTransfer =
+                node.queueDelay + seconds
                 + prefillModel.prefillTime(uncachedTokens: request.inputTokens - remoteCached, cachedTokens: remoteCached)
             if viaTransfer < ttft - SelectorSupport.tieTolerance {
                 ttft = viaTransfer
-                plan = KVTransfer(source: best.node, blocks: depth ..< best.depth, estimatedSeconds: seconds)
+                plan = KVTransfer(source: best.node, blocks: depth..<best.depth, estimatedSeconds: seconds)
             }
         }
         return (ttft, plan)
@@ -68,7 +74,8 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                 let id = nodes[i].id
                 let (ttft, plan) = estimate(request, nodes[i], depth: overlaps.depth(of: id), best: best)
                 if chosen < 0 || ttft < chosenTTFT - SelectorSupport.tieTolerance
-                    || (abs(ttft - chosenTTFT) <= SelectorSupport.tieTolerance && id < nodes[chosen].id) {
+                    || (abs(ttft - chosenTTFT) <= SelectorSupport.tieTolerance && id < nodes[chosen].id)
+                {
                     (chosen, chosenTTFT, chosenTransfer) = (i, ttft, plan)
                 }
             }
@@ -76,10 +83,13 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
         guard chosen >= 0 else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
         let node = nodes[chosen]
         if let slo = ttftSLO, chosenTTFT > slo {
-            return Decision(rejected: .sloExceeded(estimatedTTFT: chosenTTFT, slo: slo),
-                            reason: DecisionReason("best estimate above the SLO", .seconds("estimated TTFT", chosenTTFT), .node("on", node.id)), estimatedTTFT: chosenTTFT)
+            return Decision(
+                rejected: .sloExceeded(estimatedTTFT: chosenTTFT, slo: slo),
+                reason: DecisionReason("best estimate above the SLO", .seconds("estimated TTFT", chosenTTFT), .node("on", node.id)),
+                estimatedTTFT: chosenTTFT)
         }
-        let reason = chosenTransfer == nil
+        let reason =
+            chosenTransfer == nil
             ? DecisionReason("lowest estimated TTFT", .seconds("estimated TTFT", chosenTTFT), .seconds("queue delay", node.queueDelay))
             : DecisionReason("lowest estimated TTFT with a KV transfer", .seconds("estimated TTFT", chosenTTFT))
         return Decision(node: node.id, reason: reason, estimatedTTFT: chosenTTFT, transfer: chosenTransfer)

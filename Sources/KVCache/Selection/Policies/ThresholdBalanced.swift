@@ -29,13 +29,21 @@ public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
         let (lo, hi) = (loads.min()!, loads.max()!)
         let leastLoaded = SelectorSupport.argmin(available) { Double($0.activeRequests) }!
         if hi - lo > balanceAbsoluteThreshold && Double(hi) > balanceRelativeThreshold * Double(lo) {
-            return Decision(node: leastLoaded.id, reason: DecisionReason("imbalanced: least loaded", .count("fewest running", lo), .count("most running", hi)))
+            return Decision(
+                node: leastLoaded.id,
+                reason: DecisionReason("imbalanced: least loaded", .count("fewest running", lo), .count("most running", hi)))
         }
         let best = SelectorSupport.argmin(available) { -Double(overlaps.depth(of: $0.id)) }!
         let fraction = Double(overlaps.depth(of: best.id)) / Double(max(request.chain.count, 1))
         if fraction > cacheThreshold {
-            return Decision(node: best.id, reason: DecisionReason("match above threshold: best match", .number("match", fraction), .number("threshold", cacheThreshold)))
+            return Decision(
+                node: best.id,
+                reason: DecisionReason(
+                    "match above threshold: best match", .number("match", fraction), .number("threshold", cacheThreshold)))
         }
-        return Decision(node: leastLoaded.id, reason: DecisionReason("match at most threshold: least loaded", .number("match", fraction), .number("threshold", cacheThreshold)))
+        return Decision(
+            node: leastLoaded.id,
+            reason: DecisionReason(
+                "match at most threshold: least loaded", .number("match", fraction), .number("threshold", cacheThreshold)))
     }
 }

@@ -28,6 +28,9 @@ public struct Weighted: PrefillNodeSelector, Sendable {
         guard let pick else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
         let hit = Double(overlaps.depth(of: pick.id)) / blocks
         score = alpha * hit - beta * (maxLoad > 0 ? pick.queueDelay / maxLoad : 0)
-        return Decision(node: pick.id, reason: DecisionReason("best weighted score", .number("score", score), .number("hit ratio", hit), .number("alpha", alpha), .number("beta", beta)))
+        return Decision(
+            node: pick.id,
+            reason: DecisionReason(
+                "best weighted score", .number("score", score), .number("hit ratio", hit), .number("alpha", alpha), .number("beta", beta)))
     }
 }
