@@ -98,7 +98,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
 
     /// Puts the block at T2's head after a ghost hit, else at T1's head.
     /// - Complexity: O(1)
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always) public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let toT2 = _incomingInB1 || _incomingInB2
         _nodes.withMutableRecords { n in
             n[Int(slot)].flag = toT2
@@ -118,7 +118,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
 
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
-    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always) public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
         if _nodes.pointer[Int(slot)].flag && _t2.head == slot { return }
         _nodes.withMutableRecords { l in
             if l[Int(slot)].flag { _t2.remove(slot, l) } else { _t1.remove(slot, l) }

@@ -64,7 +64,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     }
 
     /// - Complexity: O(1) expected
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always) public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let toMain = _incomingWasGhost || (_fillMainFirst && !_hasEvicted && _small.count >= _smallCapacity)
         _incomingWasGhost = false
         _nodes.withMutableRecords { n in
@@ -91,7 +91,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     }
 
     /// - Complexity: O(1)
-    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always) public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
         let s = _nodes.pointer[Int(slot)].state
         if s & 0x7F < 0x7F { _nodes.mutablePointer[Int(slot)].state = s + 1 }
     }

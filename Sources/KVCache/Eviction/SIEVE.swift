@@ -18,13 +18,15 @@ public struct SIEVE: EvictionAlgorithm, Sendable {
     public init(capacity: Int) { _nodes = _SlotRecords(repeating: _FlaggedLink(), count: capacity) }
 
     /// - Complexity: O(1)
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
+    @inlinable @inline(__always) public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let n = _nodes.mutablePointer
         n[Int(slot)].flag = false
         _list.pushFront(slot, n)
     }
     /// - Complexity: O(1)
-    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _nodes.mutablePointer[Int(slot)].flag = true }
+    @inlinable @inline(__always) public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
+        _nodes.mutablePointer[Int(slot)].flag = true
+    }
     /// Where the hand will start looking.
     @inlinable public var victimHint: BlockSlot { _hand >= 0 ? _hand : _list.tail }
     /// - Complexity: O(1)
