@@ -67,8 +67,7 @@ public struct TraceStatistics: Sendable {
             mostCommonFirstBlock = block
             shareOfRequestsWithMostCommonFirstBlock = Double(n) / Double(requests)
         }
-        hottestBlocks = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(top).map { ($0.key, $0.value) }
+        hottestBlocks = Trace._hottest(counts, count: top)
         hottestShare = Double(hottestBlocks.reduce(0) { $0 + $1.accesses }) / Double(max(blockAccesses, 1))
         infiniteBlockHitRatio = hits.blockHitRatio
         infinitePrefixHitRatio = hits.prefixHitRatio

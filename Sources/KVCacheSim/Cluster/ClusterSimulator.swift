@@ -214,8 +214,6 @@ public enum ClusterSimulator {
 
     /// The `count` most accessed blocks of the trace.
     public static func hottestBlocks(_ trace: Trace, count: Int) -> [BlockHash] {
-        var counts: [BlockHash: Int] = [:]
-        for b in trace.blocks { counts[b, default: 0] += 1 }
-        return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map(\.key)
+        trace.hottestBlocks(count: count).map(\.block)
     }
 }
