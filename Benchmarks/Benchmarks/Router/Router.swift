@@ -48,26 +48,17 @@ private let fleetRouter: KVRouter = {
 }()
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark(
-        "route(tokens:) 1,024 nodes, 32-block prompt, single thread",
-        configuration: .init(
-            metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
-            maxDuration: .seconds(3), maxIterations: 200_000)
-    ) { benchmark in
-        let p = prompts[benchmark.currentIteration & 63]
-        benchmark.startMeasurement()
-        blackHole(fleetRouter.route(tokens: p).node)
-    }
-
-    Benchmark(
-        "route(tokens:) 16 nodes, 32-block prompt, single thread",
-        configuration: .init(
-            metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
-            maxDuration: .seconds(3), maxIterations: 200_000)
-    ) { benchmark in
-        let p = prompts[benchmark.currentIteration & 63]
-        benchmark.startMeasurement()
-        blackHole(router.route(tokens: p).node)
+    for (label, r) in [("1,024 nodes", fleetRouter), ("16 nodes", router)] {
+        Benchmark(
+            "route(tokens:) \(label), 32-block prompt, single thread",
+            configuration: .init(
+                metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 1_000,
+                maxDuration: .seconds(3), maxIterations: 200_000)
+        ) { benchmark in
+            let p = prompts[benchmark.currentIteration & 63]
+            benchmark.startMeasurement()
+            blackHole(r.route(tokens: p).node)
+        }
     }
 
     Benchmark(

@@ -131,12 +131,6 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
         if _nodes.pointer[Int(slot)].flag { _t2.remove(slot, _nodes.mutablePointer) } else { _t1.remove(slot, _nodes.mutablePointer) }
     }
-    @inlinable public mutating func _beginExclusiveAccess() {
-        _nodes.beginExclusive()
-        ghosts._beginExclusive()
-    }
-    @inlinable public mutating func _endExclusiveAccess() {
-        _nodes.endExclusive()
-        ghosts._endExclusive()
-    }
+    @inlinable public mutating func _beginExclusiveAccess() { _nodes.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _nodes.endExclusive() }
 }

@@ -113,7 +113,8 @@ public struct GhostKeys: Sendable {
 
     // MARK: Pool side
 
-    /// Makes the records unique for one pool operation (see ``EvictionAlgorithm/_beginExclusiveAccess()``).
+    /// Makes the records unique for one pool operation; the pool brackets each of its
+    /// operations with this and ``_endExclusive()`` for an algorithm that keeps ghosts.
     @inlinable
     internal mutating func _beginExclusive() { _records.beginExclusive() }
 

@@ -146,12 +146,6 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         if ghosts.count(in: 0) >= _ghostCapacity { ghosts.forgetOldest(in: 0) }
         ghosts.remember(slot, in: 0)
     }
-    @inlinable public mutating func _beginExclusiveAccess() {
-        _nodes.beginExclusive()
-        ghosts._beginExclusive()
-    }
-    @inlinable public mutating func _endExclusiveAccess() {
-        _nodes.endExclusive()
-        ghosts._endExclusive()
-    }
+    @inlinable public mutating func _beginExclusiveAccess() { _nodes.beginExclusive() }
+    @inlinable public mutating func _endExclusiveAccess() { _nodes.endExclusive() }
 }

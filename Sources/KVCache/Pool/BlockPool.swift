@@ -134,7 +134,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     package mutating func getOrInsert(_ hash: BlockHash) throws(PoolError) -> Bool {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         let hit = try _getOrInsert(BlockInfo(hash: hash), parentSlot: -1).hit
         if !hit && recordsChanges { _changes.append(.inserted(hash, parent: nil)) }
         return hit
@@ -152,7 +152,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     public mutating func getOrInsert(_ block: BlockInfo, parent: BlockHash? = nil) throws(PoolError) -> Bool {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         var parentSlot: Int32 = -1
         if Algorithm.tracksChildren, let parent { parentSlot = lookup(parent) ?? -1 }
         let hit = try _getOrInsert(block, parentSlot: parentSlot).hit
@@ -175,7 +175,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         _ chain: UnsafeBufferPointer<BlockHash>, nextUses: UnsafeBufferPointer<Int64>? = nil
     ) throws(PoolError) -> Int {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         return try _update(chain, from: 0, parentSlot: -1, nextUses: nextUses)
     }
 
@@ -202,7 +202,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         throws(PoolError) -> (prefix: Int, hits: Int, accessHits: Int)
     {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         var parent: Int32 = -1
         var i = 0
         while i < chain.count {
@@ -344,12 +344,20 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         }
     }
 
-    /// Makes the storage (and the algorithm's) this pool's own before a mutating call writes
-    /// through it; the call ends with `_algorithm._endExclusiveAccess()`.
+    /// Makes the storage (and the algorithm's, ghosts included) this pool's own before a
+    /// mutating call writes through it; the call ends with ``_endMutation()``.
     @inlinable @inline(__always)
     internal mutating func _beginMutation() {
         _makeUnique()
         _algorithm._beginExclusiveAccess()
+        if Algorithm.keepsGhosts { _algorithm.ghosts._beginExclusive() }
+    }
+
+    /// Ends what ``_beginMutation()`` began: every write checks uniqueness again.
+    @inlinable @inline(__always)
+    internal mutating func _endMutation() {
+        _algorithm._endExclusiveAccess()
+        if Algorithm.keepsGhosts { _algorithm.ghosts._endExclusive() }
     }
 
     /// Makes the storage this pool's own before a mutating call writes through it.
@@ -383,7 +391,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     public mutating func pin(_ hash: BlockHash) -> Bool {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         let b = _storage.findLive(hash.rawValue)
         guard b >= 0 else { return false }
         if _storage.entries[b].pins == 0 { _algorithm.didPin(_storage.entries[b].slot) }
@@ -398,7 +406,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     public mutating func unpin(_ hash: BlockHash) -> Bool {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         let b = _storage.findLive(hash.rawValue)
         guard b >= 0, _storage.entries[b].pins > 0 else { return false }
         _storage.entries[b].pins -= 1
@@ -418,7 +426,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
     @inlinable @discardableResult
     public mutating func remove(_ hash: BlockHash) -> Bool {
         _beginMutation()
-        defer { _algorithm._endExclusiveAccess() }
+        defer { _endMutation() }
         let b = _storage.findLive(hash.rawValue)
         guard b >= 0, _storage.entries[b].pins == 0 else { return false }
         let slot = _storage.entries[b].slot
