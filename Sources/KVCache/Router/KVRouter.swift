@@ -118,6 +118,20 @@ public final class KVRouter: Sendable {
         mutating func renumber(from: Int) {
             for k in from..<order.count { nodes[order[k]]!.slot = k }
         }
+
+        /// The selector's decision with `excluded` nodes shown as unavailable for this call only.
+        mutating func selecting(_ request: RoutingRequest, excluding excluded: [NodeID]) -> Decision {
+            guard !excluded.isEmpty else { return selector.select(request, nodes: states, overlaps: scores) }
+            var hidden: [(slot: Int, wasAvailable: Bool)] = []
+            for id in excluded {
+                guard let slot = nodes[id]?.slot else { continue }
+                hidden.append((slot, states[slot].isAvailable))
+                states[slot].isAvailable = false
+            }
+            let decision = selector.select(request, nodes: states, overlaps: scores)
+            for h in hidden.reversed() { states[h.slot].isAvailable = h.wasAvailable }
+            return decision
+        }
         var scores = OverlapScores()
         var inFlight: [UInt64: InFlight] = [:]
         var chain: [BlockHash] = []
@@ -225,10 +239,15 @@ public final class KVRouter: Sendable {
     ///     prompts with the same salt match.
     ///   - expectedOutputTokens: Tokens expected to be generated (clamped to
     ///     `0 ... maximumTokenCount`).
+    ///   - excluded: Nodes not to choose for this request (say, the ones a retry already
+    ///     failed on); the others are offered to the selector as usual.
     /// - Complexity: O(tokens) hashing + O(matched blocks) index walk + O(nodes) selection.
-    public func route(tokens: [UInt32], adapter: String? = nil, cacheSalt: String? = nil, expectedOutputTokens: Int = 0) -> Routed {
+    public func route(
+        tokens: [UInt32], adapter: String? = nil, cacheSalt: String? = nil, expectedOutputTokens: Int = 0,
+        excluding excluded: [NodeID] = []
+    ) -> Routed {
         let chain = configuration.hasher.adapted(to: adapter).blockHashes(tokens, cacheSalt: cacheSalt)
-        return route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: expectedOutputTokens)
+        return route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: expectedOutputTokens, excluding: excluded)
     }
 
     /// The router's chain for a prompt: what ``route(tokens:adapter:cacheSalt:expectedOutputTokens:)``
@@ -245,7 +264,10 @@ public final class KVRouter: Sendable {
     ///   - inputTokens: Prompt tokens (default: a full last block); clamped to
     ///     `0 ... maximumTokenCount`.
     ///   - expectedOutputTokens: Tokens expected to be generated; clamped likewise.
-    public func route(blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0) -> Routed {
+    ///   - excluded: Nodes not to choose for this request.
+    public func route(
+        blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0, excluding excluded: [NodeID] = []
+    ) -> Routed {
         let start = clock.now
         let t = Self.seconds(start - origin)
         let input = Self.clampTokens(
@@ -259,7 +281,7 @@ public final class KVRouter: Sendable {
             reclaimExpired(&s, now: t)
             s.index.expire(now: t)
             blockHashes.withUnsafeBufferPointer { s.index.overlaps($0, into: &s.scores) }
-            let d = s.selector.select(request, nodes: s.states, overlaps: s.scores)
+            let d = s.selecting(request, excluding: excluded)
             guard let node = d.node, let info = s.nodes[node] else { return (d, 0, nil) }
             let overlap = s.scores.depth(of: node)
             if info.approximate { try? s.index.recordRouting(blockHashes, to: node, at: t) }
