@@ -50,10 +50,15 @@ let package = Package(
             name: "KVCacheSim",
             dependencies: ["KVCache", .product(name: "Logging", package: "swift-log")]
         ),
+        // What the command-line programs share: the selector flags and one-line errors.
+        .target(
+            name: "KVCacheCLI",
+            dependencies: ["KVCache", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "kvcache-sim",
             dependencies: [
-                "KVCache", "KVCacheSim", "KVCacheZMQ",
+                "KVCache", "KVCacheCLI", "KVCacheSim", "KVCacheZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,5 +1,6 @@
 import Foundation
 import KVCache
+import KVCacheCLI
 
 /// The eviction policy named `name`, or an error listing the known ones.
 func parseEviction(_ name: String) throws -> EvictionPolicy {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KVCacheCLI
 
 /// How results are printed.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KVCache
+import KVCacheCLI
 import KVCacheSim
 
 struct ReplayCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KVCache
+import KVCacheCLI
 import KVCacheSim
 
 /// Where the requests come from: a trace file, or a built-in workload.

@@ -33,7 +33,7 @@ public enum SelectorPolicy: String, CaseIterable, Sendable, Hashable, CustomStri
     }
 
     /// A selector of this policy with `configuration`'s parameters.
-    public func makeSelector(_ configuration: SelectorConfiguration = SelectorConfiguration()) -> any PrefillNodeSelector {
+    public func makeSelector(_ configuration: SelectorConfiguration = SelectorConfiguration()) -> any PrefillNodeSelector & Sendable {
         let c = configuration
         switch self {
         case .random: return Random(seed: c.seed)

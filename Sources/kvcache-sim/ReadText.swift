@@ -1,10 +1,5 @@
 import Foundation
-
-/// A one-line user error: ArgumentParser prints it as `Error: <message>` and exits with 1.
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ message: String) { description = message }
-}
+import KVCacheCLI
 
 /// Reads a whole text file, with an error that names the path.
 func readText(_ path: String) throws -> String {
