@@ -7,12 +7,20 @@ let package = Package(
         .library(name: "KVCache", targets: ["KVCache"]),
         .library(name: "KVCacheSim", targets: ["KVCacheSim"]),
         .library(name: "KVCacheZMQ", targets: ["KVCacheZMQ"]),
+        .library(name: "KVCacheGateway", targets: ["KVCacheGateway"]),
         .executable(name: "kvcache-sim", targets: ["kvcache-sim"]),
+        .executable(name: "kvcache-gateway", targets: ["kvcache-gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -63,6 +71,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The KV-aware OpenAI-compatible gateway: its own module, so the core stays lean.
+        .target(
+            name: "KVCacheGateway",
+            dependencies: [
+                "KVCache", "KVCacheZMQ",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .executableTarget(
+            name: "kvcache-gateway",
+            dependencies: [
+                "KVCache", "KVCacheCLI", "KVCacheGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(name: "SelectorWiring", dependencies: ["KVCache"], path: "Examples/SelectorWiring"),
         .executableTarget(name: "ServingLoop", dependencies: ["KVCache"], path: "Examples/ServingLoop"),
         .executableTarget(name: "KVEventFlood", dependencies: ["CMsgpack", "CZeroMQ"], path: "Examples/KVEventFlood"),
@@ -78,6 +113,15 @@ let package = Package(
             exclude: ["Vectors", "publisher.py", "vllm_events.py", "engine.py"]
         ),
         .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
+        .testTarget(
+            name: "KVCacheGatewayTests",
+            dependencies: [
+                "KVCacheGateway", "KVCache",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["engine_double.py"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,11 +16,11 @@ It answers replay requests all along, so a subscriber that joins late catches up
 
   python3 engine.py --pub-ports 5557,5558 --replay-ports 5567,5568 --block-sizes 16,16 --binary 1
 """
-import argparse, collections, hashlib, json, os, select, sys, time
+import argparse, collections, json, os, select, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgspec, zmq
-from vllm_events import KVEventBatch, BlockStored, BlockRemoved, AllBlocksCleared
+from vllm_events import KVEventBatch, BlockStored, BlockRemoved, AllBlocksCleared, block_hash, low64
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--pub-ports", required=True)
@@ -44,14 +44,8 @@ buffers = [collections.deque(maxlen=10000) for _ in pubs]
 held = [dict() for _ in pubs]          # engine hash -> True
 
 
-def vllm_hash(parent, tokens, extra):
-    """sha256 over (parent hash, token ids, extra keys), as vLLM's sha256 block hash."""
-    digest = hashlib.sha256(enc.encode([parent, list(tokens), list(extra) if extra else None])).digest()
-    return digest
-
-
 def published(i, digest):
-    return digest if i in binary else int.from_bytes(digest[-8:], "big")   # low 64 bits
+    return digest if i in binary else low64(digest)
 
 
 def chain(i, tokens, lora):
@@ -59,7 +53,7 @@ def chain(i, tokens, lora):
     out, parent = [], None
     for b in range(len(tokens) // size):
         extra = (lora,) if lora else None
-        parent = vllm_hash(parent, tokens[b * size:(b + 1) * size], extra)
+        parent = block_hash(parent, tokens[b * size:(b + 1) * size], extra)
         out.append(parent)
     return out
 

@@ -1,5 +1,6 @@
 """msgspec Structs declared as vLLM v0.33 declares them in vllm/distributed/kv_events.py, so
 what they encode is byte for byte what vLLM publishes; plus the older positional shape."""
+import hashlib
 from typing import Any
 import msgspec
 
@@ -52,3 +53,16 @@ def stored(hashes, parent=None, block_size=16, medium="GPU"):
 
 def removed(hashes, medium="GPU"):
     return BlockRemoved(block_hashes=list(hashes), medium=medium)
+
+
+_hash_encoder = msgspec.msgpack.Encoder()
+
+
+def block_hash(parent, tokens, extra=None):
+    """sha256 over (parent hash, token ids, extra keys), as vLLM's sha256 block hash (32 bytes)."""
+    return hashlib.sha256(_hash_encoder.encode([parent, list(tokens), list(extra) if extra else None])).digest()
+
+
+def low64(digest):
+    """The low 64 bits of a 32-byte hash, as vLLM publishes integer block hashes."""
+    return int.from_bytes(digest[-8:], "big")

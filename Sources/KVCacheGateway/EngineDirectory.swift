@@ -1,0 +1,131 @@
+import Foundation
+import KVCache
+import Logging
+import Metrics
+import Synchronization
+
+/// The engines behind the gateway and a circuit breaker for each.
+///
+/// An engine is *up* or *open* (out of rotation). Failures — a refused or broken connection,
+/// a 502/503/504, a failed health check — count up; ``failureThreshold`` in a row open the
+/// breaker and drain the node in the router, so no new request goes there. An open engine is
+/// probed by the active health check; once ``cooldown`` has passed, a healthy answer closes
+/// the breaker and the node takes requests again. Any success resets the count.
+final class EngineDirectory: Sendable {
+    struct Engine: Sendable {
+        var spec: EngineSpec
+        var failures = 0
+        var openedAt: ContinuousClock.Instant?
+        var lastError: String?
+        var adapters: Set<String> = []
+        /// The engine was gone (refused or reset), not slow: whatever it cached is lost.
+        var vanished = false
+        let up: Gauge
+    }
+
+    let router: KVRouter
+    let failureThreshold: Int
+    let cooldown: Duration
+    let logger: Logger
+    private let engines: Mutex<[Engine]>
+    private let rotation = Atomic<Int>(0)
+
+    init(specs: [EngineSpec], router: KVRouter, failureThreshold: Int, cooldown: Duration, metricsPrefix: String, logger: Logger) {
+        self.router = router
+        self.failureThreshold = max(1, failureThreshold)
+        self.cooldown = cooldown
+        self.logger = logger
+        engines = Mutex(
+            specs.map { Engine(spec: $0, up: Gauge(label: "\(metricsPrefix)_engine_up", dimensions: [("node", "\($0.node)")])) })
+        for spec in specs {
+            router.addNode(spec.node, approximate: !spec.publishesEvents)
+        }
+        engines.withLock { $0.forEach { $0.up.record(1) } }
+    }
+
+    var specs: [EngineSpec] { engines.withLock { $0.map(\.spec) } }
+
+    func spec(of node: NodeID) -> EngineSpec? { engines.withLock { e in e.first { $0.spec.node == node }?.spec } }
+
+    /// Whether the engine takes requests now.
+    func isUp(_ node: NodeID) -> Bool { engines.withLock { e in e.first { $0.spec.node == node }?.openedAt == nil } }
+
+    /// The base URLs of the engines that take requests now, in turn from a rotating start.
+    func upURLs() -> [String] {
+        let up = engines.withLock { $0.filter { $0.openedAt == nil }.map(\.spec.url) }
+        guard !up.isEmpty else { return [] }
+        let start = rotation.wrappingAdd(1, ordering: .relaxed).oldValue % up.count
+        return Array(up[start...] + up[..<start])
+    }
+
+    /// Whether `model` is an adapter (LoRA) some engine lists (a model card with a `parent`).
+    func isAdapter(_ model: String) -> Bool { engines.withLock { $0.contains { $0.adapters.contains(model) } } }
+
+    /// What each engine's state is, for `/health`.
+    func report() -> [[String: Any]] {
+        let now = ContinuousClock.now
+        return engines.withLock { list in
+            list.map { e -> [String: Any] in
+                var r: [String: Any] = [
+                    "node": e.spec.node, "url": e.spec.url, "up": e.openedAt == nil,
+                    "mode": e.spec.publishesEvents ? "events" : "approximate", "consecutiveFailures": e.failures,
+                ]
+                if let openedAt = e.openedAt { r["openForSeconds"] = Double((now - openedAt).components.seconds) }
+                if let lastError = e.lastError { r["lastError"] = lastError }
+                return r
+            }
+        }
+    }
+
+    /// A request or health check on `node` went through.
+    func recordSuccess(_ node: NodeID) {
+        let now = ContinuousClock.now
+        let closed = engines.withLock { list -> (vanished: Bool, events: Bool)? in
+            guard let i = list.firstIndex(where: { $0.spec.node == node }) else { return nil }
+            list[i].failures = 0
+            guard let openedAt = list[i].openedAt, now - openedAt >= cooldown else { return nil }
+            list[i].openedAt = nil
+            list[i].up.record(1)
+            defer { list[i].vanished = false }
+            return (list[i].vanished, list[i].spec.publishesEvents)
+        }
+        if let closed {
+            // A restarted engine starts cold: the index must not promise what it held before.
+            if closed.vanished { router.removeNode(node) }
+            router.addNode(node, approximate: !closed.events)
+            logger.notice("engine back in rotation", metadata: ["node": "\(node)"])
+        }
+    }
+
+    /// A request or health check on `node` failed with `reason`.
+    func recordFailure(_ node: NodeID, reason: String) {
+        let opened = engines.withLock { list -> Bool in
+            guard let i = list.firstIndex(where: { $0.spec.node == node }) else { return false }
+            list[i].failures += 1
+            list[i].lastError = reason
+            guard list[i].openedAt == nil, list[i].failures >= failureThreshold else { return false }
+            list[i].openedAt = .now
+            list[i].up.record(0)
+            return true
+        }
+        if opened {
+            router.drainNode(node)
+            logger.warning("engine out of rotation", metadata: ["node": "\(node)", "reason": "\(reason)"])
+        }
+    }
+
+    /// Opens `node`'s breaker at once (its connection was refused or reset: it is gone, not slow).
+    func recordUnreachable(_ node: NodeID, reason: String) {
+        engines.withLock { list in
+            if let i = list.firstIndex(where: { $0.spec.node == node }) { list[i].vanished = true }
+        }
+        for _ in 0..<failureThreshold { recordFailure(node, reason: reason) }
+    }
+
+    /// Records which adapters `node` lists.
+    func setAdapters(_ adapters: Set<String>, of node: NodeID) {
+        engines.withLock { list in
+            if let i = list.firstIndex(where: { $0.spec.node == node }) { list[i].adapters = adapters }
+        }
+    }
+}

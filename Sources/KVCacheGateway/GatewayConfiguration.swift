@@ -1,0 +1,77 @@
+import KVCache
+import Logging
+
+/// Everything a ``Gateway`` needs to know: where to listen, the engines, the routing policy, and
+/// the limits that keep it bounded.
+public struct GatewayConfiguration: Sendable {
+    /// The address to listen on (default `127.0.0.1`).
+    public var host = "127.0.0.1"
+    /// The port to listen on (0: any free port; the one chosen is logged and printed).
+    public var port = 8_080
+    /// The engines.
+    public var engines: [EngineSpec] = []
+    /// Tokens per KV block, as the engines' (`--block-size` of vLLM; default 16).
+    public var blockSize = 16
+    /// The routing policy.
+    public var selector: any PrefillNodeSelector & Sendable = TTFTMin()
+    /// Prefill time estimates that turn queued work into queue delay for the selector.
+    public var prefillModel: any PrefillTimeModel = LinearPrefillModel()
+    /// Requests sent to engines at once; more wait in the queue (default 256).
+    public var maximumConcurrency = 256
+    /// Requests waiting for a place; beyond them the gateway answers 429 (default 1,024).
+    public var maximumQueue = 1_024
+    /// How long a request may wait in the queue before a 503 (default 30 s).
+    public var queueTimeout: Duration = .seconds(30)
+    /// How long one upstream request may take, from dispatch to its last byte (default 600 s).
+    public var requestTimeout: Duration = .seconds(600)
+    /// How long connecting to an engine may take (default 2 s).
+    public var connectTimeout: Duration = .seconds(2)
+    /// Largest request body accepted (default 32 MiB; larger: 413).
+    public var maximumBodyBytes = 32 << 20
+    /// Engines tried per request: a request whose engine fails before any response byte
+    /// reached the client goes to another (default 3).
+    public var maximumAttempts = 3
+    /// The `Retry-After` seconds of a 429 (default 1).
+    public var retryAfterSeconds = 1
+    /// Time between active health checks of each engine (default 2 s).
+    public var healthInterval: Duration = .seconds(2)
+    /// How long a health check may take (default 1 s).
+    public var healthTimeout: Duration = .seconds(1)
+    /// Failures in a row that take an engine out of rotation (default 3).
+    public var failureThreshold = 3
+    /// How long an engine stays out of rotation before a healthy check brings it back (default 5 s).
+    public var breakerCooldown: Duration = .seconds(5)
+    /// How long in-flight requests may take to finish after SIGTERM (default 30 s).
+    public var shutdownGrace: Duration = .seconds(30)
+    /// Prompts the tokenizer cache keeps (default 4,096).
+    public var tokenizerCacheEntries = 4_096
+    /// Token ids the tokenizer cache keeps in all (default 8 Mi).
+    public var tokenizerCacheTokens = 8 << 20
+    /// Requests per window of the identity-mismatch alarm (default 100).
+    public var auditWindow = 100
+    /// Settings of approximate mode, for engines without events.
+    public var approximate = ApproximateMode()
+    /// Prefix of the gateway's metric names (the router's are `<prefix>_router_*`).
+    public var metricsPrefix = "kvcache_gateway"
+    /// Where log messages go.
+    public var logger = Logger(label: "kvcache.gateway")
+
+    /// The defaults, with no engine.
+    public init() {}
+
+    /// Checks the settings together.
+    /// - Throws: ``GatewayError`` naming the first that is wrong.
+    public func validate() throws(GatewayError) {
+        guard !engines.isEmpty else { throw GatewayError("no engine: give at least one --engine URL") }
+        var seen: [NodeID: String] = [:]
+        for e in engines {
+            if let other = seen[e.node] { throw GatewayError("--engine \(e.url) and \(other) are both node \(e.node)") }
+            seen[e.node] = e.url
+        }
+        guard (1...4_096).contains(blockSize) else { throw GatewayError("--block-size \(blockSize) is outside 1...4096") }
+        guard (0...65_535).contains(port) else { throw GatewayError("--port \(port) is outside 0...65535") }
+        guard maximumConcurrency >= 1 else { throw GatewayError("--max-concurrency must be at least 1") }
+        guard maximumQueue >= 0 else { throw GatewayError("--max-queue must not be negative") }
+        guard maximumAttempts >= 1 else { throw GatewayError("--max-attempts must be at least 1") }
+    }
+}

@@ -1,0 +1,34 @@
+import Metrics
+
+/// The gateway's own swift-metrics instruments (the router's are its own), made once.
+struct _GatewayMetrics: Sendable {
+    let prefix: String
+    let retries: Counter
+    let queueRejections: Counter
+    let queueTimeouts: Counter
+    let abandoned: Counter
+    let inFlight: Meter
+    let firstByte: Timer
+    let duration: Timer
+
+    init(prefix: String) {
+        self.prefix = prefix
+        retries = Counter(label: "\(prefix)_retries_total")
+        queueRejections = Counter(label: "\(prefix)_rejected_total", dimensions: [("reason", "queue_full")])
+        queueTimeouts = Counter(label: "\(prefix)_rejected_total", dimensions: [("reason", "queue_timeout")])
+        abandoned = Counter(label: "\(prefix)_abandoned_responses_total")
+        inFlight = Meter(label: "\(prefix)_in_flight_requests")
+        firstByte = Timer(label: "\(prefix)_first_byte_seconds", preferredDisplayUnit: .seconds)
+        duration = Timer(label: "\(prefix)_request_seconds", preferredDisplayUnit: .seconds)
+    }
+
+    /// One answered request, by endpoint and status code.
+    func answered(_ endpoint: String, status: Int) {
+        Counter(label: "\(prefix)_requests_total", dimensions: [("endpoint", endpoint), ("status", "\(status)")]).increment()
+    }
+
+    /// One failed upstream attempt on `node`.
+    func upstreamFailure(node: Int) {
+        Counter(label: "\(prefix)_upstream_failures_total", dimensions: [("node", "\(node)")]).increment()
+    }
+}

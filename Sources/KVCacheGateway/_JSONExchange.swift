@@ -1,0 +1,46 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// One small JSON request to an engine (tokenize, health, models) with a deadline and a cap on
+/// the answer's size, so a misbehaving engine can neither hang nor flood the gateway.
+struct _JSONExchange: Sendable {
+    let client: HTTPClient
+    let timeout: Duration
+    let maximumBytes: Int
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// `GET url` (`body == nil`) or `POST url` with a JSON body; the status and the body.
+    func call(_ url: String, body: Data? = nil) async throws -> (status: Int, body: Data) {
+        var request = HTTPClientRequest(url: url)
+        if let body {
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: body))
+        }
+        let response = try await client.execute(request, timeout: .init(timeout))
+        let bytes = try await response.body.collect(upTo: maximumBytes)
+        return (Int(response.status.code), Data(buffer: bytes))
+    }
+
+    /// The JSON object `url` answers with status 200.
+    func object(_ url: String, body: Data? = nil) async throws -> [String: Any] {
+        let (status, data) = try await call(url, body: body)
+        guard status == 200 else { throw Failure(description: "\(url) answered \(status)") }
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Failure(description: "\(url) answered with something other than a JSON object")
+        }
+        return object
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (s, atto) = duration.components
+        self = .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+    }
+}

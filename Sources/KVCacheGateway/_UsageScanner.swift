@@ -1,0 +1,74 @@
+/// Finds `"cached_tokens": N` and `"prompt_tokens": N` in a response as its bytes stream by,
+/// in JSON bodies and SSE `data:` lines alike, with constant memory and no parsing of the rest.
+///
+/// A key is matched with its quotes, so `"prompt_tokens_details"` is not `"prompt_tokens"`, and
+/// text inside JSON strings can never match: its quotes are escaped. The last value seen wins
+/// (a stream's usage comes in its final chunk).
+struct _UsageScanner: Sendable {
+    struct _Key: Sendable {
+        let pattern: [UInt8]
+        var matched = 0
+        var readingNumber = false
+        var afterColon = false
+        var number = 0
+        var digits = 0
+        var value: Int?
+
+        init(_ key: String) { pattern = Array("\"\(key)\"".utf8) }
+
+        mutating func feed(_ byte: UInt8) {
+            if readingNumber {
+                switch byte {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                    if digits > 0 { finish() }
+                    return
+                case UInt8(ascii: ":") where !afterColon:
+                    afterColon = true
+                    return
+                case UInt8(ascii: "0")...UInt8(ascii: "9") where afterColon && digits < 18:
+                    number = number * 10 + Int(byte - UInt8(ascii: "0"))
+                    digits += 1
+                    return
+                default:
+                    if digits > 0 { finish() } else { reset() }
+                }
+            }
+            if byte == pattern[matched] {
+                matched += 1
+                if matched == pattern.count {
+                    matched = 0
+                    readingNumber = true
+                }
+            } else {
+                matched = byte == pattern[0] ? 1 : 0
+            }
+        }
+
+        mutating func finish() {
+            value = number
+            reset()
+        }
+
+        mutating func reset() {
+            readingNumber = false
+            afterColon = false
+            number = 0
+            digits = 0
+        }
+    }
+
+    var cached = _Key("cached_tokens")
+    var prompt = _Key("prompt_tokens")
+
+    /// The engine's reported cached prompt tokens, once seen.
+    var cachedTokens: Int? { cached.value }
+    /// The engine's reported prompt tokens, once seen.
+    var promptTokens: Int? { prompt.value }
+
+    mutating func feed(_ bytes: some Sequence<UInt8>) {
+        for b in bytes {
+            cached.feed(b)
+            prompt.feed(b)
+        }
+    }
+}

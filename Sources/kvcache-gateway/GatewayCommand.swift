@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import KVCache
+import KVCacheCLI
+import KVCacheGateway
+import Logging
+import Metrics
+import Prometheus
+
+/// `kvcache-gateway`: the KV-aware OpenAI-compatible router in front of vLLM-style engines.
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kvcache-gateway",
+        abstract: "A KV-cache-aware OpenAI-compatible router: each request goes to the engine whose KV cache holds most of its prompt.",
+        discussion: """
+            Each --engine is URL[,events=ADDR][,replay=ADDR][,node=N]: the engine's HTTP base URL, its \
+            vLLM KV-event PUB address, its replay ROUTER address, and the router's id for it (default: \
+            its position). An engine without events= is tracked in approximate mode.
+
+            Serves POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health and \
+            GET /metrics. SIGTERM or SIGINT: stop accepting, let requests in flight finish within \
+            --shutdown-grace, exit 0.
+            """)
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port; the chosen one is printed).")
+    var port = 8_080
+    @Option(name: .customLong("engine"), help: "An engine: URL[,events=ADDR][,replay=ADDR][,node=N] (repeat for each).")
+    var engines: [String] = []
+    @Option(help: "Tokens per KV block, as the engines' --block-size.")
+    var blockSize = 16
+    @Option(help: "Routing policy: \(SelectorPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var selector = "kv-cost"
+    @Option(help: "Seed of the randomised selectors.")
+    var seed: UInt64 = 0
+    @OptionGroup(title: "Policy parameters") var policy: SelectorOptions
+
+    @Option(help: "Requests sent to engines at once; more wait in the queue.")
+    var maxConcurrency = 256
+    @Option(help: "Requests waiting for a place; beyond them the gateway answers 429.")
+    var maxQueue = 1_024
+    @Option(help: "Seconds a request may wait in the queue before a 503.")
+    var queueTimeout: Double = 30
+    @Option(help: "Seconds one upstream request may take, from dispatch to its last byte.")
+    var requestTimeout: Double = 600
+    @Option(help: "Seconds connecting to an engine may take.")
+    var connectTimeout: Double = 2
+    @Option(help: "Largest request body accepted, MiB (larger: 413).")
+    var maxBodyMib: Int = 32
+    @Option(help: "Engines tried per request when an engine fails before any response byte.")
+    var maxAttempts = 3
+    @Option(help: "Retry-After seconds of a 429 or 503.")
+    var retryAfter = 1
+    @Option(help: "Seconds between active health checks of each engine.")
+    var healthInterval: Double = 2
+    @Option(help: "Seconds a health check may take.")
+    var healthTimeout: Double = 1
+    @Option(help: "Failures in a row that take an engine out of rotation.")
+    var failureThreshold = 3
+    @Option(help: "Seconds an engine stays out of rotation before a healthy check brings it back.")
+    var breakerCooldown: Double = 5
+    @Option(help: "Seconds requests in flight may take to finish after SIGTERM.")
+    var shutdownGrace: Double = 30
+    @Option(help: "Prompts the tokenizer cache keeps.")
+    var tokenizerCacheEntries = 4_096
+    @Option(help: "Token ids the tokenizer cache keeps in all.")
+    var tokenizerCacheTokens = 8 << 20
+    @Option(help: "Requests per window of the identity-mismatch alarm (predicted hits, no realized ones).")
+    var auditWindow = 100
+    @Option(help: "Approximate mode: seconds a routed prefix is assumed cached.")
+    var approximateTtl: Double = 120
+    @Option(help: "Prefix of the metric names.")
+    var metricsPrefix = "kvcache_gateway"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard !engines.isEmpty else { throw ValidationError("give at least one --engine URL") }
+        try check(port, "--port", 0...65_535)
+        try check(blockSize, "--block-size", 1...4_096)
+        guard SelectorPolicy(name: selector) != nil else {
+            throw ValidationError(
+                "--selector \(selector): expected one of \(SelectorPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        try check(maxConcurrency, "--max-concurrency", 1...1_000_000)
+        try check(maxQueue, "--max-queue", 0...10_000_000)
+        try check(queueTimeout, "--queue-timeout", 0...86_400)
+        try check(requestTimeout, "--request-timeout", 0.001...604_800)
+        try check(connectTimeout, "--connect-timeout", 0.001...3_600)
+        try check(maxBodyMib, "--max-body-mib", 1...4_096)
+        try check(maxAttempts, "--max-attempts", 1...64)
+        try check(retryAfter, "--retry-after", 0...86_400)
+        try check(healthInterval, "--health-interval", 0.01...86_400)
+        try check(healthTimeout, "--health-timeout", 0.001...3_600)
+        try check(failureThreshold, "--failure-threshold", 1...1_000_000)
+        try check(breakerCooldown, "--breaker-cooldown", 0...86_400)
+        try check(shutdownGrace, "--shutdown-grace", 0...86_400)
+        try check(tokenizerCacheEntries, "--tokenizer-cache-entries", 0...100_000_000)
+        try check(tokenizerCacheTokens, "--tokenizer-cache-tokens", 0...1 << 34)
+        try check(auditWindow, "--audit-window", 1...100_000_000)
+        try check(approximateTtl, "--approximate-ttl", 0.001...31_536_000)
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
+        }
+        guard metricsPrefix.range(of: "^[a-zA-Z_][a-zA-Z0-9_]*$", options: .regularExpression) != nil else {
+            throw ValidationError("--metrics-prefix \(metricsPrefix): expected a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        }
+    }
+
+    func run() async throws {
+        let policyName = SelectorPolicy(name: selector)!
+        try SelectorOptions.checkApplies(to: [policyName])
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        var c = GatewayConfiguration()
+        c.host = host
+        c.port = port
+        c.engines = try engines.enumerated().map { i, text in
+            do { return try EngineSpec(parsing: text, defaultNode: i) } catch { throw ValidationError("\(error)") }
+        }
+        c.blockSize = blockSize
+        c.selector = policyName.makeSelector(policy.selectorConfiguration(seed: seed))
+        c.prefillModel = policy.prefillModel
+        c.maximumConcurrency = maxConcurrency
+        c.maximumQueue = maxQueue
+        c.queueTimeout = .seconds(queueTimeout)
+        c.requestTimeout = .seconds(requestTimeout)
+        c.connectTimeout = .seconds(connectTimeout)
+        c.maximumBodyBytes = maxBodyMib << 20
+        c.maximumAttempts = maxAttempts
+        c.retryAfterSeconds = retryAfter
+        c.healthInterval = .seconds(healthInterval)
+        c.healthTimeout = .seconds(healthTimeout)
+        c.failureThreshold = failureThreshold
+        c.breakerCooldown = .seconds(breakerCooldown)
+        c.shutdownGrace = .seconds(shutdownGrace)
+        c.tokenizerCacheEntries = tokenizerCacheEntries
+        c.tokenizerCacheTokens = tokenizerCacheTokens
+        c.auditWindow = auditWindow
+        c.approximate = ApproximateMode(ttl: approximateTtl)
+        c.metricsPrefix = metricsPrefix
+        c.logger = Logger(label: "kvcache.gateway")
+
+        let gateway: Gateway
+        do { gateway = try Gateway(configuration: c) } catch { throw CLIError("\(error)") }
+        let host = host
+        try await gateway.run(metrics: registry) { port in
+            // One unbuffered line, so a supervisor reading a pipe learns the port at once.
+            FileHandle.standardOutput.write(Data("kvcache-gateway listening on http://\(host):\(port)\n".utf8))
+        }
+    }
+}

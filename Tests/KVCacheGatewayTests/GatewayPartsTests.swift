@@ -1,0 +1,159 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import KVCacheGateway
+
+@Suite("kvcache-gateway parts")
+struct GatewayPartsTests {
+    @Test("--engine: URL, events, replay and node parse; each wrong part is named")
+    func engineSpecs() throws {
+        let s = try EngineSpec(
+            parsing: "http://10.0.0.5:8000/,events=tcp://10.0.0.5:5557,replay=tcp://10.0.0.5:5567,node=3", defaultNode: 0)
+        #expect(s.url == "http://10.0.0.5:8000")
+        #expect(s.events == "tcp://10.0.0.5:5557" && s.replay == "tcp://10.0.0.5:5567" && s.node == 3)
+        #expect(s.publishesEvents)
+        #expect(try EngineSpec(parsing: s.description, defaultNode: 9) == s)
+        let plain = try EngineSpec(parsing: "https://engine", defaultNode: 4)
+        #expect(plain.node == 4 && !plain.publishesEvents)
+        for (text, message) in [
+            ("", "the URL is missing"), ("engine:8000", "not an http"), ("http://a:1,events=udp://x", "not a ZeroMQ address"),
+            ("http://a:1,node=x", "not a whole number"), ("http://a:1,node=4096", "outside 0...4095"),
+            ("http://a:1,color=red", "unknown key 'color'"), ("http://a:1,node=1,node=2", "given twice"),
+            ("http://a:1,replay=tcp://a:2", "replay= needs events="), ("http://a:1?x=1", "no query"), ("http://a:1,nodes", "KEY=VALUE"),
+        ] {
+            #expect(throws: GatewayError.self, "\(text)") { try EngineSpec(parsing: text, defaultNode: 0) }
+            do { _ = try EngineSpec(parsing: text, defaultNode: 0) } catch { #expect("\(error)".contains(message), "\(text): \(error)") }
+        }
+    }
+
+    @Test("the usage scanner finds cached and prompt tokens across chunk boundaries, never inside strings")
+    func usageScanner() {
+        let sse = """
+            data: {"choices":[{"text":"say \\"cached_tokens\\": 99"}]}
+
+            data: {"usage":{"prompt_tokens": 120,"prompt_tokens_details":{"cached_tokens":96}}}
+
+            data: [DONE]
+
+            """
+        let bytes = Array(sse.utf8)
+        for chunk in [1, 2, 3, 7, 64, bytes.count] {
+            var scanner = _UsageScanner()
+            var i = 0
+            while i < bytes.count {
+                scanner.feed(bytes[i..<min(i + chunk, bytes.count)])
+                i += chunk
+            }
+            #expect(scanner.cachedTokens == 96, "chunks of \(chunk)")
+            #expect(scanner.promptTokens == 120, "chunks of \(chunk)")
+        }
+        var none = _UsageScanner()
+        none.feed(Array(#"{"usage":{"prompt_tokens":5,"prompt_tokens_details":null}}"#.utf8))
+        #expect(none.cachedTokens == nil && none.promptTokens == 5)
+    }
+
+    @Test("the LRU cache keeps at most its entries and its weight, dropping the least recently used")
+    func lruCache() {
+        var c = _LRUCache<String, [Int]>(capacity: 3, maximumWeight: 10)
+        c.insert([1], for: "a", weight: 1)
+        c.insert([2], for: "b", weight: 1)
+        c.insert([3], for: "c", weight: 1)
+        #expect(c.value(for: "a") == [1])  // a is now the newest
+        c.insert([4], for: "d", weight: 1)  // drops b
+        #expect(c.value(for: "b") == nil && c.count == 3)
+        c.insert(Array(0..<9), for: "e", weight: 9)  // weight 12 > 10: drops the oldest until it fits
+        #expect(c.weight <= 10 && c.value(for: "e") != nil)
+        c.insert(Array(0..<11), for: "huge", weight: 11)  // never fits: not kept
+        #expect(c.value(for: "huge") == nil && c.weight <= 10)
+        #expect(c.hits >= 2 && c.misses >= 2)
+    }
+
+    @Test("the caching tokenizer asks its base once per prompt and model")
+    func cachingTokenizer() async throws {
+        let base = CountingTokenizer()
+        let t = CachingTokenizer(base, maximumEntries: 2, maximumTokens: 1_000)
+        for _ in 0..<3 { #expect(try await t.tokens(for: .text("hello"), model: "m") == Array("hello".utf8).map(UInt32.init)) }
+        _ = try await t.tokens(for: .text("hello"), model: "other")
+        _ = try await t.tokens(for: .tokens([1, 2]), model: nil)
+        #expect(base.calls.withLock { $0 } == 2)
+        #expect(t.statistics.hits == 2)
+    }
+
+    @Test("request bodies: the routing fields are read; each wrong field is named")
+    func requests() throws {
+        let chat = try OpenAIRequest(
+            body: Data(
+                #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"max_completion_tokens":7,"cache_salt":"s"}"#.utf8),
+            endpoint: .chatCompletions)
+        #expect(chat.model == "m" && chat.stream && chat.maxTokens == 7 && chat.cacheSalt == "s")
+        guard case .chat(let fields) = chat.prompt else { Issue.record("not a chat prompt"); return }
+        #expect(fields.contains("\"messages\""))
+        let ids = try OpenAIRequest(body: Data(#"{"prompt":[0,1,4294967295],"max_tokens":0}"#.utf8), endpoint: .completions)
+        #expect(ids.prompt == .tokens([0, 1, 4_294_967_295]))
+        let batch = try OpenAIRequest(body: Data(#"{"prompt":[[5,6],[7]]}"#.utf8), endpoint: .completions)
+        #expect(batch.prompt == .tokens([5, 6]))
+        #expect(try OpenAIRequest(body: Data(#"{"prompt":"text"}"#.utf8), endpoint: .completions).prompt == .text("text"))
+        for (body, endpoint, param) in [
+            ("[1]", OpenAIEndpoint.completions, nil), ("{", .completions, nil), (#"{"max_tokens":1}"#, .completions, "prompt"),
+            (#"{"prompt":[1,true]}"#, .completions, "prompt"), (#"{"prompt":[-1]}"#, .completions, "prompt"),
+            (#"{"prompt":[4294967296]}"#, .completions, "prompt"), (#"{"prompt":[1.5]}"#, .completions, "prompt"),
+            (#"{"prompt":[]}"#, .completions, "prompt"), (#"{"prompt":"x","max_tokens":-1}"#, .completions, "max_tokens"),
+            (#"{"prompt":"x","model":7}"#, .completions, "model"), (#"{"messages":[]}"#, .chatCompletions, "messages"),
+            (#"{"prompt":"x","stream":"yes"}"#, .completions, "stream"),
+        ] {
+            do {
+                _ = try OpenAIRequest(body: Data(body.utf8), endpoint: endpoint)
+                Issue.record("\(body) was accepted")
+            } catch {
+                #expect(error.status == .badRequest, "\(body)")
+                #expect(error.param == param, "\(body): \(error.message)")
+            }
+        }
+    }
+
+    @Test("the admission gate admits up to its limit, queues up to its queue, refuses beyond, and times out")
+    func admissionGate() async throws {
+        let gate = AdmissionGate(limit: 2, queueLimit: 1, timeout: .milliseconds(200))
+        #expect(await gate.enter() == .admitted)
+        #expect(await gate.enter() == .admitted)
+        async let queued = gate.enter()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(gate.load.queued == 1)
+        #expect(await gate.enter() == .queueFull)
+        gate.leave()
+        #expect(await queued == .admitted)
+        #expect(await gate.enter() == .timedOut)
+        gate.leave()
+        gate.leave()
+        #expect(gate.load == (0, 0))
+    }
+
+    @Test("adapters are the model cards that name a parent")
+    func adapters() {
+        let body = Data(
+            #"{"object":"list","data":[{"id":"base","parent":null},{"id":"sql","parent":"base"},{"id":"x"}]}"#.utf8)
+        #expect(Gateway.adapters(inModelList: body) == ["sql"])
+        #expect(Gateway.adapters(inModelList: Data("nope".utf8)).isEmpty)
+    }
+
+    @Test("settings are checked together")
+    func configuration() throws {
+        var c = GatewayConfiguration()
+        #expect(throws: GatewayError.self) { try c.validate() }
+        c.engines = [try EngineSpec(url: "http://a:1", node: 0), try EngineSpec(url: "http://b:1", node: 0)]
+        #expect(throws: GatewayError.self) { try c.validate() }
+        c.engines[1].node = 1
+        try c.validate()
+    }
+}
+
+/// A tokenizer that counts its calls: one token per UTF-8 byte.
+final class CountingTokenizer: Tokenizer {
+    let calls = Mutex(0)
+    func tokens(for input: PromptInput, model: String?) async throws -> [UInt32] {
+        calls.withLock { $0 += 1 }
+        guard case .text(let s) = input else { return [] }
+        return Array(s.utf8).map(UInt32.init)
+    }
+}
