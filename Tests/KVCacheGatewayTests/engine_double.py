@@ -164,6 +164,11 @@ def output_words(seed, n):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Whole answers in one write, each flush sent at once: an unbuffered writer sends the
+    # headers and the body apart, and Nagle's algorithm then holds the body for the peer's
+    # delayed ACK.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
@@ -234,6 +239,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
+        self.wfile.flush()
         chunk_obj = "chat.completion.chunk" if chat else "text_completion"
         try:
             for i, w in enumerate(words):
