@@ -22,28 +22,30 @@ public struct EngineTokenizer: Tokenizer {
 
     public func tokens(for input: PromptInput, model: String?) async throws -> [UInt32] {
         guard let engine = chooseEngine() else { throw TokenizerError("no healthy engine to tokenize with") }
-        var fields: [String: Any]
+        let body: Data
         switch input {
         case .tokens(let ids): return ids
-        case .text(let text): fields = ["prompt": text]
+        case .text(let text): body = try JSONEncoder().encode(_TextTokenizeRequest(prompt: text, model: model))
         case .chat(let json):
-            guard let parsed = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            guard var fields = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
                 throw TokenizerError("chat fields are not a JSON object")
             }
-            fields = parsed
+            if let model { fields["model"] = model }
+            body = try JSONSerialization.data(withJSONObject: fields)
         }
-        if let model { fields["model"] = model }
-        let body = try JSONSerialization.data(withJSONObject: fields)
-        let answer = try await exchange.object(engine + "/tokenize", body: body)
-        guard let tokens = answer["tokens"] as? [Any] else { throw TokenizerError("\(engine)/tokenize answered without 'tokens'") }
-        var ids: [UInt32] = []
-        ids.reserveCapacity(tokens.count)
-        for t in tokens {
-            guard let n = t as? NSNumber, let id = UInt32(exactly: n.doubleValue) else {
-                throw TokenizerError("\(engine)/tokenize answered a token id outside 0...\(UInt32.max)")
-            }
-            ids.append(id)
+        let url = engine + "/tokenize"
+        let (status, answer) = try await exchange.call(url, body: body)
+        guard status == 200 else { throw TokenizerError("\(url) answered \(status)") }
+        do {
+            return try _TokenizeAnswer.tokens(in: answer)
+        } catch {
+            throw TokenizerError("\(url) answered with an unexpected body (\(_JSONExchange.reason(error)))")
         }
-        return ids
     }
+}
+
+/// vLLM's `/tokenize` request for a text prompt.
+struct _TextTokenizeRequest: Encodable {
+    var prompt: String
+    var model: String?
 }

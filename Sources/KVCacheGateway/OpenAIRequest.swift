@@ -39,82 +39,156 @@ struct OpenAIRequest: Sendable {
     /// Parses a request body.
     /// - Throws: ``RequestError`` (400) naming the field that is wrong.
     init(body: Data, endpoint: OpenAIEndpoint) throws(RequestError) {
-        let object: [String: Any]
+        let fields: _RoutingFields
         do {
-            guard let o = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-                throw RequestError.invalid("the request body is not a JSON object")
-            }
-            object = o
-        } catch let e as RequestError {
-            throw e
+            fields = try JSONDecoder().decode(_RoutingFields.self, from: body)
         } catch {
-            throw RequestError.invalid("the request body is not valid JSON")
+            throw Self.requestError(error)
         }
-        model = try Self.optional(object, "model", as: String.self)
-        stream = try Self.optional(object, "stream", as: Bool.self) ?? false
-        cacheSalt = try Self.optional(object, "cache_salt", as: String.self)
-        let maxTokens = try Self.integer(object, "max_tokens")
-        let maxCompletionTokens = try Self.integer(object, "max_completion_tokens")
-        self.maxTokens = maxTokens ?? maxCompletionTokens ?? 0
+        model = fields.model
+        stream = fields.stream ?? false
+        cacheSalt = fields.cacheSalt
+        maxTokens = fields.maxTokens?.value ?? fields.maxCompletionTokens?.value ?? 0
         switch endpoint {
         case .completions:
-            guard let prompt = object["prompt"] else { throw RequestError.invalid("'prompt' is required", param: "prompt") }
-            self.prompt = try Self.completionPrompt(prompt)
+            guard let prompt = fields.prompt else { throw RequestError.invalid("'prompt' is required", param: "prompt") }
+            self.prompt = prompt.input
         case .chatCompletions:
-            guard let messages = object["messages"] as? [Any], !messages.isEmpty else {
-                throw RequestError.invalid("'messages' must be a non-empty array", param: "messages")
-            }
-            var fields: [String: Any] = [:]
-            for key in Self.chatTokenizeFields { if let v = object[key], !(v is NSNull) { fields[key] = v } }
-            guard let json = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else {
-                throw RequestError.invalid("'messages' cannot be encoded again as JSON", param: "messages")
-            }
-            self.prompt = .chat(String(decoding: json, as: UTF8.self))
+            self.prompt = .chat(try Self.chatTokenizeJSON(body))
         }
     }
 
-    /// A completion's `prompt`: a string, token ids, or a batch of either (the batch is routed
-    /// by its first prompt: the engine serves all of it).
-    static func completionPrompt(_ value: Any) throws(RequestError) -> PromptInput {
-        if let text = value as? String { return .text(text) }
-        guard let array = value as? [Any], let first = array.first else {
-            throw RequestError.invalid("'prompt' must be a string, token ids, or a non-empty list of either", param: "prompt")
+    /// The body's `/tokenize` fields for chat, as one JSON object with sorted keys.
+    static func chatTokenizeJSON(_ body: Data) throws(RequestError) -> String {
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            let messages = object["messages"] as? [Any], !messages.isEmpty
+        else {
+            throw RequestError.invalid("'messages' must be a non-empty array", param: "messages")
         }
-        if let text = first as? String { return .text(text) }
-        if let inner = first as? [Any] { return .tokens(try tokenIDs(inner, field: "prompt[0]")) }
-        return .tokens(try tokenIDs(array, field: "prompt"))
+        var fields: [String: Any] = [:]
+        for key in chatTokenizeFields { if let v = object[key], !(v is NSNull) { fields[key] = v } }
+        guard let json = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else {
+            throw RequestError.invalid("'messages' cannot be encoded again as JSON", param: "messages")
+        }
+        return String(decoding: json, as: UTF8.self)
     }
 
-    /// Token ids, each a whole number in `0 ... UInt32.max`.
-    static func tokenIDs(_ array: [Any], field: String) throws(RequestError) -> [UInt32] {
-        guard !array.isEmpty else { throw RequestError.invalid("'\(field)' is empty", param: "prompt") }
+    static let promptShapes = "a string, token ids (whole numbers in 0...\(UInt32.max)), or a non-empty list of either"
+
+    static func integerMessage(_ key: String) -> String { "'\(key)' must be a whole number in 0...\(1 << 40)" }
+
+    /// The one-line message for a body the decoder refused, naming the field by its JSON path.
+    static func requestError(_ error: any Error) -> RequestError {
+        if let e = error as? RequestError { return e }
+        guard let e = error as? DecodingError else { return .invalid("the request body is not valid JSON") }
+        let path: [any CodingKey]
+        switch e {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c): path = c.codingPath
+        @unknown default: path = []
+        }
+        guard let key = path.first?.stringValue else {
+            if case .typeMismatch = e { return .invalid("the request body is not a JSON object") }
+            return .invalid("the request body is not valid JSON")
+        }
+        let field = path.dropFirst().reduce(key) { name, k in k.intValue.map { "\(name)[\($0)]" } ?? "\(name).\(k.stringValue)" }
+        switch key {
+        case "prompt" where path.count > 1:
+            return .invalid("'\(field)' does not fit the prompt's shape: \(promptShapes)", param: key)
+        case "prompt":
+            return .invalid("'prompt' must be \(promptShapes)", param: key)
+        case "max_tokens", "max_completion_tokens": return .invalid(integerMessage(key), param: key)
+        default: return .invalid("'\(field)' has the wrong type", param: key)
+        }
+    }
+}
+
+/// The routing fields of a body, decoded without building the rest of it.
+struct _RoutingFields: Decodable {
+    var model: String?
+    var stream: Bool?
+    var cacheSalt: String?
+    var maxTokens: _TokenCount?
+    var maxCompletionTokens: _TokenCount?
+    var prompt: _Prompt?
+
+    enum CodingKeys: String, CodingKey {
+        case model, stream, prompt
+        case cacheSalt = "cache_salt"
+        case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
+    }
+}
+
+/// A completion's `prompt`: a string, token ids, or a batch of either. A batch is routed by its
+/// first prompt: the engine serves all of it.
+struct _Prompt: Decodable {
+    var input: PromptInput
+
+    init(from decoder: any Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if let text = try? value.decode(String.self) {
+            input = .text(text)
+            return
+        }
+        // A list: its first item says which kind.
+        var items = try decoder.unkeyedContainer()
+        guard !items.isAtEnd else { throw RequestError.invalid("'prompt' is empty", param: "prompt") }
+        if (try? items.decode(String.self)) != nil {
+            input = .text(try value.decode([String].self)[0])
+        } else if (try? items.nestedUnkeyedContainer()) != nil {
+            let first = try value.decode([_TokenIDs].self)[0].ids
+            guard !first.isEmpty else { throw RequestError.invalid("'prompt[0]' is empty", param: "prompt") }
+            input = .tokens(first)
+        } else {
+            input = .tokens(try value.decode(_TokenIDs.self).ids)
+        }
+    }
+}
+
+/// A JSON list of token ids, each a whole number in `0 ... UInt32.max`.
+///
+/// Decoded item by item with the decoder's concrete `UInt32` entry point, which avoids the
+/// generic per-item dispatch of `[UInt32]`'s own conformance: prompts and `/tokenize` answers
+/// carry thousands of ids. An id that does not fit is reported at its index (the decoder's own
+/// error for a number out of range names no field).
+struct _TokenIDs: Decodable {
+    var ids: [UInt32]
+
+    init(from decoder: any Decoder) throws {
+        var items = try decoder.unkeyedContainer()
         var ids: [UInt32] = []
-        ids.reserveCapacity(array.count)
-        for (i, v) in array.enumerated() {
-            guard let n = v as? NSNumber, !Self.isBoolean(n), let id = UInt32(exactly: n.doubleValue) else {
-                throw RequestError.invalid("'\(field)[\(i)]' is not a token id (a whole number in 0...\(UInt32.max))", param: "prompt")
+        ids.reserveCapacity(items.count ?? 0)
+        while !items.isAtEnd {
+            let index = items.currentIndex
+            do {
+                ids.append(try items.decode(UInt32.self))
+            } catch {
+                let path = decoder.codingPath + [_IndexKey(index)]
+                throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "not a token id", underlyingError: error))
             }
-            ids.append(id)
         }
-        return ids
+        self.ids = ids
     }
+}
 
-    static func optional<T>(_ object: [String: Any], _ key: String, as: T.Type) throws(RequestError) -> T? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let t = v as? T else { throw RequestError.invalid("'\(key)' has the wrong type", param: key) }
-        return t
-    }
+/// A position in a JSON list, as a coding key.
+struct _IndexKey: CodingKey {
+    var intValue: Int?
+    var stringValue: String { "Index \(intValue ?? 0)" }
+    init(_ index: Int) { intValue = index }
+    init?(intValue: Int) { self.intValue = intValue }
+    init?(stringValue: String) { nil }
+}
 
-    /// A non-negative whole number, at most 2^40 (the router's largest token count).
-    static func integer(_ object: [String: Any], _ key: String) throws(RequestError) -> Int? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let n = v as? NSNumber, !Self.isBoolean(n), let i = Int(exactly: n.doubleValue), (0...(1 << 40)).contains(i) else {
-            throw RequestError.invalid("'\(key)' must be a whole number in 0...\(1 << 40)", param: key)
+/// A token count (`max_tokens`): a whole number in `0 ... 2^40`, the router's range.
+struct _TokenCount: Decodable {
+    var value: Int
+
+    init(from decoder: any Decoder) throws {
+        let number = try decoder.singleValueContainer().decode(Double.self)
+        guard let count = Int(exactly: number), (0...(1 << 40)).contains(count) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a token count"))
         }
-        return i
+        value = count
     }
-
-    /// Whether a number JSONSerialization made is a JSON `true` or `false` (on Linux `1 is Bool`
-    /// holds too, so the cast cannot tell).
-    static func isBoolean(_ n: NSNumber) -> Bool { n.objCType.pointee == CChar(UInt8(ascii: "c")) }
 }

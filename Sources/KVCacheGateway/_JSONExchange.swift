@@ -27,14 +27,15 @@ struct _JSONExchange: Sendable {
         return (Int(response.status.code), Data(buffer: bytes))
     }
 
-    /// The JSON object `url` answers with status 200.
-    func object(_ url: String, body: Data? = nil) async throws -> [String: Any] {
-        let (status, data) = try await call(url, body: body)
-        guard status == 200 else { throw Failure(description: "\(url) answered \(status)") }
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw Failure(description: "\(url) answered with something other than a JSON object")
+    /// Where and how a decoded answer went wrong, in one line.
+    static func reason(_ error: any Error) -> String {
+        guard let e = error as? DecodingError else { return "not JSON" }
+        switch e {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+            let path = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? c.debugDescription : "\(path.dropFirst(path.hasPrefix(".") ? 1 : 0)): \(c.debugDescription)"
+        @unknown default: return "not JSON"
         }
-        return object
     }
 }
 

@@ -100,7 +100,10 @@ struct GatewayPartsTests {
             (#"{"prompt":[4294967296]}"#, .completions, "prompt"), (#"{"prompt":[1.5]}"#, .completions, "prompt"),
             (#"{"prompt":[]}"#, .completions, "prompt"), (#"{"prompt":"x","max_tokens":-1}"#, .completions, "max_tokens"),
             (#"{"prompt":"x","model":7}"#, .completions, "model"), (#"{"messages":[]}"#, .chatCompletions, "messages"),
-            (#"{"prompt":"x","stream":"yes"}"#, .completions, "stream"),
+            (#"{"prompt":"x","stream":"yes"}"#, .completions, "stream"), (#"{"prompt":[[5,true]]}"#, .completions, "prompt"),
+            (#"{"prompt":[[]]}"#, .completions, "prompt"), (#"{"prompt":["a",1]}"#, .completions, "prompt"),
+            (#"{"prompt":[1e30]}"#, .completions, "prompt"), (#"{"prompt":"x","max_tokens":1.5}"#, .completions, "max_tokens"),
+            (#"{"prompt":7}"#, .completions, "prompt"),
         ] {
             do {
                 _ = try OpenAIRequest(body: Data(body.utf8), endpoint: endpoint)
@@ -109,6 +112,45 @@ struct GatewayPartsTests {
                 #expect(error.status == .badRequest, "\(body)")
                 #expect(error.param == param, "\(body): \(error.message)")
             }
+        }
+    }
+
+    @Test("a wrong item in a prompt is named by its place")
+    func promptItemNamed() {
+        for (body, place) in [(#"{"prompt":[1,true]}"#, "'prompt[1]'"), (#"{"prompt":[[5],[6,-2]]}"#, "'prompt[1][1]'")] {
+            do {
+                _ = try OpenAIRequest(body: Data(body.utf8), endpoint: .completions)
+                Issue.record("\(body) was accepted")
+            } catch {
+                #expect(error.message.hasPrefix(place), "\(body): \(error.message)")
+            }
+        }
+    }
+
+    @Test("the /tokenize answer scan reads what JSONDecoder reads, and defers to it on anything else")
+    func tokenizeAnswerScan() throws {
+        struct Plain: Decodable { var tokens: [UInt32] }
+        let answers = [
+            #"{"count":3,"max_model_len":4096,"tokens":[1,20,4294967295],"token_strs":null}"#,
+            #" { "tokens" : [ 0 , 7 ] , "x" : { "tokens": ["]", "\"}"], "y": [[1], {}] } } "#,
+            #"{"a":"tokens\\","tokens":[]}"#, #"{"tokens":[5],"b":-1.5e3,"c":true,"d":"\u005d"}"#,
+            #"{"tokens":[1,-2]}"#, #"{"tokens":[4294967296]}"#, #"{"tokens":[1.0]}"#, #"{"tokens":[01]}"#,
+            #"{"tokens":[1]"#, #"{"count":1}"#, #"[1,2]"#, #"{"tokens":[1],"tokens":[2]}"#, #"{"tokens":[1]} x"#, "",
+            #"{"tokens":[1,2,]}"#, #"{"tokens":[true]}"#,
+        ]
+        for text in answers {
+            let data = Data(text.utf8)
+            let expected = try? JSONDecoder().decode(Plain.self, from: data).tokens
+            let scanned = data.withUnsafeBytes { _scanTokens($0) }
+            if let scanned { #expect(scanned == expected, "\(text)") }
+            #expect((try? _TokenizeAnswer.tokens(in: data)) == expected, "\(text)")
+        }
+        // The common shape is read by the scan itself, not by the fallback.
+        var rng = SystemRandomNumberGenerator()
+        for count in [0, 1, 1_000, 20_000] {
+            let ids = (0..<count).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
+            let data = try JSONSerialization.data(withJSONObject: ["count": count, "max_model_len": 1 << 20, "tokens": ids])
+            #expect(data.withUnsafeBytes { _scanTokens($0) } == ids)
         }
     }
 
