@@ -39,9 +39,14 @@ struct OpenAIRequest: Sendable {
     /// Parses a request body.
     /// - Throws: ``RequestError`` (400) naming the field that is wrong.
     init(body: Data, endpoint: OpenAIEndpoint) throws(RequestError) {
+        // Token-id prompts carry thousands of numbers: read them in one pass when the body is
+        // plainly shaped, and let the decoder check the body and read the other fields.
+        let scanned = endpoint == .completions ? body.withUnsafeBytes { _scanTokenIDs($0, member: "prompt") } : nil
         let fields: _RoutingFields
         do {
-            fields = try JSONDecoder().decode(_RoutingFields.self, from: body)
+            let decoder = JSONDecoder()
+            if scanned != nil { decoder.userInfo[_RoutingFields.promptIsRead] = true }
+            fields = try decoder.decode(_RoutingFields.self, from: body)
         } catch {
             throw Self.requestError(error)
         }
@@ -51,8 +56,13 @@ struct OpenAIRequest: Sendable {
         maxTokens = fields.maxTokens?.value ?? fields.maxCompletionTokens?.value ?? 0
         switch endpoint {
         case .completions:
-            guard let prompt = fields.prompt else { throw RequestError.invalid("'prompt' is required", param: "prompt") }
-            self.prompt = prompt.input
+            if let scanned {
+                guard !scanned.isEmpty else { throw RequestError.invalid("'prompt' is empty", param: "prompt") }
+                self.prompt = .tokens(scanned)
+            } else {
+                guard let prompt = fields.prompt else { throw RequestError.invalid("'prompt' is required", param: "prompt") }
+                self.prompt = prompt.input
+            }
         case .chatCompletions:
             self.prompt = .chat(try Self.chatTokenizeJSON(body))
         }
@@ -116,6 +126,20 @@ struct _RoutingFields: Decodable {
         case cacheSalt = "cache_salt"
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
+    }
+
+    /// Set when the caller has read the prompt already: it is then left undecoded.
+    static let promptIsRead = CodingUserInfoKey(rawValue: "kvcache.promptIsRead")!
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
+        cacheSalt = try c.decodeIfPresent(String.self, forKey: .cacheSalt)
+        maxTokens = try c.decodeIfPresent(_TokenCount.self, forKey: .maxTokens)
+        maxCompletionTokens = try c.decodeIfPresent(_TokenCount.self, forKey: .maxCompletionTokens)
+        let promptIsRead = decoder.userInfo[Self.promptIsRead] as? Bool ?? false
+        prompt = promptIsRead ? nil : try c.decodeIfPresent(_Prompt.self, forKey: .prompt)
     }
 }
 

@@ -91,6 +91,8 @@ struct GatewayPartsTests {
         #expect(fields.contains("\"messages\""))
         let ids = try OpenAIRequest(body: Data(#"{"prompt":[0,1,4294967295],"max_tokens":0}"#.utf8), endpoint: .completions)
         #expect(ids.prompt == .tokens([0, 1, 4_294_967_295]))
+        let spaced = try OpenAIRequest(body: Data(#" {"model":"m", "prompt" : [ 3 , 4 ] ,"max_tokens":2} "#.utf8), endpoint: .completions)
+        #expect(spaced.prompt == .tokens([3, 4]) && spaced.model == "m" && spaced.maxTokens == 2)
         let batch = try OpenAIRequest(body: Data(#"{"prompt":[[5,6],[7]]}"#.utf8), endpoint: .completions)
         #expect(batch.prompt == .tokens([5, 6]))
         #expect(try OpenAIRequest(body: Data(#"{"prompt":"text"}"#.utf8), endpoint: .completions).prompt == .text("text"))
@@ -103,7 +105,8 @@ struct GatewayPartsTests {
             (#"{"prompt":"x","stream":"yes"}"#, .completions, "stream"), (#"{"prompt":[[5,true]]}"#, .completions, "prompt"),
             (#"{"prompt":[[]]}"#, .completions, "prompt"), (#"{"prompt":["a",1]}"#, .completions, "prompt"),
             (#"{"prompt":[1e30]}"#, .completions, "prompt"), (#"{"prompt":"x","max_tokens":1.5}"#, .completions, "max_tokens"),
-            (#"{"prompt":7}"#, .completions, "prompt"),
+            (#"{"prompt":7}"#, .completions, "prompt"), (#"{"prompt":[1],"x":tru}"#, .completions, nil),
+            (#"{"prompt":[1],"model":7}"#, .completions, "model"),
         ] {
             do {
                 _ = try OpenAIRequest(body: Data(body.utf8), endpoint: endpoint)
@@ -141,7 +144,7 @@ struct GatewayPartsTests {
         for text in answers {
             let data = Data(text.utf8)
             let expected = try? JSONDecoder().decode(Plain.self, from: data).tokens
-            let scanned = data.withUnsafeBytes { _scanTokens($0) }
+            let scanned = data.withUnsafeBytes { _scanTokenIDs($0, member: "tokens") }
             if let scanned { #expect(scanned == expected, "\(text)") }
             #expect((try? _TokenizeAnswer.tokens(in: data)) == expected, "\(text)")
         }
@@ -150,7 +153,7 @@ struct GatewayPartsTests {
         for count in [0, 1, 1_000, 20_000] {
             let ids = (0..<count).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
             let data = try JSONSerialization.data(withJSONObject: ["count": count, "max_model_len": 1 << 20, "tokens": ids])
-            #expect(data.withUnsafeBytes { _scanTokens($0) } == ids)
+            #expect(data.withUnsafeBytes { _scanTokenIDs($0, member: "tokens") } == ids)
         }
     }
 
