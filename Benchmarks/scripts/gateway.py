@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""kvcache-gateway against sglang-router and direct round-robin, in one run, on the same engine
+doubles replaying the Mooncake conversation trace.
+
+Usage (from the package root):  python3 Benchmarks/scripts/gateway.py [--requests 2000] ...
+
+Needs: a release build of kvcache-gateway (built here unless --gateway names one), PyPI's
+`sglang-router` and `aiohttp`, and the engine doubles' own needs (pyzmq, msgspec).
+
+Systems, each in front of fresh engine doubles (empty caches):
+  kvcache-gateway kv-cost, ttft-min, cache-aware      (KV events over ZeroMQ)
+  sglang-router cache_aware, sglang-router round_robin (approximate text tree / none)
+  direct round-robin                                   (the client spreads requests itself)
+
+Phases:
+  replay    the trace's first --requests requests at their timestamps / --speedup; each
+            Mooncake block id expands to 512 deterministic token ids (the doubles tokenize byte
+            by byte, so a block is 512 deterministic characters); streamed, with usage. The
+            doubles sleep --prefill-us-per-token per uncached token, one prefill at a time.
+            Reports the cached-token ratio (sum of the engines' usage cached_tokens over the
+            sum of prompt_tokens), TTFT mean and p99, and failed requests.
+  latency   the doubles at zero compute; --latency-requests short distinct prompts, a few at a
+            time; each system's latency percentiles minus direct's are its added latency.
+  latency-ids  the same with 1,000 token ids as the prompt (no tokenize call; sglang-router
+            does not take token-id prompts, so only this gateway and direct).
+  rate      the doubles at zero compute; closed loop at --rate-concurrency for --rate-seconds;
+            completed requests per second (the highest rate the system sustains here), and the
+            router's CPU time per request (its process and children, from /proc).
+"""
+import argparse, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+DOUBLE = os.path.join(ROOT, "Tests", "KVCacheGatewayTests", "engine_double.py")
+TRACE = os.path.normpath(os.path.join(ROOT, "..", "shared", "traces", "conversation_trace.jsonl"))
+MOONCAKE_BLOCK = 512
+ALPHABET = "abcdefghijklmnopqrstuvwxyz "
+
+try:
+    import aiohttp
+except ImportError:
+    sys.exit("gateway.py: needs aiohttp (pip install aiohttp sglang-router)")
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--trace", default=TRACE)
+ap.add_argument("--requests", type=int, default=2000, help="first N requests of the trace")
+ap.add_argument("--speedup", type=float, default=8, help="trace time / replay time")
+ap.add_argument("--engines", type=int, default=4)
+ap.add_argument("--capacity-blocks", type=int, nargs="+", default=[65536, 262144],
+                help="16-token blocks per engine; one replay per value")
+ap.add_argument("--prefill-us-per-token", type=float, default=10)
+ap.add_argument("--prefill-base-ms", type=float, default=2)
+ap.add_argument("--decode-ms-per-token", type=float, default=1)
+ap.add_argument("--max-output", type=int, default=8, help="cap on the trace's output_length")
+ap.add_argument("--latency-requests", type=int, default=2000)
+ap.add_argument("--latency-concurrency", type=int, default=4)
+ap.add_argument("--rate-concurrency", type=int, default=64)
+ap.add_argument("--rate-seconds", type=float, default=10)
+ap.add_argument("--gateway", help="kvcache-gateway binary (default: build it in release)")
+ap.add_argument("--systems", default="kv-cost,ttft-min,cache-aware,cache_aware,round_robin,direct")
+ap.add_argument("--phases", default="replay,latency,latency-ids,rate")
+ap.add_argument("--json", help="also write every figure here")
+args = ap.parse_args()
+for name in ("requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output"):
+    if getattr(args, name) < 1:
+        sys.exit(f"gateway.py: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
+if args.speedup <= 0 or args.rate_seconds <= 0 or min(args.capacity_blocks) < 1:
+    sys.exit("gateway.py: --speedup and --rate-seconds must be positive, --capacity-blocks at least 1")
+
+SYSTEMS = {
+    "kv-cost": "kvcache-gateway kv-cost",
+    "ttft-min": "kvcache-gateway ttft-min",
+    "cache-aware": "kvcache-gateway cache-aware",
+    "cache_aware": "sglang-router cache_aware",
+    "round_robin": "sglang-router round_robin",
+    "direct": "direct round-robin",
+}
+GATEWAY_SELECTORS = {"kv-cost", "ttft-min", "cache-aware"}
+for s in args.systems.split(","):
+    if s not in SYSTEMS:
+        sys.exit(f"gateway.py: --systems: unknown system '{s}' (known: {', '.join(SYSTEMS)})")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gateway_binary():
+    if args.gateway:
+        return args.gateway
+    log("+ swift build -c release --product kvcache-gateway")
+    subprocess.run(["swift", "build", "-c", "release", "--product", "kvcache-gateway"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return os.path.join(out, "kvcache-gateway")
+
+
+class Fleet:
+    """Engine doubles and, in front of them, one system; all stopped on exit."""
+
+    def __init__(self, capacity, prefill_us, prefill_base_ms, decode_ms):
+        self.procs, self.engines = [], []
+        for _ in range(args.engines):
+            p = subprocess.Popen([sys.executable, DOUBLE, "--capacity-blocks", str(capacity),
+                                  "--prefill-us-per-token", str(prefill_us), "--prefill-base-ms", str(prefill_base_ms),
+                                  "--decode-ms-per-token", str(decode_ms)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.procs.append(p)
+            ready = json.loads(p.stdout.readline())
+            self.engines.append(ready)
+        self.urls = [f"http://127.0.0.1:{e['port']}" for e in self.engines]
+        self.router = None
+
+    def start(self, system, binary):
+        if system == "direct":
+            return None
+        port = free_port()
+        if system in GATEWAY_SELECTORS:
+            cmd = [binary, "--port", str(port), "--selector", system, "--log-level", "error",
+                   "--prefill-us-per-token", str(args.prefill_us_per_token), "--prefill-base-ms", str(args.prefill_base_ms)]
+            for e in self.engines:
+                cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}"]
+        else:
+            cmd = [sys.executable, "-m", "sglang_router.launch_router", "--port", str(port), "--policy", system,
+                   "--log-level", "error", "--prometheus-port", str(free_port()), "--worker-urls", *self.urls]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        self.router = p.pid
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if p.poll() is not None:
+                sys.exit(f"gateway.py: {SYSTEMS[system]} exited with {p.returncode}: {' '.join(cmd)}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    pass
+                if asyncio.run(self._healthy(url)):
+                    return url
+            except OSError:
+                pass
+            time.sleep(0.2)
+        sys.exit(f"gateway.py: {SYSTEMS[system]} did not become healthy in 60 s")
+
+    @staticmethod
+    async def _healthy(url):
+        try:
+            async with aiohttp.ClientSession() as s:
+                async with s.post(url + "/v1/completions", json={"model": "double", "prompt": "warm up", "max_tokens": 1}) as r:
+                    await r.read()
+                    return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process and all its descendants (sglang-router's Rust
+    core may run in a child of its Python launcher)."""
+    if pid is None:
+        return float("nan")
+    ticks, parents = os.sysconf("SC_CLK_TCK"), {}
+    stats = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(d)] = int(fields[1])
+            stats[int(d)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, grew = {pid}, True
+    while grew:
+        more = {c for c, p in parents.items() if p in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(stats.get(p, 0) for p in tree)
+
+
+def block_text(cache, h):
+    text = cache.get(h)
+    if text is None:
+        text = "".join(random.Random(h).choices(ALPHABET, k=MOONCAKE_BLOCK))
+        cache[h] = text
+    return text
+
+
+def load_trace():
+    rows, cache = [], {}
+    with open(args.trace) as f:
+        for line in f:
+            if len(rows) == args.requests:
+                break
+            r = json.loads(line)
+            text = "".join(block_text(cache, h) for h in r["hash_ids"])[: r["input_length"]]
+            rows.append((r["timestamp"] / 1000.0, text, max(1, min(args.max_output, r["output_length"]))))
+    return rows
+
+
+def ceiling(rows, block=16):
+    """The cached-token ratio of one engine with an unbounded cache serving every request: each
+    prompt's longest run of leading 16-token blocks that any earlier prompt stored (at most
+    all but its last token, as the doubles count). No router can beat it."""
+    seen, cached, total = set(), 0, 0
+    for _, text, _ in rows:
+        data, h, hit, matching = text.encode(), 0, 0, True
+        for b in range(len(data) // block):
+            h = hash((h, data[b * block:(b + 1) * block]))
+            if matching and b < (len(data) - 1) // block and h in seen:
+                hit += 1
+            else:
+                matching = False
+            seen.add(h)
+        cached += hit * block
+        total += len(data)
+    return cached / total if total else float("nan")
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+class Target:
+    """Where a request goes: the system's URL, or the engines in turn for direct."""
+
+    def __init__(self, url, engines):
+        self.url, self.engines, self.next = url, engines, 0
+
+    def pick(self):
+        if self.url:
+            return self.url
+        self.next += 1
+        return self.engines[self.next % len(self.engines)]
+
+
+async def streamed(session, base, prompt, max_tokens):
+    """One streamed completion: (ok, ttft seconds, prompt tokens, cached tokens)."""
+    body = {"model": "double", "prompt": prompt, "max_tokens": max_tokens, "stream": True,
+            "stream_options": {"include_usage": True}}
+    start = time.perf_counter()
+    ttft, usage, buf = None, None, b""
+    try:
+        async with session.post(base + "/v1/completions", json=body) as r:
+            if r.status != 200:
+                await r.read()
+                return False, None, 0, 0
+            async for chunk in r.content.iter_any():
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                buf += chunk
+        for event in buf.split(b"\n\n"):
+            if event.startswith(b"data: {") and b'"usage"' in event:
+                usage = json.loads(event[6:]).get("usage")
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False, None, 0, 0
+    if ttft is None or not usage:
+        return False, None, 0, 0
+    return True, ttft, usage["prompt_tokens"], (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+
+
+async def replay(target, rows):
+    results = []
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        t0 = time.perf_counter()
+        tasks = []
+        for ts, prompt, max_tokens in rows:
+            delay = t0 + ts / args.speedup - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(streamed(session, target.pick(), prompt, max_tokens)))
+        results = await asyncio.gather(*tasks)
+    ok = [r for r in results if r[0]]
+    ttfts = [r[1] for r in ok]
+    prompt = sum(r[2] for r in ok)
+    return {
+        "requests": len(results), "failed": len(results) - len(ok),
+        "cached_ratio": sum(r[3] for r in ok) / prompt if prompt else float("nan"),
+        "ttft_mean": statistics.fmean(ttfts) if ttfts else float("nan"), "ttft_p50": pct(ttfts, 0.5),
+        "ttft_p99": pct(ttfts, 0.99),
+    }
+
+
+def short_prompt(i):
+    return f"request {i} " + "".join(random.Random(i).choices(ALPHABET, k=1000))
+
+
+def short_ids(i):
+    r = random.Random(i)
+    return [r.randrange(1, 50_000) for _ in range(1000)]
+
+
+async def latency(target, ids=False):
+    lat, failed = [], 0
+    counter = iter(range(args.latency_requests))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def worker():
+            nonlocal failed
+            for i in counter:
+                body = {"model": "double", "prompt": short_ids(i) if ids else short_prompt(i), "max_tokens": 1}
+                start = time.perf_counter()
+                try:
+                    async with session.post(target.pick() + "/v1/completions", json=body) as r:
+                        await r.read()
+                        if r.status != 200:
+                            failed += 1
+                            continue
+                except aiohttp.ClientError:
+                    failed += 1
+                    continue
+                lat.append(time.perf_counter() - start)
+        await asyncio.gather(*(worker() for _ in range(args.latency_concurrency)))
+    return {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "failed": failed}
+
+
+async def rate(target, router_pid):
+    done, failed = 0, 0
+    stop = time.perf_counter() + args.rate_seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def worker(w):
+            nonlocal done, failed
+            i = w
+            while time.perf_counter() < stop:
+                i += args.rate_concurrency
+                body = {"model": "double", "prompt": short_prompt(i), "max_tokens": 1}
+                try:
+                    async with session.post(target.pick() + "/v1/completions", json=body) as r:
+                        await r.read()
+                        if r.status == 200:
+                            done += 1
+                        else:
+                            failed += 1
+                except aiohttp.ClientError:
+                    failed += 1
+        start, cpu = time.perf_counter(), cpu_seconds(router_pid)
+        await asyncio.gather(*(worker(w) for w in range(args.rate_concurrency)))
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds(router_pid) - cpu
+    return {"rate": done / elapsed, "failed": failed, "router_cpu_us_per_request": cpu / max(done, 1) * 1e6}
+
+
+def main():
+    systems = args.systems.split(",")
+    phases = set(args.phases.split(","))
+    binary = gateway_binary() if GATEWAY_SELECTORS & set(systems) else None
+    figures = {"settings": vars(args), "replay": {}, "latency": {}, "latency-ids": {}, "rate": {}}
+    if "replay" in phases:
+        rows = load_trace()
+        figures["ceiling"] = ceiling(rows)
+        log(f"replaying {len(rows)} requests over {rows[-1][0] / args.speedup:.0f} s per system; "
+            f"cached-token ceiling {figures['ceiling']:.3f}")
+        for capacity in args.capacity_blocks:
+            figures["replay"][capacity] = {}
+            for system in systems:
+                fleet = Fleet(capacity, args.prefill_us_per_token, args.prefill_base_ms, args.decode_ms_per_token)
+                try:
+                    target = Target(fleet.start(system, binary), fleet.urls)
+                    r = asyncio.run(replay(target, rows))
+                finally:
+                    fleet.stop()
+                figures["replay"][capacity][system] = r
+                log(f"  capacity {capacity}: {SYSTEMS[system]:28} cached {r['cached_ratio']:.3f}  "
+                    f"TTFT mean {r['ttft_mean'] * 1e3:.0f} ms  p99 {r['ttft_p99'] * 1e3:.0f} ms  failed {r['failed']}")
+    runs = {"latency": lambda t, pid: latency(t), "latency-ids": lambda t, pid: latency(t, ids=True), "rate": rate}
+    for phase, run in runs.items():
+        if phase not in phases:
+            continue
+        for system in systems:
+            if phase == "latency-ids" and system in ("cache_aware", "round_robin"):
+                continue  # sglang-router answers 422 to token-id prompts
+            fleet = Fleet(1 << 16, 0, 0, 0)
+            try:
+                target = Target(fleet.start(system, binary), fleet.urls)
+                r = asyncio.run(run(target, fleet.router))
+            finally:
+                fleet.stop()
+            figures[phase][system] = r
+            log(f"  {phase}: {SYSTEMS[system]:28} {r}")
+    print_tables(figures, systems)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
+
+
+def print_tables(figures, systems):
+    print(f"\nEngine doubles: {args.engines}, prefill {args.prefill_base_ms} ms + {args.prefill_us_per_token} µs per uncached "
+          f"token; trace: first {args.requests} requests at {args.speedup}x.\n")
+    if "ceiling" in figures:
+        print(f"Ceiling (one engine, unbounded cache, every request): cached-token ratio {figures['ceiling']:.3f}.\n")
+    for capacity, rows in figures["replay"].items():
+        print(f"Replay, {capacity} blocks of 16 tokens per engine:\n")
+        print("| system | cached-token ratio | TTFT mean | TTFT p99 | failed |")
+        print("|---|---:|---:|---:|---:|")
+        for s in systems:
+            r = rows[s]
+            print(f"| {SYSTEMS[s]} | {r['cached_ratio']:.3f} | {r['ttft_mean'] * 1e3:.0f} ms | "
+                  f"{r['ttft_p99'] * 1e3:.0f} ms | {r['failed']} |")
+        print()
+    lat, ids, rate_ = figures["latency"], figures["latency-ids"], figures["rate"]
+
+    def added(table, s):
+        base = table.get("direct")
+        if s not in table or not base:
+            return "– | –"
+        return f"{(table[s]['p50'] - base['p50']) * 1e3:.2f} ms | {(table[s]['p99'] - base['p99']) * 1e3:.2f} ms"
+
+    if lat or ids or rate_:
+        print("| system | added p50, text | added p99, text | added p50, token ids | added p99, token ids "
+              "| sustained rate | router CPU per request |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for s in systems:
+            r = f"{rate_[s]['rate']:.0f} req/s" if s in rate_ else "–"
+            cpu = rate_.get(s, {}).get("router_cpu_us_per_request", float("nan"))
+            c = f"{cpu:.0f} µs" if cpu == cpu else "–"
+            print(f"| {SYSTEMS[s]} | {added(lat, s)} | {added(ids, s)} | {r} | {c} |")
+
+
+if __name__ == "__main__":
+    main()
