@@ -2,6 +2,10 @@ import KVCache
 
 /// The hit counters of the reference definitions, summed over requests, and their ratios.
 ///
+/// With lower tiers (host, disk), a block counts as present when the node holds it in any
+/// tier, so every all-tier ratio bounds its device-only one, and `prefix ≤ block` holds
+/// in both.
+///
 /// Every replay counts the same way (see `../shared/reference/README.md`): for each request,
 /// `h` blocks of its chain present at lookup, `p` of them leading, `a` present when the update
 /// walk reached them. ``PoolReplayResult`` and ``ClusterResult`` keep one each and expose its
@@ -19,6 +23,12 @@ public struct HitCounts: Sendable, Hashable {
     public var tokenHits = 0
     /// Σ input length.
     public var inputTokens = 0
+    /// Of ``blockHits``, the blocks found only in a lower tier (host or disk), not on the
+    /// device. Zero without lower tiers.
+    public var lowerTierBlockHits = 0
+    /// Of ``prefixHits``, the leading blocks past those held on the device (the run a lower
+    /// tier continues). Zero without lower tiers.
+    public var lowerTierPrefixHits = 0
 
     /// No requests counted yet.
     public init() {}
@@ -43,6 +53,10 @@ public struct HitCounts: Sendable, Hashable {
     public var prefixHitRatio: Double { Double(prefixHits) / Double(max(blockAccesses, 1)) }
     /// Σ min(blockSize·p, input) / Σ input.
     public var tokenHitRatio: Double { Double(tokenHits) / Double(max(inputTokens, 1)) }
+    /// Blocks present on the device tier at lookup / Σ chain lengths (≤ ``blockHitRatio``).
+    public var deviceBlockHitRatio: Double { Double(blockHits - lowerTierBlockHits) / Double(max(blockAccesses, 1)) }
+    /// Leading blocks present on the device tier / Σ chain lengths (≤ ``prefixHitRatio``).
+    public var devicePrefixHitRatio: Double { Double(prefixHits - lowerTierPrefixHits) / Double(max(blockAccesses, 1)) }
 }
 
 /// A result that keeps ``HitCounts`` and reads their counters and ratios as its own
@@ -73,4 +87,8 @@ extension HitCountsReporting {
     public var prefixHitRatio: Double { hits.prefixHitRatio }
     /// ``HitCounts/tokenHitRatio``.
     public var tokenHitRatio: Double { hits.tokenHitRatio }
+    /// ``HitCounts/deviceBlockHitRatio``.
+    public var deviceBlockHitRatio: Double { hits.deviceBlockHitRatio }
+    /// ``HitCounts/devicePrefixHitRatio``.
+    public var devicePrefixHitRatio: Double { hits.devicePrefixHitRatio }
 }

@@ -102,6 +102,10 @@ struct ReplayCommand: ParsableCommand {
             ("prefillGPUSeconds", .num(r.prefillSeconds)), ("netScore", .num(r.netScore)),
             ("transfers", .int(r.transfers)), ("replicatedBlocks", .int(r.replicatedBlocks)), ("onboardedBlocks", .int(r.onboardedBlocks)),
         ]
+        if c.hostCapacity > 0 {
+            row.append(("deviceBlockHitRatio", .num(r.deviceBlockHitRatio, 9)))
+            row.append(("devicePrefixHitRatio", .num(r.devicePrefixHitRatio, 9)))
+        }
         if let reduction = r.ttftReduction { row.append(("ttftReduction", .num(reduction))) }
         row.append(
             (

@@ -78,10 +78,15 @@ extension ClusterSimulator {
             var p = scores.depth(of: n)
             var present = 0
             var accessHits = 0
+            var lowerTier = (blocks: 0, prefix: 0)
             if !c.cachingDisabled && usePools {
                 (p, present, accessHits) = try world.devices[n].lookupAndUpdate(chain, nextUses: nil)
             } else if !c.cachingDisabled {
                 present = world.devices[n].hits(in: chain)
+                if c.hostCapacity > 0 {
+                    lowerTier = (world.lowerTierHits(n, chain), p - scores.depth(of: n, tier: .device))
+                    present += lowerTier.blocks
+                }
             }
             let (used, extra) = try fetchTime(i, chain, node: n, decision: decision, prefix: p)
             let (prefill, uncached) = try schedule(i, rec, node: n, at: t, cachedBlocks: used, extra: extra)
@@ -96,6 +101,8 @@ extension ClusterSimulator {
             states[n].requestsServed += 1
             if !c.cachingDisabled {
                 result.hits.blockHits += present
+                result.hits.lowerTierBlockHits += lowerTier.blocks
+                result.hits.lowerTierPrefixHits += lowerTier.prefix
                 result.hits.accessHits += usePools ? accessHits : try world.store(n, chain)
                 states[n].usedBlocks = world.devices[n].count  // pools change only at dispatch
                 try replicate(chain, decision, chosen: n)

@@ -143,6 +143,16 @@ public enum ClusterSimulator {
             usePools ? devices[node].contains(b) : index.contains(b, node: node)
         }
 
+        /// The blocks of `chain` node `n` holds in a lower tier (host or disk) but not on its
+        /// device.
+        func lowerTierHits(_ n: Int, _ chain: UnsafeBufferPointer<BlockHash>) -> Int {
+            var hits = 0
+            for b in chain where !devices[n].contains(b) {
+                if nodes[n].host?.contains(b) == true || nodes[n].disk?.contains(b) == true { hits += 1 }
+            }
+            return hits
+        }
+
         /// Publishes a pool's logged changes to the index as the node's blocks of `tier`.
         mutating func publish(_ n: Int, _ tier: StorageTier) {
             switch tier {
