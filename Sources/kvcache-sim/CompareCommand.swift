@@ -41,6 +41,8 @@ struct CompareCommand: ParsableCommand {
     var rankBy: RankBy = .ttftMean
     @Option(help: "Write an SVG bar chart of the ranking to this file.")
     var chart: String?
+    @Flag(help: "Also run each configuration without caching and report its TTFT reduction against that.")
+    var baseline = false
     @Option(help: "Output: table, markdown, csv or json (one array, an object per configuration).")
     var format: OutputFormat = .table
 
@@ -63,7 +65,7 @@ struct CompareCommand: ParsableCommand {
             }
         }
         let started = Date()
-        let results = try Self.runAll(trace, configs)
+        let results = try Self.runAll(trace, configs, baseline: baseline)
         let wall = Date().timeIntervalSince(started)
         let ranked = results.sorted { a, b in
             let (x, y) = (score(a), score(b))
@@ -81,21 +83,23 @@ struct CompareCommand: ParsableCommand {
                     "cvInput": .num(r.cvInputTokens, 3), "ttftMean": .num(served ? r.ttft.mean : .nan, 3),
                     "ttftP99": .num(served ? r.ttft.p99 : .nan, 3), "rejected": .num(Double(r.rejected) / Double(max(r.requests, 1)), 3),
                     "efficiency": .num(r.efficiency, 3), "netScore": .num(r.netScore, 4),
+                    "ttftReduction": r.ttftReduction.map { .num($0, 3) } ?? .null,
                 ]
             }
             // in a table, a setting every configuration shares goes to the footer, not a column
             let shared = ["nodes", "capacity", "eviction", "selector"].filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
-            let keys = [
-                "rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit", "maxShare", "cvInput",
-                "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
-            ].filter { !shared.contains($0) }
+            let keys =
+                [
+                    "rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit", "maxShare", "cvInput",
+                    "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
+                ].filter { !shared.contains($0) } + (baseline ? ["ttftReduction"] : [])
             print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {
                 let common = shared.map { "\($0) \(rows[0][$0]?.text ?? "")" }.joined(separator: ", ")
                 print("\(configs.count) configurations on \(trace.source) (\(trace.count) requests) in \(fmt(wall, 3)) s")
-                if !common.isEmpty { print("all with \(common); rejected: share of requests refused") }
+                print((common.isEmpty ? "" : "all with \(common); ") + "rejected: share of requests refused")
             }
         }
         if let chart {
@@ -120,7 +124,9 @@ struct CompareCommand: ParsableCommand {
     }
 
     /// Runs configurations on all cores, in input order.
-    static func runAll(_ trace: Trace, _ configs: [ClusterConfiguration]) throws -> [ClusterResult] {
-        try parallelMap(configs.count, label: { configs[$0].label }) { try ClusterSimulator.run(trace, configs[$0]) }
+    static func runAll(_ trace: Trace, _ configs: [ClusterConfiguration], baseline: Bool) throws -> [ClusterResult] {
+        try parallelMap(configs.count, label: { configs[$0].label }) {
+            try ClusterSimulator.run(trace, configs[$0], baseline: baseline)
+        }
     }
 }

@@ -158,6 +158,23 @@ struct CommandLineTests {
         for line in prose.split(separator: "\n") { #expect(line.count <= 80, "\(command) --help: \(line)") }
     }
 
+    @Test("compare --baseline reports each configuration's TTFT reduction, and rejections beside TTFT")
+    func compareBaseline() throws {
+        let r = try runCLI([
+            "compare", "--nodes", "4", "--capacity", "1000", "--selector", "round-robin,ttft-min", "--baseline", "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 2)
+        for row in rows {
+            let reduction = try #require(row["ttftReduction"] as? Double, "\(row["selector"] ?? "?")")
+            #expect(reduction > 0 && reduction < 1)
+            #expect(row["rejectionRate"] is Double)
+        }
+        let table = try runCLI(["compare", "--nodes", "4", "--capacity", "1000", "--selector", "round-robin", "--baseline"])
+        #expect(table.status == 0 && table.stdout.contains("ttftReduction") && table.stdout.contains("rejected"))
+    }
+
     @Test("tables keep lists out of their cells and stay narrow")
     func narrowTables() throws {
         for command in [["replay", "--nodes", "16", "--capacity", "1000", "--selector", "kv-cost"], ["analyze"], ["compare"]] {
