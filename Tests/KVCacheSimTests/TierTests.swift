@@ -5,10 +5,12 @@ import Testing
 
 @Suite("Lower tiers: hit ratios that add up")
 struct TierTests {
-    static func run(host: Int, disk: Int, selector: SelectorPolicy) throws -> ClusterResult {
+    static func run(host: Int, disk: Int, selector: SelectorPolicy, onboardSeconds: Double = 0.002) throws -> ClusterResult {
         try ClusterSimulator.run(
             SimFixtures.conversation,
-            ClusterConfiguration(nodes: 4, capacity: 500, selector: selector, hostCapacity: host, diskCapacity: disk))
+            ClusterConfiguration(
+                nodes: 4, capacity: 500, selector: selector, hostCapacity: host, diskCapacity: disk,
+                hostOnboardSecondsPerBlock: onboardSeconds))
     }
 
     @Test(
@@ -37,5 +39,30 @@ struct TierTests {
         #expect(host.devicePrefixHitRatio == device.prefixHitRatio && disk.devicePrefixHitRatio == device.prefixHitRatio)
         #expect(device.blockHitRatio < host.blockHitRatio && host.blockHitRatio < disk.blockHitRatio)
         #expect(device.prefixHitRatio < host.prefixHitRatio && host.prefixHitRatio < disk.prefixHitRatio)
+    }
+
+    @Test("ttft-min counts onboarding: a host tier slower than prefill costs nothing, a fast one helps")
+    func onboardingInTTFTMin() throws {
+        let device = try Self.run(host: 0, disk: 0, selector: .ttftMin)
+        // 512-token blocks prefill in 25.6 ms each: 50 ms onboarding never pays
+        let slow = try Self.run(host: 2_000, disk: 0, selector: .ttftMin, onboardSeconds: 0.050)
+        #expect(slow.ttft.mean <= device.ttft.mean + 1e-9)
+        #expect(slow.onboardedBlocks == 0)
+        let fast = try Self.run(host: 2_000, disk: 0, selector: .ttftMin, onboardSeconds: 0.0001)
+        #expect(fast.ttft.mean < device.ttft.mean && fast.onboardedBlocks > 0)
+    }
+
+    @Test("the service-time estimate onboards or recomputes the lower tiers' blocks, whichever is faster")
+    func serviceTime() {
+        let request = RoutingRequest(chain: Array(repeating: BlockHash(1), count: 10), inputTokens: 5_120, blockSize: 512)
+        let model = LinearPrefillModel()
+        func prefill(_ blocks: Int) -> Double { model.prefillTime(uncachedTokens: 5_120 - 512 * blocks, cachedTokens: 512 * blocks) }
+        let free = TTFTMin()
+        #expect(free.serviceTime(request, depth: 8, deviceDepth: 2) == prefill(8))
+        let cheap = TTFTMin(onboardSecondsPerBlock: 0.001)
+        #expect(abs(cheap.serviceTime(request, depth: 8, deviceDepth: 2) - (prefill(8) + 0.006)) < 1e-12)
+        let dear = TTFTMin(onboardSecondsPerBlock: 1)
+        #expect(dear.serviceTime(request, depth: 8, deviceDepth: 2) == prefill(2))
+        #expect(dear.serviceTime(request, depth: 4, deviceDepth: 4) == prefill(4))
     }
 }

@@ -146,30 +146,42 @@ extension ClusterSimulator {
         }
 
         /// The cached blocks the prefill can use (its own prefix `prefix`, or a transfer's)
-        /// and the microseconds spent fetching them (the transfer, and onboarding blocks from
-        /// lower tiers).
+        /// and the microseconds spent fetching them (onboarding blocks from lower tiers, and
+        /// the transfer).
         mutating func fetchTime(
             _ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, node n: Int, decision: Decision,
             prefix p: Int
         ) throws -> (used: Int, extra: Int64) {
             var used = p
             var extra: Int64 = 0
+            // Blocks past the device's lead come up from the host or disk tier, unless
+            // prefilling them again is faster: then the prefill starts after the device's part.
+            if c.hostCapacity > 0 && !c.cachingDisabled {
+                let onDevice = scores.depth(of: n, tier: .device)
+                if p > onDevice {
+                    var onboard = 0.0
+                    for b in onDevice..<p {
+                        let fromHost = world.nodes[n].host?.contains(chain[b]) ?? false
+                        onboard += fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock
+                    }
+                    let input = trace.records[i].inputLength
+                    func prefill(_ blocks: Int) -> Double {
+                        let cached = min(blocks * blockSize, input)
+                        return c.prefillModel.prefillTime(uncachedTokens: input - cached, cachedTokens: cached)
+                    }
+                    if onboard < prefill(onDevice) - prefill(p) {
+                        extra = try SimulatedClock.micros(onboard, request: i + 1)
+                        result.onboardedBlocks += p - onDevice
+                    } else {
+                        used = onDevice
+                    }
+                }
+            }
             if let tr = decision.transfer, !c.cachingDisabled {
                 used = max(used, tr.blocks.upperBound)
                 extra = try SimulatedClock.add(extra, SimulatedClock.micros(tr.estimatedSeconds, request: i + 1), request: i + 1)
                 result.transfers += 1
                 result.transferredBlocks += tr.blocks.count
-            }
-            if c.hostCapacity > 0 && !c.cachingDisabled {
-                let onDevice = scores.depth(of: n, tier: .device)
-                if p > onDevice {
-                    for b in onDevice..<p {
-                        let fromHost = world.nodes[n].host?.contains(chain[b]) ?? false
-                        let onboard = fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock
-                        extra = try SimulatedClock.add(extra, SimulatedClock.micros(onboard, request: i + 1), request: i + 1)
-                    }
-                    result.onboardedBlocks += p - onDevice
-                }
             }
             return (used, extra)
         }

@@ -17,8 +17,15 @@ public enum ClusterSimulator {
     ///   - configuration: The cluster.
     ///   - baseline: Also run without caching and record its TTFT mean (for the reduction).
     /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
+    /// The built-in selectors know the cluster's tiers: unless set otherwise, `ttft-min` (and
+    /// `hotspot-replicating`'s placement) charge lower-tier blocks the host tier's onboarding
+    /// time.
     public static func run(_ trace: Trace, _ configuration: ClusterConfiguration, baseline: Bool = false) throws -> ClusterResult {
-        var selector = configuration.selector.makeSelector(configuration.selectorConfiguration)
+        var selection = configuration.selectorConfiguration
+        if configuration.hostCapacity > 0 && selection.ttftMin.onboardSecondsPerBlock == 0 {
+            selection.ttftMin.onboardSecondsPerBlock = configuration.hostOnboardSecondsPerBlock
+        }
+        var selector = configuration.selector.makeSelector(selection)
         var result = try _run(trace, configuration, selector: &selector, selectorIsConfigured: true)
         if baseline { result.baselineTTFTMean = try baselineMean(trace, configuration) }
         return result

@@ -7,7 +7,9 @@
 /// with `D ≥ kvcacheBalancingThreshold · d`, also `TTFT' = queue delay + transfer(D − d
 /// blocks) + prefill(tokens after D blocks)`, keeping the smaller. The node with the lowest
 /// TTFT wins (ties within 1 ns to the lowest id); a chosen transfer copies blocks `d..<D` to it.
-/// With `ttftSLO` set, a best TTFT above it rejects the request.
+/// With `ttftSLO` set, a best TTFT above it rejects the request. With
+/// `onboardSecondsPerBlock` set, leading blocks held only in a node's lower tiers cost their
+/// onboarding or their prefill, whichever is less.
 public struct TTFTMin: PrefillNodeSelector, Sendable {
     public var name: String { "ttft-min" }
     /// The prefill-time estimate (default: 10 ms + 50 µs per uncached token).
@@ -19,24 +21,41 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
     public var kvcacheBalancingThreshold: Double
     /// Reject requests whose best estimated TTFT exceeds this many seconds (`nil`: never).
     public var ttftSLO: Double?
+    /// Seconds to bring one cached block up from a lower tier (host, disk) to the device
+    /// (default 0: lower-tier blocks cost nothing). A node's leading blocks past those on its
+    /// device are then either onboarded at this rate or prefilled again, whichever is faster.
+    public var onboardSecondsPerBlock: Double
 
     /// Creates the selector.
     public init(
         prefillModel: any PrefillTimeModel = LinearPrefillModel(), transfer: KVTransferModel? = nil,
-        kvcacheBalancingThreshold: Double = 1, ttftSLO: Double? = nil
+        kvcacheBalancingThreshold: Double = 1, ttftSLO: Double? = nil, onboardSecondsPerBlock: Double = 0
     ) {
         self.prefillModel = prefillModel
         self.transfer = transfer
         self.kvcacheBalancingThreshold = kvcacheBalancingThreshold
         self.ttftSLO = ttftSLO
+        self.onboardSecondsPerBlock = onboardSecondsPerBlock
     }
 
-    /// The estimate for one node: TTFT and the transfer it would use.
+    /// Seconds to serve a prompt's prefill on a node holding its first `depth` blocks, the
+    /// first `deviceDepth` of them on the device: the lower tiers' part onboarded or
+    /// recomputed, whichever is faster.
+    public func serviceTime(_ request: RoutingRequest, depth: Int, deviceDepth: Int) -> Double {
+        func prefill(_ blocks: Int) -> Double {
+            let cached = min(blocks * request.blockSize, request.inputTokens)
+            return prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
+        }
+        let withLowerTiers = prefill(depth) + onboardSecondsPerBlock * Double(max(depth - deviceDepth, 0))
+        return deviceDepth < depth ? min(withLowerTiers, prefill(deviceDepth)) : withLowerTiers
+    }
+
+    /// The estimate for one node: TTFT and the transfer it would use. `deviceDepth` is the
+    /// part of `depth` on the node's device (default: all of it).
     public func estimate(
-        _ request: RoutingRequest, _ node: NodeState, depth: Int, best: (node: NodeID, depth: Int)?
+        _ request: RoutingRequest, _ node: NodeState, depth: Int, deviceDepth: Int? = nil, best: (node: NodeID, depth: Int)?
     ) -> (ttft: Double, transfer: KVTransfer?) {
-        let cached = min(depth * request.blockSize, request.inputTokens)
-        var ttft = node.queueDelay + prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
+        var ttft = node.queueDelay + serviceTime(request, depth: depth, deviceDepth: deviceDepth ?? depth)
         var plan: KVTransfer?
         if let transfer, let best, best.depth > depth, best.node != node.id,
             Double(best.depth) >= kvcacheBalancingThreshold * Double(depth)
@@ -64,15 +83,16 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                 if best == nil || d > best!.depth { best = (n.id, d) }
             }
         }
-        // the estimates of `estimate(_:_:depth:best:)`
+        // the estimates of `estimate(_:_:depth:deviceDepth:best:)`
         var chosen = -1, chosenTTFT = 0.0
         var chosenTransfer: KVTransfer?
-        if transfer == nil {
+        if transfer == nil && onboardSecondsPerBlock == 0 {
             (chosen, chosenTTFT) = _lowestWithoutTransfer(request, nodes, overlaps)
         } else {
             for i in nodes.indices where nodes[i].isAvailable {
                 let id = nodes[i].id
-                let (ttft, plan) = estimate(request, nodes[i], depth: overlaps.depth(of: id), best: best)
+                let (ttft, plan) = estimate(
+                    request, nodes[i], depth: overlaps.depth(of: id), deviceDepth: overlaps.depth(of: id, tier: .device), best: best)
                 if chosen < 0 || ttft < chosenTTFT - SelectorSupport.tieTolerance
                     || (abs(ttft - chosenTTFT) <= SelectorSupport.tieTolerance && id < nodes[chosen].id)
                 {
