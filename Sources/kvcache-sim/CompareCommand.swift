@@ -54,11 +54,18 @@ struct CompareCommand: ParsableCommand {
         try ModelOptions.checkApplies(to: selectors)
         if evictions.contains(.belady) { throw CLIError("--eviction belady is offline-only: use 'sweep' or 'replay --nodes 1'") }
         let trace = try source.load()
+        // With one node every selector sends every request to it, so one run stands for all
+        // of them; only an SLO (which lets a selector reject) tells them apart.
+        let oneNodeSelectors = model.policy.ttftSlo == nil ? Array(selectors.prefix(1)) : selectors
+        if nodeCounts.contains(1) && oneNodeSelectors.count < selectors.count {
+            FileHandle.standardError.write(
+                Data("compare: with 1 node every selector routes alike; ran \(selectors[0].rawValue) for all of them\n".utf8))
+        }
         var configs: [ClusterConfiguration] = []
         for n in nodeCounts {
             for c in capacities {
                 for e in evictions {
-                    for s in selectors {
+                    for s in n == 1 ? oneNodeSelectors : selectors {
                         configs.append(try model.configuration(nodes: n, capacity: c, eviction: e, selector: s, seed: seed))
                     }
                 }

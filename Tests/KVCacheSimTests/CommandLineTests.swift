@@ -175,6 +175,19 @@ struct CommandLineTests {
         #expect(table.status == 0 && table.stdout.contains("ttftReduction") && table.stdout.contains("rejected"))
     }
 
+    @Test("compare on one node runs one selector, since every selector routes alike there")
+    func compareOneNode() throws {
+        let r = try runCLI(["compare", "--nodes", "1,2", "--capacity", "500", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.filter { $0["nodes"] as? Int == 1 }.count == 1)
+        #expect(rows.filter { $0["nodes"] as? Int == 2 }.count == 7)
+        #expect(r.stderr.contains("with 1 node every selector routes alike"))
+        let slo = try runCLI(["compare", "--nodes", "1", "--capacity", "500", "--ttft-slo", "1", "--format", "json"])
+        let sloRows = try #require(try JSONSerialization.jsonObject(with: Data(slo.stdout.utf8)) as? [[String: Any]])
+        #expect(sloRows.count == 7)
+    }
+
     @Test("tables keep lists out of their cells and stay narrow")
     func narrowTables() throws {
         for command in [["replay", "--nodes", "16", "--capacity", "1000", "--selector", "kv-cost"], ["analyze"], ["compare"]] {
