@@ -188,6 +188,21 @@ struct CommandLineTests {
         #expect(sloRows.count == 7)
     }
 
+    @Test("sweep makes LRU's one-pass curve only when --eviction names it, and it equals the LRU replay")
+    func sweepCurveOnRequest() throws {
+        func rows(_ eviction: String) throws -> [[String: Any]] {
+            let r = try runCLI(["sweep", "--eviction", eviction, "--capacity", "1000,5000", "--format", "json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        }
+        #expect(try rows("lru").allSatisfy { $0["lru-mrc"] == nil && $0["lru"] is Double })
+        for row in try rows("lru,lru-mrc") {
+            let (lru, curve) = (try #require(row["lru"] as? Double), try #require(row["lru-mrc"] as? Double))
+            #expect(abs(lru - curve) < 1e-12)
+        }
+        #expect(try rows("lru-mrc").allSatisfy { $0.keys.sorted() == ["capacity", "lru-mrc"] })
+    }
+
     @Test("tables keep lists out of their cells and stay narrow")
     func narrowTables() throws {
         for command in [["replay", "--nodes", "16", "--capacity", "1000", "--selector", "kv-cost"], ["analyze"], ["compare"]] {
