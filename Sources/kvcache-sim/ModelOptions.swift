@@ -19,8 +19,10 @@ struct ModelOptions: ParsableArguments {
     var diskOnboardMs: Double = 20
     @Option(parsing: .unconditional, help: "GPU : storage cost ratio for the net score.")
     var costRatio: Double = 100
-    @Option(parsing: .unconditional, help: "Samples of the hottest blocks' replica counts over the run.")
-    var replicaSamples: Int = 10
+    @Option(
+        parsing: .unconditional,
+        help: "Samples of the hottest blocks' replica counts over the run (default: 10 for hotspot-replicating, else 0).")
+    var replicaSamples: Int?
 
     /// Checks every number against its range, naming the flag and the value.
     func validate() throws {
@@ -29,7 +31,7 @@ struct ModelOptions: ParsableArguments {
         try check(hostOnboardMs, "--host-onboard-ms", 0...3.6e6)
         try check(diskOnboardMs, "--disk-onboard-ms", 0...3.6e6)
         try check(costRatio, "--cost-ratio", 0...1e9)
-        try check(replicaSamples, "--replica-samples", 0...1_000_000)
+        if let replicaSamples { try check(replicaSamples, "--replica-samples", 0...1_000_000) }
         guard hostCapacity >= 0, diskCapacity >= 0 else { throw CLIError("--host-capacity and --disk-capacity must not be negative") }
     }
 
@@ -68,6 +70,8 @@ struct ModelOptions: ParsableArguments {
             prefillModel: model, decodeSecondsPerToken: decodeMsPerToken / 1000,
             hostCapacity: hostCapacity, diskCapacity: diskCapacity,
             hostOnboardSecondsPerBlock: hostOnboardMs / 1000, diskOnboardSecondsPerBlock: diskOnboardMs / 1000,
-            gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples)
+            // finding the hottest blocks is a pass over every access: done for the policy that
+            // replicates them, or when asked
+            gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples ?? (selector == .hotspotReplicating ? 10 : 0))
     }
 }
