@@ -5,6 +5,17 @@ public protocol PrefillTimeModel: Sendable {
     func prefillTime(uncachedTokens: Int, cachedTokens: Int) -> Double
 }
 
+extension PrefillTimeModel {
+    /// Seconds to prefill a prompt of `inputTokens` tokens whose first `cachedBlocks` blocks
+    /// of `blockSize` tokens are reused (the last block may be partial: at most the whole
+    /// prompt counts as cached).
+    @inlinable
+    public func prefillTime(inputTokens: Int, cachedBlocks: Int, blockSize: Int) -> Double {
+        let cached = min(cachedBlocks * blockSize, inputTokens)
+        return prefillTime(uncachedTokens: inputTokens - cached, cachedTokens: cached)
+    }
+}
+
 /// `base + perToken · uncached tokens` (the reference cluster model: 10 ms + 50 µs/token).
 public struct LinearPrefillModel: PrefillTimeModel, Hashable {
     /// Fixed cost per request, seconds.

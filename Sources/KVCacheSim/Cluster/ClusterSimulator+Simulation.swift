@@ -165,11 +165,10 @@ extension ClusterSimulator {
                         onboard += fromHost ? c.hostOnboardSecondsPerBlock : c.diskOnboardSecondsPerBlock
                     }
                     let input = trace.records[i].inputLength
-                    func prefill(_ blocks: Int) -> Double {
-                        let cached = min(blocks * blockSize, input)
-                        return c.prefillModel.prefillTime(uncachedTokens: input - cached, cachedTokens: cached)
-                    }
-                    if onboard < prefill(onDevice) - prefill(p) {
+                    let saved =
+                        c.prefillModel.prefillTime(inputTokens: input, cachedBlocks: onDevice, blockSize: blockSize)
+                        - c.prefillModel.prefillTime(inputTokens: input, cachedBlocks: p, blockSize: blockSize)
+                    if onboard < saved {
                         extra = try SimulatedClock.micros(onboard, request: i + 1)
                         result.onboardedBlocks += p - onDevice
                     } else {

@@ -12,14 +12,15 @@ import KVCache
 public enum ClusterSimulator {
     /// Runs one configuration.
     ///
+    /// The built-in selectors know the cluster's tiers: unless set otherwise, `ttft-min` (and
+    /// `hotspot-replicating`'s placement) charge lower-tier blocks the host tier's onboarding
+    /// time.
+    ///
     /// - Parameters:
     ///   - trace: The requests, in arrival order.
     ///   - configuration: The cluster.
     ///   - baseline: Also run without caching and record its TTFT mean (for the reduction).
     /// - Throws: ``ConfigurationError`` for a configuration that cannot run.
-    /// The built-in selectors know the cluster's tiers: unless set otherwise, `ttft-min` (and
-    /// `hotspot-replicating`'s placement) charge lower-tier blocks the host tier's onboarding
-    /// time.
     public static func run(_ trace: Trace, _ configuration: ClusterConfiguration, baseline: Bool = false) throws -> ClusterResult {
         var selection = configuration.selectorConfiguration
         if configuration.hostCapacity > 0 && selection.ttftMin.onboardSecondsPerBlock == 0 {

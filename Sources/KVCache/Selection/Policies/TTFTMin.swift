@@ -43,8 +43,7 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
     /// recomputed, whichever is faster.
     public func serviceTime(_ request: RoutingRequest, depth: Int, deviceDepth: Int) -> Double {
         func prefill(_ blocks: Int) -> Double {
-            let cached = min(blocks * request.blockSize, request.inputTokens)
-            return prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
+            prefillModel.prefillTime(inputTokens: request.inputTokens, cachedBlocks: blocks, blockSize: request.blockSize)
         }
         let withLowerTiers = prefill(depth) + onboardSecondsPerBlock * Double(max(depth - deviceDepth, 0))
         return deviceDepth < depth ? min(withLowerTiers, prefill(deviceDepth)) : withLowerTiers
@@ -61,10 +60,9 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
             Double(best.depth) >= kvcacheBalancingThreshold * Double(depth)
         {
             let seconds = transfer.transferTime(blocks: best.depth - depth)
-            let remoteCached = min(best.depth * request.blockSize, request.inputTokens)
             let viaTransfer =
                 node.queueDelay + seconds
-                + prefillModel.prefillTime(uncachedTokens: request.inputTokens - remoteCached, cachedTokens: remoteCached)
+                + prefillModel.prefillTime(inputTokens: request.inputTokens, cachedBlocks: best.depth, blockSize: request.blockSize)
             if viaTransfer < ttft - SelectorSupport.tieTolerance {
                 ttft = viaTransfer
                 plan = KVTransfer(source: best.node, blocks: depth..<best.depth, estimatedSeconds: seconds)
@@ -130,8 +128,8 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                     let id = ns[i].id
                     let depth = id >= 0 && id < known ? Int(depths[id]) : 0
                     if depth != lastDepth {
-                        let cached = min(depth * request.blockSize, request.inputTokens)
-                        lastPrefill = prefillModel.prefillTime(uncachedTokens: request.inputTokens - cached, cachedTokens: cached)
+                        lastPrefill = prefillModel.prefillTime(
+                            inputTokens: request.inputTokens, cachedBlocks: depth, blockSize: request.blockSize)
                         lastDepth = depth
                     }
                     let ttft = ns[i].queueDelay + lastPrefill
