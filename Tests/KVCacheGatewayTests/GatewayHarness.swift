@@ -52,13 +52,16 @@ final class ChildProcess: @unchecked Sendable {
 
     /// The first stdout line that contains `marker`, waiting for it at most `timeout`.
     func line(containing marker: String, timeout: Duration = .seconds(60)) async throws -> String {
+        // The condition is checked after every wake-up, the last one included: on a busy machine
+        // other tests can hold every thread of the cooperative pool past the deadline, and the
+        // child's output that arrived meanwhile must still count.
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             if let line = stdout.split(separator: "\n").first(where: { $0.contains(marker) }) { return String(line) }
             guard process.isRunning else { throw HarnessError("\(process.executableURL!.lastPathComponent) exited: \(stderr)") }
+            guard ContinuousClock.now < deadline else { throw HarnessError("no '\(marker)' within \(timeout): \(stderr)") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw HarnessError("no '\(marker)' within \(timeout): \(stderr)")
     }
 
     func signal(_ s: Int32) { if process.isRunning { kill(pid, s) } }
@@ -220,8 +223,9 @@ struct Loopback {
         _ gateway: GatewayProcess, timeout: Duration = .seconds(10), _ condition: ([String: Any]) -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             if let a = try? await get(gateway.url + "/health"), condition(a.json) { return }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw HarnessError("/health never met the condition: \((try? await get(gateway.url + "/health"))?.text ?? "-")")
