@@ -22,10 +22,13 @@ struct CompareCommand: ParsableCommand {
 
     enum RankBy: String, ExpressibleByArgument, CaseIterable {
         case ttftMean = "ttft-mean", ttftP99 = "ttft-p99", tokenHit = "token-hit", efficiency, netScore = "net-score"
+        /// The configurations' own order (nodes, capacity, eviction, selector, router model).
+        case none
     }
 
     @OptionGroup var source: TraceOptions
     @OptionGroup var model: ModelOptions
+    @OptionGroup(title: "Routers") var routing: RouterOptions
 
     @Option(help: "Comma-separated routing policies.")
     var selector: String = "round-robin,least-loaded,cache-aware,weighted,threshold-balanced,kv-cost,ttft-min"
@@ -37,7 +40,7 @@ struct CompareCommand: ParsableCommand {
     var nodes: String = "8"
     @Option(help: "Seed of randomised selectors.")
     var seed: UInt64 = 0
-    @Option(help: "Rank by: \(RankBy.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Rank by: \(RankBy.allCases.map(\.rawValue).joined(separator: ", ")) (none: in the order of the lists).")
     var rankBy: RankBy = .ttftMean
     @Option(help: "Write an SVG bar chart of the ranking to this file.")
     var chart: String?
@@ -53,6 +56,7 @@ struct CompareCommand: ParsableCommand {
         let nodeCounts = try parseIntList(nodes, option: "--nodes", minimum: 1, maximum: 65_536)
         try ModelOptions.checkApplies(to: selectors)
         if evictions.contains(.belady) { throw CLIError("--eviction belady is offline-only: use 'sweep' or 'replay --nodes 1'") }
+        let routerModels = try routing.models()
         let trace = try source.load()
         // With one node every selector sends every request to it, so one run stands for all
         // of them; only an SLO (which lets a selector reject) tells them apart.
@@ -66,7 +70,11 @@ struct CompareCommand: ParsableCommand {
             for c in capacities {
                 for e in evictions {
                     for s in n == 1 ? oneNodeSelectors : selectors {
-                        configs.append(try model.configuration(nodes: n, capacity: c, eviction: e, selector: s, seed: seed))
+                        for router in routerModels {
+                            var config = try model.configuration(nodes: n, capacity: c, eviction: e, selector: s, seed: seed)
+                            config.router = router
+                            configs.append(config)
+                        }
                     }
                 }
             }
@@ -74,10 +82,13 @@ struct CompareCommand: ParsableCommand {
         let started = Date()
         let results = try Self.runAll(trace, configs, baseline: baseline)
         let wall = Date().timeIntervalSince(started)
-        let ranked = results.sorted { a, b in
-            let (x, y) = (score(a), score(b))
-            return x != y ? x < y : a.configuration.label < b.configuration.label
-        }
+        let ranked =
+            rankBy == .none
+            ? results
+            : results.sorted { a, b in
+                let (x, y) = (score(a), score(b))
+                return x != y ? x < y : a.configuration.label < b.configuration.label
+            }
         if format == .json {
             print(Value.array(ranked.map { .object(ReplayCommand.record(trace: trace, $0)) }).json)
         } else {
@@ -91,17 +102,20 @@ struct CompareCommand: ParsableCommand {
                     "ttftP99": .num(served ? r.ttft.p99 : .nan, 3), "rejected": .num(Double(r.rejected) / Double(max(r.requests, 1)), 3),
                     "efficiency": .num(r.efficiency, 3), "netScore": .num(r.netScore, 4),
                     "ttftReduction": r.ttftReduction.map { .num($0, 3) } ?? .null,
+                    "router": .string(r.configuration.router.label), "predExact": .num(r.prediction.exactShare, 3),
+                    "predMAE": .num(r.prediction.meanAbsoluteError, 2),
                 ]
             }
             // in a table, a setting every configuration shares goes to the footer, not a column
-            let shared = ["nodes", "capacity", "eviction", "selector"].filter { k in
+            let shared = ["nodes", "capacity", "eviction", "selector", "router"].filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
             let keys =
                 [
-                    "rank", "nodes", "capacity", "eviction", "selector", "tokenHit", "prefixHit", "maxShare", "cvInput",
+                    "rank", "nodes", "capacity", "eviction", "selector", "router", "tokenHit", "prefixHit", "maxShare", "cvInput",
                     "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
-                ].filter { !shared.contains($0) } + (baseline ? ["ttftReduction"] : [])
+                ].filter { !shared.contains($0) && ($0 != "router" || routing.isSet) } + (baseline ? ["ttftReduction"] : [])
+                + (routing.isSet ? ["predExact", "predMAE"] : [])
             print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {
                 let common = shared.map { "\($0) \(rows[0][$0]?.text ?? "")" }.joined(separator: ", ")
@@ -110,30 +124,38 @@ struct CompareCommand: ParsableCommand {
             }
         }
         if let chart {
-            let bars = ranked.map { (label: $0.configuration.label, value: abs(score($0))) }
+            let metric = rankBy == .none ? RankBy.ttftMean : rankBy
+            let bars = ranked.map { r in (label: r.configuration.label, value: abs(metric.score(r))) }
             try writeFile(
                 chart,
                 SVGChart.barChart(
-                    title: "Configurations ranked by \(rankBy.rawValue) — \((trace.source as NSString).lastPathComponent)",
-                    valueLabel: rankBy.rawValue + (rankBy.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
+                    title:
+                        "Configurations \(rankBy == .none ? "by" : "ranked by") \(metric.rawValue) — \((trace.source as NSString).lastPathComponent)",
+                    valueLabel: metric.rawValue + (metric.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
         }
     }
 
     /// Lower is better.
-    func score(_ r: ClusterResult) -> Double {
-        switch rankBy {
-        case .ttftMean: return r.ttft.mean
-        case .ttftP99: return r.ttft.p99
-        case .tokenHit: return -r.tokenHitRatio
-        case .efficiency: return -r.efficiency
-        case .netScore: return -r.netScore
-        }
-    }
+    func score(_ r: ClusterResult) -> Double { rankBy.score(r) }
 
     /// Runs configurations on all cores, in input order.
     static func runAll(_ trace: Trace, _ configs: [ClusterConfiguration], baseline: Bool) throws -> [ClusterResult] {
         try parallelMap(configs.count, label: { configs[$0].label }) {
             try ClusterSimulator.run(trace, configs[$0], baseline: baseline)
+        }
+    }
+}
+
+extension CompareCommand.RankBy {
+    /// Lower is better.
+    func score(_ r: ClusterResult) -> Double {
+        switch self {
+        case .ttftMean: return r.ttft.mean
+        case .ttftP99: return r.ttft.p99
+        case .tokenHit: return -r.tokenHitRatio
+        case .efficiency: return -r.efficiency
+        case .netScore: return -r.netScore
+        case .none: return 0
         }
     }
 }

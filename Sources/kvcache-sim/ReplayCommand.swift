@@ -23,6 +23,7 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var source: TraceOptions
     @OptionGroup var model: ModelOptions
+    @OptionGroup(title: "Routers") var routing: RouterOptions
 
     @Option(help: "Serving nodes (1 = a single pool).")
     var nodes: Int = 1
@@ -67,7 +68,8 @@ struct ReplayCommand: ParsableCommand {
             return
         }
         try ModelOptions.checkApplies(to: [route])
-        let config = try model.configuration(nodes: nodes, capacity: capacity, eviction: policy, selector: route, seed: seed)
+        var config = try model.configuration(nodes: nodes, capacity: capacity, eviction: policy, selector: route, seed: seed)
+        config.router = try routing.model()
         let r = try ClusterSimulator.run(trace, config, baseline: baseline)
         if r.rejected == r.requests {
             throw CLIError(
@@ -107,6 +109,17 @@ struct ReplayCommand: ParsableCommand {
             row.append(("devicePrefixHitRatio", .num(r.devicePrefixHitRatio, 9)))
         }
         if let reduction = r.ttftReduction { row.append(("ttftReduction", .num(reduction))) }
+        if !c.router.isImmediate { row.append(("router", .string(c.router.label))) }
+        let p = r.prediction
+        row.append(
+            (
+                "prediction",
+                .object([
+                    ("requests", .int(p.requests)), ("exactShare", .num(p.exactShare, 6)), ("overpredicted", .int(p.overpredicted)),
+                    ("meanAbsoluteError", .num(p.meanAbsoluteError, 6)), ("predictedBlocks", .int(p.predictedBlocks)),
+                    ("actualBlocks", .int(p.actualBlocks)),
+                ])
+            ))
         row.append(
             (
                 "perNode",

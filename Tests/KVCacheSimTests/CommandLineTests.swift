@@ -57,6 +57,15 @@ struct CommandLineTests {
             (["replay", "--selector", "ttft-min", "--ttft-slo", "0.000001"], "every one of the 10000 requests was rejected"),
             (["hash", "--tokens", "1,2,3"], "3 tokens make no full block of 512"),
             (["listen", "--endpoint", "tcp://127.0.0.1:1,node=1000000000"], "node must be a whole number in 0...4095"),
+            (["replay", "--router-view", "psychic"], "unknown --router-view 'psychic'"),
+            (["replay", "--routers", "0"], "--routers"),
+            (["replay", "--routers", "1,2"], "lists in --routers"),
+            (["replay", "--event-lag-ms", "-1"], "--event-lag-ms -1"),
+            (["replay", "--event-lag-ms", "soon"], "--event-lag-ms 'soon'"),
+            (["replay", "--router-view", "approximate", "--event-lag-ms", "5"], "apply to --router-view events"),
+            (["replay", "--shadow-capacity", "10"], "apply to --router-view shadow"),
+            (["replay", "--router-view", "shadow", "--shadow-eviction", "belady"], "a router does not know the future"),
+            (["replay", "--nodes", "2", "--routers", "2", "--host-capacity", "10"], "no host or disk tier"),
             (["listen", "--endpoint", "tcp://127.0.0.1:1,node=9223372036854775807"], "node must be a whole number"),
         ])
     func badInput(arguments: [String], fragment: String) throws {
@@ -173,6 +182,22 @@ struct CommandLineTests {
         }
         let table = try runCLI(["compare", "--nodes", "4", "--capacity", "1000", "--selector", "round-robin", "--baseline"])
         #expect(table.status == 0 && table.stdout.contains("ttftReduction") && table.stdout.contains("rejected"))
+    }
+
+    @Test("compare runs every router model asked for, in order, with the router's prediction beside the hits")
+    func compareRouters() throws {
+        let r = try runCLI([
+            "compare", "--nodes", "4", "--capacity", "500", "--selector", "kv-cost", "--routers", "1,2", "--router-view",
+            "events,shadow", "--rank-by", "none", "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.map { $0["router"] as? String ?? "k1/events" } == ["k1/events", "k1/shadow", "k2/events", "k2/shadow"])
+        let exact = rows.map { ($0["prediction"] as? [String: Any])?["exactShare"] as? Double ?? -1 }
+        #expect(exact[0] == 1 && exact[1] == 1 && exact[2] == 1, "events and a lone shadow know the pools: \(exact)")
+        #expect(exact[3] < 1, "a shadow of half the traffic cannot: \(exact)")
+        let table = try runCLI(["compare", "--nodes", "4", "--capacity", "500", "--selector", "kv-cost", "--event-lag-ms", "0,1000"])
+        #expect(table.status == 0 && table.stdout.contains("k1/events+lag1000ms") && table.stdout.contains("predExact"))
     }
 
     @Test("compare on one node runs one selector, since every selector routes alike there")

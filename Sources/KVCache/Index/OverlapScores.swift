@@ -80,6 +80,31 @@ public struct OverlapScores: Sendable, Hashable {
         }
     }
 
+    /// Merges another view of the same chain: each node's depth, in any tier and per tier,
+    /// becomes the larger of the two.
+    ///
+    /// A router that adds route-time entries of its own (in a second ``PrefixIndex`` in
+    /// approximate mode) next to the engines' events asks both and merges the answers: both
+    /// views hold chains from their first block, so the larger depth is the leading run of
+    /// their union.
+    /// - Precondition: Both describe the same number of nodes, or `other` none.
+    /// - Complexity: O(nodeCount)
+    public mutating func formMaximum(_ other: OverlapScores) {
+        guard other.nodeCount > 0 else { return }
+        precondition(other.nodeCount == nodeCount, "OverlapScores of \(other.nodeCount) nodes merged into scores of \(nodeCount)")
+        chainLength = max(chainLength, other.chainLength)
+        depths.withUnsafeMutableBufferPointer { d in
+            other.depths.withUnsafeBufferPointer { o in
+                for k in 0..<d.count where o[k] > d[k] { d[k] = o[k] }
+            }
+        }
+        tierDepths.withUnsafeMutableBufferPointer { d in
+            other.tierDepths.withUnsafeBufferPointer { o in
+                for k in 0..<d.count where o[k] > d[k] { d[k] = o[k] }
+            }
+        }
+    }
+
     @inline(__always)
     internal mutating func _set(_ node: Int, _ depth: Int32) {
         depths.withUnsafeMutableBufferPointer { $0[node] = depth }

@@ -38,6 +38,9 @@ public struct ClusterConfiguration: Sendable {
     /// Where overlaps come from (default: the nodes' pools when the nodes have no host/disk
     /// tiers, else a ``PrefixIndex`` fed by the pools' changes).
     public var overlapSource: OverlapSource = .automatic
+    /// The routers in front of the nodes and what they know (default: one router that sees
+    /// every cache change as it happens).
+    public var router = RouterModel()
 
     /// Where the simulator gets each node's leading-block overlap.
     public enum OverlapSource: String, Sendable, Hashable, CaseIterable {
@@ -75,8 +78,11 @@ public struct ClusterConfiguration: Sendable {
         self.replicaSamples = replicaSamples
     }
 
-    /// A short label: `N16/C1000/lru/ttft-min`.
-    public var label: String { "N\(nodes)/C\(capacity)/\(eviction)/\(selector)" }
+    /// A short label: `N16/C1000/lru/ttft-min`, followed by the router model's when it is not
+    /// one immediate router (`N16/C1000/lru/ttft-min/k4/events`).
+    public var label: String {
+        "N\(nodes)/C\(capacity)/\(eviction)/\(selector)" + (router.isImmediate ? "" : "/" + router.label)
+    }
 }
 
 /// Why a configuration cannot run.

@@ -29,6 +29,35 @@ public struct ClusterResult: Sendable, HitCountsReporting {
         public var replicas: [Int]
     }
 
+    /// How well the router's view predicted the chosen node's cache, over the served requests
+    /// whose selector reads overlaps.
+    public struct Prediction: Sendable, Hashable {
+        /// Requests compared.
+        public var requests = 0
+        /// Requests whose predicted leading blocks on the chosen node were the real ones.
+        public var exact = 0
+        /// Requests predicted deeper than the node really held: promised hits that were not there.
+        public var overpredicted = 0
+        /// Σ predicted and Σ real leading blocks on the chosen node.
+        public var predictedBlocks = 0, actualBlocks = 0
+        /// Σ |predicted − real| leading blocks.
+        public var absoluteError = 0
+
+        /// Mean |predicted − real| leading blocks per request.
+        public var meanAbsoluteError: Double { Double(absoluteError) / Double(max(requests, 1)) }
+        /// Share of requests predicted exactly (1 when none were compared).
+        public var exactShare: Double { requests == 0 ? 1 : Double(exact) / Double(requests) }
+
+        mutating func record(predicted: Int, actual: Int) {
+            requests += 1
+            if predicted == actual { exact += 1 }
+            if predicted > actual { overpredicted += 1 }
+            predictedBlocks += predicted
+            actualBlocks += actual
+            absoluteError += abs(predicted - actual)
+        }
+    }
+
     /// The configuration that ran.
     public var configuration: ClusterConfiguration
     /// Requests in the trace.
@@ -40,6 +69,8 @@ public struct ClusterResult: Sendable, HitCountsReporting {
     public var hits = HitCounts()
     /// Time to first token.
     public var ttft = TTFT()
+    /// The router's predictions of the chosen node's leading blocks against the node's pool.
+    public var prediction = Prediction()
     /// Per node.
     public var perNode: [Node] = []
     /// KV transfers performed and blocks moved.

@@ -20,12 +20,18 @@ extension ClusterSimulator {
         var ttfts: [Int64] = []
         /// One buffer for every request's chain.
         var chainBuffer: [BlockHash] = []
+        /// The routers' views, unless one router sees every change at once.
+        var fleet: _Fleet?
+        /// The router serving the current request.
+        var router = 0
 
         init(_ trace: Trace, _ c: ClusterConfiguration, selectorIsConfigured: Bool) throws {
             self.trace = trace
             self.c = c
             blockSize = trace.blockSize
-            usePools = c.overlapSource == .pools || (c.overlapSource == .automatic && c.hostCapacity == 0)
+            // with a router model, the fleet keeps the routers' index: the pools are the truth
+            usePools =
+                !c.router.isImmediate || c.overlapSource == .pools || (c.overlapSource == .automatic && c.hostCapacity == 0)
             needOverlaps = !selectorIsConfigured || c.selector.usesOverlaps
             // built in place: a second reference to a node's pool (or the index) would make its
             // first write copy it
@@ -36,7 +42,7 @@ extension ClusterSimulator {
             world.devices.reserveCapacity(c.nodes)
             for _ in 0..<c.nodes {
                 var device = try BlockPool<Algorithm>(capacity: c.capacity)
-                device.recordsChanges = !usePools
+                device.recordsChanges = !usePools || (!c.router.isImmediate && c.router.view == .events)
                 var host: BlockPool<LRU>?, disk: BlockPool<LRU>?
                 if c.hostCapacity > 0 { host = try BlockPool<LRU>(capacity: c.hostCapacity); host!.recordsChanges = true }
                 if c.diskCapacity > 0 { disk = try BlockPool<LRU>(capacity: c.diskCapacity); disk!.recordsChanges = true }
@@ -52,6 +58,7 @@ extension ClusterSimulator {
             hottest = c.replicaSamples > 0 ? ClusterSimulator.hottestBlocks(trace, count: 10) : []
             result.hottestBlocks = hottest
             sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
+            if !c.router.isImmediate { fleet = try _Fleet(c.router, c, expectedBlocks: min(trace.blocks.count, 1 << 20)) }
         }
 
         /// Routes request `i` (its `chain`) and serves it: overlaps, node loads, the
@@ -59,7 +66,7 @@ extension ClusterSimulator {
         mutating func serve(_ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, selector: inout _AnySelector) throws {
             let rec = trace.records[i]
             let t = try SimulatedClock.micros(rec.timestamp / 1000, request: i + 1)
-            findOverlaps(chain)
+            findOverlaps(chain, at: t)
             refreshStates(at: t)
             chainBuffer.removeAll(keepingCapacity: true)
             chainBuffer.append(contentsOf: chain)
@@ -75,7 +82,8 @@ extension ClusterSimulator {
             // before it stores. The pools alone (no index to feed): the chosen pool looks up
             // and stores the chain in one walk (the update is due at dispatch anyway, and
             // nothing below reads the pool before it)
-            var p = scores.depth(of: n)
+            let predicted = scores.depth(of: n)
+            var p = predicted
             var present = 0
             var accessHits = 0
             var lowerTier = (blocks: 0, prefix: 0)
@@ -88,6 +96,7 @@ extension ClusterSimulator {
                     present += lowerTier.blocks
                 }
             }
+            if needOverlaps && !c.cachingDisabled { result.prediction.record(predicted: predicted, actual: p) }
             let (used, extra) = try fetchTime(i, chain, node: n, decision: decision, prefix: p)
             let (prefill, uncached) = try schedule(i, rec, node: n, at: t, cachedBlocks: used, extra: extra)
             // metrics (lookup state)
@@ -105,7 +114,11 @@ extension ClusterSimulator {
                 result.hits.lowerTierPrefixHits += lowerTier.prefix
                 result.hits.accessHits += usePools ? accessHits : try world.store(n, chain)
                 states[n].usedBlocks = world.devices[n].count  // pools change only at dispatch
-                try replicate(chain, decision, chosen: n)
+                if fleet != nil {
+                    try fleet!.routed(router, chain, to: n, at: t)
+                    try fleet!.publish(&world.devices[n], node: n, at: t, request: i + 1)
+                }
+                try replicate(i, chain, decision, chosen: n, at: t)
             }
             if (i + 1) % sampleEvery == 0 {
                 result.replicaSamples.append(
@@ -119,8 +132,10 @@ extension ClusterSimulator {
 
         /// Each node's depth for `chain`: from the pools, from the index, or none at all when
         /// nothing reads them.
-        mutating func findOverlaps(_ chain: UnsafeBufferPointer<BlockHash>) {
-            if c.cachingDisabled || (usePools && !needOverlaps) {
+        mutating func findOverlaps(_ chain: UnsafeBufferPointer<BlockHash>, at t: Int64) {
+            if fleet != nil && !c.cachingDisabled && needOverlaps {
+                fleet!.overlaps(router, chain, at: t, into: &scores)
+            } else if c.cachingDisabled || (usePools && !needOverlaps) {
                 // nothing writes depths here: they stay zero, only the length changes
                 if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
             } else if usePools {
@@ -140,6 +155,25 @@ extension ClusterSimulator {
                         states[k].queuedPrefillTokens = nodes[k].queuedTokens
                         states[k].activeRequests = (nodes[k].prefillQueue.count - nodes[k].queueHead) + nodes[k].decoding.count
                         states[k].activeDecodeBlocks = nodes[k].decodeBlocks
+                    }
+                }
+            }
+            if fleet != nil { refreshRouterStates(at: t) }
+        }
+
+        /// Replaces the nodes' loads in the selector's view by what the current router knows:
+        /// the requests it sent itself.
+        mutating func refreshRouterStates(at t: Int64) {
+            let base = router * c.nodes
+            fleet!.loads.withUnsafeMutableBufferPointer { loads in
+                states.withUnsafeMutableBufferPointer { states in
+                    for k in 0..<states.count {
+                        if loads[base + k].nextEvent <= t { ClusterSimulator.advance(&loads[base + k], to: t) }
+                        let own = loads[base + k]
+                        states[k].queueDelay = own.freeAt > t ? (Double(own.freeAt) - Double(t)) / 1e6 : 0
+                        states[k].queuedPrefillTokens = own.queuedTokens
+                        states[k].activeRequests = (own.prefillQueue.count - own.queueHead) + own.decoding.count
+                        states[k].activeDecodeBlocks = own.decodeBlocks
                     }
                 }
             }
@@ -203,6 +237,7 @@ extension ClusterSimulator {
             world.nodes[n].prefillQueue.append((end, uncached))
             world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, end)
             world.nodes[n].queuedTokens += uncached
+            var decodeEnd: (at: Int64, blocks: Int)?
             if c.decodeSecondsPerToken > 0 {
                 let blocks = (rec.inputLength + rec.outputLength + blockSize - 1) / blockSize
                 let decode = try SimulatedClock.micros(Double(rec.outputLength) * c.decodeSecondsPerToken, request: i + 1)
@@ -210,18 +245,38 @@ extension ClusterSimulator {
                 world.nodes[n].decoding.push(done, blocks)
                 world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, done)
                 world.nodes[n].decodeBlocks += blocks
+                decodeEnd = (done, blocks)
+            }
+            if fleet != nil {
+                // the router's own account of the node, as it would keep it from its responses
+                let k = router * c.nodes + n
+                fleet!.loads[k].freeAt = max(fleet!.loads[k].freeAt, end)
+                fleet!.loads[k].prefillQueue.append((end, uncached))
+                fleet!.loads[k].queuedTokens += uncached
+                fleet!.loads[k].nextEvent = min(fleet!.loads[k].nextEvent, end)
+                if let decodeEnd {
+                    fleet!.loads[k].decoding.push(decodeEnd.at, decodeEnd.blocks)
+                    fleet!.loads[k].nextEvent = min(fleet!.loads[k].nextEvent, decodeEnd.at)
+                    fleet!.loads[k].decodeBlocks += decodeEnd.blocks
+                }
             }
             return (prefill, uncached)
         }
 
         /// Stores the decision's hot-prefix copies on the nodes it names.
-        mutating func replicate(_ chain: UnsafeBufferPointer<BlockHash>, _ decision: Decision, chosen n: Int) throws {
+        mutating func replicate(
+            _ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, _ decision: Decision, chosen n: Int, at t: Int64
+        ) throws {
             for rep in decision.replicas where rep.node >= 0 && rep.node < c.nodes && rep.node != n {
                 let part = UnsafeBufferPointer(rebasing: chain[rep.blocks.clamped(to: 0..<chain.count)])
                 let before = world.devices[rep.node].statistics.insertions
                 _ = try world.store(rep.node, part)
                 result.replicatedBlocks += world.devices[rep.node].statistics.insertions - before
                 states[rep.node].usedBlocks = world.devices[rep.node].count
+                if fleet != nil {
+                    try fleet!.routed(router, part, to: rep.node, at: t)
+                    try fleet!.publish(&world.devices[rep.node], node: rep.node, at: t, request: i + 1)
+                }
             }
         }
 

@@ -26,8 +26,14 @@ public enum ClusterSimulator {
         if configuration.hostCapacity > 0 && selection.ttftMin.onboardSecondsPerBlock == 0 {
             selection.ttftMin.onboardSecondsPerBlock = configuration.hostOnboardSecondsPerBlock
         }
-        var selector = configuration.selector.makeSelector(selection)
-        var result = try _run(trace, configuration, selector: &selector, selectorIsConfigured: true)
+        // each router of several has its own selector, seeded apart so that randomised
+        // policies do not move in step
+        let selectors = (0..<max(configuration.router.replicas, 1)).map { r -> any PrefillNodeSelector in
+            var s = selection
+            s.seed = selection.seed &+ UInt64(r)
+            return configuration.selector.makeSelector(s)
+        }
+        var result = try _run(trace, configuration, selectors: selectors, selectorIsConfigured: true).result
         if baseline { result.baselineTTFTMean = try baselineMean(trace, configuration) }
         return result
     }
@@ -36,12 +42,14 @@ public enum ClusterSimulator {
         var off = configuration
         off.cachingDisabled = true
         off.replicaSamples = 0
-        var fresh = off.selector.makeSelector(off.selectorConfiguration)
-        return try _run(trace, off, selector: &fresh, selectorIsConfigured: true).ttft.mean
+        off.router = RouterModel()
+        return try _run(trace, off, selectors: [off.selector.makeSelector(off.selectorConfiguration)], selectorIsConfigured: true)
+            .result.ttft.mean
     }
 
     /// Runs one configuration with a selector of your own (``ClusterConfiguration/selector``
-    /// is then only a label).
+    /// is then only a label). With several routers (``RouterModel/replicas``), each starts as a
+    /// copy of `selector`, and `selector` ends as the first router's.
     ///
     /// - Parameters:
     ///   - trace: The requests, in arrival order.
@@ -54,7 +62,9 @@ public enum ClusterSimulator {
         _ trace: Trace, _ configuration: ClusterConfiguration, selector: inout S,
         baseline: Bool = false
     ) throws -> ClusterResult {
-        var result = try _run(trace, configuration, selector: &selector, selectorIsConfigured: false)
+        let copies = [any PrefillNodeSelector](repeating: selector, count: max(configuration.router.replicas, 1))
+        var (result, used) = try _run(trace, configuration, selectors: copies, selectorIsConfigured: false)
+        selector = used as! S
         if baseline { result.baselineTTFTMean = try baselineMean(trace, configuration) }
         return result
     }
@@ -73,18 +83,15 @@ public enum ClusterSimulator {
         var nextEvent = Int64.max
     }
 
-    static func _run<S: PrefillNodeSelector>(
-        _ trace: Trace, _ c: ClusterConfiguration, selector: inout S,
-        selectorIsConfigured: Bool
-    ) throws -> ClusterResult {
+    static func _run(
+        _ trace: Trace, _ c: ClusterConfiguration, selectors: [any PrefillNodeSelector], selectorIsConfigured: Bool
+    ) throws -> (result: ClusterResult, firstSelector: any PrefillNodeSelector) {
         guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
         guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
+        try c.router.validate(c)
         let (result, used) = try c.eviction.open(
-            _Run(
-                trace: trace, configuration: c, selector: _AnySelector(selector),
-                selectorIsConfigured: selectorIsConfigured))
-        selector = used.base as! S
-        return result
+            _Run(trace: trace, configuration: c, selectors: selectors.map(_AnySelector.init), selectorIsConfigured: selectorIsConfigured))
+        return (result, used[0].base)
     }
 
     /// One run, generic over the device pools' algorithm: the policy opens it once, so every
@@ -93,15 +100,15 @@ public enum ClusterSimulator {
     struct _Run: EvictionAlgorithmBody {
         let trace: Trace
         let configuration: ClusterConfiguration
-        let selector: _AnySelector
+        let selectors: [_AnySelector]
         let selectorIsConfigured: Bool
 
-        func run<A: EvictionAlgorithm>(_: A.Type) throws(any Error) -> (ClusterResult, _AnySelector) {
-            var selector = selector
+        func run<A: EvictionAlgorithm>(_: A.Type) throws(any Error) -> (ClusterResult, [_AnySelector]) {
+            var selectors = selectors
             let result = try ClusterSimulator._run(
-                trace, configuration, A.self, selector: &selector,
+                trace, configuration, A.self, selectors: &selectors,
                 selectorIsConfigured: selectorIsConfigured)
-            return (result, selector)
+            return (result, selectors)
         }
     }
 
@@ -118,17 +125,22 @@ public enum ClusterSimulator {
 
     static func _run<A: EvictionAlgorithm>(
         _ trace: Trace, _ c: ClusterConfiguration, _: A.Type,
-        selector: inout _AnySelector, selectorIsConfigured: Bool
+        selectors: inout [_AnySelector], selectorIsConfigured: Bool
     ) throws -> ClusterResult {
         let clock = ContinuousClock()
         let start = clock.now
         var run = try _Simulation<A>(trace, c, selectorIsConfigured: selectorIsConfigured)
+        let routers = selectors.count
         try trace.blocks.withUnsafeBufferPointer { all throws in
             for i in 0..<trace.count {
                 let rec = trace.records[i]
-                try run.serve(
-                    i, UnsafeBufferPointer(rebasing: all[rec.blockStart..<rec.blockStart + rec.blockCount]),
-                    selector: &selector)
+                let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart..<rec.blockStart + rec.blockCount])
+                if routers == 1 {
+                    try run.serve(i, chain, selector: &selectors[0])
+                } else {
+                    run.router = i % routers
+                    try run.serve(i, chain, selector: &selectors[run.router])
+                }
             }
         }
         var result = run.finish()
