@@ -41,6 +41,10 @@ public struct SelectorOptions: ParsableArguments {
     public var hotPrefixBlocks: Int = 4
     @Flag(help: "hotspot-replicating: replicate rising prefixes by their trend.")
     public var anticipate = false
+    @Option(
+        parsing: .unconditional,
+        help: "Weights of a cached block held on the device, in host memory, on disk, in the selectors' overlap score.")
+    public var tierWeights: String = "1,0.75,0.25"
 
     /// The defaults.
     public init() {}
@@ -63,6 +67,22 @@ public struct SelectorOptions: ParsableArguments {
         try check(temperature, "--temperature", 0...1e6)
         try check(hotWindow, "--hot-window", 1e-6...1e7)
         try check(hotPrefixBlocks, "--hot-prefix-blocks", 1...1_000_000)
+        _ = try parsedTierWeights()
+    }
+
+    /// ``tierWeights`` as three weights, each in 0...1e6.
+    public func parsedTierWeights() throws -> TierWeights {
+        let parts = tierWeights.split(separator: ",", omittingEmptySubsequences: false).map { String($0.filter { $0 != " " }) }
+        guard parts.count == 3 else {
+            throw CLIError("--tier-weights '\(tierWeights)': expected three numbers, device,host,disk (e.g. 1,0.75,0.25)")
+        }
+        var w: [Double] = []
+        for (name, text) in zip(["device", "host", "disk"], parts) {
+            guard let v = Double(text) else { throw CLIError("--tier-weights: the \(name) weight '\(text)' is not a number") }
+            try check(v, "--tier-weights \(name) weight", 0...1e6)
+            w.append(v)
+        }
+        return TierWeights(device: w[0], host: w[1], disk: w[2])
     }
 
     /// Policy flags and the selectors they apply to.

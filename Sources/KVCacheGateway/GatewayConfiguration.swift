@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable {
     public var selector: any PrefillNodeSelector & Sendable = TTFTMin()
     /// Prefill time estimates that turn queued work into queue delay for the selector.
     public var prefillModel: any PrefillTimeModel = LinearPrefillModel()
+    /// What a cached block is worth to the selector by the fastest tier an engine reports it in.
+    public var tierWeights = TierWeights()
     /// Requests sent to engines at once; more wait in the queue (default 256).
     public var maximumConcurrency = 256
     /// Requests waiting for a place; beyond them the gateway answers 429 (default 1,024).

@@ -130,6 +130,7 @@ struct GatewayCommand: AsyncParsableCommand {
         c.blockSize = blockSize
         c.selector = policyName.makeSelector(policy.selectorConfiguration(seed: seed))
         c.prefillModel = policy.prefillModel
+        c.tierWeights = try policy.parsedTierWeights()
         c.maximumConcurrency = maxConcurrency
         c.maximumQueue = maxQueue
         c.queueTimeout = .seconds(queueTimeout)

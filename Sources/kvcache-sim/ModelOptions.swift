@@ -65,7 +65,7 @@ struct ModelOptions: ParsableArguments {
         }
         let model = policy.prefillModel
         let s = policy.selectorConfiguration(seed: seed)
-        return ClusterConfiguration(
+        var c = ClusterConfiguration(
             nodes: nodes, capacity: capacity, eviction: eviction, selector: selector, selectorConfiguration: s,
             prefillModel: model, decodeSecondsPerToken: decodeMsPerToken / 1000,
             hostCapacity: hostCapacity, diskCapacity: diskCapacity,
@@ -73,5 +73,7 @@ struct ModelOptions: ParsableArguments {
             // finding the hottest blocks is a pass over every access: done for the policy that
             // replicates them, or when asked
             gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples ?? (selector == .hotspotReplicating ? 10 : 0))
+        c.tierWeights = try policy.parsedTierWeights()
+        return c
     }
 }

@@ -11,6 +11,14 @@ public struct OverlapScores: Sendable, Hashable {
     public internal(set) var nodeCount: Int = 0
     /// The length of the chain asked about.
     public internal(set) var chainLength: Int = 0
+    /// What a leading block is worth by its fastest tier, for ``score(of:)``; kept across
+    /// queries into the same value.
+    public var tierWeights = TierWeights()
+    /// Per node, the leading blocks (any tier) whose fastest tier is the host, then those held
+    /// only on disk (`(tier − 1) * nodeCount + node`); meaningful while ``_hasLowerTierLeads``.
+    @usableFromInline internal var _lowerTierLeads: [Int32] = []
+    /// Whether the index that answered holds lower tiers and counted ``_lowerTierLeads``.
+    @usableFromInline internal var _hasLowerTierLeads = false
 
     /// Empty scores.
     public init() {}
@@ -34,6 +42,7 @@ public struct OverlapScores: Sendable, Hashable {
     public mutating func reset(nodeCount: Int, chainLength: Int) {
         self.nodeCount = nodeCount
         self.chainLength = chainLength
+        _hasLowerTierLeads = false
         if depths.count != nodeCount {
             depths = Array(repeating: 0, count: nodeCount)
             tierDepths = Array(repeating: 0, count: nodeCount * StorageTier.allCases.count)
@@ -53,6 +62,44 @@ public struct OverlapScores: Sendable, Hashable {
     @inlinable
     public func depth(of node: NodeID, tier: StorageTier) -> Int {
         node >= 0 && node < nodeCount ? Int(tierDepths[tier.rawValue * nodeCount + node]) : 0
+    }
+
+    /// Of the leading blocks `node` holds in any tier, those whose fastest tier is `tier`.
+    /// - Complexity: O(1)
+    @inlinable
+    public func leadingBlocks(of node: NodeID, fastestTier tier: StorageTier) -> Int {
+        guard node >= 0 && node < nodeCount else { return 0 }
+        guard _hasLowerTierLeads else { return tier == .device ? Int(depths[node]) : 0 }
+        let host = Int(_lowerTierLeads[node]), disk = Int(_lowerTierLeads[nodeCount + node])
+        switch tier {
+        case .device: return Int(depths[node]) - host - disk
+        case .host: return host
+        case .disk: return disk
+        }
+    }
+
+    /// The overlap a selector scores: `node`'s leading blocks (``depth(of:)``), each weighted
+    /// by ``tierWeights`` for the fastest tier it is held in. Without lower tiers it is the
+    /// depth itself.
+    /// - Complexity: O(1)
+    @inlinable
+    public func score(of node: NodeID) -> Double {
+        guard node >= 0 && node < nodeCount else { return 0 }
+        guard _hasLowerTierLeads else { return Double(depths[node]) }
+        let host = Double(_lowerTierLeads[node]), disk = Double(_lowerTierLeads[nodeCount + node])
+        let device = Double(depths[node]) - host - disk
+        return tierWeights.device * device + tierWeights.host * host + tierWeights.disk * disk
+    }
+
+    /// Zeroed lower-tier counts for the current nodes, marked as counted.
+    @usableFromInline
+    internal mutating func _beginLowerTierLeads() {
+        if _lowerTierLeads.count != 2 * nodeCount {
+            _lowerTierLeads = Array(repeating: 0, count: 2 * nodeCount)
+        } else {
+            _lowerTierLeads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        _hasLowerTierLeads = true
     }
 
     /// The deepest match and the lowest node index holding it (`nil` when no node is known).
@@ -93,9 +140,14 @@ public struct OverlapScores: Sendable, Hashable {
         guard other.nodeCount > 0 else { return }
         precondition(other.nodeCount == nodeCount, "OverlapScores of \(other.nodeCount) nodes merged into scores of \(nodeCount)")
         chainLength = max(chainLength, other.chainLength)
-        depths.withUnsafeMutableBufferPointer { d in
-            other.depths.withUnsafeBufferPointer { o in
-                for k in 0..<d.count where o[k] > d[k] { d[k] = o[k] }
+        // a node's lower-tier counts come with the depth that wins
+        let leads = _hasLowerTierLeads || other._hasLowerTierLeads
+        if leads && !_hasLowerTierLeads { _beginLowerTierLeads() }
+        for k in 0..<nodeCount where other.depths[k] > depths[k] {
+            depths[k] = other.depths[k]
+            if leads {
+                _lowerTierLeads[k] = Int32(other.leadingBlocks(of: k, fastestTier: .host))
+                _lowerTierLeads[nodeCount + k] = Int32(other.leadingBlocks(of: k, fastestTier: .disk))
             }
         }
         tierDepths.withUnsafeMutableBufferPointer { d in

@@ -129,6 +129,7 @@ extension PrefixIndex {
     @usableFromInline
     mutating func _addHolder(_ e: Int, _ node: Int, _ tier: Int) -> (wasHeld: Bool, already: Bool) {
         let bit = UInt64(1) << UInt64(node & 63), w = node >> 6
+        _tiersInUse |= 1 << UInt8(tier)
         if !_isWide {
             let base = e * Self._tiers
             return _membership.withUnsafeMutableBufferPointer { m in
@@ -138,7 +139,6 @@ extension PrefixIndex {
                 return (any != 0, had)
             }
         }
-        _tiersInUse |= 1 << UInt8(tier)
         var h = _holders[e]
         if h.isSpilled {
             let base = _spillBlock(h.spill), i = _spillIndex(h.spill, tier, w), n = Self._tiers * _words

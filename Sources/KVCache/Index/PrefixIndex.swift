@@ -34,7 +34,7 @@ public struct PrefixIndex: Sendable {
     @usableFromInline var _holders: [_Holders] = []  // > 64 nodes: per entry
     @usableFromInline var _spill: [UInt64] = []  // > 64 nodes: (spill * tiers + tier) * words + word
     @usableFromInline var _freeSpill: [Int32] = []
-    @usableFromInline var _tiersInUse: UInt8 = 0  // > 64 nodes: tiers ever held, a walk skips the rest
+    @usableFromInline var _tiersInUse: UInt8 = 0  // tiers ever held: walks skip the rest
     @usableFromInline var _freeHead: Int32 = -1  // freed entries, linked through `children`
     @usableFromInline var _extraRefs: [UInt64: UInt32] = [:]  // key: _refKey(entry, node, tier)
     @usableFromInline var _heldCount = 0
@@ -270,6 +270,28 @@ public struct PrefixIndex: Sendable {
             _overlapsOneWord(chain, n, &scores)
         } else {
             _overlapsHolders(chain, &scores)
+        }
+        if _tiersInUse & ~1 != 0 { _countLowerTierLeads(chain, &scores) }
+    }
+
+    /// For ``OverlapScores/score(of:)``: per node, the leading blocks whose fastest tier is the
+    /// host or the disk. A second walk over the deepest match, only for indexes that ever
+    /// held a lower tier.
+    /// - Complexity: O(deepest match × nodes)
+    @usableFromInline
+    func _countLowerTierLeads(_ chain: UnsafeBufferPointer<BlockHash>, _ scores: inout OverlapScores) {
+        let n = scores.nodeCount
+        scores._beginLowerTierLeads()
+        let deepest = scores.depths.reduce(0) { max($0, Int($1)) }
+        for j in 0..<deepest {
+            let b = _table.find(chain[j].rawValue)
+            guard b >= 0 else { break }
+            let e = Int(_table.entries[b].slot)
+            for k in 0..<n where Int(scores.depths[k]) > j {
+                let mask = _tierMask(e, k)
+                guard mask & 1 == 0 else { continue }
+                scores._lowerTierLeads[(mask & 2 != 0 ? 0 : n) + k] += 1
+            }
         }
     }
 

@@ -43,6 +43,9 @@ public final class KVRouter: Sendable {
         public var requestTimeout: Double
         /// Approximate-mode settings for nodes added with `approximate: true`.
         public var approximate: ApproximateMode
+        /// What a cached block is worth to the selector by the fastest tier a node holds it in
+        /// (``OverlapScores/score(of:)``; default device 1, host 0.75, disk 0.25).
+        public var tierWeights: TierWeights
         /// Prefix of metric names (default `kvcache_router`).
         public var metricsPrefix: String
         /// Where log messages go.
@@ -53,7 +56,8 @@ public final class KVRouter: Sendable {
             hasher: PrefixHasher? = nil, selector: any PrefillNodeSelector & Sendable = TTFTMin(),
             prefillModel: any PrefillTimeModel = LinearPrefillModel(), nodeCapacity: Int = 64,
             requestTimeout: Double = 600, approximate: ApproximateMode = ApproximateMode(),
-            metricsPrefix: String = "kvcache_router", logger: Logger = Logger(label: "kvcache.router")
+            tierWeights: TierWeights = TierWeights(), metricsPrefix: String = "kvcache_router",
+            logger: Logger = Logger(label: "kvcache.router")
         ) {
             self.hasher = hasher ?? (try! PrefixHasher())
             self.selector = selector
@@ -61,6 +65,7 @@ public final class KVRouter: Sendable {
             self.nodeCapacity = nodeCapacity
             self.requestTimeout = requestTimeout
             self.approximate = approximate
+            self.tierWeights = tierWeights
             self.metricsPrefix = metricsPrefix
             self.logger = logger
         }
@@ -153,6 +158,7 @@ public final class KVRouter: Sendable {
                 index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
                 identity: EngineBlockIdentity(hasher: configuration.hasher),
                 selector: configuration.selector))
+        state.withLock { $0.scores.tierWeights = configuration.tierWeights }
         metrics = _RouterMetrics(prefix: configuration.metricsPrefix)
         origin = clock.now
     }

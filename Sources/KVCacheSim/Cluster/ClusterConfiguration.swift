@@ -38,6 +38,9 @@ public struct ClusterConfiguration: Sendable {
     /// Where overlaps come from (default: the nodes' pools when the nodes have no host/disk
     /// tiers, else a ``PrefixIndex`` fed by the pools' changes).
     public var overlapSource: OverlapSource = .automatic
+    /// What a cached block is worth to the selectors by the fastest tier a node holds it in
+    /// (default device 1, host 0.75, disk 0.25; only lower tiers make it matter).
+    public var tierWeights = TierWeights()
     /// The routers in front of the nodes and what they know (default: one router that sees
     /// every cache change as it happens).
     public var router = RouterModel()

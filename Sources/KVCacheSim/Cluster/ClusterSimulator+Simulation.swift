@@ -54,6 +54,7 @@ extension ClusterSimulator {
             result.requests = trace.count
             result.perNode = Array(repeating: ClusterResult.Node(), count: c.nodes)
             scores = OverlapScores(nodeCount: c.nodes)
+            scores.tierWeights = c.tierWeights
             ttfts.reserveCapacity(trace.count)
             hottest = c.replicaSamples > 0 ? ClusterSimulator.hottestBlocks(trace, count: 10) : []
             result.hottestBlocks = hottest

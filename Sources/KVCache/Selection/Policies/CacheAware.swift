@@ -1,4 +1,5 @@
-/// Longest prefix match; ties to the least loaded, then the lowest node id.
+/// Longest prefix match (by ``OverlapScores/score(of:)``: lower-tier blocks count at their
+/// tier's weight); ties to the least loaded, then the lowest node id.
 ///
 /// Pure cache affinity with no load guard: on a workload whose requests share a system
 /// prompt it sends everything to one node (see the reference README's "expected oddities").
@@ -11,22 +12,24 @@ public struct CacheAware: PrefillNodeSelector, Sendable {
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         var best: NodeState?
-        var bestDepth = -1
+        var bestScore = -1.0
         for n in nodes where n.isAvailable {
-            let d = overlaps.depth(of: n.id)
+            let d = overlaps.score(of: n.id)
             if let b = best {
-                if d > bestDepth || (d == bestDepth && (n.queueDelay < b.queueDelay || (n.queueDelay == b.queueDelay && n.id < b.id))) {
+                if d > bestScore || (d == bestScore && (n.queueDelay < b.queueDelay || (n.queueDelay == b.queueDelay && n.id < b.id))) {
                     best = n
-                    bestDepth = d
+                    bestScore = d
                 }
             } else {
                 best = n
-                bestDepth = d
+                bestScore = d
             }
         }
         guard let best else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
         return Decision(
-            node: best.id, reason: DecisionReason("longest prefix match", .blocks("matched", bestDepth), .blocks("of", request.chain.count))
+            node: best.id,
+            reason: DecisionReason(
+                "longest prefix match", .blocks("matched", overlaps.depth(of: best.id)), .blocks("of", request.chain.count))
         )
     }
 }

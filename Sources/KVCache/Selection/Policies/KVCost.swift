@@ -1,5 +1,6 @@
 /// NVIDIA Dynamo's KV-router cost: `prefillLoadScale · max(prefill blocks − overlapCredit ·
-/// overlap blocks, 0) + decode blocks`, lowest cost wins.
+/// overlap blocks, 0) + decode blocks`, lowest cost wins; overlap blocks in host memory or on
+/// disk count at their tier's weight (``OverlapScores/score(of:)``).
 ///
 /// Prefill blocks of a node = the request's prompt blocks + the node's queued prefill tokens in
 /// blocks; decode blocks = the node's active decode blocks. Temperature 0 takes the lowest
@@ -24,18 +25,19 @@ public struct KVCost: PrefillNodeSelector, Sendable {
         generator = SeededGenerator(seed: seed)
     }
 
-    /// The cost of placing `request` on `node`.
-    public func cost(_ request: RoutingRequest, _ node: NodeState, overlap: Int) -> Double {
+    /// The cost of placing `request` on `node`, which holds `overlap` of its leading blocks
+    /// (weighted by tier, as ``OverlapScores/score(of:)``).
+    public func cost(_ request: RoutingRequest, _ node: NodeState, overlap: Double) -> Double {
         let queuedBlocks = Double(node.queuedPrefillTokens) / Double(request.blockSize)
         let prefill = Double(request.promptBlocks) + queuedBlocks
-        return prefillLoadScale * max(prefill - overlapCredit * Double(overlap), 0) + Double(node.activeDecodeBlocks)
+        return prefillLoadScale * max(prefill - overlapCredit * overlap, 0) + Double(node.activeDecodeBlocks)
     }
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
         let available = nodes.filter(\.isAvailable)
         guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        let costs = available.map { cost(request, $0, overlap: overlaps.depth(of: $0.id)) }
+        let costs = available.map { cost(request, $0, overlap: overlaps.score(of: $0.id)) }
         let cmin = costs.min()!, cmax = costs.max()!
         if temperature <= 0 || cmax - cmin <= SelectorSupport.tieTolerance {
             let ties = available.indices.filter { costs[$0] - cmin <= SelectorSupport.tieTolerance }

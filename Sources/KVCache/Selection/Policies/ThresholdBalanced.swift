@@ -33,8 +33,8 @@ public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
                 node: leastLoaded.id,
                 reason: DecisionReason("imbalanced: least loaded", .count("fewest running", lo), .count("most running", hi)))
         }
-        let best = SelectorSupport.argmin(available) { -Double(overlaps.depth(of: $0.id)) }!
-        let fraction = Double(overlaps.depth(of: best.id)) / Double(max(request.chain.count, 1))
+        let best = SelectorSupport.argmin(available) { -overlaps.score(of: $0.id) }!
+        let fraction = overlaps.score(of: best.id) / Double(max(request.chain.count, 1))
         if fraction > cacheThreshold {
             return Decision(
                 node: best.id,

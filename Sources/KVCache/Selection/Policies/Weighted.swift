@@ -21,12 +21,12 @@ public struct Weighted: PrefillNodeSelector, Sendable {
         let blocks = Double(max(request.chain.count, 1))
         var score = 0.0
         let pick = SelectorSupport.argmin(nodes) { n in
-            let hit = Double(overlaps.depth(of: n.id)) / blocks
+            let hit = overlaps.score(of: n.id) / blocks
             let load = maxLoad > 0 ? n.queueDelay / maxLoad : 0
             return -(alpha * hit - beta * load)
         }
         guard let pick else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        let hit = Double(overlaps.depth(of: pick.id)) / blocks
+        let hit = overlaps.score(of: pick.id) / blocks
         score = alpha * hit - beta * (maxLoad > 0 ? pick.queueDelay / maxLoad : 0)
         return Decision(
             node: pick.id,
