@@ -9,7 +9,8 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Run a matrix of selectors × evictions × capacities × node counts and rank the configurations.",
         discussion: """
-            Each of --selector, --eviction, --capacity and --nodes takes a comma-separated list.
+            Each of --selector, --eviction, --capacity and --nodes takes a comma-separated list,
+            as do --routers, --router-view, --event-lag-ms and --speculative-ttl.
             Configurations run in parallel on all cores. Examples:
               kvcache-sim compare
               kvcache-sim compare --trace conversation_trace.jsonl --nodes 8,16 \\
@@ -17,6 +18,8 @@ struct CompareCommand: ParsableCommand {
                   --selector round-robin,least-loaded,cache-aware,ttft-min
               kvcache-sim compare --workload extreme-hotspot --format json \\
                   --selector cache-aware,hotspot-replicating
+              kvcache-sim compare --selector kv-cost --routers 1,2,4,8 \\
+                  --router-view events,approximate,shadow --rank-by none
             """
     )
 
@@ -107,7 +110,7 @@ struct CompareCommand: ParsableCommand {
                 ]
             }
             // in a table, a setting every configuration shares goes to the footer, not a column
-            let shared = ["nodes", "capacity", "eviction", "selector", "router"].filter { k in
+            let shared = (["nodes", "capacity", "eviction", "selector"] + (routing.isSet ? ["router"] : [])).filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
             let keys =

@@ -9,19 +9,22 @@ import KVCacheSim
 /// combination; `replay` takes one value each.
 struct RouterOptions: ParsableArguments {
     @Option(
-        parsing: .unconditional, help: "Routers splitting the traffic round-robin, each with its own selector and its own view of the load."
+        parsing: .unconditional,
+        help: "Routers splitting the traffic round-robin, each with its own selector and its own view of the load (compare: a list)."
     )
     var routers: String = "1"
     @Option(
         help: """
             What routers know of the caches: events (the engines' KV events), approximate (their \
             own routing decisions, for --approximate-ttl), shadow (their own pools replaying what \
-            they routed).
+            they routed). compare: a list.
             """)
     var routerView: String = "events"
-    @Option(parsing: .unconditional, help: "events view: milliseconds from an engine's cache change to the routers' seeing it.")
+    @Option(
+        parsing: .unconditional,
+        help: "events view: milliseconds from an engine's cache change to the routers' seeing it (compare: a list).")
     var eventLagMs: String = "0"
-    @Option(parsing: .unconditional, help: "events view: seconds a route-time speculative entry counts as held (0: none).")
+    @Option(parsing: .unconditional, help: "events view: seconds a route-time speculative entry counts as held (0: none; compare: a list).")
     var speculativeTtl: String = "0"
     @Option(parsing: .unconditional, help: "approximate view: seconds a routing decision counts as held.")
     var approximateTtl: Double = 120

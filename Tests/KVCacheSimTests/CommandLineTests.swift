@@ -201,6 +201,8 @@ struct CommandLineTests {
         #expect(exact[3] < 1, "a shadow of half the traffic cannot: \(exact)")
         let table = try runCLI(["compare", "--nodes", "4", "--capacity", "500", "--selector", "kv-cost", "--event-lag-ms", "0,1000"])
         #expect(table.status == 0 && table.stdout.contains("k1/events+lag1000ms") && table.stdout.contains("predExact"))
+        let plain = try runCLI(["compare", "--nodes", "4", "--capacity", "500", "--selector", "kv-cost,round-robin"])
+        #expect(plain.status == 0 && !plain.stdout.contains("router") && !plain.stdout.contains("predExact"), "\(plain.stdout)")
     }
 
     @Test("compare on one node runs one selector, since every selector routes alike there")
