@@ -53,6 +53,9 @@ public struct GatewayConfiguration: Sendable {
     public var auditWindow = 100
     /// Settings of approximate mode, for engines without events.
     public var approximate = ApproximateMode()
+    /// Seconds a prefix routed to an engine with events counts as cached there before its
+    /// events arrive (0: off; see ``KVRouter/Configuration/speculativeTTL``).
+    public var speculativeTTL = 0.0
     /// Prefix of the gateway's metric names (the router's are `<prefix>_router_*`).
     public var metricsPrefix = "kvcache_gateway"
     /// Where log messages go.
@@ -75,5 +78,8 @@ public struct GatewayConfiguration: Sendable {
         guard maximumConcurrency >= 1 else { throw GatewayError("--max-concurrency must be at least 1") }
         guard maximumQueue >= 0 else { throw GatewayError("--max-queue must not be negative") }
         guard maximumAttempts >= 1 else { throw GatewayError("--max-attempts must be at least 1") }
+        guard speculativeTTL >= 0 && speculativeTTL <= 31_536_000 else {
+            throw GatewayError("--speculative-ttl \(speculativeTTL) is outside 0...31536000 seconds")
+        }
     }
 }

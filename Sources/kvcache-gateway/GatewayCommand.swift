@@ -71,6 +71,10 @@ struct GatewayCommand: AsyncParsableCommand {
     var auditWindow = 100
     @Option(help: "Approximate mode: seconds a routed prefix is assumed cached.")
     var approximateTtl: Double = 120
+    @Option(
+        parsing: .unconditional,
+        help: "Engines with events: seconds a routed prefix counts as cached there until their events say so (0: off).")
+    var speculativeTtl: Double = 0
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -101,6 +105,7 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(tokenizerCacheTokens, "--tokenizer-cache-tokens", 0...1 << 34)
         try check(auditWindow, "--audit-window", 1...100_000_000)
         try check(approximateTtl, "--approximate-ttl", 0.001...31_536_000)
+        try check(speculativeTtl, "--speculative-ttl", 0...31_536_000)
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
         }
@@ -148,6 +153,7 @@ struct GatewayCommand: AsyncParsableCommand {
         c.tokenizerCacheTokens = tokenizerCacheTokens
         c.auditWindow = auditWindow
         c.approximate = ApproximateMode(ttl: approximateTtl)
+        c.speculativeTTL = speculativeTtl
         c.metricsPrefix = metricsPrefix
         c.logger = Logger(label: "kvcache.gateway")
 

@@ -249,6 +249,7 @@ struct GatewayEndToEndTests {
             (["--engine", "http://a:1", "--alpha", "2"], "--alpha applies to weighted"),
             (["--engine", "http://a:1", "--queue-timeout", "nan"], "--queue-timeout"),
             (["--engine", "http://a:1", "--tier-weights", "1,0.5"], "--tier-weights '1,0.5': expected three numbers"),
+            (["--engine", "http://a:1", "--speculative-ttl", "-1"], "--speculative-ttl -1"),
         ] {
             let products = Bundle.main.bundleURL.deletingLastPathComponent()
             var binary = products.appendingPathComponent("kvcache-gateway")

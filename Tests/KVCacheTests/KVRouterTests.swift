@@ -111,6 +111,34 @@ struct KVRouterTests {
         #expect(first.overlapBlocks == 0 && second.node == first.node && second.overlapBlocks == 4)
     }
 
+    @Test("speculative entries: a prefix just routed to a node with events counts there until its TTL")
+    func speculative() throws {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let prompt = tokens(3, blocks: 4, size: 4)
+        func twice(_ ttl: Double, pause: Duration = .zero) -> (KVRouter.Routed, KVRouter.Routed, KVRouter) {
+            let router = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware(), speculativeTTL: ttl))
+            router.addNode(0)
+            router.addNode(5)
+            let first = router.route(tokens: prompt)
+            router.requestStarted(first, id: 1)  // the first node is now busier
+            let deadline = ContinuousClock.now + pause
+            while ContinuousClock.now < deadline {}
+            return (first, router.route(tokens: prompt), router)
+        }
+        let (first, second, router) = twice(30)
+        #expect(first.overlapBlocks == 0)
+        #expect(second.node == first.node && second.overlapBlocks == 4, "the entry draws the repeat to its node")
+        // the node's events then hold it for good; its removal drops the entry too
+        router.apply([.stored(node: first.node!, eventID: 0, parent: nil, blocks: hasher.blockHashes(prompt))])
+        #expect(router.route(tokens: prompt).overlapBlocks == 4)
+        router.removeNode(first.node!)
+        #expect(router.overlaps(hasher.blockHashes(prompt)).depth(of: first.node!) == 0)
+        let (_, off, _) = twice(0)
+        #expect(off.overlapBlocks == 0 && off.node != first.node, "without entries the less loaded node wins")
+        let (_, expired, _) = twice(0.02, pause: .milliseconds(60))
+        #expect(expired.overlapBlocks == 0, "an entry past its TTL counts for nothing")
+    }
+
     @Test("counters move as documented")
     func metrics() throws {
         let m = testMetrics

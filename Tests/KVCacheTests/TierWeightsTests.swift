@@ -70,3 +70,21 @@ struct TierWeightsTests {
         #expect(merged.score(of: 1) == tiered.score(of: 1))
     }
 }
+
+@Suite("OverlapScores.formMaximum")
+struct FormMaximumTests {
+    @Test("scores of fewer nodes grow to the other's count, keeping their own depths per tier")
+    func grows() throws {
+        var small = PrefixIndex()
+        try small.apply([.inserted(BlockHash(1), parent: nil)], node: 0, tier: .host)
+        var large = PrefixIndex()
+        try large.apply([.inserted(BlockHash(1), parent: nil), .inserted(BlockHash(2), parent: BlockHash(1))], node: 3)
+        let chain = [BlockHash(1), BlockHash(2)]
+        var merged = small.overlaps(chain)
+        #expect(merged.nodeCount == 1)
+        merged.formMaximum(large.overlaps(chain))
+        #expect(merged.nodeCount == 4)
+        #expect(merged.depth(of: 0) == 1 && merged.depth(of: 0, tier: .host) == 1 && merged.score(of: 0) == 0.75)
+        #expect(merged.depth(of: 3) == 2 && merged.depth(of: 3, tier: .device) == 2 && merged.score(of: 3) == 2)
+    }
+}

@@ -134,26 +134,44 @@ public struct OverlapScores: Sendable, Hashable {
     /// approximate mode) next to the engines' events asks both and merges the answers: both
     /// views hold chains from their first block, so the larger depth is the leading run of
     /// their union.
-    /// - Precondition: Both describe the same number of nodes, or `other` none.
-    /// - Complexity: O(nodeCount)
+    /// Scores of fewer nodes than `other` grow to its count, the new nodes' depths taken from
+    /// `other`.
+    /// - Complexity: O(nodeCount); allocates only when `other` describes more nodes.
     public mutating func formMaximum(_ other: OverlapScores) {
         guard other.nodeCount > 0 else { return }
-        precondition(other.nodeCount == nodeCount, "OverlapScores of \(other.nodeCount) nodes merged into scores of \(nodeCount)")
+        if other.nodeCount > nodeCount { _grow(to: other.nodeCount) }
         chainLength = max(chainLength, other.chainLength)
         // a node's lower-tier counts come with the depth that wins
         let leads = _hasLowerTierLeads || other._hasLowerTierLeads
         if leads && !_hasLowerTierLeads { _beginLowerTierLeads() }
-        for k in 0..<nodeCount where other.depths[k] > depths[k] {
+        for k in 0..<other.nodeCount where other.depths[k] > depths[k] {
             depths[k] = other.depths[k]
             if leads {
                 _lowerTierLeads[k] = Int32(other.leadingBlocks(of: k, fastestTier: .host))
                 _lowerTierLeads[nodeCount + k] = Int32(other.leadingBlocks(of: k, fastestTier: .disk))
             }
         }
-        tierDepths.withUnsafeMutableBufferPointer { d in
-            other.tierDepths.withUnsafeBufferPointer { o in
-                for k in 0..<d.count where o[k] > d[k] { d[k] = o[k] }
+        for t in StorageTier.allCases {
+            for k in 0..<other.nodeCount {
+                let o = other.tierDepths[t.rawValue * other.nodeCount + k]
+                if o > tierDepths[t.rawValue * nodeCount + k] { tierDepths[t.rawValue * nodeCount + k] = o }
             }
+        }
+    }
+
+    /// The same scores over `n` nodes (more than now), the new ones zero.
+    mutating func _grow(to n: Int) {
+        let old = self
+        reset(nodeCount: n, chainLength: old.chainLength)
+        for k in 0..<old.nodeCount {
+            depths[k] = old.depths[k]
+            for t in 0..<StorageTier.allCases.count { tierDepths[t * n + k] = old.tierDepths[t * old.nodeCount + k] }
+        }
+        guard old._hasLowerTierLeads else { return }
+        _beginLowerTierLeads()
+        for k in 0..<old.nodeCount {
+            _lowerTierLeads[k] = old._lowerTierLeads[k]
+            _lowerTierLeads[n + k] = old._lowerTierLeads[old.nodeCount + k]
         }
     }
 

@@ -43,6 +43,11 @@ public final class KVRouter: Sendable {
         public var requestTimeout: Double
         /// Approximate-mode settings for nodes added with `approximate: true`.
         public var approximate: ApproximateMode
+        /// Seconds a chain routed to a node that publishes events counts as held there before
+        /// the node's own events say so (0, the default: no such entries). Covers the time an
+        /// engine takes to report what it just cached, so that a burst of requests sharing a new
+        /// prefix finds it; the longer of the event view and these entries wins.
+        public var speculativeTTL: Double
         /// What a cached block is worth to the selector by the fastest tier a node holds it in
         /// (``OverlapScores/score(of:)``; default device 1, host 0.75, disk 0.25).
         public var tierWeights: TierWeights
@@ -56,7 +61,7 @@ public final class KVRouter: Sendable {
             hasher: PrefixHasher? = nil, selector: any PrefillNodeSelector & Sendable = TTFTMin(),
             prefillModel: any PrefillTimeModel = LinearPrefillModel(), nodeCapacity: Int = 64,
             requestTimeout: Double = 600, approximate: ApproximateMode = ApproximateMode(),
-            tierWeights: TierWeights = TierWeights(), metricsPrefix: String = "kvcache_router",
+            speculativeTTL: Double = 0, tierWeights: TierWeights = TierWeights(), metricsPrefix: String = "kvcache_router",
             logger: Logger = Logger(label: "kvcache.router")
         ) {
             self.hasher = hasher ?? (try! PrefixHasher())
@@ -65,6 +70,7 @@ public final class KVRouter: Sendable {
             self.nodeCapacity = nodeCapacity
             self.requestTimeout = requestTimeout
             self.approximate = approximate
+            self.speculativeTTL = speculativeTTL
             self.tierWeights = tierWeights
             self.metricsPrefix = metricsPrefix
             self.logger = logger
@@ -138,6 +144,9 @@ public final class KVRouter: Sendable {
             return decision
         }
         var scores = OverlapScores()
+        /// Route-time entries for nodes with events (``Configuration/speculativeTTL``).
+        var speculative: PrefixIndex?
+        var speculativeScores = OverlapScores()
         var inFlight: [UInt64: InFlight] = [:]
         var chain: [BlockHash] = []
         var operations: UInt64 = 0
@@ -158,7 +167,13 @@ public final class KVRouter: Sendable {
                 index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
                 identity: EngineBlockIdentity(hasher: configuration.hasher),
                 selector: configuration.selector))
-        state.withLock { $0.scores.tierWeights = configuration.tierWeights }
+        state.withLock { s in
+            s.scores.tierWeights = configuration.tierWeights
+            if configuration.speculativeTTL > 0 {
+                s.speculative = PrefixIndex(
+                    nodeCapacity: configuration.nodeCapacity, approximate: ApproximateMode(ttl: configuration.speculativeTTL))
+            }
+        }
         metrics = _RouterMetrics(prefix: configuration.metricsPrefix)
         origin = clock.now
     }
@@ -199,6 +214,11 @@ public final class KVRouter: Sendable {
                     slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
                 s.renumber(from: at)
             }
+            if s.speculative != nil {
+                // both indexes know every node, so that their answers merge without reshaping
+                try? s.index.apply([], node: id)
+                try? s.speculative!.apply([], node: id)
+            }
             s.operations += 1
         }
         configuration.logger.info("node \(id) added", metadata: ["approximate": "\(approximate)"])
@@ -222,6 +242,7 @@ public final class KVRouter: Sendable {
             s.states.remove(at: node.slot)
             s.renumber(from: node.slot)
             s.index.removeNode(id)
+            s.speculative?.removeNode(id)
             s.identity.forget(node: id)
             s.engineOrder.reset(node: id)
             s.inFlight = s.inFlight.filter { $0.value.node != id }
@@ -287,12 +308,27 @@ public final class KVRouter: Sendable {
             reclaimExpired(&s, now: t)
             s.index.expire(now: t)
             blockHashes.withUnsafeBufferPointer { s.index.overlaps($0, into: &s.scores) }
+            if s.speculative != nil {
+                s.speculative!.expire(now: t)
+                blockHashes.withUnsafeBufferPointer { s.speculative!.overlaps($0, into: &s.speculativeScores) }
+                s.scores.formMaximum(s.speculativeScores)
+            }
             let d = s.selecting(request, excluding: excluded)
             guard let node = d.node, let info = s.nodes[node] else { return (d, 0, nil) }
             let overlap = s.scores.depth(of: node)
-            if info.approximate { try? s.index.recordRouting(blockHashes, to: node, at: t) }
-            for r in d.replicas where s.nodes[r.node]?.approximate == true {
-                try? s.index.recordRouting(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], to: r.node, at: t)
+            if info.approximate {
+                try? s.index.recordRouting(blockHashes, to: node, at: t)
+            } else {
+                try? s.speculative?.recordRouting(blockHashes, to: node, at: t)
+            }
+            for r in d.replicas {
+                guard let replica = s.nodes[r.node] else { continue }
+                let part = blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)]
+                if replica.approximate {
+                    try? s.index.recordRouting(part, to: r.node, at: t)
+                } else {
+                    try? s.speculative?.recordRouting(part, to: r.node, at: t)
+                }
             }
             s.states[info.slot].requestsServed += 1
             return (d, overlap, info.counters)
