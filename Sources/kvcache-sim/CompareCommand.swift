@@ -60,6 +60,8 @@ struct CompareCommand: ParsableCommand {
         try ModelOptions.checkApplies(to: selectors)
         if evictions.contains(.belady) { throw CLIError("--eviction belady is offline-only: use 'sweep' or 'replay --nodes 1'") }
         let routerModels = try routing.models()
+        // router columns only when a router flag asked for something other than the default
+        let showsRouter = routerModels != [RouterModel()]
         let trace = try source.load()
         // With one node every selector sends every request to it, so one run stands for all
         // of them; only an SLO (which lets a selector reject) tells them apart.
@@ -110,15 +112,15 @@ struct CompareCommand: ParsableCommand {
                 ]
             }
             // in a table, a setting every configuration shares goes to the footer, not a column
-            let shared = (["nodes", "capacity", "eviction", "selector"] + (routing.isSet ? ["router"] : [])).filter { k in
+            let shared = (["nodes", "capacity", "eviction", "selector"] + (showsRouter ? ["router"] : [])).filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
             let keys =
                 [
                     "rank", "nodes", "capacity", "eviction", "selector", "router", "tokenHit", "prefixHit", "maxShare", "cvInput",
                     "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
-                ].filter { !shared.contains($0) && ($0 != "router" || routing.isSet) } + (baseline ? ["ttftReduction"] : [])
-                + (routing.isSet ? ["predExact", "predMAE"] : [])
+                ].filter { !shared.contains($0) && ($0 != "router" || showsRouter) } + (baseline ? ["ttftReduction"] : [])
+                + (showsRouter ? ["predExact", "predMAE"] : [])
             print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {
                 let common = shared.map { "\($0) \(rows[0][$0]?.text ?? "")" }.joined(separator: ", ")

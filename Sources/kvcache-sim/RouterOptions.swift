@@ -82,9 +82,6 @@ struct RouterOptions: ParsableArguments {
         return all[0]
     }
 
-    /// Whether any router flag was given (the results then show the router columns).
-    var isSet: Bool { (try? models()) != [RouterModel()] }
-
     private func number(_ text: String, _ flag: String, _ range: ClosedRange<Double>) throws -> Double {
         guard let v = Double(text) else { throw CLIError("\(flag) '\(text)': expected a number") }
         try check(v, flag, range)

@@ -118,8 +118,5 @@ extension ClusterSimulator {
                 batchHead += 1
             }
         }
-
-        /// Router `r`'s load view of node `k`.
-        func load(_ r: Int, _ k: Int) -> NodeSim { loads[r * nodes + k] }
     }
 }

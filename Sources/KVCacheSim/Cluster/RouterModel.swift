@@ -122,12 +122,9 @@ public struct RouterModel: Sendable, Hashable {
     }
 }
 
-/// `x` with at most three decimals and no trailing zeros.
+/// `x` to three decimals as Swift writes it, without a trailing `.0` (`50`, `0.5`): a
+/// millisecond lag given as 7 reads `7`, not `7.000000000000001`.
 func _compact(_ x: Double) -> String {
-    if x == x.rounded() && abs(x) < 1e15 { return String(Int(x)) }
-    var s = String(Int((x * 1000).rounded()))
-    while s.count < 4 { s = "0" + s }
-    s.insert(".", at: s.index(s.endIndex, offsetBy: -3))
-    while s.hasSuffix("0") { s.removeLast() }
-    return s
+    let s = "\((x * 1000).rounded() / 1000)"
+    return s.hasSuffix(".0") ? String(s.dropLast(2)) : s
 }
