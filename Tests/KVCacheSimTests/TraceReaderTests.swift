@@ -111,4 +111,46 @@ struct TraceReaderTests {
             #expect(error.description.contains("truncated"))
         }
     }
+
+    @Test("block ids of every length from 1 to 20 digits read exactly, wherever they fall on the line")
+    func idLengths() throws {
+        var rng = SystemRandomNumberGenerator()
+        var lines: [String] = []
+        var expected: [[UInt64]] = []
+        for digits in 1...20 {
+            for padding in 0..<9 {
+                let power = (1..<digits).reduce(UInt64(1)) { r, _ in r * 10 }
+                let low: UInt64 = digits == 1 ? 0 : power
+                let high: UInt64 = digits == 20 ? .max : power * 10 - 1
+                let ids = (0..<3).map { _ in UInt64.random(in: low...high, using: &rng) } + [high, low]
+                let gap = String(repeating: " ", count: padding)
+                let list = ids.map(String.init).joined(separator: "," + gap)
+                lines.append(#"{"timestamp": 0, "input_length": 5000, "output_length": 1, "hash_ids": ["# + gap + list + gap + "]}")
+                expected.append(ids)
+            }
+        }
+        let trace = try TraceReader().read(text: lines.joined(separator: "\n"))
+        #expect(trace.count == expected.count)
+        for (i, ids) in expected.enumerated() {
+            #expect(Array(trace.chain(i)).map(\.rawValue) == ids, "line \(i + 1): \(lines[i])")
+        }
+        let tooLong = #"{"timestamp": 0, "input_length": 600, "output_length": 1, "hash_ids": [18446744073709551616]}"#
+        #expect(error(tooLong)?.description.contains("does not fit in 64 bits") == true)
+    }
+
+    @Test("a file read in pieces: lines across read boundaries and one longer than the read buffer")
+    func longLines() throws {
+        let ids = (0..<200_000).map { 1_000_000 + $0 }
+        let long =
+            #"{"timestamp": 1, "input_length": \#(ids.count * 512), "output_length": 1, "hash_ids": [\#(ids.map(String.init).joined(separator: ", "))]}"#
+        let many = (0..<30_000).map { #"{"timestamp": 2, "input_length": 600, "output_length": 1, "hash_ids": [\#($0), 7]}"# }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache-long-\(UInt64.random(in: 0...UInt64.max)).jsonl")
+        try ([good, long] + many).joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let trace = try TraceReader().read(path: url.path)
+        #expect(trace.count == 2 + many.count)
+        #expect(Array(trace.chain(1)).map(\.rawValue) == ids.map(UInt64.init))
+        #expect(Array(trace.chain(trace.count - 1)).map(\.rawValue) == [UInt64(many.count - 1), 7])
+        #expect(trace.blocks.count == 2 + ids.count + 2 * many.count)
+    }
 }
