@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KVCacheZMQ", targets: ["KVCacheZMQ"]),
         .library(name: "KVCacheGateway", targets: ["KVCacheGateway"]),
         .executable(name: "kvcache-sim", targets: ["kvcache-sim"]),
+        .executable(name: "kvcache-listen", targets: ["kvcache-listen"]),
         .executable(name: "kvcache-gateway", targets: ["kvcache-gateway"]),
     ],
     dependencies: [
@@ -65,6 +66,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "kvcache-sim",
+            dependencies: [
+                "KVCache", "KVCacheCLI", "KVCacheSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Live engines' KV-event streams, reported: apart from the simulator, which then never
+        // loads ZeroMQ.
+        .executableTarget(
+            name: "kvcache-listen",
             dependencies: [
                 "KVCache", "KVCacheCLI", "KVCacheSim", "KVCacheZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Events per second through `kvcache-sim listen` (EngineEventSubscriber feeding a router),
+"""Events per second through `kvcache-listen` (EngineEventSubscriber feeding a router),
 for this build and, optionally, another build of the package in the same run.
 
   cd Benchmarks && python3 scripts/subscriber.py [--baseline /path/to/other/checkout] [--runs 3]
 
-Each run starts `listen` on a loopback port, then `KVEventFlood` (a Swift vLLM-format
+Each run starts the listener on a loopback port, then `KVEventFlood` (a Swift vLLM-format
 publisher: one BlockStored of 2 blocks with 32 tokens and one BlockRemoved per batch) sending
-as fast as it can. The figure is the events `listen` applied per second over the seconds in
+as fast as it can. The figure is the events the listener applied per second over the seconds in
 which events arrived (its live lines, the partial first and last seconds left out). Both
 builds are release builds of the same commands.
 """
@@ -20,15 +20,25 @@ args = ap.parse_args()
 here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def listener(root):
+    """The listener's command line in `root`: `kvcache-listen`, or `kvcache-sim listen` in
+    checkouts from before it was a program of its own."""
+    if os.path.isdir(os.path.join(root, "Sources", "kvcache-listen")):
+        return "kvcache-listen", []
+    return "kvcache-sim", ["listen"]
+
+
 def build(root):
-    for product in ("kvcache-sim", "KVEventFlood"):
+    for product in (listener(root)[0], "KVEventFlood"):
         subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=root, check=True,
                        stdout=subprocess.DEVNULL)
-    return os.path.join(root, ".build", "release")
+    return root, os.path.join(root, ".build", "release")
 
 
-def measure(bin_dir, port):
-    listen = subprocess.Popen([os.path.join(bin_dir, "kvcache-sim"), "listen", "--endpoint", f"tcp://127.0.0.1:{port}",
+def measure(built, port):
+    root, bin_dir = built
+    program, subcommand = listener(root)
+    listen = subprocess.Popen([os.path.join(bin_dir, program), *subcommand, "--endpoint", f"tcp://127.0.0.1:{port}",
                                "--duration", "12"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(0.5)
     subprocess.run([os.path.join(bin_dir, "KVEventFlood"), f"tcp://127.0.0.1:{port}", str(args.batches)],

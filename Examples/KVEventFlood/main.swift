@@ -2,7 +2,7 @@
 // as fast as it can — the second publisher of the subscriber's throughput measurement.
 //
 //   swift run -c release KVEventFlood tcp://127.0.0.1:47101 400000
-//   kvcache-sim listen --endpoint tcp://127.0.0.1:47101 --duration 10 --format json
+//   swift run -c release kvcache-listen --endpoint tcp://127.0.0.1:47101 --duration 10 --format json
 import CMsgpack
 import CZeroMQ
 import Foundation

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Checks that `value` is finite and in `range`, naming the flag.
 public func check(_ value: Double, _ flag: String, _ range: ClosedRange<Double>) throws {
     guard value.isFinite, range.contains(value) else {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KVCache
 import KVCacheCLI
 import KVCacheSim
@@ -67,8 +66,7 @@ struct CompareCommand: ParsableCommand {
         // of them; only an SLO (which lets a selector reject) tells them apart.
         let oneNodeSelectors = model.policy.ttftSlo == nil ? Array(selectors.prefix(1)) : selectors
         if nodeCounts.contains(1) && oneNodeSelectors.count < selectors.count {
-            FileHandle.standardError.write(
-                Data("compare: with 1 node every selector routes alike; ran \(selectors[0].rawValue) for all of them\n".utf8))
+            writeStandardError("compare: with 1 node every selector routes alike; ran \(selectors[0].rawValue) for all of them\n")
         }
         var configs: [ClusterConfiguration] = []
         for n in nodeCounts {
@@ -84,9 +82,9 @@ struct CompareCommand: ParsableCommand {
                 }
             }
         }
-        let started = Date()
+        let started = ContinuousClock.now
         let results = try Self.runAll(trace, configs, baseline: baseline)
-        let wall = Date().timeIntervalSince(started)
+        let wall = (ContinuousClock.now - started) / .seconds(1)
         let ranked =
             rankBy == .none
             ? results
@@ -135,7 +133,7 @@ struct CompareCommand: ParsableCommand {
                 chart,
                 SVGChart.barChart(
                     title:
-                        "Configurations \(rankBy == .none ? "by" : "ranked by") \(metric.rawValue) — \((trace.source as NSString).lastPathComponent)",
+                        "Configurations \(rankBy == .none ? "by" : "ranked by") \(metric.rawValue) — \(fileName(trace.source))",
                     valueLabel: metric.rawValue + (metric.rawValue.hasPrefix("ttft") ? " (s)" : ""), bars: bars))
         }
     }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KVCache
 import KVCacheCLI
 import KVCacheSim
@@ -99,7 +98,7 @@ extension IndexBenchCommand {
 
 /// Parses "1,2,3" into integers in `minimum ... maximum`, naming the option on error.
 func parseIntList(_ text: String, option: String, minimum: Int, maximum: Int = 1 << 40) throws -> [Int] {
-    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let parts = text.split(separator: ",").map { $0.trimmed }
     guard !parts.isEmpty else { throw CLIError("\(option) needs at least one value") }
     return try parts.map { part in
         guard let v = Int(part) else { throw CLIError("\(option): '\(part)' is not a whole number") }

@@ -1,8 +1,13 @@
 import ArgumentParser
-import Foundation
 import KVCache
 import KVCacheCLI
 import KVCacheSim
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The cost model and every policy parameter.
 struct ModelOptions: ParsableArguments {
@@ -51,7 +56,7 @@ struct ModelOptions: ParsableArguments {
             let blocksText = o1 || o2 ? "more than \(Int.max)" : "\(all)"
             throw CLIError(
                 "\(nodes) node(s) of \(blocksText) blocks (all tiers) need about "
-                    + String(format: "%.1f GB; this machine has %.1f GB", o1 || o2 ? Double.infinity : bytes / 1e9, available / 1e9))
+                    + "\(fixed(o1 || o2 ? Double.infinity : bytes / 1e9, 1)) GB; this machine has \(fixed(available / 1e9, 1)) GB")
         }
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import KVCache
 import KVCacheCLI
 
@@ -20,7 +19,7 @@ func parseSelector(_ name: String) throws -> SelectorPolicy {
 
 /// The comma-separated values of `option`, each parsed by `parse` (at least one).
 func parseList<T>(_ text: String, option: String, _ parse: (String) throws -> T) throws -> [T] {
-    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    let parts = text.split(separator: ",").map { $0.trimmed }.filter { !$0.isEmpty }
     guard !parts.isEmpty else { throw CLIError("\(option) needs at least one value") }
     return try parts.map(parse)
 }

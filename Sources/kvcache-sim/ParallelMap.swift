@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import Synchronization
 
 /// Runs `count` jobs on all cores and returns their results in order (the first error wins).
 func parallelMap<T: Sendable>(_ count: Int, label: @Sendable (Int) -> String, _ job: @Sendable (Int) throws -> T) throws -> [T] {
@@ -14,12 +14,19 @@ func parallelMap<T: Sendable>(_ count: Int, label: @Sendable (Int) -> String, _ 
 }
 
 /// Results filled in from several threads under a lock.
-final class ParallelResults<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [Result<T, any Error>?]
-    private var finished = 0
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, any Error>) { lock.lock(); storage[i] = r; finished += 1; lock.unlock() }
-    var done: Int { lock.lock(); defer { lock.unlock() }; return finished }
-    var results: [Result<T, any Error>?] { lock.lock(); defer { lock.unlock() }; return storage }
+final class ParallelResults<T: Sendable>: Sendable {
+    private struct State {
+        var storage: [Result<T, any Error>?]
+        var finished = 0
+    }
+    private let state: Mutex<State>
+    init(count: Int) { state = Mutex(State(storage: Array(repeating: nil, count: count))) }
+    func set(_ i: Int, _ r: sending Result<T, any Error>) {
+        state.withLock {
+            $0.storage[i] = r
+            $0.finished += 1
+        }
+    }
+    var done: Int { state.withLock { $0.finished } }
+    var results: [Result<T, any Error>?] { state.withLock { $0.storage } }
 }

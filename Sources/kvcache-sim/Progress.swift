@@ -1,16 +1,16 @@
-import Foundation
+import KVCacheCLI
 
 /// A progress line on stderr, shown only when stderr is a terminal and the run takes over a second.
 struct Progress {
     let total: Int
-    let start = Date()
-    let enabled = isatty(2) != 0
+    let start = ContinuousClock.now
+    let enabled = standardErrorIsTerminal
     func update(_ done: Int, _ label: String) {
-        guard enabled, Date().timeIntervalSince(start) > 1 else { return }
-        FileHandle.standardError.write("\r\u{1B}[K[\(done)/\(total)] \(label)".data(using: .utf8)!)
+        guard enabled, ContinuousClock.now - start > .seconds(1) else { return }
+        writeStandardError("\r\u{1B}[K[\(done)/\(total)] \(label)")
     }
     func finish() {
-        guard enabled, Date().timeIntervalSince(start) > 1 else { return }
-        FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
+        guard enabled, ContinuousClock.now - start > .seconds(1) else { return }
+        writeStandardError("\r\u{1B}[K")
     }
 }

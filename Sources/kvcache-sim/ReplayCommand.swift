@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KVCache
 import KVCacheCLI
 import KVCacheSim

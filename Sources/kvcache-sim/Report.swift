@@ -1,4 +1,10 @@
+import KVCacheCLI
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A value of the command line's output: JSON through Foundation's `JSONEncoder`, and the
 /// same scalars as text for tables, Markdown and CSV.
@@ -44,7 +50,7 @@ indirect enum Value: Encodable {
         switch self {
         case .string(let s): return s
         case .int(let i): return String(i)
-        case .number(let d, let digits): return d.isFinite ? String(format: "%.\(digits)f", d) : "n/a"
+        case .number(let d, let digits): return d.isFinite ? fixed(d, digits) : "n/a"
         case .bool(let b): return b ? "true" : "false"
         case .null: return ""
         case .array, .object: return nil
@@ -118,6 +124,6 @@ enum Report {
     }
 
     static func csvField(_ s: String) -> String {
-        s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacing("\"", with: "\"\"") + "\"" : s
     }
 }

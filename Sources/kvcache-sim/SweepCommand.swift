@@ -1,7 +1,15 @@
 import ArgumentParser
-import Foundation
 import KVCache
+import KVCacheCLI
 import KVCacheSim
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +41,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         // the curve is one more pass over every access: made only when asked for
-        let names = eviction.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let names = eviction.split(separator: ",").map { $0.trimmed }
         let wantsCurve = names.contains("lru-mrc")
         let others = names.filter { $0 != "lru-mrc" }.joined(separator: ",")
         let policies = wantsCurve && others.isEmpty ? [] : try parseList(others, option: "--eviction", parseEviction)
@@ -82,7 +90,7 @@ struct SweepCommand: ParsableCommand {
             try writeFile(
                 chart,
                 SVGChart.lineChart(
-                    title: "\(metric.rawValue) hit ratio vs capacity — \((trace.source as NSString).lastPathComponent)",
+                    title: "\(metric.rawValue) hit ratio vs capacity — \(fileName(trace.source))",
                     xLabel: "capacity (blocks, log scale)", yLabel: "\(metric.rawValue) hit ratio",
                     series: series, logX: true))
         }

@@ -4,12 +4,13 @@ import Testing
 
 @testable import KVCacheSim
 
-/// Runs the built `kvcache-sim` (it sits beside the test bundle in the build products).
-func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs the built `kvcache-sim` or another of the package's programs (they sit beside the test
+/// bundle in the build products).
+func runCLI(_ arguments: [String], program: String = "kvcache-sim") throws -> (status: Int32, stdout: String, stderr: String) {
     let products = Bundle.main.bundleURL.deletingLastPathComponent()
-    var binary = products.appendingPathComponent("kvcache-sim")
+    var binary = products.appendingPathComponent(program)
     if !FileManager.default.fileExists(atPath: binary.path) {
-        binary = SimFixtures.packageRoot.appendingPathComponent(".build/debug/kvcache-sim")
+        binary = SimFixtures.packageRoot.appendingPathComponent(".build/debug/\(program)")
     }
     let process = Process()
     process.executableURL = binary
@@ -56,7 +57,6 @@ struct CommandLineTests {
             (["compare", "--selector", "kv-cost", "--alpha", "0.5"], "--alpha applies to weighted"),
             (["replay", "--selector", "ttft-min", "--ttft-slo", "0.000001"], "every one of the 10000 requests was rejected"),
             (["hash", "--tokens", "1,2,3"], "3 tokens make no full block of 512"),
-            (["listen", "--endpoint", "tcp://127.0.0.1:1,node=1000000000"], "node must be a whole number in 0...4095"),
             (["replay", "--router-view", "psychic"], "unknown --router-view 'psychic'"),
             (["replay", "--tier-weights", "1,2"], "expected three numbers"),
             (["replay", "--tier-weights", "1,x,0"], "the host weight 'x' is not a number"),
@@ -69,10 +69,27 @@ struct CommandLineTests {
             (["replay", "--shadow-capacity", "10"], "apply to --router-view shadow"),
             (["replay", "--router-view", "shadow", "--shadow-eviction", "belady"], "a router does not know the future"),
             (["replay", "--nodes", "2", "--routers", "2", "--host-capacity", "10"], "no host or disk tier"),
-            (["listen", "--endpoint", "tcp://127.0.0.1:1,node=9223372036854775807"], "node must be a whole number"),
         ])
     func badInput(arguments: [String], fragment: String) throws {
-        let r = try runCLI(arguments)
+        try expectOneErrorLine(try runCLI(arguments), fragment)
+    }
+
+    @Test(
+        "kvcache-listen: bad input gets one clear line too",
+        arguments: [
+            (["--endpoint", "tcp://127.0.0.1:1,node=1000000000"], "node must be a whole number in 0...4095"),
+            (["--endpoint", "tcp://127.0.0.1:1,node=9223372036854775807"], "node must be a whole number"),
+            (["--endpoint", "tcp://127.0.0.1:1,colour=blue"], "unknown part 'colour=blue'"),
+            (["--endpoint", "tcp://127.0.0.1:1", "--block-size", "0"], "--block-size 0"),
+            (["--endpoint", "tcp://127.0.0.1:1", "--duration", "0"], "--duration 0"),
+            (["--endpoint", "tcp://127.0.0.1:1", "--probe", "/no/such/prompts.txt"], "/no/such/prompts.txt: no such file"),
+            ([], "give at least one --endpoint"),
+        ])
+    func listenBadInput(arguments: [String], fragment: String) throws {
+        try expectOneErrorLine(try runCLI(arguments, program: "kvcache-listen"), fragment)
+    }
+
+    func expectOneErrorLine(_ r: (status: Int32, stdout: String, stderr: String), _ fragment: String) throws {
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: true)
         #expect(lines.count == 1, "stderr: \(r.stderr)")
@@ -161,9 +178,9 @@ struct CommandLineTests {
 
     @Test(
         "every command's help prints, fits 80 columns, and its examples run as printed",
-        arguments: ["compare", "replay", "sweep", "analyze", "index-bench", "hash", "listen"])
+        arguments: ["compare", "replay", "sweep", "analyze", "index-bench", "hash", "kvcache-listen"])
     func help(command: String) throws {
-        let r = try runCLI([command, "--help"])
+        let r = command == "kvcache-listen" ? try runCLI(["--help"], program: command) : try runCLI([command, "--help"])
         #expect(r.status == 0, "\(r.stderr)")
         // the overview and examples (ArgumentParser lays out the usage and option lists itself)
         let prose = r.stdout.components(separatedBy: "USAGE:")[0]

@@ -136,7 +136,7 @@ struct RoutingIntegrationTests {
         #expect(s.malformed == 0 && s.lostRanges == 0 && s.failedReplays == 0, "\(s)")
     }
 
-    @Test("listen --probe answers which node holds how much of each prompt")
+    @Test("kvcache-listen --probe answers which node holds how much of each prompt")
     func listenProbe() throws {
         try requirePython()
         let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16, 16, 32], binary: [0])
@@ -152,7 +152,7 @@ struct RoutingIntegrationTests {
         let listener = Process()
         listener.executableURL = cliBinary()
         listener.arguments = [
-            "listen", "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[0]),replay=tcp://127.0.0.1:\(engine.replayPorts[0])",
+            "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[0]),replay=tcp://127.0.0.1:\(engine.replayPorts[0])",
             "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[1]),replay=tcp://127.0.0.1:\(engine.replayPorts[1]),node=3",
             "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[2]),replay=tcp://127.0.0.1:\(engine.replayPorts[2]),node=4",
             "--endpoint", "tcp://127.0.0.1:\(engine.pubPorts[3]),replay=tcp://127.0.0.1:\(engine.replayPorts[3]),node=5",
@@ -188,11 +188,11 @@ struct RoutingIntegrationTests {
     }
 }
 
-/// The built `kvcache-sim` beside the test bundle.
+/// The built `kvcache-listen` beside the test bundle.
 func cliBinary() -> URL {
     let products = Bundle.main.bundleURL.deletingLastPathComponent()
-    let beside = products.appendingPathComponent("kvcache-sim")
+    let beside = products.appendingPathComponent("kvcache-listen")
     if FileManager.default.fileExists(atPath: beside.path) { return beside }
     return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/debug/kvcache-sim")
+        .appendingPathComponent(".build/debug/kvcache-listen")
 }

@@ -1,5 +1,12 @@
-import Foundation
 import KVCache
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Built-in request workloads for the scenarios of the field, generated from a seed so runs
 /// are reproducible. With no `--trace`, commands run on one of these.

@@ -1,14 +1,28 @@
 import ArgumentParser
-import Foundation
+import Dispatch
 import KVCache
 import KVCacheCLI
 import KVCacheSim
 import KVCacheZMQ
 import Logging
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@main
 struct ListenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "listen",
+        commandName: "kvcache-listen",
         abstract: "Subscribe to engines' KV-event streams (vLLM over ZeroMQ) and report live.",
         discussion: """
             Each --endpoint is ADDRESS[,replay=ADDRESS][,node=N][,bind]: the engine's PUB
@@ -23,9 +37,9 @@ struct ListenCommand: ParsableCommand {
 
             Prints a line per second until interrupted (or --duration seconds); --format
             json prints the final summary. Examples:
-              kvcache-sim listen \\
+              kvcache-listen \\
                 --endpoint tcp://127.0.0.1:5557,replay=tcp://127.0.0.1:5558
-              kvcache-sim listen --endpoint tcp://10.0.0.5:5557,node=0 \\
+              kvcache-listen --endpoint tcp://10.0.0.5:5557,node=0 \\
                 --endpoint tcp://10.0.0.6:5557,node=1 --duration 60 --format json \\
                 --probe prompts.txt
             """
@@ -77,34 +91,37 @@ struct ListenCommand: ParsableCommand {
         let stopped = DispatchSemaphore(value: 0)
         interrupt.setEventHandler { stopped.signal() }
         interrupt.resume()
-        let start = Date()
+        let start = ContinuousClock.now
         var last = subscriber.statistics
         var lastTime = start
         while true {
             let waited = stopped.wait(timeout: .now() + 1)
-            let now = Date()
+            let now = ContinuousClock.now
             let s = subscriber.statistics
             if format == .table {
-                let rate = Double(s.events - last.events) / max(now.timeIntervalSince(lastTime), 1e-9)
+                let rate = Double(s.events - last.events) / max((now - lastTime) / .seconds(1), 1e-9)
                 let blocks = nodes.map { "n\($0)=\(router.indexedBlocks(of: $0))" }.joined(separator: " ")
-                let line = String(
-                    format: "%6.1fs  %9.0f events/s  blocks %@  gaps %d  replayed %d  lost %d  malformed %d\n",
-                    now.timeIntervalSince(start), rate, blocks, s.gaps, s.replayedBatches, s.lostRanges, s.malformed)
-                FileHandle.standardOutput.write(Data(line.utf8))  // unbuffered: live even into a pipe
+                let elapsed = fixed((now - start) / .seconds(1), 1) + "s"
+                let perSecond = fixed(rate, 0)
+                writeStandardOutput(
+                    String(repeating: " ", count: max(0, 7 - elapsed.count)) + elapsed + "  "
+                        + String(repeating: " ", count: max(0, 9 - perSecond.count)) + perSecond
+                        + " events/s  blocks \(blocks)  gaps \(s.gaps)  replayed \(s.replayedBatches)  lost \(s.lostRanges)  malformed \(s.malformed)\n"
+                )
             }
             last = s
             lastTime = now
             if waited == .success { break }
-            if let duration, now.timeIntervalSince(start) >= duration { break }
+            if let duration, (now - start) / .seconds(1) >= duration { break }
         }
         subscriber.stop()
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = (ContinuousClock.now - start) / .seconds(1)
         let summary = Summary(seconds: seconds, statistics: subscriber.statistics, router: router, nodes: nodes, probes: probes)
         switch format {
         case .json:
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(summary) + Data("\n".utf8))
+            writeStandardOutput(String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n")
         case .table:
             for p in summary.probes {
                 print("probe line \(p.line): " + p.overlaps.map { "n\($0.node)=\($0.blocks)" }.joined(separator: " ") + " leading blocks")
