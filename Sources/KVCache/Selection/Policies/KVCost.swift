@@ -35,32 +35,54 @@ public struct KVCost: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        let costs = available.map { cost(request, $0, overlap: overlaps.score(of: $0.id)) }
-        let cmin = costs.min()!, cmax = costs.max()!
-        if temperature <= 0 || cmax - cmin <= SelectorSupport.tieTolerance {
-            let ties = available.indices.filter { costs[$0] - cmin <= SelectorSupport.tieTolerance }
-            let i = ties[Int(generator.next() % UInt64(ties.count))]
-            return Decision(
-                node: available[i].id,
-                reason: ties.count > 1
-                    ? DecisionReason("lowest cost, random among ties", .number("cost", costs[i]), .count("ties", ties.count))
-                    : DecisionReason("lowest cost", .number("cost", costs[i])))
-        }
-        let logits = costs.map { -($0 - cmin) / ((cmax - cmin) * temperature) }
-        let top = logits.max()!
-        let weights = logits.map { _exp($0 - top) }
-        let total = weights.reduce(0, +)
-        var u = Double(generator.next() >> 11) / Double(1 << 53) * total
-        for (i, w) in weights.enumerated() {
-            u -= w
-            if u < 0 || i == weights.count - 1 {
-                return Decision(
-                    node: available[i].id,
-                    reason: DecisionReason("softmax sample", .number("temperature", temperature), .number("cost", costs[i])))
+        // one pass for the costs (NaN marks a node that is not available), then one to choose:
+        // no array is made per request
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: nodes.count) { costs in
+            var cmin = Double.infinity, cmax = -Double.infinity
+            var first = -1, last = -1
+            for k in nodes.indices {
+                guard nodes[k].isAvailable else {
+                    costs[k] = .nan
+                    continue
+                }
+                let c = cost(request, nodes[k], overlap: overlaps.score(of: nodes[k].id))
+                costs[k] = c
+                cmin = min(cmin, c)
+                cmax = max(cmax, c)
+                if first < 0 { first = k }
+                last = k
             }
+            guard last >= 0 else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
+            if temperature <= 0 || cmax - cmin <= SelectorSupport.tieTolerance {
+                var ties = 0
+                for k in nodes.indices where costs[k] - cmin <= SelectorSupport.tieTolerance { ties += 1 }
+                var pick = Int(generator.next() % UInt64(ties))
+                for k in nodes.indices where costs[k] - cmin <= SelectorSupport.tieTolerance {
+                    if pick == 0 {
+                        return Decision(
+                            node: nodes[k].id,
+                            reason: ties > 1
+                                ? DecisionReason("lowest cost, random among ties", .number("cost", costs[k]), .count("ties", ties))
+                                : DecisionReason("lowest cost", .number("cost", costs[k])))
+                    }
+                    pick -= 1
+                }
+            }
+            // softmax of -(c - cmin) / ((cmax - cmin) T); its largest logit is 0, at cmin
+            let scale = (cmax - cmin) * temperature
+            func weight(_ c: Double) -> Double { _exp(-(c - cmin) / scale) }
+            var total = 0.0
+            for k in nodes.indices where !costs[k].isNaN { total += weight(costs[k]) }
+            var u = Double(generator.next() >> 11) / Double(1 << 53) * total
+            for k in nodes.indices where !costs[k].isNaN {
+                u -= weight(costs[k])
+                if u < 0 || k == last {
+                    return Decision(
+                        node: nodes[k].id,
+                        reason: DecisionReason("softmax sample", .number("temperature", temperature), .number("cost", costs[k])))
+                }
+            }
+            return Decision(node: nodes[first].id, reason: "softmax fallback")
         }
-        return Decision(node: available[0].id, reason: "softmax fallback")
     }
 }

@@ -12,13 +12,23 @@ public struct PowerOfTwoChoices: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        guard available.count > 1 else { return Decision(node: available[0].id, reason: "only node available") }
-        let i = Int(generator.next() % UInt64(available.count))
-        var j = Int(generator.next() % UInt64(available.count - 1))
+        var count = 0
+        for n in nodes where n.isAvailable { count += 1 }
+        guard count > 0 else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
+        // the `rank`-th available node (no array of them is made per request)
+        func available(_ rank: Int) -> NodeState {
+            var left = rank
+            for n in nodes where n.isAvailable {
+                if left == 0 { return n }
+                left -= 1
+            }
+            preconditionFailure("rank \(rank) is beyond the \(count) available nodes")
+        }
+        guard count > 1 else { return Decision(node: available(0).id, reason: "only node available") }
+        let i = Int(generator.next() % UInt64(count))
+        var j = Int(generator.next() % UInt64(count - 1))
         if j >= i { j += 1 }
-        let (a, b) = (available[i], available[j])
+        let (a, b) = (available(i), available(j))
         let pick = a.queueDelay < b.queueDelay || (a.queueDelay == b.queueDelay && a.id < b.id) ? a : b
         return Decision(node: pick.id, reason: DecisionReason("less loaded of two", .node("sampled", a.id), .node("and", b.id)))
     }

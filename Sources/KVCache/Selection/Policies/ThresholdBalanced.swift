@@ -23,17 +23,19 @@ public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        let available = nodes.filter(\.isAvailable)
-        guard !available.isEmpty else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        let loads = available.map(\.activeRequests)
-        let (lo, hi) = (loads.min()!, loads.max()!)
-        let leastLoaded = SelectorSupport.argmin(available) { Double($0.activeRequests) }!
+        var lo = Int.max, hi = Int.min
+        for n in nodes where n.isAvailable {
+            lo = min(lo, n.activeRequests)
+            hi = max(hi, n.activeRequests)
+        }
+        guard lo <= hi else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
+        let leastLoaded = SelectorSupport.argmin(nodes) { Double($0.activeRequests) }!
         if hi - lo > balanceAbsoluteThreshold && Double(hi) > balanceRelativeThreshold * Double(lo) {
             return Decision(
                 node: leastLoaded.id,
                 reason: DecisionReason("imbalanced: least loaded", .count("fewest running", lo), .count("most running", hi)))
         }
-        let best = SelectorSupport.argmin(available) { -overlaps.score(of: $0.id) }!
+        let best = SelectorSupport.argmin(nodes) { -overlaps.score(of: $0.id) }!
         let fraction = overlaps.score(of: best.id) / Double(max(request.chain.count, 1))
         if fraction > cacheThreshold {
             return Decision(
