@@ -11,11 +11,16 @@ import Darwin
 
 /// `value` in fixed notation with `places` decimals, exactly as C's `printf("%.*f")` writes it.
 public func fixed(_ value: Double, _ places: Int) -> String {
-    var buffer = [CChar](repeating: 0, count: 352)
-    let count = withVaList([Int32(clamping: places), value]) { vsnprintf(&buffer, buffer.count, "%.*f", $0) }
-    guard count >= 0 else { return String(value) }
-    let written = buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) }
-    return String(decoding: written, as: UTF8.self)
+    let places = Int32(clamping: places)
+    var buffer = [CChar](repeating: 0, count: 64)
+    while true {
+        let count = withVaList([places, value]) { vsnprintf(&buffer, buffer.count, "%.*f", $0) }
+        guard count >= 0 else { return String(value) }
+        if Int(count) < buffer.count {
+            return String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        buffer = [CChar](repeating: 0, count: Int(count) + 1)
+    }
 }
 
 extension StringProtocol {
