@@ -71,10 +71,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // Most simulations last tens of milliseconds, so loading the Swift runtime's shared
-            // libraries would be a good part of each run: on Linux the runtime is linked in. The
-            // static FoundationEssentials needs its two helper archives named; lld links it
-            // without the GNU linker's note on a libc call inside it.
+            // Most simulations are short, so loading the Swift runtime's shared libraries would
+            // be a good part of each run: on Linux the runtime is linked in. The static
+            // FoundationEssentials needs its two helper archives named; lld links it without the
+            // GNU linker's note on a libc call inside it.
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib", "-use-ld=lld", "-l_FoundationCShims", "-l_FoundationCollections"], .when(platforms: [.linux]))
             ]
