@@ -24,6 +24,9 @@ public func fixed(_ value: Double, _ places: Int) -> String {
 }
 
 extension StringProtocol {
+    /// The text right-aligned in `width` columns (unchanged when it is wider).
+    public func rightAligned(_ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - count)) + self }
+
     /// The text without leading and trailing white space.
     public var trimmed: String {
         guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }

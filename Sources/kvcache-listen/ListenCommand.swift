@@ -101,11 +101,9 @@ struct ListenCommand: ParsableCommand {
             if format == .table {
                 let rate = Double(s.events - last.events) / max((now - lastTime) / .seconds(1), 1e-9)
                 let blocks = nodes.map { "n\($0)=\(router.indexedBlocks(of: $0))" }.joined(separator: " ")
-                let elapsed = fixed((now - start) / .seconds(1), 1) + "s"
-                let perSecond = fixed(rate, 0)
+                let elapsed = (fixed((now - start) / .seconds(1), 1) + "s").rightAligned(7)
                 writeStandardOutput(
-                    String(repeating: " ", count: max(0, 7 - elapsed.count)) + elapsed + "  "
-                        + String(repeating: " ", count: max(0, 9 - perSecond.count)) + perSecond
+                    elapsed + "  " + fixed(rate, 0).rightAligned(9)
                         + " events/s  blocks \(blocks)  gaps \(s.gaps)  replayed \(s.replayedBatches)  lost \(s.lostRanges)  malformed \(s.malformed)\n"
                 )
             }

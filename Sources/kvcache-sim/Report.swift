@@ -86,7 +86,7 @@ enum Report {
         case .table, .json:
             let widths = keys.indices.map { i in max(keys[i].count, cells.map { $0[i].count }.max() ?? 0) }
             func line(_ row: [String]) -> String {
-                zip(row, widths).map { c, w in c.count >= w ? c : String(repeating: " ", count: w - c.count) + c }
+                zip(row, widths).map { c, w in c.rightAligned(w) }
                     .joined(separator: "  ")
             }
             return ([line(keys)] + cells.map(line)).joined(separator: "\n")
