@@ -64,6 +64,10 @@ public final class Gateway: Sendable {
         http.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: c.maximumConcurrency + c.engines.count * 2)
         http.decompression = .disabled
+        // A proxy passes an engine's redirect to its client rather than following it.
+        http.redirectConfiguration = .disallow
+        // The gateway bootstraps no tracer; without one, a request opens no (no-op) span.
+        http.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
         directory = EngineDirectory(
             specs: c.engines, router: router, failureThreshold: c.failureThreshold, cooldown: c.breakerCooldown,

@@ -5,10 +5,22 @@ import KVCacheCLI
 import KVCacheGateway
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import Prometheus
 
-/// `kvcache-gateway`: the KV-aware OpenAI-compatible router in front of vLLM-style engines.
+/// The program's entry: NIO's event loops become the concurrency runtime's executor before any
+/// task runs, so a request's steps (server, router, upstream client) run on the threads that do
+/// its I/O instead of hopping between two thread pools at every `await`.
 @main
+enum GatewayMain {
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await GatewayCommand.main()
+    }
+}
+
+/// `kvcache-gateway`: the KV-aware OpenAI-compatible router in front of vLLM-style engines.
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kvcache-gateway",
