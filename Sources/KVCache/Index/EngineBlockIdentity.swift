@@ -20,7 +20,7 @@
 ///   `blocks × blockSize`, is refused with an ``EngineEventError`` (nothing is applied).
 /// - Engine hashes are reference-counted per node and tier, as the index counts stores.
 ///
-/// Memory: one table entry per (node, engine block) held, about ``bytesPerMappedBlock``.
+/// Memory: one table entry per (node, engine block) held; ``byteCount`` says how much.
 public struct EngineBlockIdentity: Sendable {
     /// Counters.
     public struct Statistics: Sendable, Hashable {
@@ -58,7 +58,7 @@ public struct EngineBlockIdentity: Sendable {
     public let hasher: PrefixHasher
     /// The counters so far.
     public private(set) var statistics = Statistics()
-    var _maps: [NodeID: [UInt64: _Mapped]] = [:]
+    var _maps: [NodeID: _EngineHashTable] = [:]
     var _mapped = 0
 
     /// Creates an empty identity map for the router's `hasher`.
@@ -67,16 +67,13 @@ public struct EngineBlockIdentity: Sendable {
     /// Engine blocks mapped, all nodes.
     public var mappedBlocks: Int { _mapped }
 
-    /// Memory the per-node tables hold, in bytes: for each table, its buckets (room for
-    /// `capacity / 0.75` entries of key and value, plus an occupancy bit each).
-    public var byteCount: Int {
-        let entry = Double(MemoryLayout<UInt64>.stride + MemoryLayout<_Mapped>.stride) + 1.0 / 8.0
-        return _maps.values.reduce(0) { $0 + Int((Double($1.capacity) / 0.75 * entry).rounded(.up)) }
-    }
+    /// Memory the per-node tables hold, in bytes: their buckets, each an engine hash and what
+    /// it names.
+    public var byteCount: Int { _maps.values.reduce(0) { $0 + $1.byteCount } }
 
     /// The router hash `engine` names on `node`, if the node holds that block.
     public func routerHash(of engine: EngineBlockHash, node: NodeID) -> BlockHash? {
-        _maps[node]?[engine.rawValue].map { BlockHash($0.router) }
+        _maps[node]?.value(for: engine.rawValue).map { BlockHash($0.router) }
     }
 
     /// Translates one engine event into what the router's index applies.
@@ -95,22 +92,17 @@ public struct EngineBlockIdentity: Sendable {
             var routerBlocks: [BlockHash] = []
             routerBlocks.reserveCapacity(blocks.count)
             let t = tier.rawValue
-            var map = _maps.removeValue(forKey: node) ?? [:]  // one lookup of the node's map
+            var map = _maps.removeValue(forKey: node) ?? _EngineHashTable()  // one lookup of the node's map
+            let before = map.count
             for b in blocks {
-                guard var m = map[b.rawValue], m[t] > 0 else {
+                guard let router = map.release(b.rawValue, tier: t) else {
                     statistics.unknownRemovals += 1
                     continue
                 }
-                routerBlocks.append(BlockHash(m.router))
-                m[t] -= 1
-                if m.isEmpty {
-                    map[b.rawValue] = nil
-                    _mapped -= 1
-                } else {
-                    map[b.rawValue] = m
-                }
+                routerBlocks.append(BlockHash(router))
             }
-            if !map.isEmpty { _maps[node] = map }
+            _mapped -= before - map.count
+            if map.count > 0 { _maps[node] = map }
             return .removed(blocks: routerBlocks, tier: tier)
         case .cleared:
             forget(node: node)
@@ -137,7 +129,7 @@ public struct EngineBlockIdentity: Sendable {
         }
         var parent: BlockHash?
         if let p = run.parent {
-            guard let known = _maps[node]?[p.rawValue] else {
+            guard let known = _maps[node]?.value(for: p.rawValue) else {
                 statistics.orphanBlocks += run.blocks.count
                 return .stored(parent: nil, blocks: [], tier: run.tier)
             }
@@ -149,22 +141,13 @@ public struct EngineBlockIdentity: Sendable {
         let t = run.tier.rawValue
         var routerBlocks: [BlockHash] = []
         routerBlocks.reserveCapacity(run.blocks.count)
-        var map = _maps.removeValue(forKey: node) ?? [:]
+        var map = _maps.removeValue(forKey: node) ?? _EngineHashTable()
         run.tokens.withUnsafeBufferPointer { tokens in
             for (i, engine) in run.blocks.enumerated() {
                 let block = UnsafeBufferPointer(rebasing: tokens[(i * size)..<((i + 1) * size)])
                 let extra = run.extraKeys.isEmpty ? nil : Self.extraDigest(run.extraKeys[i], adapter: run.adapter)
                 let routerHash = h.hashBlock(block, parent: parent, extra: extra).hash
-                if var m = map[engine.rawValue] {
-                    m.router = routerHash.rawValue
-                    if m[t] < .max { m[t] += 1 }
-                    map[engine.rawValue] = m
-                } else {
-                    var m = _Mapped(router: routerHash.rawValue, refs: (0, 0, 0))
-                    m[t] = 1
-                    map[engine.rawValue] = m
-                    _mapped += 1
-                }
+                if map.store(engine.rawValue, router: routerHash.rawValue, tier: t) { _mapped += 1 }
                 routerBlocks.append(routerHash)
                 parent = routerHash
             }
