@@ -182,6 +182,12 @@ public final class Gateway: Sendable {
                     _ = try? await response.body.collect(upTo: 1 << 20)
                     throw _JSONExchange.Failure(description: "answered \(code)")
                 }
+                // A whole answer is read before the client sees a byte of it, so its failure
+                // still counts as the engine's and the request may go elsewhere.
+                if !fields.stream, let whole = try await Self.wholeBody(of: response) {
+                    directory.recordSuccess(node)
+                    return answer(response, body: whole, node: node, predicted: predicted, lease: lease)
+                }
                 directory.recordSuccess(node)
                 return relay(response, node: node, predicted: predicted, lease: lease)
             } catch {
@@ -202,14 +208,47 @@ public final class Gateway: Sendable {
         throw RequestError(status: .badGateway, message: "no engine answered: \(lastFailure)", type: "upstream_error")
     }
 
-    /// The engine's response, passed to the client chunk by chunk as it arrives.
-    private func relay(_ response: HTTPClientResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+    /// Largest answer to a non-streamed request that is read whole and sent on in one write;
+    /// a longer one is relayed chunk by chunk.
+    static let wholeAnswerLimit = 1 << 20
+
+    /// The body of a non-streamed answer that says its length and is at most
+    /// ``wholeAnswerLimit`` bytes, read whole; `nil` for any other answer (relayed instead).
+    static func wholeBody(of response: HTTPClientResponse) async throws -> ByteBuffer? {
+        guard let length = response.headers.first(name: "content-length").flatMap({ Int($0) }), (0...wholeAnswerLimit).contains(length)
+        else { return nil }
+        return try await response.body.collect(upTo: length)
+    }
+
+    /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
+    private static func clientHeaders(of response: HTTPClientResponse, node: NodeID, predicted: Int) -> HTTPFields {
         var headers = HTTPFields()
-        for h in response.headers where !Self.hopByHop.contains(h.name.lowercased()) {
+        for h in response.headers where !hopByHop.contains(h.name.lowercased()) {
             if let name = HTTPField.Name(h.name) { headers.append(HTTPField(name: name, value: h.value)) }
         }
         headers.append(HTTPField(name: HTTPField.Name("x-kvcache-node")!, value: "\(node)"))
         headers.append(HTTPField(name: HTTPField.Name("x-kvcache-predicted-cached-tokens")!, value: "\(predicted)"))
+        return headers
+    }
+
+    /// A whole engine answer, already read: the server writes its head, body and end at once.
+    private func answer(
+        _ response: HTTPClientResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease
+    )
+        -> Response
+    {
+        lease.firstByte()
+        var usage = _UsageScanner()
+        usage.feed(body.readableBytesView)
+        lease.finish(realized: usage.cachedTokens)
+        return Response(
+            status: HTTPResponse.Status(code: Int(response.status.code)),
+            headers: Self.clientHeaders(of: response, node: node, predicted: predicted), body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The engine's response, passed to the client chunk by chunk as it arrives.
+    private func relay(_ response: HTTPClientResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+        let headers = Self.clientHeaders(of: response, node: node, predicted: predicted)
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }
         let body = ResponseBody(contentLength: length) { writer in
             var usage = _UsageScanner()
