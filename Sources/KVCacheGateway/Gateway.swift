@@ -232,11 +232,7 @@ public final class Gateway: Sendable {
     }
 
     /// A whole engine answer, already read: the server writes its head, body and end at once.
-    private func answer(
-        _ response: HTTPClientResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease
-    )
-        -> Response
-    {
+    private func answer(_ response: HTTPClientResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
         lease.firstByte()
         var usage = _UsageScanner()
         usage.feed(body.readableBytesView)
