@@ -3,12 +3,9 @@ import CKVCore
 /// An open-addressing hash table from 64-bit block hashes to slots, built for keys that are
 /// already hashes.
 ///
-/// Linear probing over a power-of-two array of 16-byte entries (key, slot, pin count, a 16-bit
-/// side value), at most half full for its expected count (fuller tables make probe runs, and
-/// so operations on large pools, markedly slower). The home bucket is
-/// `⌊mix(key) · buckets / 2⁶⁴⌋` where `mix` is one multiply by 2⁶⁴/φ (Fibonacci hashing: no
-/// SipHash, still well spread when keys are small trace ids). Deletion shifts later entries
-/// back: no tombstones, probes stay short forever.
+/// ``_LinearProbing`` over a power-of-two array of 16-byte entries (key, slot, pin count, a
+/// 16-bit side value), at most half full for its expected count (fuller tables make probe runs,
+/// and so operations on large pools, markedly slower).
 ///
 /// A slot of -1 marks an empty bucket; other negative slots are the owner's to use (a pool
 /// stores its algorithm's ghosts as `-2 - id`), so ``find(_:)`` reports any entry and
@@ -56,32 +53,21 @@ internal struct _BlockTable: Sendable {
     // MARK: Operations on raw entries
 
     @inlinable @inline(__always)
-    static func _home(_ key: UInt64, _ n: Int) -> Int {
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: UInt64(n)).high)
-    }
+    static func _home(_ key: UInt64, _ n: Int) -> Int { _LinearProbing.home(key, n) }
 
     /// The bucket of `key` among `n` entries (with a slot ≥ 0 when `liveOnly`), or -1.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)
     static func _find(_ e: UnsafePointer<Entry>, _ n: Int, _ key: UInt64, liveOnly: Bool) -> Int {
-        var i = _home(key, n)
-        while true {
-            if e[i].slot == -1 { return -1 }
-            if e[i].key == key { return !liveOnly || e[i].slot >= 0 ? i : -1 }
-            i &+= 1
-            if i == n { i = 0 }
-        }
+        let (i, found) = _LinearProbing.probe(e, n, key)
+        return found && (!liveOnly || e[i].slot >= 0) ? i : -1
     }
 
     /// Inserts `key` (absent) with `slot`; returns its bucket.
     /// - Complexity: O(1) expected
     @inlinable @inline(__always)
     static func _insert(_ e: UnsafeMutablePointer<Entry>, _ n: Int, _ key: UInt64, slot: Int32, aux: UInt16) -> Int {
-        var i = _home(key, n)
-        while e[i].slot != -1 {
-            i &+= 1
-            if i == n { i = 0 }
-        }
+        let i = _LinearProbing.probe(e, n, key).bucket
         e[i].key = key
         e[i].slot = slot
         e[i].pins = 0
@@ -97,24 +83,7 @@ internal struct _BlockTable: Sendable {
         _ e: UnsafeMutablePointer<Entry>, _ n: Int, at index: Int,
         moved: (_ slot: Int32, _ bucket: Int) -> Void
     ) {
-        var hole = index
-        var i = index &+ 1 == n ? 0 : index &+ 1
-        while e[i].slot != -1 {
-            let home = _home(e[i].key, n)
-            // the entry at i may fill the hole when its home is not in (hole, i]
-            var toI = i &- home
-            if toI < 0 { toI &+= n }
-            var toHole = hole &- home
-            if toHole < 0 { toHole &+= n }
-            if toHole < toI {
-                e[hole] = e[i]
-                moved(e[hole].slot, hole)
-                hole = i
-            }
-            i &+= 1
-            if i == n { i = 0 }
-        }
-        e[hole] = Entry()
+        _LinearProbing.remove(e, n, at: index) { entry, bucket in moved(entry.slot, bucket) }
     }
 
     // MARK: The array-backed table
@@ -175,4 +144,9 @@ internal struct _BlockTable: Sendable {
 
     /// Approximate bytes held.
     @inlinable var byteCount: Int { entries.capacity * MemoryLayout<Entry>.stride }
+}
+
+extension _BlockTable.Entry: _ProbedEntry {
+    @inlinable var isOccupied: Bool { slot != -1 }
+    @inlinable static var vacant: Self { Self() }
 }
