@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "KVCache", targets: ["KVCache"]),
         .library(name: "KVCacheSim", targets: ["KVCacheSim"]),
         .library(name: "KVCacheZMQ", targets: ["KVCacheZMQ"]),
+        .library(name: "KVCacheTokenizers", targets: ["KVCacheTokenizers"]),
         .library(name: "KVCacheGateway", targets: ["KVCacheGateway"]),
         .executable(name: "kvcache-sim", targets: ["kvcache-sim"]),
         .executable(name: "kvcache-listen", targets: ["kvcache-listen"]),
@@ -89,11 +90,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Hugging Face tokenizers run in process: Foundation only, apart from the core.
+        .target(name: "KVCacheTokenizers"),
         // The KV-aware OpenAI-compatible gateway: its own module, so the core stays lean.
         .target(
             name: "KVCacheGateway",
             dependencies: [
-                "KVCache", "KVCacheZMQ",
+                "KVCache", "KVCacheTokenizers", "KVCacheZMQ",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -108,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "kvcache-gateway",
             dependencies: [
-                "KVCache", "KVCacheCLI", "KVCacheGateway",
+                "KVCache", "KVCacheCLI", "KVCacheGateway", "KVCacheTokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -133,6 +136,11 @@ let package = Package(
             exclude: ["Vectors", "publisher.py", "vllm_events.py", "engine.py"]
         ),
         .testTarget(name: "KVCacheSimTests", dependencies: ["KVCacheSim", "KVCache"]),
+        .testTarget(
+            name: "KVCacheTokenizersTests",
+            dependencies: ["KVCacheTokenizers"],
+            exclude: ["make_fixtures.py", "Fixtures"]
+        ),
         .testTarget(
             name: "KVCacheGatewayTests",
             dependencies: [

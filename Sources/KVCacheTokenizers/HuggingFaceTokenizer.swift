@@ -1,0 +1,144 @@
+import Foundation
+
+/// A Hugging Face `tokenizer.json` tokenizer with a BPE model, run in process: the token ids
+/// a serving engine computes for a text prompt, without asking the engine.
+///
+/// It runs the file's pipeline as the `tokenizers` library does: added tokens are found
+/// first (leftmost-longest), the text between them is normalized, pre-tokenized into pieces
+/// and byte-pair encoded, and the post-processor's special tokens go around the whole. The
+/// BPE families served today load: byte-level vocabularies (GPT-2, Llama 3, Qwen 2, Mistral's
+/// Tekken), SentencePiece-style ones with byte fallback (Llama 2, Mistral), with their
+/// normalizers, `Split`/`ByteLevel`/`Metaspace`/`Digits` pre-tokenizers and template
+/// post-processors. Anything else fails to load with a ``TokenizerFileError`` that names the
+/// field, rather than tokenizing differently from the engine.
+///
+/// The split patterns of the GPT-2, Llama 3 and Qwen 2 families are scanned by dedicated code;
+/// other patterns run on Swift's `Regex`.
+///
+/// ```swift
+/// let tokenizer = try HuggingFaceTokenizer(contentsOf: URL(filePath: "tokenizer.json"))
+/// let ids = tokenizer.encode("The quick brown fox")
+/// ```
+public struct HuggingFaceTokenizer: Sendable {
+    private let model: _BytePairModel
+    private let normalizer: _Normalizer?
+    private let preTokenizer: _PreTokenizer
+    private let postProcessor: _PostProcessor
+    /// Added tokens matched on the raw text, and on the normalized text.
+    private let rawTokens: _AddedTokens
+    private let normalizedTokens: _AddedTokens
+
+    /// The number of tokens in the model's vocabulary (added tokens not counted).
+    public var vocabularySize: Int { model.vocabularySize }
+
+    /// Loads the tokenizer in the file at `url`.
+    /// - Throws: ``TokenizerFileError`` when the file cannot be read, is not JSON, or describes
+    ///   a pipeline this type does not run.
+    public init(contentsOf url: URL) throws(TokenizerFileError) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TokenizerFileError(file: url.path, field: "", message: "cannot be read: \(error.localizedDescription)")
+        }
+        try self.init(json: data, source: url.path)
+    }
+
+    /// Loads a tokenizer from the contents of a `tokenizer.json`; `source` names it in errors.
+    public init(json data: Data, source: String = "tokenizer.json") throws(TokenizerFileError) {
+        func fail(_ e: _LoadError) -> TokenizerFileError { TokenizerFileError(file: source, field: e.field, message: e.message) }
+        let root: _JSONObject
+        do {
+            root = try _JSONObject(try JSONSerialization.jsonObject(with: data), "")
+        } catch let e as _LoadError {
+            throw TokenizerFileError(file: source, field: "", message: "is not a JSON object (\(e.message))")
+        } catch {
+            throw TokenizerFileError(file: source, field: "", message: "is not valid JSON: \(error.localizedDescription)")
+        }
+        do throws(_LoadError) {
+            do { preTokenizer = try _PreTokenizer(root.fields["pre_tokenizer"]) } catch { throw error.within("pre_tokenizer") }
+            do {
+                normalizer = root.has("normalizer") ? try _Normalizer(root.fields["normalizer"]) : nil
+            } catch { throw error.within("normalizer") }
+            do { model = try _BytePairModel(root.fields["model"], byteLevel: preTokenizer.isByteLevel) } catch {
+                throw error.within("model")
+            }
+            do { postProcessor = try _PostProcessor(root.fields["post_processor"]) } catch { throw error.within("post_processor") }
+            var raw: [_AddedTokens.Token] = []
+            var normalized: [_AddedTokens.Token] = []
+            let added = root.has("added_tokens") ? try root.array("added_tokens") : []
+            for (i, entry) in added.enumerated() {
+                do {
+                    let o = try _JSONObject(entry, "")
+                    let content = try o.string("content")
+                    let special = try o.bool("special", default: false)
+                    let isNormalized = try o.bool("normalized", default: !special)
+                    let text = isNormalized ? normalizer?.apply(content) ?? content : content
+                    let token = _AddedTokens.Token(
+                        bytes: Array(text.utf8), id: try o.id("id"), stripLeft: try o.bool("lstrip", default: false),
+                        stripRight: try o.bool("rstrip", default: false), singleWord: try o.bool("single_word", default: false))
+                    if isNormalized { normalized.append(token) } else { raw.append(token) }
+                } catch { throw error.within("added_tokens[\(i)]") }
+            }
+            rawTokens = _AddedTokens(raw)
+            normalizedTokens = _AddedTokens(normalized)
+        } catch { throw fail(error) }
+    }
+
+    /// The token ids of `text`.
+    /// - Parameters:
+    ///   - text: The prompt.
+    ///   - addSpecialTokens: Whether to add the post-processor's special tokens (a beginning-
+    ///     of-text token, say), as engines do for a completion's prompt.
+    /// - Complexity: O(*n* log *n*) in the length of `text`.
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [UInt32] {
+        var out: [UInt32] = []
+        out.reserveCapacity(text.utf8.count / 3 + postProcessor.prefix.count + postProcessor.suffix.count)
+        if addSpecialTokens { out += postProcessor.prefix }
+        var scratch = _EncodeScratch()
+        var text = text
+        text.withUTF8 { raw in
+            var segments: [_Segment] = []
+            rawTokens.split(raw, 0..<raw.count, into: &segments)
+            for segment in segments {
+                switch segment {
+                case .token(let id): out.append(id)
+                case .text(let range):
+                    guard normalizer != nil || !normalizedTokens.isEmpty else {
+                        encodeSection(Array(raw[range]), atStart: range.lowerBound == 0, into: &out, &scratch)
+                        continue
+                    }
+                    let section = String(decoding: UnsafeBufferPointer(rebasing: raw[range]), as: UTF8.self)
+                    let normalized = Array((normalizer?.apply(section) ?? section).utf8)
+                    var inner: [_Segment] = []
+                    normalized.withUnsafeBufferPointer { normalizedTokens.split($0, 0..<$0.count, into: &inner) }
+                    for piece in inner {
+                        switch piece {
+                        case .token(let id): out.append(id)
+                        case .text(let r):
+                            encodeSection(
+                                Array(normalized[r]), atStart: range.lowerBound == 0 && r.lowerBound == 0, into: &out, &scratch)
+                        }
+                    }
+                }
+            }
+        }
+        if addSpecialTokens { out += postProcessor.suffix }
+        return out
+    }
+
+    /// Pre-tokenizes and encodes one section of text between added tokens.
+    private func encodeSection(_ section: [UInt8], atStart: Bool, into out: inout [UInt32], _ scratch: inout _EncodeScratch) {
+        var section = section
+        preTokenizer.rewrite(&section, atStart: atStart)
+        section.withUnsafeBufferPointer { bytes in
+            preTokenizer.split(bytes, into: &scratch.pieces, scratch: &scratch.split)
+            for piece in scratch.pieces { model.encode(bytes, piece, into: &out, scratch: &scratch.merge) }
+        }
+    }
+}
+
+/// The buffers one ``HuggingFaceTokenizer/encode(_:addSpecialTokens:)`` call reuses.
+struct _EncodeScratch {
+    var pieces: [Range<Int>] = []
+    var split = _PreTokenizerScratch()
+    var merge = _MergeScratch()
+}

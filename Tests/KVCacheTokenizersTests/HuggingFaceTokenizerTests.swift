@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import KVCacheTokenizers
+
+private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+private struct Case: Decodable {
+    var text: String
+    var ids: [UInt32]
+    var plain: [UInt32]
+}
+
+@Suite("HuggingFaceTokenizer against Hugging Face's tokenizers")
+struct HuggingFaceTokenizerTests {
+    /// Each fixture is a tokenizer trained by `make_fixtures.py` in one family's shape.
+    @Test(
+        "The ids of hand-picked and random strings equal the reference's",
+        arguments: ["gpt2", "gpt2-prefix-space", "llama3", "qwen2", "sentencepiece", "metaspace", "splits", "bytes"])
+    func matchesReference(name: String) throws {
+        let tokenizer = try HuggingFaceTokenizer(contentsOf: fixtures.appendingPathComponent("\(name).tokenizer.json"))
+        let data = try Data(contentsOf: fixtures.appendingPathComponent("\(name).expected.json"))
+        let cases = try JSONDecoder().decode([Case].self, from: data)
+        #expect(cases.count > 100)
+        var failures = 0
+        for c in cases {
+            let ids = tokenizer.encode(c.text)
+            let plain = tokenizer.encode(c.text, addSpecialTokens: false)
+            if ids != c.ids || plain != c.plain {
+                failures += 1
+                if failures <= 5 {
+                    Issue.record("\(name): \(c.text.debugDescription): \(ids) / \(plain), expected \(c.ids) / \(c.plain)")
+                }
+            }
+        }
+        #expect(failures == 0, "\(name): \(failures) of \(cases.count) strings differ")
+    }
+
+    @Test("The byte tokenizer gives each byte's value, as the gateway tests' engine double does")
+    func bytes() throws {
+        let tokenizer = try HuggingFaceTokenizer(contentsOf: fixtures.appendingPathComponent("bytes.tokenizer.json"))
+        let text = "Ünïcode 🙂, words  and\n\tspaces"
+        #expect(tokenizer.encode(text) == text.utf8.map(UInt32.init))
+        #expect(tokenizer.vocabularySize == 256)
+    }
+}
+
+@Suite("Split patterns: the dedicated scanners against Swift's Regex")
+struct SplitPatternTests {
+    static func ranges(_ pattern: _SplitPattern, _ text: String) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var text = text
+        text.withUTF8 { pattern.matches(in: $0, 0..<$0.count, into: &out) }
+        return out
+    }
+
+    @Test(
+        "Random text splits the same way",
+        arguments: [
+            (_SplitPattern.gpt2Pattern, "gpt2"), (_SplitPattern.llama3Pattern(digits: "{1,3}"), "llama3"),
+            (_SplitPattern.llama3Pattern(digits: ""), "qwen2"),
+        ])
+    func scannersMatchRegex(source: String, name: String) throws {
+        let scanner = try _SplitPattern.regex(source)
+        let regex = _SplitPattern.regex(_CompiledRegex(try Regex(source).matchingSemantics(.unicodeScalar)))
+        if case .regex = scanner { Issue.record("\(name) is not scanned by dedicated code") }
+        let pool =
+            Array("abcXYZ019  \n\n\t\r'.,!-_<>|éÜßЖ中🙂½²Ⅻ١\u{a0}\u{3000}\u{301}\u{2028}") + ["'s", "'LL", "'Re", "\r\n"].flatMap(Array.init)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let text = String((0..<Int.random(in: 1...30, using: &rng)).map { _ in pool.randomElement(using: &rng)! })
+            let want = Self.ranges(regex, text)
+            let got = Self.ranges(scanner, text)
+            #expect(got == want, "\(name): \(text.debugDescription)")
+            if got != want { break }
+        }
+    }
+}
+
+@Suite("HuggingFaceTokenizer load errors")
+struct TokenizerFileErrorTests {
+    static func error(_ json: String) -> TokenizerFileError? {
+        do {
+            _ = try HuggingFaceTokenizer(json: Data(json.utf8), source: "t.json")
+            return nil
+        } catch { return error }
+    }
+
+    static let vocab = #""vocab": {"a": 0, "b": 1, "ab": 2}"#
+
+    @Test("Each names the file, the field and what was wrong, on one line")
+    func messages() {
+        let cases: [(String, String)] = [
+            ("{", "t.json: is not valid JSON"),
+            ("[]", "t.json: is not a JSON object"),
+            (#"{"model": {"type": "WordPiece"}}"#, #"t.json: model.type: model "WordPiece" is not supported (only BPE is)"#),
+            (#"{"model": {"type": "BPE"}}"#, "t.json: model.vocab: is missing or not a JSON object"),
+            (#"{"model": {"type": "BPE", \#(Self.vocab), "merges": ["a c"]}}"#, #"t.json: model.merges[0]: "c" is not in the vocabulary"#),
+            (
+                #"{"model": {"type": "BPE", \#(Self.vocab), "merges": ["a b c"]}}"#,
+                "t.json: model.merges[0]: does not name exactly two tokens"
+            ),
+            (#"{"model": {"type": "BPE", "vocab": {"a": -1}}}"#, #"t.json: model.vocab["a"]: is not a token id"#),
+            (
+                #"{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Punctuation"}]}, "model": {}}"#,
+                #"t.json: pre_tokenizer.pretokenizers[0].type: pre-tokenizer "Punctuation" is not supported"#
+            ),
+            (
+                #"{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "("}, "behavior": "Isolated"}, "model": {}}"#,
+                #"t.json: pre_tokenizer.pattern.Regex: cannot compile "(""#
+            ),
+            (
+                #"{"model": {"type": "BPE", \#(Self.vocab)}, "added_tokens": [{"content": "x"}]}"#,
+                "t.json: added_tokens[0].id: is not a token id"
+            ),
+            (
+                #"{"model": {"type": "BPE", \#(Self.vocab), "unk_token": "<unk>"}}"#,
+                #"t.json: model.unk_token: "<unk>" is not in the vocabulary"#
+            ),
+        ]
+        for (json, prefix) in cases {
+            let e = Self.error(json)
+            #expect(
+                e.map { $0.description.hasPrefix(prefix) && !$0.description.contains("\n") } == true, "\(json) → \(String(describing: e))")
+        }
+    }
+
+    @Test("A missing file is named")
+    func missingFile() {
+        let path = "/nonexistent/tokenizer.json"
+        #expect {
+            try HuggingFaceTokenizer(contentsOf: URL(fileURLWithPath: path))
+        } throws: { error in
+            let d = (error as? TokenizerFileError)?.description ?? ""
+            return d.hasPrefix("\(path): cannot be read") && !d.contains("\n")
+        }
+    }
+}
