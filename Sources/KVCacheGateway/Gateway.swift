@@ -45,7 +45,8 @@ public final class Gateway: Sendable {
     /// - Parameters:
     ///   - configuration: The settings (checked with ``GatewayConfiguration/validate()``).
     ///   - tokenizer: Turns text and chat prompts into token ids; default: the engines'
-    ///     `/tokenize` behind a bounded cache.
+    ///     `/tokenize` (text prompts in process with ``GatewayConfiguration/textTokenizer`` when
+    ///     set) behind a bounded cache.
     /// - Throws: ``GatewayError`` when the settings are inconsistent.
     public init(configuration: GatewayConfiguration, tokenizer: (any Tokenizer)? = nil) throws(GatewayError) {
         try configuration.validate()
@@ -74,11 +75,16 @@ public final class Gateway: Sendable {
             metricsPrefix: c.metricsPrefix, logger: c.logger)
         exchange = _JSONExchange(client: client, timeout: c.healthTimeout, maximumBytes: 16 << 20)
         let directory = directory
-        self.tokenizer =
-            tokenizer
-            ?? CachingTokenizer(
-                EngineTokenizer(client: client, timeout: c.requestTimeout) { directory.upURLs().first },
-                maximumEntries: c.tokenizerCacheEntries, maximumTokens: c.tokenizerCacheTokens)
+        let engines = EngineTokenizer(client: client, timeout: c.requestTimeout) { directory.upURLs().first }
+        if let tokenizer {
+            self.tokenizer = tokenizer
+        } else if let text = c.textTokenizer {
+            self.tokenizer = CachingTokenizer(
+                InProcessTokenizer(text: text, chat: engines), maximumEntries: c.tokenizerCacheEntries,
+                maximumTokens: c.tokenizerCacheTokens)
+        } else {
+            self.tokenizer = CachingTokenizer(engines, maximumEntries: c.tokenizerCacheEntries, maximumTokens: c.tokenizerCacheTokens)
+        }
         gate = AdmissionGate(limit: c.maximumConcurrency, queueLimit: c.maximumQueue, timeout: c.queueTimeout)
         audit = CacheAudit(prefix: c.metricsPrefix, window: c.auditWindow, logger: c.logger)
         metrics = _GatewayMetrics(prefix: c.metricsPrefix)

@@ -3,6 +3,7 @@ import Foundation
 import KVCache
 import KVCacheCLI
 import KVCacheGateway
+import KVCacheTokenizers
 import Logging
 import Metrics
 import NIOCore
@@ -75,6 +76,11 @@ struct GatewayCommand: AsyncParsableCommand {
     var breakerCooldown: Double = 5
     @Option(help: "Seconds requests in flight may take to finish after SIGTERM.")
     var shutdownGrace: Double = 30
+    @Option(
+        help: ArgumentHelp(
+            "The served model's tokenizer.json, run in process for text prompts (chat messages still go to an engine's /tokenize).",
+            valueName: "file"))
+    var tokenizer: String?
     @Option(help: "Prompts the tokenizer cache keeps.")
     var tokenizerCacheEntries = 4_096
     @Option(help: "Token ids the tokenizer cache keeps in all.")
@@ -161,6 +167,11 @@ struct GatewayCommand: AsyncParsableCommand {
         c.failureThreshold = failureThreshold
         c.breakerCooldown = .seconds(breakerCooldown)
         c.shutdownGrace = .seconds(shutdownGrace)
+        if let tokenizer {
+            do { c.textTokenizer = try HuggingFaceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer)) } catch {
+                throw CLIError("--tokenizer \(error)")
+            }
+        }
         c.tokenizerCacheEntries = tokenizerCacheEntries
         c.tokenizerCacheTokens = tokenizerCacheTokens
         c.auditWindow = auditWindow

@@ -51,6 +51,32 @@ struct GatewayEndToEndTests {
         #expect(text.status == 200)
     }
 
+    @Test("--tokenizer: text prompts are tokenized in process, as the engine does, and routed by their tokens")
+    func inProcessTokenizer() async throws {
+        let engines = [try await EngineDouble(["--no-tokenize"]), try await EngineDouble(["--no-tokenize"])]
+        let file = packageRoot.appendingPathComponent("Tests/KVCacheTokenizersTests/Fixtures/bytes.tokenizer.json").path
+        let gateway = try await GatewayProcess(engines: engines, ["--selector", "kv-cost", "--tokenizer", file])
+        let document = String(repeating: "Ünïcode text, shared by every question: ", count: 16)
+        var holder: String?
+        for (i, question) in ["What is a KV cache?", "Why route by prefix?", "What is a block?"].enumerated() {
+            let a = try await Loopback.post(gateway.url + "/v1/completions", json: ["prompt": document + question, "max_tokens": 1])
+            #expect(a.status == 200, "the engines answer no /tokenize: the gateway tokenized in process")
+            let predicted = Int(a.header("x-kvcache-predicted-cached-tokens") ?? "") ?? -1
+            if i == 0 {
+                holder = a.header("x-kvcache-node")
+            } else {
+                #expect(a.header("x-kvcache-node") == holder)
+                #expect(predicted >= 640, "the shared document is predicted cached")
+                #expect(a.cachedTokens == predicted, "the engine's tokens are the gateway's")
+            }
+            try await Loopback.waitForHealth(gateway) { ($0["indexedBlocks"] as? Int ?? 0) >= 40 }
+        }
+        // Chat templates are the engine's: without its /tokenize, a chat prompt cannot be routed.
+        let chat = try await Loopback.post(
+            gateway.url + "/v1/chat/completions", json: ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 1])
+        #expect(chat.status >= 500)
+    }
+
     @Test("a LoRA adapter named by 'model' is routed to the blocks cached under that adapter")
     func adapterRouting() async throws {
         let engines = [try await EngineDouble(["--adapters", "sql"]), try await EngineDouble(["--adapters", "sql"])]
@@ -250,6 +276,10 @@ struct GatewayEndToEndTests {
             (["--engine", "http://a:1", "--queue-timeout", "nan"], "--queue-timeout"),
             (["--engine", "http://a:1", "--tier-weights", "1,0.5"], "--tier-weights '1,0.5': expected three numbers"),
             (["--engine", "http://a:1", "--speculative-ttl", "-1"], "--speculative-ttl -1"),
+            (
+                ["--engine", "http://a:1", "--tokenizer", "/nonexistent/tokenizer.json"],
+                "--tokenizer /nonexistent/tokenizer.json: cannot be read"
+            ),
         ] {
             let products = Bundle.main.bundleURL.deletingLastPathComponent()
             var binary = products.appendingPathComponent("kvcache-gateway")

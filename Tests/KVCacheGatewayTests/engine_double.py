@@ -44,6 +44,7 @@ ap.add_argument("--prefill-us-per-token", type=float, default=0.0)
 ap.add_argument("--decode-ms-per-token", type=float, default=0.0)
 ap.add_argument("--max-model-len", type=int, default=1 << 20)
 ap.add_argument("--no-events", action="store_true", help="publish no KV events")
+ap.add_argument("--no-tokenize", action="store_true", help="answer POST /tokenize with 404, as an engine without it")
 args = ap.parse_args()
 BS = args.block_size
 ADAPTERS = [a for a in args.adapters.split(",") if a]
@@ -206,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return self.send_json(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error", "code": 400}})
-        if self.path == "/tokenize":
+        if self.path == "/tokenize" and not args.no_tokenize:
             tokens = chat_tokens(body["messages"]) if "messages" in body else list(body.get("prompt", "").encode())
             return self.send_json(200, {"count": len(tokens), "max_model_len": args.max_model_len, "tokens": tokens})
         if self.path not in ("/v1/completions", "/v1/chat/completions"):
