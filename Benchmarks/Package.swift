@@ -39,6 +39,7 @@ let package = Package(
         benchmark("Selection"),
         benchmark("Router"),
         benchmark("Simulation", [.product(name: "KVCacheSim", package: kvcache)]),
+        benchmark("Tokenizers", [.product(name: "KVCacheTokenizers", package: kvcache)]),
     ],
     swiftLanguageModes: [.v6]
 )

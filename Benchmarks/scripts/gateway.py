@@ -8,7 +8,11 @@ Needs: a release build of kvcache-gateway (built here unless --gateway names one
 `sglang-router` and `aiohttp`, and the engine doubles' own needs (pyzmq, msgspec).
 
 Systems, each in front of fresh engine doubles (empty caches):
-  kvcache-gateway kv-cost, ttft-min, cache-aware      (KV events over ZeroMQ)
+  kvcache-gateway kv-cost, ttft-min, cache-aware      (KV events over ZeroMQ; text prompts
+                                                       tokenized by the engines' /tokenize)
+  the same with +tokenizer (kv-cost+tokenizer, …)      (text prompts tokenized in process:
+                                                       --tokenizer with the doubles' byte
+                                                       tokenizer.json)
   sglang-router cache_aware, sglang-router round_robin (approximate text tree / none)
   direct round-robin                                   (the client spreads requests itself)
 
@@ -32,6 +36,8 @@ import argparse, asyncio, json, os, random, signal, socket, statistics, subproce
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 DOUBLE = os.path.join(ROOT, "Tests", "KVCacheGatewayTests", "engine_double.py")
+# The doubles tokenize byte by byte; this tokenizer.json does the same in the gateway.
+BYTE_TOKENIZER = os.path.join(ROOT, "Tests", "KVCacheTokenizersTests", "Fixtures", "bytes.tokenizer.json")
 TRACE = os.path.normpath(os.path.join(ROOT, "..", "shared", "traces", "conversation_trace.jsonl"))
 MOONCAKE_BLOCK = 512
 ALPHABET = "abcdefghijklmnopqrstuvwxyz "
@@ -57,7 +63,8 @@ ap.add_argument("--latency-concurrency", type=int, default=4)
 ap.add_argument("--rate-concurrency", type=int, default=64)
 ap.add_argument("--rate-seconds", type=float, default=10)
 ap.add_argument("--gateway", help="kvcache-gateway binary (default: build it in release)")
-ap.add_argument("--systems", default="kv-cost,ttft-min,cache-aware,cache_aware,round_robin,direct")
+ap.add_argument("--systems",
+                default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,direct")
 ap.add_argument("--phases", default="replay,latency,latency-ids,rate")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
@@ -71,11 +78,15 @@ SYSTEMS = {
     "kv-cost": "kvcache-gateway kv-cost",
     "ttft-min": "kvcache-gateway ttft-min",
     "cache-aware": "kvcache-gateway cache-aware",
+    "kv-cost+tokenizer": "kvcache-gateway kv-cost +tok",
+    "ttft-min+tokenizer": "kvcache-gateway ttft-min +tok",
+    "cache-aware+tokenizer": "kvcache-gateway cache-aware +tok",
     "cache_aware": "sglang-router cache_aware",
     "round_robin": "sglang-router round_robin",
     "direct": "direct round-robin",
 }
 GATEWAY_SELECTORS = {"kv-cost", "ttft-min", "cache-aware"}
+GATEWAYS = GATEWAY_SELECTORS | {s + "+tokenizer" for s in GATEWAY_SELECTORS}
 for s in args.systems.split(","):
     if s not in SYSTEMS:
         sys.exit(f"gateway.py: --systems: unknown system '{s}' (known: {', '.join(SYSTEMS)})")
@@ -122,9 +133,12 @@ class Fleet:
         if system == "direct":
             return None
         port = free_port()
-        if system in GATEWAY_SELECTORS:
-            cmd = [binary, "--port", str(port), "--selector", system, "--log-level", "error",
+        if system in GATEWAYS:
+            selector, _, tokenizer = system.partition("+")
+            cmd = [binary, "--port", str(port), "--selector", selector, "--log-level", "error",
                    "--prefill-us-per-token", str(args.prefill_us_per_token), "--prefill-base-ms", str(args.prefill_base_ms)]
+            if tokenizer:
+                cmd += ["--tokenizer", BYTE_TOKENIZER]
             for e in self.engines:
                 cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}"]
         else:
@@ -360,7 +374,7 @@ async def rate(target, router_pid):
 def main():
     systems = args.systems.split(",")
     phases = set(args.phases.split(","))
-    binary = gateway_binary() if GATEWAY_SELECTORS & set(systems) else None
+    binary = gateway_binary() if GATEWAYS & set(systems) else None
     figures = {"settings": vars(args), "replay": {}, "latency": {}, "latency-ids": {}, "rate": {}}
     if "replay" in phases:
         rows = load_trace()

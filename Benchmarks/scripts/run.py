@@ -7,6 +7,7 @@ Usage (from Benchmarks/):  python3 scripts/run.py [--targets Hashing,Eviction,..
 - builds and runs the peers (../../shared/peers/lru.cpp with g++ -O3, xxbench.c with gcc -O3),
   and for Eviction runs them again after the Swift benchmarks (both LRU ratios are printed);
 - runs `swift package benchmark --target T` for each target (release build);
+- for Tokenizers, times Hugging Face's `tokenizers` (PyPI) on the same files and prompt;
 - prints the medians and the ratios the issues ask for.
 """
 import argparse, os, re, subprocess, sys
@@ -45,6 +46,42 @@ def run_peers(stream):
     return out
 
 
+def tokenizer_prompt():
+    """The prompt of Benchmarks/Tokenizers/Tokenizers.swift, built the same way."""
+    words = [w for w in ("the quick brown fox jumps over the lazy dog while serving engines cache blocks of a "
+                         "shared prefix; routers find them again by hashing, and 42 requests in 2026 reuse "
+                         "what 7 others computed. It's what they're for: don't recompute, reuse!").split(" ") if w]
+    state, text = 7, ""
+    while len(text.encode()) < 1024:
+        state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        text += words[(state >> 33) % len(words)] + " "
+    return text
+
+
+def run_hf_tokenizers(names):
+    """ns per encode of the prompt with Hugging Face's tokenizers, median of 7 runs of 1,000."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        print("(pip install tokenizers to time Hugging Face's tokenizers)", file=sys.stderr)
+        return {}
+    import statistics, time
+    fixtures = os.path.join(ROOT, "..", "Tests", "KVCacheTokenizersTests", "Fixtures")
+    text, out = tokenizer_prompt(), {}
+    for name in names:
+        tok = Tokenizer.from_file(os.path.join(fixtures, f"{name}.tokenizer.json"))
+        for _ in range(200):
+            tok.encode(text)
+        runs = []
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(1000):
+                tok.encode(text)
+            runs.append((time.perf_counter() - start) / 1000 * 1e9)
+        out[name] = statistics.median(runs)
+    return out
+
+
 def run_swift(target):
     cmd = ["swift", "package", "--disable-sandbox", "benchmark", "--target", target, "--no-progress"]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
@@ -69,7 +106,7 @@ def run_swift(target):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router,Simulation")
+    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router,Simulation,Tokenizers")
     args = ap.parse_args()
     targets = args.targets.split(",")
     stream = ensure_stream()
@@ -120,6 +157,22 @@ def main():
         if d and t:
             print(f"  baselines: Swift Dictionary lookup {d / 1e6:.1f} ns, key-bits table lookup {t / 1e6:.1f} ns")
 
+    if "Tokenizers" in targets:
+        families = ["gpt2", "llama3", "sentencepiece"]
+        hf = run_hf_tokenizers(families)
+        print("\n== tokenizers: encode a 1 KB prompt (p50, µs; Hugging Face's through Python) ==")
+        for name in families:
+            ns = swift.get(f"encode 1 KB, {name}")
+            if ns is None:
+                continue
+            line = f"  {name:14s} {ns / 1e3:7.1f} µs"
+            regex = swift.get(f"encode 1 KB, {name} on Regex")
+            if regex:
+                line += f"   on Swift Regex {regex / 1e3:7.1f} µs ({regex / ns:4.1f}x slower)"
+            if name in hf:
+                line += f"   HF tokenizers {hf[name] / 1e3:7.1f} µs ({ns / hf[name]:4.2f}x HF)"
+            print(line)
+
     matrix = {k: v for k, v in swift.items() if k.startswith("reference matrix")}
     if matrix:
         print("\n== the reference matrix of conversation.json (p50; the Python reference takes about 15 s) ==")
@@ -129,7 +182,7 @@ def main():
     if "Selection" in targets:
         print("\n== selection: one decision, 16 nodes, 32-block request (p50, ns) ==")
     for k, v in swift.items():
-        if not k.startswith(("getOrInsert", "baseline", "raw", "PrefixHasher", "reference matrix")):
+        if not k.startswith(("getOrInsert", "baseline", "raw", "PrefixHasher", "reference matrix", "encode 1 KB")):
             print(f"  {v:10.1f} ns  {k}")
 
 

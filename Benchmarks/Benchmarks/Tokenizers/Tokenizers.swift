@@ -1,0 +1,78 @@
+// Tokenizers: µs per 1 KB text prompt for HuggingFaceTokenizer on the test fixtures (GPT-2,
+// Llama 3 and SentencePiece shapes), and, in the same run, the same GPT-2 and Llama 3 files
+// with their split pattern spelled so that it is not recognised and runs on Swift's Regex —
+// the baseline the dedicated scanners are measured against. scripts/tokenizers.py times
+// Hugging Face's tokenizers on the same files and text.
+import Benchmark
+import Foundation
+import KVCacheTokenizers
+
+private let fixtures = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Tests/KVCacheTokenizersTests/Fixtures")
+
+/// The prompt every tokenizer encodes: about 1 KB of prose with numbers and punctuation.
+let prompt: String = {
+    let words = """
+        the quick brown fox jumps over the lazy dog while serving engines cache blocks of a \
+        shared prefix; routers find them again by hashing, and 42 requests in 2026 reuse \
+        what 7 others computed. It's what they're for: don't recompute, reuse!
+        """.split(separator: " ")
+    var state: UInt64 = 7
+    var text = ""
+    while text.utf8.count < 1_024 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        text += words[Int(state >> 33) % words.count] + " "
+    }
+    return text
+}()
+
+private func load(_ name: String, regexFallback: Bool = false) -> HuggingFaceTokenizer {
+    var data = try! Data(contentsOf: fixtures.appendingPathComponent("\(name).tokenizer.json"))
+    if regexFallback {
+        // The same pattern inside a non-capturing group: it matches the same text, but is no
+        // longer one of the patterns the scanners recognise.
+        var json = try! JSONSerialization.jsonObject(with: data) as! [String: Any]
+        var pre = json["pre_tokenizer"] as! [String: Any]
+        if var steps = pre["pretokenizers"] as? [[String: Any]] {
+            var split = steps[0]
+            let pattern = (split["pattern"] as! [String: String])["Regex"]!
+            split["pattern"] = ["Regex": "(?:\(pattern))"]
+            steps[0] = split
+            pre["pretokenizers"] = steps
+        } else {
+            // GPT-2: a ByteLevel step with its regex becomes Split + ByteLevel without it.
+            let gpt2 = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
+            pre = [
+                "type": "Sequence",
+                "pretokenizers": [
+                    ["type": "Split", "pattern": ["Regex": "(?:\(gpt2))"], "behavior": "Isolated", "invert": false],
+                    ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
+                ],
+            ]
+        }
+        json["pre_tokenizer"] = pre
+        data = try! JSONSerialization.data(withJSONObject: json)
+    }
+    return try! HuggingFaceTokenizer(json: data)
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        timeUnits: .microseconds,
+        warmupIterations: 20,
+        maxDuration: .seconds(2),
+        maxIterations: 5_000
+    )
+    let cases: [(String, HuggingFaceTokenizer)] = [
+        ("gpt2", load("gpt2")), ("gpt2 on Regex", load("gpt2", regexFallback: true)),
+        ("llama3", load("llama3")), ("llama3 on Regex", load("llama3", regexFallback: true)),
+        ("sentencepiece", load("sentencepiece")),
+    ]
+    for (name, tokenizer) in cases {
+        Benchmark("encode 1 KB, \(name)") { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(tokenizer.encode(prompt)) }
+        }
+    }
+}
