@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// libFuzzer harnesses for KVCache's untrusted-input parsers, in their own package so the main
+// libFuzzer harnesses for KVCache's untrusted-input parsers and tokenizers, in their own package so the main
 // build never links libFuzzer. Build and run them with Fuzz/fuzz.sh.
 import PackageDescription
 
@@ -13,6 +13,7 @@ let package = Package(
         .executableTarget(name: "FuzzTraceReader", dependencies: ["FuzzSupport", .product(name: "KVCacheSim", package: "KVCache"),
                                                                   .product(name: "KVCache", package: "KVCache")]),
         .executableTarget(name: "FuzzPrefixIndex", dependencies: ["FuzzSupport", .product(name: "KVCache", package: "KVCache")]),
+        .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzSupport", .product(name: "KVCacheTokenizers", package: "KVCache")]),
     ],
     swiftLanguageModes: [.v6]
 )
