@@ -9,10 +9,13 @@ struct _MergeScratch {
     private var lastIsUnknown = false
     /// Candidates, each `rank << 32 | position`: the lowest rank first, then the leftmost.
     private var heap: [UInt64] = []
+    /// Whether `next` links the symbols (after a merge pass); before one, all are live in order.
+    private var linked = false
 
     mutating func start() {
         ids.removeAll(keepingCapacity: true)
         lastIsUnknown = false
+        linked = false
     }
 
     @inline(__always)
@@ -34,7 +37,8 @@ struct _MergeScratch {
     /// Applies `merges` until no adjacent pair has one.
     mutating func merge(_ merges: _PairTable) {
         let n = ids.count
-        guard n > 1 else { return }
+        guard n > 1, merges.count > 0 else { return }
+        linked = true
         next.removeAll(keepingCapacity: true)
         previous.removeAll(keepingCapacity: true)
         heap.removeAll(keepingCapacity: true)
@@ -61,7 +65,7 @@ struct _MergeScratch {
 
     /// Appends the ids of the live symbols, in order.
     func appendIDs(to out: inout [UInt32]) {
-        guard ids.count > 1 else {
+        guard linked else {
             out.append(contentsOf: ids)
             return
         }
