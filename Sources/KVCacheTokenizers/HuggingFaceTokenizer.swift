@@ -71,9 +71,10 @@ public struct HuggingFaceTokenizer: Sendable {
                     let content = try o.string("content")
                     let special = try o.bool("special", default: false)
                     let isNormalized = try o.bool("normalized", default: !special)
-                    let text = isNormalized ? normalizer?.apply(content) ?? content : content
+                    let bytes = Array(content.utf8)
                     let token = _AddedTokens.Token(
-                        bytes: Array(text.utf8), id: try o.id("id"), stripLeft: try o.bool("lstrip", default: false),
+                        bytes: isNormalized ? normalizer?.apply(bytes) ?? bytes : bytes, id: try o.id("id"),
+                        stripLeft: try o.bool("lstrip", default: false),
                         stripRight: try o.bool("rstrip", default: false), singleWord: try o.bool("single_word", default: false))
                     if isNormalized { normalized.append(token) } else { raw.append(token) }
                 } catch { throw error.within("added_tokens[\(i)]") }
@@ -106,8 +107,8 @@ public struct HuggingFaceTokenizer: Sendable {
                         encodeSection(Array(raw[range]), atStart: range.lowerBound == 0, into: &out, &scratch)
                         continue
                     }
-                    let section = String(decoding: UnsafeBufferPointer(rebasing: raw[range]), as: UTF8.self)
-                    let normalized = Array((normalizer?.apply(section) ?? section).utf8)
+                    let section = Array(raw[range])
+                    let normalized = normalizer?.apply(section) ?? section
                     var inner: [_Segment] = []
                     normalized.withUnsafeBufferPointer { normalizedTokens.split($0, 0..<$0.count, into: &inner) }
                     for piece in inner {
