@@ -94,6 +94,7 @@ public final class Gateway: Sendable {
         }
         var sub = EngineEventSubscriber.Configuration()
         sub.logger = c.logger
+        sub.coalescing = c.eventCoalescing
         subscriber = endpoints.isEmpty ? nil : EngineEventSubscriber(endpoints: endpoints, configuration: sub, router: router)
     }
 

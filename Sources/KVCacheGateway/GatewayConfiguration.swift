@@ -60,6 +60,10 @@ public struct GatewayConfiguration: Sendable {
     /// Seconds a prefix routed to an engine with events counts as cached there before its
     /// events arrive (0: off; see ``KVRouter/Configuration/speculativeTTL``).
     public var speculativeTTL = 0.0
+    /// How long the event subscriber lets a burst of KV events gather before it applies them
+    /// to the router in one update (default 1 ms; zero: each message as it arrives; see
+    /// ``KVCacheZMQ/EngineEventSubscriber/Configuration/coalescing``).
+    public var eventCoalescing: Duration = .milliseconds(1)
     /// Prefix of the gateway's metric names (the router's are `<prefix>_router_*`).
     public var metricsPrefix = "kvcache_gateway"
     /// Where log messages go.
@@ -82,6 +86,9 @@ public struct GatewayConfiguration: Sendable {
         guard maximumConcurrency >= 1 else { throw GatewayError("--max-concurrency must be at least 1") }
         guard maximumQueue >= 0 else { throw GatewayError("--max-queue must not be negative") }
         guard maximumAttempts >= 1 else { throw GatewayError("--max-attempts must be at least 1") }
+        guard eventCoalescing >= .zero && eventCoalescing <= .seconds(1) else {
+            throw GatewayError("--event-coalescing \(eventCoalescing) is outside 0...1000 ms")
+        }
         guard speculativeTTL >= 0 && speculativeTTL <= 31_536_000 else {
             throw GatewayError("--speculative-ttl \(speculativeTTL) is outside 0...31536000 seconds")
         }

@@ -25,9 +25,12 @@ import Logging
 /// (the subscriber joined late), it first replays from 0 whatever the engine still buffers.
 ///
 /// One thread polls every socket (no busy waiting; ``stop()`` returns within the poll
-/// interval). Memory stays bounded when the sink falls behind: nothing is queued here; the
-/// SUB socket's high-water mark (``Configuration/receiveHighWaterMark`` messages) makes ZeroMQ
-/// drop what does not fit, which shows up as a sequence gap and is replayed.
+/// interval). After a wake-up it waits ``Configuration/coalescing`` for more messages, then
+/// hands everything that arrived to the sink in one call: a busy engine's stream then costs
+/// one wake-up and one router update per burst rather than per message. Memory stays bounded
+/// when the sink falls behind: at most a burst is held here; the SUB socket's high-water mark
+/// (``Configuration/receiveHighWaterMark`` messages) makes ZeroMQ drop what does not fit,
+/// which shows up as a sequence gap and is replayed.
 public final class EngineEventSubscriber: @unchecked Sendable {
     /// One engine endpoint (one data-parallel rank).
     public struct Endpoint: Sendable, Hashable {
@@ -90,6 +93,11 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         public var topic: String = ""
         /// How long one poll waits, and so how fast ``stop()`` returns (default 100 ms).
         public var pollInterval: Duration = .milliseconds(100)
+        /// How long the thread lets messages gather after a wake-up before it decodes and
+        /// applies them, in one sink call (default 1 ms; zero: each message as it arrives).
+        /// Events reach the sink at most this much later; in exchange a burst of messages
+        /// costs one wake-up and one sink call. At most 1 s.
+        public var coalescing: Duration = .milliseconds(1)
         /// How long a replay may take before it is abandoned (default 2 s).
         public var replayTimeout: Duration = .seconds(2)
         /// Messages ZeroMQ queues per SUB socket before dropping (default 10,000).
@@ -142,6 +150,13 @@ public final class EngineEventSubscriber: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
     private var startupError: String?
+    /// Events decoded and not yet given to the sink, with the batches they came in; touched
+    /// by the polling thread only.
+    private var pending: [EngineEvent] = []
+    private var pendingBatches = 0
+    /// Events past which the polling thread hands what it holds to the sink without waiting
+    /// for the end of the burst, so a flood never piles up here.
+    static let flushThreshold = 8_192
 
     /// Creates a subscriber that hands every decoded batch's events to `sink`.
     public init(endpoints: [Endpoint], configuration: Configuration = Configuration(), sink: @escaping Sink) {
@@ -230,17 +245,22 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         let timeout = Int(
             configuration.pollInterval.components.seconds * 1000
                 + configuration.pollInterval.components.attoseconds / 1_000_000_000_000_000)
+        let coalescing = min(max(configuration.coalescing, .zero), .seconds(1))
+        let coalescingSeconds = Double(coalescing.components.seconds) + Double(coalescing.components.attoseconds) / 1e18
         var items = streams.map { zmq_pollitem_t(socket: $0.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
         while !lock.withLock({ stopRequested }) {
             let n = zmq_poll(&items, Int32(items.count), timeout)
             if n <= 0 { continue }
-            for i in items.indices where items[i].revents & Int16(ZMQ_POLLIN) != 0 {
-                // drain what is there without blocking
+            if coalescingSeconds > 0 { Thread.sleep(forTimeInterval: coalescingSeconds) }
+            // drain every socket without blocking, then apply it all at once
+            for i in streams.indices {
                 while let frames = Self.receive(streams[i].socket, flags: ZMQ_DONTWAIT), frames.count == 3 {
                     handle(frames, stream: &streams[i], context: context, nextEventID: &nextEventID)
                 }
             }
+            flush()
         }
+        flush()
         for s in streams { zmq_close(s.socket) }
         zmq_ctx_term(context)
     }
@@ -296,16 +316,26 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                 }
             }
             var next = nextEventID[node, default: 0]
-            let events = VLLMEventDecoder.engineEvents(batch, node: node, nextEventID: &next)
+            pending.append(contentsOf: VLLMEventDecoder.engineEvents(batch, node: node, nextEventID: &next))
             nextEventID[node] = next
-            sink(events)
-            update {
-                $0.batches += 1
-                $0.events += events.count
-            }
+            pendingBatches += 1
+            if pending.count >= Self.flushThreshold { flush() }
         } catch {
             update { $0.malformed += 1 }
             configuration.logger.warning("malformed payload from \(source): \(error.reason)")
+        }
+    }
+
+    /// Gives the sink the events decoded so far, in the order they came, and counts them.
+    private func flush() {
+        guard !pending.isEmpty || pendingBatches > 0 else { return }
+        if !pending.isEmpty { sink(pending) }
+        let (batches, events) = (pendingBatches, pending.count)
+        pending.removeAll(keepingCapacity: true)
+        pendingBatches = 0
+        update {
+            $0.batches += batches
+            $0.events += events
         }
     }
 
@@ -344,7 +374,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                     configuration.logger.warning(
                         "replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
                     var next = nextEventID[stream.endpoint.node, default: 0]
-                    sink([EngineEvent(node: stream.endpoint.node, eventID: next, kind: .cleared)])
+                    pending.append(EngineEvent(node: stream.endpoint.node, eventID: next, kind: .cleared))
                     next += 1
                     nextEventID[stream.endpoint.node] = next
                 }

@@ -93,6 +93,11 @@ struct GatewayCommand: AsyncParsableCommand {
         parsing: .unconditional,
         help: "Engines with events: seconds a routed prefix counts as cached there until their events say so (0: off).")
     var speculativeTtl: Double = 0
+    @Option(
+        help: ArgumentHelp(
+            "Milliseconds a burst of KV events may gather before it is applied in one router update (0: each as it arrives).",
+            valueName: "ms"))
+    var eventCoalescing: Double = 1
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -124,6 +129,7 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(auditWindow, "--audit-window", 1...100_000_000)
         try check(approximateTtl, "--approximate-ttl", 0.001...31_536_000)
         try check(speculativeTtl, "--speculative-ttl", 0...31_536_000)
+        try check(eventCoalescing, "--event-coalescing", 0...1_000)
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
         }
@@ -177,6 +183,7 @@ struct GatewayCommand: AsyncParsableCommand {
         c.auditWindow = auditWindow
         c.approximate = ApproximateMode(ttl: approximateTtl)
         c.speculativeTTL = speculativeTtl
+        c.eventCoalescing = .microseconds(Int64((eventCoalescing * 1_000).rounded()))
         c.metricsPrefix = metricsPrefix
         c.logger = Logger(label: "kvcache.gateway")
 

@@ -276,6 +276,7 @@ struct GatewayEndToEndTests {
             (["--engine", "http://a:1", "--queue-timeout", "nan"], "--queue-timeout"),
             (["--engine", "http://a:1", "--tier-weights", "1,0.5"], "--tier-weights '1,0.5': expected three numbers"),
             (["--engine", "http://a:1", "--speculative-ttl", "-1"], "--speculative-ttl -1"),
+            (["--engine", "http://a:1", "--event-coalescing", "5000"], "--event-coalescing 5000.0: expected a finite number in 0...1000"),
             (
                 ["--engine", "http://a:1", "--tokenizer", "/nonexistent/tokenizer.json"],
                 "--tokenizer /nonexistent/tokenizer.json: cannot be read"

@@ -83,18 +83,25 @@ struct SubscriberIntegrationTests {
         }
     }
 
-    @Test("stores, removals, a clear, a gap filled by replay, duplicate ranks, malformed payloads")
-    func scenario() throws {
+    @Test(
+        "stores, removals, a clear, a gap filled by replay, duplicate ranks, malformed payloads",
+        arguments: [0, 1, 20])
+    func scenario(coalescingMilliseconds: Int) throws {
         try requirePython()
         let base = Int.random(in: 20_000...59_000)
         let nodes = [0, 0, 1]
         let index = LockedIndex()
         let publisher = try startPublisher(base: base, nodes: nodes)
-        let subscriber = EngineEventSubscriber(endpoints: Self.endpoints(base: base, nodes: nodes)) { index.apply($0) }
+        var configuration = EngineEventSubscriber.Configuration()
+        configuration.coalescing = .milliseconds(coalescingMilliseconds)
+        let subscriber = EngineEventSubscriber(endpoints: Self.endpoints(base: base, nodes: nodes), configuration: configuration) {
+            index.apply($0)
+        }
         try subscriber.start()
         let run = finish(publisher)
-        let stats = subscriber.statistics
+        // stop() hands the sink whatever is still gathering, so the figures below are final
         subscriber.stop()
+        let stats = subscriber.statistics
         #expect(run.status == 0, "publisher failed: \(run.stderr)")
         let holdings = try #require(run.output["holdings"] as? [String: [String: Int]], "publisher output: \(run.output) \(run.stderr)")
         // the index holds exactly what the publisher says each node holds
