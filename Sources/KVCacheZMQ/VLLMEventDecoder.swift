@@ -92,6 +92,7 @@ public struct VLLMEventDecoder: Sendable {
             rank = r
         }
         var events: [VLLMEvent] = []
+        events.reserveCapacity(Int(items[1].via.array.size))
         for (i, e) in Self.elements(items[1]).enumerated() {
             events.append(try decodeEvent(e, index: i))
         }
@@ -124,48 +125,133 @@ public struct VLLMEventDecoder: Sendable {
 
     // MARK: Events
 
-    /// The fields of one event, by name, from either shape.
-    struct Fields {
-        var tag: String
-        var named: [String: msgpack_object]
+    /// The event types this decoder knows.
+    enum _Tag {
+        case stored, removed, cleared
+
+        init?(_ name: msgpack_object_str) {
+            if VLLMEventDecoder.equal(name, "BlockStored") {
+                self = .stored
+            } else if VLLMEventDecoder.equal(name, "BlockRemoved") {
+                self = .removed
+            } else if VLLMEventDecoder.equal(name, "AllBlocksCleared") {
+                self = .cleared
+            } else {
+                return nil
+            }
+        }
+
+        /// The fields a positional (array-shaped) event carries after its tag, in
+        /// declaration order; `nil` for those the decoder does not read.
+        var positional: [_Field?] {
+            switch self {
+            case .stored: Self.storedFields
+            case .removed: Self.removedFields
+            case .cleared: []
+            }
+        }
+
+        // block_hashes, parent_block_hash, token_ids, block_size, lora_id, medium, lora_name,
+        // extra_keys (group_idx, kv_cache_spec_kind and kv_cache_spec_sliding_window follow)
+        static let storedFields: [_Field?] = [
+            .blockHashes, .parent, .tokenIDs, .blockSize, nil, .medium, .loraName, .extraKeys,
+        ]
+        // block_hashes, medium (group_idx and remaining_copy_counts follow)
+        static let removedFields: [_Field?] = [.blockHashes, .medium]
     }
 
-    static let positional: [String: [String]] = [
-        "BlockStored": [
-            "block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium", "lora_name",
-            "extra_keys", "group_idx", "kv_cache_spec_kind", "kv_cache_spec_sliding_window",
-        ],
-        "BlockRemoved": ["block_hashes", "medium", "group_idx", "remaining_copy_counts"],
-        "AllBlocksCleared": [],
-    ]
+    /// The event fields this decoder reads; any other key is ignored.
+    enum _Field: CaseIterable {
+        case blockHashes, parent, tokenIDs, blockSize, medium, loraName, extraKeys
 
-    func fields(_ o: msgpack_object, index: Int) throws(VLLMDecodeError) -> Fields {
-        if o.type == MSGPACK_OBJECT_MAP {
-            var named: [String: msgpack_object] = [:]
-            var tag: String?
-            for (k, v) in Self.pairs(o) {
-                guard let key = Self.string(k) else { throw VLLMDecodeError(reason: "event \(index): a map key is not a string") }
-                if key == "type" {
-                    guard let t = Self.string(v) else {
-                        throw VLLMDecodeError(reason: "event \(index): field 'type' must be a string, got \(Self.kind(v))")
-                    }
-                    tag = t
-                } else {
-                    named[key] = v
+        var name: StaticString {
+            switch self {
+            case .blockHashes: "block_hashes"
+            case .parent: "parent_block_hash"
+            case .tokenIDs: "token_ids"
+            case .blockSize: "block_size"
+            case .medium: "medium"
+            case .loraName: "lora_name"
+            case .extraKeys: "extra_keys"
+            }
+        }
+
+        init?(_ key: msgpack_object_str) {
+            guard let f = Self.allCases.first(where: { VLLMEventDecoder.equal(key, $0.name) }) else { return nil }
+            self = f
+        }
+    }
+
+    /// The fields of one event, from either shape, as msgpack-c objects that point into the
+    /// unpacked payload (nothing is copied until a field is read).
+    struct _Fields {
+        var tag: _Tag
+        var blockHashes, parent, tokenIDs, blockSize, medium, loraName, extraKeys: msgpack_object?
+
+        init(tag: _Tag) { self.tag = tag }
+
+        subscript(field: _Field) -> msgpack_object? {
+            get {
+                switch field {
+                case .blockHashes: blockHashes
+                case .parent: parent
+                case .tokenIDs: tokenIDs
+                case .blockSize: blockSize
+                case .medium: medium
+                case .loraName: loraName
+                case .extraKeys: extraKeys
                 }
             }
-            guard let tag else { throw VLLMDecodeError(reason: "event \(index): no 'type' tag") }
-            return Fields(tag: tag, named: named)
+            set {
+                switch field {
+                case .blockHashes: blockHashes = newValue
+                case .parent: parent = newValue
+                case .tokenIDs: tokenIDs = newValue
+                case .blockSize: blockSize = newValue
+                case .medium: medium = newValue
+                case .loraName: loraName = newValue
+                case .extraKeys: extraKeys = newValue
+                }
+            }
+        }
+    }
+
+    func fields(_ o: msgpack_object, index: Int) throws(VLLMDecodeError) -> _Fields {
+        if o.type == MSGPACK_OBJECT_MAP {
+            var tagName: msgpack_object_str?
+            for pair in Self.pairs(o) {
+                guard pair.key.type == MSGPACK_OBJECT_STR else {
+                    throw VLLMDecodeError(reason: "event \(index): a map key is not a string")
+                }
+                guard Self.equal(pair.key.via.str, "type") else { continue }
+                guard pair.val.type == MSGPACK_OBJECT_STR else {
+                    throw VLLMDecodeError(reason: "event \(index): field 'type' must be a string, got \(Self.kind(pair.val))")
+                }
+                tagName = pair.val.via.str
+            }
+            guard let tagName else { throw VLLMDecodeError(reason: "event \(index): no 'type' tag") }
+            guard let tag = _Tag(tagName) else {
+                throw VLLMDecodeError(reason: "event \(index): unknown event type '\(Self.string(tagName))'")
+            }
+            var f = _Fields(tag: tag)
+            for pair in Self.pairs(o) {
+                if let field = _Field(pair.key.via.str) { f[field] = pair.val }
+            }
+            return f
         }
         if o.type == MSGPACK_OBJECT_ARRAY {
             let items = Self.elements(o)
-            guard let first = items.first, let tag = Self.string(first) else {
+            guard let first = items.first, first.type == MSGPACK_OBJECT_STR else {
                 throw VLLMDecodeError(reason: "event \(index): a positional event must start with its tag")
             }
-            guard let names = Self.positional[tag] else { throw VLLMDecodeError(reason: "event \(index): unknown event type '\(tag)'") }
-            var named: [String: msgpack_object] = [:]
-            for (name, value) in zip(names, items.dropFirst()) { named[name] = value }
-            return Fields(tag: tag, named: named)
+            guard let tag = _Tag(first.via.str) else {
+                throw VLLMDecodeError(reason: "event \(index): unknown event type '\(Self.string(first.via.str))'")
+            }
+            var f = _Fields(tag: tag)
+            for (field, value) in zip(tag.positional, items.dropFirst()) {
+                if let field { f[field] = value }
+            }
+            return f
         }
         throw VLLMDecodeError(reason: "event \(index): expected a map or an array, got \(Self.kind(o))")
     }
@@ -173,10 +259,10 @@ public struct VLLMEventDecoder: Sendable {
     func decodeEvent(_ o: msgpack_object, index: Int) throws(VLLMDecodeError) -> VLLMEvent {
         let f = try fields(o, index: index)
         switch f.tag {
-        case "BlockStored":
-            let blocks = try hashes(f, "block_hashes", index: index)
+        case .stored:
+            let blocks = try hashes(f.blockHashes, "block_hashes", index: index)
             var parent: EngineBlockHash?
-            if let p = f.named["parent_block_hash"], p.type != MSGPACK_OBJECT_NIL {
+            if let p = f.parent, p.type != MSGPACK_OBJECT_NIL {
                 guard let h = Self.hash(p) else {
                     throw VLLMDecodeError(
                         reason: "event \(index): field 'parent_block_hash' must be an integer or bytes, got \(Self.kind(p))")
@@ -184,7 +270,7 @@ public struct VLLMEventDecoder: Sendable {
                 parent = h
             }
             var tokens: [UInt32] = []
-            if let t = f.named["token_ids"] {
+            if let t = f.tokenIDs {
                 guard t.type == MSGPACK_OBJECT_ARRAY else {
                     throw VLLMDecodeError(reason: "event \(index): field 'token_ids' must be an array, got \(Self.kind(t))")
                 }
@@ -200,21 +286,21 @@ public struct VLLMEventDecoder: Sendable {
                 }
             }
             var blockSize = 0
-            if let b = f.named["block_size"] {
+            if let b = f.blockSize {
                 guard let v = Self.int(b), v >= 0 else {
                     throw VLLMDecodeError(reason: "event \(index): field 'block_size' must be an integer ≥ 0, got \(Self.describe(b))")
                 }
                 blockSize = v
             }
             var adapter: String?
-            if let l = f.named["lora_name"], l.type != MSGPACK_OBJECT_NIL {
+            if let l = f.loraName, l.type != MSGPACK_OBJECT_NIL {
                 guard let name = Self.string(l) else {
                     throw VLLMDecodeError(reason: "event \(index): field 'lora_name' must be a string, got \(Self.kind(l))")
                 }
                 adapter = name.isEmpty ? nil : name
             }
             var extraKeys: [[BlockExtraKey]] = []
-            if let x = f.named["extra_keys"], x.type != MSGPACK_OBJECT_NIL {
+            if let x = f.extraKeys, x.type != MSGPACK_OBJECT_NIL {
                 guard x.type == MSGPACK_OBJECT_ARRAY else {
                     throw VLLMDecodeError(reason: "event \(index): field 'extra_keys' must be an array, got \(Self.kind(x))")
                 }
@@ -230,13 +316,12 @@ public struct VLLMEventDecoder: Sendable {
             return .stored(
                 EngineStoredBlocks(
                     blocks: blocks, parent: parent, tokens: tokens, blockSize: blockSize, adapter: adapter,
-                    extraKeys: extraKeys, tier: try tier(f, index: index)))
-        case "BlockRemoved":
-            return .removed(blocks: try hashes(f, "block_hashes", index: index), tier: try tier(f, index: index))
-        case "AllBlocksCleared":
+                    extraKeys: extraKeys, tier: try tier(f.medium, index: index)))
+        case .removed:
+            return .removed(
+                blocks: try hashes(f.blockHashes, "block_hashes", index: index), tier: try tier(f.medium, index: index))
+        case .cleared:
             return .cleared
-        default:
-            throw VLLMDecodeError(reason: "event \(index): unknown event type '\(f.tag)'")
         }
     }
 
@@ -261,8 +346,8 @@ public struct VLLMEventDecoder: Sendable {
         }
     }
 
-    func hashes(_ f: Fields, _ name: String, index: Int) throws(VLLMDecodeError) -> [EngineBlockHash] {
-        guard let list = f.named[name] else { throw VLLMDecodeError(reason: "event \(index): missing field '\(name)'") }
+    func hashes(_ field: msgpack_object?, _ name: StaticString, index: Int) throws(VLLMDecodeError) -> [EngineBlockHash] {
+        guard let list = field else { throw VLLMDecodeError(reason: "event \(index): missing field '\(name)'") }
         guard list.type == MSGPACK_OBJECT_ARRAY else {
             throw VLLMDecodeError(reason: "event \(index): field '\(name)' must be an array, got \(Self.kind(list))")
         }
@@ -277,37 +362,53 @@ public struct VLLMEventDecoder: Sendable {
         return out
     }
 
-    func tier(_ f: Fields, index: Int) throws(VLLMDecodeError) -> StorageTier {
-        guard let m = f.named["medium"], m.type != MSGPACK_OBJECT_NIL else { return .device }
-        guard let s = Self.string(m) else {
+    func tier(_ field: msgpack_object?, index: Int) throws(VLLMDecodeError) -> StorageTier {
+        guard let m = field, m.type != MSGPACK_OBJECT_NIL else { return .device }
+        guard m.type == MSGPACK_OBJECT_STR else {
             throw VLLMDecodeError(reason: "event \(index): field 'medium' must be a string, got \(Self.kind(m))")
         }
-        switch s.uppercased() {
-        case "GPU": return .device
-        case "CPU": return .host
-        default: return .disk
-        }
+        if Self.equal(m.via.str, "GPU", ignoringCase: true) { return .device }
+        if Self.equal(m.via.str, "CPU", ignoringCase: true) { return .host }
+        return .disk
     }
 
     // MARK: msgpack-c objects
 
-    static func elements(_ o: msgpack_object) -> [msgpack_object] {
+    // The views below point into the unpacked payload and live as long as it does, which is
+    // for the whole of one `decode` call.
+
+    static func elements(_ o: msgpack_object) -> UnsafeBufferPointer<msgpack_object> {
         let a = o.via.array
-        guard a.size > 0, let p = a.ptr else { return [] }
-        return Array(UnsafeBufferPointer(start: p, count: Int(a.size)))
+        return UnsafeBufferPointer(start: a.ptr, count: a.ptr == nil ? 0 : Int(a.size))
     }
 
-    static func pairs(_ o: msgpack_object) -> [(msgpack_object, msgpack_object)] {
+    static func pairs(_ o: msgpack_object) -> UnsafeBufferPointer<msgpack_object_kv> {
         let m = o.via.map
-        guard m.size > 0, let p = m.ptr else { return [] }
-        return UnsafeBufferPointer(start: p, count: Int(m.size)).map { ($0.key, $0.val) }
+        return UnsafeBufferPointer(start: m.ptr, count: m.ptr == nil ? 0 : Int(m.size))
     }
+
+    static func bytes(_ s: msgpack_object_str) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: s.ptr, count: s.ptr == nil ? 0 : Int(s.size))
+    }
+
+    static func string(_ s: msgpack_object_str) -> String { String(decoding: bytes(s), as: UTF8.self) }
 
     static func string(_ o: msgpack_object) -> String? {
-        guard o.type == MSGPACK_OBJECT_STR else { return nil }
-        let s = o.via.str
-        guard s.size > 0, let p = s.ptr else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(s.size)), as: UTF8.self)
+        o.type == MSGPACK_OBJECT_STR ? string(o.via.str) : nil
+    }
+
+    /// Whether `s` spells `literal` (ASCII letters compared without case when asked), with
+    /// no `String` made.
+    static func equal(_ s: msgpack_object_str, _ literal: StaticString, ignoringCase: Bool = false) -> Bool {
+        let b = bytes(s)
+        guard b.count == literal.utf8CodeUnitCount else { return false }
+        let l = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+        for i in 0..<b.count {
+            var c = b[i]
+            if ignoringCase, c >= 0x61, c <= 0x7A { c -= 0x20 }
+            if c != l[i] { return false }
+        }
+        return true
     }
 
     static func int(_ o: msgpack_object) -> Int? {
