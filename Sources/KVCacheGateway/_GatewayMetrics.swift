@@ -1,7 +1,8 @@
 import Metrics
+import Synchronization
 
 /// The gateway's own swift-metrics instruments (the router's are its own), made once.
-struct _GatewayMetrics: Sendable {
+final class _GatewayMetrics: Sendable {
     let prefix: String
     let retries: Counter
     let queueRejections: Counter
@@ -10,6 +11,14 @@ struct _GatewayMetrics: Sendable {
     let inFlight: Meter
     let firstByte: Timer
     let duration: Timer
+    /// `requests_total` by endpoint and status, made on first use: making a counter asks the
+    /// metrics backend to look its labels up, which is not worth doing for every request.
+    private let answeredCounters = Mutex<[AnsweredKey: Counter]>([:])
+
+    private struct AnsweredKey: Hashable {
+        var endpoint: String
+        var status: Int
+    }
 
     init(prefix: String) {
         self.prefix = prefix
@@ -24,7 +33,14 @@ struct _GatewayMetrics: Sendable {
 
     /// One answered request, by endpoint and status code.
     func answered(_ endpoint: String, status: Int) {
-        Counter(label: "\(prefix)_requests_total", dimensions: [("endpoint", endpoint), ("status", "\(status)")]).increment()
+        let key = AnsweredKey(endpoint: endpoint, status: status)
+        let counter = answeredCounters.withLock { counters in
+            if let c = counters[key] { return c }
+            let c = Counter(label: "\(prefix)_requests_total", dimensions: [("endpoint", endpoint), ("status", "\(status)")])
+            counters[key] = c
+            return c
+        }
+        counter.increment()
     }
 
     /// One failed upstream attempt on `node`.
