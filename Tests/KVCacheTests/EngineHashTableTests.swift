@@ -42,4 +42,28 @@ struct EngineHashTableTests {
             }
         }
     }
+
+    /// A stored run reserves room first, so the buckets it asked for ahead stay where they were.
+    @Test("reserve keeps every entry and makes room for that many without growing again")
+    func reserveMakesRoom() {
+        var table = _EngineHashTable()
+        for k in UInt64(1)...100 { _ = table.store(k, router: k &* 7, tier: 0) }
+        table.reserve(5_000)
+        let buckets = table._entries.count
+        #expect(buckets * 3 >= 5_000 * 4)
+        for k in UInt64(1)...100 { #expect(table.value(for: k)?.router == k &* 7) }
+        for k in UInt64(101)...5_000 {
+            let inserted = table.store(k, router: k &* 7, tier: 1)
+            #expect(inserted)
+        }
+        #expect(table._entries.count == buckets)
+        #expect(table.count == 5_000)
+        table.reserve(10)
+        #expect(table._entries.count == buckets)
+        for k in UInt64(1)...5_000 {
+            let released = table.release(k, tier: k <= 100 ? 0 : 1)
+            #expect(released == k &* 7)
+        }
+        #expect(table.count == 0)
+    }
 }

@@ -1,8 +1,11 @@
+import CKVCore
+
 /// One node's engine hashes and the router block each names, reference-counted per tier.
 ///
-/// ``_LinearProbing`` over one contiguous array, at most three quarters full: engine hashes
-/// are usually digests already, and an engine that publishes small integers is spread by the
-/// probing's mix too, without a keyed hash per lookup. An entry is empty when all its
+/// ``_LinearProbing`` over one contiguous array (on huge pages when large: it is probed at
+/// random), at most three quarters full: engine hashes are usually digests already, and an
+/// engine that publishes small integers is spread by the probing's mix too, without a keyed
+/// hash per lookup. An entry is empty when all its
 /// reference counts are zero: a mapped block always has at least one.
 struct _EngineHashTable: Sendable {
     struct _Entry: Sendable, _ProbedEntry {
@@ -27,6 +30,17 @@ struct _EngineHashTable: Sendable {
             guard let base = e.baseAddress else { return nil }
             let (i, found) = _LinearProbing.probe(base, e.count, key)
             return found ? e[i].value : nil
+        }
+    }
+
+    /// Starts loading the home bucket of `key` into the cache (no effect on results): a run of
+    /// blocks asks for the buckets of the blocks ahead, so their misses overlap.
+    /// - Complexity: O(1)
+    @inline(__always)
+    func prefetch(_ key: UInt64) {
+        _entries.withUnsafeBufferPointer { e in
+            guard let base = e.baseAddress else { return }
+            kvc_prefetch(base + _LinearProbing.home(key, e.count))
         }
     }
 
@@ -65,10 +79,19 @@ struct _EngineHashTable: Sendable {
         return router
     }
 
-    /// Twice the buckets (16 at first), every entry probed into its place again.
+    /// Grows the table, if needed, so that `count` entries fit without growing again.
+    /// - Complexity: O(buckets) when it grows, else O(1)
+    mutating func reserve(_ count: Int) {
+        var buckets = max(16, _entries.count)
+        while count * 4 > buckets * 3 { buckets *= 2 }
+        if buckets > _entries.count { _grow(to: buckets) }
+    }
+
+    /// Twice the buckets (16 at first), or `buckets` buckets; every entry probed into its
+    /// place again.
     /// - Complexity: O(buckets)
-    mutating func _grow() {
-        var grown = [_Entry](repeating: .vacant, count: max(16, _entries.count * 2))
+    mutating func _grow(to buckets: Int? = nil) {
+        var grown = _largeArray(repeating: _Entry.vacant, count: buckets ?? max(16, _entries.count * 2))
         grown.withUnsafeMutableBufferPointer { g in
             for entry in _entries where entry.isOccupied {
                 g[_LinearProbing.probe(g.baseAddress!, g.count, entry.key).bucket] = entry

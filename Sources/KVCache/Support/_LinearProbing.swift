@@ -18,6 +18,10 @@ internal protocol _ProbedEntry {
 /// long a table lives.
 @usableFromInline
 internal enum _LinearProbing {
+    /// How many keys ahead a loop over a run of keys asks for their buckets: far enough that
+    /// a bucket has arrived by the time the loop reaches it, near enough that it is still there.
+    @inlinable static var prefetchDistance: Int { 8 }
+
     /// The bucket a key's probe run starts at.
     @inlinable @inline(__always)
     static func home(_ key: UInt64, _ n: Int) -> Int {
