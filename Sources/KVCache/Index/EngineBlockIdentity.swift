@@ -94,10 +94,8 @@ public struct EngineBlockIdentity: Sendable {
             let t = tier.rawValue
             var map = _maps.removeValue(forKey: node) ?? _EngineHashTable()  // one lookup of the node's map
             let before = map.count
-            let ahead = _LinearProbing.prefetchDistance
-            for b in blocks.prefix(ahead) { map.prefetch(b.rawValue) }
             for (i, b) in blocks.enumerated() {
-                if i + ahead < blocks.count { map.prefetch(blocks[i + ahead].rawValue) }
+                _LinearProbing.prefetchAhead(of: i, count: blocks.count) { map.prefetch(blocks[$0].rawValue) }
                 guard let router = map.release(b.rawValue, tier: t) else {
                     statistics.unknownRemovals += 1
                     continue
@@ -146,11 +144,9 @@ public struct EngineBlockIdentity: Sendable {
         routerBlocks.reserveCapacity(run.blocks.count)
         var map = _maps.removeValue(forKey: node) ?? _EngineHashTable()
         map.reserve(map.count + run.blocks.count)  // no growth mid-run: the buckets asked for ahead stay valid
-        let ahead = _LinearProbing.prefetchDistance
-        for b in run.blocks.prefix(ahead) { map.prefetch(b.rawValue) }
         run.tokens.withUnsafeBufferPointer { tokens in
             for (i, engine) in run.blocks.enumerated() {
-                if i + ahead < run.blocks.count { map.prefetch(run.blocks[i + ahead].rawValue) }
+                _LinearProbing.prefetchAhead(of: i, count: run.blocks.count) { map.prefetch(run.blocks[$0].rawValue) }
                 let block = UnsafeBufferPointer(rebasing: tokens[(i * size)..<((i + 1) * size)])
                 let extra = run.extraKeys.isEmpty ? nil : Self.extraDigest(run.extraKeys[i], adapter: run.adapter)
                 let routerHash = h.hashBlock(block, parent: parent, extra: extra).hash

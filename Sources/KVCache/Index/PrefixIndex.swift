@@ -163,28 +163,18 @@ public struct PrefixIndex: Sendable {
         case .stored(let parent, let blocks, let tier):
             var p = parent?.rawValue
             for (i, b) in blocks.enumerated() {
-                _prefetchAhead(of: i, in: blocks)
+                _LinearProbing.prefetchAhead(of: i, count: blocks.count) { _table.prefetch(blocks[$0].rawValue) }
                 _store(b.rawValue, parent: p, node: node, tier: tier.rawValue)
                 p = b.rawValue
             }
         case .removed(let blocks, let tier):
             for (i, b) in blocks.enumerated() {
-                _prefetchAhead(of: i, in: blocks)
+                _LinearProbing.prefetchAhead(of: i, count: blocks.count) { _table.prefetch(blocks[$0].rawValue) }
                 _remove(b.rawValue, node: node, tier: tier.rawValue)
             }
         case .cleared:
             _clear(node: node)
         }
-    }
-
-    /// Asks for what a run's later blocks will touch while block `i` is applied, so that their
-    /// cache misses overlap: the bucket of the block ``_LinearProbing/prefetchDistance`` ahead
-    /// (the first call asks for all blocks up to there).
-    @usableFromInline @inline(__always)
-    func _prefetchAhead(of i: Int, in blocks: [BlockHash]) {
-        let ahead = _LinearProbing.prefetchDistance
-        if i == 0 { for b in blocks.prefix(ahead) { _table.prefetch(b.rawValue) } }
-        if i + ahead < blocks.count { _table.prefetch(blocks[i + ahead].rawValue) }
     }
 
     /// Applies events in order.

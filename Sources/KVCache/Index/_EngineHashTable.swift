@@ -5,8 +5,8 @@ import CKVCore
 /// ``_LinearProbing`` over one contiguous array (on huge pages when large: it is probed at
 /// random), at most three quarters full: engine hashes are usually digests already, and an
 /// engine that publishes small integers is spread by the probing's mix too, without a keyed
-/// hash per lookup. An entry is empty when all its
-/// reference counts are zero: a mapped block always has at least one.
+/// hash per lookup. An entry is empty when all its reference counts are zero: a mapped block
+/// always has at least one.
 struct _EngineHashTable: Sendable {
     struct _Entry: Sendable, _ProbedEntry {
         var key: UInt64

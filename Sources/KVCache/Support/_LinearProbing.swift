@@ -22,6 +22,15 @@ internal enum _LinearProbing {
     /// a bucket has arrived by the time the loop reaches it, near enough that it is still there.
     @inlinable static var prefetchDistance: Int { 8 }
 
+    /// Calls `prefetch` with the positions a loop over `count` keys should ask for while it is
+    /// at position `i`: the one ``prefetchDistance`` ahead, and at the start every position up
+    /// to there, so each key's bucket is on its way before the loop needs it.
+    @inlinable @inline(__always)
+    static func prefetchAhead(of i: Int, count: Int, _ prefetch: (Int) -> Void) {
+        if i == 0 { for k in 0..<min(prefetchDistance, count) { prefetch(k) } }
+        if i + prefetchDistance < count { prefetch(i + prefetchDistance) }
+    }
+
     /// The bucket a key's probe run starts at.
     @inlinable @inline(__always)
     static func home(_ key: UInt64, _ n: Int) -> Int {
