@@ -16,7 +16,11 @@ public struct EngineTokenizer: Tokenizer {
     ///   - timeout: How long one `/tokenize` call may take.
     ///   - chooseEngine: Which engine to ask, called once per prompt.
     public init(client: HTTPClient, timeout: Duration = .seconds(10), chooseEngine: @escaping EngineChooser) {
-        exchange = _JSONExchange(client: client, timeout: timeout, maximumBytes: 256 << 20)
+        self.init(clients: _UpstreamClients(client), timeout: timeout, chooseEngine: chooseEngine)
+    }
+
+    init(clients: _UpstreamClients, timeout: Duration, chooseEngine: @escaping EngineChooser) {
+        exchange = _JSONExchange(clients: clients, timeout: timeout, maximumBytes: 256 << 20)
         self.chooseEngine = chooseEngine
     }
 

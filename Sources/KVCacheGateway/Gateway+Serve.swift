@@ -53,10 +53,10 @@ extension Gateway {
         do {
             try await group.run()
         } catch {
-            try? await client.shutdown()
+            await clients.shutdown()
             throw error
         }
-        try? await client.shutdown()
+        await clients.shutdown()
     }
 
     /// One round of active health checks: each engine's `GET /health`, and the adapters its

@@ -32,7 +32,7 @@ public final class Gateway: Sendable {
     public let router: KVRouter
     /// The engines' KV-event subscriber, when any engine publishes events.
     public let subscriber: EngineEventSubscriber?
-    let client: HTTPClient
+    let clients: _UpstreamClients
     let directory: EngineDirectory
     let tokenizer: any Tokenizer
     let gate: AdmissionGate
@@ -69,13 +69,13 @@ public final class Gateway: Sendable {
         http.redirectConfiguration = .disallow
         // The gateway bootstraps no tracer; without one, a request opens no (no-op) span.
         http.tracing.tracer = nil
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        clients = _UpstreamClients(configuration: http)
         directory = EngineDirectory(
             specs: c.engines, router: router, failureThreshold: c.failureThreshold, cooldown: c.breakerCooldown,
             metricsPrefix: c.metricsPrefix, logger: c.logger)
-        exchange = _JSONExchange(client: client, timeout: c.healthTimeout, maximumBytes: 16 << 20)
+        exchange = _JSONExchange(clients: clients, timeout: c.healthTimeout, maximumBytes: 16 << 20)
         let directory = directory
-        let engines = EngineTokenizer(client: client, timeout: c.requestTimeout) { directory.upURLs().first }
+        let engines = EngineTokenizer(clients: clients, timeout: c.requestTimeout) { directory.upURLs().first }
         if let tokenizer {
             self.tokenizer = tokenizer
         } else if let text = c.textTokenizer {
@@ -183,7 +183,7 @@ public final class Gateway: Sendable {
             }
             upstream.body = .bytes(body)
             do {
-                let response = try await client.execute(upstream, deadline: deadline)
+                let response = try await clients.current.execute(upstream, deadline: deadline)
                 let code = Int(response.status.code)
                 if [502, 503, 504].contains(code), excluded.count + 1 < configuration.maximumAttempts {
                     _ = try? await response.body.collect(upTo: 1 << 20)

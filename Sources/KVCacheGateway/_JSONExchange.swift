@@ -6,7 +6,7 @@ import NIOFoundationCompat
 /// One small JSON request to an engine (tokenize, health, models) with a deadline and a cap on
 /// the answer's size, so a misbehaving engine can neither hang nor flood the gateway.
 struct _JSONExchange: Sendable {
-    let client: HTTPClient
+    let clients: _UpstreamClients
     let timeout: Duration
     let maximumBytes: Int
 
@@ -22,7 +22,7 @@ struct _JSONExchange: Sendable {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: body))
         }
-        let response = try await client.execute(request, timeout: .init(timeout))
+        let response = try await clients.current.execute(request, timeout: .init(timeout))
         let bytes = try await response.body.collect(upTo: maximumBytes)
         return (Int(response.status.code), Data(buffer: bytes))
     }

@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -190,6 +193,27 @@ struct GatewayPartsTests {
         #expect(throws: GatewayError.self) { try c.validate() }
         c.engines[1].node = 1
         try c.validate()
+    }
+
+    @Test("each event loop gets the client whose connections live on it; other threads the whole group's")
+    func upstreamClients() async throws {
+        let clients = _UpstreamClients(configuration: HTTPClient.Configuration())
+        let group = MultiThreadedEventLoopGroup.singleton
+        var seen = Set<ObjectIdentifier>()
+        for loop in group.makeIterator() {
+            let client = try await loop.submit { clients.current }.get()
+            #expect(client.eventLoopGroup === loop)
+            seen.insert(ObjectIdentifier(client))
+        }
+        #expect(seen.count == group.makeIterator().map { $0 }.count)
+        let offLoop = await Task.detached { (MultiThreadedEventLoopGroup.currentEventLoop == nil, clients.current) }.value
+        if offLoop.0 { #expect(offLoop.1.eventLoopGroup === group) }
+        let thread = await withCheckedContinuation { done in Thread { done.resume(returning: clients.current) }.start() }
+        #expect(thread.eventLoopGroup === group)
+        let borrowed = HTTPClient(eventLoopGroupProvider: .singleton)
+        #expect(try await group.next().submit { _UpstreamClients(borrowed).current }.get() === borrowed)
+        await clients.shutdown()
+        try await borrowed.shutdown()
     }
 }
 
