@@ -1,7 +1,8 @@
 /// First in, first out: the victim is the oldest insertion; accesses change nothing.
 ///
 /// The baseline of every cache study (Belady, "A study of replacement algorithms for a
-/// virtual-storage computer", IBM Systems Journal 5(2), 1966). One intrusive list over slots.
+/// virtual-storage computer", IBM Systems Journal 5(2), 1966). One intrusive list over slots,
+/// newest at the head.
 @frozen
 public struct FIFO: EvictionAlgorithm, Sendable {
     /// The policy name: `fifo`.
@@ -29,4 +30,11 @@ public struct FIFO: EvictionAlgorithm, Sendable {
     public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _list.popBack(_links.mutablePointer) }
     @inlinable public mutating func _beginExclusiveAccess() { _links.beginExclusive() }
     @inlinable public mutating func _endExclusiveAccess() { _links.endExclusive() }
+
+    /// Makes `slot` the newest block, as if it had just been inserted (``LRU`` on a hit).
+    /// - Complexity: O(1)
+    @inlinable @inline(__always)
+    mutating func _requeue(_ slot: BlockSlot) {
+        if _list.head != slot { _list.moveToFront(slot, _links.mutablePointer) }
+    }
 }

@@ -11,10 +11,10 @@ public struct LFU: EvictionAlgorithm, Sendable {
 
     /// Creates an LFU for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _buckets = _FrequencyBuckets(capacity: capacity, classes: 1) }
+    public init(capacity: Int) { self.init(capacity: capacity, classes: 1) }
 
     /// - Complexity: O(1)
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.add(slot, frequency: 1, class: 0) }
+    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _insert(slot, class: 0) }
     /// - Complexity: O(1)
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.increment(slot) }
     /// The block the next eviction takes.
@@ -29,9 +29,20 @@ public struct LFU: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didPin(_ slot: BlockSlot) { _buckets.remove(slot) }
     /// Returns the block with its count (+1 for the use that pinned it).
     /// - Complexity: O(number of distinct frequencies)
-    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
-        _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: 0)
-    }
+    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) { _return(slot, class: 0) }
     @inlinable public mutating func _beginExclusiveAccess() { _buckets.beginExclusive() }
     @inlinable public mutating func _endExclusiveAccess() { _buckets.endExclusive() }
+
+    /// An LFU whose buckets keep `classes` sub-lists, evicted from the highest class first
+    /// among equal counts (``LengthAware``).
+    @inlinable
+    init(capacity: Int, classes: Int) { _buckets = _FrequencyBuckets(capacity: capacity, classes: classes) }
+
+    /// Inserts `slot` with count 1 in position class `c`.
+    @inlinable mutating func _insert(_ slot: BlockSlot, class c: Int) { _buckets.add(slot, frequency: 1, class: c) }
+
+    /// Returns a pinned block to class `c` with its count plus one (the use that pinned it).
+    @inlinable mutating func _return(_ slot: BlockSlot, class c: Int) {
+        _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: c)
+    }
 }

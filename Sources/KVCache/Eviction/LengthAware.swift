@@ -15,11 +15,12 @@ public struct LengthAware: EvictionAlgorithm, Sendable {
     public static var name: String { "length-aware" }
     /// The number of position classes.
     public static let positionClasses = 8
-    @usableFromInline internal var _buckets: _FrequencyBuckets
+    /// The frequency buckets, one sub-list per position class.
+    @usableFromInline internal var _lfu: LFU
 
     /// Creates a length-aware LFU for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _buckets = _FrequencyBuckets(capacity: capacity, classes: Self.positionClasses) }
+    public init(capacity: Int) { _lfu = LFU(capacity: capacity, classes: Self.positionClasses) }
 
     /// `⌊log₂(position + 1)⌋`, capped at `positionClasses − 1`.
     @inlinable static func _class(_ block: BlockInfo) -> Int {
@@ -28,25 +29,21 @@ public struct LengthAware: EvictionAlgorithm, Sendable {
     }
 
     /// - Complexity: O(1)
-    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
-        _buckets.add(slot, frequency: 1, class: Self._class(block))
-    }
+    @inlinable public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) { _lfu._insert(slot, class: Self._class(block)) }
     /// - Complexity: O(1)
-    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _buckets.increment(slot) }
+    @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _lfu.didAccess(slot, block) }
     /// The block the next eviction takes.
-    @inlinable public var victimHint: BlockSlot { _buckets.victimHint }
-    /// - Complexity: O(1)
-    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _buckets.remove(slot) }
+    @inlinable public var victimHint: BlockSlot { _lfu.victimHint }
     /// Lowest count, then latest position, then least recently touched.
     /// - Complexity: O(1)
-    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _buckets.popVictim() }
+    @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _lfu.evict(for: incoming) }
+    /// - Complexity: O(1)
+    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _lfu.didRemove(slot) }
     /// Keeps the block's count while pinned.
-    @inlinable public mutating func didPin(_ slot: BlockSlot) { _buckets.remove(slot) }
+    @inlinable public mutating func didPin(_ slot: BlockSlot) { _lfu.didPin(slot) }
     /// Returns the block with its count (+1 for the use that pinned it).
     /// - Complexity: O(number of distinct frequencies)
-    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
-        _buckets.add(slot, frequency: _buckets.frequency(slot) &+ 1, class: Self._class(block))
-    }
-    @inlinable public mutating func _beginExclusiveAccess() { _buckets.beginExclusive() }
-    @inlinable public mutating func _endExclusiveAccess() { _buckets.endExclusive() }
+    @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) { _lfu._return(slot, class: Self._class(block)) }
+    @inlinable public mutating func _beginExclusiveAccess() { _lfu._beginExclusiveAccess() }
+    @inlinable public mutating func _endExclusiveAccess() { _lfu._endExclusiveAccess() }
 }
