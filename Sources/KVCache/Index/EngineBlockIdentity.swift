@@ -83,7 +83,7 @@ public struct EngineBlockIdentity: Sendable {
     /// - Throws: ``EngineEventError`` when a stored run cannot be hashed (block size, token
     ///   count); nothing is changed then.
     /// - Complexity: O(tokens + blocks) expected; O(blocks of the node) for `cleared`.
-    public mutating func translate(_ event: EngineEvent) throws(EngineEventError) -> KVEvent.Kind {
+    public mutating func translate(_ event: EngineEvent) throws(EngineEventError) -> KVEventKind {
         let node = event.node
         switch event.kind {
         case .stored(let run):
@@ -116,7 +116,7 @@ public struct EngineBlockIdentity: Sendable {
         if let map = _maps.removeValue(forKey: node) { _mapped -= map.count }
     }
 
-    mutating func _store(_ run: EngineStoredBlocks, node: NodeID) throws(EngineEventError) -> KVEvent.Kind {
+    mutating func _store(_ run: EngineStoredBlocks, node: NodeID) throws(EngineEventError) -> KVEventKind {
         guard run.blockSize == hasher.blockSize else {
             statistics.blockSizeMismatches += 1
             throw .blockSizeMismatch(node: node, engine: run.blockSize, router: hasher.blockSize)

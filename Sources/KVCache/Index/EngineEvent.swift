@@ -29,31 +29,19 @@ public struct EngineBlockHash: Sendable, Hashable, CustomStringConvertible {
 
 /// A change to one node's KV cache as the engine reports it: engine block hashes plus, for
 /// stores, the tokens that let the router compute its own block identity.
-public struct EngineEvent: Sendable, Hashable {
-    /// What happened.
-    public enum Kind: Sendable, Hashable {
-        /// Blocks were stored.
-        case stored(EngineStoredBlocks)
-        /// Blocks (named by engine hash) were removed from `tier`.
-        case removed(blocks: [EngineBlockHash], tier: StorageTier)
-        /// The node dropped every block.
-        case cleared
-    }
+public typealias EngineEvent = NodeEvent<EngineEventKind>
 
-    /// The node the event comes from.
-    public var node: NodeID
-    /// The node's event sequence number (0, 1, 2, … per node).
-    public var eventID: UInt64
-    /// What happened.
-    public var kind: Kind
+/// What happened to a node's cache, as the engine names it (the kind of an ``EngineEvent``).
+public enum EngineEventKind: Sendable, Hashable {
+    /// Blocks were stored.
+    case stored(EngineStoredBlocks)
+    /// Blocks (named by engine hash) were removed from `tier`.
+    case removed(blocks: [EngineBlockHash], tier: StorageTier)
+    /// The node dropped every block.
+    case cleared
+}
 
-    /// Creates an event.
-    public init(node: NodeID, eventID: UInt64, kind: Kind) {
-        self.node = node
-        self.eventID = eventID
-        self.kind = kind
-    }
-
+extension EngineEvent {
     /// The event with the engine's hashes used directly as index keys, for an index that
     /// shares the engine's hash scheme (no re-hashing; a router that hashes prompts itself
     /// needs ``EngineBlockIdentity`` instead).

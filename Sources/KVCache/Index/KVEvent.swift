@@ -1,33 +1,21 @@
-/// A change to one node's KV cache, as engines publish it.
+/// A change to one node's KV cache in the router's block identity, as the index applies it.
 ///
-/// Every event carries the node's monotonically increasing `eventID`; a ``PrefixIndex`` uses
-/// it to spot lost events (gaps) and stale or repeated ones.
-public struct KVEvent: Sendable, Hashable {
-    /// What happened.
-    public enum Kind: Sendable, Hashable {
-        /// `blocks` (a run of a chain, in order) were stored under `parent` (`nil`: the run
-        /// starts a chain).
-        case stored(parent: BlockHash?, blocks: [BlockHash], tier: StorageTier)
-        /// `blocks` were removed from `tier`.
-        case removed(blocks: [BlockHash], tier: StorageTier)
-        /// The node dropped every block (restart, reset).
-        case cleared
-    }
+/// The router's own hashes name the blocks; engines' events in their own hashes
+/// (``EngineEvent``) become these through ``EngineBlockIdentity``.
+public typealias KVEvent = NodeEvent<KVEventKind>
 
-    /// The node the event comes from.
-    public var node: NodeID
-    /// The node's event sequence number.
-    public var eventID: UInt64
-    /// What happened.
-    public var kind: Kind
+/// What happened to a node's cache, in the router's hashes (the kind of a ``KVEvent``).
+public enum KVEventKind: Sendable, Hashable {
+    /// `blocks` (a run of a chain, in order) were stored under `parent` (`nil`: the run
+    /// starts a chain).
+    case stored(parent: BlockHash?, blocks: [BlockHash], tier: StorageTier)
+    /// `blocks` were removed from `tier`.
+    case removed(blocks: [BlockHash], tier: StorageTier)
+    /// The node dropped every block (restart, reset).
+    case cleared
+}
 
-    /// Creates an event.
-    public init(node: NodeID, eventID: UInt64, kind: Kind) {
-        self.node = node
-        self.eventID = eventID
-        self.kind = kind
-    }
-
+extension KVEvent {
     /// A `stored` event.
     public static func stored(
         node: NodeID, eventID: UInt64, parent: BlockHash?, blocks: [BlockHash],

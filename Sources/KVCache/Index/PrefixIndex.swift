@@ -156,7 +156,7 @@ public struct PrefixIndex: Sendable {
 
     /// Applies what an event says, with no ordering check (the caller has ordered it).
     @usableFromInline
-    mutating func _apply(_ kind: KVEvent.Kind, node: NodeID) {
+    mutating func _apply(_ kind: KVEventKind, node: NodeID) {
         _noteNode(node)
         statistics.eventsApplied += 1
         switch kind {
