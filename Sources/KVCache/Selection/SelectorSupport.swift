@@ -21,6 +21,37 @@ public enum SelectorSupport {
         return best
     }
 
+    /// The number of available nodes.
+    /// - Complexity: O(nodes)
+    @inlinable
+    public static func availableCount(_ nodes: [NodeState]) -> Int {
+        var count = 0
+        for n in nodes where n.isAvailable { count += 1 }
+        return count
+    }
+
+    /// The available node of rank `rank` in `nodes`' order (0 for the first), found without
+    /// collecting the available nodes.
+    /// - Precondition: `rank < availableCount(nodes)`.
+    /// - Complexity: O(nodes)
+    @inlinable
+    public static func available(_ nodes: [NodeState], rank: Int) -> NodeState {
+        var left = rank
+        for n in nodes where n.isAvailable {
+            if left == 0 { return n }
+            left -= 1
+        }
+        preconditionFailure("rank \(rank) is beyond the available nodes")
+    }
+
+    /// An available node drawn uniformly with `generator`; `nil` when none is available.
+    /// - Complexity: O(nodes)
+    @inlinable
+    public static func randomAvailable(_ nodes: [NodeState], using generator: inout SeededGenerator) -> NodeState? {
+        let count = availableCount(nodes)
+        return count == 0 ? nil : available(nodes, rank: Int(generator.next() % UInt64(count)))
+    }
+
     /// The least loaded available node: least queue delay, ties to the lowest id.
     @inlinable
     public static func leastLoaded(_ nodes: [NodeState]) -> NodeState? { argmin(nodes) { $0.queueDelay } }

@@ -12,18 +12,9 @@ public struct PowerOfTwoChoices: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        var count = 0
-        for n in nodes where n.isAvailable { count += 1 }
+        let count = SelectorSupport.availableCount(nodes)
         guard count > 0 else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        // the `rank`-th available node (no array of them is made per request)
-        func available(_ rank: Int) -> NodeState {
-            var left = rank
-            for n in nodes where n.isAvailable {
-                if left == 0 { return n }
-                left -= 1
-            }
-            preconditionFailure("rank \(rank) is beyond the \(count) available nodes")
-        }
+        func available(_ rank: Int) -> NodeState { SelectorSupport.available(nodes, rank: rank) }
         guard count > 1 else { return Decision(node: available(0).id, reason: "only node available") }
         let i = Int(generator.next() % UInt64(count))
         var j = Int(generator.next() % UInt64(count - 1))

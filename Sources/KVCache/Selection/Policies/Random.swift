@@ -10,15 +10,9 @@ public struct Random: PrefillNodeSelector, Sendable {
 
     /// - Complexity: O(nodes)
     public mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
-        var available = 0
-        for n in nodes where n.isAvailable { available += 1 }
-        guard available > 0 else { return Decision(rejected: .noAvailableNode, reason: .noAvailableNode) }
-        // the k-th available node, without collecting them
-        var k = Int(generator.next() % UInt64(available))
-        for n in nodes where n.isAvailable {
-            if k == 0 { return Decision(node: n.id, reason: "uniform random pick") }
-            k -= 1
+        guard let pick = SelectorSupport.randomAvailable(nodes, using: &generator) else {
+            return Decision(rejected: .noAvailableNode, reason: .noAvailableNode)
         }
-        preconditionFailure("unreachable: \(available) nodes were available")
+        return Decision(node: pick.id, reason: "uniform random pick")
     }
 }
