@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Products of the dependencies that several targets use.
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
 let package = Package(
     name: "KVCache",
     products: [
@@ -32,11 +41,7 @@ let package = Package(
         ),
         .target(
             name: "KVCache",
-            dependencies: [
-                "CKVCore",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            dependencies: ["CKVCore", logging, metrics]
         ),
         .systemLibrary(
             name: "CMsgpack",
@@ -51,27 +56,20 @@ let package = Package(
         ),
         .target(
             name: "KVCacheZMQ",
-            dependencies: [
-                "KVCache", "CMsgpack", "CZeroMQ",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["KVCache", "CMsgpack", "CZeroMQ", logging]
         ),
         .target(
             name: "KVCacheSim",
-            dependencies: ["KVCache", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["KVCache", logging]
         ),
         // What the command-line programs share: the selector flags and one-line errors.
         .target(
             name: "KVCacheCLI",
-            dependencies: ["KVCache", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KVCache", argumentParser]
         ),
         .executableTarget(
             name: "kvcache-sim",
-            dependencies: [
-                "KVCache", "KVCacheCLI", "KVCacheSim",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["KVCache", "KVCacheCLI", "KVCacheSim", argumentParser, logging],
             // Most simulations are short, so loading the Swift runtime's shared libraries would
             // be a good part of each run: on Linux the runtime is linked in. The static
             // FoundationEssentials needs its two helper archives named; lld links it without the
@@ -84,11 +82,7 @@ let package = Package(
         // loads ZeroMQ.
         .executableTarget(
             name: "kvcache-listen",
-            dependencies: [
-                "KVCache", "KVCacheCLI", "KVCacheSim", "KVCacheZMQ",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["KVCache", "KVCacheCLI", "KVCacheSim", "KVCacheZMQ", argumentParser, logging]
         ),
         // Hugging Face tokenizers run in process: Foundation only, apart from the core.
         .target(name: "KVCacheTokenizers"),
@@ -100,26 +94,15 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                nioCore, nioPosix, serviceLifecycle, prometheus, logging, metrics,
             ]
         ),
         .executableTarget(
             name: "kvcache-gateway",
             dependencies: [
                 "KVCache", "KVCacheCLI", "KVCacheGateway", "KVCacheTokenizers",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                argumentParser, logging, metrics, nioCore, nioPosix, prometheus, serviceLifecycle,
             ]
         ),
         .executableTarget(name: "SelectorWiring", dependencies: ["KVCache"], path: "Examples/SelectorWiring"),
@@ -128,7 +111,7 @@ let package = Package(
         .executableTarget(name: "CustomSelector", dependencies: ["KVCache", "KVCacheSim"], path: "Examples/CustomSelector"),
         .testTarget(
             name: "KVCacheTests",
-            dependencies: ["KVCache", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["KVCache", metrics],
             exclude: ["Vectors"]
         ),
         .testTarget(
@@ -146,9 +129,7 @@ let package = Package(
             name: "KVCacheGatewayTests",
             dependencies: [
                 "KVCacheGateway", "KVCache",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), nioCore, nioPosix,
             ],
             exclude: ["engine_double.py"]
         ),

@@ -4,13 +4,9 @@ import Synchronization
 /// The gateway's own swift-metrics instruments (the router's are its own), made once.
 final class _GatewayMetrics: Sendable {
     let prefix: String
-    let retries: Counter
-    let queueRejections: Counter
-    let queueTimeouts: Counter
-    let abandoned: Counter
+    let retries, queueRejections, queueTimeouts, abandoned: Counter
     let inFlight: Meter
-    let firstByte: Timer
-    let duration: Timer
+    let firstByte, duration: Timer
     /// `requests_total` by endpoint and status, made on first use: making a counter asks the
     /// metrics backend to look its labels up, which is not worth doing for every request.
     private let answeredCounters = Mutex<[AnsweredKey: Counter]>([:])

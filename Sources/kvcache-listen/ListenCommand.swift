@@ -190,18 +190,10 @@ struct Summary: Encodable {
     struct ProbeResult: Encodable { var line: Int; var overlaps: [NodeBlocks] }
 
     var seconds: Double
-    var batches: Int
-    var events: Int
+    var batches, events: Int
     var eventsPerSecond: Double
-    var gaps: Int
-    var replayedBatches: Int
-    var lostRanges: Int
-    var failedReplays: Int
-    var malformed: Int
-    var staleBatches: Int
-    var blockSizeMismatches: Int
-    var orphanBlocks: Int
-    var indexedBlocks: Int
+    var gaps, replayedBatches, lostRanges, failedReplays, malformed, staleBatches, blockSizeMismatches: Int
+    var orphanBlocks, indexedBlocks: Int
     var perNode: [NodeBlocks]
     var probes: [ProbeResult]
 

@@ -25,16 +25,10 @@ enum SimFixtures {
 
     struct Reference: Decodable, Sendable {
         struct Stats: Decodable, Sendable {
-            var requests: Int
-            var block_accesses: Int
-            var unique_blocks: Int
-            var inf_block_hit_ratio: Double
-            var inf_prefix_hit_ratio: Double
-            var inf_token_hit_ratio: Double
-            var mean_blocks_per_req: Double
-            var mean_input_length: Double
+            var requests, block_accesses, unique_blocks: Int
+            var inf_block_hit_ratio, inf_prefix_hit_ratio, inf_token_hit_ratio: Double
+            var mean_blocks_per_req, mean_input_length, share_accesses_top12_blocks: Double
             var top12_blocks: [UInt64]
-            var share_accesses_top12_blocks: Double
         }
         var global_pool: [String: [String: Double]]
         var cluster: [String: [String: Double]]

@@ -5,13 +5,9 @@ import Testing
 
 private struct VectorFile: Decodable {
     struct Case: Decodable {
-        var blockSize: Int
-        var tokenCount: Int
-        var salt: UInt64
-        var seed: UInt64
-        var native: [String]
-        var dynamoLocal: [String]
-        var dynamoSequence: [String]
+        var blockSize, tokenCount: Int
+        var salt, seed: UInt64
+        var native, dynamoLocal, dynamoSequence: [String]
         var tokens: [UInt32] {
             (0..<tokenCount).map { UInt32(truncatingIfNeeded: UInt64($0) &* 2_654_435_761 &+ salt) }
         }

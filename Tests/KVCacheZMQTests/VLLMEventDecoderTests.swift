@@ -19,14 +19,11 @@ private struct Vectors: Decodable {
             var rank: Int?
             var events: [Event]
         }
-        var name: String
-        var hex: String
+        var name, hex: String
         var expected: Expected
     }
     struct Bad: Decodable {
-        var name: String
-        var hex: String
-        var reason: String
+        var name, hex, reason: String
     }
     var cases: [Case]
     var malformed: [Bad]

@@ -14,6 +14,19 @@ private let prompt: [UInt32] = {
     }
 }()
 
+/// Per iteration, the prompt's blocks hashed by `hash`, each seeded with the hash before: the
+/// raw call's cost for the work `PrefixHasher` does.
+@inline(__always)
+private func chainBlocks(_ benchmark: Benchmark, _ hash: (UnsafeRawPointer, Int, UInt64) -> UInt64) {
+    prompt.withUnsafeBytes { bytes in
+        for _ in benchmark.scaledIterations {
+            var h: UInt64 = 0
+            for i in 0..<blocksPerPrompt { h = hash(bytes.baseAddress! + i * 2048, 2048, h) }
+            blackHole(h)
+        }
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput],
@@ -25,41 +38,15 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     Benchmark("raw XXH3_64bits_withSeed (fastest entry) chained, 16K prompt") { benchmark in
-        prompt.withUnsafeBytes { bytes in
-            for _ in benchmark.scaledIterations {
-                var h: UInt64 = 0
-                for i in 0..<blocksPerPrompt {
-                    h = raw_xxh3_seeded_fastest(bytes.baseAddress! + i * 2048, 2048, h)
-                }
-                blackHole(h)
-            }
-        }
+        chainBlocks(benchmark) { raw_xxh3_seeded_fastest($0, $1, $2) }
     }
 
     Benchmark("raw XXH3_64bits_withSeed (portable SSE2) chained, 16K prompt") { benchmark in
-        prompt.withUnsafeBytes { bytes in
-            for _ in benchmark.scaledIterations {
-                var h: UInt64 = 0
-                for i in 0..<blocksPerPrompt {
-                    h = XXH3_64bits_withSeed(bytes.baseAddress! + i * 2048, 2048, h)
-                }
-                blackHole(h)
-            }
-        }
+        chainBlocks(benchmark) { XXH3_64bits_withSeed($0, $1, $2) }
     }
 
     let native = try! PrefixHasher()
-    Benchmark("PrefixHasher native, 16K prompt") { benchmark in
-        var out: [BlockHash] = []
-        out.reserveCapacity(blocksPerPrompt)
-        prompt.withUnsafeBufferPointer { tokens in
-            for _ in benchmark.scaledIterations {
-                out.removeAll(keepingCapacity: true)
-                native.appendBlockHashes(of: tokens, to: &out)
-                blackHole(out.last)
-            }
-        }
-    }
+    Benchmark("PrefixHasher native, 16K prompt") { benchmark in hashPrompt(benchmark, native) }
 
     Benchmark("PrefixHasher native blockHashes([UInt32]) allocating, 16K prompt") { benchmark in
         for _ in benchmark.scaledIterations {
@@ -68,15 +55,18 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let dynamo = try! PrefixHasher(scheme: .dynamo)
-    Benchmark("PrefixHasher dynamo, 16K prompt") { benchmark in
-        var out: [BlockHash] = []
-        out.reserveCapacity(blocksPerPrompt)
-        prompt.withUnsafeBufferPointer { tokens in
-            for _ in benchmark.scaledIterations {
-                out.removeAll(keepingCapacity: true)
-                dynamo.appendBlockHashes(of: tokens, to: &out)
-                blackHole(out.last)
-            }
+    Benchmark("PrefixHasher dynamo, 16K prompt") { benchmark in hashPrompt(benchmark, dynamo) }
+}
+
+/// Per iteration, the prompt's chain by `hasher` into a reused buffer (no allocation).
+private func hashPrompt(_ benchmark: Benchmark, _ hasher: PrefixHasher) {
+    var out: [BlockHash] = []
+    out.reserveCapacity(blocksPerPrompt)
+    prompt.withUnsafeBufferPointer { tokens in
+        for _ in benchmark.scaledIterations {
+            out.removeAll(keepingCapacity: true)
+            hasher.appendBlockHashes(of: tokens, to: &out)
+            blackHole(out.last)
         }
     }
 }

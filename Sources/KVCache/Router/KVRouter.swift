@@ -105,12 +105,11 @@ public final class KVRouter: Sendable {
         var counters: _NodeCounters
     }
 
+    /// A routed request until it finishes: its node, the load it put there, and when.
     struct InFlight: Sendable {
         var node: NodeID
         var prefillSeconds: Double
-        var uncachedTokens: Int
-        var cachedTokens: Int
-        var decodeBlocks: Int
+        var uncachedTokens, cachedTokens, decodeBlocks: Int
         var prefilling: Bool
         var started: Double
     }

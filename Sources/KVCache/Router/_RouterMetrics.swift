@@ -3,14 +3,7 @@ import Metrics
 /// The router's swift-metrics instruments, made once (creating them per call would ask the
 /// factory each time). Names use `_` and a `_total` suffix for counters, as Prometheus wants.
 struct _RouterMetrics: Sendable {
-    let prefixHitBlocks: Counter
-    let prefixHitTokens: Counter
-    let eventsApplied: Counter
-    let gaps: Counter
-    let rejected: Counter
-    let reclaimed: Counter
-    let refusedEvents: Counter
-    let orphanBlocks: Counter
+    let prefixHitBlocks, prefixHitTokens, eventsApplied, gaps, rejected, reclaimed, refusedEvents, orphanBlocks: Counter
     let indexBlocks: Gauge
     let routeLatency: Metrics.Timer
 
