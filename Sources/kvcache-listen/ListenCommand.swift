@@ -192,8 +192,8 @@ struct Summary: Encodable {
     var seconds: Double
     var batches, events: Int
     var eventsPerSecond: Double
-    var gaps, replayedBatches, lostRanges, failedReplays, malformed, staleBatches, blockSizeMismatches: Int
-    var orphanBlocks, indexedBlocks: Int
+    var gaps, replayedBatches, lostRanges, failedReplays, malformed, staleBatches: Int
+    var blockSizeMismatches, orphanBlocks, indexedBlocks: Int
     var perNode: [NodeBlocks]
     var probes: [ProbeResult]
 

@@ -34,11 +34,11 @@ public struct LengthAware: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) { _lfu.didAccess(slot, block) }
     /// The block the next eviction takes.
     @inlinable public var victimHint: BlockSlot { _lfu.victimHint }
+    /// - Complexity: O(1)
+    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _lfu.didRemove(slot) }
     /// Lowest count, then latest position, then least recently touched.
     /// - Complexity: O(1)
     @inlinable public mutating func evict(for incoming: BlockInfo) -> BlockSlot? { _lfu.evict(for: incoming) }
-    /// - Complexity: O(1)
-    @inlinable public mutating func didRemove(_ slot: BlockSlot) { _lfu.didRemove(slot) }
     /// Keeps the block's count while pinned.
     @inlinable public mutating func didPin(_ slot: BlockSlot) { _lfu.didPin(slot) }
     /// Returns the block with its count (+1 for the use that pinned it).
