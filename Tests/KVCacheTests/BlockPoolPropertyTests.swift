@@ -73,7 +73,7 @@ struct BlockPoolPropertyTests {
                 if e.slot >= 0 {
                     #expect(Int(pool._storage.slotBuckets[Int(e.slot)]) == bucket, "step \(step) \(policy): slot \(e.slot)")
                 } else {
-                    #expect(Int(pool.algorithm.ghosts._records[Int(-2 - e.slot)].bucket) == bucket, "step \(step) \(policy): ghost")
+                    #expect(Int(pool.algorithm.ghosts._records[Int(-2 - e.slot)].payload) == bucket, "step \(step) \(policy): ghost")
                 }
             }
             for k in model.blocks.keys { #expect(pool.contains(BlockHash(k)), "step \(step) \(policy): \(k) missing") }

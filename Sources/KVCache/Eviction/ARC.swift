@@ -15,8 +15,8 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// The policy name: `arc`.
     public static var name: String { "arc" }
     @usableFromInline let _capacity: Int
-    /// Per slot: links and list (`flag`: in T2), in one 12-byte record.
-    @usableFromInline internal var _nodes: _SlotRecords<_FlaggedLink>
+    /// Per slot: links and list (payload: in T2), in one 12-byte record.
+    @usableFromInline internal var _nodes: _SlotRecords<_Link<Bool>>
     @usableFromInline internal var _t1 = _SlotList()
     @usableFromInline internal var _t2 = _SlotList()
     /// B1 (list 0) and B2 (list 1); the pool holds their keys in its table.
@@ -34,7 +34,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable
     public init(capacity: Int) {
         _capacity = capacity
-        _nodes = _SlotRecords(repeating: _FlaggedLink(), count: capacity)
+        _nodes = _SlotRecords(repeating: _Link(false), count: capacity)
         // |B1| + |B2| ≤ c while nothing is pinned; pinned blocks leave T1/T2, so up to 2c then
         ghosts = GhostKeys(capacity: 2 * capacity, lists: 2)
     }
@@ -101,7 +101,7 @@ public struct ARC: EvictionAlgorithm, Sendable {
     @inlinable @inline(__always) public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let toT2 = _incomingInB1 || _incomingInB2
         _nodes.withMutableRecords { n in
-            n[Int(slot)].flag = toT2
+            n[Int(slot)].payload = toT2
             if toT2 { _t2.pushFront(slot, n) } else { _t1.pushFront(slot, n) }
         }
         _incomingInB1 = false
@@ -119,17 +119,17 @@ public struct ARC: EvictionAlgorithm, Sendable {
     /// Moves the block to T2's head.
     /// - Complexity: O(1)
     @inlinable @inline(__always) public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        if _nodes.pointer[Int(slot)].flag && _t2.head == slot { return }
+        if _nodes.pointer[Int(slot)].payload && _t2.head == slot { return }
         _nodes.withMutableRecords { l in
-            if l[Int(slot)].flag { _t2.remove(slot, l) } else { _t1.remove(slot, l) }
-            l[Int(slot)].flag = true
+            if l[Int(slot)].payload { _t2.remove(slot, l) } else { _t1.remove(slot, l) }
+            l[Int(slot)].payload = true
             _t2.pushFront(slot, l)
         }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
-        if _nodes.pointer[Int(slot)].flag { _t2.remove(slot, _nodes.mutablePointer) } else { _t1.remove(slot, _nodes.mutablePointer) }
+        if _nodes.pointer[Int(slot)].payload { _t2.remove(slot, _nodes.mutablePointer) } else { _t1.remove(slot, _nodes.mutablePointer) }
     }
     @inlinable public mutating func _beginExclusiveAccess() { _nodes.beginExclusive() }
     @inlinable public mutating func _endExclusiveAccess() { _nodes.endExclusive() }

@@ -7,12 +7,12 @@
 public struct FIFO: EvictionAlgorithm, Sendable {
     /// The policy name: `fifo`.
     public static var name: String { "fifo" }
-    @usableFromInline internal var _links: _SlotRecords<_Link>
+    @usableFromInline internal var _links: _SlotRecords<_Link<Void>>
     @usableFromInline internal var _list = _SlotList()
 
     /// Creates a FIFO for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _links = _SlotRecords(repeating: _Link(), count: capacity) }
+    public init(capacity: Int) { _links = _SlotRecords(repeating: _Link(()), count: capacity) }
 
     /// - Complexity: O(1)
     @inlinable @inline(__always)

@@ -24,8 +24,8 @@ public struct GhostKeys: Sendable {
     /// The number of lists (1 or 2; 0 for ``none``).
     public let lists: Int
     /// Per ghost id: its links in its list (or, when free, in the free list) and the pool's
-    /// table bucket holding its key (kept current by the pool as entries shift).
-    @usableFromInline internal var _records: _SlotRecords<_BucketLink>
+    /// table bucket holding its key as payload (kept current by the pool as entries shift).
+    @usableFromInline internal var _records: _SlotRecords<_Link<Int32>>
     @usableFromInline internal var _list0 = _SlotList()
     @usableFromInline internal var _list1 = _SlotList()
     @usableFromInline internal var _freeHead: Int32
@@ -47,7 +47,7 @@ public struct GhostKeys: Sendable {
         precondition(lists <= 2 && (lists >= 1 || capacity <= 0), "GhostKeys holds one or two lists, got \(lists)")
         self.capacity = max(capacity, 0)
         self.lists = lists
-        _records = _SlotRecords(repeating: _BucketLink(), count: self.capacity)
+        _records = _SlotRecords(repeating: _Link(Int32(-1)), count: self.capacity)
         let r = _records.mutablePointer
         for i in 0..<self.capacity { r[i].next = Int32(i + 1 < self.capacity ? i + 1 : -1) }
         _freeHead = self.capacity > 0 ? 0 : -1
@@ -129,7 +129,7 @@ public struct GhostKeys: Sendable {
         _records.withRecords { r in
             func visit(_ t: Int32) {
                 guard t >= 0 else { return }
-                body(Int(r[Int(t)].bucket))
+                body(Int(r[Int(t)].payload))
                 let p = r[Int(t)].prev
                 if p >= 0 { kvc_prefetch(r + Int(p)) }
             }
@@ -154,7 +154,7 @@ public struct GhostKeys: Sendable {
     internal mutating func _settle(_ slot: Int32, bucket: Int) -> (id: Int32, list: Int)? {
         guard _pendingSlot == slot else { return nil }
         _pendingSlot = -1
-        _records.mutablePointer[Int(_pendingID)].bucket = Int32(truncatingIfNeeded: bucket)
+        _records.mutablePointer[Int(_pendingID)].payload = Int32(truncatingIfNeeded: bucket)
         return (_pendingID, _pendingList)
     }
 

@@ -11,20 +11,17 @@
 public struct LeafLRU: EvictionAlgorithm, Sendable {
     /// The policy name: `leaf-lru`.
     public static var name: String { "leaf-lru" }
-    /// Per slot: links in the leaf list, last-use stamp, whether the block has a cached child
-    /// and whether the algorithm tracks it (not pinned), in one record.
+    /// What a slot's record keeps beside its links in the leaf list: the last-use stamp,
+    /// whether the block has a cached child and whether the algorithm tracks it (not pinned).
     @frozen
     @usableFromInline
-    internal struct _Node: _LinkedNode, Sendable {
-        @usableFromInline var prev: Int32 = -1
-        @usableFromInline var next: Int32 = -1
+    internal struct _Slot: Sendable {
         @usableFromInline var stamp: UInt64 = 0
-        @usableFromInline var hasChild = false
-        @usableFromInline var tracked = false
+        @usableFromInline var hasChild = false, tracked = false
         @inlinable init() {}
     }
 
-    @usableFromInline internal var _nodes: _SlotRecords<_Node>
+    @usableFromInline internal var _nodes: _SlotRecords<_Link<_Slot>>
     /// Evictable blocks without a cached child, least recently used at the tail.
     @usableFromInline internal var _leaves = _SlotList()
     @usableFromInline internal var _clock: UInt64 = 0
@@ -35,7 +32,7 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     /// Creates a LeafLRU for `capacity` slots.
     @inlinable
     public init(capacity: Int) {
-        _nodes = _SlotRecords(repeating: _Node(), count: capacity)
+        _nodes = _SlotRecords(repeating: _Link(_Slot()), count: capacity)
     }
 
     @inlinable mutating func _tick() -> UInt64 { _clock &+= 1; return _clock }
@@ -46,9 +43,9 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let t = _tick()
         let n = _nodes.mutablePointer
-        n[Int(slot)].stamp = t
-        n[Int(slot)].hasChild = false
-        n[Int(slot)].tracked = true
+        n[Int(slot)].payload.stamp = t
+        n[Int(slot)].payload.hasChild = false
+        n[Int(slot)].payload.tracked = true
         _leaves.pushFront(slot, n)
     }
 
@@ -58,8 +55,8 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
         let t = _tick()
         let n = _nodes.mutablePointer
-        n[Int(slot)].stamp = t
-        if !n[Int(slot)].hasChild && _leaves.head != slot {
+        n[Int(slot)].payload.stamp = t
+        if !n[Int(slot)].payload.hasChild && _leaves.head != slot {
             _leaves.remove(slot, n)
             _leaves.pushFront(slot, n)
         }
@@ -68,8 +65,8 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
         let n = _nodes.mutablePointer
-        if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
-        n[Int(slot)].tracked = false
+        if n[Int(slot)].payload.tracked && !n[Int(slot)].payload.hasChild { _leaves.remove(slot, n) }
+        n[Int(slot)].payload.tracked = false
     }
 
     /// The least recently used leaf.
@@ -80,7 +77,7 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
         guard s >= 0 else { return nil }
         let n = _nodes.mutablePointer
         _leaves.remove(s, n)
-        n[Int(s)].tracked = false
+        n[Int(s)].payload.tracked = false
         return s
     }
 
@@ -92,8 +89,8 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     @inlinable @inline(__always)
     public mutating func didGainFirstChild(_ slot: BlockSlot) {
         let n = _nodes.mutablePointer
-        if n[Int(slot)].tracked && !n[Int(slot)].hasChild { _leaves.remove(slot, n) }
-        n[Int(slot)].hasChild = true
+        if n[Int(slot)].payload.tracked && !n[Int(slot)].payload.hasChild { _leaves.remove(slot, n) }
+        n[Int(slot)].payload.hasChild = true
     }
 
     /// The block is a leaf again; it re-enters the list at its last-use position.
@@ -102,11 +99,11 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     @inlinable @inline(__always)
     public mutating func didLoseLastChild(_ slot: BlockSlot) {
         let n = _nodes.mutablePointer
-        n[Int(slot)].hasChild = false
-        guard n[Int(slot)].tracked else { return }
-        let stamp = n[Int(slot)].stamp
+        n[Int(slot)].payload.hasChild = false
+        guard n[Int(slot)].payload.tracked else { return }
+        let stamp = n[Int(slot)].payload.stamp
         var after = _leaves.tail
-        while after >= 0 && n[Int(after)].stamp < stamp { after = n[Int(after)].prev }
+        while after >= 0 && n[Int(after)].payload.stamp < stamp { after = n[Int(after)].prev }
         if after < 0 { _leaves.pushFront(slot, n) } else { _leaves.insert(slot, after: after, n) }
     }
 
@@ -118,9 +115,9 @@ public struct LeafLRU: EvictionAlgorithm, Sendable {
     @inlinable public mutating func didUnpin(_ slot: BlockSlot, _ block: BlockInfo) {
         let t = _tick()
         let n = _nodes.mutablePointer
-        n[Int(slot)].stamp = t
-        n[Int(slot)].tracked = true
-        if !n[Int(slot)].hasChild { _leaves.pushFront(slot, n) }
+        n[Int(slot)].payload.stamp = t
+        n[Int(slot)].payload.tracked = true
+        if !n[Int(slot)].payload.hasChild { _leaves.pushFront(slot, n) }
     }
     @inlinable public mutating func _beginExclusiveAccess() { _nodes.beginExclusive() }
     @inlinable public mutating func _endExclusiveAccess() { _nodes.endExclusive() }

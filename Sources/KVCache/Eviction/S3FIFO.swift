@@ -17,8 +17,9 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
     @usableFromInline let _mainCapacity: Int
     @usableFromInline let _ghostCapacity: Int
     @usableFromInline let _threshold: UInt8
-    /// Per slot: links, and the hit counter (low 7 bits) with "in main queue" (top bit).
-    @usableFromInline internal var _nodes: _SlotRecords<_StateLink>
+    /// Per slot: links, and a payload byte of the hit counter (low 7 bits) and "in main queue"
+    /// (top bit).
+    @usableFromInline internal var _nodes: _SlotRecords<_Link<UInt8>>
     @usableFromInline internal var _small = _SlotList()
     @usableFromInline internal var _main = _SlotList()
     /// Keys filtered out by the small queue (one list); the pool holds them in its table.
@@ -59,7 +60,7 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _mainCapacity = capacity - _smallCapacity
         _ghostCapacity = Int(Double(capacity) * ghostRatio)
         _threshold = UInt8(clamping: min(moveToMainThreshold, 127))
-        _nodes = _SlotRecords(repeating: _StateLink(), count: capacity)
+        _nodes = _SlotRecords(repeating: _Link(UInt8(0)), count: capacity)
         ghosts = GhostKeys(capacity: _ghostCapacity, lists: 1)
     }
 
@@ -69,10 +70,10 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
         _incomingWasGhost = false
         _nodes.withMutableRecords { n in
             if toMain {
-                n[Int(slot)].state = 0x80
+                n[Int(slot)].payload = 0x80
                 _main.pushFront(slot, n)
             } else {
-                n[Int(slot)].state = 0
+                n[Int(slot)].payload = 0
                 _small.pushFront(slot, n)
             }
         }
@@ -92,14 +93,14 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
 
     /// - Complexity: O(1)
     @inlinable @inline(__always) public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        let s = _nodes.pointer[Int(slot)].state
-        if s & 0x7F < 0x7F { _nodes.mutablePointer[Int(slot)].state = s + 1 }
+        let s = _nodes.pointer[Int(slot)].payload
+        if s & 0x7F < 0x7F { _nodes.mutablePointer[Int(slot)].payload = s + 1 }
     }
 
     /// - Complexity: O(1)
     @inlinable public mutating func didRemove(_ slot: BlockSlot) {
         _nodes.withMutableRecords { n in
-            if n[Int(slot)].state & 0x80 != 0 { _main.remove(slot, n) } else { _small.remove(slot, n) }
+            if n[Int(slot)].payload & 0x80 != 0 { _main.remove(slot, n) } else { _small.remove(slot, n) }
         }
     }
 
@@ -116,17 +117,17 @@ public struct S3FIFO: EvictionAlgorithm, Sendable {
                     while _main.tail >= 0 {
                         let s = _main.tail
                         _main.remove(s, n)
-                        let c = n[Int(s)].state & 0x7F
+                        let c = n[Int(s)].payload & 0x7F
                         guard c >= 1 else { return s }
-                        n[Int(s)].state = 0x80 | (min(c, 3) - 1)
+                        n[Int(s)].payload = 0x80 | (min(c, 3) - 1)
                         _main.pushFront(s, n)
                     }
                 } else {
                     while _small.tail >= 0 {
                         let s = _small.tail
                         _small.remove(s, n)
-                        guard n[Int(s)].state & 0x7F >= _threshold else { fromSmall = true; return s }
-                        n[Int(s)].state = 0x80
+                        guard n[Int(s)].payload & 0x7F >= _threshold else { fromSmall = true; return s }
+                        n[Int(s)].payload = 0x80
                         _main.pushFront(s, n)
                     }
                 }

@@ -8,24 +8,24 @@
 public struct SIEVE: EvictionAlgorithm, Sendable {
     /// The policy name: `sieve`.
     public static var name: String { "sieve" }
-    /// Per slot: links and the visited bit (`flag`), in one 12-byte record.
-    @usableFromInline internal var _nodes: _SlotRecords<_FlaggedLink>
+    /// Per slot: links and the visited bit (payload), in one 12-byte record.
+    @usableFromInline internal var _nodes: _SlotRecords<_Link<Bool>>
     @usableFromInline internal var _list = _SlotList()
     @usableFromInline internal var _hand: Int32 = -1
 
     /// Creates a SIEVE for `capacity` slots.
     @inlinable
-    public init(capacity: Int) { _nodes = _SlotRecords(repeating: _FlaggedLink(), count: capacity) }
+    public init(capacity: Int) { _nodes = _SlotRecords(repeating: _Link(false), count: capacity) }
 
     /// - Complexity: O(1)
     @inlinable @inline(__always) public mutating func didInsert(_ slot: BlockSlot, _ block: BlockInfo) {
         let n = _nodes.mutablePointer
-        n[Int(slot)].flag = false
+        n[Int(slot)].payload = false
         _list.pushFront(slot, n)
     }
     /// - Complexity: O(1)
     @inlinable @inline(__always) public mutating func didAccess(_ slot: BlockSlot, _ block: BlockInfo) {
-        _nodes.mutablePointer[Int(slot)].flag = true
+        _nodes.mutablePointer[Int(slot)].payload = true
     }
     /// Where the hand will start looking.
     @inlinable public var victimHint: BlockSlot { _hand >= 0 ? _hand : _list.tail }
@@ -41,8 +41,8 @@ public struct SIEVE: EvictionAlgorithm, Sendable {
         guard !_list.isEmpty else { return nil }
         let n = _nodes.mutablePointer
         var s = _hand >= 0 ? _hand : _list.tail
-        while n[Int(s)].flag {
-            n[Int(s)].flag = false
+        while n[Int(s)].payload {
+            n[Int(s)].payload = false
             let p = n[Int(s)].prev
             s = p >= 0 ? p : _list.tail
         }

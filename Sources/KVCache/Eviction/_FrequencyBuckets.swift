@@ -16,28 +16,30 @@
 /// writes would check uniqueness.
 @usableFromInline
 internal struct _FrequencyBuckets: Sendable {
+    /// A slot's place: its bucket id in the low 24 bits (all ones: none), its class in the
+    /// high 8.
     @frozen
     @usableFromInline
-    struct Node: _LinkedNode, Sendable {
-        @usableFromInline var prev: Int32 = -1
-        @usableFromInline var next: Int32 = -1
-        /// bucket id in the low 24 bits (all ones: none), class in the high 8.
-        @usableFromInline var bucketAndClass: UInt32 = 0x00FF_FFFF
-        @inlinable init() {}
-        @inlinable var bucket: Int32 { Int32(bitPattern: bucketAndClass & 0x00FF_FFFF) }
-        @inlinable var positionClass: Int { Int(bucketAndClass >> 24) }
+    struct Place: Sendable {
+        @usableFromInline var _bits: UInt32
+        @inlinable init(bucket: Int32, class c: Int) { _bits = UInt32(c) << 24 | UInt32(bitPattern: bucket) & 0x00FF_FFFF }
+        @inlinable var bucket: Int32 { Int32(bitPattern: _bits & 0x00FF_FFFF) }
+        @inlinable var positionClass: Int { Int(_bits >> 24) }
     }
 
-    /// A bucket: its links in the frequency order, its frequency, its non-empty classes.
+    /// A bucket's frequency and its non-empty classes (a bit each).
     @frozen
     @usableFromInline
-    struct Bucket: _LinkedNode, Sendable {
-        @usableFromInline var prev: Int32 = -1
-        @usableFromInline var next: Int32 = -1
-        @usableFromInline var frequency: UInt32 = 0
+    struct Count: Sendable {
+        @usableFromInline var frequency: UInt32
         @usableFromInline var mask: UInt64 = 0
         @inlinable init(frequency: UInt32) { self.frequency = frequency }
     }
+
+    /// A slot's record: its links in its class list, and its place.
+    @usableFromInline typealias Node = _Link<Place>
+    /// A bucket's record: its links in the frequency order, and its count.
+    @usableFromInline typealias Bucket = _Link<Count>
 
     /// Slot records, bucket records, sub-lists and free bucket ids. Only constants are stored
     /// here (a `var` in a class is checked for exclusive access on every use).
@@ -57,7 +59,7 @@ internal struct _FrequencyBuckets: Sendable {
             self.capacity = capacity
             self.classes = classes
             maxBuckets = capacity + 2
-            nodes = _allocateLarge(repeating: Node(), count: capacity)
+            nodes = _allocateLarge(repeating: Node(Place(bucket: -1, class: 0)), count: capacity)
             // written before read: a bucket id is initialised when it is first handed out
             buckets = _allocateUninitialized(Bucket.self, capacity: maxBuckets)
             lists = _allocateUninitialized(_SlotList.self, capacity: maxBuckets * classes)
@@ -140,8 +142,8 @@ internal struct _FrequencyBuckets: Sendable {
     @inlinable
     func frequency(_ slot: Int32) -> UInt32 {
         let node = _storage.nodes[Int(slot)]
-        let b = node.bucket
-        return b == 0x00FF_FFFF ? UInt32(bitPattern: node.next) : _storage.buckets[Int(b)].frequency
+        let b = node.payload.bucket
+        return b == 0x00FF_FFFF ? UInt32(bitPattern: node.next) : _storage.buckets[Int(b)].payload.frequency
     }
 
     @inlinable
@@ -155,7 +157,7 @@ internal struct _FrequencyBuckets: Sendable {
             b = Int32(bucketCount)
             bucketCount &+= 1
         }
-        s.buckets[Int(b)] = Bucket(frequency: f)
+        s.buckets[Int(b)] = Bucket(Count(frequency: f))
         for c in 0..<classes { s.lists[Int(b) &* classes &+ c] = _SlotList() }
         return b
     }
@@ -163,7 +165,7 @@ internal struct _FrequencyBuckets: Sendable {
     @inlinable @inline(__always)
     mutating func _freeBucketIfEmpty(_ b: Int32) {
         let s = _pointers
-        guard s.buckets[Int(b)].mask == 0 else { return }
+        guard s.buckets[Int(b)].payload.mask == 0 else { return }
         order.remove(b, s.buckets)
         s.freeBuckets[freeCount] = b
         freeCount &+= 1
@@ -173,10 +175,10 @@ internal struct _FrequencyBuckets: Sendable {
     @inlinable @inline(__always)
     mutating func _link(_ slot: Int32, into b: Int32) {
         let s = _pointers
-        let c = s.nodes[Int(slot)].positionClass
-        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
+        let c = s.nodes[Int(slot)].payload.positionClass
+        s.nodes[Int(slot)].payload = Place(bucket: b, class: c)
         s.lists[Int(b) &* classes &+ c].pushFront(slot, s.nodes)
-        s.buckets[Int(b)].mask |= 1 << UInt64(c)
+        s.buckets[Int(b)].payload.mask |= 1 << UInt64(c)
     }
 
     /// Unlinks `slot` from its bucket (keeps its frequency); returns the bucket.
@@ -184,12 +186,12 @@ internal struct _FrequencyBuckets: Sendable {
     mutating func _unlink(_ slot: Int32) -> Int32 {
         let s = _pointers
         let node = s.nodes[Int(slot)]
-        let b = node.bucket, c = node.positionClass
+        let b = node.payload.bucket, c = node.payload.positionClass
         let i = Int(b) &* classes &+ c
         s.lists[i].remove(slot, s.nodes)
-        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
-        s.nodes[Int(slot)].next = Int32(bitPattern: s.buckets[Int(b)].frequency)
-        if s.lists[i].isEmpty { s.buckets[Int(b)].mask &= ~(1 << UInt64(c)) }
+        s.nodes[Int(slot)].payload = Place(bucket: -1, class: c)
+        s.nodes[Int(slot)].next = Int32(bitPattern: s.buckets[Int(b)].payload.frequency)
+        if s.lists[i].isEmpty { s.buckets[Int(b)].payload.mask &= ~(1 << UInt64(c)) }
         return b
     }
 
@@ -199,7 +201,7 @@ internal struct _FrequencyBuckets: Sendable {
     mutating func _bucket(frequency f: UInt32, after: Int32) -> Int32 {
         let s = _pointers
         let next = after < 0 ? order.head : s.buckets[Int(after)].next
-        if next >= 0 && s.buckets[Int(next)].frequency == f { return next }
+        if next >= 0 && s.buckets[Int(next)].payload.frequency == f { return next }
         let b = _newBucket(frequency: f)
         if after < 0 { order.pushFront(b, s.buckets) } else { order.insert(b, after: after, s.buckets) }
         return b
@@ -211,17 +213,17 @@ internal struct _FrequencyBuckets: Sendable {
     mutating func add(_ slot: Int32, frequency f: UInt32, class c: Int) {
         _makeUnique()
         let s = _pointers
-        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | 0x00FF_FFFF
+        s.nodes[Int(slot)].payload = Place(bucket: -1, class: c)
         s.nodes[Int(slot)].next = -1
         if f == 1 {
             // the common case: the lowest bucket, at the head of the order
             let head = order.head
-            _link(slot, into: head >= 0 && s.buckets[Int(head)].frequency == 1 ? head : _bucket(frequency: 1, after: -1))
+            _link(slot, into: head >= 0 && s.buckets[Int(head)].payload.frequency == 1 ? head : _bucket(frequency: 1, after: -1))
             return
         }
         var after: Int32 = -1
         var cursor = order.head
-        while cursor >= 0 && s.buckets[Int(cursor)].frequency < f {
+        while cursor >= 0 && s.buckets[Int(cursor)].payload.frequency < f {
             after = cursor
             cursor = s.buckets[Int(cursor)].next
         }
@@ -235,24 +237,24 @@ internal struct _FrequencyBuckets: Sendable {
         _makeUnique()
         let s = _pointers
         let node = s.nodes[Int(slot)]
-        let old = node.bucket, c = node.positionClass
+        let old = node.payload.bucket, c = node.payload.positionClass
         let i = Int(old) &* classes &+ c
-        let f = s.buckets[Int(old)].frequency &+ 1
+        let f = s.buckets[Int(old)].payload.frequency &+ 1
         // A slot alone in its bucket, with no bucket of frequency f + 1 after it, takes the
         // bucket along: only the bucket's frequency changes (the common case for hot blocks).
-        if s.lists[i].head == slot && s.lists[i].tail == slot && s.buckets[Int(old)].mask == 1 << UInt64(c) {
+        if s.lists[i].head == slot && s.lists[i].tail == slot && s.buckets[Int(old)].payload.mask == 1 << UInt64(c) {
             let next = s.buckets[Int(old)].next
-            if next < 0 || s.buckets[Int(next)].frequency != f {
-                s.buckets[Int(old)].frequency = f
+            if next < 0 || s.buckets[Int(next)].payload.frequency != f {
+                s.buckets[Int(old)].payload.frequency = f
                 return
             }
         }
         s.lists[i].remove(slot, s.nodes)
-        if s.lists[i].isEmpty { s.buckets[Int(old)].mask &= ~(1 << UInt64(c)) }
+        if s.lists[i].isEmpty { s.buckets[Int(old)].payload.mask &= ~(1 << UInt64(c)) }
         let b = _bucket(frequency: f, after: old)
-        s.nodes[Int(slot)].bucketAndClass = UInt32(c) << 24 | UInt32(bitPattern: b)
+        s.nodes[Int(slot)].payload = Place(bucket: b, class: c)
         s.lists[Int(b) &* classes &+ c].pushFront(slot, s.nodes)
-        s.buckets[Int(b)].mask |= 1 << UInt64(c)
+        s.buckets[Int(b)].payload.mask |= 1 << UInt64(c)
         _freeBucketIfEmpty(old)
     }
 
@@ -273,8 +275,8 @@ internal struct _FrequencyBuckets: Sendable {
         _makeUnique()
         let s = _pointers
         let b = order.head
-        guard b >= 0, s.buckets[Int(b)].mask != 0 else { return nil }
-        let c = 63 - s.buckets[Int(b)].mask.leadingZeroBitCount
+        guard b >= 0, s.buckets[Int(b)].payload.mask != 0 else { return nil }
+        let c = 63 - s.buckets[Int(b)].payload.mask.leadingZeroBitCount
         let slot = s.lists[Int(b) &* classes &+ c].tail
         guard slot >= 0 else { return nil }
         _ = _unlink(slot)
@@ -288,7 +290,7 @@ internal struct _FrequencyBuckets: Sendable {
         let s = _pointers
         let b = order.head
         guard b >= 0 else { return -1 }
-        let mask = s.buckets[Int(b)].mask
+        let mask = s.buckets[Int(b)].payload.mask
         guard mask != 0 else { return -1 }
         return s.lists[Int(b) &* classes &+ (63 &- mask.leadingZeroBitCount)].tail
     }

@@ -335,7 +335,7 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
                     if slot >= 0 {
                         storage.slotBuckets[Int(slot)] = Int32(truncatingIfNeeded: to)
                     } else if slot != Int32.min {
-                        ghosts[Int(-2 - slot)].bucket = Int32(truncatingIfNeeded: to)
+                        ghosts[Int(-2 - slot)].payload = Int32(truncatingIfNeeded: to)
                     }
                 }
             }
@@ -372,11 +372,11 @@ public struct BlockPool<Algorithm: EvictionAlgorithm> {
         let n = _algorithm.ghosts._forgottenCount
         guard n > 0 else { return }
         _algorithm.ghosts._forgottenCount = 0
-        _removeEntry(at: Int(_algorithm.ghosts._records.pointer[Int(_algorithm.ghosts._forgotten)].bucket))
+        _removeEntry(at: Int(_algorithm.ghosts._records.pointer[Int(_algorithm.ghosts._forgotten)].payload))
         if n > 1 {
             for _ in 1..<n {
                 let id = _algorithm.ghosts._moreForgotten.removeLast()
-                _removeEntry(at: Int(_algorithm.ghosts._records.pointer[Int(id)].bucket))
+                _removeEntry(at: Int(_algorithm.ghosts._records.pointer[Int(id)].payload))
             }
         }
     }
