@@ -9,12 +9,5 @@ public struct TokenizerFileError: Error, CustomStringConvertible, Sendable {
     /// What was wrong.
     public var message: String
 
-    /// Creates an error.
-    public init(file: String, field: String, message: String) {
-        self.file = file
-        self.field = field
-        self.message = message
-    }
-
     public var description: String { field.isEmpty ? "\(file): \(message)" : "\(file): \(field): \(message)" }
 }

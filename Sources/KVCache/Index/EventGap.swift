@@ -8,12 +8,5 @@ public struct EventGap: Sendable, Hashable, CustomStringConvertible {
     /// The last missing event ID.
     public var to: UInt64
 
-    /// Creates a gap.
-    public init(node: NodeID, from: UInt64, to: UInt64) {
-        self.node = node
-        self.from = from
-        self.to = to
-    }
-
     public var description: String { "node \(node) missed events \(from)...\(to)" }
 }

@@ -12,7 +12,11 @@ public struct TierWeights: Sendable, Hashable {
     public var disk: Double
 
     /// Creates weights (device 1, host 0.75, disk 0.25 unless told otherwise).
+    /// - Precondition: Every weight is finite and not negative, so scores stay comparable.
     public init(device: Double = 1, host: Double = 0.75, disk: Double = 0.25) {
+        precondition(
+            [device, host, disk].allSatisfy { $0.isFinite && $0 >= 0 },
+            "TierWeights: weights must be finite and not negative (device \(device), host \(host), disk \(disk))")
         self.device = device
         self.host = host
         self.disk = disk

@@ -15,7 +15,12 @@ public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
     public var cacheThreshold: Double
 
     /// Creates the selector.
+    /// - Precondition: The thresholds are not negative and the relative ones finite.
     public init(balanceAbsoluteThreshold: Int = 32, balanceRelativeThreshold: Double = 1.1, cacheThreshold: Double = 0.5) {
+        precondition(
+            balanceAbsoluteThreshold >= 0 && balanceRelativeThreshold >= 0 && balanceRelativeThreshold.isFinite && cacheThreshold >= 0
+                && cacheThreshold.isFinite,
+            "ThresholdBalanced: thresholds must be finite and not negative")
         self.balanceAbsoluteThreshold = balanceAbsoluteThreshold
         self.balanceRelativeThreshold = balanceRelativeThreshold
         self.cacheThreshold = cacheThreshold
