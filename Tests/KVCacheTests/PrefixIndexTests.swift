@@ -123,9 +123,9 @@ struct PrefixIndexTests {
         for e in (network + lost).shuffled(using: &rng) { try deliver(e) }
         #expect(index.heldEventCount == 0)
         #expect(gaps == model.gaps)
-        #expect(index.statistics.staleEvents == model.stale)
+        #expect(index.statistics.sequencing.duplicates == model.stale)
         #expect(index.statistics.unknownRemovals == model.unknownRemovals)
-        #expect(index.statistics.gaps == model.gaps.count)
+        #expect(index.statistics.sequencing.gaps == model.gaps.count)
         // the index holds exactly the blocks some node holds
         let modelBlocks = Set(model.held.values.flatMap { $0.values.flatMap { $0.keys } })
         #expect(index.blockCount == modelBlocks.count)
@@ -198,7 +198,7 @@ struct PrefixIndexTests {
         #expect(index.heldEventCount == 0 && index.lastEventID(of: 0) == 3)
         // a repeat (live and replayed copies) is ignored
         #expect(try index.apply(.stored(node: 0, eventID: 1, parent: 1, blocks: [2])) == nil)
-        #expect(!index.contains(2, node: 0) && index.statistics.staleEvents == 1)
+        #expect(!index.contains(2, node: 0) && index.statistics.sequencing.duplicates == 1)
     }
 
     @Test("a new node whose first event is not 0 reports the gap; an unfillable gap can be given up")
@@ -207,7 +207,7 @@ struct PrefixIndexTests {
         #expect(try index.apply(.stored(node: 4, eventID: 5, parent: nil, blocks: [1])) == EventGap(node: 4, from: 0, to: 4))
         #expect(index.blockCount == 0)
         index.skipGap(of: 4)
-        #expect(index.contains(1, node: 4) && index.statistics.skippedEvents == 5)
+        #expect(index.contains(1, node: 4) && index.statistics.sequencing.skippedEvents == 5)
         // more than maximumHeldEvents behind a gap: the gap is given up on its own
         #expect(try index.apply(.stored(node: 4, eventID: 8, parent: nil, blocks: [2])) == EventGap(node: 4, from: 6, to: 7))
         try index.apply(.stored(node: 4, eventID: 9, parent: nil, blocks: [3]))
@@ -215,10 +215,10 @@ struct PrefixIndexTests {
         #expect(!index.contains(2, node: 4))
         try index.apply(.stored(node: 4, eventID: 11, parent: nil, blocks: [5]))
         #expect(index.contains(2, node: 4) && index.contains(5, node: 4) && index.heldEventCount == 0)
-        #expect(index.statistics.skippedEvents == 7)
+        #expect(index.statistics.sequencing.skippedEvents == 7)
         // the invalid ID UInt64.max is ignored, never a trap
         #expect(try index.apply(.cleared(node: 4, eventID: .max)) == nil)
-        #expect(index.statistics.invalidEvents == 1 && index.contains(5, node: 4))
+        #expect(index.statistics.sequencing.invalidEvents == 1 && index.contains(5, node: 4))
     }
 
     @Test("reference counts stay exact for node ids above 16,383")

@@ -116,21 +116,17 @@ public struct PrefixIndex: Sendable {
     public mutating func apply(_ event: KVEvent) throws(IndexError) -> EventGap? {
         let node = event.node
         guard node >= 0 && node < nodeCapacity else { throw .nodeOutOfRange(node: node, capacity: nodeCapacity) }
-        switch _sequencer.admit(event, id: event.eventID, node: node) {
+        let admission = _sequencer.admit(event, id: event.eventID, node: node)
+        statistics.sequencing = _sequencer.statistics
+        switch admission {
         case .inOrder:
             _apply(event.kind, node: node)
             _drainHeld(of: node)
             return nil
-        case .duplicate:
-            statistics.staleEvents += 1
-            return nil
         case .held(let gap):
-            statistics.heldEvents += 1
-            if gap != nil { statistics.gaps += 1 }
             _drainHeld(of: node)
             return gap
-        case .invalid:
-            statistics.invalidEvents += 1
+        case .duplicate, .invalid:
             return nil
         }
     }
@@ -151,7 +147,7 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _drainHeld(of node: NodeID) {
         while let next = _sequencer.nextReady(of: node) { _apply(next.kind, node: node) }
-        statistics.skippedEvents = _sequencer.statistics.skippedEvents
+        statistics.sequencing = _sequencer.statistics
     }
 
     /// Applies what an event says, with no ordering check (the caller has ordered it).
@@ -512,16 +508,9 @@ struct _Entry: Sendable {
 public struct IndexStatistics: Sendable, Hashable {
     /// Events applied (not stale).
     public var eventsApplied = 0
-    /// Events ignored because their ID was applied or held already (duplicates).
-    public var staleEvents = 0
-    /// Events held because they arrived before an earlier event of their node.
-    public var heldEvents = 0
-    /// Missing event IDs given up (``PrefixIndex/skipGap(of:)`` or too many held).
-    public var skippedEvents: UInt64 = 0
-    /// Events with the invalid ID `UInt64.max`, ignored.
-    public var invalidEvents = 0
-    /// Gaps detected.
-    public var gaps = 0
+    /// How the events arrived: repeated ones ignored, early ones held, gaps found, missing IDs
+    /// given up (``PrefixIndex/skipGap(of:)`` or too many held), invalid IDs ignored.
+    public var sequencing = EventSequencer<KVEvent>.Statistics()
     /// Block stores applied (each block of each `stored` event).
     public var blocksStored = 0
     /// Stores of a block the node already held in that tier (reference-counted).
