@@ -13,31 +13,6 @@ public struct Decision: Sendable, Hashable, CustomStringConvertible {
     /// Why: the rule and the facts it weighed.
     public var reason: DecisionReason
 
-    /// A placement on `node`.
-    @inlinable
-    public init(
-        node: NodeID, reason: DecisionReason, estimatedTTFT: Double? = nil, transfer: KVTransfer? = nil,
-        replicas: [Replication] = []
-    ) {
-        self.node = node
-        self.rejection = nil
-        self.transfer = transfer
-        self.replicas = replicas
-        self.estimatedTTFT = estimatedTTFT
-        self.reason = reason
-    }
-
-    /// A rejection.
-    @inlinable
-    public init(rejected: Rejection, reason: DecisionReason, estimatedTTFT: Double? = nil) {
-        node = nil
-        rejection = rejected
-        transfer = nil
-        replicas = []
-        self.estimatedTTFT = estimatedTTFT
-        self.reason = reason
-    }
-
     /// Whether the request was rejected.
     public var isRejected: Bool { node == nil }
 
@@ -47,5 +22,22 @@ public struct Decision: Sendable, Hashable, CustomStringConvertible {
         if let transfer { s += "; fetch blocks \(transfer.blocks) from node \(transfer.source)" }
         if !replicas.isEmpty { s += "; replicate to " + replicas.map { "node \($0.node)" }.joined(separator: ", ") }
         return s
+    }
+}
+
+// The public initializers live in an extension so the compiler keeps the memberwise one they
+// delegate to.
+extension Decision {
+    /// A placement on `node`.
+    public init(
+        node: NodeID, reason: DecisionReason, estimatedTTFT: Double? = nil, transfer: KVTransfer? = nil,
+        replicas: [Replication] = []
+    ) {
+        self.init(node: node, rejection: nil, transfer: transfer, replicas: replicas, estimatedTTFT: estimatedTTFT, reason: reason)
+    }
+
+    /// A rejection.
+    public init(rejected: Rejection, reason: DecisionReason, estimatedTTFT: Double? = nil) {
+        self.init(node: nil, rejection: rejected, transfer: nil, replicas: [], estimatedTTFT: estimatedTTFT, reason: reason)
     }
 }
