@@ -41,6 +41,6 @@ for (name, result) in [
     ("least-loaded", try ClusterSimulator.run(trace, ClusterConfiguration(nodes: 8, capacity: 1_000, selector: .leastLoaded))),
 ] {
     print(
-        "\(name + String(repeating: " ", count: max(0, 20 - name.count))) token hit \(result.tokenHitRatio)  max share \(result.maxRequestShare)  TTFT mean \(result.ttft.mean) s"
+        "\(name + String(repeating: " ", count: max(0, 20 - name.count))) token hit \(result.hits.tokenHitRatio)  max share \(result.maxRequestShare)  TTFT mean \(result.ttft.mean) s"
     )
 }

@@ -8,8 +8,7 @@ import KVCache
 ///
 /// Every replay counts the same way (see `../shared/reference/README.md`): for each request,
 /// `h` blocks of its chain present at lookup, `p` of them leading, `a` present when the update
-/// walk reached them. ``PoolReplayResult`` and ``ClusterResult`` keep one each and expose its
-/// members as their own; ``TraceStatistics`` uses one for the infinite cache.
+/// walk reached them. ``PoolReplayResult`` and ``ClusterResult`` keep one each as `hits`; ``TraceStatistics`` uses one for the infinite cache.
 public struct HitCounts: Sendable, Hashable {
     /// Σ chain lengths.
     public var blockAccesses = 0
@@ -57,38 +56,4 @@ public struct HitCounts: Sendable, Hashable {
     public var deviceBlockHitRatio: Double { Double(blockHits - lowerTierBlockHits) / Double(max(blockAccesses, 1)) }
     /// Leading blocks present on the device tier / Σ chain lengths (≤ ``prefixHitRatio``).
     public var devicePrefixHitRatio: Double { Double(prefixHits - lowerTierPrefixHits) / Double(max(blockAccesses, 1)) }
-}
-
-/// A result that keeps ``HitCounts`` and reads their counters and ratios as its own
-/// (`result.blockHitRatio` for `result.hits.blockHitRatio`).
-public protocol HitCountsReporting {
-    /// The hit counters and ratios.
-    var hits: HitCounts { get set }
-}
-
-extension HitCountsReporting {
-    /// Σ chain lengths (``HitCounts/blockAccesses``).
-    public var blockAccesses: Int { hits.blockAccesses }
-    /// Σ h (``HitCounts/blockHits``).
-    public var blockHits: Int { hits.blockHits }
-    /// Σ a (``HitCounts/accessHits``).
-    public var accessHits: Int { hits.accessHits }
-    /// Σ p (``HitCounts/prefixHits``).
-    public var prefixHits: Int { hits.prefixHits }
-    /// Σ min(blockSize · p, input length) (``HitCounts/tokenHits``).
-    public var tokenHits: Int { hits.tokenHits }
-    /// Σ input length (``HitCounts/inputTokens``).
-    public var inputTokens: Int { hits.inputTokens }
-    /// ``HitCounts/blockHitRatio``.
-    public var blockHitRatio: Double { hits.blockHitRatio }
-    /// ``HitCounts/accessHitRatio``.
-    public var accessHitRatio: Double { hits.accessHitRatio }
-    /// ``HitCounts/prefixHitRatio``.
-    public var prefixHitRatio: Double { hits.prefixHitRatio }
-    /// ``HitCounts/tokenHitRatio``.
-    public var tokenHitRatio: Double { hits.tokenHitRatio }
-    /// ``HitCounts/deviceBlockHitRatio``.
-    public var deviceBlockHitRatio: Double { hits.deviceBlockHitRatio }
-    /// ``HitCounts/devicePrefixHitRatio``.
-    public var devicePrefixHitRatio: Double { hits.devicePrefixHitRatio }
 }

@@ -100,7 +100,8 @@ struct CompareCommand: ParsableCommand {
                 return [
                     "rank": .int(i + 1), "nodes": .int(r.configuration.nodes), "capacity": .int(r.configuration.capacity),
                     "eviction": .string(r.configuration.eviction.rawValue), "selector": .string(r.configuration.selector.rawValue),
-                    "tokenHit": .num(r.tokenHitRatio, 4), "prefixHit": .num(r.prefixHitRatio, 4), "maxShare": .num(r.maxRequestShare, 4),
+                    "tokenHit": .num(r.hits.tokenHitRatio, 4), "prefixHit": .num(r.hits.prefixHitRatio, 4),
+                    "maxShare": .num(r.maxRequestShare, 4),
                     "cvInput": .num(r.cvInputTokens, 3), "ttftMean": .num(served ? r.ttft.mean : .nan, 3),
                     "ttftP99": .num(served ? r.ttft.p99 : .nan, 3), "rejected": .num(Double(r.rejected) / Double(max(r.requests, 1)), 3),
                     "efficiency": .num(r.efficiency, 3), "netScore": .num(r.netScore, 4),
@@ -155,7 +156,7 @@ extension CompareCommand.RankBy {
         switch self {
         case .ttftMean: return r.ttft.mean
         case .ttftP99: return r.ttft.p99
-        case .tokenHit: return -r.tokenHitRatio
+        case .tokenHit: return -r.hits.tokenHitRatio
         case .efficiency: return -r.efficiency
         case .netScore: return -r.netScore
         case .none: return 0

@@ -59,9 +59,11 @@ struct ReplayCommand: ParsableCommand {
             let r = try PoolReplay.run(trace, capacity: capacity, policy: policy)
             let row: [(String, Value)] = [
                 ("trace", .string(trace.source)), ("nodes", .int(1)), ("capacity", .int(capacity)), ("eviction", .string(policy.rawValue)),
-                ("requests", .int(r.requests)), ("blockAccesses", .int(r.blockAccesses)), ("blockHitRatio", .num(r.blockHitRatio, 9)),
-                ("accessHitRatio", .num(r.accessHitRatio, 9)), ("prefixHitRatio", .num(r.prefixHitRatio, 9)),
-                ("tokenHitRatio", .num(r.tokenHitRatio, 9)), ("evictions", .int(r.evictions)), ("elapsedSeconds", .num(r.elapsedSeconds)),
+                ("requests", .int(r.requests)), ("blockAccesses", .int(r.hits.blockAccesses)),
+                ("blockHitRatio", .num(r.hits.blockHitRatio, 9)),
+                ("accessHitRatio", .num(r.hits.accessHitRatio, 9)), ("prefixHitRatio", .num(r.hits.prefixHitRatio, 9)),
+                ("tokenHitRatio", .num(r.hits.tokenHitRatio, 9)), ("evictions", .int(r.evictions)),
+                ("elapsedSeconds", .num(r.elapsedSeconds)),
             ]
             print(Report.renderRecord(row, format: format))
             return
@@ -86,9 +88,10 @@ struct ReplayCommand: ParsableCommand {
             ("eviction", .string(c.eviction.rawValue)),
             ("selector", .string(c.selector.rawValue)), ("requests", .int(r.requests)), ("rejected", .int(r.rejected)),
             ("rejectionRate", .num(Double(r.rejected) / Double(max(r.requests, 1)), 4)),
-            ("blockAccesses", .int(r.blockAccesses)), ("blockHitRatio", .num(r.blockHitRatio, 9)),
-            ("accessHitRatio", .num(r.accessHitRatio, 9)),
-            ("prefixHitRatio", .num(r.prefixHitRatio, 9)), ("tokenHitRatio", .num(r.tokenHitRatio, 9)), ("evictions", .int(r.evictions)),
+            ("blockAccesses", .int(r.hits.blockAccesses)), ("blockHitRatio", .num(r.hits.blockHitRatio, 9)),
+            ("accessHitRatio", .num(r.hits.accessHitRatio, 9)),
+            ("prefixHitRatio", .num(r.hits.prefixHitRatio, 9)), ("tokenHitRatio", .num(r.hits.tokenHitRatio, 9)),
+            ("evictions", .int(r.evictions)),
             ("maxRequestShare", .num(r.maxRequestShare, 9)), ("cvInputTokens", .num(r.cvInputTokens, 9)),
             ("cvPrefilledTokens", .num(r.cvPrefilledTokens, 9)), ("efficiency", .num(r.efficiency)),
             (
@@ -104,8 +107,8 @@ struct ReplayCommand: ParsableCommand {
             ("transfers", .int(r.transfers)), ("replicatedBlocks", .int(r.replicatedBlocks)), ("onboardedBlocks", .int(r.onboardedBlocks)),
         ]
         if c.hostCapacity > 0 {
-            row.append(("deviceBlockHitRatio", .num(r.deviceBlockHitRatio, 9)))
-            row.append(("devicePrefixHitRatio", .num(r.devicePrefixHitRatio, 9)))
+            row.append(("deviceBlockHitRatio", .num(r.hits.deviceBlockHitRatio, 9)))
+            row.append(("devicePrefixHitRatio", .num(r.hits.devicePrefixHitRatio, 9)))
         }
         if let reduction = r.ttftReduction { row.append(("ttftReduction", .num(reduction))) }
         if !c.router.isImmediate { row.append(("router", .string(c.router.label))) }

@@ -62,10 +62,10 @@ struct SweepCommand: ParsableCommand {
         }
         func value(_ r: PoolReplayResult) -> Double {
             switch metric {
-            case .access: return r.accessHitRatio
-            case .block: return r.blockHitRatio
-            case .prefix: return r.prefixHitRatio
-            case .token: return r.tokenHitRatio
+            case .access: return r.hits.accessHitRatio
+            case .block: return r.hits.blockHitRatio
+            case .prefix: return r.hits.prefixHitRatio
+            case .token: return r.hits.tokenHitRatio
             }
         }
         var rows: [[String: Value]] = []

@@ -11,7 +11,7 @@ struct ClusterReferenceTests {
 
     static func metrics(_ r: ClusterResult) -> [String: Double] {
         [
-            "prefix_hit": r.prefixHitRatio, "token_hit": r.tokenHitRatio, "max_req_share": r.maxRequestShare,
+            "prefix_hit": r.hits.prefixHitRatio, "token_hit": r.hits.tokenHitRatio, "max_req_share": r.maxRequestShare,
             "cv_input_tokens": r.cvInputTokens, "cv_prefilled_tokens": r.cvPrefilledTokens,
             "ttft_mean_s": r.ttft.mean, "ttft_p50_s": r.ttft.p50, "ttft_p90_s": r.ttft.p90, "ttft_p99_s": r.ttft.p99,
         ]

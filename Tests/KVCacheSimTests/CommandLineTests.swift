@@ -313,8 +313,8 @@ struct SweepAnalysisTests {
         let curve = distances.hitRatios(capacities: capacities)
         for (c, ratio) in zip(capacities, curve) {
             let replay = try PoolReplay.run(trace, capacity: c, policy: .lru)
-            #expect(ratio == replay.accessHitRatio, "capacity \(c)")
-            #expect(distances.hits(capacity: c) == replay.accessHits)
+            #expect(ratio == replay.hits.accessHitRatio, "capacity \(c)")
+            #expect(distances.hits(capacity: c) == replay.hits.accessHits)
         }
         #expect(distances.coldAccesses == SimFixtures.reference.stats.unique_blocks)
     }

@@ -15,11 +15,11 @@ struct PoolReferenceTests {
         for capacity in Self.capacities {
             let expected = try #require(table["\(name)@\(capacity)"])
             let r = try PoolReplay.run(SimFixtures.conversation, capacity: capacity, policy: policy)
-            #expect(abs(r.blockHitRatio - expected["block_hit"]!) < 1e-9, "\(name)@\(capacity) block_hit")
-            #expect(abs(r.accessHitRatio - expected["block_hit_at_access"]!) < 1e-9, "\(name)@\(capacity) at access")
-            #expect(abs(r.prefixHitRatio - expected["prefix_hit"]!) < 1e-9, "\(name)@\(capacity) prefix_hit")
-            #expect(abs(r.tokenHitRatio - expected["token_hit"]!) < 1e-9, "\(name)@\(capacity) token_hit")
-            #expect(r.requests == 12_031 && r.blockAccesses == 288_500)
+            #expect(abs(r.hits.blockHitRatio - expected["block_hit"]!) < 1e-9, "\(name)@\(capacity) block_hit")
+            #expect(abs(r.hits.accessHitRatio - expected["block_hit_at_access"]!) < 1e-9, "\(name)@\(capacity) at access")
+            #expect(abs(r.hits.prefixHitRatio - expected["prefix_hit"]!) < 1e-9, "\(name)@\(capacity) prefix_hit")
+            #expect(abs(r.hits.tokenHitRatio - expected["token_hit"]!) < 1e-9, "\(name)@\(capacity) token_hit")
+            #expect(r.requests == 12_031 && r.hits.blockAccesses == 288_500)
         }
     }
 
@@ -36,7 +36,9 @@ struct PoolReferenceTests {
             let r = try PoolReplay.run(SimFixtures.conversation, capacity: capacity, policy: policy)
             // libCacheSim prints the ratio to 4 decimals (2 of the percentage): ±0.0001, plus
             // a hair for the rounding of an exact half.
-            #expect(abs(r.accessHitRatio - percent / 100) <= 0.0001 + 1e-12, "\(name)@\(capacity): \(r.accessHitRatio) vs \(percent)%")
+            #expect(
+                abs(r.hits.accessHitRatio - percent / 100) <= 0.0001 + 1e-12, "\(name)@\(capacity): \(r.hits.accessHitRatio) vs \(percent)%"
+            )
         }
     }
 
@@ -46,12 +48,12 @@ struct PoolReferenceTests {
             let belady = try PoolReplay.run(SimFixtures.conversation, capacity: capacity, policy: .belady)
             for policy in EvictionPolicy.allCases where policy != .belady {
                 let r = try PoolReplay.run(SimFixtures.conversation, capacity: capacity, policy: policy)
-                #expect(belady.accessHitRatio >= r.accessHitRatio, "\(policy)@\(capacity)")
-                #expect(belady.blockHitRatio >= r.blockHitRatio, "\(policy)@\(capacity)")
+                #expect(belady.hits.accessHitRatio >= r.hits.accessHitRatio, "\(policy)@\(capacity)")
+                #expect(belady.hits.blockHitRatio >= r.hits.blockHitRatio, "\(policy)@\(capacity)")
             }
         }
         // and it reaches the infinite-cache bound once the pool holds every reused block
         let big = try PoolReplay.run(SimFixtures.conversation, capacity: 50_000, policy: .belady)
-        #expect(abs(big.accessHitRatio - SimFixtures.reference.stats.inf_block_hit_ratio) < 1e-12)
+        #expect(abs(big.hits.accessHitRatio - SimFixtures.reference.stats.inf_block_hit_ratio) < 1e-12)
     }
 }

@@ -20,12 +20,13 @@ struct TierTests {
         for (host, disk) in [(0, 0), (1_000, 0), (1_000, 3_000)] {
             let r = try Self.run(host: host, disk: disk, selector: selector)
             let label = "\(selector) host \(host) disk \(disk)"
-            #expect(r.devicePrefixHitRatio <= r.deviceBlockHitRatio, "\(label)")
-            #expect(r.devicePrefixHitRatio <= r.prefixHitRatio, "\(label)")
-            #expect(r.deviceBlockHitRatio <= r.blockHitRatio, "\(label)")
-            #expect(r.prefixHitRatio <= r.blockHitRatio, "\(label)")
+            #expect(r.hits.devicePrefixHitRatio <= r.hits.deviceBlockHitRatio, "\(label)")
+            #expect(r.hits.devicePrefixHitRatio <= r.hits.prefixHitRatio, "\(label)")
+            #expect(r.hits.deviceBlockHitRatio <= r.hits.blockHitRatio, "\(label)")
+            #expect(r.hits.prefixHitRatio <= r.hits.blockHitRatio, "\(label)")
             if host == 0 {
-                #expect(r.deviceBlockHitRatio == r.blockHitRatio && r.devicePrefixHitRatio == r.prefixHitRatio, "\(label)")
+                #expect(
+                    r.hits.deviceBlockHitRatio == r.hits.blockHitRatio && r.hits.devicePrefixHitRatio == r.hits.prefixHitRatio, "\(label)")
             }
         }
     }
@@ -35,10 +36,11 @@ struct TierTests {
         let device = try Self.run(host: 0, disk: 0, selector: .roundRobin)
         let host = try Self.run(host: 1_000, disk: 0, selector: .roundRobin)
         let disk = try Self.run(host: 1_000, disk: 3_000, selector: .roundRobin)
-        #expect(host.deviceBlockHitRatio == device.blockHitRatio && disk.deviceBlockHitRatio == device.blockHitRatio)
-        #expect(host.devicePrefixHitRatio == device.prefixHitRatio && disk.devicePrefixHitRatio == device.prefixHitRatio)
-        #expect(device.blockHitRatio < host.blockHitRatio && host.blockHitRatio < disk.blockHitRatio)
-        #expect(device.prefixHitRatio < host.prefixHitRatio && host.prefixHitRatio < disk.prefixHitRatio)
+        #expect(host.hits.deviceBlockHitRatio == device.hits.blockHitRatio && disk.hits.deviceBlockHitRatio == device.hits.blockHitRatio)
+        #expect(
+            host.hits.devicePrefixHitRatio == device.hits.prefixHitRatio && disk.hits.devicePrefixHitRatio == device.hits.prefixHitRatio)
+        #expect(device.hits.blockHitRatio < host.hits.blockHitRatio && host.hits.blockHitRatio < disk.hits.blockHitRatio)
+        #expect(device.hits.prefixHitRatio < host.hits.prefixHitRatio && host.hits.prefixHitRatio < disk.hits.prefixHitRatio)
     }
 
     @Test("ttft-min counts onboarding: a host tier slower than prefill costs nothing, a fast one helps")

@@ -1,7 +1,7 @@
 import KVCache
 
 /// Everything a cluster run measured.
-public struct ClusterResult: Sendable, HitCountsReporting {
+public struct ClusterResult: Sendable {
     /// Per-node figures.
     public struct Node: Sendable, Hashable {
         /// Requests routed to the node.

@@ -65,7 +65,7 @@ public enum PoolReplay {
 }
 
 /// The outcome of a ``PoolReplay``: sums and the ratios of the reference definitions.
-public struct PoolReplayResult: Sendable, Hashable, HitCountsReporting {
+public struct PoolReplayResult: Sendable, Hashable {
     /// The eviction policy.
     public var policy: EvictionPolicy
     /// Pool capacity in blocks.
