@@ -37,13 +37,13 @@ public struct ClusterConfiguration: Sendable {
     public var replicaSamples: Int
     /// Where overlaps come from (default: the nodes' pools when the nodes have no host/disk
     /// tiers, else a ``PrefixIndex`` fed by the pools' changes).
-    public var overlapSource: OverlapSource = .automatic
+    public var overlapSource: OverlapSource
     /// What a cached block is worth to the selectors by the fastest tier a node holds it in
     /// (default device 1, host 0.75, disk 0.25; only lower tiers make it matter).
-    public var tierWeights = TierWeights()
+    public var tierWeights: TierWeights
     /// The routers in front of the nodes and what they know (default: one router that sees
     /// every cache change as it happens).
-    public var router = RouterModel()
+    public var router: RouterModel
 
     /// Where the simulator gets each node's leading-block overlap.
     public enum OverlapSource: String, Sendable, Hashable, CaseIterable {
@@ -54,31 +54,6 @@ public struct ClusterConfiguration: Sendable {
         /// Each node's device pool directly (`lookup`): the same answers — the index is tested
         /// to equal the pools — without maintaining an index.
         case pools
-    }
-
-    /// Creates a configuration (the reference cluster model unless told otherwise).
-    public init(
-        nodes: Int = 8, capacity: Int = 1000, eviction: EvictionPolicy = .lru, selector: SelectorPolicy = .roundRobin,
-        selectorConfiguration: SelectorConfiguration = SelectorConfiguration(),
-        prefillModel: any PrefillTimeModel = LinearPrefillModel(), decodeSecondsPerToken: Double = 0,
-        hostCapacity: Int = 0, diskCapacity: Int = 0, hostOnboardSecondsPerBlock: Double = 0.002,
-        diskOnboardSecondsPerBlock: Double = 0.02, gpuStorageCostRatio: Double = 100, cachingDisabled: Bool = false,
-        replicaSamples: Int = 0
-    ) {
-        self.nodes = nodes
-        self.capacity = capacity
-        self.eviction = eviction
-        self.selector = selector
-        self.selectorConfiguration = selectorConfiguration
-        self.prefillModel = prefillModel
-        self.decodeSecondsPerToken = decodeSecondsPerToken
-        self.hostCapacity = hostCapacity
-        self.diskCapacity = diskCapacity
-        self.hostOnboardSecondsPerBlock = hostOnboardSecondsPerBlock
-        self.diskOnboardSecondsPerBlock = diskOnboardSecondsPerBlock
-        self.gpuStorageCostRatio = gpuStorageCostRatio
-        self.cachingDisabled = cachingDisabled
-        self.replicaSamples = replicaSamples
     }
 
     /// A short label: `N16/C1000/lru/ttft-min`, followed by the router model's when it is not
@@ -93,4 +68,26 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
     /// What is wrong.
     public var message: String
     public var description: String { message }
+}
+
+// The public initializer lives in an extension so the compiler keeps the memberwise one it
+// delegates to.
+extension ClusterConfiguration {
+    /// Creates a configuration (the reference cluster model unless told otherwise).
+    public init(
+        nodes: Int = 8, capacity: Int = 1000, eviction: EvictionPolicy = .lru, selector: SelectorPolicy = .roundRobin,
+        selectorConfiguration: SelectorConfiguration = SelectorConfiguration(),
+        prefillModel: any PrefillTimeModel = LinearPrefillModel(), decodeSecondsPerToken: Double = 0,
+        hostCapacity: Int = 0, diskCapacity: Int = 0, hostOnboardSecondsPerBlock: Double = 0.002,
+        diskOnboardSecondsPerBlock: Double = 0.02, gpuStorageCostRatio: Double = 100, cachingDisabled: Bool = false,
+        replicaSamples: Int = 0
+    ) {
+        self.init(
+            nodes: nodes, capacity: capacity, eviction: eviction, selector: selector, selectorConfiguration: selectorConfiguration,
+            prefillModel: prefillModel, decodeSecondsPerToken: decodeSecondsPerToken, hostCapacity: hostCapacity,
+            diskCapacity: diskCapacity, hostOnboardSecondsPerBlock: hostOnboardSecondsPerBlock,
+            diskOnboardSecondsPerBlock: diskOnboardSecondsPerBlock, gpuStorageCostRatio: gpuStorageCostRatio,
+            cachingDisabled: cachingDisabled, replicaSamples: replicaSamples, overlapSource: .automatic, tierWeights: TierWeights(),
+            router: RouterModel())
+    }
 }
