@@ -9,42 +9,20 @@ public struct SelectorOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Prefill cost per uncached token, µs.")
     public var prefillUsPerToken: Double = 50
     @Option(
-        name: .customLong("transfer-gbps"), parsing: .unconditional,
-        help: "KV transfer bandwidth between nodes, GB/s (0: no transfers). Used by ttft-min and hotspot-replicating.")
-    public var transferGBps: Double = 0
-    @Option(parsing: .unconditional, help: "KV bytes per block, MB (for transfers).")
-    public var blockMB: Double = 160
-    @Option(
-        parsing: .unconditional, help: "Reject requests whose estimated TTFT exceeds this many seconds (ttft-min, hotspot-replicating).")
-    public var ttftSlo: Double?
-    @Option(parsing: .unconditional, help: "ttft-min: consider a transfer when the best match is at least this many times the local one.")
-    public var kvBalancingThreshold: Double = 1
-    @Option(parsing: .unconditional, help: "weighted: weight of the prefix hit fraction.")
-    public var alpha: Double = 0.6
-    @Option(parsing: .unconditional, help: "weighted: weight of the normalised load.")
-    public var beta: Double = 0.8
-    @Option(parsing: .unconditional, help: "threshold-balanced: absolute imbalance (running requests) that triggers balancing.")
-    public var balanceAbs: Int = 32
-    @Option(parsing: .unconditional, help: "threshold-balanced: relative imbalance that triggers balancing.")
-    public var balanceRel: Double = 1.1
-    @Option(parsing: .unconditional, help: "threshold-balanced: match fraction above which the cache wins.")
-    public var cacheThreshold: Double = 0.5
-    @Option(parsing: .unconditional, help: "kv-cost: weight of prefill work.")
-    public var prefillLoadScale: Double = 1
-    @Option(parsing: .unconditional, help: "kv-cost: prefill blocks credited per cached block.")
-    public var overlapCredit: Double = 1
-    @Option(parsing: .unconditional, help: "kv-cost: softmax temperature (0: lowest cost).")
-    public var temperature: Double = 0
-    @Option(parsing: .unconditional, help: "hotspot-replicating: sliding window, seconds.")
-    public var hotWindow: Double = 60
-    @Option(parsing: .unconditional, help: "hotspot-replicating: blocks that make a prefix.")
-    public var hotPrefixBlocks: Int = 4
-    @Flag(help: "hotspot-replicating: replicate rising prefixes by their trend.")
-    public var anticipate = false
-    @Option(
         parsing: .unconditional,
         help: "Weights of a cached block held on the device, in host memory, on disk, in the selectors' overlap score.")
     public var tierWeights: String = "1,0.75,0.25"
+
+    /// The flags of `ttft-min` (and `hotspot-replicating`'s transfers and SLO).
+    @OptionGroup(title: "ttft-min parameters") public var ttftMin: TTFTMinOptions
+    /// The `weighted` selector's flags.
+    @OptionGroup(title: "weighted parameters") public var weighted: WeightedOptions
+    /// The `threshold-balanced` selector's flags.
+    @OptionGroup(title: "threshold-balanced parameters") public var thresholdBalanced: ThresholdBalancedOptions
+    /// The `kv-cost` selector's flags.
+    @OptionGroup(title: "kv-cost parameters") public var kvCost: KVCostOptions
+    /// The `hotspot-replicating` selector's flags.
+    @OptionGroup(title: "hotspot-replicating parameters") public var hotspot: HotspotOptions
 
     /// The defaults.
     public init() {}
@@ -53,20 +31,11 @@ public struct SelectorOptions: ParsableArguments {
     public func validate() throws {
         try check(prefillBaseMs, "--prefill-base-ms", 0...3.6e6)
         try check(prefillUsPerToken, "--prefill-us-per-token", 0...1e6)
-        try check(transferGBps, "--transfer-gbps", 0...1e6)
-        try check(blockMB, "--block-mb", 1e-6...1e6)
-        if let ttftSlo { try check(ttftSlo, "--ttft-slo", 1e-6...1e7) }
-        try check(kvBalancingThreshold, "--kv-balancing-threshold", 0...1e6)
-        try check(alpha, "--alpha", 0...1e6)
-        try check(beta, "--beta", 0...1e6)
-        try check(balanceAbs, "--balance-abs", 0...1_000_000_000)
-        try check(balanceRel, "--balance-rel", 0...1e6)
-        try check(cacheThreshold, "--cache-threshold", 0...1)
-        try check(prefillLoadScale, "--prefill-load-scale", 0...1e6)
-        try check(overlapCredit, "--overlap-credit", 0...1e6)
-        try check(temperature, "--temperature", 0...1e6)
-        try check(hotWindow, "--hot-window", 1e-6...1e7)
-        try check(hotPrefixBlocks, "--hot-prefix-blocks", 1...1_000_000)
+        try ttftMin.validate()
+        try weighted.validate()
+        try thresholdBalanced.validate()
+        try kvCost.validate()
+        try hotspot.validate()
         _ = try parsedTierWeights()
     }
 
@@ -114,21 +83,11 @@ public struct SelectorOptions: ParsableArguments {
     public func selectorConfiguration(seed: UInt64) -> SelectorConfiguration {
         var s = SelectorConfiguration()
         s.seed = seed
-        s.alpha = alpha
-        s.beta = beta
-        s.balanceAbsoluteThreshold = balanceAbs
-        s.balanceRelativeThreshold = balanceRel
-        s.cacheThreshold = cacheThreshold
-        s.prefillLoadScale = prefillLoadScale
-        s.overlapCredit = overlapCredit
-        s.temperature = temperature
-        s.ttftMin = TTFTMin(
-            prefillModel: prefillModel,
-            transfer: transferGBps > 0 ? KVTransferModel(bytesPerBlock: blockMB * 1e6, bandwidth: transferGBps * 1e9) : nil,
-            kvcacheBalancingThreshold: kvBalancingThreshold, ttftSLO: ttftSlo)
-        s.hotWindow = hotWindow
-        s.hotPrefixBlocks = hotPrefixBlocks
-        s.anticipateRising = anticipate
+        weighted.apply(to: &s)
+        thresholdBalanced.apply(to: &s)
+        kvCost.apply(to: &s)
+        hotspot.apply(to: &s)
+        ttftMin.apply(to: &s, prefillModel: prefillModel)
         return s
     }
 }

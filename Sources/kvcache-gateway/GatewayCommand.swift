@@ -48,33 +48,33 @@ struct GatewayCommand: AsyncParsableCommand {
     var selector = "kv-cost"
     @Option(help: "Seed of the randomised selectors.")
     var seed: UInt64 = 0
-    @OptionGroup(title: "Policy parameters") var policy: SelectorOptions
+    @OptionGroup var policy: SelectorOptions
 
     @Option(help: "Requests sent to engines at once; more wait in the queue.")
     var maxConcurrency = 256
     @Option(help: "Requests waiting for a place; beyond them the gateway answers 429.")
     var maxQueue = 1_024
-    @Option(help: "Seconds a request may wait in the queue before a 503.")
+    @Option(help: ArgumentHelp("Seconds a request may wait in the queue before a 503.", valueName: "seconds"))
     var queueTimeout: Double = 30
-    @Option(help: "Seconds one upstream request may take, from dispatch to its last byte.")
+    @Option(help: ArgumentHelp("Seconds one upstream request may take, from dispatch to its last byte.", valueName: "seconds"))
     var requestTimeout: Double = 600
-    @Option(help: "Seconds connecting to an engine may take.")
+    @Option(help: ArgumentHelp("Seconds connecting to an engine may take.", valueName: "seconds"))
     var connectTimeout: Double = 2
-    @Option(help: "Largest request body accepted, MiB (larger: 413).")
+    @Option(help: ArgumentHelp("Largest request body accepted, MiB (larger: 413).", valueName: "mib"))
     var maxBodyMib: Int = 32
     @Option(help: "Engines tried per request when an engine fails before any response byte.")
     var maxAttempts = 3
-    @Option(help: "Retry-After seconds of a 429 or 503.")
+    @Option(help: ArgumentHelp("Retry-After seconds of a 429 or 503.", valueName: "seconds"))
     var retryAfter = 1
-    @Option(help: "Seconds between active health checks of each engine.")
+    @Option(help: ArgumentHelp("Seconds between active health checks of each engine.", valueName: "seconds"))
     var healthInterval: Double = 2
-    @Option(help: "Seconds a health check may take.")
+    @Option(help: ArgumentHelp("Seconds a health check may take.", valueName: "seconds"))
     var healthTimeout: Double = 1
     @Option(help: "Failures in a row that take an engine out of rotation.")
     var failureThreshold = 3
-    @Option(help: "Seconds an engine stays out of rotation before a healthy check brings it back.")
+    @Option(help: ArgumentHelp("Seconds an engine stays out of rotation before a healthy check brings it back.", valueName: "seconds"))
     var breakerCooldown: Double = 5
-    @Option(help: "Seconds requests in flight may take to finish after SIGTERM.")
+    @Option(help: ArgumentHelp("Seconds requests in flight may take to finish after SIGTERM.", valueName: "seconds"))
     var shutdownGrace: Double = 30
     @Option(
         help: ArgumentHelp(
@@ -87,7 +87,7 @@ struct GatewayCommand: AsyncParsableCommand {
     var tokenizerCacheTokens = 8 << 20
     @Option(help: "Requests per window of the identity-mismatch alarm (predicted hits, no realized ones).")
     var auditWindow = 100
-    @Option(help: "Approximate mode: seconds a routed prefix is assumed cached.")
+    @Option(help: ArgumentHelp("Approximate mode: seconds a routed prefix is assumed cached.", valueName: "seconds"))
     var approximateTtl: Double = 120
     @Option(
         parsing: .unconditional,

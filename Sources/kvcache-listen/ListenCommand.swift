@@ -56,10 +56,12 @@ struct ListenCommand: ParsableCommand {
     @Option(help: "Tokens per KV block, as the engines use (vLLM's default is 16).")
     var blockSize: Int = 16
 
-    @Option(help: "A file of prompts (one per line: token ids, optionally 'lora=NAME:' first) to look up at the end.")
+    @Option(
+        help: ArgumentHelp(
+            "A file of prompts (one per line: token ids, optionally 'lora=NAME:' first) to look up at the end.", valueName: "file"))
     var probe: String?
 
-    @Option(help: "Stop after this many seconds (default: until interrupted).")
+    @Option(help: ArgumentHelp("Stop after this many seconds (default: until interrupted).", valueName: "seconds"))
     var duration: Double?
 
     @Option(help: "Output: table (live lines) or json (the final summary).")

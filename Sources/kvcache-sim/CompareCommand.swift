@@ -64,7 +64,7 @@ struct CompareCommand: ParsableCommand {
         let trace = try source.load()
         // With one node every selector sends every request to it, so one run stands for all
         // of them; only an SLO (which lets a selector reject) tells them apart.
-        let oneNodeSelectors = model.policy.ttftSlo == nil ? Array(selectors.prefix(1)) : selectors
+        let oneNodeSelectors = model.policy.ttftMin.ttftSlo == nil ? Array(selectors.prefix(1)) : selectors
         if nodeCounts.contains(1) && oneNodeSelectors.count < selectors.count {
             writeStandardError("compare: with 1 node every selector routes alike; ran \(selectors[0].rawValue) for all of them\n")
         }

@@ -33,10 +33,10 @@ struct HashCommand: ParsableCommand {
     @Option(help: "A cache salt (vLLM's cache_salt), mixed into the first block.")
     var cacheSalt: String?
 
-    @Option(help: "Token ids separated by commas or spaces.")
+    @Option(help: ArgumentHelp("Token ids separated by commas or spaces.", valueName: "ids"))
     var tokens: String?
 
-    @Option(help: "A file of token ids separated by white space or commas.")
+    @Option(help: ArgumentHelp("A file of token ids separated by white space or commas.", valueName: "file"))
     var tokensFile: String?
 
     @Option(help: "Output: text (one hash per line) or json.")

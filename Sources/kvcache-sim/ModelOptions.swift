@@ -12,16 +12,9 @@ import Foundation
 /// The cost model and every policy parameter.
 struct ModelOptions: ParsableArguments {
     @OptionGroup var policy: SelectorOptions
+    @OptionGroup(title: "Lower tiers") var tiers: TierOptions
     @Option(parsing: .unconditional, help: "Decode time per generated token, ms (0: decode occupancy not modelled).")
     var decodeMsPerToken: Double = 0
-    @Option(parsing: .unconditional, help: "Host-memory (G2) tier per node, blocks (0: none). Evicted blocks are offloaded there.")
-    var hostCapacity: Int = 0
-    @Option(parsing: .unconditional, help: "Disk (G3) tier per node, blocks (0: none).")
-    var diskCapacity: Int = 0
-    @Option(parsing: .unconditional, help: "Onboarding time per block from host, ms.")
-    var hostOnboardMs: Double = 2
-    @Option(parsing: .unconditional, help: "Onboarding time per block from disk, ms.")
-    var diskOnboardMs: Double = 20
     @Option(parsing: .unconditional, help: "GPU : storage cost ratio for the net score.")
     var costRatio: Double = 100
     @Option(
@@ -33,11 +26,9 @@ struct ModelOptions: ParsableArguments {
     func validate() throws {
         try policy.validate()
         try check(decodeMsPerToken, "--decode-ms-per-token", 0...1e5)
-        try check(hostOnboardMs, "--host-onboard-ms", 0...3.6e6)
-        try check(diskOnboardMs, "--disk-onboard-ms", 0...3.6e6)
         try check(costRatio, "--cost-ratio", 0...1e9)
         if let replicaSamples { try check(replicaSamples, "--replica-samples", 0...1_000_000) }
-        guard hostCapacity >= 0, diskCapacity >= 0 else { throw CLIError("--host-capacity and --disk-capacity must not be negative") }
+        try tiers.validate()
     }
 
     /// Refuses a policy flag given on the command line that none of `selectors` reads.
@@ -64,17 +55,14 @@ struct ModelOptions: ParsableArguments {
         nodes: Int, capacity: Int, eviction: EvictionPolicy, selector: SelectorPolicy, seed: UInt64
     ) throws -> ClusterConfiguration {
         try validate()
-        try Self.checkMemory(nodes: nodes, capacity: capacity, hostCapacity: hostCapacity, diskCapacity: diskCapacity)
-        guard diskCapacity == 0 || hostCapacity > 0 else {
-            throw CLIError("--disk-capacity needs --host-capacity (evictions flow device → host → disk)")
-        }
+        try Self.checkMemory(nodes: nodes, capacity: capacity, hostCapacity: tiers.hostCapacity, diskCapacity: tiers.diskCapacity)
         let model = policy.prefillModel
         let s = policy.selectorConfiguration(seed: seed)
         var c = ClusterConfiguration(
             nodes: nodes, capacity: capacity, eviction: eviction, selector: selector, selectorConfiguration: s,
             prefillModel: model, decodeSecondsPerToken: decodeMsPerToken / 1000,
-            hostCapacity: hostCapacity, diskCapacity: diskCapacity,
-            hostOnboardSecondsPerBlock: hostOnboardMs / 1000, diskOnboardSecondsPerBlock: diskOnboardMs / 1000,
+            hostCapacity: tiers.hostCapacity, diskCapacity: tiers.diskCapacity,
+            hostOnboardSecondsPerBlock: tiers.hostOnboardMs / 1000, diskOnboardSecondsPerBlock: tiers.diskOnboardMs / 1000,
             // finding the hottest blocks is a pass over every access: done for the policy that
             // replicates them, or when asked
             gpuStorageCostRatio: costRatio, replicaSamples: replicaSamples ?? (selector == .hotspotReplicating ? 10 : 0))

@@ -51,8 +51,8 @@ struct ReplayCommand: ParsableCommand {
         guard capacity >= 1 else { throw CLIError("--capacity must be at least 1 block, got \(capacity)") }
         guard (1...65_536).contains(nodes) else { throw CLIError("--nodes \(nodes): expected a whole number in 1...65536") }
         try ModelOptions.checkMemory(
-            nodes: nodes, capacity: capacity, hostCapacity: max(model.hostCapacity, 0),
-            diskCapacity: max(model.diskCapacity, 0))
+            nodes: nodes, capacity: capacity, hostCapacity: max(model.tiers.hostCapacity, 0),
+            diskCapacity: max(model.tiers.diskCapacity, 0))
         let trace = try source.load()
         if policy == .belady {
             guard nodes == 1 else { throw CLIError("--eviction belady needs the future of one pool: use --nodes 1") }
