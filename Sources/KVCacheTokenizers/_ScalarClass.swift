@@ -3,19 +3,18 @@
 enum _ScalarClass: UInt8 {
     case letter, number, space, other
 
-    private static let ascii: [_ScalarClass] = (0..<128).map { b in
-        switch UInt8(b) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): .letter
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): .number
-        case 0x09...0x0D, 0x20: .space
-        default: .other
-        }
-    }
-
     /// The class of `scalar`.
     @inline(__always)
     static func of(_ scalar: UInt32) -> _ScalarClass {
-        if scalar < 128 { return ascii[Int(scalar)] }
+        // ASCII by arithmetic rather than a table: a global table is checked for its lazy
+        // initialisation at every use, and this runs once per byte of a prompt.
+        if scalar < 128 {
+            let b = UInt8(truncatingIfNeeded: scalar)
+            if (b | 0x20) &- UInt8(ascii: "a") < 26 { return .letter }
+            if b &- UInt8(ascii: "0") < 10 { return .number }
+            if b == 0x20 || b &- 0x09 < 5 { return .space }
+            return .other
+        }
         guard let s = Unicode.Scalar(scalar) else { return .other }
         if s.properties.isWhitespace { return .space }
         switch s.properties.generalCategory {
