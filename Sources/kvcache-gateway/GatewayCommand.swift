@@ -40,6 +40,8 @@ struct GatewayCommand: AsyncParsableCommand {
     var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free port; the chosen one is printed).")
     var port = 8_080
+    @Option(help: ArgumentHelp("Seconds requests in flight may take to finish after SIGTERM.", valueName: "seconds"))
+    var shutdownGrace: Double = 30
     @Option(name: .customLong("engine"), help: "An engine: URL[,events=ADDR][,replay=ADDR][,node=N] (repeat for each).")
     var engines: [String] = []
     @Option(help: "Tokens per KV block, as the engines' --block-size.")
@@ -61,7 +63,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds connecting to an engine may take.", valueName: "seconds"))
     var connectTimeout: Double = 2
     @Option(help: ArgumentHelp("Largest request body accepted, MiB (larger: 413).", valueName: "mib"))
-    var maxBodyMib: Int = 32
+    var maxBodyMib = 32
     @Option(help: "Engines tried per request when an engine fails before any response byte.")
     var maxAttempts = 3
     @Option(help: ArgumentHelp("Retry-After seconds of a 429 or 503.", valueName: "seconds"))
@@ -74,8 +76,6 @@ struct GatewayCommand: AsyncParsableCommand {
     var failureThreshold = 3
     @Option(help: ArgumentHelp("Seconds an engine stays out of rotation before a healthy check brings it back.", valueName: "seconds"))
     var breakerCooldown: Double = 5
-    @Option(help: ArgumentHelp("Seconds requests in flight may take to finish after SIGTERM.", valueName: "seconds"))
-    var shutdownGrace: Double = 30
     @Option(
         help: ArgumentHelp(
             "The served model's tokenizer.json, run in process for text prompts (chat messages still go to an engine's /tokenize).",
