@@ -152,7 +152,9 @@ public final class Gateway: Sendable {
     /// Headers of the client's request that the engine should see too.
     static let forwardedRequestHeaders: [HTTPField.Name] = [.accept, .authorization, .userAgent, HTTPField.Name("x-request-id")!]
     /// Headers of an engine's response that describe one hop only and are not passed on.
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"]
+    static let hopByHop: Set<HTTPField.Name> = [
+        .connection, HTTPField.Name("keep-alive")!, .transferEncoding, .contentLength, .upgrade, .te, .trailer,
+    ]
 
     private func dispatch(
         _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32],
@@ -230,8 +232,8 @@ public final class Gateway: Sendable {
     /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
     private static func clientHeaders(of response: HTTPClientResponse, node: NodeID, predicted: Int) -> HTTPFields {
         var headers = HTTPFields()
-        for h in response.headers where !hopByHop.contains(h.name.lowercased()) {
-            if let name = HTTPField.Name(h.name) { headers.append(HTTPField(name: name, value: h.value)) }
+        for h in response.headers {
+            if let name = HTTPField.Name(h.name), !hopByHop.contains(name) { headers.append(HTTPField(name: name, value: h.value)) }
         }
         headers.append(HTTPField(name: HTTPField.Name("x-kvcache-node")!, value: "\(node)"))
         headers.append(HTTPField(name: HTTPField.Name("x-kvcache-predicted-cached-tokens")!, value: "\(predicted)"))
