@@ -90,6 +90,26 @@ struct SelectorTests {
         #expect(s.select(request(), nodes: cluster([0, 0, 0], active: [10, 2, 5]), overlaps: weak).node == 1)
     }
 
+    @Test("an infinite threshold never triggers; an infinite bandwidth leaves the latency")
+    func infiniteSettings() {
+        let o = OverlapScores(depths: [8, 0, 0], chainLength: 8)
+        // the defaults balance here (node 1); a relative threshold of ∞ never does, so the cache wins
+        var neverBalance = ThresholdBalanced(balanceRelativeThreshold: .infinity)
+        #expect(neverBalance.select(request(), nodes: cluster([0, 0, 0], active: [40, 2, 5]), overlaps: o).node == 0)
+        // the defaults follow the full match here (node 0); a cache threshold of ∞ never does
+        var neverCache = ThresholdBalanced(cacheThreshold: .infinity)
+        #expect(neverCache.select(request(), nodes: cluster([0, 0, 0], active: [10, 2, 5]), overlaps: o).node == 1)
+        #expect(KVTransferModel(bytesPerBlock: 1e6, bandwidth: .infinity, latency: 0.002).transferTime(blocks: 10) == 0.002)
+    }
+
+    @Test("settings that would make scores or times NaN stop at construction")
+    func invalidSettings() async {
+        await #expect(processExitsWith: .failure) { _ = KVTransferModel(bandwidth: .nan) }
+        await #expect(processExitsWith: .failure) { _ = KVTransferModel(latency: -1) }
+        await #expect(processExitsWith: .failure) { _ = ThresholdBalanced(cacheThreshold: .nan) }
+        await #expect(processExitsWith: .failure) { _ = TierWeights(host: .infinity) }
+    }
+
     @Test("kv-cost: lowest cost; softmax at T → 0 equals argmin; ties broken at random")
     func kvCost() {
         var s = KVCost()

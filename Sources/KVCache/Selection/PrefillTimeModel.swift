@@ -70,10 +70,11 @@ public struct KVTransferModel: Sendable, Hashable {
 
     /// Creates a transfer model (defaults: 512-token blocks of a 70B-class model, ~160 MB
     /// per block at FP16 with GQA, over 100 Gb/s RDMA with 1 ms setup).
-    /// - Precondition: `bandwidth` is positive, the others are not negative, all are finite (a
-    ///   transfer time must be a number for the selectors to compare).
+    /// - Precondition: `bandwidth` is positive (infinite: transfers cost only `latency`);
+    ///   `bytesPerBlock` and `latency` are finite and not negative, so a transfer time is a
+    ///   number the selectors can compare.
     public init(bytesPerBlock: Double = 160e6, bandwidth: Double = 12.5e9, latency: Double = 0.001) {
-        precondition(bandwidth > 0 && bandwidth.isFinite, "KVTransferModel: bandwidth \(bandwidth) is not a positive number")
+        precondition(bandwidth > 0, "KVTransferModel: bandwidth \(bandwidth) is not a positive number")
         precondition(bytesPerBlock >= 0 && bytesPerBlock.isFinite, "KVTransferModel: bytesPerBlock \(bytesPerBlock) is not a number ≥ 0")
         precondition(latency >= 0 && latency.isFinite, "KVTransferModel: latency \(latency) is not a number ≥ 0")
         self.bytesPerBlock = bytesPerBlock

@@ -15,12 +15,11 @@ public struct ThresholdBalanced: PrefillNodeSelector, Sendable {
     public var cacheThreshold: Double
 
     /// Creates the selector.
-    /// - Precondition: The thresholds are not negative and the relative ones finite.
+    /// - Precondition: The thresholds are numbers, not negative; an infinite one never triggers.
     public init(balanceAbsoluteThreshold: Int = 32, balanceRelativeThreshold: Double = 1.1, cacheThreshold: Double = 0.5) {
         precondition(
-            balanceAbsoluteThreshold >= 0 && balanceRelativeThreshold >= 0 && balanceRelativeThreshold.isFinite && cacheThreshold >= 0
-                && cacheThreshold.isFinite,
-            "ThresholdBalanced: thresholds must be finite and not negative")
+            balanceAbsoluteThreshold >= 0 && balanceRelativeThreshold >= 0 && cacheThreshold >= 0,
+            "ThresholdBalanced: thresholds must be numbers, not negative")
         self.balanceAbsoluteThreshold = balanceAbsoluteThreshold
         self.balanceRelativeThreshold = balanceRelativeThreshold
         self.cacheThreshold = cacheThreshold
