@@ -88,7 +88,7 @@ struct RoutingIntegrationTests {
     @Test("engine-hashed stores route to their holder; removal, clear, adapters and block sizes behave")
     func engineTrueRouting() throws {
         try requirePython()
-        let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16, 32], binary: [1])
+        let engine = try EngineProcess(base: publisherPortBase(), blockSizes: [16, 16, 32], binary: [1])
         defer { engine.quit() }
         let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 16), selector: CacheAware()))
         for n in 0..<3 { router.addNode(n) }
@@ -139,7 +139,7 @@ struct RoutingIntegrationTests {
     @Test("kvcache-listen --probe answers which node holds how much of each prompt")
     func listenProbe() throws {
         try requirePython()
-        let engine = try EngineProcess(base: Int.random(in: 20_000...59_000), blockSizes: [16, 16, 16, 32], binary: [0])
+        let engine = try EngineProcess(base: publisherPortBase(), blockSizes: [16, 16, 16, 32], binary: [0])
         let p = prompt(3, tokens: 4 * 16 + 5), q = prompt(4, tokens: 2 * 16)
         let probes = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).txt")
         try """

@@ -47,6 +47,15 @@ struct PublisherRun {
     var stderr: String
 }
 
+/// A first port for a test's publishers (they take `base` up to `base + 19`), below the range
+/// the kernel hands out to outgoing connections: a port from that range may already be the
+/// local end of another test's connection when the publisher binds it.
+func publisherPortBase() -> Int {
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    let ephemeralLow = range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+    return Int.random(in: 10_000...max(10_000, ephemeralLow - 20))
+}
+
 /// Starts `publisher.py` (pyzmq + msgspec) on 127.0.0.1 ports from `base`.
 func startPublisher(base: Int, nodes: [Int], extra: [String] = []) throws -> (Process, Pipe, Pipe) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("publisher.py").path
@@ -88,7 +97,7 @@ struct SubscriberIntegrationTests {
         arguments: [0, 1, 20])
     func scenario(coalescingMilliseconds: Int) throws {
         try requirePython()
-        let base = Int.random(in: 20_000...59_000)
+        let base = publisherPortBase()
         let nodes = [0, 0, 1]
         let index = LockedIndex()
         let publisher = try startPublisher(base: base, nodes: nodes)
