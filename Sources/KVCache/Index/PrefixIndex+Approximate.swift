@@ -77,7 +77,7 @@ extension PrefixIndex {
         if _approximate.count > _approximate.mode.maxBlocks {
             let target = Int(Double(_approximate.mode.maxBlocks) * _approximate.mode.pruneTarget)
             while _approximate.count > target, let r = _approximate.popOldest() {
-                if _dropApproximate(r) { statistics.pruned += 1 }
+                if _dropApproximate(r) { _counts.pruned += 1 }
             }
         }
     }
@@ -87,7 +87,7 @@ extension PrefixIndex {
     public mutating func expire(now: Double) {
         while let r = _approximate.oldest, r.time + _approximate.mode.ttl <= now {
             _ = _approximate.popOldest()
-            if _dropApproximate(r) { statistics.expired += 1 }
+            if _dropApproximate(r) { _counts.expired += 1 }
         }
     }
 

@@ -44,8 +44,14 @@ public struct PrefixIndex: Sendable {
     @usableFromInline var _nodeLimit: Int = 0  // highest node seen + 1
     @usableFromInline var _approximate: _ApproximateState
 
+    /// The index's own counters; ``IndexStatistics/sequencing`` is filled in on reading.
+    @usableFromInline var _counts = IndexStatistics()
     /// Counters of what the index has seen.
-    public internal(set) var statistics = IndexStatistics()
+    public var statistics: IndexStatistics {
+        var s = _counts
+        s.sequencing = _sequencer.statistics
+        return s
+    }
 
     /// The largest ``nodeCapacity`` an index accepts.
     public static let maximumNodeCapacity = 1 << 28
@@ -116,9 +122,7 @@ public struct PrefixIndex: Sendable {
     public mutating func apply(_ event: KVEvent) throws(IndexError) -> EventGap? {
         let node = event.node
         guard node >= 0 && node < nodeCapacity else { throw .nodeOutOfRange(node: node, capacity: nodeCapacity) }
-        let admission = _sequencer.admit(event, id: event.eventID, node: node)
-        statistics.sequencing = _sequencer.statistics
-        switch admission {
+        switch _sequencer.admit(event, id: event.eventID, node: node) {
         case .inOrder:
             _apply(event.kind, node: node)
             _drainHeld(of: node)
@@ -147,14 +151,13 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _drainHeld(of node: NodeID) {
         while let next = _sequencer.nextReady(of: node) { _apply(next.kind, node: node) }
-        statistics.sequencing = _sequencer.statistics
     }
 
     /// Applies what an event says, with no ordering check (the caller has ordered it).
     @usableFromInline
     mutating func _apply(_ kind: KVEventKind, node: NodeID) {
         _noteNode(node)
-        statistics.eventsApplied += 1
+        _counts.eventsApplied += 1
         switch kind {
         case .stored(let parent, let blocks, let tier):
             var p = parent?.rawValue
@@ -428,16 +431,16 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _store(_ hash: UInt64, parent: UInt64?, node: Int, tier: Int) {
         let e = _entry(hash, parent: parent)
-        statistics.blocksStored += 1
+        _counts.blocksStored += 1
         let (wasHeld, already) = _addHolder(e, node, tier)
         if !wasHeld {
             _heldCount += 1
             let p = Int(_entries[e].parent)
-            if p >= 0 && !_isHeld(p) { statistics.storedUnderUnheldParent += 1 }
+            if p >= 0 && !_isHeld(p) { _counts.storedUnderUnheldParent += 1 }
         }
         if already {
             _extraRefs[Self._refKey(e, node, tier), default: 0] += 1
-            statistics.duplicateStores += 1
+            _counts.duplicateStores += 1
         } else {
             _nodeMemberships[node] += 1
         }
@@ -446,10 +449,10 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     mutating func _remove(_ hash: UInt64, node: Int, tier: Int) {
         let b = _table.find(hash)
-        guard b >= 0 else { statistics.unknownRemovals += 1; return }
+        guard b >= 0 else { _counts.unknownRemovals += 1; return }
         let e = Int(_table.entries[b].slot)
-        guard _tierMask(e, node) & (1 << UInt32(tier)) != 0 else { statistics.unknownRemovals += 1; return }
-        statistics.blocksRemoved += 1
+        guard _tierMask(e, node) & (1 << UInt32(tier)) != 0 else { _counts.unknownRemovals += 1; return }
+        _counts.blocksRemoved += 1
         if !_extraRefs.isEmpty {
             let key = Self._refKey(e, node, tier)
             if let extra = _extraRefs[key] {
