@@ -116,6 +116,30 @@ public struct EngineBlockIdentity: Sendable {
         if let map = _maps.removeValue(forKey: node) { _mapped -= map.count }
     }
 
+    /// The buckets each node's table needs so that `stores[node]` more engine hashes fit
+    /// without growing; nodes whose tables have them are left out (see ``_growTables(into:)``).
+    /// - Complexity: O(nodes in `stores`)
+    func _bucketsNeeded(storing stores: [NodeID: Int]) -> [NodeID: Int] {
+        var needed: [NodeID: Int] = [:]
+        for (node, n) in stores {
+            let map = _maps[node] ?? _EngineHashTable()
+            if let buckets = map.bucketsNeeded(for: map.count + n) { needed[node] = buckets }
+        }
+        return needed
+    }
+
+    /// Rehashes each node's table into its empty buckets in `fresh`
+    /// (`_EngineHashTable.vacant(buckets:)`), unless it already has as many.
+    /// - Complexity: O(buckets)
+    mutating func _growTables(into fresh: consuming [NodeID: [_EngineHashTable._Entry]]) {
+        // each array taken out of the dictionary, so the table that adopts it holds the only reference
+        while let node = fresh.keys.first, let buckets = fresh.removeValue(forKey: node) {
+            var map = _maps.removeValue(forKey: node) ?? _EngineHashTable()
+            if buckets.count > map._entries.count { map._grow(into: consume buckets) }
+            _maps[node] = map
+        }
+    }
+
     mutating func _store(_ run: EngineStoredBlocks, node: NodeID) throws(EngineEventError) -> KVEventKind {
         guard run.blockSize == hasher.blockSize else {
             statistics.blockSizeMismatches += 1

@@ -387,6 +387,20 @@ public struct PrefixIndex: Sendable {
         return e
     }
 
+    /// The buckets the block table needs so that `entries` more fit without growing: `nil`
+    /// when it has them (see ``_growTable(into:)``).
+    /// - Complexity: O(log blocks)
+    @usableFromInline
+    func _tableBucketsNeeded(adding entries: Int) -> Int? { _table.bucketsNeeded(adding: entries) }
+
+    /// Rehashes the block table into `fresh` (empty buckets, `_BlockTable.vacant(buckets:)`)
+    /// unless it already has as many: another update may have grown it since they were asked for.
+    /// - Complexity: O(buckets)
+    @usableFromInline
+    mutating func _growTable(into fresh: consuming [_BlockTable.Entry]) {
+        if fresh.count > _table.buckets { _table.grow(into: consume fresh) }
+    }
+
     /// Whether entry `e` is `hash` or one of its ancestors (linking `e` under `hash` would
     /// then close a cycle).
     @usableFromInline

@@ -82,16 +82,31 @@ struct _EngineHashTable: Sendable {
     /// Grows the table, if needed, so that `count` entries fit without growing again.
     /// - Complexity: O(buckets) when it grows, else O(1)
     mutating func reserve(_ count: Int) {
-        var buckets = max(16, _entries.count)
-        while count * 4 > buckets * 3 { buckets *= 2 }
-        if buckets > _entries.count { _grow(to: buckets) }
+        if let buckets = bucketsNeeded(for: count) { _grow(into: Self.vacant(buckets: buckets)) }
     }
 
-    /// Twice the buckets (16 at first), or `buckets` buckets; every entry probed into its
-    /// place again.
+    /// The buckets the table needs to hold `count` entries: `nil` when it has them.
+    /// - Complexity: O(log count)
+    func bucketsNeeded(for count: Int) -> Int? {
+        var buckets = max(16, _entries.count)
+        while count * 4 > buckets * 3 { buckets *= 2 }
+        return buckets > _entries.count ? buckets : nil
+    }
+
+    /// `buckets` empty buckets, faulted in, for ``_grow(into:)`` (made before taking a lock
+    /// around the table, since the kernel's zeroing of their pages is most of a growth's cost).
     /// - Complexity: O(buckets)
-    mutating func _grow(to buckets: Int? = nil) {
-        var grown = _largeArray(repeating: _Entry.vacant, count: buckets ?? max(16, _entries.count * 2))
+    static func vacant(buckets: Int) -> [_Entry] { _largeArray(repeating: _Entry.vacant, count: buckets) }
+
+    /// Twice the buckets (16 at first), or the empty buckets `fresh` (a power of two, more
+    /// than now); every entry probed into its place again.
+    /// - Complexity: O(buckets)
+    mutating func _grow(into fresh: consuming [_Entry]? = nil) {
+        // taken out of the parameter: a second reference would make the first write copy them
+        var grown: [_Entry]
+        if let f = fresh.take() { grown = consume f } else { grown = Self.vacant(buckets: max(16, _entries.count * 2)) }
+        precondition(
+            grown.count > _entries.count && grown.count & (grown.count - 1) == 0, "a table grows into more buckets, a power of two")
         grown.withUnsafeMutableBufferPointer { g in
             for entry in _entries where entry.isOccupied {
                 g[_LinearProbing.probe(g.baseAddress!, g.count, entry.key).bucket] = entry

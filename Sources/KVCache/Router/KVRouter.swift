@@ -442,6 +442,8 @@ public final class KVRouter: Sendable {
     ///   applied when they arrive).
     @discardableResult
     public func apply(_ events: some Sequence<KVEvent>) -> [EventGap] {
+        let events = Array(events)
+        _makeRoom(stores: [:], entries: Self._entries(storedBy: events))
         var applied = 0, rejected = 0
         let gaps = state.withLock { s -> [EventGap] in
             s.operations += 1
@@ -478,6 +480,9 @@ public final class KVRouter: Sendable {
     /// - Complexity: O(tokens + blocks) per event, expected.
     @discardableResult
     public func apply(_ events: some Sequence<EngineEvent>) -> [EventGap] {
+        let events = Array(events)
+        let stores = Self._stores(of: events)
+        _makeRoom(stores: stores.perNode, entries: stores.entries)
         var applied = 0, rejected = 0, orphans = 0
         var refused: [(NodeID, EngineEventError)] = []
         let gaps = state.withLock { s -> [EventGap] in

@@ -130,16 +130,50 @@ internal struct _BlockTable: Sendable {
     /// Whether one more key would take the table past half full.
     @inlinable var needsGrowth: Bool { (count + 1) * 2 > buckets }
 
-    /// Rehashes into a table twice as large, keeping every entry's slot, pins and side value.
+    /// Rehashes into a table twice as large (four times while small), keeping every entry's
+    /// slot, pins and side value.
     /// - Complexity: O(buckets)
     @inlinable
     mutating func grow() {
-        var bigger = _BlockTable(maximumCount: buckets)
+        grow(into: Self.vacant(buckets: Self._bucketCount(expected: buckets, maximum: buckets)))
+    }
+
+    /// The buckets a table needs so that `n` more keys fit without growing: `nil` when this
+    /// one's do; else the size ``grow()`` would reach after as many steps as it takes.
+    /// - Complexity: O(log buckets)
+    @inlinable
+    func bucketsNeeded(adding n: Int) -> Int? {
+        var b = buckets
+        while (count + n) * 2 > b { b = Self._bucketCount(expected: b, maximum: b) }
+        return b == buckets ? nil : b
+    }
+
+    /// `buckets` empty buckets, faulted in: what ``grow(into:)`` takes. Allocating them is
+    /// the costly part of growing a large table (the kernel zeroes every page), so a caller
+    /// that holds a lock around the table makes them before taking it.
+    /// - Complexity: O(buckets)
+    @inlinable
+    static func vacant(buckets: Int) -> [Entry] { _largeArray(repeating: Entry(), count: buckets) }
+
+    /// Rehashes into `fresh`: empty buckets from ``vacant(buckets:)``, a power of two above
+    /// ``buckets``.
+    /// - Complexity: O(buckets)
+    @inlinable
+    mutating func grow(into fresh: consuming [Entry]) {
+        precondition(fresh.count > buckets && fresh.count & (fresh.count - 1) == 0, "a table grows into more buckets, a power of two")
+        // consumed, not copied: a second reference would make the first insert copy them all
+        var bigger = _BlockTable(_vacant: consume fresh)
         for e in entries where e.slot != -1 {
             let b = bigger.insert(e.key, slot: e.slot, aux: e.aux)
             bigger.entries[b].pins = e.pins
         }
         self = bigger
+    }
+
+    @inlinable
+    init(_vacant entries: consuming [Entry]) {
+        buckets = entries.count
+        self.entries = consume entries
     }
 
     /// Approximate bytes held.
