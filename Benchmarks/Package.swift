@@ -30,6 +30,8 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
     ],
     targets: [
         // The raw XXH3 baseline, over the same library but not through KVCache's shim.
@@ -40,6 +42,15 @@ let package = Package(
         benchmark("Router"),
         benchmark("Simulation", [.product(name: "KVCacheSim", package: kvcache)]),
         benchmark("Tokenizers", [.product(name: "KVCacheTokenizers", package: kvcache)]),
+        // The gateway's libraries with nothing of its own: the floor scripts/gateway.py measures.
+        .executableTarget(
+            name: "passthrough",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Passthrough"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,8 @@ doubles replaying the Mooncake conversation trace.
 
 Usage (from the package root):  python3 Benchmarks/scripts/gateway.py [--requests 2000] ...
 
-Needs: a release build of kvcache-gateway (built here unless --gateway names one), PyPI's
+Needs: release builds of kvcache-gateway and of Benchmarks' passthrough (built here unless
+--gateway and --passthrough name them), PyPI's
 `sglang-router` and `aiohttp`, and the engine doubles' own needs (pyzmq, msgspec).
 
 Systems, each in front of fresh engine doubles (empty caches):
@@ -14,6 +15,9 @@ Systems, each in front of fresh engine doubles (empty caches):
                                                        --tokenizer with the doubles' byte
                                                        tokenizer.json)
   sglang-router cache_aware, sglang-router round_robin (approximate text tree / none)
+  passthrough round-robin                              (Benchmarks' `passthrough`: the gateway's
+                                                       server and client libraries alone, no
+                                                       routing: the floor under the gateway)
   direct round-robin                                   (the client spreads requests itself)
 
 Phases:
@@ -63,8 +67,9 @@ ap.add_argument("--latency-concurrency", type=int, default=4)
 ap.add_argument("--rate-concurrency", type=int, default=64)
 ap.add_argument("--rate-seconds", type=float, default=10)
 ap.add_argument("--gateway", help="kvcache-gateway binary (default: build it in release)")
+ap.add_argument("--passthrough", help="Benchmarks' passthrough binary (default: build it in release)")
 ap.add_argument("--systems",
-                default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,direct")
+                default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
 ap.add_argument("--phases", default="replay,latency,latency-ids,rate")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
@@ -83,6 +88,7 @@ SYSTEMS = {
     "cache-aware+tokenizer": "kvcache-gateway cache-aware +tok",
     "cache_aware": "sglang-router cache_aware",
     "round_robin": "sglang-router round_robin",
+    "passthrough": "passthrough round-robin",
     "direct": "direct round-robin",
 }
 GATEWAY_SELECTORS = {"kv-cost", "ttft-min", "cache-aware"}
@@ -102,15 +108,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def gateway_binary():
-    if args.gateway:
-        return args.gateway
-    log("+ swift build -c release --product kvcache-gateway")
-    subprocess.run(["swift", "build", "-c", "release", "--product", "kvcache-gateway"], cwd=ROOT, check=True,
+def release_binary(given, package, product):
+    """`given`, or `product` of the package at `package`, built in release."""
+    if given:
+        return given
+    log(f"+ swift build -c release --product {product}  (in {os.path.relpath(package, ROOT)})")
+    subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=package, check=True,
                    stdout=subprocess.DEVNULL)
-    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=package, check=True,
                          capture_output=True, text=True).stdout.strip()
-    return os.path.join(out, "kvcache-gateway")
+    return os.path.join(out, product)
 
 
 class Fleet:
@@ -129,18 +136,20 @@ class Fleet:
         self.urls = [f"http://127.0.0.1:{e['port']}" for e in self.engines]
         self.router = None
 
-    def start(self, system, binary):
+    def start(self, system, binaries):
         if system == "direct":
             return None
         port = free_port()
         if system in GATEWAYS:
             selector, _, tokenizer = system.partition("+")
-            cmd = [binary, "--port", str(port), "--selector", selector, "--log-level", "error",
+            cmd = [binaries["gateway"], "--port", str(port), "--selector", selector, "--log-level", "error",
                    "--prefill-us-per-token", str(args.prefill_us_per_token), "--prefill-base-ms", str(args.prefill_base_ms)]
             if tokenizer:
                 cmd += ["--tokenizer", BYTE_TOKENIZER]
             for e in self.engines:
                 cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}"]
+        elif system == "passthrough":
+            cmd = [binaries["passthrough"], str(port), *self.urls]
         else:
             cmd = [sys.executable, "-m", "sglang_router.launch_router", "--port", str(port), "--policy", system,
                    "--log-level", "error", "--prometheus-port", str(free_port()), "--worker-urls", *self.urls]
@@ -374,7 +383,11 @@ async def rate(target, router_pid):
 def main():
     systems = args.systems.split(",")
     phases = set(args.phases.split(","))
-    binary = gateway_binary() if GATEWAYS & set(systems) else None
+    binaries = {
+        "gateway": release_binary(args.gateway, ROOT, "kvcache-gateway") if GATEWAYS & set(systems) else None,
+        "passthrough": release_binary(args.passthrough, os.path.join(ROOT, "Benchmarks"), "passthrough")
+        if "passthrough" in systems else None,
+    }
     figures = {"settings": vars(args), "replay": {}, "latency": {}, "latency-ids": {}, "rate": {}}
     if "replay" in phases:
         rows = load_trace()
@@ -386,7 +399,7 @@ def main():
             for system in systems:
                 fleet = Fleet(capacity, args.prefill_us_per_token, args.prefill_base_ms, args.decode_ms_per_token)
                 try:
-                    target = Target(fleet.start(system, binary), fleet.urls)
+                    target = Target(fleet.start(system, binaries), fleet.urls)
                     r = asyncio.run(replay(target, rows))
                 finally:
                     fleet.stop()
@@ -402,7 +415,7 @@ def main():
                 continue  # sglang-router answers 422 to token-id prompts
             fleet = Fleet(1 << 16, 0, 0, 0)
             try:
-                target = Target(fleet.start(system, binary), fleet.urls)
+                target = Target(fleet.start(system, binaries), fleet.urls)
                 r = asyncio.run(run(target, fleet.router))
             finally:
                 fleet.stop()
