@@ -170,6 +170,7 @@ internal struct _BlockTable: Sendable {
         self = bigger
     }
 
+    /// A table over `entries`, all empty, a power of two of them.
     @inlinable
     init(_vacant entries: consuming [Entry]) {
         buckets = entries.count
