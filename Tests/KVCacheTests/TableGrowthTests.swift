@@ -98,4 +98,29 @@ struct TableGrowthTests {
         }
         #expect(differing == 0)
     }
+
+    @Test("routes that record into the index have it grown ahead, and find what they recorded")
+    func routesGrowAhead() async throws {
+        let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 16), selector: CacheAware()))
+        router.addNode(0, approximate: true)
+        router.addNode(1, approximate: true)
+        let before = router.state.withLock { $0.index._table.buckets }
+        func prompt(_ run: Int) -> [UInt32] { (0..<128).map { UInt32(run * 1_000 + $0) } }
+        func settle() async throws {
+            while router._growing.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        var nodes: [NodeID?] = []
+        for run in 0..<2_000 { nodes.append(router.route(tokens: prompt(run)).node) }
+        try await settle()
+        _ = router.route(tokens: prompt(2_000))  // a route with no growth under way asks for room if it needs it
+        try await settle()
+        let (buckets, room) = router.state.withLock { s in (s.index._table.buckets, KVRouter._headroom(after: s.index) == 0) }
+        #expect(buckets > before && room)
+        var lost = 0
+        for run in 0..<2_000 {
+            let again = router.route(tokens: prompt(run))
+            if again.node != nodes[run] || again.overlapBlocks != 8 { lost += 1 }
+        }
+        #expect(lost == 0)
+    }
 }

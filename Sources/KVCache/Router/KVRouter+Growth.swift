@@ -1,33 +1,59 @@
 extension KVRouter {
-    /// Grows the index's block table and the engines' identity tables, before a batch of
-    /// events is applied, to sizes that hold what the batch stores, with their new buckets
-    /// allocated outside the lock.
+    /// Grows the router's tables, before the work that would fill them, to sizes that hold
+    /// what it adds, with their new buckets allocated outside the lock.
     ///
     /// A table grows into twice its buckets, and the kernel zeroes every page of them as they
     /// are first touched: for an index of millions of blocks that is most of a growth's time,
     /// and under the lock every route would wait for it. Here only the rehash runs under the
-    /// lock. The sizes are those the tables would grow to while applying the batch, so growth
+    /// lock. The sizes are those the tables would grow to while taking in that much, so growth
     /// comes no sooner than it would have.
     ///
     /// - Parameters:
-    ///   - stores: Blocks stored per node: engine hashes the identity tables map.
-    ///   - entries: Index entries the batch may add: its stored blocks and one parent per run.
+    ///   - stores: Blocks an event batch stores per node: engine hashes the identity tables map.
+    ///   - entries: Entries the index should have room for: a batch's stored blocks and one
+    ///     parent per run, or a route's headroom (``_headroom(after:)``).
+    ///   - speculative: Entries the speculative index should have room for.
     /// - Complexity: O(nodes in `stores`) when nothing grows; else O(buckets of the grown tables).
-    func _makeRoom(stores: [NodeID: Int], entries: Int) {
-        guard entries > 0 else { return }
-        let (index, identity) = state.withLock { s in
-            (s.index._tableBucketsNeeded(adding: entries), s.identity._bucketsNeeded(storing: stores))
+    func _makeRoom(stores: [NodeID: Int] = [:], entries: Int, speculative: Int = 0) {
+        guard entries > 0 || speculative > 0 else { return }
+        let (index, extra, identity) = state.withLock { s in
+            (
+                s.index._tableBucketsNeeded(adding: entries), s.speculative?._tableBucketsNeeded(adding: speculative),
+                s.identity._bucketsNeeded(storing: stores)
+            )
         }
-        guard index != nil || !identity.isEmpty else { return }
+        guard index != nil || extra != nil || !identity.isEmpty else { return }
         // Moved into the tables, never copied: a second reference to the buckets would make
         // the table's first write copy them all, under the lock.
         var freshIndex = index.map { _BlockTable.vacant(buckets: $0) }
+        var freshExtra = extra.map { _BlockTable.vacant(buckets: $0) }
         var freshIdentity = identity.mapValues { _EngineHashTable.vacant(buckets: $0) }
         state.withLock { s in
             if let fresh = freshIndex.take() { s.index._growTable(into: consume fresh) }
+            if let fresh = freshExtra.take() { s.speculative?._growTable(into: consume fresh) }
             var moved: [NodeID: [_EngineHashTable._Entry]] = [:]
             swap(&moved, &freshIdentity)
             s.identity._growTables(into: consume moved)
+        }
+    }
+
+    /// The entries a route that recorded into `index` asks room for: none while the index has
+    /// room for a quarter more of what it holds (4,096 at least), else that much. A quarter
+    /// leaves the allocation, which routes do not wait for, time to finish before they fill
+    /// the table.
+    static func _headroom(after index: PrefixIndex) -> Int {
+        let margin = max(1 << 12, index._table.count / 4)
+        return index._tableBucketsNeeded(adding: margin) == nil ? 0 : margin
+    }
+
+    /// Makes room for `index` more entries in the index and `speculative` in the speculative
+    /// index, in a task of its own, so neither the lock nor the request that came close waits
+    /// for the allocation; one such task at a time.
+    func _growAhead(index: Int, speculative: Int) {
+        guard _growing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        Task.detached(priority: .utility) {
+            self._makeRoom(entries: index, speculative: speculative)
+            self._growing.store(false, ordering: .releasing)
         }
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import Synchronization
 
 /// The thread-safe face of KVCache for Swift serving code: hashes prompts, keeps the prefix
 /// index current from engine events, tracks each node's load, and asks a selector where each
@@ -154,6 +155,8 @@ public final class KVRouter: Sendable {
 
     let configuration: Configuration
     let state: _Locked<State>
+    /// Set while a task grows the tables ahead of routes (``_growAhead(index:speculative:)``).
+    let _growing = Atomic<Bool>(false)
     let metrics: _RouterMetrics
     let clock = ContinuousClock()
     let origin: ContinuousClock.Instant
@@ -302,6 +305,7 @@ public final class KVRouter: Sendable {
         let request = RoutingRequest(
             chain: blockHashes, inputTokens: input, expectedOutputTokens: expectedOutputTokens,
             arrival: t, blockSize: configuration.hasher.blockSize)
+        var headroom = (index: 0, speculative: 0)
         let (decision, overlap, counters) = state.withLock { s -> (Decision, Int, _NodeCounters?) in
             s.operations += 1
             reclaimExpired(&s, now: t)
@@ -330,8 +334,13 @@ public final class KVRouter: Sendable {
                 }
             }
             s.states[info.slot].requestsServed += 1
+            // Recording fills the index from the route path; the route that comes close to a
+            // growth has the tables grown ahead, outside the lock.
+            let recorded = info.approximate || d.replicas.contains { s.nodes[$0.node]?.approximate == true }
+            headroom = (recorded ? Self._headroom(after: s.index) : 0, s.speculative.map(Self._headroom(after:)) ?? 0)
             return (d, overlap, info.counters)
         }
+        if headroom != (0, 0) { _growAhead(index: headroom.index, speculative: headroom.speculative) }
         if let counters {
             counters.routed.increment()
             metrics.prefixHitBlocks.increment(by: Int64(overlap))
@@ -443,7 +452,7 @@ public final class KVRouter: Sendable {
     @discardableResult
     public func apply(_ events: some Sequence<KVEvent>) -> [EventGap] {
         let events = Array(events)
-        _makeRoom(stores: [:], entries: Self._entries(storedBy: events))
+        _makeRoom(entries: Self._entries(storedBy: events))
         var applied = 0, rejected = 0
         let gaps = state.withLock { s -> [EventGap] in
             s.operations += 1
