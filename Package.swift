@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KVCacheSim", targets: ["KVCacheSim"]),
         .library(name: "KVCacheZMQ", targets: ["KVCacheZMQ"]),
         .library(name: "KVCacheTokenizers", targets: ["KVCacheTokenizers"]),
+        .library(name: "KVCacheTemplates", targets: ["KVCacheTemplates"]),
         .library(name: "KVCacheGateway", targets: ["KVCacheGateway"]),
         .executable(name: "kvcache-sim", targets: ["kvcache-sim"]),
         .executable(name: "kvcache-listen", targets: ["kvcache-listen"]),
@@ -86,6 +87,9 @@ let package = Package(
         ),
         // Hugging Face tokenizers run in process: Foundation only, apart from the core.
         .target(name: "KVCacheTokenizers"),
+        // Chat templates (a Jinja renderer with Hugging Face's environment) and model
+        // directories: a chat request's token ids in process, as the engine computes them.
+        .target(name: "KVCacheTemplates", dependencies: ["KVCacheTokenizers"]),
         // The KV-aware OpenAI-compatible gateway: its own module, so the core stays lean.
         .target(
             name: "KVCacheGateway",
@@ -123,6 +127,11 @@ let package = Package(
         .testTarget(
             name: "KVCacheTokenizersTests",
             dependencies: ["KVCacheTokenizers"],
+            exclude: ["make_fixtures.py", "Fixtures"]
+        ),
+        .testTarget(
+            name: "KVCacheTemplatesTests",
+            dependencies: ["KVCacheTemplates", "KVCacheTokenizers"],
             exclude: ["make_fixtures.py", "Fixtures"]
         ),
         .testTarget(

@@ -9,5 +9,12 @@ public struct TokenizerFileError: Error, CustomStringConvertible, Sendable {
     /// What was wrong.
     public var message: String
 
+    /// Creates an error about `file`'s `field` (empty: the file as a whole).
+    public init(file: String, field: String, message: String) {
+        self.file = file
+        self.field = field
+        self.message = message
+    }
+
     public var description: String { field.isEmpty ? "\(file): \(message)" : "\(file): \(field): \(message)" }
 }

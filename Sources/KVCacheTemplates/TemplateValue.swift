@@ -1,0 +1,72 @@
+/// A JSON-shaped value a template reads: what a chat request's messages, tools and keyword
+/// arguments are made of.
+///
+/// Objects keep their keys in the order they were given, as Python's dictionaries do, because
+/// templates print them (`tojson`, `items()`) in that order.
+public enum TemplateValue: Sendable, Hashable {
+    /// JSON `null`, Python's `None`.
+    case null
+    /// A boolean.
+    case bool(Bool)
+    /// A whole number (JSON numbers without a fraction or exponent).
+    case int(Int)
+    /// A floating-point number.
+    case double(Double)
+    /// A string.
+    case string(String)
+    /// A list.
+    case array([TemplateValue])
+    /// An object, its keys in order.
+    case object(TemplateObject)
+
+    /// Parses JSON text into a value, keeping each object's key order.
+    /// - Throws: ``TemplateError`` when `json` is not valid JSON.
+    public init(json: some Collection<UInt8>) throws(TemplateError) {
+        self = try _JSONReader.parse(Array(json))
+    }
+
+    /// The object's value for `key`, or `nil` when this is not an object or has no such key.
+    public subscript(key: String) -> TemplateValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    /// The string, when this is one.
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+}
+
+/// A JSON object whose keys keep the order they were inserted in.
+public struct TemplateObject: Sendable, Hashable {
+    private var fields = _OrderedFields<TemplateValue>()
+
+    /// The keys, in order.
+    public var keys: [String] { fields.keys }
+
+    /// An empty object.
+    public init() {}
+
+    /// An object of `pairs`, in their order; a later pair with the same key replaces the value
+    /// and keeps the first position.
+    public init(_ pairs: [(String, TemplateValue)]) {
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    /// The number of keys.
+    public var count: Int { fields.count }
+
+    /// The value of `key`; setting `nil` removes it.
+    /// - Complexity: O(1) to read, add or replace; O(*n*) to remove.
+    public subscript(key: String) -> TemplateValue? {
+        get { fields[key] }
+        set { fields[key] = newValue }
+    }
+
+    /// The key-value pairs in order.
+    public var pairs: [(key: String, value: TemplateValue)] { keys.map { ($0, fields[$0]!) } }
+
+    public static func == (a: Self, b: Self) -> Bool { a.fields.values == b.fields.values }
+    public func hash(into h: inout Hasher) { h.combine(fields.values) }
+}
