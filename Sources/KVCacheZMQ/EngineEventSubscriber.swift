@@ -198,6 +198,30 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         }
     }
 
+    /// Starts, runs until the calling task is cancelled, then stops. The waits for the polling
+    /// thread to start and to finish happen on threads of their own, never on the concurrency
+    /// runtime's.
+    /// - Throws: ``SubscriberError`` when a socket cannot be created, bound or connected.
+    public func run() async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread {
+                do {
+                    try self.start()
+                    done.resume()
+                } catch {
+                    done.resume(throwing: error)
+                }
+            }
+        }
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                self.stop()
+                done.resume()
+            }
+        }
+    }
+
     /// Stops polling and closes the sockets; returns within about one poll interval.
     public func stop() {
         let wasRunning = lock.withLock { () -> Bool in
