@@ -27,6 +27,18 @@ public struct ChatRequest: Sendable, Hashable {
         self.templateArguments = templateArguments
     }
 
+    /// The request's chat fields under vLLM's names, as an engine's `/tokenize` takes them.
+    public var fields: TemplateObject {
+        var o = TemplateObject()
+        o["messages"] = .array(messages)
+        if let tools { o["tools"] = .array(tools) }
+        if let documents { o["documents"] = .array(documents) }
+        o["add_generation_prompt"] = .bool(addGenerationPrompt)
+        if continueFinalMessage { o["continue_final_message"] = .bool(true) }
+        if templateArguments.count > 0 { o["chat_template_kwargs"] = .object(templateArguments) }
+        return o
+    }
+
     /// The chat fields of a request body (`messages`, `tools`, `documents`,
     /// `add_generation_prompt`, `continue_final_message`, `chat_template_kwargs`), checked.
     /// - Throws: ``TemplateError`` of kind ``TemplateError/Kind/input`` whose
@@ -93,10 +105,12 @@ public struct ChatRequest: Sendable, Hashable {
         case .object(let kwargs)?: templateArguments = kwargs
         default: throw TemplateError(.input, "'chat_template_kwargs' must be an object", field: "chat_template_kwargs")
         }
-        if addGenerationPrompt && continueFinalMessage && o["add_generation_prompt"] == .bool(true) {
+        // vLLM's default for add_generation_prompt is true, so continuing the final message
+        // needs it set to false, as transformers requires.
+        if addGenerationPrompt && continueFinalMessage {
             throw TemplateError(
-                .input, "'continue_final_message' and 'add_generation_prompt' cannot both be true", field: "continue_final_message")
+                .input, "'continue_final_message' needs 'add_generation_prompt': false (it defaults to true)",
+                field: "continue_final_message")
         }
-        if continueFinalMessage { addGenerationPrompt = false }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON-shaped value a template reads: what a chat request's messages, tools and keyword
 /// arguments are made of.
 ///
@@ -29,6 +31,14 @@ public enum TemplateValue: Sendable, Hashable {
     public subscript(key: String) -> TemplateValue? {
         if case .object(let o) = self { return o[key] }
         return nil
+    }
+
+    /// The value as compact JSON text (object keys in their order).
+    public var jsonText: String {
+        var w = _JSONWriter(indent: nil, separators: (",", ":"), sortKeys: false, asciiOnly: false)
+        // A TemplateValue holds only JSON kinds, which the writer always takes.
+        try? w.write(_V(self), renderer: _Renderer(context: [:], now: Date(timeIntervalSince1970: 0)))
+        return w.out
     }
 
     /// The string, when this is one.
