@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "KVCacheGateway",
             dependencies: [
-                "KVCache", "KVCacheTokenizers", "KVCacheZMQ",
+                "KVCache", "KVCacheTemplates", "KVCacheTokenizers", "KVCacheZMQ",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "kvcache-gateway",
             dependencies: [
-                "KVCache", "KVCacheCLI", "KVCacheGateway", "KVCacheTokenizers",
+                "KVCache", "KVCacheCLI", "KVCacheGateway", "KVCacheTemplates", "KVCacheTokenizers",
                 argumentParser, logging, metrics, nioCore, nioPosix, prometheus, serviceLifecycle,
             ]
         ),

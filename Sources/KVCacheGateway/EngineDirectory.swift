@@ -18,6 +18,8 @@ final class EngineDirectory: Sendable {
         var openedAt: ContinuousClock.Instant?
         var lastError: String?
         var adapters: Set<String> = []
+        /// The base model's context length, as the engine's `/v1/models` lists it.
+        var maximumModelLength: Int?
         /// The engine was gone (refused or reset), not slow: whatever it cached is lost.
         var vanished = false
         let up: Gauge
@@ -122,10 +124,35 @@ final class EngineDirectory: Sendable {
         for _ in 0..<failureThreshold { recordFailure(node, reason: reason) }
     }
 
-    /// Records which adapters `node` lists.
-    func setAdapters(_ adapters: Set<String>, of node: NodeID) {
+    /// Records which adapters `node` lists and its context length.
+    func setModelInfo(adapters: Set<String>, maximumModelLength: Int?, of node: NodeID) {
         engines.withLock { list in
-            if let i = list.firstIndex(where: { $0.spec.node == node }) { list[i].adapters = adapters }
+            if let i = list.firstIndex(where: { $0.spec.node == node }) {
+                list[i].adapters = adapters
+                list[i].maximumModelLength = maximumModelLength
+            }
         }
+    }
+
+    /// The context length an engine in rotation lists, if any lists one.
+    var maximumModelLength: Int? {
+        engines.withLock { list in list.first { $0.openedAt == nil && $0.maximumModelLength != nil }?.maximumModelLength }
+    }
+
+    /// A call to `node` failed with `error`: an engine that is not there at all (by the
+    /// error's type: refused, reset, unreachable) leaves rotation at once, any other failure
+    /// counts toward the threshold.
+    func recordFailure(_ node: NodeID, error: any Error) {
+        if Gateway.isUnreachable(error) {
+            recordUnreachable(node, reason: "\(error)")
+        } else {
+            recordFailure(node, reason: "\(error)")
+        }
+    }
+
+    /// A call to the engine at `url` failed with `error` (see ``recordFailure(_:error:)``).
+    func recordFailure(url: String, error: any Error) {
+        guard let node = engines.withLock({ list in list.first { $0.spec.url == url }?.spec.node }) else { return }
+        recordFailure(node, error: error)
     }
 }

@@ -1,5 +1,5 @@
 import KVCache
-import KVCacheTokenizers
+import KVCacheTemplates
 import Logging
 
 /// Everything a ``Gateway`` needs to know: where to listen, the engines, the routing policy, and
@@ -46,9 +46,10 @@ public struct GatewayConfiguration: Sendable {
     public var breakerCooldown: Duration = .seconds(5)
     /// How long in-flight requests may take to finish after SIGTERM (default 30 s).
     public var shutdownGrace: Duration = .seconds(30)
-    /// The served model's tokenizer, run in process for text prompts (``InProcessTokenizer``);
-    /// `nil` (the default): the engines' `/tokenize` tokenizes them too.
-    public var textTokenizer: HuggingFaceTokenizer? = nil
+    /// The served model's tokenizer and chat template, run in process for text and chat
+    /// prompts and for `POST /tokenize` (``InProcessTokenizer``); `nil` (the default): the
+    /// engines' `/tokenize` tokenizes them, spread over the engines.
+    public var model: ModelTokenizer? = nil
     /// Prompts the tokenizer cache keeps (default 4,096).
     public var tokenizerCacheEntries = 4_096
     /// Token ids the tokenizer cache keeps in all (default 8 Mi).

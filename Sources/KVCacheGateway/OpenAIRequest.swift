@@ -1,4 +1,5 @@
 import Foundation
+import KVCacheTemplates
 
 /// The OpenAI endpoints the gateway routes.
 public enum OpenAIEndpoint: String, Sendable, Hashable, CaseIterable {
@@ -14,9 +15,8 @@ public enum PromptInput: Sendable, Hashable {
     case tokens([UInt32])
     /// A text prompt (`/v1/completions`), tokenized by a ``Tokenizer``.
     case text(String)
-    /// Chat messages: the JSON object of the fields vLLM's `/tokenize` takes for chat
-    /// (`messages`, `add_generation_prompt`, `chat_template`, …), keys sorted.
-    case chat(String)
+    /// A chat request's messages and the fields that shape its prompt.
+    case chat(ChatRequest)
 }
 
 /// The fields of a client's request that routing reads; the body itself goes to the engine
@@ -30,18 +30,20 @@ struct OpenAIRequest: Sendable {
     /// vLLM's `cache_salt`: blocks of prompts with another salt never match.
     var cacheSalt: String?
 
-    /// The `/tokenize` fields a chat request carries over (vLLM's names).
-    static let chatTokenizeFields = [
-        "messages", "add_generation_prompt", "continue_final_message", "chat_template", "chat_template_kwargs", "tools",
-        "documents",
-    ]
-
     /// Parses a request body.
     /// - Throws: ``RequestError`` (400) naming the field that is wrong.
     init(body: Data, endpoint: OpenAIEndpoint) throws(RequestError) {
+        switch endpoint {
+        case .chatCompletions: try self.init(chat: body)
+        case .completions: try self.init(completion: body)
+        }
+    }
+
+    /// A completion body: its prompt (text, token ids, or a batch) and routing fields.
+    init(completion body: Data) throws(RequestError) {
         // Token-id prompts carry thousands of numbers: read them in one pass when the body is
         // plainly shaped, and let the decoder check the body and read the other fields.
-        let scanned = endpoint == .completions ? body.withUnsafeBytes { _scanTokenIDs($0, member: "prompt") } : nil
+        let scanned = body.withUnsafeBytes { _scanTokenIDs($0, member: "prompt") }
         let fields: _RoutingFields
         do {
             let decoder = JSONDecoder()
@@ -54,33 +56,48 @@ struct OpenAIRequest: Sendable {
         stream = fields.stream ?? false
         cacheSalt = fields.cacheSalt
         maxTokens = fields.maxTokens?.value ?? fields.maxCompletionTokens?.value ?? 0
-        switch endpoint {
-        case .completions:
-            if let scanned {
-                guard !scanned.isEmpty else { throw RequestError.invalid("'prompt' is empty", param: "prompt") }
-                self.prompt = .tokens(scanned)
-            } else {
-                guard let prompt = fields.prompt else { throw RequestError.invalid("'prompt' is required", param: "prompt") }
-                self.prompt = prompt.input
-            }
-        case .chatCompletions:
-            self.prompt = .chat(try Self.chatTokenizeJSON(body))
+        if let scanned {
+            guard !scanned.isEmpty else { throw RequestError.invalid("'prompt' is empty", param: "prompt") }
+            self.prompt = .tokens(scanned)
+        } else {
+            guard let prompt = fields.prompt else { throw RequestError.invalid("'prompt' is required", param: "prompt") }
+            self.prompt = prompt.input
         }
     }
 
-    /// The body's `/tokenize` fields for chat, as one JSON object with sorted keys.
-    static func chatTokenizeJSON(_ body: Data) throws(RequestError) -> String {
-        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
-            let messages = object["messages"] as? [Any], !messages.isEmpty
-        else {
-            throw RequestError.invalid("'messages' must be a non-empty array", param: "messages")
+    /// A chat body: read once, in key order, its chat fields checked before any other work.
+    init(chat body: Data) throws(RequestError) {
+        let value: TemplateValue
+        do { value = try TemplateValue(json: body) } catch {
+            throw RequestError.invalid("the request body is not valid JSON (\(error.message))")
         }
-        var fields: [String: Any] = [:]
-        for key in chatTokenizeFields { if let v = object[key], !(v is NSNull) { fields[key] = v } }
-        guard let json = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else {
-            throw RequestError.invalid("'messages' cannot be encoded again as JSON", param: "messages")
+        guard case .object(let o) = value else { throw RequestError.invalid("the request body is not a JSON object") }
+        do { prompt = .chat(try ChatRequest(body: value)) } catch { throw RequestError.invalid(error.message, param: error.field) }
+        func string(_ key: String) throws(RequestError) -> String? {
+            switch o[key] {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            default: throw RequestError.invalid("'\(key)' has the wrong type", param: key)
+            }
         }
-        return String(decoding: json, as: UTF8.self)
+        func count(_ key: String) throws(RequestError) -> Int? {
+            switch o[key] {
+            case nil, .null?: return nil
+            case .int(let n)? where (0...(1 << 40)).contains(n): return n
+            case .double(let d)? where d >= 0 && d <= Double(1 << 40) && d == d.rounded(): return Int(d)
+            default: throw RequestError.invalid(Self.integerMessage(key), param: key)
+            }
+        }
+        model = try string("model")
+        cacheSalt = try string("cache_salt")
+        switch o["stream"] {
+        case nil, .null?: stream = false
+        case .bool(let b)?: stream = b
+        default: throw RequestError.invalid("'stream' has the wrong type", param: "stream")
+        }
+        let maxTokens = try count("max_tokens")
+        let maxCompletionTokens = try count("max_completion_tokens")
+        self.maxTokens = maxTokens ?? maxCompletionTokens ?? 0
     }
 
     static let promptShapes = "a string, token ids (whole numbers in 0...\(UInt32.max)), or a non-empty list of either"

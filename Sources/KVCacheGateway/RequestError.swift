@@ -1,8 +1,9 @@
+import Foundation
 import Hummingbird
 
 /// A request the gateway answers itself, with an OpenAI-style error body:
 /// `{"error": {"message": …, "type": …, "param": …, "code": …}}`.
-struct RequestError: Error, Sendable {
+struct RequestError: Error, Sendable, HTTPResponseError {
     var status: HTTPResponse.Status
     var message: String
     var type: String
@@ -12,5 +13,16 @@ struct RequestError: Error, Sendable {
 
     static func invalid(_ message: String, param: String? = nil) -> RequestError {
         RequestError(status: .badRequest, message: message, type: "invalid_request_error", param: param)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response { response }
+
+    /// The error as a response.
+    var response: Response {
+        var error: [String: Any] = ["message": message, "type": type, "code": status.code]
+        error["param"] = param ?? NSNull()
+        var r = Gateway.json(["error": error], status: status)
+        for h in headers { r.headers.append(h) }
+        return r
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import KVCache
 import KVCacheCLI
 import KVCacheGateway
+import KVCacheTemplates
 import KVCacheTokenizers
 import Logging
 import Metrics
@@ -78,9 +79,11 @@ struct GatewayCommand: AsyncParsableCommand {
     var breakerCooldown: Double = 5
     @Option(
         help: ArgumentHelp(
-            "The served model's tokenizer.json, run in process for text prompts (chat messages still go to an engine's /tokenize).",
-            valueName: "file"))
+            "The served model's directory (tokenizer.json, tokenizer_config.json, chat_template.jinja) or its tokenizer.json: text and chat prompts are tokenized in process, as the engines do.",
+            valueName: "path"))
     var tokenizer: String?
+    @Option(help: ArgumentHelp("A chat template to use instead of the model's own (needs --tokenizer).", valueName: "file"))
+    var chatTemplate: String?
     @Option(help: "Prompts the tokenizer cache keeps.")
     var tokenizerCacheEntries = 4_096
     @Option(help: "Token ids the tokenizer cache keeps in all.")
@@ -130,6 +133,7 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(approximateTtl, "--approximate-ttl", 0.001...31_536_000)
         try check(speculativeTtl, "--speculative-ttl", 0...31_536_000)
         try check(eventCoalescing, "--event-coalescing", 0...1_000)
+        if chatTemplate != nil && tokenizer == nil { throw ValidationError("--chat-template needs --tokenizer (the model's tokenizer)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
         }
@@ -174,7 +178,10 @@ struct GatewayCommand: AsyncParsableCommand {
         c.breakerCooldown = .seconds(breakerCooldown)
         c.shutdownGrace = .seconds(shutdownGrace)
         if let tokenizer {
-            do { c.textTokenizer = try HuggingFaceTokenizer(contentsOf: URL(fileURLWithPath: tokenizer)) } catch {
+            do {
+                c.model = try ModelTokenizer(
+                    contentsOf: URL(fileURLWithPath: tokenizer), templateOverride: chatTemplate.map { URL(fileURLWithPath: $0) })
+            } catch {
                 throw CLIError("--tokenizer \(error)")
             }
         }

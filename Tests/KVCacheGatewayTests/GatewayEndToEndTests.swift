@@ -3,6 +3,16 @@ import Synchronization
 import Testing
 
 /// The gateway as deployed: the `kvcache-gateway` program in front of engine doubles, on loopback.
+/// The template fixtures' model directory: a byte-level BPE tokenizer and Llama 3.1's chat template.
+let templateModel = packageRoot.appendingPathComponent("Tests/KVCacheTemplatesTests/Fixtures/model")
+
+/// A chat template whose line 2 uses a filter the renderer does not run.
+let unsupportedTemplate: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvcache-unsupported.jinja")
+    try? Data("{% for m in messages %}\n{{ m.content | frobnicate }}{% endfor %}".utf8).write(to: url)
+    return url
+}()
+
 @Suite("kvcache-gateway end to end", .serialized, .enabled(if: haveEngineDoubles, "needs Python's pyzmq and msgspec"))
 struct GatewayEndToEndTests {
     @Test("a repeated prefix lands on the engine that holds it, and the engine confirms the hit")
@@ -71,7 +81,8 @@ struct GatewayEndToEndTests {
             }
             try await Loopback.waitForHealth(gateway) { ($0["indexedBlocks"] as? Int ?? 0) >= 40 }
         }
-        // Chat templates are the engine's: without its /tokenize, a chat prompt cannot be routed.
+        // A tokenizer.json without a chat template leaves chat to the engines' /tokenize; these
+        // have none, so a chat prompt cannot be routed.
         let chat = try await Loopback.post(
             gateway.url + "/v1/chat/completions", json: ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 1])
         #expect(chat.status >= 500)
@@ -279,7 +290,13 @@ struct GatewayEndToEndTests {
             (["--engine", "http://a:1", "--event-coalescing", "5000"], "--event-coalescing 5000.0: expected a finite number in 0...1000"),
             (
                 ["--engine", "http://a:1", "--tokenizer", "/nonexistent/tokenizer.json"],
-                "--tokenizer /nonexistent/tokenizer.json: cannot be read"
+                "--tokenizer /nonexistent/tokenizer.json: does not exist"
+            ),
+            (["--engine", "http://a:1", "--tokenizer", packageRoot.path], "is a directory without tokenizer.json"),
+            (["--engine", "http://a:1", "--chat-template", "/x.jinja"], "--chat-template needs --tokenizer"),
+            (
+                ["--engine", "http://a:1", "--tokenizer", templateModel.path, "--chat-template", unsupportedTemplate.path],
+                "chat template line 2: the filter 'frobnicate' is not supported"
             ),
         ] {
             let products = Bundle.main.bundleURL.deletingLastPathComponent()

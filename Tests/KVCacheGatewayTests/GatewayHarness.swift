@@ -8,16 +8,20 @@ import Testing
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// Whether Python has what the engine doubles import.
-let haveEngineDoubles: Bool = {
+/// Whether `python3` can import `modules` (comma-separated).
+func pythonImports(_ modules: String) -> Bool {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import zmq, msgspec"]
+    p.arguments = ["python3", "-c", "import \(modules)"]
     p.standardError = FileHandle.nullDevice
+    p.standardOutput = FileHandle.nullDevice
     guard (try? p.run()) != nil else { return false }
     p.waitUntilExit()
     return p.terminationStatus == 0
-}()
+}
+
+/// Whether Python has what the engine doubles import.
+let haveEngineDoubles = pythonImports("zmq, msgspec")
 
 struct HarnessError: Error, CustomStringConvertible {
     var description: String

@@ -91,7 +91,7 @@ struct GatewayPartsTests {
             endpoint: .chatCompletions)
         #expect(chat.model == "m" && chat.stream && chat.maxTokens == 7 && chat.cacheSalt == "s")
         guard case .chat(let fields) = chat.prompt else { Issue.record("not a chat prompt"); return }
-        #expect(fields.contains("\"messages\""))
+        #expect(fields.messages.count == 1 && fields.addGenerationPrompt)
         let ids = try OpenAIRequest(body: Data(#"{"prompt":[0,1,4294967295],"max_tokens":0}"#.utf8), endpoint: .completions)
         #expect(ids.prompt == .tokens([0, 1, 4_294_967_295]))
         let spaced = try OpenAIRequest(body: Data(#" {"model":"m", "prompt" : [ 3 , 4 ] ,"max_tokens":2} "#.utf8), endpoint: .completions)
@@ -109,7 +109,11 @@ struct GatewayPartsTests {
             (#"{"prompt":[[]]}"#, .completions, "prompt"), (#"{"prompt":["a",1]}"#, .completions, "prompt"),
             (#"{"prompt":[1e30]}"#, .completions, "prompt"), (#"{"prompt":"x","max_tokens":1.5}"#, .completions, "max_tokens"),
             (#"{"prompt":7}"#, .completions, "prompt"), (#"{"prompt":[1],"x":tru}"#, .completions, nil),
-            (#"{"prompt":[1],"model":7}"#, .completions, "model"),
+            (#"{"prompt":[1],"model":7}"#, .completions, "model"), (#"{"messages":[1,2]}"#, .chatCompletions, "messages"),
+            (#"{"messages":[{"content":"x"}]}"#, .chatCompletions, "messages"), ("{", .chatCompletions, nil),
+            (#"{"messages":[{"role":"user","content":"x"}],"stream":1}"#, .chatCompletions, "stream"),
+            (#"{"messages":[{"role":"user","content":"x"}],"max_tokens":-2}"#, .chatCompletions, "max_tokens"),
+            (#"{"messages":[{"role":"user","content":"x"}],"tools":[1]}"#, .chatCompletions, "tools"),
         ] {
             do {
                 _ = try OpenAIRequest(body: Data(body.utf8), endpoint: endpoint)
@@ -177,12 +181,13 @@ struct GatewayPartsTests {
         #expect(gate.load == (0, 0))
     }
 
-    @Test("adapters are the model cards that name a parent")
+    @Test("adapters are the model cards that name a parent; the context length is the base model's")
     func adapters() {
         let body = Data(
-            #"{"object":"list","data":[{"id":"base","parent":null},{"id":"sql","parent":"base"},{"id":"x"}]}"#.utf8)
-        #expect(Gateway.adapters(inModelList: body) == ["sql"])
-        #expect(Gateway.adapters(inModelList: Data("nope".utf8)).isEmpty)
+            #"{"object":"list","data":[{"id":"base","parent":null,"max_model_len":4096},{"id":"sql","parent":"base"},{"id":"x"}]}"#.utf8)
+        #expect(Gateway.modelInfo(inModelList: body).adapters == ["sql"])
+        #expect(Gateway.modelInfo(inModelList: body).maximumModelLength == 4096)
+        #expect(Gateway.modelInfo(inModelList: Data("nope".utf8)).adapters.isEmpty)
     }
 
     @Test("settings are checked together")

@@ -18,7 +18,11 @@ events over ZeroMQ.
          token, concurrently (continuous batching).
 
 Text is tokenized byte by byte (token id = byte value); a chat prompt is the bytes of
-`<|role|>content\\n` for each message, then `<|assistant|>`. Output is deterministic: the same
+`<|role|>content\\n` for each message, then `<|assistant|>`. With --model-dir, a model directory
+(tokenizer.json, tokenizer_config.json with its chat template), it tokenizes as vLLM does
+instead: text with Hugging Face's tokenizer (special tokens added), chat by `transformers`'
+`apply_chat_template` on vLLM's normalised messages, encoded without special tokens; a
+conversation the template refuses is a 400, as in vLLM. Output is deterministic: the same
 request body always gets the same bytes (id and `created` derive from the body), so a response
 through the gateway can be compared byte for byte with one straight from the engine.
 
@@ -45,6 +49,7 @@ ap.add_argument("--decode-ms-per-token", type=float, default=0.0)
 ap.add_argument("--max-model-len", type=int, default=1 << 20)
 ap.add_argument("--no-events", action="store_true", help="publish no KV events")
 ap.add_argument("--no-tokenize", action="store_true", help="answer POST /tokenize with 404, as an engine without it")
+ap.add_argument("--model-dir", default="", help="tokenize with this model directory's tokenizer and chat template")
 args = ap.parse_args()
 BS = args.block_size
 ADAPTERS = [a for a in args.adapters.split(",") if a]
@@ -141,22 +146,81 @@ class Pool:
 
 pool = Pool(args.capacity_blocks)
 gpu = threading.Lock()
+MODEL = None
+if args.model_dir:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import PreTrainedTokenizerFast
+    MODEL = PreTrainedTokenizerFast.from_pretrained(args.model_dir)
 
 
-def chat_tokens(messages):
-    text = "".join(f"<|{m.get('role', 'user')}|>{m.get('content') or ''}\n" for m in messages) + "<|assistant|>"
-    return list(text.encode())
+class BadRequest(Exception):
+    """A request vLLM answers with 400."""
+
+
+def vllm_messages(messages):
+    """The messages as vLLM's chat parser hands them to the template."""
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("messages must be a non-empty list")
+    out = []
+    for m in messages:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise BadRequest("each message must be an object with a string role")
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        msg = {"role": m["role"], "content": content or ""}
+        if m["role"] == "assistant" and m.get("tool_calls") is not None:
+            calls = []
+            for c in m["tool_calls"]:
+                c = dict(c)
+                f = dict(c.get("function") or {})
+                args_ = f.get("arguments")
+                f["arguments"] = json.loads(args_) if isinstance(args_, str) and args_ else (args_ or {})
+                c["function"] = f
+                calls.append(c)
+            msg["tool_calls"] = calls
+        if m["role"] == "tool" and "tool_call_id" in m:
+            msg["tool_call_id"] = m["tool_call_id"]
+        if isinstance(m.get("name"), str):
+            msg["name"] = m["name"]
+        out.append(msg)
+    return out
+
+
+def chat_tokens(body):
+    messages = body.get("messages")
+    if MODEL is None:
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise BadRequest("messages must be a list of objects")
+        text = "".join(f"<|{m.get('role', 'user')}|>{m.get('content') or ''}\n" for m in messages) + "<|assistant|>"
+        return list(text.encode())
+    try:
+        text = MODEL.apply_chat_template(
+            vllm_messages(messages), tools=body.get("tools"), documents=body.get("documents"), tokenize=False,
+            add_generation_prompt=body.get("add_generation_prompt", True),
+            continue_final_message=body.get("continue_final_message", False), **(body.get("chat_template_kwargs") or {}))
+    except BadRequest:
+        raise
+    except Exception as e:  # vLLM answers a template's refusal (or failure) with 400
+        raise BadRequest(str(e))
+    return MODEL(text, add_special_tokens=bool(body.get("add_special_tokens", False)))["input_ids"]
+
+
+def text_tokens(prompt, add_special_tokens=True):
+    if MODEL is None:
+        return list(prompt.encode())
+    return MODEL(prompt, add_special_tokens=add_special_tokens)["input_ids"]
 
 
 def prompt_tokens(body, chat):
     if chat:
-        return chat_tokens(body["messages"])
+        return chat_tokens(body)
     prompt = body["prompt"]
     if isinstance(prompt, list) and prompt and isinstance(prompt[0], list):
         prompt = prompt[0]
     if isinstance(prompt, list) and prompt and isinstance(prompt[0], str):
         prompt = prompt[0]
-    return list(prompt.encode()) if isinstance(prompt, str) else [int(t) for t in prompt]
+    return text_tokens(prompt) if isinstance(prompt, str) else [int(t) for t in prompt]
 
 
 def output_words(seed, n):
@@ -208,7 +272,11 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send_json(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error", "code": 400}})
         if self.path == "/tokenize" and not args.no_tokenize:
-            tokens = chat_tokens(body["messages"]) if "messages" in body else list(body.get("prompt", "").encode())
+            try:
+                tokens = (chat_tokens(body) if "messages" in body
+                          else text_tokens(body.get("prompt", ""), bool(body.get("add_special_tokens", True))))
+            except BadRequest as e:
+                return self.send_json(400, {"error": {"message": str(e), "type": "BadRequestError", "code": 400}})
             return self.send_json(200, {"count": len(tokens), "max_model_len": args.max_model_len, "tokens": tokens})
         if self.path not in ("/v1/completions", "/v1/chat/completions"):
             return self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found", "code": 404}})
@@ -216,7 +284,10 @@ class Handler(BaseHTTPRequestHandler):
         model = body.get("model") or args.model
         if model != args.model and model not in ADAPTERS:
             return self.send_json(404, {"error": {"message": f"model {model} does not exist", "type": "NotFoundError", "code": 404}})
-        tokens = prompt_tokens(body, chat)
+        try:
+            tokens = prompt_tokens(body, chat)
+        except BadRequest as e:
+            return self.send_json(400, {"error": {"message": str(e), "type": "BadRequestError", "code": 400}})
         adapter = model if model in ADAPTERS else None
         with gpu:
             cached = pool.admit(tokens, adapter)

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+extension Gateway {
+    /// The gateway's routes and middleware.
+    ///
+    /// `POST /v1/completions` and `POST /v1/chat/completions` (behind the admission and answer
+    /// metrics middleware), `POST /tokenize`, `GET /v1/models`, `GET /health`, and
+    /// `GET /metrics` when `metrics` is given (the registry the process's swift-metrics
+    /// factory writes to).
+    public func router(metrics registry: PrometheusCollectorRegistry? = nil) -> Router<GatewayRequestContext> {
+        let http = Router(context: GatewayRequestContext.self)
+        http.group()
+            .add(middleware: _AnswerMetricsMiddleware(metrics: metrics))
+            .add(middleware: _AdmissionMiddleware(gateway: self))
+            .post("/v1/completions") { request, context in
+                try await self.complete(request, context: context, endpoint: .completions)
+            }
+            .post("/v1/chat/completions") { request, context in
+                try await self.complete(request, context: context, endpoint: .chatCompletions)
+            }
+        http.group()
+            .add(middleware: _AnswerMetricsMiddleware(metrics: metrics))
+            .post("/tokenize") { request, _ in try await self.tokenize(request) }
+        http.get("/v1/models") { _, _ in await self.models() }
+        http.get("/health") { _, _ in self.health() }
+        if let registry {
+            http.get("/metrics") { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+        }
+        return http
+    }
+
+    /// The HTTP application on the configured address.
+    /// - Parameters:
+    ///   - metrics: The Prometheus registry `/metrics` prints, or `nil` for no `/metrics`.
+    ///   - onListening: Called once with the port the server listens on (useful with port 0).
+    public func application(
+        metrics: PrometheusCollectorRegistry? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let c = configuration
+        return Application(
+            router: router(metrics: metrics),
+            configuration: .init(address: .hostname(c.host, port: c.port), serverName: "kvcache-gateway"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? c.port) },
+            logger: c.logger)
+    }
+
+    /// The services that run beside the server: the KV-event subscriber (when an engine
+    /// publishes events) and the engines' health checks.
+    var backgroundServices: [any Service] {
+        var services: [any Service] = [_HealthCheckService(gateway: self)]
+        if let subscriber { services.append(_EventService(subscriber: subscriber)) }
+        return services
+    }
+
+    /// Serves the gateway over HTTP until SIGTERM or SIGINT.
+    ///
+    /// The application runs in one service group with the KV-event subscriber and the health
+    /// checks. On the signal the server stops accepting connections, the requests in flight
+    /// finish within ``GatewayConfiguration/shutdownGrace``, then the services it relied on stop,
+    /// and the call returns.
+    ///
+    /// - Parameters:
+    ///   - metrics: The Prometheus registry `/metrics` prints, or `nil` for no `/metrics`.
+    ///   - onListening: Called once with the port the server listens on (useful with port 0).
+    /// - Throws: When the server cannot bind its address or the subscriber cannot start.
+    public func run(
+        metrics: PrometheusCollectorRegistry? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        let c = configuration
+        // The group stops its services in reverse order: the server drains first, then the
+        // background work it relied on.
+        var lifecycle = ServiceGroupConfiguration(
+            services: backgroundServices + [application(metrics: metrics, onListening: onListening)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: c.logger)
+        lifecycle.maximumGracefulShutdownDuration = c.shutdownGrace
+        do {
+            try await ServiceGroup(configuration: lifecycle).run()
+        } catch {
+            await clients.shutdown()
+            throw error
+        }
+        await clients.shutdown()
+    }
+}

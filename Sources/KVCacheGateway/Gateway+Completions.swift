@@ -1,0 +1,167 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KVCache
+import NIOCore
+import NIOFoundationCompat
+
+extension Gateway {
+    /// Answers `POST /v1/completions` or `POST /v1/chat/completions` for a request the
+    /// admission middleware let in.
+    func complete(_ request: Request, context: GatewayRequestContext, endpoint: OpenAIEndpoint) async throws -> Response {
+        guard let lease = context.lease else {
+            throw RequestError(status: .internalServerError, message: "the request was not admitted", type: "internal_error")
+        }
+        let body = try await self.body(of: request)
+        let fields = try OpenAIRequest(body: Data(buffer: body), endpoint: endpoint)
+        let tokens = try await tokens(of: fields.prompt, model: fields.model)
+        return try await dispatch(request, body: body, endpoint: endpoint, fields: fields, tokens: tokens, lease: lease)
+    }
+
+    /// A request's whole body, at most ``GatewayConfiguration/maximumBodyBytes`` (larger: `413`).
+    func body(of request: Request) async throws(RequestError) -> ByteBuffer {
+        var request = request
+        do { return try await request.collectBody(upTo: configuration.maximumBodyBytes) } catch {
+            throw RequestError(
+                status: .contentTooLarge, message: "the request body is larger than \(configuration.maximumBodyBytes) bytes",
+                type: "invalid_request_error")
+        }
+    }
+
+    /// The prompt's token ids; a prompt the tokenizer refuses is the client's `400`, a
+    /// tokenizer that cannot answer the gateway's `503`.
+    func tokens(of prompt: PromptInput, model: String?) async throws(RequestError) -> [UInt32] {
+        do { return try await tokenizer.tokens(for: prompt, model: model) } catch let e as TokenizerError where e.isClientError {
+            var error = RequestError.invalid(e.description, param: e.field)
+            if e.status != 400 {
+                error.status = .init(code: e.status)
+                if e.status == 404 { error.type = "NotFoundError" }
+            }
+            throw error
+        } catch {
+            throw RequestError(status: .serviceUnavailable, message: "cannot tokenize the prompt: \(error)", type: "service_unavailable")
+        }
+    }
+
+    /// Headers of the client's request that the engine should see too.
+    static let forwardedRequestHeaders: [HTTPField.Name] = [.accept, .authorization, .userAgent, HTTPField.Name("x-request-id")!]
+    /// Headers of an engine's response that describe one hop only and are not passed on.
+    static let hopByHop: Set<HTTPField.Name> = [
+        .connection, HTTPField.Name("keep-alive")!, .transferEncoding, .contentLength, .upgrade, .te, .trailer,
+    ]
+
+    private func dispatch(
+        _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32],
+        lease: _RequestLease
+    ) async throws -> Response {
+        let adapter = fields.model.flatMap { directory.isAdapter($0) ? $0 : nil }
+        let deadline = NIODeadline.now() + TimeAmount(configuration.requestTimeout)
+        var excluded: [NodeID] = []
+        var lastFailure = "no engine is in rotation"
+        for _ in 0..<configuration.maximumAttempts {
+            let routed = router.route(
+                tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
+                excluding: excluded)
+            guard let node = routed.node, let engine = directory.spec(of: node) else {
+                if excluded.isEmpty { lastFailure = "no engine can take the request: \(routed.decision.reason)" }
+                break
+            }
+            // An engine always computes a prompt's last token (vLLM matches at most
+            // `tokens - 1` tokens, in whole blocks), so a fully cached prompt reports one block less.
+            let predicted = min(routed.overlapBlocks, max(0, tokens.count - 1) / router.blockSize) * router.blockSize
+            router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
+            lease.dispatched(to: node, predicted: predicted)
+            var upstream = HTTPClientRequest(url: engine.url + endpoint.rawValue)
+            upstream.method = .POST
+            upstream.headers.add(name: "content-type", value: "application/json")
+            for name in Self.forwardedRequestHeaders {
+                if let v = request.headers[name] { upstream.headers.add(name: name.rawName, value: v) }
+            }
+            upstream.body = .bytes(body)
+            do {
+                let response = try await clients.current.execute(upstream, deadline: deadline)
+                let code = Int(response.status.code)
+                if [502, 503, 504].contains(code), excluded.count + 1 < configuration.maximumAttempts {
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    throw _JSONExchange.Failure(description: "answered \(code)")
+                }
+                // A whole answer is read before the client sees a byte of it, so its failure
+                // still counts as the engine's and the request may go elsewhere.
+                if !fields.stream, let whole = try await Self.wholeBody(of: response) {
+                    directory.recordSuccess(node)
+                    return answer(response, body: whole, node: node, predicted: predicted, lease: lease)
+                }
+                directory.recordSuccess(node)
+                return relay(response, node: node, predicted: predicted, lease: lease)
+            } catch {
+                lease.attemptFailed()
+                metrics.upstreamFailure(node: node)
+                lastFailure = "engine \(node) (\(engine.url)): \(error)"
+                directory.recordFailure(node, error: error)
+                excluded.append(node)
+                guard NIODeadline.now() < deadline else { break }
+                metrics.retries.increment()
+                configuration.logger.info("retrying on another engine", metadata: ["failed": "\(lastFailure)"])
+            }
+        }
+        throw RequestError(status: .badGateway, message: "no engine answered: \(lastFailure)", type: "upstream_error")
+    }
+
+    /// Largest answer to a non-streamed request that is read whole and sent on in one write;
+    /// a longer one is relayed chunk by chunk.
+    static let wholeAnswerLimit = 1 << 20
+
+    /// The body of a non-streamed answer that says its length and is at most
+    /// ``wholeAnswerLimit`` bytes, read whole; `nil` for any other answer (relayed instead).
+    static func wholeBody(of response: HTTPClientResponse) async throws -> ByteBuffer? {
+        guard let length = response.headers.first(name: "content-length").flatMap({ Int($0) }), (0...wholeAnswerLimit).contains(length)
+        else { return nil }
+        return try await response.body.collect(upTo: length)
+    }
+
+    /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
+    private static func clientHeaders(of response: HTTPClientResponse, node: NodeID, predicted: Int) -> HTTPFields {
+        var headers = HTTPFields()
+        for h in response.headers {
+            if let name = HTTPField.Name(h.name), !hopByHop.contains(name) { headers.append(HTTPField(name: name, value: h.value)) }
+        }
+        headers.append(HTTPField(name: HTTPField.Name("x-kvcache-node")!, value: "\(node)"))
+        headers.append(HTTPField(name: HTTPField.Name("x-kvcache-predicted-cached-tokens")!, value: "\(predicted)"))
+        return headers
+    }
+
+    /// A whole engine answer, already read: the server writes its head, body and end at once.
+    private func answer(_ response: HTTPClientResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+        lease.firstByte()
+        var usage = _UsageScanner()
+        usage.feed(body.readableBytesView)
+        lease.finish(realized: usage.cachedTokens)
+        return Response(
+            status: HTTPResponse.Status(code: Int(response.status.code)),
+            headers: Self.clientHeaders(of: response, node: node, predicted: predicted), body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The engine's response, passed to the client chunk by chunk as it arrives.
+    private func relay(_ response: HTTPClientResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+        let headers = Self.clientHeaders(of: response, node: node, predicted: predicted)
+        let length = response.headers.first(name: "content-length").flatMap { Int($0) }
+        let body = ResponseBody(contentLength: length) { writer in
+            var usage = _UsageScanner()
+            do {
+                for try await chunk in response.body {
+                    lease.firstByte()
+                    usage.feed(chunk.readableBytesView)
+                    try await writer.write(chunk)
+                }
+                lease.firstByte()
+                try await writer.finish(nil)
+                lease.finish(realized: usage.cachedTokens)
+            } catch {
+                lease.finish(realized: nil)
+                throw error
+            }
+        }
+        return Response(status: HTTPResponse.Status(code: Int(response.status.code)), headers: headers, body: body)
+    }
+}

@@ -1,0 +1,28 @@
+import KVCacheZMQ
+import ServiceLifecycle
+
+/// The KV-event subscriber as a service: it follows the engines' events until graceful
+/// shutdown.
+struct _EventService: Service {
+    let subscriber: EngineEventSubscriber
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await subscriber.run() }
+    }
+}
+
+/// The active health checks of every engine, every interval until graceful shutdown.
+struct _HealthCheckService: Service {
+    let gateway: Gateway
+
+    func run() async throws {
+        let interval = gateway.configuration.healthInterval
+        await gateway.checkEngines()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await gateway.checkEngines()
+            }
+        }
+    }
+}
