@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// libFuzzer harnesses for KVCache's untrusted-input parsers and tokenizers, in their own package so the main
+// libFuzzer harnesses for KVCache's untrusted-input parsers, tokenizers and templates, in their own package so the main
 // build never links libFuzzer. Build and run them with Fuzz/fuzz.sh.
 import PackageDescription
 
@@ -14,6 +14,7 @@ let package = Package(
                                                                   .product(name: "KVCache", package: "KVCache")]),
         .executableTarget(name: "FuzzPrefixIndex", dependencies: ["FuzzSupport", .product(name: "KVCache", package: "KVCache")]),
         .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzSupport", .product(name: "KVCacheTokenizers", package: "KVCache")]),
+        .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzSupport", .product(name: "KVCacheTemplates", package: "KVCache")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzTraceReader FuzzVLLMDecoder FuzzPrefixIndex FuzzTokenizer)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzTraceReader FuzzVLLMDecoder FuzzPrefixIndex FuzzTokenizer FuzzTemplate)
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -gnone -Xswiftc -use-ld=lld)
 for h in "${harnesses[@]}"; do
   if ! swift build "${flags[@]}" --product "$h" >/tmp/kvcache-fuzz-build.log 2>&1; then
@@ -25,10 +25,10 @@ for h in "${harnesses[@]}"; do
   cp -r "Corpus/$h" "$work/corpus"
   log="$work/log"
   extra=() asan=${ASAN_OPTIONS:-}
-  # The tokenizers' pipeline lives in multi-payload enums, whose payload pointers carry tag
-  # bits that LeakSanitizer does not take for pointers: it would report the fixtures loaded at
-  # startup as leaked.
-  [ "$h" != FuzzTokenizer ] || { extra=(-detect_leaks=0); asan=detect_leaks=0; }
+  # The tokenizers' pipeline and the templates' syntax trees live in multi-payload enums, whose
+  # payload pointers carry tag bits that LeakSanitizer does not take for pointers: it would
+  # report the fixtures loaded at startup as leaked.
+  case "$h" in FuzzTokenizer | FuzzTemplate) extra=(-detect_leaks=0); asan=detect_leaks=0 ;; esac
   if ASAN_OPTIONS=$asan "$bin/$h" "$work/corpus" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 "${extra[@]}" \
        -artifact_prefix="$work/" -print_final_stats=1 >"$log" 2>&1; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
