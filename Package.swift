@@ -137,8 +137,9 @@ let package = Package(
         .testTarget(
             name: "KVCacheGatewayTests",
             dependencies: [
-                "KVCacheGateway", "KVCache",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"), nioCore, nioPosix,
+                "KVCacheGateway", "KVCache", "KVCacheTemplates",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), nioCore, nioPosix,
             ],
             exclude: ["engine_double.py"]
         ),

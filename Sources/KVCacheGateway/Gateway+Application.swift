@@ -84,9 +84,16 @@ extension Gateway {
         do {
             try await ServiceGroup(configuration: lifecycle).run()
         } catch {
-            await clients.shutdown()
+            await shutdown()
             throw error
         }
+        await shutdown()
+    }
+
+    /// Closes the gateway's connections to the engines. ``run(metrics:onListening:)`` calls it
+    /// when it returns; a program that serves ``application(metrics:onListening:)`` itself calls
+    /// it once the application has stopped.
+    public func shutdown() async {
         await clients.shutdown()
     }
 }
