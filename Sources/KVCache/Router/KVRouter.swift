@@ -36,8 +36,14 @@ public final class KVRouter: Sendable {
         public var hasher: PrefixHasher
         /// The routing policy.
         public var selector: any PrefillNodeSelector & Sendable
-        /// Estimates prefill time to turn queued work into queue delay for selectors.
+        /// Estimates prefill time to turn queued work into queue delay for selectors; with
+        /// ``learnsPrefillSpeed``, each node's starting value.
         public var prefillModel: any PrefillTimeModel
+        /// Whether the router learns each node's prefill speed from its requests' times to
+        /// first token (``prefillFinished(id:)``), with a ``PrefillSpeedEstimator`` per node:
+        /// queue delays are then in the node's real seconds, and selectors that estimate time
+        /// (``TTFTMin``) read each node's speed from ``NodeState/prefillModel`` (default false).
+        public var learnsPrefillSpeed: Bool
         /// The most node ids (0 ..< nodeCapacity).
         public var nodeCapacity: Int
         /// Requests not finished within this many seconds are reclaimed (default 600).
@@ -63,8 +69,9 @@ public final class KVRouter: Sendable {
             prefillModel: any PrefillTimeModel = LinearPrefillModel(), nodeCapacity: Int = 64,
             requestTimeout: Double = 600, approximate: ApproximateMode = ApproximateMode(),
             speculativeTTL: Double = 0, tierWeights: TierWeights = TierWeights(), metricsPrefix: String = "kvcache_router",
-            logger: Logger = Logger(label: "kvcache.router")
+            logger: Logger = Logger(label: "kvcache.router"), learnsPrefillSpeed: Bool = false
         ) {
+            self.learnsPrefillSpeed = learnsPrefillSpeed
             self.hasher = hasher ?? (try! PrefixHasher())
             self.selector = selector
             self.prefillModel = prefillModel
@@ -104,6 +111,10 @@ public final class KVRouter: Sendable {
         var slot: Int
         var approximate: Bool
         var counters: _NodeCounters
+        /// Requests started and not yet past their first token.
+        var prefilling = 0
+        /// The node's learned prefill speed (``Configuration/learnsPrefillSpeed``).
+        var speed: PrefillSpeedEstimator?
     }
 
     /// A routed request until it finishes: its node, the load it put there, and when.
@@ -113,6 +124,8 @@ public final class KVRouter: Sendable {
         var uncachedTokens, cachedTokens, decodeBlocks: Int
         var prefilling: Bool
         var started: Double
+        /// Requests and uncached tokens queued for prefill on the node when it started.
+        var aheadRequests, aheadTokens: Int
     }
 
     struct State: Sendable {
@@ -180,6 +193,20 @@ public final class KVRouter: Sendable {
         origin = clock.now
     }
 
+    /// The configured prefill model as a line, the starting value of each node's learned speed:
+    /// its time for a bare request and its slope over 1,024 uncached tokens.
+    var startingSpeed: LinearPrefillModel {
+        if let line = configuration.prefillModel as? LinearPrefillModel { return line }
+        let base = configuration.prefillModel.prefillTime(uncachedTokens: 0, cachedTokens: 0)
+        let slope = (configuration.prefillModel.prefillTime(uncachedTokens: 1_024, cachedTokens: 0) - base) / 1_024
+        return LinearPrefillModel(base: base, perToken: slope)
+    }
+
+    /// Each node's learned prefill speed, when ``Configuration/learnsPrefillSpeed`` is on.
+    public var prefillSpeeds: [NodeID: PrefillSpeedEstimator] {
+        state.withLock { s in s.nodes.compactMapValues(\.speed) }
+    }
+
     /// Tokens per block of the router's hasher (engines' events must use the same).
     public var blockSize: Int { configuration.hasher.blockSize }
 
@@ -213,7 +240,9 @@ public final class KVRouter: Sendable {
                 s.order.insert(id, at: at)
                 s.states.insert(NodeState(id: id, capacityBlocks: capacityBlocks), at: at)
                 s.nodes[id] = Node(
-                    slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id))
+                    slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id),
+                    speed: configuration.learnsPrefillSpeed ? PrefillSpeedEstimator(prior: startingSpeed) : nil)
+                if let speed = s.nodes[id]!.speed { s.states[at].prefillModel = speed.model }
                 s.renumber(from: at)
             }
             if s.speculative != nil {
@@ -382,27 +411,49 @@ public final class KVRouter: Sendable {
             if let old = s.inFlight[id] { release(&s, old) }
             let blocks = (promptTokens + expectedOutputTokens + configuration.hasher.blockSize - 1) / configuration.hasher.blockSize
             let uncached = max(0, promptTokens - cachedTokens)
+            let info = s.nodes[node]!
+            let seconds =
+                info.speed?.model.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens)
+                ?? configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens)
             let r = InFlight(
-                node: node, prefillSeconds: configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens),
-                uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks, prefilling: true, started: t)
+                node: node, prefillSeconds: seconds, uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks,
+                prefilling: true, started: t, aheadRequests: info.prefilling, aheadTokens: s.states[info.slot].queuedPrefillTokens)
             s.inFlight[id] = r
-            s.states[s.nodes[node]!.slot].queuedPrefillTokens += r.uncachedTokens
-            s.states[s.nodes[node]!.slot].queueDelay += r.prefillSeconds
-            s.states[s.nodes[node]!.slot].activeRequests += 1
+            s.nodes[node]!.prefilling += 1
+            s.states[info.slot].queuedPrefillTokens += r.uncachedTokens
+            s.states[info.slot].queueDelay += r.prefillSeconds
+            s.states[info.slot].activeRequests += 1
         }
     }
 
     /// Records that a request's prefill finished (it now decodes).
+    ///
+    /// With ``Configuration/learnsPrefillSpeed``, the time since ``requestStarted(id:node:promptTokens:cachedTokens:expectedOutputTokens:)``
+    /// is one observation of the node's prefill speed.
     public func prefillFinished(id: UInt64) {
-        state.withLock { s in
+        let t = now
+        let learned = state.withLock { s -> (LinearPrefillModel, _NodeCounters)? in
             s.operations += 1
-            guard var r = s.inFlight[id], r.prefilling, s.nodes[r.node] != nil else { return }
+            guard var r = s.inFlight[id], r.prefilling, s.nodes[r.node] != nil else { return nil }
             r.prefilling = false
             s.inFlight[id] = r
+            s.nodes[r.node]!.prefilling -= 1
             let k = s.nodes[r.node]!.slot
+            var learned: (LinearPrefillModel, _NodeCounters)? = nil
+            if s.nodes[r.node]!.speed != nil {
+                s.nodes[r.node]!.speed!.observe(
+                    seconds: t - r.started, requests: r.aheadRequests + 1, tokens: r.aheadTokens + r.uncachedTokens)
+                s.states[k].prefillModel = s.nodes[r.node]!.speed!.model
+                learned = (s.nodes[r.node]!.speed!.model, s.nodes[r.node]!.counters)
+            }
             s.states[k].queuedPrefillTokens -= r.uncachedTokens
             s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)
             s.states[k].activeDecodeBlocks += r.decodeBlocks
+            return learned
+        }
+        if let (model, counters) = learned {
+            counters.prefillBase.record(model.base)
+            counters.prefillPerToken.record(model.perToken)
         }
     }
 
@@ -418,6 +469,7 @@ public final class KVRouter: Sendable {
     func release(_ s: inout State, _ r: InFlight) {
         guard s.nodes[r.node] != nil else { return }
         if r.prefilling {
+            s.nodes[r.node]!.prefilling -= 1
             let k = s.nodes[r.node]!.slot
             s.states[k].queuedPrefillTokens -= r.uncachedTokens
             s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)

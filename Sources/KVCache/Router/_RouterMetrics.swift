@@ -24,8 +24,12 @@ struct _RouterMetrics: Sendable {
 /// Per-node instruments, labelled `node="<id>"`.
 struct _NodeCounters: Sendable {
     let routed: Counter
+    /// The node's learned prefill speed (``KVRouter/Configuration/learnsPrefillSpeed``).
+    let prefillBase, prefillPerToken: Gauge
 
     init(prefix: String, node: Int) {
         routed = Counter(label: "\(prefix)_routed_requests_total", dimensions: [("node", "\(node)")])
+        prefillBase = Gauge(label: "\(prefix)_prefill_base_seconds", dimensions: [("node", "\(node)")])
+        prefillPerToken = Gauge(label: "\(prefix)_prefill_seconds_per_token", dimensions: [("node", "\(node)")])
     }
 }

@@ -18,13 +18,17 @@ public struct NodeState: Sendable, Hashable {
     public var usedBlocks: Int
     /// Requests the node has served so far.
     public var requestsServed: Int
+    /// The node's own prefill speed, when the router learns it
+    /// (``KVRouter/Configuration/learnsPrefillSpeed``); `nil`: the selector's model applies.
+    public var prefillModel: LinearPrefillModel?
 
     /// Creates a node state (an idle, available node by default).
     public init(
         id: NodeID, isAvailable: Bool = true, queuedPrefillTokens: Int = 0, queueDelay: Double = 0,
         activeRequests: Int = 0, activeDecodeBlocks: Int = 0, capacityBlocks: Int = 0, usedBlocks: Int = 0,
-        requestsServed: Int = 0
+        requestsServed: Int = 0, prefillModel: LinearPrefillModel? = nil
     ) {
+        self.prefillModel = prefillModel
         self.id = id
         self.isAvailable = isAvailable
         self.queuedPrefillTokens = queuedPrefillTokens

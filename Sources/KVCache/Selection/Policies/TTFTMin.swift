@@ -42,8 +42,13 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
     /// first `deviceDepth` of them on the device: the lower tiers' part onboarded or
     /// recomputed, whichever is faster.
     public func serviceTime(_ request: RoutingRequest, depth: Int, deviceDepth: Int) -> Double {
+        serviceTime(request, depth: depth, deviceDepth: deviceDepth, model: prefillModel)
+    }
+
+    /// ``serviceTime(_:depth:deviceDepth:)`` with `model` as the node's prefill speed.
+    func serviceTime(_ request: RoutingRequest, depth: Int, deviceDepth: Int, model: any PrefillTimeModel) -> Double {
         func prefill(_ blocks: Int) -> Double {
-            prefillModel.prefillTime(inputTokens: request.inputTokens, cachedBlocks: blocks, blockSize: request.blockSize)
+            model.prefillTime(inputTokens: request.inputTokens, cachedBlocks: blocks, blockSize: request.blockSize)
         }
         let withLowerTiers = prefill(depth) + onboardSecondsPerBlock * Double(max(depth - deviceDepth, 0))
         return deviceDepth < depth ? min(withLowerTiers, prefill(deviceDepth)) : withLowerTiers
@@ -54,7 +59,8 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
     public func estimate(
         _ request: RoutingRequest, _ node: NodeState, depth: Int, deviceDepth: Int? = nil, best: (node: NodeID, depth: Int)?
     ) -> (ttft: Double, transfer: KVTransfer?) {
-        var ttft = node.queueDelay + serviceTime(request, depth: depth, deviceDepth: deviceDepth ?? depth)
+        let model: any PrefillTimeModel = node.prefillModel ?? prefillModel
+        var ttft = node.queueDelay + serviceTime(request, depth: depth, deviceDepth: deviceDepth ?? depth, model: model)
         var plan: KVTransfer?
         if let transfer, let best, best.depth > depth, best.node != node.id,
             Double(best.depth) >= kvcacheBalancingThreshold * Double(depth)
@@ -62,7 +68,7 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
             let seconds = transfer.transferTime(blocks: best.depth - depth)
             let viaTransfer =
                 node.queueDelay + seconds
-                + prefillModel.prefillTime(inputTokens: request.inputTokens, cachedBlocks: best.depth, blockSize: request.blockSize)
+                + model.prefillTime(inputTokens: request.inputTokens, cachedBlocks: best.depth, blockSize: request.blockSize)
             if viaTransfer < ttft - SelectorSupport.tieTolerance {
                 ttft = viaTransfer
                 plan = KVTransfer(source: best.node, blocks: depth..<best.depth, estimatedSeconds: seconds)
@@ -127,12 +133,18 @@ public struct TTFTMin: PrefillNodeSelector, Sendable {
                 for i in ns.indices where ns[i].isAvailable {
                     let id = ns[i].id
                     let depth = id >= 0 && id < known ? Int(depths[id]) : 0
-                    if depth != lastDepth {
-                        lastPrefill = prefillModel.prefillTime(
-                            inputTokens: request.inputTokens, cachedBlocks: depth, blockSize: request.blockSize)
-                        lastDepth = depth
+                    let prefill: Double
+                    if let own = ns[i].prefillModel {
+                        prefill = own.prefillTime(inputTokens: request.inputTokens, cachedBlocks: depth, blockSize: request.blockSize)
+                    } else {
+                        if depth != lastDepth {
+                            lastPrefill = prefillModel.prefillTime(
+                                inputTokens: request.inputTokens, cachedBlocks: depth, blockSize: request.blockSize)
+                            lastDepth = depth
+                        }
+                        prefill = lastPrefill
                     }
-                    let ttft = ns[i].queueDelay + lastPrefill
+                    let ttft = ns[i].queueDelay + prefill
                     if chosen < 0 || ttft < chosenTTFT - tolerance || (ttft <= chosenTTFT + tolerance && id < chosenID) {
                         (chosen, chosenTTFT, chosenID) = (i, ttft, id)
                     }
