@@ -63,7 +63,8 @@ public final class Gateway: Sendable {
             configuration: .init(
                 hasher: hasher, selector: c.selector, prefillModel: c.prefillModel, nodeCapacity: nodeCapacity,
                 requestTimeout: Double(c.requestTimeout.components.seconds) + 60, approximate: c.approximate,
-                speculativeTTL: c.speculativeTTL, tierWeights: c.tierWeights, metricsPrefix: "\(c.metricsPrefix)_router", logger: c.logger))
+                speculativeTTL: c.speculativeTTL, tierWeights: c.tierWeights, metricsPrefix: "\(c.metricsPrefix)_router", logger: c.logger,
+                learnsPrefillSpeed: c.learnsPrefillSpeed))
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: TimeAmount(c.connectTimeout))
         http.connectionPool = .init(

@@ -15,8 +15,12 @@ public struct GatewayConfiguration: Sendable {
     public var blockSize = 16
     /// The routing policy.
     public var selector: any PrefillNodeSelector & Sendable = TTFTMin()
-    /// Prefill time estimates that turn queued work into queue delay for the selector.
+    /// Prefill time estimates that turn queued work into queue delay for the selector; with
+    /// ``learnsPrefillSpeed``, each engine's starting value.
     public var prefillModel: any PrefillTimeModel = LinearPrefillModel()
+    /// Whether each engine's prefill speed is learned from its requests' times to first byte
+    /// (default true; see ``KVCache/KVRouter/Configuration/learnsPrefillSpeed``).
+    public var learnsPrefillSpeed = true
     /// What a cached block is worth to the selector by the fastest tier an engine reports it in.
     public var tierWeights = TierWeights()
     /// Requests sent to engines at once; more wait in the queue (default 256).

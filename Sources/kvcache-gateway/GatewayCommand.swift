@@ -52,6 +52,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Seed of the randomised selectors.")
     var seed: UInt64 = 0
     @OptionGroup var policy: SelectorOptions
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Learn each engine's prefill speed from its times to first byte (the --prefill-* flags are then starting values).")
+    var learnPrefillSpeed = true
 
     @Option(help: "Requests sent to engines at once; more wait in the queue.")
     var maxConcurrency = 256
@@ -163,6 +167,7 @@ struct GatewayCommand: AsyncParsableCommand {
         c.blockSize = blockSize
         c.selector = policyName.makeSelector(policy.selectorConfiguration(seed: seed))
         c.prefillModel = policy.prefillModel
+        c.learnsPrefillSpeed = learnPrefillSpeed
         c.tierWeights = try policy.parsedTierWeights()
         c.maximumConcurrency = maxConcurrency
         c.maximumQueue = maxQueue
