@@ -42,6 +42,7 @@ let package = Package(
         benchmark("Router"),
         benchmark("Simulation", [.product(name: "KVCacheSim", package: kvcache)]),
         benchmark("Tokenizers", [.product(name: "KVCacheTokenizers", package: kvcache)]),
+        benchmark("Templates", [.product(name: "KVCacheTemplates", package: kvcache)]),
         // The gateway's libraries with nothing of its own: the floor scripts/gateway.py measures.
         .executableTarget(
             name: "passthrough",

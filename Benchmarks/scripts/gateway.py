@@ -21,6 +21,15 @@ Systems, each in front of fresh engine doubles (empty caches):
   direct round-robin                                   (the client spreads requests itself)
 
 Phases:
+  conversations  a held-out multi-turn workload on engines that tokenize with a real model
+            directory (--model-dir: Llama 3's 128k-token byte-level BPE and Llama 3.1's chat
+            template, made by make_model.py) and render its template as vLLM does; the gateways
+            get the same directory (--tokenizer). --conversations conversations of --turns user
+            turns over --system-prompts shared system prompts; even ones are sent as chat
+            messages, odd ones as text completions (the same conversation written out); each
+            answer joins its conversation before the next turn. --clients clients run
+            conversations one after another. Reports chat and text apart: cached-token ratio,
+            TTFT mean and p99, failed requests.
   replay    the trace's first --requests requests at their timestamps / --speedup; each
             Mooncake block id expands to 512 deterministic token ids (the doubles tokenize byte
             by byte, so a block is 512 deterministic characters); streamed, with usage. The
@@ -66,21 +75,33 @@ ap.add_argument("--latency-requests", type=int, default=2000)
 ap.add_argument("--latency-concurrency", type=int, default=4)
 ap.add_argument("--rate-concurrency", type=int, default=64)
 ap.add_argument("--rate-seconds", type=float, default=10)
+ap.add_argument("--model-dir", default=os.path.join(ROOT, "Benchmarks", "data", "llama3"),
+                help="model directory for the conversations phase (default: made by make_model.py when missing)")
+ap.add_argument("--conversations", type=int, default=256)
+ap.add_argument("--turns", type=int, default=6)
+ap.add_argument("--system-prompts", type=int, default=8)
+ap.add_argument("--clients", type=int, default=16)
+ap.add_argument("--conversation-capacity-blocks", type=int, default=16384,
+                help="16-token blocks per engine in the conversations phase")
+ap.add_argument("--conversation-output", type=int, default=24, help="max_tokens of each conversation turn")
 ap.add_argument("--gateway", help="kvcache-gateway binary (default: build it in release)")
 ap.add_argument("--passthrough", help="Benchmarks' passthrough binary (default: build it in release)")
 ap.add_argument("--systems",
                 default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
-ap.add_argument("--phases", default="replay,latency,latency-ids,rate")
+ap.add_argument("--phases", default="conversations,replay,latency,latency-ids,rate")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
-for name in ("requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output"):
+for name in ("requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output",
+             "conversations", "turns", "system_prompts", "clients", "conversation_capacity_blocks", "conversation_output"):
     if getattr(args, name) < 1:
         sys.exit(f"gateway.py: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
 if args.speedup <= 0 or args.rate_seconds <= 0 or min(args.capacity_blocks) < 1:
     sys.exit("gateway.py: --speedup and --rate-seconds must be positive, --capacity-blocks at least 1")
 
 SYSTEMS = {
+    "default": "kvcache-gateway (default selector)",
     "kv-cost": "kvcache-gateway kv-cost",
+    "round-robin": "kvcache-gateway round-robin",
     "ttft-min": "kvcache-gateway ttft-min",
     "cache-aware": "kvcache-gateway cache-aware",
     "kv-cost+tokenizer": "kvcache-gateway kv-cost +tok",
@@ -91,7 +112,7 @@ SYSTEMS = {
     "passthrough": "passthrough round-robin",
     "direct": "direct round-robin",
 }
-GATEWAY_SELECTORS = {"kv-cost", "ttft-min", "cache-aware"}
+GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "round-robin"}
 GATEWAYS = GATEWAY_SELECTORS | {s + "+tokenizer" for s in GATEWAY_SELECTORS}
 for s in args.systems.split(","):
     if s not in SYSTEMS:
@@ -123,17 +144,19 @@ def release_binary(given, package, product):
 class Fleet:
     """Engine doubles and, in front of them, one system; all stopped on exit."""
 
-    def __init__(self, capacity, prefill_us, prefill_base_ms, decode_ms):
-        self.procs, self.engines = [], []
+    def __init__(self, capacity, prefill_us, prefill_base_ms, decode_ms, model_dir=None):
+        self.procs, self.engines, self.model_dir = [], [], model_dir
+        extra = ["--model-dir", model_dir, "--model", "llama3"] if model_dir else []
         for _ in range(args.engines):
             p = subprocess.Popen([sys.executable, DOUBLE, "--capacity-blocks", str(capacity),
                                   "--prefill-us-per-token", str(prefill_us), "--prefill-base-ms", str(prefill_base_ms),
-                                  "--decode-ms-per-token", str(decode_ms)],
+                                  "--decode-ms-per-token", str(decode_ms), *extra],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self.procs.append(p)
-            ready = json.loads(p.stdout.readline())
-            self.engines.append(ready)
+        for p in self.procs:
+            self.engines.append(json.loads(p.stdout.readline()))
         self.urls = [f"http://127.0.0.1:{e['port']}" for e in self.engines]
+        self.model = "llama3" if model_dir else "double"
         self.router = None
 
     def start(self, system, binaries):
@@ -142,9 +165,14 @@ class Fleet:
         port = free_port()
         if system in GATEWAYS:
             selector, _, tokenizer = system.partition("+")
-            cmd = [binaries["gateway"], "--port", str(port), "--selector", selector, "--log-level", "error",
-                   "--prefill-us-per-token", str(args.prefill_us_per_token), "--prefill-base-ms", str(args.prefill_base_ms)]
-            if tokenizer:
+            cmd = [binaries["gateway"], "--port", str(port), "--log-level", "error"]
+            if selector != "default":
+                cmd += ["--selector", selector]
+            if selector in ("kv-cost", "ttft-min") and not self.model_dir:
+                cmd += ["--prefill-us-per-token", str(args.prefill_us_per_token), "--prefill-base-ms", str(args.prefill_base_ms)]
+            if self.model_dir:
+                cmd += ["--tokenizer", self.model_dir]
+            elif tokenizer:
                 cmd += ["--tokenizer", BYTE_TOKENIZER]
             for e in self.engines:
                 cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}"]
@@ -164,7 +192,7 @@ class Fleet:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     pass
-                if asyncio.run(self._healthy(url)):
+                if asyncio.run(self._healthy(url, self.model)):
                     return url
             except OSError:
                 pass
@@ -172,10 +200,10 @@ class Fleet:
         sys.exit(f"gateway.py: {SYSTEMS[system]} did not become healthy in 60 s")
 
     @staticmethod
-    async def _healthy(url):
+    async def _healthy(url, model):
         try:
             async with aiohttp.ClientSession() as s:
-                async with s.post(url + "/v1/completions", json={"model": "double", "prompt": "warm up", "max_tokens": 1}) as r:
+                async with s.post(url + "/v1/completions", json={"model": model, "prompt": "warm up", "max_tokens": 1}) as r:
                     await r.read()
                     return r.status == 200
         except aiohttp.ClientError:
@@ -323,6 +351,107 @@ async def replay(target, rows):
     }
 
 
+WORDS = ("the cache holds blocks of keys and values for every prefix a request shares with another so the "
+         "engine skips recomputing them router gateway prompt tokens conversation assistant user system answer "
+         "question model serving latency throughput memory policy eviction transfer prefill decode batch queue "
+         "engine node cluster schedule request response stream usage metric signal trace replay index hash").split()
+
+
+def words(seed, n):
+    r = random.Random(repr(seed))
+    return " ".join(r.choice(WORDS) for _ in range(n))
+
+
+def conversation_plan():
+    """Each conversation: its system prompt and its user turns (deterministic)."""
+    systems = [f"You are assistant {k}. " + words(("system", k), 700) for k in range(args.system_prompts)]
+    plan = []
+    for c in range(args.conversations):
+        r = random.Random(f"conversation {c}")
+        turns = [words(("turn", c, t), r.randint(60, 160)) + "?" for t in range(args.turns)]
+        plan.append((systems[r.randrange(len(systems))], turns))
+    return plan
+
+
+def as_text(system, history, user):
+    lines = [f"System: {system}", ""]
+    for u, a in history:
+        lines += [f"User: {u}", f"Assistant: {a}"]
+    lines += [f"User: {user}", "Assistant:"]
+    return "\n".join(lines)
+
+
+async def streamed_turn(session, base, model, chat, system, history, user):
+    """One streamed turn: (ok, ttft seconds, prompt tokens, cached tokens, answer text)."""
+    if chat:
+        messages = [{"role": "system", "content": system}]
+        for u, a in history:
+            messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+        messages.append({"role": "user", "content": user})
+        path, body = "/v1/chat/completions", {"messages": messages}
+    else:
+        path, body = "/v1/completions", {"prompt": as_text(system, history, user)}
+    body.update({"model": model, "max_tokens": args.conversation_output, "stream": True,
+                 "stream_options": {"include_usage": True}})
+    start = time.perf_counter()
+    ttft, usage, buf = None, None, b""
+    try:
+        async with session.post(base + path, json=body) as r:
+            if r.status != 200:
+                await r.read()
+                return False, None, 0, 0, ""
+            async for chunk in r.content.iter_any():
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                buf += chunk
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False, None, 0, 0, ""
+    answer = []
+    for event in buf.split(b"\n\n"):
+        if not event.startswith(b"data: {"):
+            continue
+        obj = json.loads(event[6:])
+        usage = obj.get("usage") or usage
+        for choice in obj.get("choices") or []:
+            answer.append((choice.get("delta") or {}).get("content") or choice.get("text") or "")
+    if ttft is None or not usage:
+        return False, None, 0, 0, ""
+    return True, ttft, usage["prompt_tokens"], (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0), \
+        "".join(answer).strip()
+
+
+async def conversations(target, model, router_pid):
+    plan = conversation_plan()
+    cpu = cpu_seconds(router_pid)
+    results = {"chat": [], "text": []}
+    queue = iter(range(len(plan)))
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        async def client():
+            for c in queue:
+                system, turns = plan[c]
+                chat = c % 2 == 0
+                history = []
+                for user in turns:
+                    r = await streamed_turn(session, target.pick(), model, chat, system, history, user)
+                    results["chat" if chat else "text"].append(r)
+                    if not r[0]:
+                        break
+                    history.append((user, r[4]))
+        await asyncio.gather(*(client() for _ in range(args.clients)))
+    cpu = cpu_seconds(router_pid) - cpu
+    out = {"router_cpu_us_per_request": cpu / max(1, sum(len(v) for v in results.values())) * 1e6}
+    for kind, rs in results.items():
+        ok = [r for r in rs if r[0]]
+        ttfts = [r[1] for r in ok]
+        prompt = sum(r[2] for r in ok)
+        out[kind] = {"requests": len(rs), "failed": len(rs) - len(ok),
+                     "cached_ratio": sum(r[3] for r in ok) / prompt if prompt else float("nan"),
+                     "ttft_mean": statistics.fmean(ttfts) if ttfts else float("nan"), "ttft_p50": pct(ttfts, 0.5),
+                     "ttft_p99": pct(ttfts, 0.99)}
+    return out
+
+
 def short_prompt(i):
     return f"request {i} " + "".join(random.Random(i).choices(ALPHABET, k=1000))
 
@@ -388,7 +517,27 @@ def main():
         "passthrough": release_binary(args.passthrough, os.path.join(ROOT, "Benchmarks"), "passthrough")
         if "passthrough" in systems else None,
     }
-    figures = {"settings": vars(args), "replay": {}, "latency": {}, "latency-ids": {}, "rate": {}}
+    figures = {"settings": vars(args), "conversations": {}, "replay": {}, "latency": {}, "latency-ids": {}, "rate": {}}
+    if "conversations" in phases:
+        if not os.path.exists(os.path.join(args.model_dir, "tokenizer.json")):
+            subprocess.run([sys.executable, os.path.join(HERE, "make_model.py"), "--out", args.model_dir], check=True)
+        log(f"conversations: {args.conversations} x {args.turns} turns, {args.clients} clients, model {args.model_dir}")
+        for system in systems:
+            if system in ("passthrough",) or ("+" in system and system.split("+")[0] in systems):
+                continue
+            fleet = Fleet(args.conversation_capacity_blocks, args.prefill_us_per_token, args.prefill_base_ms,
+                          args.decode_ms_per_token, model_dir=args.model_dir)
+            try:
+                target = Target(fleet.start(system, binaries), fleet.urls)
+                r = asyncio.run(conversations(target, fleet.model, fleet.router))
+            finally:
+                fleet.stop()
+            figures["conversations"][system] = r
+            for kind in ("chat", "text"):
+                k = r[kind]
+                log(f"  {kind:4}: {SYSTEMS[system]:34} cached {k['cached_ratio']:.3f}  TTFT mean {k['ttft_mean'] * 1e3:.0f} ms"
+                    f"  p99 {k['ttft_p99'] * 1e3:.0f} ms  failed {k['failed']}")
+            log(f"        router CPU {r['router_cpu_us_per_request']:.0f} µs per request")
     if "replay" in phases:
         rows = load_trace()
         figures["ceiling"] = ceiling(rows)
@@ -430,6 +579,19 @@ def main():
 def print_tables(figures, systems):
     print(f"\nEngine doubles: {args.engines}, prefill {args.prefill_base_ms} ms + {args.prefill_us_per_token} µs per uncached "
           f"token; trace: first {args.requests} requests at {args.speedup}x.\n")
+    for kind in ("chat", "text"):
+        rows = {s: dict(r[kind], cpu=r["router_cpu_us_per_request"]) for s, r in figures["conversations"].items()}
+        if not rows:
+            continue
+        print(f"Conversations, {kind} ({args.conversations} conversations x {args.turns} turns, {args.clients} clients, "
+              f"{args.conversation_capacity_blocks} blocks per engine):\n")
+        print("| system | cached-token ratio | TTFT mean | TTFT p99 | failed | router CPU per request (both kinds) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for s, r in rows.items():
+            cpu = f"{r['cpu']:.0f} µs" if r["cpu"] == r["cpu"] else "–"
+            print(f"| {SYSTEMS[s]} | {r['cached_ratio']:.3f} | {r['ttft_mean'] * 1e3:.0f} ms | "
+                  f"{r['ttft_p99'] * 1e3:.0f} ms | {r['failed']} | {cpu} |")
+        print()
     if "ceiling" in figures:
         print(f"Ceiling (one engine, unbounded cache, every request): cached-token ratio {figures['ceiling']:.3f}.\n")
     for capacity, rows in figures["replay"].items():

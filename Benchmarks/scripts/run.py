@@ -8,6 +8,8 @@ Usage (from Benchmarks/):  python3 scripts/run.py [--targets Hashing,Eviction,..
   and for Eviction runs them again after the Swift benchmarks (both LRU ratios are printed);
 - runs `swift package benchmark --target T` for each target (release build);
 - for Tokenizers, times Hugging Face's `tokenizers` (PyPI) on the same files and prompt;
+- for Templates, times transformers' `apply_chat_template` (PyPI) on the same model directory
+  and conversation (makes the Llama 3 directory with make_model.py when missing);
 - prints the medians and the ratios the issues ask for.
 """
 import argparse, os, re, subprocess, sys
@@ -82,6 +84,36 @@ def run_hf_tokenizers(names):
     return out
 
 
+def run_transformers_templates():
+    """p50 and p99 µs of transformers' apply_chat_template on the Templates benchmark's model
+    directory and conversation: rendering only, and rendering with tokenizing."""
+    try:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import PreTrainedTokenizerFast
+    except ImportError:
+        print("(pip install transformers to time apply_chat_template)", file=sys.stderr)
+        return {}
+    import json, time
+    model = os.path.join(ROOT, "data", "llama3")
+    if not os.path.exists(os.path.join(model, "tokenizer.json")):
+        model = os.path.join(ROOT, "..", "Tests", "KVCacheTemplatesTests", "Fixtures", "model")
+    tok = PreTrainedTokenizerFast.from_pretrained(model)
+    with open(os.path.join(ROOT, "Benchmarks", "Templates", "conversation.json")) as f:
+        messages = json.load(f)["messages"]
+    out = {}
+    for name, tokenize in (("render", False), ("render + tokenize", True)):
+        for _ in range(50):
+            tok.apply_chat_template(messages, tokenize=tokenize, add_generation_prompt=True)
+        times = []
+        for _ in range(1000):
+            start = time.perf_counter()
+            tok.apply_chat_template(messages, tokenize=tokenize, add_generation_prompt=True)
+            times.append((time.perf_counter() - start) * 1e6)
+        times.sort()
+        out[name] = (times[len(times) // 2], times[int(len(times) * 0.99)])
+    return out
+
+
 def run_swift(target):
     cmd = ["swift", "package", "--disable-sandbox", "benchmark", "--target", target, "--no-progress"]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
@@ -101,12 +133,15 @@ def run_swift(target):
         if m and name:
             unit = UNITS[m.group(1)]
             results[name] = float(m.group(4)) * unit     # p50 in ns
+            cells = [c.strip() for c in line.split("│")[2:] if c.strip()]
+            if len(cells) >= 6:
+                results[name + " p99"] = float(cells[5]) * unit
     return results
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router,Simulation,Tokenizers")
+    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router,Simulation,Tokenizers,Templates")
     args = ap.parse_args()
     targets = args.targets.split(",")
     stream = ensure_stream()
@@ -173,6 +208,21 @@ def main():
                 line += f"   HF tokenizers {hf[name] / 1e3:7.1f} µs ({ns / hf[name]:4.2f}x HF)"
             print(line)
 
+    if "Templates" in targets:
+        if not os.path.exists(os.path.join(ROOT, "data", "llama3", "tokenizer.json")):
+            sh([sys.executable, os.path.join(HERE, "make_model.py")])
+        hf = run_transformers_templates()
+        print("\n== chat templates: a 4 KB conversation, Llama 3.1's template (µs, p50 / p99) ==")
+        for key, label in (("render", "render"), ("render + tokenize", "render + tokenize")):
+            swift_key = next((k for k in swift if k.startswith(label + " 4 KB conversation") and not k.endswith(" p99")), None)
+            if swift_key is None:
+                continue
+            p50, p99 = swift[swift_key] / 1e3, swift.get(swift_key + " p99", float("nan")) / 1e3
+            line = f"  {label:18s} KVCacheTemplates {p50:8.1f} / {p99:8.1f}"
+            if key in hf:
+                line += f"   transformers {hf[key][0]:8.1f} / {hf[key][1]:8.1f}   ({hf[key][0] / p50:5.1f}x faster at p50)"
+            print(line)
+
     matrix = {k: v for k, v in swift.items() if k.startswith("reference matrix")}
     if matrix:
         print("\n== the reference matrix of conversation.json (p50; the Python reference takes about 15 s) ==")
@@ -182,6 +232,8 @@ def main():
     if "Selection" in targets:
         print("\n== selection: one decision, 16 nodes, 32-block request (p50, ns) ==")
     for k, v in swift.items():
+        if k.endswith(" p99") or k.startswith(("render", "read request")):
+            continue
         if not k.startswith(("getOrInsert", "baseline", "raw", "PrefixHasher", "reference matrix", "encode 1 KB")):
             print(f"  {v:10.1f} ns  {k}")
 
