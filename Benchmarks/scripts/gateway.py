@@ -102,6 +102,7 @@ SYSTEMS = {
     "default": "kvcache-gateway (default selector)",
     "kv-cost": "kvcache-gateway kv-cost",
     "round-robin": "kvcache-gateway round-robin",
+    "threshold-balanced": "kvcache-gateway threshold-balanced",
     "ttft-min": "kvcache-gateway ttft-min",
     "cache-aware": "kvcache-gateway cache-aware",
     "kv-cost+tokenizer": "kvcache-gateway kv-cost +tok",
@@ -112,7 +113,7 @@ SYSTEMS = {
     "passthrough": "passthrough round-robin",
     "direct": "direct round-robin",
 }
-GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "round-robin"}
+GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "round-robin", "threshold-balanced"}
 GATEWAYS = GATEWAY_SELECTORS | {s + "+tokenizer" for s in GATEWAY_SELECTORS}
 for s in args.systems.split(","):
     if s not in SYSTEMS:

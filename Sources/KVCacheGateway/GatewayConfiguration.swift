@@ -13,8 +13,10 @@ public struct GatewayConfiguration: Sendable {
     public var engines: [EngineSpec] = []
     /// Tokens per KV block, as the engines' (`--block-size` of vLLM; default 16).
     public var blockSize = 16
-    /// The routing policy.
-    public var selector: any PrefillNodeSelector & Sendable = TTFTMin()
+    /// The routing policy (default ``KVCache/ThresholdBalanced``: the longest cached prefix,
+    /// or the least loaded engine when loads are far apart or nothing much is cached; see
+    /// docs/GATEWAY.md for the measurement behind the choice).
+    public var selector: any PrefillNodeSelector & Sendable = ThresholdBalanced()
     /// Prefill time estimates that turn queued work into queue delay for the selector; with
     /// ``learnsPrefillSpeed``, each engine's starting value.
     public var prefillModel: any PrefillTimeModel = LinearPrefillModel()

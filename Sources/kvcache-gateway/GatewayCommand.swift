@@ -48,7 +48,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Tokens per KV block, as the engines' --block-size.")
     var blockSize = 16
     @Option(help: "Routing policy: \(SelectorPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var selector = "kv-cost"
+    var selector = "threshold-balanced"
     @Option(help: "Seed of the randomised selectors.")
     var seed: UInt64 = 0
     @OptionGroup var policy: SelectorOptions
