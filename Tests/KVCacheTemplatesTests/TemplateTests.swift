@@ -86,6 +86,21 @@ struct JinjaLanguageTests {
         #expect(throws: TemplateError.self) { _ = try deep.render([:]) }
     }
 
+    @Test("floats print as Python's repr prints them")
+    func floats() throws {
+        // Python 3.11: [repr(v) for v in values]
+        let cases: [(Double, String)] = [
+            (1e16, "1e+16"), (1.5e16, "1.5e+16"), (123_456_789_012_345_680.0, "1.2345678901234568e+17"), (1e-5, "1e-05"),
+            (0.0001, "0.0001"), (0.00012345, "0.00012345"), (1e22, "1e+22"), (9_007_199_254_740_993.0, "9007199254740992.0"),
+            (2.5, "2.5"), (100.0, "100.0"), (1e15, "1000000000000000.0"), (1_234_567.0, "1234567.0"), (-0.0, "-0.0"),
+            (3.14159e-10, "3.14159e-10"), (1.7976931348623157e308, "1.7976931348623157e+308"), (5e-324, "5e-324"),
+        ]
+        let t = try Template("{{ x }}|{{ x | tojson }}")
+        for (value, text) in cases {
+            #expect(try t.render(["x": .double(value)]) == "\(text)|\(text)", "\(value)")
+        }
+    }
+
     @Test("JSON values keep their key order and Python's number kinds")
     func json() throws {
         let v = try TemplateValue(json: Array(#"{"z": 1, "a": [1.0, 2, "\u00e9\ud83d\ude80"], "m": null}"#.utf8))
