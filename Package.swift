@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "KVCacheGatewayTests",
             dependencies: [
-                "KVCacheGateway", "KVCache", "KVCacheTemplates",
+                "KVCacheGateway", "KVCache", "KVCacheTemplates", "KVCacheTokenizers",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), nioCore, nioPosix,
             ],

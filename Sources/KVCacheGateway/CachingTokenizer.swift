@@ -1,3 +1,4 @@
+import KVCacheTokenizers
 import Synchronization
 
 /// A bounded least-recently-used cache in front of another ``Tokenizer``: a prompt seen before

@@ -19,6 +19,10 @@ public struct ModelTokenizer: Sendable {
     public let chatTemplate: ChatTemplate?
     /// `model_max_length` from the config, when it gives a usable one.
     public let maximumLength: Int?
+    /// Where the ids of long sections between special tokens are kept: in a chat, each
+    /// message's text, so a conversation's earlier turns and a shared system prompt are
+    /// encoded once (``KVCacheTokenizers/SegmentCache``).
+    public let segments = SegmentCache()
 
     /// Creates one from its parts.
     public init(tokenizer: HuggingFaceTokenizer, chatTemplate: ChatTemplate?, maximumLength: Int? = nil) {
@@ -116,7 +120,7 @@ public struct ModelTokenizer: Sendable {
     /// The token ids of a completion's text prompt.
     /// - Parameter addSpecialTokens: Whether to add the tokenizer's special tokens (engines do).
     public func encode(text: String, addSpecialTokens: Bool = true) -> [UInt32] {
-        tokenizer.encode(text, addSpecialTokens: addSpecialTokens)
+        tokenizer.encode(text, addSpecialTokens: addSpecialTokens, cache: segments)
     }
 
     /// The token ids of a chat request: its rendered template, encoded without special tokens
@@ -127,6 +131,6 @@ public struct ModelTokenizer: Sendable {
         guard let chatTemplate else {
             throw TemplateError(.input, "the model has no chat template: chat requests cannot be tokenized", field: "messages")
         }
-        return tokenizer.encode(try chatTemplate.render(chat, now: now), addSpecialTokens: addSpecialTokens)
+        return tokenizer.encode(try chatTemplate.render(chat, now: now), addSpecialTokens: addSpecialTokens, cache: segments)
     }
 }

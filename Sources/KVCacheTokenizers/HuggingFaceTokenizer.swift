@@ -89,8 +89,10 @@ public struct HuggingFaceTokenizer: Sendable {
     ///   - text: The prompt.
     ///   - addSpecialTokens: Whether to add the post-processor's special tokens (a beginning-
     ///     of-text token, say), as engines do for a completion's prompt.
-    /// - Complexity: O(*n* log *n*) in the length of `text`.
-    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [UInt32] {
+    ///   - cache: Where the ids of long sections between added tokens are kept and found
+    ///     again (``SegmentCache``); `nil`: every section is encoded.
+    /// - Complexity: O(*n* log *n*) in the length of the text not found in `cache`.
+    public func encode(_ text: String, addSpecialTokens: Bool = true, cache: SegmentCache? = nil) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(text.utf8.count / 3 + postProcessor.prefix.count + postProcessor.suffix.count)
         if addSpecialTokens { out += postProcessor.prefix }
@@ -103,27 +105,47 @@ public struct HuggingFaceTokenizer: Sendable {
                 switch segment {
                 case .token(let id): out.append(id)
                 case .text(let range):
-                    guard normalizer != nil || !normalizedTokens.isEmpty else {
-                        encodeSection(Array(raw[range]), atStart: range.lowerBound == 0, into: &out, &scratch)
+                    // A section between added tokens encodes the same wherever it stands (the
+                    // pipeline never crosses an added token), so its ids can be reused.
+                    guard let cache, range.count >= cache.minimumBytes else {
+                        encodeText(raw, range, into: &out, &scratch)
                         continue
                     }
-                    let section = Array(raw[range])
-                    let normalized = normalizer?.apply(section) ?? section
-                    var inner: [_Segment] = []
-                    normalized.withUnsafeBufferPointer { normalizedTokens.split($0, 0..<$0.count, into: &inner) }
-                    for piece in inner {
-                        switch piece {
-                        case .token(let id): out.append(id)
-                        case .text(let r):
-                            encodeSection(
-                                Array(normalized[r]), atStart: range.lowerBound == 0 && r.lowerBound == 0, into: &out, &scratch)
-                        }
+                    let key = SegmentCache.Key(bytes: Array(raw[range]), atStart: range.lowerBound == 0)
+                    if let ids = cache.ids(for: key) {
+                        out += ids
+                        continue
                     }
+                    let start = out.count
+                    encodeText(raw, range, into: &out, &scratch)
+                    cache.store(Array(out[start...]), for: key)
                 }
             }
         }
         if addSpecialTokens { out += postProcessor.suffix }
         return out
+    }
+
+    /// Encodes the text between two raw added tokens: normalized, split again on the
+    /// normalized added tokens, each piece pre-tokenized and byte-pair encoded.
+    private func encodeText(
+        _ raw: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [UInt32], _ scratch: inout _EncodeScratch
+    ) {
+        guard normalizer != nil || !normalizedTokens.isEmpty else {
+            encodeSection(Array(raw[range]), atStart: range.lowerBound == 0, into: &out, &scratch)
+            return
+        }
+        let section = Array(raw[range])
+        let normalized = normalizer?.apply(section) ?? section
+        var inner: [_Segment] = []
+        normalized.withUnsafeBufferPointer { normalizedTokens.split($0, 0..<$0.count, into: &inner) }
+        for piece in inner {
+            switch piece {
+            case .token(let id): out.append(id)
+            case .text(let r):
+                encodeSection(Array(normalized[r]), atStart: range.lowerBound == 0 && r.lowerBound == 0, into: &out, &scratch)
+            }
+        }
     }
 
     /// Pre-tokenizes and encodes one section of text between added tokens.

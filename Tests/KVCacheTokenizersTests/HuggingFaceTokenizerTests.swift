@@ -23,10 +23,15 @@ struct HuggingFaceTokenizerTests {
         let cases = try JSONDecoder().decode([Case].self, from: data)
         #expect(cases.count > 100)
         var failures = 0
+        // Every section cached, each case encoded twice: the second time from the cache, and
+        // sections shared between cases (with and without a leading added token) found again.
+        let cache = SegmentCache(minimumBytes: 1)
         for c in cases {
             let ids = tokenizer.encode(c.text)
             let plain = tokenizer.encode(c.text, addSpecialTokens: false)
-            if ids != c.ids || plain != c.plain {
+            let cached = [tokenizer.encode(c.text, cache: cache), tokenizer.encode(c.text, cache: cache)]
+            let cachedPlain = tokenizer.encode(c.text, addSpecialTokens: false, cache: cache)
+            if ids != c.ids || plain != c.plain || cached != [c.ids, c.ids] || cachedPlain != c.plain {
                 failures += 1
                 if failures <= 5 {
                     Issue.record("\(name): \(c.text.debugDescription): \(ids) / \(plain), expected \(c.ids) / \(c.plain)")
@@ -34,6 +39,7 @@ struct HuggingFaceTokenizerTests {
             }
         }
         #expect(failures == 0, "\(name): \(failures) of \(cases.count) strings differ")
+        #expect(cache.statistics.hits > cases.count)
     }
 
     @Test("The byte tokenizer gives each byte's value, as the gateway tests' engine double does")

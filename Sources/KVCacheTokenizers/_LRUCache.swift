@@ -1,31 +1,31 @@
 /// A dictionary bounded by entries and by total weight, evicting the least recently used
 /// entry first; entries sit in contiguous slots linked by index.
-struct _LRUCache<Key: Hashable, Value> {
-    struct Entry {
-        var key: Key
-        var value: Value?
-        var weight: Int
+package struct _LRUCache<Key: Hashable, Value> {
+    package struct Entry {
+        package var key: Key
+        package var value: Value?
+        package var weight: Int
         var newer = -1, older = -1
     }
-    private(set) var entries: [Entry] = []
+    package private(set) var entries: [Entry] = []
     private var slots: [Key: Int] = [:]
     private var free: [Int] = []
     private var newest = -1, oldest = -1
-    let capacity: Int
-    let maximumWeight: Int
-    private(set) var weight = 0
-    private(set) var hits = 0, misses = 0
+    package let capacity: Int
+    package let maximumWeight: Int
+    package private(set) var weight = 0
+    package private(set) var hits = 0, misses = 0
 
-    init(capacity: Int, maximumWeight: Int) {
+    package init(capacity: Int, maximumWeight: Int) {
         self.capacity = capacity
         self.maximumWeight = maximumWeight
     }
 
-    var count: Int { slots.count }
+    package var count: Int { slots.count }
 
     /// The value for `key`, which becomes the most recently used.
     /// - Complexity: O(1)
-    mutating func value(for key: Key) -> Value? {
+    package mutating func value(for key: Key) -> Value? {
         guard let i = slots[key] else {
             misses += 1
             return nil
@@ -39,7 +39,7 @@ struct _LRUCache<Key: Hashable, Value> {
     /// Inserts or replaces `key`, then evicts the oldest entries until both bounds hold. A value
     /// heavier than the whole budget is not kept.
     /// - Complexity: O(1) amortised
-    mutating func insert(_ value: Value, for key: Key, weight w: Int) {
+    package mutating func insert(_ value: Value, for key: Key, weight w: Int) {
         if let i = slots.removeValue(forKey: key) { drop(i) }
         guard w <= maximumWeight else { return }
         let entry = Entry(key: key, value: value, weight: w)
