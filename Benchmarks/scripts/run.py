@@ -213,12 +213,15 @@ def main():
             sh([sys.executable, os.path.join(HERE, "make_model.py")])
         hf = run_transformers_templates()
         print("\n== chat templates: a 4 KB conversation, Llama 3.1's template (µs, p50 / p99) ==")
-        for key, label in (("render", "render"), ("render + tokenize", "render + tokenize")):
-            swift_key = next((k for k in swift if k.startswith(label + " 4 KB conversation") and not k.endswith(" p99")), None)
+        for key, label in (("render", "render"), ("render + tokenize", "render + tokenize"),
+                           ("render + tokenize", "render + tokenize, sections cached")):
+            prefix = label.split(",")[0] + " 4 KB conversation" + ("," + label.split(",")[1] if "," in label else "")
+            swift_key = next((k for k in swift if k.startswith(prefix + ",") and not k.endswith(" p99")
+                              and ("cached" in k) == ("cached" in label)), None)
             if swift_key is None:
                 continue
             p50, p99 = swift[swift_key] / 1e3, swift.get(swift_key + " p99", float("nan")) / 1e3
-            line = f"  {label:18s} KVCacheTemplates {p50:8.1f} / {p99:8.1f}"
+            line = f"  {label:34s} KVCacheTemplates {p50:8.1f} / {p99:8.1f}"
             if key in hf:
                 line += f"   transformers {hf[key][0]:8.1f} / {hf[key][1]:8.1f}   ({hf[key][0] / p50:5.1f}x faster at p50)"
             print(line)

@@ -1,5 +1,6 @@
 // Templates: a chat request's ids in process — Llama 3.1's chat template rendered over a 4 KB
-// conversation (conversation.json), then tokenized with Llama 3's 128k-token tokenizer
+// conversation (conversation.json), then tokenized (every section, or from the segment cache,
+// as the gateway finds a conversation's earlier turns) with Llama 3's 128k-token tokenizer
 // (Benchmarks/data/llama3, made by scripts/make_model.py; the test fixtures' small tokenizer when
 // it is missing). scripts/run.py times transformers' apply_chat_template on the same directory
 // and conversation in the same run.
@@ -34,6 +35,13 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(try! template.render(request)) }
     }
     Benchmark("render + tokenize 4 KB conversation, \(name)") { benchmark in
+        // every section encoded: no segment cache
+        for _ in benchmark.scaledIterations {
+            blackHole(model.tokenizer.encode(try! template.render(request), addSpecialTokens: false))
+        }
+    }
+    Benchmark("render + tokenize 4 KB conversation, sections cached, \(name)") { benchmark in
+        // ModelTokenizer's segment cache: each message's text is found again
         for _ in benchmark.scaledIterations { blackHole(try! model.encode(chat: request)) }
     }
     Benchmark("read request + render + tokenize 4 KB conversation, \(name)") { benchmark in
