@@ -41,17 +41,20 @@ extension Gateway {
             if model.chatTemplate == nil {
                 ids = try await tokens(of: .chat(chat), model: o["model"]?.stringValue)
             } else {
-                do { ids = try model.encode(chat: chat, addSpecialTokens: special) } catch {
-                    throw RequestError.invalid(
-                        error.kind == .raised ? "the chat template refused the conversation: \(error.message)" : "\(error)",
-                        param: error.field ?? "messages")
+                ids = try await InProcessTokenizer.run(size: InProcessTokenizer.size(of: chat)) {
+                    do { return try model.encode(chat: chat, addSpecialTokens: special) } catch let error as TemplateError {
+                        throw RequestError.invalid(
+                            error.kind == .raised ? "the chat template refused the conversation: \(error.message)" : "\(error)",
+                            param: error.field ?? "messages")
+                    }
                 }
             }
         } else {
             guard case .string(let prompt)? = o["prompt"] else {
                 throw RequestError.invalid("'prompt' must be a string (or give 'messages')", param: "prompt")
             }
-            ids = model.encode(text: prompt, addSpecialTokens: try flag("add_special_tokens", true))
+            let special = try flag("add_special_tokens", true)
+            ids = try await InProcessTokenizer.run(size: prompt.utf8.count) { model.encode(text: prompt, addSpecialTokens: special) }
         }
         var out = ByteBuffer()
         out.reserveCapacity(48 + ids.count * 7)

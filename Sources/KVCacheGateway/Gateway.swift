@@ -81,7 +81,7 @@ public final class Gateway: Sendable {
         exchange = _JSONExchange(clients: clients, timeout: c.healthTimeout, maximumBytes: 16 << 20)
         let directory = directory
         engineTokenizer = EngineTokenizer(
-            clients: clients, timeout: c.requestTimeout, attempts: c.maximumAttempts, chooseEngines: { directory.upURLs() },
+            clients: clients, timeout: c.tokenizeTimeout, attempts: c.maximumAttempts, chooseEngines: { directory.upURLs() },
             onFailure: { url, error in directory.recordFailure(url: url, error: error) })
         if let tokenizer {
             self.tokenizer = tokenizer

@@ -56,6 +56,9 @@ public struct GatewayConfiguration: Sendable {
     /// prompts and for `POST /tokenize` (``InProcessTokenizer``); `nil` (the default): the
     /// engines' `/tokenize` tokenizes them, spread over the engines.
     public var model: ModelTokenizer? = nil
+    /// How long one call to an engine's `/tokenize` may take before the next engine is asked
+    /// (default 10 s).
+    public var tokenizeTimeout: Duration = .seconds(10)
     /// Prompts the tokenizer cache keeps (default 4,096).
     public var tokenizerCacheEntries = 4_096
     /// Token ids the tokenizer cache keeps in all (default 8 Mi).

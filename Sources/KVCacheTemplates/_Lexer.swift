@@ -23,7 +23,6 @@ struct _Lexer {
     private var i = 0
     private var line = 1
 
-    static let operators3: [String] = []
     static let operators2 = ["//", "**", "==", "!=", ">=", "<="]
     static let operators1 = Set("+-*/%~<>=()[]{},.:|".utf8)
 

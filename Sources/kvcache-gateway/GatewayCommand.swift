@@ -88,6 +88,8 @@ struct GatewayCommand: AsyncParsableCommand {
     var tokenizer: String?
     @Option(help: ArgumentHelp("A chat template to use instead of the model's own (needs --tokenizer).", valueName: "file"))
     var chatTemplate: String?
+    @Option(help: ArgumentHelp("Seconds one call to an engine's /tokenize may take before the next engine is asked.", valueName: "seconds"))
+    var tokenizeTimeout: Double = 10
     @Option(help: "Prompts the tokenizer cache keeps.")
     var tokenizerCacheEntries = 4_096
     @Option(help: "Token ids the tokenizer cache keeps in all.")
@@ -131,6 +133,7 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(failureThreshold, "--failure-threshold", 1...1_000_000)
         try check(breakerCooldown, "--breaker-cooldown", 0...86_400)
         try check(shutdownGrace, "--shutdown-grace", 0...86_400)
+        try check(tokenizeTimeout, "--tokenize-timeout", 0.001...3_600)
         try check(tokenizerCacheEntries, "--tokenizer-cache-entries", 0...100_000_000)
         try check(tokenizerCacheTokens, "--tokenizer-cache-tokens", 0...1 << 34)
         try check(auditWindow, "--audit-window", 1...100_000_000)
@@ -190,6 +193,7 @@ struct GatewayCommand: AsyncParsableCommand {
                 throw CLIError("--tokenizer \(error)")
             }
         }
+        c.tokenizeTimeout = .seconds(tokenizeTimeout)
         c.tokenizerCacheEntries = tokenizerCacheEntries
         c.tokenizerCacheTokens = tokenizerCacheTokens
         c.auditWindow = auditWindow

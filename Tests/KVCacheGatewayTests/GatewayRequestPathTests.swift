@@ -110,6 +110,11 @@ struct GatewayRequestPathTests {
         #expect(s2 == .ok)
         let expected = try model.encode(chat: ChatRequest(body: TemplateValue(json: Array(chat.utf8))))
         #expect(j2["tokens"] == .array(expected.map { .int(Int($0)) }))
+        // A prompt long enough to be tokenized on the thread pool gives the same ids.
+        let long = String(repeating: "Grüße aus Köln, a long prompt 🚀 ", count: 4_000)
+        let (s3, j3) = try await post(app, "/tokenize", #"{"prompt": "\#(long)"}"#)
+        #expect(s3 == .ok && long.utf8.count >= InProcessTokenizer.offloadBytes)
+        #expect(j3["tokens"] == .array(model.encode(text: long).map { .int(Int($0)) }))
         for (body, param) in [
             (#"{"prompt": 3}"#, "prompt"), (#"{"messages": "x"}"#, "messages"),
             (#"{"prompt": "x", "add_special_tokens": 1}"#, "add_special_tokens"),
