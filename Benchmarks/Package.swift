@@ -43,6 +43,14 @@ let package = Package(
         benchmark("Simulation", [.product(name: "KVCacheSim", package: kvcache)]),
         benchmark("Tokenizers", [.product(name: "KVCacheTokenizers", package: kvcache)]),
         benchmark("Templates", [.product(name: "KVCacheTemplates", package: kvcache)]),
+        // One proxied request, in process: the gateway's own allocations and time per request.
+        benchmark(
+            "Gateway",
+            [
+                .product(name: "KVCacheGateway", package: kvcache),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         // The gateway's libraries with nothing of its own: the floor scripts/gateway.py measures.
         .executableTarget(
             name: "passthrough",

@@ -141,7 +141,7 @@ def run_swift(target):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router,Simulation,Tokenizers,Templates")
+    ap.add_argument("--targets", default="Hashing,Eviction,Selection,Router,Simulation,Tokenizers,Templates,Gateway")
     args = ap.parse_args()
     targets = args.targets.split(",")
     stream = ensure_stream()
@@ -226,6 +226,14 @@ def main():
                 line += f"   transformers {hf[key][0]:8.1f} / {hf[key][1]:8.1f}   ({hf[key][0] / p50:5.1f}x faster at p50)"
             print(line)
 
+    if "Gateway" in targets:
+        print("\n== one proxied request, in process (p50): what kvcache-gateway adds to the engine alone ==")
+        for kind in ("whole", "streamed, 17 chunks"):
+            alone, through = swift.get(f"engine alone, {kind}"), swift.get(f"through kvcache-gateway, {kind}")
+            if alone and through:
+                print(f"  {kind:20s} {alone / 1e3:7.0f} µs alone, {through / 1e3:7.0f} µs through: +{(through - alone) / 1e3:.0f} µs"
+                      "   (allocations: .benchmark-output/Gateway.txt)")
+
     matrix = {k: v for k, v in swift.items() if k.startswith("reference matrix")}
     if matrix:
         print("\n== the reference matrix of conversation.json (p50; the Python reference takes about 15 s) ==")
@@ -235,7 +243,7 @@ def main():
     if "Selection" in targets:
         print("\n== selection: one decision, 16 nodes, 32-block request (p50, ns) ==")
     for k, v in swift.items():
-        if k.endswith(" p99") or k.startswith(("render", "read request")):
+        if k.endswith(" p99") or k.startswith(("render", "read request", "engine alone", "through kvcache-gateway")):
             continue
         if not k.startswith(("getOrInsert", "baseline", "raw", "PrefixHasher", "reference matrix", "encode 1 KB")):
             print(f"  {v:10.1f} ns  {k}")
