@@ -120,14 +120,19 @@ extension Gateway {
         return try await response.body.collect(upTo: length)
     }
 
+    /// The routing headers' names, made once.
+    static let nodeHeader = HTTPField.Name("x-kvcache-node")!
+    static let predictedHeader = HTTPField.Name("x-kvcache-predicted-cached-tokens")!
+
     /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
     private static func clientHeaders(of response: HTTPClientResponse, node: NodeID, predicted: Int) -> HTTPFields {
         var headers = HTTPFields()
+        headers.reserveCapacity(response.headers.count + 2)
         for h in response.headers {
             if let name = HTTPField.Name(h.name), !hopByHop.contains(name) { headers.append(HTTPField(name: name, value: h.value)) }
         }
-        headers.append(HTTPField(name: HTTPField.Name("x-kvcache-node")!, value: "\(node)"))
-        headers.append(HTTPField(name: HTTPField.Name("x-kvcache-predicted-cached-tokens")!, value: "\(predicted)"))
+        headers.append(HTTPField(name: nodeHeader, value: String(node)))
+        headers.append(HTTPField(name: predictedHeader, value: String(predicted)))
         return headers
     }
 

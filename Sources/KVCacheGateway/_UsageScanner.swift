@@ -14,7 +14,8 @@ struct _UsageScanner: Sendable {
         var digits = 0
         var value: Int?
 
-        init(_ key: String) { pattern = Array("\"\(key)\"".utf8) }
+        /// `pattern` is the key with its quotes, made once (a scanner is made per request).
+        init(pattern: [UInt8]) { self.pattern = pattern }
 
         mutating func feed(_ byte: UInt8) {
             if readingNumber {
@@ -57,8 +58,10 @@ struct _UsageScanner: Sendable {
         }
     }
 
-    var cached = _Key("cached_tokens")
-    var prompt = _Key("prompt_tokens")
+    static let cachedPattern = Array(#""cached_tokens""#.utf8)
+    static let promptPattern = Array(#""prompt_tokens""#.utf8)
+    var cached = _Key(pattern: cachedPattern)
+    var prompt = _Key(pattern: promptPattern)
 
     /// The engine's reported cached prompt tokens, once seen.
     var cachedTokens: Int? { cached.value }
