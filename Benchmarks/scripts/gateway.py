@@ -105,9 +105,6 @@ SYSTEMS = {
     "threshold-balanced": "kvcache-gateway threshold-balanced",
     "ttft-min": "kvcache-gateway ttft-min",
     "cache-aware": "kvcache-gateway cache-aware",
-    "kv-cost+tokenizer": "kvcache-gateway kv-cost +tok",
-    "ttft-min+tokenizer": "kvcache-gateway ttft-min +tok",
-    "cache-aware+tokenizer": "kvcache-gateway cache-aware +tok",
     "cache_aware": "sglang-router cache_aware",
     "round_robin": "sglang-router round_robin",
     "passthrough": "passthrough round-robin",
@@ -115,6 +112,7 @@ SYSTEMS = {
 }
 GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "round-robin", "threshold-balanced"}
 GATEWAYS = GATEWAY_SELECTORS | {s + "+tokenizer" for s in GATEWAY_SELECTORS}
+SYSTEMS.update({s + "+tokenizer": SYSTEMS[s] + " +tok" for s in GATEWAY_SELECTORS})
 for s in args.systems.split(","):
     if s not in SYSTEMS:
         sys.exit(f"gateway.py: --systems: unknown system '{s}' (known: {', '.join(SYSTEMS)})")

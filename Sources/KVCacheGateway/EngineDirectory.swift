@@ -31,12 +31,20 @@ final class EngineDirectory: Sendable {
     let logger: Logger
     private let engines: Mutex<[Engine]>
     private let rotation = Atomic<Int>(0)
+    /// Each engine's endpoints, parsed once: the request path reads them without a lock.
+    private let targets: [NodeID: [OpenAIEndpoint: _UpstreamTarget]]
 
     init(specs: [EngineSpec], router: KVRouter, failureThreshold: Int, cooldown: Duration, metricsPrefix: String, logger: Logger) {
         self.router = router
         self.failureThreshold = max(1, failureThreshold)
         self.cooldown = cooldown
         self.logger = logger
+        var targets: [NodeID: [OpenAIEndpoint: _UpstreamTarget]] = [:]
+        for spec in specs {
+            guard let base = try? _UpstreamTarget(url: spec.url) else { continue }
+            for endpoint in OpenAIEndpoint.allCases { targets[spec.node, default: [:]][endpoint] = base.appending(endpoint.rawValue) }
+        }
+        self.targets = targets
         engines = Mutex(
             specs.map { Engine(spec: $0, up: Gauge(label: "\(metricsPrefix)_engine_up", dimensions: [("node", "\($0.node)")])) })
         for spec in specs {
@@ -46,6 +54,10 @@ final class EngineDirectory: Sendable {
     }
 
     var specs: [EngineSpec] { engines.withLock { $0.map(\.spec) } }
+
+    /// Where `node`'s `endpoint` is.
+    /// - Complexity: O(1).
+    func target(of node: NodeID, endpoint: OpenAIEndpoint) -> _UpstreamTarget? { targets[node]?[endpoint] }
 
     func spec(of node: NodeID) -> EngineSpec? { engines.withLock { e in e.first { $0.spec.node == node }?.spec } }
 

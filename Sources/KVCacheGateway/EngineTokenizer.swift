@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import KVCacheTemplates
 import Synchronization
@@ -26,24 +25,16 @@ public struct EngineTokenizer: Tokenizer {
 
     /// Creates a tokenizer over `client`.
     /// - Parameters:
-    ///   - client: The HTTP client to call engines with.
+    ///   - client: The client to call engines with.
     ///   - timeout: How long one `/tokenize` call may take.
     ///   - attempts: Engines tried per prompt before giving up.
     ///   - chooseEngines: The engines to ask, called once per prompt.
     ///   - onFailure: Told of each engine that failed (a breaker's input).
     public init(
-        client: HTTPClient, timeout: Duration = .seconds(10), attempts: Int = 3, chooseEngines: @escaping EngineChooser,
+        client: EngineClient, timeout: Duration = .seconds(10), attempts: Int = 3, chooseEngines: @escaping EngineChooser,
         onFailure: @escaping FailureHandler = { _, _ in }
     ) {
-        self.init(
-            clients: _UpstreamClients(client), timeout: timeout, attempts: attempts, chooseEngines: chooseEngines, onFailure: onFailure)
-    }
-
-    init(
-        clients: _UpstreamClients, timeout: Duration, attempts: Int, chooseEngines: @escaping EngineChooser,
-        onFailure: @escaping FailureHandler
-    ) {
-        exchange = _JSONExchange(clients: clients, timeout: timeout, maximumBytes: 256 << 20)
+        exchange = _JSONExchange(client: client, timeout: timeout, maximumBytes: 256 << 20)
         self.chooseEngines = chooseEngines
         self.onFailure = onFailure
         self.attempts = max(1, attempts)

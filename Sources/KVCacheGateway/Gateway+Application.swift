@@ -94,6 +94,6 @@ extension Gateway {
     /// when it returns; a program that serves ``application(metrics:onListening:)`` itself calls
     /// it once the application has stopped.
     public func shutdown() async {
-        await clients.shutdown()
+        await client.shutdown()
     }
 }

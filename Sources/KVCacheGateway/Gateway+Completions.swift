@@ -1,10 +1,10 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import KVCache
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 
 extension Gateway {
     /// Answers `POST /v1/completions` or `POST /v1/chat/completions` for a request the
@@ -45,11 +45,13 @@ extension Gateway {
     }
 
     /// Headers of the client's request that the engine should see too.
-    static let forwardedRequestHeaders: [HTTPField.Name] = [.accept, .authorization, .userAgent, HTTPField.Name("x-request-id")!]
-    /// Headers of an engine's response that describe one hop only and are not passed on.
-    static let hopByHop: Set<HTTPField.Name> = [
-        .connection, HTTPField.Name("keep-alive")!, .transferEncoding, .contentLength, .upgrade, .te, .trailer,
+    static let forwardedRequestHeaders: [(HTTPField.Name, String)] = [
+        (.accept, "accept"), (.authorization, "authorization"), (.userAgent, "user-agent"),
+        (HTTPField.Name("x-request-id")!, "x-request-id"),
     ]
+    /// Headers of an engine's response that describe one hop only and are not passed on
+    /// (lowercase; the engine's names are compared without case).
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"]
 
     private func dispatch(
         _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32],
@@ -63,7 +65,7 @@ extension Gateway {
             let routed = router.route(
                 tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
                 excluding: excluded)
-            guard let node = routed.node, let engine = directory.spec(of: node) else {
+            guard let node = routed.node, let target = directory.target(of: node, endpoint: endpoint) else {
                 if excluded.isEmpty { lastFailure = "no engine can take the request: \(routed.decision.reason)" }
                 break
             }
@@ -72,32 +74,34 @@ extension Gateway {
             let predicted = min(routed.overlapBlocks, max(0, tokens.count - 1) / router.blockSize) * router.blockSize
             router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
             lease.dispatched(to: node, predicted: predicted)
-            var upstream = HTTPClientRequest(url: engine.url + endpoint.rawValue)
-            upstream.method = .POST
+            var upstream = _UpstreamRequest(
+                target: target, deadline: deadline, wholeUpTo: fields.stream ? nil : Self.wholeAnswerLimit)
+            upstream.headers.reserveCapacity(2 + Self.forwardedRequestHeaders.count)
             upstream.headers.add(name: "content-type", value: "application/json")
-            for name in Self.forwardedRequestHeaders {
-                if let v = request.headers[name] { upstream.headers.add(name: name.rawName, value: v) }
+            for (name, raw) in Self.forwardedRequestHeaders {
+                if let v = request.headers[name] { upstream.headers.add(name: raw, value: v) }
             }
-            upstream.body = .bytes(body)
+            upstream.body = body
             do {
-                let response = try await clients.current.execute(upstream, deadline: deadline)
+                let response = try await client.execute(upstream)
                 let code = Int(response.status.code)
                 if [502, 503, 504].contains(code), excluded.count + 1 < configuration.maximumAttempts {
-                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    _ = try? await response.collect(upTo: 1 << 20)
                     throw _JSONExchange.Failure(description: "answered \(code)")
                 }
-                // A whole answer is read before the client sees a byte of it, so its failure
-                // still counts as the engine's and the request may go elsewhere.
-                if !fields.stream, let whole = try await Self.wholeBody(of: response) {
-                    directory.recordSuccess(node)
-                    return answer(response, body: whole, node: node, predicted: predicted, lease: lease)
-                }
                 directory.recordSuccess(node)
-                return relay(response, node: node, predicted: predicted, lease: lease)
+                switch response.body {
+                case .whole(let whole):
+                    // A whole answer is read before the client sees a byte of it, so its
+                    // failure still counts as the engine's and the request may go elsewhere.
+                    return answer(response, body: whole, node: node, predicted: predicted, lease: lease)
+                case .stream(let stream):
+                    return relay(response, body: stream, node: node, predicted: predicted, lease: lease)
+                }
             } catch {
                 lease.attemptFailed()
                 metrics.upstreamFailure(node: node)
-                lastFailure = "engine \(node) (\(engine.url)): \(error)"
+                lastFailure = "engine \(node) (\(target.origin)): \(error)"
                 directory.recordFailure(node, error: error)
                 excluded.append(node)
                 guard NIODeadline.now() < deadline else { break }
@@ -109,27 +113,20 @@ extension Gateway {
     }
 
     /// Largest answer to a non-streamed request that is read whole and sent on in one write;
-    /// a longer one is relayed chunk by chunk.
+    /// a longer one is relayed as it arrives.
     static let wholeAnswerLimit = 1 << 20
-
-    /// The body of a non-streamed answer that says its length and is at most
-    /// ``wholeAnswerLimit`` bytes, read whole; `nil` for any other answer (relayed instead).
-    static func wholeBody(of response: HTTPClientResponse) async throws -> ByteBuffer? {
-        guard let length = response.headers.first(name: "content-length").flatMap({ Int($0) }), (0...wholeAnswerLimit).contains(length)
-        else { return nil }
-        return try await response.body.collect(upTo: length)
-    }
 
     /// The routing headers' names, made once.
     static let nodeHeader = HTTPField.Name("x-kvcache-node")!
     static let predictedHeader = HTTPField.Name("x-kvcache-predicted-cached-tokens")!
 
     /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
-    private static func clientHeaders(of response: HTTPClientResponse, node: NodeID, predicted: Int) -> HTTPFields {
+    private static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPFields {
         var headers = HTTPFields()
         headers.reserveCapacity(response.headers.count + 2)
-        for h in response.headers {
-            if let name = HTTPField.Name(h.name), !hopByHop.contains(name) { headers.append(HTTPField(name: name, value: h.value)) }
+        for (name, value) in response.headers {
+            guard !hopByHop.contains(name.lowercased()), let field = HTTPField.Name(name) else { continue }
+            headers.append(HTTPField(name: field, value: value))
         }
         headers.append(HTTPField(name: nodeHeader, value: String(node)))
         headers.append(HTTPField(name: predictedHeader, value: String(predicted)))
@@ -137,7 +134,7 @@ extension Gateway {
     }
 
     /// A whole engine answer, already read: the server writes its head, body and end at once.
-    private func answer(_ response: HTTPClientResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+    private func answer(_ response: _UpstreamResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
         lease.firstByte()
         var usage = _UsageScanner()
         usage.feed(body.readableBytesView)
@@ -147,14 +144,17 @@ extension Gateway {
             headers: Self.clientHeaders(of: response, node: node, predicted: predicted), body: ResponseBody(byteBuffer: body))
     }
 
-    /// The engine's response, passed to the client chunk by chunk as it arrives.
-    private func relay(_ response: HTTPClientResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+    /// The engine's response, passed to the client as it arrives: each element is one read
+    /// of the engine's socket, written on with one flush.
+    private func relay(
+        _ response: _UpstreamResponse, body stream: _UpstreamBody, node: NodeID, predicted: Int, lease: _RequestLease
+    ) -> Response {
         let headers = Self.clientHeaders(of: response, node: node, predicted: predicted)
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }
         let body = ResponseBody(contentLength: length) { writer in
             var usage = _UsageScanner()
             do {
-                for try await chunk in response.body {
+                for try await chunk in stream {
                     lease.firstByte()
                     usage.feed(chunk.readableBytesView)
                     try await writer.write(chunk)

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import KVCache
@@ -15,7 +14,7 @@ import Synchronization
 /// A request goes: admission (bounded concurrency and queue, a middleware) → body and routing
 /// fields → tokens (given; or the model's chat template and tokenizer in process; or the
 /// engines' `/tokenize`, spread over them) → ``KVRouter/route(tokens:adapter:cacheSalt:expectedOutputTokens:excluding:)``
-/// → the engine, through AsyncHTTPClient → the response, streamed through unbuffered with
+/// → the engine, through ``EngineClient`` → the response, streamed through unbuffered with
 /// `x-kvcache-node` and `x-kvcache-predicted-cached-tokens`. An engine that fails before any
 /// response byte reached the client is left out and the request goes to another; its circuit
 /// breaker counts the failure. The router sees `requestStarted` at dispatch, `prefillFinished`
@@ -33,7 +32,8 @@ public final class Gateway: Sendable {
     public let router: KVRouter
     /// The engines' KV-event subscriber, when any engine publishes events.
     public let subscriber: EngineEventSubscriber?
-    let clients: _UpstreamClients
+    /// The client the gateway calls engines with.
+    public let client: EngineClient
     let directory: EngineDirectory
     let tokenizer: any Tokenizer
     /// The engines' `/tokenize`, spread over them (chat without a template, and `/tokenize`
@@ -65,23 +65,22 @@ public final class Gateway: Sendable {
                 requestTimeout: Double(c.requestTimeout.components.seconds) + 60, approximate: c.approximate,
                 speculativeTTL: c.speculativeTTL, tierWeights: c.tierWeights, metricsPrefix: "\(c.metricsPrefix)_router", logger: c.logger,
                 learnsPrefillSpeed: c.learnsPrefillSpeed))
-        var http = HTTPClient.Configuration()
-        http.timeout = .init(connect: TimeAmount(c.connectTimeout))
-        http.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: c.maximumConcurrency + c.engines.count * 2)
-        http.decompression = .disabled
-        // A proxy passes an engine's redirect to its client rather than following it.
-        http.redirectConfiguration = .disallow
-        // The gateway bootstraps no tracer; without one, a request opens no (no-op) span.
-        http.tracing.tracer = nil
-        clients = _UpstreamClients(configuration: http)
+        var http = EngineClient.Configuration()
+        http.connectTimeout = c.connectTimeout
+        // Admission bounds the requests in flight; the pools leave room for health checks and
+        // /tokenize calls beside them.
+        http.maximumConnectionsPerEngine = c.maximumConcurrency + 8
+        if let ca = c.engineCAFile { http.tls.trustRoots = .file(ca) }
+        do { client = try EngineClient(configuration: http) } catch {
+            throw GatewayError("--engine-ca \(c.engineCAFile ?? ""): cannot make a TLS context (\(error))")
+        }
         directory = EngineDirectory(
             specs: c.engines, router: router, failureThreshold: c.failureThreshold, cooldown: c.breakerCooldown,
             metricsPrefix: c.metricsPrefix, logger: c.logger)
-        exchange = _JSONExchange(clients: clients, timeout: c.healthTimeout, maximumBytes: 16 << 20)
+        exchange = _JSONExchange(client: client, timeout: c.healthTimeout, maximumBytes: 16 << 20)
         let directory = directory
         engineTokenizer = EngineTokenizer(
-            clients: clients, timeout: c.tokenizeTimeout, attempts: c.maximumAttempts, chooseEngines: { directory.upURLs() },
+            client: client, timeout: c.tokenizeTimeout, attempts: c.maximumAttempts, chooseEngines: { directory.upURLs() },
             onFailure: { url, error in directory.recordFailure(url: url, error: error) })
         if let tokenizer {
             self.tokenizer = tokenizer
@@ -123,7 +122,7 @@ public final class Gateway: Sendable {
     /// several tries. Decided by the error's type and code, never its text.
     static func isUnreachable(_ error: any Error) -> Bool {
         switch error {
-        case let e as HTTPClientError: return e == .connectTimeout || e == .remoteConnectionClosed
+        case let e as _UpstreamError: return e == .connectTimeout || e == .connectionClosed(beforeResponse: true)
         case is NIOConnectionError: return true
         case let e as IOError: return [ECONNREFUSED, ECONNRESET, EHOSTUNREACH, ENETUNREACH, ECONNABORTED, EPIPE].contains(e.errnoCode)
         case let e as ChannelError:

@@ -35,6 +35,9 @@ public struct GatewayConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(600)
     /// How long connecting to an engine may take (default 2 s).
     public var connectTimeout: Duration = .seconds(2)
+    /// A PEM file of the certificate authorities that `https` engines' certificates are
+    /// verified against, instead of the system's (`nil`: the system's).
+    public var engineCAFile: String?
     /// Largest request body accepted (default 32 MiB; larger: 413).
     public var maximumBodyBytes = 32 << 20
     /// Engines tried per request: a request whose engine fails before any response byte

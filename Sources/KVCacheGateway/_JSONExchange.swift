@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -6,7 +5,7 @@ import NIOFoundationCompat
 /// One small JSON request to an engine (tokenize, health, models) with a deadline and a cap on
 /// the answer's size, so a misbehaving engine can neither hang nor flood the gateway.
 struct _JSONExchange: Sendable {
-    let clients: _UpstreamClients
+    let client: EngineClient
     let timeout: Duration
     let maximumBytes: Int
 
@@ -16,15 +15,8 @@ struct _JSONExchange: Sendable {
 
     /// `GET url` (`body == nil`) or `POST url` with a JSON body; the status and the body.
     func call(_ url: String, body: Data? = nil) async throws -> (status: Int, body: Data) {
-        var request = HTTPClientRequest(url: url)
-        if let body {
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: body))
-        }
-        let response = try await clients.current.execute(request, timeout: .init(timeout))
-        let bytes = try await response.body.collect(upTo: maximumBytes)
-        return (Int(response.status.code), Data(buffer: bytes))
+        let answer = try await client.call(url, body: body.map { ByteBuffer(data: $0) }, timeout: timeout, maximumBytes: maximumBytes)
+        return (answer.status, Data(buffer: answer.body))
     }
 
     /// Where and how a decoded answer went wrong, in one line.

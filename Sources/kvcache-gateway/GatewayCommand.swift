@@ -67,6 +67,11 @@ struct GatewayCommand: AsyncParsableCommand {
     var requestTimeout: Double = 600
     @Option(help: ArgumentHelp("Seconds connecting to an engine may take.", valueName: "seconds"))
     var connectTimeout: Double = 2
+    @Option(
+        help: ArgumentHelp(
+            "PEM file of the certificate authorities https engines are verified against (default: the system's).",
+            valueName: "file"))
+    var engineCa: String?
     @Option(help: ArgumentHelp("Largest request body accepted, MiB (larger: 413).", valueName: "mib"))
     var maxBodyMib = 32
     @Option(help: "Engines tried per request when an engine fails before any response byte.")
@@ -177,6 +182,7 @@ struct GatewayCommand: AsyncParsableCommand {
         c.queueTimeout = .seconds(queueTimeout)
         c.requestTimeout = .seconds(requestTimeout)
         c.connectTimeout = .seconds(connectTimeout)
+        c.engineCAFile = engineCa
         c.maximumBodyBytes = maxBodyMib << 20
         c.maximumAttempts = maxAttempts
         c.retryAfterSeconds = retryAfter

@@ -1,0 +1,302 @@
+import NIOCore
+import NIOHTTP1
+
+/// One exchange with an engine: the caller's request, the promise of its answer's head (or
+/// whole answer), and its deadline. Confined to its pool's event loop.
+final class _UpstreamExchange {
+    let request: _UpstreamRequest
+    let promise: EventLoopPromise<_UpstreamResponse>
+    var deadlineTask: Scheduled<Void>?
+    /// The connection carrying it, once it has one.
+    var connection: _UpstreamConnection?
+    /// The promise is completed: the caller has its answer's head, or a failure.
+    var answered = false
+    /// The exchange is over: its answer ended, or it failed.
+    var over = false
+    /// Connections tried: a pooled connection found closed when the request was written is
+    /// replaced once by a new one.
+    var attempts = 0
+
+    init(request: _UpstreamRequest, promise: EventLoopPromise<_UpstreamResponse>) {
+        self.request = request
+        self.promise = promise
+    }
+
+    func answer(_ response: _UpstreamResponse) {
+        guard !answered else { return }
+        answered = true
+        promise.succeed(response)
+    }
+
+    /// Ends the exchange with `error`: the caller's promise fails if it is still open, and the
+    /// connection (if any) is closed, since its state mid-exchange is unknown.
+    func fail(_ error: any Error) {
+        guard !over else { return }
+        over = true
+        deadlineTask?.cancel()
+        if !answered {
+            answered = true
+            promise.fail(error)
+        }
+        connection?.abort(self, error)
+    }
+
+    /// The answer ended: the deadline no longer applies.
+    func finish() {
+        over = true
+        deadlineTask?.cancel()
+    }
+}
+
+/// The handler at the end of a connection to an engine: writes one request at a time and
+/// turns the answer into an ``_UpstreamResponse``, then goes back to its pool when the engine
+/// keeps the connection alive.
+///
+/// A streamed body is backpressured: while the consumer is behind (the producer said stop),
+/// the handler holds the channel's `read`, so the engine's bytes stay in the kernel and the
+/// engine's own writes stall.
+final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private enum State {
+        /// In the pool, or between exchanges.
+        case idle
+        /// The request is written; no answer byte yet.
+        case awaitingHead(_UpstreamExchange)
+        /// An answer of known, small length being read whole.
+        case collecting(_UpstreamExchange, HTTPResponseHead, ByteBuffer)
+        /// An answer being streamed to the consumer; `pending` is what this read brought.
+        case streaming(_UpstreamExchange, _UpstreamBody.Source, pending: ByteBuffer?)
+        case closed
+    }
+
+    weak var pool: _UpstreamPool?
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    /// Exchanges this connection has carried to their end.
+    private(set) var served = 0
+    private var keepAlive = true
+    /// The consumer said stop: `read` waits until it asks for more.
+    private var paused = false
+    private var heldRead = false
+    /// The pool was told this connection is gone.
+    private var leftPool = false
+    /// A scheduled close while idle in the pool.
+    var idleTimer: Scheduled<Void>?
+
+    init(pool: _UpstreamPool) { self.pool = pool }
+
+    var isActive: Bool { context?.channel.isActive ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Closes the channel.
+    func closeChannel() { context?.close(promise: nil) }
+
+    // MARK: Requests
+
+    /// Writes `exchange`'s request: head, body and end in one flush, so one `writev`.
+    func start(_ exchange: _UpstreamExchange) {
+        guard case .idle = state, let context, context.channel.isActive else {
+            pool?.retryOrFail(exchange, _UpstreamError.connectionClosed(beforeResponse: true), reused: served > 0)
+            return
+        }
+        idleTimer?.cancel()
+        idleTimer = nil
+        exchange.connection = self
+        exchange.attempts += 1
+        paused = false
+        state = .awaitingHead(exchange)
+        let r = exchange.request
+        var headers = r.headers
+        headers.replaceOrAdd(name: "host", value: r.target.origin.hostHeader)
+        if let body = r.body {
+            headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        }
+        context.write(
+            wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: r.method, uri: r.target.path, headers: headers))), promise: nil
+        )
+        if let body = r.body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Ends `exchange` on this connection with `error`: the stream (if any) fails and the
+    /// connection closes.
+    func abort(_ exchange: _UpstreamExchange, _ error: any Error) {
+        switch state {
+        case .awaitingHead(let x) where x === exchange, .collecting(let x, _, _) where x === exchange:
+            state = .closed
+        case .streaming(let x, let source, _) where x === exchange:
+            state = .closed
+            source.finish(error)
+        default: return
+        }
+        context?.close(promise: nil)
+    }
+
+    // MARK: Answers
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .awaitingHead(let exchange) = state else { return unexpected(context, "a response nobody asked for") }
+            // An interim answer (100 Continue, 103 Early Hints) precedes the real one.
+            if (100..<200).contains(head.status.code), head.status != .switchingProtocols { return }
+            keepAlive = head.isKeepAlive
+            let length = head.headers.first(name: "content-length").flatMap { Int($0) }
+            if let limit = exchange.request.wholeUpTo, let length, (0...limit).contains(length),
+                !head.headers.contains(name: "transfer-encoding")
+            {
+                var body = context.channel.allocator.buffer(capacity: 0)
+                body.reserveCapacity(length)
+                state = .collecting(exchange, head, body)
+                return
+            }
+            let made = _UpstreamBody.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
+                delegate: _UpstreamBodyDelegate(exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop)))
+            state = .streaming(exchange, made.source, pending: nil)
+            exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: .stream(made.sequence)))
+        case .body(var part):
+            switch state {
+            case .collecting(let exchange, let head, var body):
+                state = .idle
+                body.writeBuffer(&part)
+                state = .collecting(exchange, head, body)
+            case .streaming(let exchange, let source, var pending):
+                state = .idle
+                if pending == nil { pending = part } else { pending!.writeBuffer(&part) }
+                state = .streaming(exchange, source, pending: pending)
+            default: unexpected(context, "a body part outside an answer")
+            }
+        case .end:
+            switch state {
+            case .collecting(let exchange, let head, let body):
+                state = .idle
+                exchange.connection = nil
+                exchange.finish()
+                exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: .whole(body)))
+                exchangeEnded(context)
+            case .streaming(let exchange, let source, let pending):
+                state = .idle
+                exchange.connection = nil
+                exchange.finish()
+                if let pending { _ = source.yield(pending) }
+                source.finish()
+                exchangeEnded(context)
+            default: unexpected(context, "an answer's end outside an answer")
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard case .streaming(let exchange, let source, let pending?) = state else { return }
+        state = .streaming(exchange, source, pending: nil)
+        switch source.yield(pending) {
+        case .produceMore: break
+        case .stopProducing: paused = true
+        case .dropped: consumerLeft(exchange)
+        }
+    }
+
+    private func exchangeEnded(_ context: ChannelHandlerContext) {
+        served += 1
+        paused = false
+        if keepAlive, context.channel.isActive {
+            pool?.release(self)
+        } else {
+            state = .closed
+            context.close(promise: nil)
+        }
+        if heldRead {
+            heldRead = false
+            context.read()
+        }
+    }
+
+    private func unexpected(_ context: ChannelHandlerContext, _ what: String) {
+        fail(context, _UpstreamError.invalidResponse("the engine sent \(what)"))
+    }
+
+    // MARK: Backpressure
+
+    func read(context: ChannelHandlerContext) {
+        if paused {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The consumer of `exchange`'s streamed body is ready for more.
+    func consumerWantsMore(_ exchange: _UpstreamExchange) {
+        guard case .streaming(let x, _, _) = state, x === exchange else { return }
+        paused = false
+        if heldRead, let context {
+            heldRead = false
+            context.read()
+        }
+    }
+
+    /// The consumer of the streamed body stopped reading it (its client went away): the rest
+    /// of the answer will not be read, so the connection cannot be reused.
+    func consumerLeft(_ exchange: _UpstreamExchange) {
+        guard case .streaming(let x, let source, _) = state, x === exchange else { return }
+        state = .closed
+        exchange.finish()
+        source.finish()
+        context?.close(promise: nil)
+    }
+
+    // MARK: Failures
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let before: Bool
+        switch state {
+        case .awaitingHead: before = true
+        default: before = false
+        }
+        fail(context, _UpstreamError.connectionClosed(beforeResponse: before))
+        if !leftPool {
+            leftPool = true
+            pool?.closed(self)
+        }
+        context.fireChannelInactive()
+    }
+
+    /// The connection is unusable: the exchange on it fails (or, when it was written to a
+    /// pooled connection the engine had already closed, is tried once on a new one).
+    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+        let previous = state
+        state = .closed
+        idleTimer?.cancel()
+        idleTimer = nil
+        switch previous {
+        case .awaitingHead(let exchange):
+            exchange.connection = nil
+            let stale = (error as? _UpstreamError) == _UpstreamError.connectionClosed(beforeResponse: true) || Gateway.isUnreachable(error)
+            if stale, let pool {
+                pool.retryOrFail(exchange, error, reused: served > 0)
+            } else {
+                exchange.fail(error)
+            }
+        case .collecting(let exchange, _, _):
+            exchange.connection = nil
+            exchange.fail(error)
+        case .streaming(let exchange, let source, _):
+            exchange.connection = nil
+            source.finish(error)
+            exchange.fail(error)
+        case .idle, .closed: break
+        }
+        if context.channel.isActive { context.close(promise: nil) }
+    }
+}

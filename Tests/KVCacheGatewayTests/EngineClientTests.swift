@@ -1,0 +1,335 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+import Testing
+
+@testable import KVCacheGateway
+
+/// A small HTTP/1.1 engine on loopback whose answers each test chooses, and which counts what
+/// the client does to it: connections accepted, open at once, and bytes it managed to send.
+final class StubEngine: Sendable {
+    enum Behaviour: Sendable {
+        /// Answers `body` after `delay`; closes the connection after answering when `close`
+        /// (without saying so in a header, as a crashed or restarted engine would).
+        case answer(String, delay: TimeAmount = .zero, close: Bool = false)
+        /// Reads the request and never answers.
+        case silent
+        /// Streams `total` bytes in chunks of `chunk`, as fast as the client reads them.
+        case stream(total: Int, chunk: Int)
+    }
+
+    struct Counts {
+        var accepted = 0
+        var open = 0
+        var mostOpen = 0
+        var streamed = 0
+    }
+
+    let counts = StubCounts()
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    let port: Int
+
+    init(_ behaviour: Behaviour, tls: NIOSSLContext? = nil) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = group
+        let counts = counts
+        channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                counts.withLock {
+                    $0.accepted += 1
+                    $0.open += 1
+                    $0.mostOpen = max($0.mostOpen, $0.open)
+                }
+                channel.closeFuture.whenComplete { _ in counts.withLock { $0.open -= 1 } }
+                do {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try sync.configureHTTPServerPipeline()
+                    try sync.addHandler(_StubHandler(behaviour: behaviour, counts: counts))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress?.port ?? 0
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func stop() async throws {
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// A stub engine's counts, shared with its connections' handlers.
+final class StubCounts: Sendable {
+    private let counts = Mutex(StubEngine.Counts())
+
+    func withLock<R: Sendable>(_ body: (inout StubEngine.Counts) -> R) -> R { counts.withLock { body(&$0) } }
+}
+
+private final class _StubHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let behaviour: StubEngine.Behaviour
+    let counts: StubCounts
+    var remaining = 0
+    var chunk = 0
+
+    init(behaviour: StubEngine.Behaviour, counts: StubCounts) {
+        self.behaviour = behaviour
+        self.counts = counts
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        switch behaviour {
+        case .silent: break
+        case .answer(let body, let delay, let close):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: delay) {
+                let (handler, context) = bound.value
+                var head = HTTPResponseHead(version: .http1_1, status: .ok)
+                head.headers.add(name: "content-length", value: String(body.utf8.count))
+                head.headers.add(name: "content-type", value: "application/json")
+                context.write(handler.wrapOutboundOut(.head(head)), promise: nil)
+                context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+                let done = context.writeAndFlush(handler.wrapOutboundOut(.end(nil)))
+                if close { done.whenComplete { _ in bound.value.1.close(promise: nil) } }
+            }
+        case .stream(let total, let size):
+            remaining = total
+            chunk = size
+            var head = HTTPResponseHead(version: .http1_1, status: .ok)
+            head.headers.add(name: "transfer-encoding", value: "chunked")
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            pump(context)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        pump(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Writes chunks while the socket takes them; what the kernel took counts as sent.
+    private func pump(_ context: ChannelHandlerContext) {
+        while remaining > 0, context.channel.isWritable {
+            let n = min(chunk, remaining)
+            remaining -= n
+            let counts = counts
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: n))))).whenSuccess {
+                counts.withLock { $0.streamed += n }
+            }
+            if remaining == 0 { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
+        }
+    }
+}
+
+@Suite("the engine client: timeouts, pool bounds, dead connections, TLS, backpressure")
+struct EngineClientTests {
+    /// One loop, so which connection serves which request is deterministic.
+    static let oneLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    static func client(_ change: (inout EngineClient.Configuration) -> Void = { _ in }) throws -> EngineClient {
+        var c = EngineClient.Configuration()
+        change(&c)
+        return try EngineClient(configuration: c, group: oneLoop)
+    }
+
+    static func request(_ url: String, timeout: TimeAmount = .seconds(10), whole: Bool = true) throws -> _UpstreamRequest {
+        var r = _UpstreamRequest(target: try _UpstreamTarget(url: url), deadline: .now() + timeout, wholeUpTo: whole ? 1 << 20 : nil)
+        r.body = ByteBuffer(string: #"{"prompt":"x"}"#)
+        return r
+    }
+
+    @Test("keep-alive: sequential requests share one connection, and answers arrive whole or streamed")
+    func reuse() async throws {
+        let engine = try await StubEngine(.answer(#"{"ok":true}"#))
+        let client = try Self.client()
+        for k in 0..<20 {
+            let response = try await client.execute(Self.request(engine.url + "/v1/completions", whole: k % 2 == 0))
+            #expect(response.status == .ok)
+            if k % 2 == 0 {
+                guard case .whole = response.body else { Issue.record("a small answer was not read whole"); continue }
+            }
+            #expect(String(buffer: try await response.collect(upTo: 1 << 10)) == #"{"ok":true}"#)
+        }
+        #expect(engine.counts.withLock { $0.accepted } == 1)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("connect timeout: an engine whose accept queue is full fails within the timeout, as unreachable")
+    func connectTimeout() async throws {
+        // A listener that never accepts, its queue filled: the kernel drops further SYNs.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        #expect(listen(fd, 0) == 0)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        var fillers: [any Channel] = []
+        for _ in 0..<4 {
+            if let c = try? await ClientBootstrap(group: Self.oneLoop).connectTimeout(.milliseconds(200)).connect(
+                host: "127.0.0.1", port: port
+            ).get() {
+                fillers.append(c)
+            }
+        }
+        let client = try Self.client { $0.connectTimeout = .milliseconds(300) }
+        let start = ContinuousClock.now
+        await #expect(throws: _UpstreamError.connectTimeout) { try await client.execute(Self.request("http://127.0.0.1:\(port)/")) }
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(Gateway.isUnreachable(_UpstreamError.connectTimeout))
+        for c in fillers { try? await c.close() }
+        await client.shutdown()
+    }
+
+    @Test("deadline: an engine that never answers fails the call at its deadline, and the connection is closed")
+    func deadline() async throws {
+        let engine = try await StubEngine(.silent)
+        let client = try Self.client()
+        let start = ContinuousClock.now
+        await #expect(throws: _UpstreamError.deadlineExceeded) {
+            try await client.execute(Self.request(engine.url + "/", timeout: .milliseconds(300)))
+        }
+        #expect(ContinuousClock.now - start < .seconds(3))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(engine.counts.withLock { $0.open } == 0)
+        #expect(await client.openConnections().values.reduce(0, +) == 0)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("pool bound: at most N connections per engine; the requests beyond wait and all succeed")
+    func poolBound() async throws {
+        let engine = try await StubEngine(.answer("{}", delay: .milliseconds(100)))
+        let client = try Self.client { $0.maximumConnectionsPerEngine = 2 }
+        let codes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 { group.addTask { Int(try await client.execute(Self.request(engine.url + "/")).status.code) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(codes == Array(repeating: 200, count: 8))
+        #expect(engine.counts.withLock { $0.mostOpen } <= 2)
+        #expect(engine.counts.withLock { $0.accepted } == 2)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("dead connections: an engine that closes each connection after answering costs no request")
+    func deadConnections() async throws {
+        let engine = try await StubEngine(.answer("{}", close: true))
+        let client = try Self.client()
+        for k in 0..<20 {
+            let response = try await client.execute(Self.request(engine.url + "/"))
+            #expect(response.status == .ok)
+            // Half the time the next request follows at once, racing the engine's close.
+            if k % 2 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await client.openConnections().values.reduce(0, +) == 0)
+        #expect(engine.counts.withLock { $0.accepted } == 20)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("idle timeout: a connection unused for the idle time is closed")
+    func idleTimeout() async throws {
+        let engine = try await StubEngine(.answer("{}"))
+        let client = try Self.client { $0.idleTimeout = .milliseconds(200) }
+        _ = try await client.execute(Self.request(engine.url + "/"))
+        // (Kept past its idle time, a connection is still open: see the keep-alive test.)
+        try await Task.sleep(for: .seconds(1))
+        #expect(await client.openConnections().values.reduce(0, +) == 0)
+        #expect(engine.counts.withLock { $0.open } == 0)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("TLS: an https engine is reached and verified against the given root; an unknown root is refused")
+    func tls() async throws {
+        let dir = packageRoot.appendingPathComponent("Tests/KVCacheGatewayTests/Fixtures/tls")
+        let cert = try NIOSSLCertificate.fromPEMFile(dir.appendingPathComponent("cert.pem").path)
+        let key = try NIOSSLPrivateKey(file: dir.appendingPathComponent("key.pem").path, format: .pem)
+        let server = try NIOSSLContext(
+            configuration: .makeServerConfiguration(certificateChain: cert.map { .certificate($0) }, privateKey: .privateKey(key)))
+        let engine = try await StubEngine(.answer(#"{"secure":true}"#), tls: server)
+        let trusting = try Self.client { $0.tls.trustRoots = .certificates(cert) }
+        for host in ["localhost", "127.0.0.1"] {
+            let response = try await trusting.execute(Self.request("https://\(host):\(engine.port)/v1/completions"))
+            #expect(String(buffer: try await response.collect(upTo: 1 << 10)) == #"{"secure":true}"#)
+        }
+        let stranger = try Self.client()
+        await #expect(throws: (any Error).self) { try await stranger.execute(Self.request("https://localhost:\(engine.port)/")) }
+        await trusting.shutdown()
+        await stranger.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("backpressure: a consumer that stops reading stops the engine's stream; the whole stream arrives after")
+    func backpressure() async throws {
+        let total = 128 << 20
+        let engine = try await StubEngine(.stream(total: total, chunk: 64 << 10))
+        let client = try Self.client()
+        let response = try await client.execute(Self.request(engine.url + "/", whole: false))
+        guard case .stream(let body) = response.body else {
+            Issue.record("a chunked answer was not streamed")
+            return
+        }
+        let iterator = body.makeAsyncIterator()
+        var received = try await iterator.next()?.readableBytes ?? 0
+        try await Task.sleep(for: .milliseconds(500))
+        let sentWhilePaused = engine.counts.withLock { $0.streamed }
+        // Loopback's socket buffers hold a few MiB; the client itself at most its high
+        // watermark of reads.
+        #expect(sentWhilePaused < 32 << 20, "the engine sent \(sentWhilePaused) bytes to a consumer that read \(received)")
+        while let chunk = try await iterator.next() { received += chunk.readableBytes }
+        #expect(received == total)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("a streamed answer whose consumer leaves closes its connection; the pool stays usable")
+    func consumerLeaves() async throws {
+        let engine = try await StubEngine(.stream(total: 64 << 20, chunk: 64 << 10))
+        let client = try Self.client()
+        do {
+            let response = try await client.execute(Self.request(engine.url + "/", whole: false))
+            guard case .stream(let body) = response.body else { return }
+            let iterator = body.makeAsyncIterator()
+            _ = try await iterator.next()
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await client.openConnections().values.reduce(0, +) == 0)
+        await client.shutdown()
+        try await engine.stop()
+    }
+
+    @Test("engine URLs: http and https with hosts, ports and base paths; anything else is refused")
+    func targets() throws {
+        let t = try _UpstreamTarget(url: "http://10.0.0.5:8000")
+        #expect(t.origin == _UpstreamOrigin(tls: false, host: "10.0.0.5", port: 8000) && t.path == "/")
+        #expect(t.appending("/v1/completions").path == "/v1/completions")
+        let s = try _UpstreamTarget(url: "https://engine.example/base/")
+        #expect(s.origin.port == 443 && s.origin.tls && s.origin.hostHeader == "engine.example")
+        #expect(s.appending("/tokenize").path == "/base/tokenize")
+        let v6 = try _UpstreamTarget(url: "http://[::1]:9000/x?y=1")
+        #expect(v6.origin.host == "::1" && v6.origin.hostHeader == "[::1]:9000" && v6.path == "/x?y=1")
+        for bad in ["ftp://a/", "http://", "not a url", "http://a:0/"] {
+            #expect(throws: _UpstreamError.self, "\(bad)") { try _UpstreamTarget(url: bad) }
+        }
+    }
+}
