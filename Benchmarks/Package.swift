@@ -55,8 +55,8 @@ let package = Package(
         .executableTarget(
             name: "passthrough",
             dependencies: [
+                .product(name: "KVCacheGateway", package: kvcache),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Passthrough"
         ),

@@ -36,13 +36,16 @@ Phases:
             doubles sleep --prefill-us-per-token per uncached token, one prefill at a time.
             Reports the cached-token ratio (sum of the engines' usage cached_tokens over the
             sum of prompt_tokens), TTFT mean and p99, and failed requests.
-  latency   the doubles at zero compute; --latency-requests short distinct prompts, a few at a
-            time; each system's latency percentiles minus direct's are its added latency.
+  latency   the doubles at zero compute; --latency-requests short distinct prompts,
+            --latency-concurrency at a time; each system's latency percentiles minus direct's are
+            its added latency; also its rate and the router's CPU time per request there.
   latency-ids  the same with 1,000 token ids as the prompt (no tokenize call; sglang-router
             does not take token-id prompts, so only this gateway and direct).
   rate      the doubles at zero compute; closed loop at --rate-concurrency for --rate-seconds;
             completed requests per second (the highest rate the system sustains here), and the
             router's CPU time per request (its process and children, from /proc).
+  --repeat N runs the latency and rate phases N times, the systems interleaved, and reports
+  each figure's median.
 """
 import argparse, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time
 
@@ -89,9 +92,11 @@ ap.add_argument("--passthrough", help="Benchmarks' passthrough binary (default: 
 ap.add_argument("--systems",
                 default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
 ap.add_argument("--phases", default="conversations,replay,latency,latency-ids,rate")
+ap.add_argument("--repeat", type=int, default=1,
+                help="runs of the latency and rate phases, systems interleaved; each figure is the median")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
-for name in ("requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output",
+for name in ("repeat", "requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output",
              "conversations", "turns", "system_prompts", "clients", "conversation_capacity_blocks", "conversation_output"):
     if getattr(args, name) < 1:
         sys.exit(f"gateway.py: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
@@ -460,7 +465,7 @@ def short_ids(i):
     return [r.randrange(1, 50_000) for _ in range(1000)]
 
 
-async def latency(target, ids=False):
+async def latency(target, router_pid, ids=False):
     lat, failed = [], 0
     counter = iter(range(args.latency_requests))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -479,8 +484,11 @@ async def latency(target, ids=False):
                     failed += 1
                     continue
                 lat.append(time.perf_counter() - start)
+        start, cpu = time.perf_counter(), cpu_seconds(router_pid)
         await asyncio.gather(*(worker() for _ in range(args.latency_concurrency)))
-    return {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "failed": failed}
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds(router_pid) - cpu
+    return {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "failed": failed, "rate": len(lat) / elapsed,
+            "router_cpu_us_per_request": cpu / max(len(lat), 1) * 1e6}
 
 
 async def rate(target, router_pid):
@@ -554,21 +562,25 @@ def main():
                 figures["replay"][capacity][system] = r
                 log(f"  capacity {capacity}: {SYSTEMS[system]:28} cached {r['cached_ratio']:.3f}  "
                     f"TTFT mean {r['ttft_mean'] * 1e3:.0f} ms  p99 {r['ttft_p99'] * 1e3:.0f} ms  failed {r['failed']}")
-    runs = {"latency": lambda t, pid: latency(t), "latency-ids": lambda t, pid: latency(t, ids=True), "rate": rate}
+    runs = {"latency": lambda t, pid: latency(t, pid), "latency-ids": lambda t, pid: latency(t, pid, ids=True), "rate": rate}
     for phase, run in runs.items():
         if phase not in phases:
             continue
-        for system in systems:
-            if phase == "latency-ids" and system in ("cache_aware", "round_robin"):
-                continue  # sglang-router answers 422 to token-id prompts
-            fleet = Fleet(1 << 16, 0, 0, 0)
-            try:
-                target = Target(fleet.start(system, binaries), fleet.urls)
-                r = asyncio.run(run(target, fleet.router))
-            finally:
-                fleet.stop()
-            figures[phase][system] = r
-            log(f"  {phase}: {SYSTEMS[system]:28} {r}")
+        every = {}
+        for _ in range(args.repeat):
+            for system in systems:
+                if phase == "latency-ids" and system in ("cache_aware", "round_robin"):
+                    continue  # sglang-router answers 422 to token-id prompts
+                fleet = Fleet(1 << 16, 0, 0, 0)
+                try:
+                    target = Target(fleet.start(system, binaries), fleet.urls)
+                    r = asyncio.run(run(target, fleet.router))
+                finally:
+                    fleet.stop()
+                every.setdefault(system, []).append(r)
+                log(f"  {phase}: {SYSTEMS[system]:28} {r}")
+        for system, rs in every.items():
+            figures[phase][system] = {k: statistics.median(r[k] for r in rs) for k in rs[0]} | {"runs": rs}
     print_tables(figures, systems)
     if args.json:
         with open(args.json, "w") as f:
@@ -611,14 +623,23 @@ def print_tables(figures, systems):
         return f"{(table[s]['p50'] - base['p50']) * 1e3:.2f} ms | {(table[s]['p99'] - base['p99']) * 1e3:.2f} ms"
 
     if lat or ids or rate_:
+        runs = f", median of {args.repeat} runs" if args.repeat > 1 else ""
+        print(f"Latency at {args.latency_concurrency} clients, rate at {args.rate_concurrency} clients{runs}:\n")
         print("| system | added p50, text | added p99, text | added p50, token ids | added p99, token ids "
-              "| sustained rate | router CPU per request |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+              f"| rate, {args.latency_concurrency} clients | router CPU per request, {args.latency_concurrency} clients "
+              f"| rate, {args.rate_concurrency} clients | router CPU per request, {args.rate_concurrency} clients |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+        def cpu(table, s):
+            c = table.get(s, {}).get("router_cpu_us_per_request", float("nan"))
+            return f"{c:.0f} µs" if c == c else "–"
+
+        def rate(table, s):
+            return f"{table[s]['rate']:.0f} req/s" if s in table else "–"
+
         for s in systems:
-            r = f"{rate_[s]['rate']:.0f} req/s" if s in rate_ else "–"
-            cpu = rate_.get(s, {}).get("router_cpu_us_per_request", float("nan"))
-            c = f"{cpu:.0f} µs" if cpu == cpu else "–"
-            print(f"| {SYSTEMS[s]} | {added(lat, s)} | {added(ids, s)} | {r} | {c} |")
+            print(f"| {SYSTEMS[s]} | {added(lat, s)} | {added(ids, s)} | {rate(lat, s)} | {cpu(lat, s)} "
+                  f"| {rate(rate_, s)} | {cpu(rate_, s)} |")
 
 
 if __name__ == "__main__":

@@ -64,17 +64,17 @@ public final class EngineClient: Sendable {
     ///
     /// Runs on the calling task's event loop when it has one (NIO's loops as the concurrency
     /// executor), else on the next loop of the group.
-    /// - Throws: ``_UpstreamError`` or NIO's error for a failed connection.
+    /// - Throws: ``EngineClientError`` or NIO's error for a failed connection.
     func execute(_ request: _UpstreamRequest) async throws -> _UpstreamResponse {
         let current = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { pools[ObjectIdentifier($0)] }
-        guard let bound = current ?? pools[ObjectIdentifier(group.next())] else { throw _UpstreamError.shutdown }
+        guard let bound = current ?? pools[ObjectIdentifier(group.next())] else { throw EngineClientError.shutdown }
         let loop = bound.eventLoop
         let promise = loop.makePromise(of: _UpstreamResponse.self)
         let tls = tls
         let start: @Sendable () -> NIOLoopBound<_UpstreamExchange> = {
             let exchange = _UpstreamExchange(request: request, promise: promise)
             let x = NIOLoopBound(exchange, eventLoop: loop)
-            exchange.deadlineTask = loop.scheduleTask(deadline: request.deadline) { x.value.fail(_UpstreamError.deadlineExceeded) }
+            exchange.deadlineTask = loop.scheduleTask(deadline: request.deadline) { x.value.fail(EngineClientError.deadlineExceeded) }
             bound.value.pool(for: request.target.origin, tls: tls).execute(exchange)
             return x
         }
@@ -83,14 +83,14 @@ public final class EngineClient: Sendable {
             return try await withTaskCancellationHandler {
                 try await promise.futureResult.get()
             } onCancel: {
-                loop.execute { x.value.fail(_UpstreamError.cancelled) }
+                loop.execute { x.value.fail(EngineClientError.cancelled) }
             }
         }
         let started = loop.submit(start)
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
-            started.whenSuccess { $0.value.fail(_UpstreamError.cancelled) }
+            started.whenSuccess { $0.value.fail(EngineClientError.cancelled) }
         }
     }
 

@@ -122,7 +122,7 @@ public final class Gateway: Sendable {
     /// several tries. Decided by the error's type and code, never its text.
     static func isUnreachable(_ error: any Error) -> Bool {
         switch error {
-        case let e as _UpstreamError: return e == .connectTimeout || e == .connectionClosed(beforeResponse: true)
+        case let e as EngineClientError: return e == .connectTimeout || e == .connectionClosed(beforeResponse: true)
         case is NIOConnectionError: return true
         case let e as IOError: return [ECONNREFUSED, ECONNRESET, EHOSTUNREACH, ENETUNREACH, ECONNABORTED, EPIPE].contains(e.errnoCode)
         case let e as ChannelError:

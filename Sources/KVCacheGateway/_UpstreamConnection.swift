@@ -102,7 +102,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes `exchange`'s request: head, body and end in one flush, so one `writev`.
     func start(_ exchange: _UpstreamExchange) {
         guard case .idle = state, let context, context.channel.isActive else {
-            pool?.retryOrFail(exchange, _UpstreamError.connectionClosed(beforeResponse: true), reused: served > 0)
+            pool?.retryOrFail(exchange, EngineClientError.connectionClosed(beforeResponse: true), reused: served > 0)
             return
         }
         idleTimer?.cancel()
@@ -219,7 +219,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func unexpected(_ context: ChannelHandlerContext, _ what: String) {
-        fail(context, _UpstreamError.invalidResponse("the engine sent \(what)"))
+        fail(context, EngineClientError.invalidResponse("the engine sent \(what)"))
     }
 
     // MARK: Backpressure
@@ -264,7 +264,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case .awaitingHead: before = true
         default: before = false
         }
-        fail(context, _UpstreamError.connectionClosed(beforeResponse: before))
+        fail(context, EngineClientError.connectionClosed(beforeResponse: before))
         if !leftPool {
             leftPool = true
             pool?.closed(self)
@@ -282,7 +282,8 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         switch previous {
         case .awaitingHead(let exchange):
             exchange.connection = nil
-            let stale = (error as? _UpstreamError) == _UpstreamError.connectionClosed(beforeResponse: true) || Gateway.isUnreachable(error)
+            let stale =
+                (error as? EngineClientError) == EngineClientError.connectionClosed(beforeResponse: true) || Gateway.isUnreachable(error)
             if stale, let pool {
                 pool.retryOrFail(exchange, error, reused: served > 0)
             } else {

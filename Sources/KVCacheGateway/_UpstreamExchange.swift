@@ -1,8 +1,9 @@
 import NIOCore
 import NIOHTTP1
 
-/// Why a call to an engine failed.
-enum _UpstreamError: Error, Hashable, CustomStringConvertible {
+/// Why a call through ``EngineClient`` failed (besides NIO's and NIOSSL's own errors for a
+/// connection that could not be made or secured).
+public enum EngineClientError: Error, Hashable, CustomStringConvertible {
     /// The URL is not `http://` or `https://` with a host.
     case invalidURL(String)
     /// No connection within the connect timeout.
@@ -21,7 +22,7 @@ enum _UpstreamError: Error, Hashable, CustomStringConvertible {
     /// The caller gave up (its task was cancelled).
     case cancelled
 
-    var description: String {
+    public var description: String {
         switch self {
         case .invalidURL(let u): return "'\(u)' is not an http:// or https:// URL with a host"
         case .connectTimeout: return "no connection within the connect timeout"
@@ -64,16 +65,16 @@ struct _UpstreamResponse: Sendable {
     var body: Body
 
     /// The whole body, at most `limit` bytes: read now when it was streamed.
-    /// - Throws: ``_UpstreamError/answerTooLarge(_:)`` past `limit`, or the stream's failure.
+    /// - Throws: ``EngineClientError/answerTooLarge(_:)`` past `limit`, or the stream's failure.
     func collect(upTo limit: Int) async throws -> ByteBuffer {
         switch body {
         case .whole(let b):
-            guard b.readableBytes <= limit else { throw _UpstreamError.answerTooLarge(limit) }
+            guard b.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
             return b
         case .stream(let s):
             var all = ByteBuffer()
             for try await var chunk in s {
-                guard all.readableBytes + chunk.readableBytes <= limit else { throw _UpstreamError.answerTooLarge(limit) }
+                guard all.readableBytes + chunk.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
                 all.writeBuffer(&chunk)
             }
             return all

@@ -33,7 +33,7 @@ final class _UpstreamPool {
     /// Sends `exchange` on a connection: an idle one, a new one, or the next to come free.
     func execute(_ exchange: _UpstreamExchange) {
         guard !exchange.over else { return }
-        guard !isShutdown else { return exchange.fail(_UpstreamError.shutdown) }
+        guard !isShutdown else { return exchange.fail(EngineClientError.shutdown) }
         while let c = idle.popLast() {
             if c.isActive { return c.start(exchange) }
         }
@@ -78,7 +78,7 @@ final class _UpstreamPool {
     /// exchanges end.
     func shutdown() {
         isShutdown = true
-        while let next = waiting.popFirst() { next.fail(_UpstreamError.shutdown) }
+        while let next = waiting.popFirst() { next.fail(EngineClientError.shutdown) }
         for c in idle { c.closeIdle() }
         idle.removeAll()
     }
@@ -124,7 +124,7 @@ extension _UpstreamPool {
     private func connectFailed(_ exchange: _UpstreamExchange, _ error: any Error) {
         open -= 1
         if let e = error as? ChannelError, case .connectTimeout = e {
-            exchange.fail(_UpstreamError.connectTimeout)
+            exchange.fail(EngineClientError.connectTimeout)
         } else {
             exchange.fail(error)
         }

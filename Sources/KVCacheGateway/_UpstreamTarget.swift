@@ -22,8 +22,8 @@ struct _UpstreamTarget: Sendable {
     var path: String
 
     /// Parses an `http://` or `https://` URL.
-    /// - Throws: ``_UpstreamError/invalidURL(_:)`` for anything else.
-    init(url text: String) throws(_UpstreamError) {
+    /// - Throws: ``EngineClientError/invalidURL(_:)`` for anything else.
+    init(url text: String) throws(EngineClientError) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             var host = url.host, !host.isEmpty
         else { throw .invalidURL(text) }

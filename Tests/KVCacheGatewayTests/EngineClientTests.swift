@@ -191,9 +191,9 @@ struct EngineClientTests {
         }
         let client = try Self.client { $0.connectTimeout = .milliseconds(300) }
         let start = ContinuousClock.now
-        await #expect(throws: _UpstreamError.connectTimeout) { try await client.execute(Self.request("http://127.0.0.1:\(port)/")) }
+        await #expect(throws: EngineClientError.connectTimeout) { try await client.execute(Self.request("http://127.0.0.1:\(port)/")) }
         #expect(ContinuousClock.now - start < .seconds(3))
-        #expect(Gateway.isUnreachable(_UpstreamError.connectTimeout))
+        #expect(Gateway.isUnreachable(EngineClientError.connectTimeout))
         for c in fillers { try? await c.close() }
         await client.shutdown()
     }
@@ -203,7 +203,7 @@ struct EngineClientTests {
         let engine = try await StubEngine(.silent)
         let client = try Self.client()
         let start = ContinuousClock.now
-        await #expect(throws: _UpstreamError.deadlineExceeded) {
+        await #expect(throws: EngineClientError.deadlineExceeded) {
             try await client.execute(Self.request(engine.url + "/", timeout: .milliseconds(300)))
         }
         #expect(ContinuousClock.now - start < .seconds(3))
@@ -318,6 +318,24 @@ struct EngineClientTests {
         try await engine.stop()
     }
 
+    @Test("the public send: a short answer arrives whole, a stream buffer by buffer; a bad URL is refused")
+    func send() async throws {
+        let short = try await StubEngine(.answer(#"{"ok":1}"#))
+        let long = try await StubEngine(.stream(total: 1 << 20, chunk: 1 << 12))
+        let client = try Self.client()
+        let answer = try await client.send(short.url + "/v1/completions", body: ByteBuffer(string: "{}"), timeout: .seconds(10))
+        #expect(answer.status == .ok && answer.body.whole.map { String(buffer: $0) } == #"{"ok":1}"#)
+        let stream = try await client.send(long.url + "/", method: .GET, timeout: .seconds(10))
+        #expect(stream.body.whole == nil)
+        var bytes = 0
+        for try await chunk in stream.body { bytes += chunk.readableBytes }
+        #expect(bytes == 1 << 20)
+        await #expect(throws: EngineClientError.invalidURL("ftp://x")) { try await client.send("ftp://x", timeout: .seconds(1)) }
+        await client.shutdown()
+        try await short.stop()
+        try await long.stop()
+    }
+
     @Test("engine URLs: http and https with hosts, ports and base paths; anything else is refused")
     func targets() throws {
         let t = try _UpstreamTarget(url: "http://10.0.0.5:8000")
@@ -329,7 +347,7 @@ struct EngineClientTests {
         let v6 = try _UpstreamTarget(url: "http://[::1]:9000/x?y=1")
         #expect(v6.origin.host == "::1" && v6.origin.hostHeader == "[::1]:9000" && v6.path == "/x?y=1")
         for bad in ["ftp://a/", "http://", "not a url", "http://a:0/"] {
-            #expect(throws: _UpstreamError.self, "\(bad)") { try _UpstreamTarget(url: bad) }
+            #expect(throws: EngineClientError.self, "\(bad)") { try _UpstreamTarget(url: bad) }
         }
     }
 }
