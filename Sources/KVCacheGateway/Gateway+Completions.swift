@@ -61,10 +61,21 @@ extension Gateway {
         let deadline = NIODeadline.now() + TimeAmount(configuration.requestTimeout)
         var excluded: [NodeID] = []
         var lastFailure = "no engine is in rotation"
+        let session = sessionName(of: request)
+        var affinity: _SessionOutcome?
         for _ in 0..<configuration.maximumAttempts {
-            let routed = router.route(
-                tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
-                excluding: excluded)
+            func route(excluding excluded: [NodeID]) -> KVRouter.Routed {
+                router.route(
+                    tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
+                    excluding: excluded)
+            }
+            var routed: KVRouter.Routed
+            if let session, excluded.isEmpty {
+                (routed, affinity) = placeSession(session, route: route)
+            } else {
+                routed = route(excluding: excluded)
+                if session != nil { affinity = .moved }
+            }
             guard let node = routed.node, let target = directory.target(of: node, endpoint: endpoint) else {
                 if excluded.isEmpty { lastFailure = "no engine can take the request: \(routed.decision.reason)" }
                 break
@@ -74,6 +85,7 @@ extension Gateway {
             let predicted = min(routed.overlapBlocks, max(0, tokens.count - 1) / router.blockSize) * router.blockSize
             router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
             lease.dispatched(to: node, predicted: predicted)
+            if let session { sessions?.record(session, node: node) }
             var upstream = _UpstreamRequest(
                 target: target, deadline: deadline, wholeUpTo: fields.stream ? nil : Self.wholeAnswerLimit)
             upstream.headers.reserveCapacity(2 + Self.forwardedRequestHeaders.count)
@@ -90,14 +102,18 @@ extension Gateway {
                     throw _JSONExchange.Failure(description: "answered \(code)")
                 }
                 directory.recordSuccess(node)
+                if let affinity { metrics.session(affinity) }
+                var answered: Response
                 switch response.body {
                 case .whole(let whole):
                     // A whole answer is read before the client sees a byte of it, so its
                     // failure still counts as the engine's and the request may go elsewhere.
-                    return answer(response, body: whole, node: node, predicted: predicted, lease: lease)
+                    answered = answer(response, body: whole, node: node, predicted: predicted, lease: lease)
                 case .stream(let stream):
-                    return relay(response, body: stream, node: node, predicted: predicted, lease: lease)
+                    answered = relay(response, body: stream, node: node, predicted: predicted, lease: lease)
                 }
+                if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
+                return answered
             } catch {
                 lease.attemptFailed()
                 metrics.upstreamFailure(node: node)
@@ -119,6 +135,8 @@ extension Gateway {
     /// The routing headers' names, made once.
     static let nodeHeader = HTTPField.Name("x-kvcache-node")!
     static let predictedHeader = HTTPField.Name("x-kvcache-predicted-cached-tokens")!
+    /// Says what became of a request's session: `kept`, `moved` or `new`.
+    static let sessionHeader = HTTPField.Name("x-kvcache-session")!
 
     /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
     private static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPFields {

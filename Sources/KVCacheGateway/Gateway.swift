@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KVCache
 import KVCacheZMQ
@@ -43,6 +44,9 @@ public final class Gateway: Sendable {
     let audit: CacheAudit
     let metrics: _GatewayMetrics
     let exchange: _JSONExchange
+    /// The sessions' engines, with ``GatewayConfiguration/sessionHeader`` set.
+    let sessions: _SessionTable?
+    let sessionHeaderName: HTTPField.Name?
     private let nextRequestID = Atomic<UInt64>(0)
 
     /// Creates a gateway.
@@ -92,6 +96,8 @@ public final class Gateway: Sendable {
             self.tokenizer = CachingTokenizer(
                 engineTokenizer, maximumEntries: c.tokenizerCacheEntries, maximumTokens: c.tokenizerCacheTokens)
         }
+        sessionHeaderName = c.sessionHeader.flatMap { HTTPField.Name($0) }
+        sessions = sessionHeaderName.map { _ in _SessionTable(entries: c.sessionEntries, timeToLive: c.sessionTTL) }
         gate = AdmissionGate(limit: c.maximumConcurrency, queueLimit: c.maximumQueue, timeout: c.queueTimeout)
         audit = CacheAudit(prefix: c.metricsPrefix, window: c.auditWindow, logger: c.logger)
         metrics = _GatewayMetrics(prefix: c.metricsPrefix)

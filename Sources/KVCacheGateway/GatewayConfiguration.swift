@@ -1,3 +1,4 @@
+import HTTPTypes
 import KVCache
 import KVCacheTemplates
 import Logging
@@ -77,6 +78,18 @@ public struct GatewayConfiguration: Sendable {
     /// to the router in one update (default 1 ms; zero: each message as it arrives; see
     /// ``KVCacheZMQ/EngineEventSubscriber/Configuration/coalescing``).
     public var eventCoalescing: Duration = .milliseconds(1)
+    /// The request header that names a session (`x-session-id`, say): requests that carry it
+    /// stay on the engine that served the session last, while that engine runs at most
+    /// ``sessionMaximumImbalance`` more requests than the least busy one (`nil`, the default:
+    /// no session affinity).
+    public var sessionHeader: String?
+    /// How many more requests than the least busy engine a session's engine may run and
+    /// still keep the session (default 4).
+    public var sessionMaximumImbalance = 4
+    /// Sessions remembered, the least recently used forgotten first (default 65,536).
+    public var sessionEntries = 65_536
+    /// How long a session is remembered after its last request (default 600 s).
+    public var sessionTTL: Duration = .seconds(600)
     /// Prefix of the gateway's metric names (the router's are `<prefix>_router_*`).
     public var metricsPrefix = "kvcache_gateway"
     /// Where log messages go.
@@ -101,6 +114,18 @@ public struct GatewayConfiguration: Sendable {
         guard maximumAttempts >= 1 else { throw GatewayError("--max-attempts must be at least 1") }
         guard eventCoalescing >= .zero && eventCoalescing <= .seconds(1) else {
             throw GatewayError("--event-coalescing \(eventCoalescing) is outside 0...1000 ms")
+        }
+        if let name = sessionHeader, HTTPField.Name(name) == nil {
+            throw GatewayError("--session-header '\(name)' is not an HTTP header name")
+        }
+        guard (0...1_000_000).contains(sessionMaximumImbalance) else {
+            throw GatewayError("--session-max-imbalance \(sessionMaximumImbalance) is outside 0...1000000")
+        }
+        guard (1...(1 << 24)).contains(sessionEntries) else {
+            throw GatewayError("--session-entries \(sessionEntries) is outside 1...16777216")
+        }
+        guard sessionTTL > .zero && sessionTTL <= .seconds(31_536_000) else {
+            throw GatewayError("--session-ttl \(sessionTTL) is outside 0...31536000 seconds")
         }
         guard speculativeTTL >= 0 && speculativeTTL <= 31_536_000 else {
             throw GatewayError("--speculative-ttl \(speculativeTTL) is outside 0...31536000 seconds")

@@ -6,6 +6,7 @@ final class _GatewayMetrics: Sendable {
     let prefix: String
     let retries, queueRejections, queueTimeouts, abandoned: Counter
     let inFlight: Meter
+    let sessionsKept, sessionsMoved, sessionsNew: Counter
     let firstByte, duration: Timer
     /// `requests_total` by endpoint and status, made on first use: making a counter asks the
     /// metrics backend to look its labels up, which is not worth doing for every request.
@@ -23,6 +24,9 @@ final class _GatewayMetrics: Sendable {
         queueTimeouts = Counter(label: "\(prefix)_rejected_total", dimensions: [("reason", "queue_timeout")])
         abandoned = Counter(label: "\(prefix)_abandoned_responses_total")
         inFlight = Meter(label: "\(prefix)_in_flight_requests")
+        sessionsKept = Counter(label: "\(prefix)_session_requests_total", dimensions: [("outcome", "kept")])
+        sessionsMoved = Counter(label: "\(prefix)_session_requests_total", dimensions: [("outcome", "moved")])
+        sessionsNew = Counter(label: "\(prefix)_session_requests_total", dimensions: [("outcome", "new")])
         firstByte = Timer(label: "\(prefix)_first_byte_seconds", preferredDisplayUnit: .seconds)
         duration = Timer(label: "\(prefix)_request_seconds", preferredDisplayUnit: .seconds)
     }
@@ -37,6 +41,15 @@ final class _GatewayMetrics: Sendable {
             return c
         }
         counter.increment()
+    }
+
+    /// One answered request of a session, by what became of the session.
+    func session(_ outcome: _SessionOutcome) {
+        switch outcome {
+        case .kept: sessionsKept.increment()
+        case .moved: sessionsMoved.increment()
+        case .new: sessionsNew.increment()
+        }
     }
 
     /// One failed upstream attempt on `node`.

@@ -112,6 +112,17 @@ struct GatewayCommand: AsyncParsableCommand {
             "Milliseconds a burst of KV events may gather before it is applied in one router update (0: each as it arrives).",
             valueName: "ms"))
     var eventCoalescing: Double = 1
+    @Option(
+        help: ArgumentHelp(
+            "Request header naming a session: its requests stay on the engine that served it last (default: no affinity).",
+            valueName: "name"))
+    var sessionHeader: String?
+    @Option(help: "Requests a session's engine may run beyond the least busy engine's and keep the session.")
+    var sessionMaxImbalance = 4
+    @Option(help: "Sessions remembered (least recently used forgotten first).")
+    var sessionEntries = 65_536
+    @Option(help: ArgumentHelp("Seconds a session is remembered after its last request.", valueName: "seconds"))
+    var sessionTtl: Double = 600
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -130,6 +141,9 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(queueTimeout, "--queue-timeout", 0...86_400)
         try check(requestTimeout, "--request-timeout", 0.001...604_800)
         try check(connectTimeout, "--connect-timeout", 0.001...3_600)
+        try check(sessionMaxImbalance, "--session-max-imbalance", 0...1_000_000)
+        try check(sessionEntries, "--session-entries", 1...(1 << 24))
+        try check(sessionTtl, "--session-ttl", 0.001...31_536_000)
         try check(maxBodyMib, "--max-body-mib", 1...4_096)
         try check(maxAttempts, "--max-attempts", 1...64)
         try check(retryAfter, "--retry-after", 0...86_400)
@@ -183,6 +197,10 @@ struct GatewayCommand: AsyncParsableCommand {
         c.requestTimeout = .seconds(requestTimeout)
         c.connectTimeout = .seconds(connectTimeout)
         c.engineCAFile = engineCa
+        c.sessionHeader = sessionHeader
+        c.sessionMaximumImbalance = sessionMaxImbalance
+        c.sessionEntries = sessionEntries
+        c.sessionTTL = .seconds(sessionTtl)
         c.maximumBodyBytes = maxBodyMib << 20
         c.maximumAttempts = maxAttempts
         c.retryAfterSeconds = retryAfter

@@ -37,6 +37,53 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("--session-header: a session's requests stay on its engine, and move when that engine is too busy")
+    func sessionAffinity() async throws {
+        let engines = [
+            try await EngineDouble(["--decode-ms-per-token", "40"]), try await EngineDouble(["--decode-ms-per-token", "40"]),
+            try await EngineDouble(["--decode-ms-per-token", "40"]),
+        ]
+        let gateway = try await GatewayProcess(
+            engines: engines, ["--selector", "least-loaded", "--session-header", "x-session-id", "--session-max-imbalance", "1"])
+        @Sendable func send(_ seed: UInt32, session: String?, outputTokens: Int = 1) async throws -> Answer {
+            let a = try await Loopback.post(
+                gateway.url + "/v1/completions",
+                json: ["model": "double", "prompt": tokens(40, seed: seed), "max_tokens": outputTokens],
+                headers: session.map { [("x-session-id", $0)] } ?? [])
+            #expect(a.status == 200)
+            return a
+        }
+        // A long request, once the router counts it running on its engine.
+        func started(_ seed: UInt32, session: String?, running: Int) async throws -> Task<Answer, any Error> {
+            let t = Task { try await send(seed, session: session, outputTokens: 100) }
+            try await Loopback.waitForHealth(gateway) { ($0["routerInFlight"] as? Int ?? 0) >= running }
+            return t
+        }
+        let first = try await send(1, session: "alice")
+        #expect(first.header("x-kvcache-session") == "new")
+        let home = try #require(first.header("x-kvcache-node"))
+        // A long request without a session lands on alice's engine too (least loaded, lowest
+        // id); her next request stays there although the selector alone would go elsewhere.
+        let other = try await started(2, session: nil, running: 1)
+        let kept = try await send(3, session: "alice")
+        #expect(kept.header("x-kvcache-node") == home && kept.header("x-kvcache-session") == "kept")
+        // A long request of hers makes her engine two busier than the idle ones: beyond the
+        // allowed imbalance, so her next request moves, and the session follows it.
+        let long = try await started(4, session: "alice", running: 2)
+        let moved = try await send(5, session: "alice")
+        #expect(moved.header("x-kvcache-session") == "moved")
+        let newHome = try #require(moved.header("x-kvcache-node"))
+        #expect(newHome != home)
+        let after = try await send(6, session: "alice")
+        #expect(after.header("x-kvcache-node") == newHome && after.header("x-kvcache-session") == "kept")
+        #expect(try await other.value.header("x-kvcache-node") == home)
+        #expect(try await long.value.header("x-kvcache-node") == home)
+        // A request without the header says nothing of sessions.
+        #expect(try await send(7, session: nil).header("x-kvcache-session") == nil)
+        let metrics = try await Loopback.get(gateway.url + "/metrics").text
+        #expect(metrics.contains(#"kvcache_gateway_session_requests_total{outcome="kept"} 3"#))
+    }
+
     @Test("text and chat prompts are tokenized by the engine and routed by their tokens")
     func textAndChatPrompts() async throws {
         let engines = [try await EngineDouble(), try await EngineDouble()]
@@ -294,6 +341,9 @@ struct GatewayEndToEndTests {
             ),
             (["--engine", "http://a:1", "--tokenizer", packageRoot.path], "is a directory without tokenizer.json"),
             (["--engine", "http://a:1", "--chat-template", "/x.jinja"], "--chat-template needs --tokenizer"),
+            (["--engine", "http://a:1", "--session-max-imbalance=-1"], "--session-max-imbalance -1"),
+            (["--engine", "http://a:1", "--session-header", "bad header"], "--session-header 'bad header' is not an HTTP header name"),
+            (["--engine", "https://a:1", "--engine-ca", "/nonexistent.pem"], "--engine-ca /nonexistent.pem"),
             (
                 ["--engine", "http://a:1", "--tokenizer", templateModel.path, "--chat-template", unsupportedTemplate.path],
                 "chat template line 2: the filter 'frobnicate' is not supported"

@@ -173,12 +173,17 @@ struct Loopback {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
     }()
 
-    static func post(_ url: String, json: [String: Any], timeout: Duration = .seconds(60)) async throws -> Answer {
-        try await send(url, body: try JSONSerialization.data(withJSONObject: json), timeout: timeout)
+    static func post(
+        _ url: String, json: [String: Any], headers: [(String, String)] = [], timeout: Duration = .seconds(60)
+    ) async throws -> Answer {
+        try await send(url, body: try JSONSerialization.data(withJSONObject: json), headers: headers, timeout: timeout)
     }
 
-    static func send(_ url: String, body: Data?, timeout: Duration = .seconds(60)) async throws -> Answer {
+    static func send(
+        _ url: String, body: Data?, headers: [(String, String)] = [], timeout: Duration = .seconds(60)
+    ) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")

@@ -180,6 +180,37 @@ struct GatewayPartsTests {
         }
     }
 
+    @Test("the session table: bounded by entries (least recently used forgotten) and by age")
+    func sessionTable() {
+        let t0 = ContinuousClock.now
+        let table = _SessionTable(entries: 2, timeToLive: .seconds(10))
+        table.record("a", node: 1, now: t0)
+        table.record("b", node: 2, now: t0)
+        #expect(table.node(of: "a", now: t0) == 1)  // a is now the more recently used
+        table.record("c", node: 3, now: t0)  // b goes
+        #expect(table.node(of: "b", now: t0) == nil && table.node(of: "c", now: t0) == 3 && table.count == 2)
+        #expect(table.node(of: "a", now: t0 + .seconds(10)) == 1)
+        #expect(table.node(of: "a", now: t0 + .seconds(11)) == nil, "older than its time to live")
+        table.record("a", node: 4, now: t0 + .seconds(11))
+        #expect(table.node(of: "a", now: t0 + .seconds(12)) == 4)
+    }
+
+    @Test("session settings out of range are refused, naming the flag")
+    func sessionSettings() throws {
+        var c = GatewayConfiguration()
+        c.engines = [try EngineSpec(url: "http://a:1", node: 0)]
+        for change in [
+            { (c: inout GatewayConfiguration) in c.sessionHeader = "bad header" }, { $0.sessionEntries = 0 },
+            { $0.sessionTTL = .zero }, { $0.sessionMaximumImbalance = -1 },
+        ] {
+            var d = c
+            change(&d)
+            #expect(throws: GatewayError.self) { try d.validate() }
+        }
+        c.sessionHeader = "x-session-id"
+        try c.validate()
+    }
+
     @Test("a wrong item in a prompt is named by its place")
     func promptItemNamed() {
         for (body, place) in [(#"{"prompt":[1,true]}"#, "'prompt[1]'"), (#"{"prompt":[[5],[6,-2]]}"#, "'prompt[1][1]'")] {

@@ -99,6 +99,23 @@ struct KVRouterTests {
         #expect(router.overlaps(chain).depth(of: 1) == 0 && router.nodes == [0])
     }
 
+    @Test("isWithinLoad: a node in rotation at most `slack` requests busier than the least busy")
+    func withinLoad() throws {
+        let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 4), selector: CacheAware()))
+        for n in 0..<3 { router.addNode(n) }
+        for id in UInt64(1)...3 { router.requestStarted(id: id, node: 0, promptTokens: 8) }
+        router.requestStarted(id: 4, node: 1, promptTokens: 8)
+        // Loads 3, 1, 0: node 0 is 3 above the least busy.
+        #expect(router.isWithinLoad(0, slack: 3) && !router.isWithinLoad(0, slack: 2))
+        #expect(router.isWithinLoad(1, slack: 1) && !router.isWithinLoad(1, slack: 0) && router.isWithinLoad(2, slack: 0))
+        #expect(!router.isWithinLoad(7, slack: 100), "an unknown node")
+        router.drainNode(2)
+        // The least busy node in rotation is now node 1.
+        #expect(router.isWithinLoad(0, slack: 2) && !router.isWithinLoad(2, slack: 100))
+        router.requestFinished(id: 1)
+        #expect(router.isWithinLoad(0, slack: 1))
+    }
+
     @Test("approximate mode: the router records its own decisions for nodes without events")
     func approximate() throws {
         let hasher = try PrefixHasher(blockSize: 4)

@@ -628,6 +628,19 @@ public final class KVRouter: Sendable {
     /// The index's overlaps for a chain (for tests and diagnostics).
     public func overlaps(_ chain: [BlockHash]) -> OverlapScores { state.withLock { $0.index.overlaps(chain) } }
 
+    /// Whether `node` takes requests and runs at most `slack` more requests than the least
+    /// busy node that takes requests: the test a sticky placement (a session's node, say)
+    /// passes to keep its node.
+    /// - Complexity: O(nodes).
+    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool {
+        state.withLock { s in
+            guard let info = s.nodes[node], s.states[info.slot].isAvailable else { return false }
+            var least = Int.max
+            for n in s.states where n.isAvailable { least = min(least, n.activeRequests) }
+            return s.states[info.slot].activeRequests - least <= max(0, slack)
+        }
+    }
+
     /// What ``snapshot`` returns.
     public struct Snapshot: Sendable, Hashable {
         /// Nodes with their current load.
