@@ -14,7 +14,7 @@ extension Gateway {
             throw RequestError(status: .internalServerError, message: "the request was not admitted", type: "internal_error")
         }
         let body = try await self.body(of: request)
-        let fields = try OpenAIRequest(body: Data(buffer: body), endpoint: endpoint)
+        let fields = try OpenAIRequest(body: body, endpoint: endpoint)
         let tokens = try await tokens(of: fields.prompt, model: fields.model)
         return try await dispatch(request, body: body, endpoint: endpoint, fields: fields, tokens: tokens, lease: lease)
     }

@@ -1,5 +1,7 @@
 import Foundation
 import KVCacheTemplates
+import NIOCore
+import NIOFoundationCompat
 
 /// The OpenAI endpoints the gateway routes.
 public enum OpenAIEndpoint: String, Sendable, Hashable, CaseIterable {
@@ -33,6 +35,12 @@ struct OpenAIRequest: Sendable {
     /// Parses a request body.
     /// - Throws: ``RequestError`` (400) naming the field that is wrong.
     init(body: Data, endpoint: OpenAIEndpoint) throws(RequestError) {
+        try self.init(body: ByteBuffer(data: body), endpoint: endpoint)
+    }
+
+    /// Parses a request body as the server read it (no copy into `Data`).
+    /// - Throws: ``RequestError`` (400) naming the field that is wrong.
+    init(body: ByteBuffer, endpoint: OpenAIEndpoint) throws(RequestError) {
         switch endpoint {
         case .chatCompletions: try self.init(chat: body)
         case .completions: try self.init(completion: body)
@@ -40,8 +48,8 @@ struct OpenAIRequest: Sendable {
     }
 
     /// A completion body: its prompt (text, token ids, or a batch) and routing fields.
-    init(completion body: Data) throws(RequestError) {
-        let fields = try body.withUnsafeBytes { raw in
+    init(completion body: ByteBuffer) throws(RequestError) {
+        let fields = try body.withUnsafeReadableBytes { raw in
             Result { () throws(RequestError) in try _CompletionFields(raw) }
         }.get()
         model = fields.model
@@ -54,9 +62,9 @@ struct OpenAIRequest: Sendable {
     }
 
     /// A chat body: read once, in key order, its chat fields checked before any other work.
-    init(chat body: Data) throws(RequestError) {
+    init(chat body: ByteBuffer) throws(RequestError) {
         let value: TemplateValue
-        do { value = try TemplateValue(json: body) } catch {
+        do { value = try TemplateValue(json: body.readableBytesView) } catch {
             throw RequestError.invalid("the request body is not valid JSON (\(error.message))")
         }
         guard case .object(let o) = value else { throw RequestError.invalid("the request body is not a JSON object") }

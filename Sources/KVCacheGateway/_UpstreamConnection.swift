@@ -151,8 +151,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             if let limit = exchange.request.wholeUpTo, let length, (0...limit).contains(length),
                 !head.headers.contains(name: "transfer-encoding")
             {
-                var body = context.channel.allocator.buffer(capacity: 0)
-                body.reserveCapacity(length)
+                let body = context.channel.allocator.buffer(capacity: length)
                 state = .collecting(exchange, head, body)
                 return
             }
