@@ -24,7 +24,7 @@ struct Passthrough {
             exit(2)
         }
         let engines = Array(arguments.dropFirst())
-        let client = try EngineClient()
+        let client = EngineClient()
         let turn = Atomic<Int>(0)
         let router = Router()
         for path in ["/v1/completions", "/v1/chat/completions"] {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// The HTTP/1.1 client the gateway calls engines with, on SwiftNIO itself.
 ///
@@ -39,25 +40,41 @@ public final class EngineClient: Sendable {
     public let configuration: Configuration
     private let group: MultiThreadedEventLoopGroup
     private let pools: [ObjectIdentifier: NIOLoopBoundBox<_UpstreamPools>]
-    private let tls: NIOSSLContext
+    /// The TLS context, made on the first call to an `https` engine (or by ``prepareTLS()``):
+    /// loading the trust roots costs a client of plain `http` engines nothing.
+    private let tls = Mutex<NIOSSLContext?>(nil)
 
     /// Creates a client over NIO's shared event loops.
-    /// - Throws: NIOSSL's error when ``Configuration/tls`` cannot make a TLS context (an
-    ///   unreadable CA file, say).
-    public convenience init(configuration: Configuration = .init()) throws {
-        try self.init(configuration: configuration, group: .singleton)
+    public convenience init(configuration: Configuration = .init()) {
+        self.init(configuration: configuration, group: .singleton)
     }
 
     /// Creates a client over the loops of `group`.
-    init(configuration: Configuration, group: MultiThreadedEventLoopGroup) throws {
+    init(configuration: Configuration, group: MultiThreadedEventLoopGroup) {
         self.configuration = configuration
         self.group = group
-        tls = try NIOSSLContext(configuration: configuration.tls)
         var pools: [ObjectIdentifier: NIOLoopBoundBox<_UpstreamPools>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = .makeBoxSendingValue(_UpstreamPools(loop: loop, settings: configuration), eventLoop: loop)
         }
         self.pools = pools
+    }
+
+    /// Makes the TLS context for `https` engines now, so that a configuration it cannot use
+    /// (an unreadable CA file, say) is found before the first request.
+    /// - Throws: NIOSSL's error.
+    public func prepareTLS() throws {
+        _ = try tlsContext()
+    }
+
+    /// The TLS context, made once.
+    func tlsContext() throws -> NIOSSLContext {
+        try tls.withLock { context in
+            if let context { return context }
+            let made = try NIOSSLContext(configuration: configuration.tls)
+            context = made
+            return made
+        }
     }
 
     /// Sends `request` and returns its answer's head and body.
@@ -70,12 +87,15 @@ public final class EngineClient: Sendable {
         guard let bound = current ?? pools[ObjectIdentifier(group.next())] else { throw EngineClientError.shutdown }
         let loop = bound.eventLoop
         let promise = loop.makePromise(of: _UpstreamResponse.self)
-        let tls = tls
         let start: @Sendable () -> NIOLoopBound<_UpstreamExchange> = {
             let exchange = _UpstreamExchange(request: request, promise: promise)
             let x = NIOLoopBound(exchange, eventLoop: loop)
             exchange.deadlineTask = loop.scheduleTask(deadline: request.deadline) { x.value.fail(EngineClientError.deadlineExceeded) }
-            bound.value.pool(for: request.target.origin, tls: tls).execute(exchange)
+            do {
+                try bound.value.pool(for: request.target.origin, tls: self.tlsContext).execute(exchange)
+            } catch {
+                exchange.fail(error)
+            }
             return x
         }
         if loop.inEventLoop {
@@ -144,9 +164,10 @@ final class _UpstreamPools {
 
     /// `origin`'s pool, made on first use.
     /// - Complexity: O(1), one hash of the origin.
-    func pool(for origin: _UpstreamOrigin, tls: NIOSSLContext) -> _UpstreamPool {
+    /// - Throws: `tls`'s error, for an `https` origin whose TLS context cannot be made.
+    func pool(for origin: _UpstreamOrigin, tls: () throws -> NIOSSLContext) throws -> _UpstreamPool {
         if let p = byOrigin[origin] { return p }
-        let p = _UpstreamPool(origin: origin, loop: loop, settings: settings, tls: origin.tls ? tls : nil)
+        let p = _UpstreamPool(origin: origin, loop: loop, settings: settings, tls: origin.tls ? try tls() : nil)
         if isShutdown { p.shutdown() }
         byOrigin[origin] = p
         return p

@@ -75,8 +75,11 @@ public final class Gateway: Sendable {
         // /tokenize calls beside them.
         http.maximumConnectionsPerEngine = c.maximumConcurrency + 8
         if let ca = c.engineCAFile { http.tls.trustRoots = .file(ca) }
-        do { client = try EngineClient(configuration: http) } catch {
-            throw GatewayError("--engine-ca \(c.engineCAFile ?? ""): cannot make a TLS context (\(error))")
+        client = EngineClient(configuration: http)
+        let usesTLS = c.engineCAFile != nil || c.engines.contains { $0.url.lowercased().hasPrefix("https:") }
+        do { if usesTLS { try client.prepareTLS() } } catch {
+            let source = c.engineCAFile.map { "--engine-ca \($0)" } ?? "the system's trust roots"
+            throw GatewayError("\(source): cannot make a TLS context for https engines (\(error))")
         }
         directory = EngineDirectory(
             specs: c.engines, router: router, failureThreshold: c.failureThreshold, cooldown: c.breakerCooldown,

@@ -154,7 +154,7 @@ struct EngineClientTests {
     static func client(_ change: (inout EngineClient.Configuration) -> Void = { _ in }) throws -> EngineClient {
         var c = EngineClient.Configuration()
         change(&c)
-        return try EngineClient(configuration: c, group: oneLoop)
+        return EngineClient(configuration: c, group: oneLoop)
     }
 
     static func request(_ url: String, timeout: TimeAmount = .seconds(10), whole: Bool = true) throws -> _UpstreamRequest {
