@@ -139,7 +139,7 @@ extension Gateway {
     static let sessionHeader = HTTPField.Name("x-kvcache-session")!
 
     /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
-    private static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPFields {
+    static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPFields {
         var headers = HTTPFields()
         headers.reserveCapacity(response.headers.count + 2)
         for (name, value) in response.headers {

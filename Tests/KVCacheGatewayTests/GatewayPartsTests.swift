@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import KVCacheTokenizers
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Testing
@@ -209,6 +211,21 @@ struct GatewayPartsTests {
         }
         c.sessionHeader = "x-session-id"
         try c.validate()
+    }
+
+    @Test("an engine's headers reach the client less those of one hop, in any spelling, with the routing headers")
+    func clientHeaders() {
+        let engine: HTTPHeaders = [
+            "Content-Type": "text/event-stream", "connection": "keep-alive", "Transfer-Encoding": "chunked",
+            "KEEP-ALIVE": "timeout=5", "Content-Length": "12", "x-custom": "1", "Date": "today", "TE": "trailers",
+        ]
+        let response = _UpstreamResponse(status: .ok, headers: engine, body: .whole(ByteBuffer()))
+        let fields = Gateway.clientHeaders(of: response, node: 3, predicted: 32)
+        #expect(
+            fields.map { $0.name.canonicalName } == [
+                "content-type", "x-custom", "date", "x-kvcache-node", "x-kvcache-predicted-cached-tokens",
+            ])
+        #expect(fields[HTTPField.Name("x-kvcache-node")!] == "3" && fields[.contentType] == "text/event-stream")
     }
 
     @Test("a wrong item in a prompt is named by its place")
