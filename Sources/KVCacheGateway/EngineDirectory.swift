@@ -4,16 +4,22 @@ import Logging
 import Metrics
 import Synchronization
 
-/// The engines behind the gateway and a circuit breaker for each.
+/// The engines behind the gateway, one entry per node (an engine with data-parallel ranks is
+/// one node per rank), and a circuit breaker for each.
 ///
-/// An engine is *up* or *open* (out of rotation). Failures — a refused or broken connection,
+/// A node is *up* or *open* (out of rotation). Failures — a refused or broken connection,
 /// a 502/503/504, a failed health check — count up; ``failureThreshold`` in a row open the
 /// breaker and drain the node in the router, so no new request goes there. An open engine is
 /// probed by the active health check; once ``cooldown`` has passed, a healthy answer closes
-/// the breaker and the node takes requests again. Any success resets the count.
+/// the breaker and the node takes requests again. Any success resets the count. The ranks of
+/// one engine share its address: a health check speaks for all of them, and an engine that is
+/// not there at all takes all its ranks out of rotation.
 final class EngineDirectory: Sendable {
     struct Engine: Sendable {
         var spec: EngineSpec
+        /// Which of the engine's data-parallel ranks this node is.
+        var rank: Int
+        var node: NodeID { spec.node + rank }
         var failures = 0
         var openedAt: ContinuousClock.Instant?
         var lastError: String?
@@ -31,8 +37,12 @@ final class EngineDirectory: Sendable {
     let logger: Logger
     private let engines: Mutex<[Engine]>
     private let rotation = Atomic<Int>(0)
-    /// Each engine's endpoints, parsed once: the request path reads them without a lock.
+    /// Each node's endpoints, parsed once: the request path reads them without a lock.
     private let targets: [NodeID: [OpenAIEndpoint: _UpstreamTarget]]
+    /// The rank of each node of an engine with several data-parallel ranks.
+    private let ranks: [NodeID: Int]
+    /// The nodes of each role, in the order the engines were given.
+    let nodesByRole: [EngineRole: [NodeID]]
 
     init(specs: [EngineSpec], router: KVRouter, failureThreshold: Int, cooldown: Duration, metricsPrefix: String, logger: Logger) {
         self.router = router
@@ -40,33 +50,52 @@ final class EngineDirectory: Sendable {
         self.cooldown = cooldown
         self.logger = logger
         var targets: [NodeID: [OpenAIEndpoint: _UpstreamTarget]] = [:]
+        var ranks: [NodeID: Int] = [:]
+        var nodesByRole: [EngineRole: [NodeID]] = [:]
+        var entries: [Engine] = []
         for spec in specs {
             guard let base = try? _UpstreamTarget(url: spec.url) else { continue }
-            for endpoint in OpenAIEndpoint.allCases { targets[spec.node, default: [:]][endpoint] = base.appending(endpoint.rawValue) }
+            for (rank, node) in spec.nodes.enumerated() {
+                for endpoint in OpenAIEndpoint.allCases { targets[node, default: [:]][endpoint] = base.appending(endpoint.rawValue) }
+                if spec.dataParallelSize > 1 { ranks[node] = rank }
+                nodesByRole[spec.role, default: []].append(node)
+                var dimensions = [("node", "\(node)")]
+                if spec.role != .whole { dimensions.append(("role", spec.role.rawValue)) }
+                entries.append(Engine(spec: spec, rank: rank, up: Gauge(label: "\(metricsPrefix)_engine_up", dimensions: dimensions)))
+                router.addNode(node, approximate: !spec.publishesEvents)
+            }
         }
         self.targets = targets
-        engines = Mutex(
-            specs.map { Engine(spec: $0, up: Gauge(label: "\(metricsPrefix)_engine_up", dimensions: [("node", "\($0.node)")])) })
-        for spec in specs {
-            router.addNode(spec.node, approximate: !spec.publishesEvents)
-        }
+        self.ranks = ranks
+        self.nodesByRole = nodesByRole
+        engines = Mutex(entries)
         engines.withLock { $0.forEach { $0.up.record(1) } }
     }
 
-    var specs: [EngineSpec] { engines.withLock { $0.map(\.spec) } }
+    /// The engines, each once.
+    var specs: [EngineSpec] { engines.withLock { $0.filter { $0.rank == 0 }.map(\.spec) } }
 
     /// Where `node`'s `endpoint` is.
     /// - Complexity: O(1).
     func target(of node: NodeID, endpoint: OpenAIEndpoint) -> _UpstreamTarget? { targets[node]?[endpoint] }
 
-    func spec(of node: NodeID) -> EngineSpec? { engines.withLock { e in e.first { $0.spec.node == node }?.spec } }
+    /// The data-parallel rank `node` is, when its engine has several.
+    /// - Complexity: O(1).
+    func dataParallelRank(of node: NodeID) -> Int? { ranks[node] }
 
-    /// Whether the engine takes requests now.
-    func isUp(_ node: NodeID) -> Bool { engines.withLock { e in e.first { $0.spec.node == node }?.openedAt == nil } }
+    /// The nodes of engines of `role`.
+    func nodes(_ role: EngineRole) -> [NodeID] { nodesByRole[role] ?? [] }
 
-    /// The base URLs of the engines that take requests now, in turn from a rotating start.
+    func spec(of node: NodeID) -> EngineSpec? { engines.withLock { e in e.first { $0.spec.nodes.contains(node) }?.spec } }
+
+    /// Whether the node takes requests now.
+    func isUp(_ node: NodeID) -> Bool { engines.withLock { e in e.first { $0.node == node }?.openedAt == nil } }
+
+    /// The base URLs of the engines with a node that takes requests now, in turn from a
+    /// rotating start.
     func upURLs() -> [String] {
-        let up = engines.withLock { $0.filter { $0.openedAt == nil }.map(\.spec.url) }
+        var seen = Set<String>()
+        let up = engines.withLock { $0.filter { $0.openedAt == nil }.map(\.spec.url) }.filter { seen.insert($0).inserted }
         guard !up.isEmpty else { return [] }
         let start = rotation.wrappingAdd(1, ordering: .relaxed).oldValue % up.count
         return Array(up[start...] + up[..<start])
@@ -81,9 +110,11 @@ final class EngineDirectory: Sendable {
         return engines.withLock { list in
             list.map { e -> [String: Any] in
                 var r: [String: Any] = [
-                    "node": e.spec.node, "url": e.spec.url, "up": e.openedAt == nil,
+                    "node": e.node, "url": e.spec.url, "up": e.openedAt == nil,
                     "mode": e.spec.publishesEvents ? "events" : "approximate", "consecutiveFailures": e.failures,
+                    "role": e.spec.role == .whole ? "prefill+decode" : e.spec.role.rawValue,
                 ]
+                if e.spec.dataParallelSize > 1 { r["dataParallelRank"] = e.rank }
                 if let openedAt = e.openedAt { r["openForSeconds"] = Double((now - openedAt).components.seconds) }
                 if let lastError = e.lastError { r["lastError"] = lastError }
                 return r
@@ -95,7 +126,7 @@ final class EngineDirectory: Sendable {
     func recordSuccess(_ node: NodeID) {
         let now = ContinuousClock.now
         let closed = engines.withLock { list -> (vanished: Bool, events: Bool)? in
-            guard let i = list.firstIndex(where: { $0.spec.node == node }) else { return nil }
+            guard let i = list.firstIndex(where: { $0.node == node }) else { return nil }
             list[i].failures = 0
             guard let openedAt = list[i].openedAt, now - openedAt >= cooldown else { return nil }
             list[i].openedAt = nil
@@ -114,7 +145,7 @@ final class EngineDirectory: Sendable {
     /// A request or health check on `node` failed with `reason`.
     func recordFailure(_ node: NodeID, reason: String) {
         let opened = engines.withLock { list -> Bool in
-            guard let i = list.firstIndex(where: { $0.spec.node == node }) else { return false }
+            guard let i = list.firstIndex(where: { $0.node == node }) else { return false }
             list[i].failures += 1
             list[i].lastError = reason
             guard list[i].openedAt == nil, list[i].failures >= failureThreshold else { return false }
@@ -128,18 +159,23 @@ final class EngineDirectory: Sendable {
         }
     }
 
-    /// Opens `node`'s breaker at once (its connection was refused or reset: it is gone, not slow).
+    /// Opens the breakers of `node` and of the other ranks of its engine at once (its
+    /// connection was refused or reset: the engine is gone, not slow).
     func recordUnreachable(_ node: NodeID, reason: String) {
-        engines.withLock { list in
-            if let i = list.firstIndex(where: { $0.spec.node == node }) { list[i].vanished = true }
+        let ranks = engines.withLock { list -> Range<NodeID> in
+            guard let spec = list.first(where: { $0.spec.nodes.contains(node) })?.spec else { return node..<node }
+            for i in list.indices where list[i].spec.url == spec.url { list[i].vanished = true }
+            return spec.nodes
         }
-        for _ in 0..<failureThreshold { recordFailure(node, reason: reason) }
+        for rank in ranks {
+            for _ in 0..<failureThreshold { recordFailure(rank, reason: reason) }
+        }
     }
 
     /// Records which adapters `node` lists and its context length.
     func setModelInfo(adapters: Set<String>, maximumModelLength: Int?, of node: NodeID) {
         engines.withLock { list in
-            if let i = list.firstIndex(where: { $0.spec.node == node }) {
+            if let i = list.firstIndex(where: { $0.node == node }) {
                 list[i].adapters = adapters
                 list[i].maximumModelLength = maximumModelLength
             }
@@ -164,7 +200,7 @@ final class EngineDirectory: Sendable {
 
     /// A call to the engine at `url` failed with `error` (see ``recordFailure(_:error:)``).
     func recordFailure(url: String, error: any Error) {
-        guard let node = engines.withLock({ list in list.first { $0.spec.url == url }?.spec.node }) else { return }
-        recordFailure(node, error: error)
+        guard let spec = engines.withLock({ list in list.first { $0.spec.url == url }?.spec }) else { return }
+        for node in spec.nodes { recordFailure(node, error: error) }
     }
 }

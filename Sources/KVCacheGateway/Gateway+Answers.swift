@@ -101,16 +101,23 @@ extension Gateway {
     }
 
     /// `GET /health`: 200 while some engine is in rotation, else 503; the body says each
-    /// engine's state and what the index holds.
+    /// node's state, what the index holds, and what the KV-event subscriber counted.
     func health() -> Response {
         let engines = directory.report()
         let up = engines.contains { ($0["up"] as? Bool) == true }
         let snapshot = router.snapshot
         let load = gate.load
-        let body: [String: Any] = [
+        var body: [String: Any] = [
             "status": up ? "ok" : "no engine in rotation", "engines": engines, "indexedBlocks": snapshot.indexedBlocks,
             "inFlight": load.running, "queued": load.queued, "routerInFlight": snapshot.inFlight,
         ]
+        if let stats = subscriber?.statistics {
+            body["events"] = [
+                "batches": stats.batches, "events": stats.events, "malformed": stats.malformed, "gaps": stats.gaps,
+                "replayedBatches": stats.replayedBatches, "lostRanges": stats.lostRanges, "failedReplays": stats.failedReplays,
+                "blockSizeMismatches": stats.blockSizeMismatches, "rankMismatches": stats.rankMismatches,
+            ]
+        }
         return Self.json(body, status: up ? .ok : .serviceUnavailable)
     }
 
@@ -129,20 +136,23 @@ extension Gateway {
         await withTaskGroup(of: Void.self) { group in
             for spec in directory.specs {
                 group.addTask {
+                    // One address answers for all the engine's ranks.
                     do {
                         let (status, _) = try await exchange.call(spec.url + "/health")
                         guard status == 200 else {
-                            self.directory.recordFailure(
-                                spec.node, error: _JSONExchange.Failure(description: "health check answered \(status)"))
+                            let failure = _JSONExchange.Failure(description: "health check answered \(status)")
+                            for node in spec.nodes { self.directory.recordFailure(node, error: failure) }
                             return
                         }
-                        self.directory.recordSuccess(spec.node)
+                        for node in spec.nodes { self.directory.recordSuccess(node) }
                         if let (status, body) = try? await exchange.call(spec.url + "/v1/models"), status == 200 {
                             let (adapters, length) = Self.modelInfo(inModelList: body)
-                            self.directory.setModelInfo(adapters: adapters, maximumModelLength: length, of: spec.node)
+                            for node in spec.nodes {
+                                self.directory.setModelInfo(adapters: adapters, maximumModelLength: length, of: node)
+                            }
                         }
                     } catch {
-                        self.directory.recordFailure(spec.node, error: error)
+                        for node in spec.nodes { self.directory.recordFailure(node, error: error) }
                     }
                 }
             }

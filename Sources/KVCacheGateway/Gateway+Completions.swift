@@ -88,8 +88,10 @@ extension Gateway {
             if let session { sessions?.record(session, node: node) }
             var upstream = _UpstreamRequest(
                 target: target, deadline: deadline, wholeUpTo: fields.stream ? nil : Self.wholeAnswerLimit)
-            upstream.headers.reserveCapacity(2 + Self.forwardedRequestHeaders.count)
+            upstream.headers.reserveCapacity(3 + Self.forwardedRequestHeaders.count)
             upstream.headers.add(name: "content-type", value: "application/json")
+            let rank = directory.dataParallelRank(of: node)
+            if let rank { upstream.headers.add(name: "x-data-parallel-rank", value: String(rank)) }
             for (name, raw) in Self.forwardedRequestHeaders {
                 if let v = request.headers[name] { upstream.headers.add(name: raw, value: v) }
             }
@@ -113,6 +115,7 @@ extension Gateway {
                     answered = relay(response, body: stream, node: node, predicted: predicted, lease: lease)
                 }
                 if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
+                if let rank { answered.headers[Self.rankHeader] = String(rank) }
                 return answered
             } catch {
                 lease.attemptFailed()
@@ -135,6 +138,8 @@ extension Gateway {
     /// The routing headers' names, made once.
     static let nodeHeader = HTTPField.Name("x-kvcache-node")!
     static let predictedHeader = HTTPField.Name("x-kvcache-predicted-cached-tokens")!
+    /// Names the data-parallel rank a request went to, when its engine has several.
+    static let rankHeader = HTTPField.Name("x-kvcache-dp-rank")!
     /// Says what became of a request's session: `kept`, `moved` or `new`.
     static let sessionHeader = HTTPField.Name("x-kvcache-session")!
 

@@ -60,7 +60,7 @@ public final class Gateway: Sendable {
         try configuration.validate()
         self.configuration = configuration
         let c = configuration
-        let nodeCapacity = (c.engines.map(\.node).max() ?? 0) + 1
+        let nodeCapacity = c.engines.map(\.nodes.upperBound).max() ?? 1
         let hasher: PrefixHasher
         do { hasher = try PrefixHasher(blockSize: c.blockSize) } catch { throw GatewayError("--block-size \(c.blockSize): \(error)") }
         router = KVRouter(
@@ -104,9 +104,14 @@ public final class Gateway: Sendable {
         gate = AdmissionGate(limit: c.maximumConcurrency, queueLimit: c.maximumQueue, timeout: c.queueTimeout)
         audit = CacheAudit(prefix: c.metricsPrefix, window: c.auditWindow, logger: c.logger)
         metrics = _GatewayMetrics(prefix: c.metricsPrefix)
-        let endpoints = c.engines.compactMap { e -> EngineEventSubscriber.Endpoint? in
-            guard let events = e.events else { return nil }
-            return EngineEventSubscriber.Endpoint(address: events, replayAddress: e.replay, node: e.node)
+        // One endpoint per rank; a rank's batches must name it when the engine has several.
+        let endpoints = c.engines.flatMap { e -> [EngineEventSubscriber.Endpoint] in
+            e.nodes.enumerated().compactMap { rank, node in
+                guard let events = e.eventsAddress(rank: rank) else { return nil }
+                return EngineEventSubscriber.Endpoint(
+                    address: events, replayAddress: e.replayAddress(rank: rank), node: node,
+                    rank: e.dataParallelSize > 1 ? rank : nil)
+            }
         }
         var sub = EngineEventSubscriber.Configuration()
         sub.logger = c.logger

@@ -10,8 +10,15 @@ public struct GatewayConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// The port to listen on (0: any free port; the one chosen is logged and printed).
     public var port = 8_080
-    /// The engines.
+    /// The engines: all ``EngineRole/whole`` (each request goes to one of them), or
+    /// ``EngineRole/prefill`` and ``EngineRole/decode`` ones (each request is prefilled on a
+    /// prefill engine and decoded on a decode engine; see ``prefillThresholdTokens``).
     public var engines: [EngineSpec] = []
+    /// With prefill and decode engines: a request whose tokens not cached on the chosen decode
+    /// engine are fewer than this is prefilled there too, without a prefill engine (Dynamo's
+    /// conditional disaggregation: a remote prefill of a short suffix costs more than it
+    /// saves). Default 0: every request is prefilled remotely.
+    public var prefillThresholdTokens = 0
     /// Tokens per KV block, as the engines' (`--block-size` of vLLM; default 16).
     public var blockSize = 16
     /// The routing policy (default ``KVCache/ThresholdBalanced``: the longest cached prefix,
@@ -98,14 +105,36 @@ public struct GatewayConfiguration: Sendable {
     /// The defaults, with no engine.
     public init() {}
 
+    /// Whether requests are split between prefill and decode engines.
+    public var isDisaggregated: Bool { engines.contains { $0.role != .whole } }
+
     /// Checks the settings together.
     /// - Throws: ``GatewayError`` naming the first that is wrong.
     public func validate() throws(GatewayError) {
         guard !engines.isEmpty else { throw GatewayError("no engine: give at least one --engine URL") }
-        var seen: [NodeID: String] = [:]
+        var seen: [NodeID: EngineSpec] = [:]
         for e in engines {
-            if let other = seen[e.node] { throw GatewayError("--engine \(e.url) and \(other) are both node \(e.node)") }
-            seen[e.node] = e.url
+            for node in e.nodes {
+                if let other = seen[node] {
+                    throw GatewayError(
+                        "\(e.role.flag) \(e.url) and \(other.role.flag) \(other.url) are both node \(node) (give node= to tell them apart)")
+                }
+                seen[node] = e
+            }
+        }
+        if isDisaggregated {
+            if let whole = engines.first(where: { $0.role == .whole }) {
+                throw GatewayError("--engine \(whole.url): with --prefill and --decode engines, every engine is one or the other")
+            }
+            guard engines.contains(where: { $0.role == .prefill }) else {
+                throw GatewayError("--decode needs at least one --prefill engine")
+            }
+            guard engines.contains(where: { $0.role == .decode }) else {
+                throw GatewayError("--prefill needs at least one --decode engine")
+            }
+        }
+        guard (0...(1 << 24)).contains(prefillThresholdTokens) else {
+            throw GatewayError("--pd-threshold-tokens \(prefillThresholdTokens) is outside 0...16777216")
         }
         guard (1...4_096).contains(blockSize) else { throw GatewayError("--block-size \(blockSize) is outside 1...4096") }
         guard (0...65_535).contains(port) else { throw GatewayError("--port \(port) is outside 0...65535") }

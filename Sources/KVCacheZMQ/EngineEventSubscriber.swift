@@ -8,7 +8,7 @@ import Logging
 /// router, recovering lost batches from the engines' replay sockets.
 ///
 /// Events reach the sink in each node's order, numbered 0, 1, 2, … per node by the
-/// subscriber (several ranks of one node share the numbering). With
+/// subscriber (endpoints of one node share the numbering). With
 /// ``Configuration/blockSize`` set (a router's sink sets it to the router's), stored runs of
 /// another block size are dropped here with one error per endpoint naming both sizes, and
 /// counted in ``Statistics/blockSizeMismatches``.
@@ -45,45 +45,62 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         public var address: String
         /// The engine's replay ROUTER address, if any (gaps cannot be filled without it).
         public var replayAddress: String?
-        /// The node this endpoint's events belong to (several ranks may share one node).
+        /// The node this endpoint's events belong to.
         public var node: NodeID
         /// Connect or bind.
         public var mode: Mode
 
-        /// The endpoints of one engine with `dataParallelSize` ranks: vLLM offsets both the PUB
-        /// and the replay port by the rank, and every rank's events belong to `node`.
+        /// The data-parallel rank whose events this endpoint carries, if known: a batch that
+        /// names another rank is refused and counted (``Statistics/rankMismatches``), never
+        /// applied to this endpoint's node. A batch that names no rank is taken from a rank-0
+        /// endpoint only.
+        public var rank: Int?
+
+        /// The endpoints of one engine with `dataParallelSize` ranks, rank *r* as node
+        /// `firstNode + r`: vLLM's publisher of rank *r* binds the PUB and replay addresses
+        /// offset by *r* (see ``address(_:rank:)``).
         ///
         /// - Parameters:
-        ///   - address: Rank 0's PUB address, ending in `:port` (`tcp://10.0.0.5:5557`).
-        ///   - replayAddress: Rank 0's replay address, ending in `:port`, if any.
-        /// - Returns: One endpoint per rank, or `nil` when an address has no numeric port.
+        ///   - address: Rank 0's PUB address (`tcp://10.0.0.5:5557`).
+        ///   - replayAddress: Rank 0's replay address, if any.
+        /// - Returns: One endpoint per rank, or `nil` when a `tcp://` address has no numeric port.
         public static func ranks(
-            address: String, replayAddress: String? = nil, dataParallelSize: Int, node: NodeID,
+            address: String, replayAddress: String? = nil, dataParallelSize: Int, firstNode: NodeID,
             mode: Mode = .connect
         ) -> [Endpoint]? {
-            func offset(_ a: String, _ rank: Int) -> String? {
-                guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]) else { return nil }
-                return a[..<colon] + ":\(port + rank)"
-            }
             var out: [Endpoint] = []
             for rank in 0..<max(dataParallelSize, 1) {
-                guard let pub = offset(address, rank) else { return nil }
+                guard let pub = Self.address(address, rank: rank) else { return nil }
                 var replay: String?
                 if let replayAddress {
-                    guard let r = offset(replayAddress, rank) else { return nil }
+                    guard let r = Self.address(replayAddress, rank: rank) else { return nil }
                     replay = r
                 }
-                out.append(Endpoint(address: pub, replayAddress: replay, node: node, mode: mode))
+                out.append(Endpoint(address: pub, replayAddress: replay, node: firstNode + rank, mode: mode, rank: rank))
             }
             return out
         }
 
+        /// Where rank `rank` of an engine whose rank 0 uses `address` publishes, as vLLM's
+        /// `offset_endpoint_port` derives it: rank 0 as given; a `tcp://` port plus the rank;
+        /// any other address with `_dp<rank>` appended.
+        /// - Returns: `nil` for a `tcp://` address without a numeric port, or a port past 65535.
+        public static func address(_ address: String, rank: Int) -> String? {
+            guard rank != 0 else { return address }
+            guard address.hasPrefix("tcp://") else { return address + "_dp\(rank)" }
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+                port + rank <= 65_535
+            else { return nil }
+            return address[..<colon] + ":\(port + rank)"
+        }
+
         /// Creates an endpoint.
-        public init(address: String, replayAddress: String? = nil, node: NodeID, mode: Mode = .connect) {
+        public init(address: String, replayAddress: String? = nil, node: NodeID, mode: Mode = .connect, rank: Int? = nil) {
             self.address = address
             self.replayAddress = replayAddress
             self.node = node
             self.mode = mode
+            self.rank = rank
         }
     }
 
@@ -134,6 +151,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         public var initialReplays = 0
         /// Stored runs dropped because their block size was not ``Configuration/blockSize``.
         public var blockSizeMismatches = 0
+        /// Batches refused because they named another data-parallel rank than their
+        /// endpoint's (``Endpoint/rank``).
+        public var rankMismatches = 0
     }
 
     /// What receives the events.
@@ -241,6 +261,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         var socket: UnsafeMutableRawPointer
         var lastSequence: UInt64?
         var reportedMismatch = false
+        var reportedRank = false
     }
 
     private func update(_ body: (inout Statistics) -> Void) { lock.withLock { body(&_statistics) } }
@@ -321,6 +342,19 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         let node = stream.endpoint.node
         do {
             var batch = try decoder.decode(payload)
+            if let expected = stream.endpoint.rank, batch.dataParallelRank != expected,
+                batch.dataParallelRank != nil || expected != 0
+            {
+                update { $0.rankMismatches += 1 }
+                if !stream.reportedRank {
+                    stream.reportedRank = true
+                    let named = batch.dataParallelRank.map { "rank \($0)" } ?? "no rank"
+                    configuration.logger.error(
+                        "\(source) is rank \(expected)'s endpoint (node \(node)) but a batch names \(named); such batches are refused"
+                    )
+                }
+                return
+            }
             if let expected = configuration.blockSize {
                 let before = batch.events.count
                 var seen: Int?

@@ -28,9 +28,17 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "kvcache-gateway",
         abstract: "A KV-cache-aware OpenAI-compatible router: each request goes to the engine whose KV cache holds most of its prompt.",
         discussion: """
-            Each --engine is URL[,events=ADDR][,replay=ADDR][,node=N]: the engine's HTTP base URL, its \
-            vLLM KV-event PUB address, its replay ROUTER address, and the router's id for it (default: \
-            its position). An engine without events= is tracked in approximate mode.
+            Each --engine is URL[,events=ADDR][,replay=ADDR][,node=N][,dp=N]: the engine's HTTP base \
+            URL, its vLLM KV-event PUB address, its replay ROUTER address, the router's id for it \
+            (default: the next free one), and its data-parallel ranks (vLLM's --data-parallel-size; \
+            each rank is a node, ids node...node+N-1). An engine without events= is tracked in \
+            approximate mode.
+
+            Prefill/decode disaggregation: give --prefill and --decode engines (same form) instead \
+            of --engine. Each request is prefilled on a prefill engine chosen by its KV cache, then \
+            decoded on a decode engine chosen by load and its own cache (vLLM's kv_transfer_params \
+            protocol); with --pd-threshold-tokens N, a request with fewer than N tokens not cached on \
+            the decode engine is prefilled there instead.
 
             Serves POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health and \
             GET /metrics. SIGTERM or SIGINT: stop accepting, let requests in flight finish within \
@@ -43,8 +51,14 @@ struct GatewayCommand: AsyncParsableCommand {
     var port = 8_080
     @Option(help: ArgumentHelp("Seconds requests in flight may take to finish after SIGTERM.", valueName: "seconds"))
     var shutdownGrace: Double = 30
-    @Option(name: .customLong("engine"), help: "An engine: URL[,events=ADDR][,replay=ADDR][,node=N] (repeat for each).")
+    @Option(name: .customLong("engine"), help: "An engine: URL[,events=ADDR][,replay=ADDR][,node=N][,dp=N] (repeat for each).")
     var engines: [String] = []
+    @Option(name: .customLong("prefill"), help: "A prefill engine, in --engine's form (repeat for each; needs --decode).")
+    var prefillEngines: [String] = []
+    @Option(name: .customLong("decode"), help: "A decode engine, in --engine's form (repeat for each; needs --prefill).")
+    var decodeEngines: [String] = []
+    @Option(help: "With --prefill/--decode: fewer tokens than this not cached on the decode engine are prefilled there (0: never).")
+    var pdThresholdTokens = 0
     @Option(help: "Tokens per KV block, as the engines' --block-size.")
     var blockSize = 16
     @Option(help: "Routing policy: \(SelectorPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -129,7 +143,10 @@ struct GatewayCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard !engines.isEmpty else { throw ValidationError("give at least one --engine URL") }
+        guard !engines.isEmpty || !prefillEngines.isEmpty || !decodeEngines.isEmpty else {
+            throw ValidationError("give at least one --engine URL (or --prefill and --decode engines)")
+        }
+        try check(pdThresholdTokens, "--pd-threshold-tokens", 0...(1 << 24))
         try check(port, "--port", 0...65_535)
         try check(blockSize, "--block-size", 1...4_096)
         guard SelectorPolicy(name: selector) != nil else {
@@ -183,9 +200,17 @@ struct GatewayCommand: AsyncParsableCommand {
         var c = GatewayConfiguration()
         c.host = host
         c.port = port
-        c.engines = try engines.enumerated().map { i, text in
-            do { return try EngineSpec(parsing: text, defaultNode: i) } catch { throw ValidationError("\(error)") }
+        // An engine without node= takes the node after the previous engine's last.
+        var nextNode = 0
+        for (role, texts) in [(EngineRole.whole, engines), (.prefill, prefillEngines), (.decode, decodeEngines)] {
+            for text in texts {
+                let spec: EngineSpec
+                do { spec = try EngineSpec(parsing: text, defaultNode: nextNode, role: role) } catch { throw ValidationError("\(error)") }
+                c.engines.append(spec)
+                nextNode = spec.nodes.upperBound
+            }
         }
+        c.prefillThresholdTokens = pdThresholdTokens
         c.blockSize = blockSize
         c.selector = policyName.makeSelector(policy.selectorConfiguration(seed: seed))
         c.prefillModel = policy.prefillModel

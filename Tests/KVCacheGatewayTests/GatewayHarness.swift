@@ -118,14 +118,18 @@ final class EngineDouble: Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    /// The `--engine` argument for this engine as node `node`.
-    func spec(node: Int) -> String {
+    /// The `--engine` argument for this engine as node `node` (rank 0's, with `dp`).
+    func spec(node: Int?, dp: Int? = nil) -> String {
         var parts = [url]
         if let events { parts.append("events=\(events)") }
         if let replay { parts.append("replay=\(replay)") }
-        parts.append("node=\(node)")
+        if let node { parts.append("node=\(node)") }
+        if let dp { parts.append("dp=\(dp)") }
         return parts.joined(separator: ",")
     }
+
+    /// `GET /debug/stats`: what the double counted.
+    func stats() async throws -> [String: Any] { try await Loopback.get(url + "/debug/stats").json }
 }
 
 /// A `kvcache-gateway` process in front of engine doubles.
@@ -133,14 +137,18 @@ final class GatewayProcess: Sendable {
     let child: ChildProcess
     let port: Int
 
-    init(engines: [EngineDouble], _ arguments: [String] = []) async throws {
+    convenience init(engines: [EngineDouble], _ arguments: [String] = []) async throws {
+        try await self.init(arguments: engines.enumerated().flatMap { ["--engine", $1.spec(node: $0)] } + arguments)
+    }
+
+    /// A gateway given exactly `arguments` besides its port and health interval.
+    init(arguments: [String]) async throws {
         let products = Bundle.main.bundleURL.deletingLastPathComponent()
         var binary = products.appendingPathComponent("kvcache-gateway")
         if !FileManager.default.fileExists(atPath: binary.path) {
             binary = packageRoot.appendingPathComponent(".build/debug/kvcache-gateway")
         }
-        let engineArguments = engines.enumerated().flatMap { ["--engine", $1.spec(node: $0)] }
-        child = try ChildProcess(binary.path, ["--port", "0", "--health-interval", "0.2"] + engineArguments + arguments)
+        child = try ChildProcess(binary.path, ["--port", "0", "--health-interval", "0.2"] + arguments)
         let line = try await child.line(containing: "listening on")
         guard let port = Int(line.split(separator: ":").last ?? "") else { throw HarnessError("no port in '\(line)'") }
         self.port = port

@@ -21,12 +21,25 @@ struct GatewayPartsTests {
         #expect(s.publishesEvents)
         #expect(try EngineSpec(parsing: s.description, defaultNode: 9) == s)
         let plain = try EngineSpec(parsing: "https://engine", defaultNode: 4)
-        #expect(plain.node == 4 && !plain.publishesEvents)
+        #expect(plain.node == 4 && !plain.publishesEvents && plain.nodes == 4..<5)
+        // dp=N: N nodes, each rank's events on the ports plus its rank (vLLM's offsets).
+        let dp = try EngineSpec(
+            parsing: "http://e:8000,events=tcp://e:5557,replay=tcp://e:5567,node=2,dp=4", defaultNode: 0, role: .prefill)
+        #expect(dp.nodes == 2..<6 && dp.rank(of: 5) == 3 && dp.rank(of: 6) == nil && dp.role == .prefill)
+        #expect(dp.eventsAddress(rank: 3) == "tcp://e:5560" && dp.replayAddress(rank: 3) == "tcp://e:5570")
+        #expect(try EngineSpec(parsing: dp.description, defaultNode: 0, role: .prefill) == dp)
+        let ipc = try EngineSpec(parsing: "http://e:8000,events=ipc:///tmp/kv,dp=2", defaultNode: 0)
+        #expect(ipc.eventsAddress(rank: 1) == "ipc:///tmp/kv_dp1")
+        do { _ = try EngineSpec(parsing: "http://a:1,dp=x", defaultNode: 0, role: .decode) } catch {
+            #expect("\(error)".hasPrefix("--decode http://a:1: dp='x'"), "\(error)")
+        }
         for (text, message) in [
             ("", "the URL is missing"), ("engine:8000", "not an http"), ("http://a:1,events=udp://x", "not a ZeroMQ address"),
             ("http://a:1,node=x", "not a whole number"), ("http://a:1,node=4096", "outside 0...4095"),
             ("http://a:1,color=red", "unknown key 'color'"), ("http://a:1,node=1,node=2", "given twice"),
             ("http://a:1,replay=tcp://a:2", "replay= needs events="), ("http://a:1?x=1", "no query"), ("http://a:1,nodes", "KEY=VALUE"),
+            ("http://a:1,dp=0", "dp=0 is outside 1...1024"), ("http://a:1,node=4094,dp=4", "its ranks are nodes 4094...4097"),
+            ("http://a:1,events=tcp://a:65534,dp=4", "must stay within 65535"), ("http://a:1,events=tcp://a,dp=2", "needs a port"),
         ] {
             #expect(throws: GatewayError.self, "\(text)") { try EngineSpec(parsing: text, defaultNode: 0) }
             do { _ = try EngineSpec(parsing: text, defaultNode: 0) } catch { #expect("\(error)".contains(message), "\(text): \(error)") }
@@ -301,6 +314,19 @@ struct GatewayPartsTests {
         #expect(throws: GatewayError.self) { try c.validate() }
         c.engines[1].node = 1
         try c.validate()
+        // Ranks are nodes: an engine with dp=2 at node 0 holds node 1 too.
+        c.engines[0].dataParallelSize = 2
+        #expect(throws: GatewayError.self) { try c.validate() }
+        c.engines[1].node = 2
+        try c.validate()
+        // Prefill and decode engines come together, and without whole ones.
+        c.engines[0].role = .prefill
+        #expect(throws: GatewayError.self) { try c.validate() }
+        c.engines[1].role = .decode
+        try c.validate()
+        #expect(c.isDisaggregated)
+        c.engines.append(try EngineSpec(url: "http://c:1", node: 3))
+        #expect(throws: GatewayError.self) { try c.validate() }
     }
 }
 

@@ -26,11 +26,28 @@ conversation the template refuses is a 400, as in vLLM. Output is deterministic:
 request body always gets the same bytes (id and `created` derive from the body), so a response
 through the gateway can be compared byte for byte with one straight from the engine.
 
-Prints one JSON line when ready: {"ready": true, "port": P, "events": ADDR, "replay": ADDR}.
+Data parallel (--dp N): N ranks behind the one HTTP address, each with its own pool, GPU lock
+and event stream; rank r publishes on the PUB and replay ports plus r, naming its rank in every
+batch, as vLLM does. A request with `X-data-parallel-rank: r` runs on rank r, any other on the
+ranks in turn; the answer's `x-double-rank` header names the rank.
+
+Disaggregated (--role prefill|decode), vLLM's NixlConnector protocol: a prefill engine takes
+requests whose `kv_transfer_params` say `do_remote_decode: true` (non-streamed, one output
+token) and answers with `kv_transfer_params` naming its blocks; a decode engine given those
+params takes the prompt's blocks as transferred (no prefill time) and decodes. A decode engine
+given no params prefills itself. Whatever breaks the protocol (a whole request on a prefill
+engine, a prefill-only request on a decode engine, a prefill request that streams or asks for
+more than one token) is counted in `GET /debug/stats`, which also lists the SHA-256 of every
+answer body sent. `POST /debug/misranked` publishes one batch on rank 0's stream that names
+another rank.
+
+Prints one JSON line when ready: {"ready": true, "port": P, "events": ADDR, "replay": ADDR}
+(rank 0's addresses).
 
   python3 engine_double.py [--port 0] [--model double] [--adapters a,b] [--capacity-blocks 4096]
+                           [--dp 1] [--role both|prefill|decode]
 """
-import argparse, collections, hashlib, json, os, sys, threading, time
+import argparse, collections, hashlib, itertools, json, os, random, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "KVCacheZMQTests"))
@@ -50,6 +67,8 @@ ap.add_argument("--max-model-len", type=int, default=1 << 20)
 ap.add_argument("--no-events", action="store_true", help="publish no KV events")
 ap.add_argument("--no-tokenize", action="store_true", help="answer POST /tokenize with 404, as an engine without it")
 ap.add_argument("--model-dir", default="", help="tokenize with this model directory's tokenizer and chat template")
+ap.add_argument("--dp", type=int, default=1, help="data-parallel ranks, each with its own pool and event stream")
+ap.add_argument("--role", choices=["both", "prefill", "decode"], default="both")
 args = ap.parse_args()
 BS = args.block_size
 ADAPTERS = [a for a in args.adapters.split(",") if a]
@@ -59,20 +78,16 @@ CREATED = 1_700_000_000
 class Pool:
     """An LRU pool of blocks keyed by their vLLM hash; publishes every change."""
 
-    def __init__(self, capacity):
+    def __init__(self, capacity, rank=0, ctx=None, pub=None, replay=None):
         self.capacity = capacity
+        self.rank = rank
         self.blocks = collections.OrderedDict()   # digest -> None, least recent first
         self.lock = threading.Lock()
-        self.ctx = zmq.Context()
         self.enc = msgspec.msgpack.Encoder()
         self.seq = 0
         self.buffer = collections.deque(maxlen=50_000)
-        self.pub = self.replay = None
-        if not args.no_events:
-            self.pub = self.ctx.socket(zmq.PUB)
-            self.pub_port = self.pub.bind_to_random_port("tcp://127.0.0.1")
-            self.replay = self.ctx.socket(zmq.ROUTER)
-            self.replay_port = self.replay.bind_to_random_port("tcp://127.0.0.1")
+        self.pub, self.replay = pub, replay
+        if replay is not None:
             threading.Thread(target=self.serve_replays, daemon=True).start()
 
     def chain(self, tokens, adapter):
@@ -122,10 +137,11 @@ class Pool:
                 self.publish(events)
         return hit * BS
 
-    def publish(self, events):
+    def publish(self, events, rank=None):
         if self.pub is None:
             return
-        payload = self.enc.encode(KVEventBatch(ts=time.time(), events=events, data_parallel_rank=0))
+        rank = self.rank if rank is None else rank
+        payload = self.enc.encode(KVEventBatch(ts=time.time(), events=events, data_parallel_rank=rank))
         s = self.seq
         self.seq += 1
         self.buffer.append((s, payload))
@@ -144,8 +160,48 @@ class Pool:
             self.replay.send_multipart([frames[0], b"", b"", b"\xff" * 8, b""])
 
 
-pool = Pool(args.capacity_blocks)
-gpu = threading.Lock()
+def bind_ranks(ctx, n):
+    """PUB and replay ROUTER sockets for n ranks on consecutive ports (rank r: base + r)."""
+    while True:
+        pub_base = random.randint(20_000, 60_000 - 2 * n)
+        replay_base = pub_base + n
+        sockets = []
+        try:
+            for r in range(n):
+                p = ctx.socket(zmq.PUB)
+                sockets.append(p)
+                p.bind(f"tcp://127.0.0.1:{pub_base + r}")
+            for r in range(n):
+                q = ctx.socket(zmq.ROUTER)
+                sockets.append(q)
+                q.bind(f"tcp://127.0.0.1:{replay_base + r}")
+            return pub_base, replay_base, sockets[:n], sockets[n:]
+        except zmq.ZMQError:
+            for sock in sockets:
+                sock.close(linger=0)
+
+
+ctx = zmq.Context()
+if args.no_events:
+    pools = [Pool(args.capacity_blocks, r) for r in range(args.dp)]
+else:
+    PUB_BASE, REPLAY_BASE, pubs, replays = bind_ranks(ctx, args.dp)
+    pools = [Pool(args.capacity_blocks, r, ctx, pubs[r], replays[r]) for r in range(args.dp)]
+gpus = [threading.Lock() for _ in range(args.dp)]
+turn = itertools.count()
+stats_lock = threading.Lock()
+STATS = {"requests": 0, "ranks": [0] * args.dp, "remote_prefill": 0, "local_prefill": 0, "prefill_only": 0,
+         "violations": [], "answers": []}
+
+
+def count(key, value=1):
+    with stats_lock:
+        STATS[key] += value
+
+
+def violation(why):
+    with stats_lock:
+        STATS["violations"].append(why)
 MODEL = None
 if args.model_dir:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -238,13 +294,20 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    rank = None
+
     def send_json(self, status, obj):
         data = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
+        if self.rank is not None:
+            self.send_header("x-double-rank", str(self.rank))
         self.end_headers()
         self.wfile.write(data)
+        if self.path in ("/v1/completions", "/v1/chat/completions"):
+            with stats_lock:
+                STATS["answers"].append(hashlib.sha256(data).hexdigest())
 
     def do_GET(self):
         if self.path == "/health":
@@ -260,12 +323,16 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/get_server_info":
             self.send_json(200, {"model_path": args.model, "tokenizer_path": args.model, "page_size": BS,
                                  "max_total_num_tokens": args.capacity_blocks * BS, "version": "double"})
+        elif self.path == "/debug/stats":
+            with stats_lock:
+                self.send_json(200, STATS)
         elif self.path == "/get_model_info":
             self.send_json(200, {"model_path": args.model, "tokenizer_path": args.model, "is_generation": True})
         else:
             self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found", "code": 404}})
 
     def do_POST(self):
+        self.rank = None
         raw = self.rfile.read(int(self.headers.get("content-length", "0")))
         try:
             body = json.loads(raw)
@@ -278,6 +345,12 @@ class Handler(BaseHTTPRequestHandler):
             except BadRequest as e:
                 return self.send_json(400, {"error": {"message": str(e), "type": "BadRequestError", "code": 400}})
             return self.send_json(200, {"count": len(tokens), "max_model_len": args.max_model_len, "tokens": tokens})
+        if self.path == "/debug/misranked":
+            wrong = (pools[0].rank + 1) % max(2, args.dp)
+            with pools[0].lock:
+                pools[0].publish([BlockStored(block_hashes=[12345], parent_block_hash=None, token_ids=list(range(BS)),
+                                              block_size=BS, lora_id=None, medium="GPU", lora_name=None)], rank=wrong)
+            return self.send_json(200, {"published_rank": wrong})
         if self.path not in ("/v1/completions", "/v1/chat/completions"):
             return self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found", "code": 404}})
         chat = self.path == "/v1/chat/completions"
@@ -289,11 +362,40 @@ class Handler(BaseHTTPRequestHandler):
         except BadRequest as e:
             return self.send_json(400, {"error": {"message": str(e), "type": "BadRequestError", "code": 400}})
         adapter = model if model in ADAPTERS else None
-        with gpu:
+        header = self.headers.get("x-data-parallel-rank")
+        rank = int(header) if header is not None else next(turn) % args.dp
+        if not 0 <= rank < args.dp:
+            return self.send_json(400, {"error": {"message": f"no rank {rank}", "type": "BadRequestError", "code": 400}})
+        params = body.get("kv_transfer_params")
+        prefill_only = isinstance(params, dict) and params.get("do_remote_decode") is True
+        remote = isinstance(params, dict) and params.get("do_remote_prefill") is True
+        count("requests")
+        with stats_lock:
+            STATS["ranks"][rank] += 1
+        if args.role == "prefill":
+            if not prefill_only:
+                violation("a prefill engine received a whole request")
+            elif body.get("stream") or int(body.get("max_tokens") or 0) != 1 or "stream_options" in body \
+                    or "min_tokens" in body or body.get("max_completion_tokens", 1) != 1:
+                violation("a prefill request that streams, or asks for more than one token")
+        elif args.role == "decode":
+            if prefill_only:
+                violation("a decode engine received a prefill-only request")
+            elif remote and not (isinstance(params.get("remote_block_ids"), list) and params.get("remote_engine_id")):
+                violation("a decode request whose kv_transfer_params name no blocks")
+        count("prefill_only" if prefill_only else "remote_prefill" if remote else "local_prefill")
+        pool = pools[rank]
+        with gpus[rank]:
             cached = pool.admit(tokens, adapter)
-            time.sleep(args.prefill_base_ms / 1e3 + (len(tokens) - cached) * args.prefill_us_per_token / 1e6)
+            if not remote:
+                time.sleep(args.prefill_base_ms / 1e3 + (len(tokens) - cached) * args.prefill_us_per_token / 1e6)
+        self.rank = rank
         n = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
-        digest = hashlib.sha256(raw).digest()
+        # Output derives from the request less its transfer parameters: the same request, however
+        # it was prefilled, gets the same words.
+        canonical = dict(body)
+        canonical.pop("kv_transfer_params", None)
+        digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).digest()
         rid = ("chatcmpl-" if chat else "cmpl-") + digest[:12].hex()
         words = output_words(digest, n)
         usage = {"prompt_tokens": len(tokens), "total_tokens": len(tokens) + n, "completion_tokens": n,
@@ -305,13 +407,20 @@ class Handler(BaseHTTPRequestHandler):
             text = "".join(words)
             choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": "length"}
                       if chat else {"index": 0, "text": text, "logprobs": None, "finish_reason": "length"})
-            return self.send_json(200, {"id": rid, "object": obj, "created": CREATED, "model": model, "choices": [choice],
-                                        "usage": usage})
+            answer = {"id": rid, "object": obj, "created": CREATED, "model": model, "choices": [choice], "usage": usage}
+            if prefill_only:
+                answer["kv_transfer_params"] = {
+                    "do_remote_prefill": True, "do_remote_decode": False, "remote_engine_id": f"double-{self.server.server_address[1]}",
+                    "remote_block_ids": list(range(len(tokens) // BS)), "remote_host": "127.0.0.1",
+                    "remote_port": self.server.server_address[1], "tp_size": 1}
+            return self.send_json(200, answer)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-double-rank", str(self.rank))
         self.end_headers()
         self.wfile.flush()
+        self.sent = hashlib.sha256()
         chunk_obj = "chat.completion.chunk" if chat else "text_completion"
         try:
             for i, w in enumerate(words):
@@ -327,6 +436,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.chunk({"id": rid, "object": chunk_obj, "created": CREATED, "model": model, "choices": [], "usage": usage})
             self.write_chunk(b"data: [DONE]\n\n")
             self.write_chunk(b"")
+            with stats_lock:
+                STATS["answers"].append(self.sent.hexdigest())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -334,6 +445,7 @@ class Handler(BaseHTTPRequestHandler):
         self.write_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
 
     def write_chunk(self, data):
+        self.sent.update(data)
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
@@ -345,9 +457,9 @@ class Server(ThreadingHTTPServer):
 
 server = Server(("127.0.0.1", args.port), Handler)
 ready = {"ready": True, "port": server.server_address[1]}
-if pool.pub is not None:
-    ready["events"] = f"tcp://127.0.0.1:{pool.pub_port}"
-    ready["replay"] = f"tcp://127.0.0.1:{pool.replay_port}"
+if not args.no_events:
+    ready["events"] = f"tcp://127.0.0.1:{PUB_BASE}"
+    ready["replay"] = f"tcp://127.0.0.1:{REPLAY_BASE}"
 print(json.dumps(ready), flush=True)
 try:
     server.serve_forever()

@@ -131,11 +131,14 @@ struct SubscriberIntegrationTests {
         let e = try #require(
             EngineEventSubscriber.Endpoint.ranks(
                 address: "tcp://10.0.0.5:5557", replayAddress: "tcp://10.0.0.5:5567",
-                dataParallelSize: 2, node: 3))
+                dataParallelSize: 2, firstNode: 3))
         #expect(e.map(\.address) == ["tcp://10.0.0.5:5557", "tcp://10.0.0.5:5558"])
         #expect(e.map(\.replayAddress) == ["tcp://10.0.0.5:5567", "tcp://10.0.0.5:5568"])
-        #expect(e.allSatisfy { $0.node == 3 })
-        #expect(EngineEventSubscriber.Endpoint.ranks(address: "ipc:///tmp/kv", dataParallelSize: 2, node: 0) == nil)
+        #expect(e.map(\.node) == [3, 4] && e.map(\.rank) == [0, 1])
+        let ipc = try #require(EngineEventSubscriber.Endpoint.ranks(address: "ipc:///tmp/kv", dataParallelSize: 3, firstNode: 0))
+        #expect(ipc.map(\.address) == ["ipc:///tmp/kv", "ipc:///tmp/kv_dp1", "ipc:///tmp/kv_dp2"])
+        #expect(EngineEventSubscriber.Endpoint.ranks(address: "tcp://host", dataParallelSize: 2, firstNode: 0) == nil)
+        #expect(EngineEventSubscriber.Endpoint.ranks(address: "tcp://h:65535", dataParallelSize: 2, firstNode: 0) == nil)
     }
 
     @Test("stop() returns promptly with no traffic; a bad address is a clear error")
