@@ -59,68 +59,104 @@ extension Gateway {
     ) async throws -> Response {
         let adapter = fields.model.flatMap { directory.isAdapter($0) ? $0 : nil }
         let deadline = NIODeadline.now() + TimeAmount(configuration.requestTimeout)
-        var excluded: [NodeID] = []
-        var lastFailure = "no engine is in rotation"
+        if configuration.isDisaggregated {
+            return try await disaggregate(
+                request, body: body, endpoint: endpoint, fields: fields, tokens: tokens, adapter: adapter, lease: lease,
+                deadline: deadline)
+        }
         let session = sessionName(of: request)
         var affinity: _SessionOutcome?
-        for _ in 0..<configuration.maximumAttempts {
-            func route(excluding excluded: [NodeID]) -> KVRouter.Routed {
-                router.route(
-                    tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
-                    excluding: excluded)
-            }
-            var routed: KVRouter.Routed
-            if let session, excluded.isEmpty {
-                (routed, affinity) = placeSession(session, route: route)
-            } else {
-                routed = route(excluding: excluded)
-                if session != nil { affinity = .moved }
-            }
-            guard let node = routed.node, let target = directory.target(of: node, endpoint: endpoint) else {
-                if excluded.isEmpty { lastFailure = "no engine can take the request: \(routed.decision.reason)" }
-                break
-            }
-            // An engine always computes a prompt's last token (vLLM matches at most
-            // `tokens - 1` tokens, in whole blocks), so a fully cached prompt reports one block less.
-            let predicted = min(routed.overlapBlocks, max(0, tokens.count - 1) / router.blockSize) * router.blockSize
-            router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
-            lease.dispatched(to: node, predicted: predicted)
-            if let session { sessions?.record(session, node: node) }
-            var upstream = _UpstreamRequest(
-                target: target, deadline: deadline, wholeUpTo: fields.stream ? nil : Self.wholeAnswerLimit)
-            upstream.headers.reserveCapacity(3 + Self.forwardedRequestHeaders.count)
-            upstream.headers.add(name: "content-type", value: "application/json")
-            let rank = directory.dataParallelRank(of: node)
-            if let rank { upstream.headers.add(name: "x-data-parallel-rank", value: String(rank)) }
-            for (name, raw) in Self.forwardedRequestHeaders {
-                if let v = request.headers[name] { upstream.headers.add(name: raw, value: v) }
-            }
-            upstream.body = body
+        var answered = try await deliver(
+            request, body: body, endpoint: endpoint, stream: fields.stream, lease: lease, deadline: deadline,
+            choose: { excluded in
+                func route(excluding excluded: [NodeID]) -> KVRouter.Routed {
+                    router.route(
+                        tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
+                        excluding: excluded)
+                }
+                var routed: KVRouter.Routed
+                if let session, excluded.isEmpty {
+                    (routed, affinity) = placeSession(session, route: route)
+                } else {
+                    routed = route(excluding: excluded)
+                    if session != nil { affinity = .moved }
+                }
+                return routed
+            },
+            start: { routed, node in
+                router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
+                if let session { sessions?.record(session, node: node) }
+                return predictedTokens(routed, promptTokens: tokens.count)
+            },
+            succeeded: { if let affinity { metrics.session(affinity) } })
+        if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
+        return answered
+    }
+
+    /// The cached tokens a request's engine should report for `routed`'s overlap. An engine
+    /// always computes a prompt's last token (vLLM matches at most `tokens - 1` tokens, in
+    /// whole blocks), so a fully cached prompt reports one block less.
+    func predictedTokens(_ routed: KVRouter.Routed, promptTokens: Int) -> Int {
+        min(routed.overlapBlocks, max(0, promptTokens - 1) / router.blockSize) * router.blockSize
+    }
+
+    /// Sends a request to the engine `choose` picks, and to another when that one fails
+    /// before any byte reached the client (see ``attempting(_:endpoint:deadline:choose:attempt:)``).
+    ///
+    /// - Parameters:
+    ///   - choose: Routes the request, given the nodes that failed it so far.
+    ///   - start: Records the request's load on the chosen node; returns the cached tokens
+    ///     predicted there, which the engine's answer is checked against (`nil`: not checked).
+    ///   - succeeded: Called once an engine answered.
+    /// - Returns: The client's response: the engine's, with the routing headers.
+    /// - Throws: ``RequestError`` (502) when no engine answered.
+    func deliver(
+        _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, stream: Bool, lease: _RequestLease, deadline: NIODeadline,
+        choose: (_ excluded: [NodeID]) -> KVRouter.Routed, start: (KVRouter.Routed, NodeID) -> Int?,
+        succeeded: () -> Void = {}
+    ) async throws -> Response {
+        try await attempting("engine", endpoint: endpoint, deadline: deadline, choose: choose) { routed, node, target, retryable in
+            let audited = start(routed, node)
+            let predicted = audited ?? predictedTokens(routed, promptTokens: routed.inputTokens)
+            lease.dispatched(to: node, predicted: audited)
             do {
-                let response = try await client.execute(upstream)
-                let code = Int(response.status.code)
-                if [502, 503, 504].contains(code), excluded.count + 1 < configuration.maximumAttempts {
-                    _ = try? await response.collect(upTo: 1 << 20)
-                    throw _JSONExchange.Failure(description: "answered \(code)")
-                }
-                directory.recordSuccess(node)
-                if let affinity { metrics.session(affinity) }
-                var answered: Response
-                switch response.body {
-                case .whole(let whole):
-                    // A whole answer is read before the client sees a byte of it, so its
-                    // failure still counts as the engine's and the request may go elsewhere.
-                    answered = answer(response, body: whole, node: node, predicted: predicted, lease: lease)
-                case .stream(let stream):
-                    answered = relay(response, body: stream, node: node, predicted: predicted, lease: lease)
-                }
-                if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
-                if let rank { answered.headers[Self.rankHeader] = String(rank) }
-                return answered
+                let response = try await send(
+                    request, body: body, to: node, target: target, stream: stream, deadline: deadline, retryable: retryable)
+                succeeded()
+                return respond(response, node: node, predicted: predicted, lease: lease)
             } catch {
                 lease.attemptFailed()
+                throw error
+            }
+        }
+    }
+
+    /// Runs `attempt` on the node `choose` routes to, and again on another when it fails
+    /// (each failure counted and told to the node's circuit breaker), at most
+    /// ``GatewayConfiguration/maximumAttempts`` times and while the deadline allows.
+    ///
+    /// - Parameters:
+    ///   - role: What the engines are, for messages (`engine`, `prefill engine`).
+    ///   - choose: Routes the request, given the nodes that failed it so far.
+    ///   - attempt: One try on `node`; `retryable` says whether another may follow.
+    /// - Throws: ``RequestError`` (502) when no attempt succeeded.
+    func attempting<Result>(
+        _ role: String, endpoint: OpenAIEndpoint, deadline: NIODeadline, choose: (_ excluded: [NodeID]) -> KVRouter.Routed,
+        attempt: (_ routed: KVRouter.Routed, _ node: NodeID, _ target: _UpstreamTarget, _ retryable: Bool) async throws -> Result
+    ) async throws -> Result {
+        var excluded: [NodeID] = []
+        var lastFailure = "no \(role) is in rotation"
+        for _ in 0..<configuration.maximumAttempts {
+            let routed = choose(excluded)
+            guard let node = routed.node, let target = directory.target(of: node, endpoint: endpoint) else {
+                if excluded.isEmpty { lastFailure = "no \(role) can take the request: \(routed.decision.reason)" }
+                break
+            }
+            do {
+                return try await attempt(routed, node, target, excluded.count + 1 < configuration.maximumAttempts)
+            } catch {
+                lastFailure = "\(role) \(node) (\(target.origin)): \(error)"
                 metrics.upstreamFailure(node: node)
-                lastFailure = "engine \(node) (\(target.origin)): \(error)"
                 directory.recordFailure(node, error: error)
                 excluded.append(node)
                 guard NIODeadline.now() < deadline else { break }
@@ -128,7 +164,49 @@ extension Gateway {
                 configuration.logger.info("retrying on another engine", metadata: ["failed": "\(lastFailure)"])
             }
         }
-        throw RequestError(status: .badGateway, message: "no engine answered: \(lastFailure)", type: "upstream_error")
+        throw RequestError(status: .badGateway, message: "no \(role) answered: \(lastFailure)", type: "upstream_error")
+    }
+
+    /// Sends `body` to `node`'s `target` with the client's forwarded headers (and the node's
+    /// data-parallel rank). A 502, 503 or 504 while another attempt remains is the engine's
+    /// failure (its body read and dropped); any other answer is the engine's answer, and a
+    /// success of the node.
+    func send(
+        _ request: Request, body: ByteBuffer, to node: NodeID, target: _UpstreamTarget, stream: Bool, deadline: NIODeadline,
+        retryable: Bool
+    ) async throws -> _UpstreamResponse {
+        var upstream = _UpstreamRequest(target: target, deadline: deadline, wholeUpTo: stream ? nil : Self.wholeAnswerLimit)
+        upstream.headers.reserveCapacity(3 + Self.forwardedRequestHeaders.count)
+        upstream.headers.add(name: "content-type", value: "application/json")
+        if let rank = directory.dataParallelRank(of: node) { upstream.headers.add(name: "x-data-parallel-rank", value: String(rank)) }
+        for (name, raw) in Self.forwardedRequestHeaders {
+            if let v = request.headers[name] { upstream.headers.add(name: raw, value: v) }
+        }
+        upstream.body = body
+        let response = try await client.execute(upstream)
+        let code = Int(response.status.code)
+        if [502, 503, 504].contains(code), retryable {
+            _ = try? await response.collect(upTo: 1 << 20)
+            throw _JSONExchange.Failure(description: "answered \(code)")
+        }
+        directory.recordSuccess(node)
+        return response
+    }
+
+    /// The client's response from `node`'s: a whole answer at once, any other relayed as it
+    /// arrives; the routing headers added.
+    func respond(_ response: _UpstreamResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+        var answered: Response
+        switch response.body {
+        case .whole(let whole):
+            // A whole answer is read before the client sees a byte of it, so its
+            // failure still counts as the engine's and the request may go elsewhere.
+            answered = answer(response, body: whole, node: node, predicted: predicted, lease: lease)
+        case .stream(let stream):
+            answered = relay(response, body: stream, node: node, predicted: predicted, lease: lease)
+        }
+        if let rank = directory.dataParallelRank(of: node) { answered.headers[Self.rankHeader] = String(rank) }
+        return answered
     }
 
     /// Largest answer to a non-streamed request that is read whole and sent on in one write;

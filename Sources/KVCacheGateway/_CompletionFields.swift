@@ -20,53 +20,23 @@ struct _CompletionFields {
     static let maximumDepth = 512
 
     init(_ body: UnsafeRawBufferPointer) throws(RequestError) {
-        var r = _Reader(bytes: body)
-        r.space()
-        guard r.peek == UInt8(ascii: "{") else {
-            // Valid JSON of another kind, or not JSON at all: each its own answer.
-            try r.skipValue()
-            r.space()
-            guard r.i == body.count else { throw r.syntax("unexpected text after the value") }
-            throw RequestError.invalid("the request body is not a JSON object")
-        }
-        r.i += 1
-        r.space()
-        if r.peek == UInt8(ascii: "}") {
-            r.i += 1
-        } else {
-            while true {
-                r.space()
-                let key = try r.keyBytes()
-                r.space()
-                guard r.peek == UInt8(ascii: ":") else { throw r.syntax("expected ':'") }
-                r.i += 1
-                r.space()
-                switch key {
-                case "model": model = try r.optionalString("model")
-                case "cache_salt": cacheSalt = try r.optionalString("cache_salt")
-                case "stream": stream = try r.optionalBool("stream")
-                case "max_tokens": maxTokens = try r.optionalCount("max_tokens")
-                case "max_completion_tokens": maxCompletionTokens = try r.optionalCount("max_completion_tokens")
-                case "prompt": prompt = try r.prompt()
-                default: try r.skipValue()
-                }
-                r.space()
-                if r.peek == UInt8(ascii: ",") {
-                    r.i += 1
-                    continue
-                }
-                guard r.peek == UInt8(ascii: "}") else { throw r.syntax("expected ',' or '}'") }
-                r.i += 1
-                break
+        var r = _BodyCursor(bytes: body)
+        try r.object { (r, key, _) throws(RequestError) in
+            switch key {
+            case "model": model = try r.optionalString("model")
+            case "cache_salt": cacheSalt = try r.optionalString("cache_salt")
+            case "stream": stream = try r.optionalBool("stream")
+            case "max_tokens": maxTokens = try r.optionalCount("max_tokens")
+            case "max_completion_tokens": maxCompletionTokens = try r.optionalCount("max_completion_tokens")
+            case "prompt": prompt = try r.prompt()
+            default: try r.skipValue()
             }
         }
-        r.space()
-        guard r.i == body.count else { throw r.syntax("unexpected text after the object") }
     }
 }
 
-/// The cursor over a body's bytes.
-private struct _Reader {
+/// The cursor over a JSON body's bytes: it checks syntax as it skips.
+struct _BodyCursor {
     let bytes: UnsafeRawBufferPointer
     var i = 0
     var depth = 0
@@ -81,6 +51,49 @@ private struct _Reader {
 
     mutating func space() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    /// Reads a whole body that must be one JSON object, calling `member` for each member with
+    /// the cursor at its value (which `member` reads or skips), its key (see ``keyBytes()``)
+    /// and where the key's bytes are, between its quotes.
+    mutating func object(
+        _ member: (inout _BodyCursor, _ key: Substring, _ keyBytes: Range<Int>) throws(RequestError) -> Void
+    ) throws(RequestError) {
+        space()
+        guard peek == UInt8(ascii: "{") else {
+            // Valid JSON of another kind, or not JSON at all: each its own answer.
+            try skipValue()
+            space()
+            guard i == bytes.count else { throw syntax("unexpected text after the value") }
+            throw RequestError.invalid("the request body is not a JSON object")
+        }
+        i += 1
+        space()
+        if peek == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                space()
+                let start = i
+                let key = try keyBytes()
+                let keyRange = (start + 1)..<(i - 1)
+                space()
+                guard peek == UInt8(ascii: ":") else { throw syntax("expected ':'") }
+                i += 1
+                space()
+                try member(&self, key, keyRange)
+                space()
+                if peek == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                guard peek == UInt8(ascii: "}") else { throw syntax("expected ',' or '}'") }
+                i += 1
+                break
+            }
+        }
+        space()
+        guard i == bytes.count else { throw syntax("unexpected text after the object") }
     }
 
     // MARK: Fields
@@ -188,7 +201,7 @@ private struct _Reader {
     }
 
     /// The items of a list whose `[` is read, each by `item`, through its `]`.
-    mutating func items(at place: String, _ item: (inout _Reader, Int) throws(RequestError) -> Void) throws(RequestError) {
+    mutating func items(at place: String, _ item: (inout _BodyCursor, Int) throws(RequestError) -> Void) throws(RequestError) {
         depth += 1
         defer { depth -= 1 }
         guard depth <= _CompletionFields.maximumDepth else { throw syntax("nesting deeper than \(_CompletionFields.maximumDepth)") }

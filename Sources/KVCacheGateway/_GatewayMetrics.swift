@@ -8,6 +8,9 @@ final class _GatewayMetrics: Sendable {
     let inFlight: Meter
     let sessionsKept, sessionsMoved, sessionsNew: Counter
     let firstByte, duration: Timer
+    /// Prefill/decode deployments: how requests were prefilled, and the prefill hop's time.
+    let remotePrefills, localPrefills: Counter
+    let prefillHop: Timer
     /// `requests_total` by endpoint and status, made on first use: making a counter asks the
     /// metrics backend to look its labels up, which is not worth doing for every request.
     private let answeredCounters = Mutex<[AnsweredKey: Counter]>([:])
@@ -28,6 +31,9 @@ final class _GatewayMetrics: Sendable {
         sessionsMoved = Counter(label: "\(prefix)_session_requests_total", dimensions: [("outcome", "moved")])
         sessionsNew = Counter(label: "\(prefix)_session_requests_total", dimensions: [("outcome", "new")])
         firstByte = Timer(label: "\(prefix)_first_byte_seconds", preferredDisplayUnit: .seconds)
+        remotePrefills = Counter(label: "\(prefix)_prefills_total", dimensions: [("path", "remote")])
+        localPrefills = Counter(label: "\(prefix)_prefills_total", dimensions: [("path", "local")])
+        prefillHop = Timer(label: "\(prefix)_prefill_hop_seconds", preferredDisplayUnit: .seconds)
         duration = Timer(label: "\(prefix)_request_seconds", preferredDisplayUnit: .seconds)
     }
 
@@ -49,6 +55,14 @@ final class _GatewayMetrics: Sendable {
         case .kept: sessionsKept.increment()
         case .moved: sessionsMoved.increment()
         case .new: sessionsNew.increment()
+        }
+    }
+
+    /// One request of a prefill/decode deployment, by how it was prefilled.
+    func prefillPath(_ path: _PrefillPath) {
+        switch path {
+        case .remote: remotePrefills.increment()
+        case .local: localPrefills.increment()
         }
     }
 

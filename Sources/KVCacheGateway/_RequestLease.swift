@@ -13,7 +13,9 @@ final class _RequestLease: Sendable {
     let started: ContinuousClock.Instant
     struct State {
         var node: NodeID?
-        var predicted = 0
+        /// The cached tokens the index predicted on the node, when the node's answer says how
+        /// many it found (not so on a decode engine the prompt's KV cache was sent to).
+        var predicted: Int?
         var finished = false
         var firstByte = false
     }
@@ -29,8 +31,9 @@ final class _RequestLease: Sendable {
         metrics.inFlight.increment()
     }
 
-    /// The request now runs on `node`, which the index expects to hold `predicted` of its tokens.
-    func dispatched(to node: NodeID, predicted: Int) {
+    /// The request now runs on `node`, which the index expects to hold `predicted` of its
+    /// tokens (`nil`: nothing to check the engine's answer against).
+    func dispatched(to node: NodeID, predicted: Int?) {
         state.withLock {
             $0.node = node
             $0.predicted = predicted
@@ -66,7 +69,9 @@ final class _RequestLease: Sendable {
         gate.leave()
         metrics.inFlight.decrement()
         metrics.duration.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
-        if let node = s.node, s.firstByte { audit.record(predicted: s.predicted, realized: realized, node: node) }
+        if let node = s.node, let predicted = s.predicted, s.firstByte {
+            audit.record(predicted: predicted, realized: realized, node: node)
+        }
     }
 
     deinit {

@@ -339,3 +339,52 @@ final class CountingTokenizer: Tokenizer {
         return Array(s.utf8).map(UInt32.init)
     }
 }
+
+@Suite("prefill/decode request rewriting")
+struct DisaggregationRewriteTests {
+    /// What vLLM's disaggregation proxy sends the prefill engine, built from the parsed request.
+    static func proxyPrefillRequest(_ request: [String: Any]) -> [String: Any] {
+        var r = request
+        r["kv_transfer_params"] = [
+            "do_remote_decode": true, "do_remote_prefill": false, "remote_engine_id": NSNull(), "remote_block_ids": NSNull(),
+            "remote_host": NSNull(), "remote_port": NSNull(),
+        ]
+        r["stream"] = false
+        r["max_tokens"] = 1
+        if r["max_completion_tokens"] != nil { r["max_completion_tokens"] = 1 }
+        r["stream_options"] = nil
+        r["min_tokens"] = nil
+        return r
+    }
+
+    @Test("the prefill-only copy is the proxy's; the decode copy is the request with the prefill's parameters")
+    func rewrite() throws {
+        let body =
+            #"{"model":"m","prompt":"a \"quoted\" text","stream":true,"stream_options":{"include_usage":true},"#
+            + #""max_tokens":64,"max_completion_tokens":64,"min_tokens":4,"temperature":0.1000,"kv_transfer_params":{"x":1}}"#
+        let members = try _JSONMembers(ByteBuffer(string: body))
+        let adding: [(key: String, json: ByteBuffer)] = [
+            ("kv_transfer_params", Gateway.prefillTransferParameters), ("stream", ByteBuffer(string: "false")),
+            ("max_tokens", ByteBuffer(string: "1")), ("max_completion_tokens", ByteBuffer(string: "1")),
+        ]
+        let prefill = members.rewritten(removing: Gateway.prefillOnlyMembers, adding: adding)
+        let parsed = try JSONSerialization.jsonObject(with: Data(buffer: prefill)) as! NSDictionary
+        let original = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+        #expect(parsed == Self.proxyPrefillRequest(original) as NSDictionary)
+        // Members left alone are passed on as written (0.1000 stays 0.1000).
+        #expect(String(buffer: prefill).contains(#""temperature":0.1000"#))
+
+        let answer = try _JSONMembers(ByteBuffer(string: #"{"id":"x","kv_transfer_params" : {"remote_block_ids":[1,2]} }"#))
+        let transfer = try #require(answer.value(of: "kv_transfer_params"))
+        #expect(String(buffer: transfer) == #"{"remote_block_ids":[1,2]}"#)
+        let decode = members.rewritten(removing: ["kv_transfer_params"], adding: [("kv_transfer_params", transfer)])
+        var expected = original
+        expected["kv_transfer_params"] = ["remote_block_ids": [1, 2]]
+        #expect(try JSONSerialization.jsonObject(with: Data(buffer: decode)) as! NSDictionary == expected as NSDictionary)
+        #expect(String(buffer: decode).hasPrefix(#"{"model":"m","prompt":"a \"quoted\" text","stream":true,"#))
+
+        for bad in ["[1]", "{\"a\":}", "{\"a\":1} x", ""] {
+            #expect(throws: RequestError.self, "\(bad)") { try _JSONMembers(ByteBuffer(string: bad)) }
+        }
+    }
+}

@@ -62,3 +62,161 @@ struct GatewayServingModesTests {
         #expect(after["indexedBlocks"] as? Int == indexed)
     }
 }
+
+/// Two prefill and two decode engine doubles that speak vLLM's disaggregation protocol, and a
+/// gateway in front of them.
+private struct Disaggregated {
+    let prefill: [EngineDouble]
+    let decode: [EngineDouble]
+    let gateway: GatewayProcess
+
+    init(_ arguments: [String] = [], decodeMsPerToken: Int = 0, firstPrefill: [String] = []) async throws {
+        prefill = [try await EngineDouble(["--role", "prefill"] + firstPrefill), try await EngineDouble(["--role", "prefill"])]
+        let decodeOptions = ["--role", "decode", "--decode-ms-per-token", "\(decodeMsPerToken)"]
+        decode = [try await EngineDouble(decodeOptions), try await EngineDouble(decodeOptions)]
+        gateway = try await GatewayProcess(
+            arguments: prefill.flatMap { ["--prefill", $0.spec(node: nil)] } + decode.flatMap { ["--decode", $0.spec(node: nil)] }
+                + arguments)
+    }
+
+    /// One turn of each conversation, in turn; each conversation then grows by 40 tokens.
+    func converse(_ conversations: inout [[UInt32]], turn: Int, stream: Bool) async throws -> [Answer] {
+        var answers: [Answer] = []
+        for c in conversations.indices {
+            let json: [String: Any] = [
+                "model": "double", "prompt": conversations[c], "max_tokens": 6, "stream": stream, "min_tokens": 2,
+                "stream_options": ["include_usage": true],
+            ]
+            let a =
+                stream
+                ? try await Loopback.stream(gateway.url + "/v1/completions", json: json).answer
+                : try await Loopback.post(gateway.url + "/v1/completions", json: json)
+            #expect(a.status == 200, "\(a.text)")
+            answers.append(a)
+            conversations[c] += tokens(40, seed: UInt32(1_000 * turn + c))
+        }
+        return answers
+    }
+
+    /// The prefill engines' cached share of the prompt tokens they were given.
+    func prefillCachedRatio() async throws -> Double { try await Self.cachedRatio(of: prefill) }
+
+    /// `engines`' cached share of the prompt tokens they were given.
+    static func cachedRatio(of engines: [EngineDouble]) async throws -> Double {
+        var cached = 0, prompt = 0
+        for e in engines {
+            let s = try await e.stats()
+            cached += s["cached_tokens"] as? Int ?? 0
+            prompt += s["prompt_tokens"] as? Int ?? 0
+        }
+        return Double(cached) / Double(max(prompt, 1))
+    }
+}
+
+@Suite("kvcache-gateway prefill/decode", .serialized, .enabled(if: haveEngineDoubles, "needs Python's pyzmq and msgspec"))
+struct GatewayDisaggregationTests {
+    @Test("every answer is the decode engine's, byte for byte; each role gets only its part; prefill follows the cache")
+    func protocolAndPlacement() async throws {
+        let pd = try await Disaggregated()
+        // Five conversations (an odd count, so that placing in turn moves each conversation
+        // from engine to engine), four turns each, streamed and not.
+        var conversations = (0..<5).map { tokens(120 + 16 * $0, seed: UInt32(50 + $0)) }
+        var prompts: [[UInt32]] = []
+        var answers: [Answer] = []
+        for turn in 0..<4 {
+            prompts += conversations
+            answers += try await pd.converse(&conversations, turn: turn, stream: turn % 2 == 1)
+            try await Task.sleep(for: .milliseconds(50))  // the turn's events reach the index
+        }
+        let aware = try await pd.prefillCachedRatio()
+        // Chat goes the same two hops.
+        let chat: [String: Any] = ["model": "double", "messages": [["role": "user", "content": "Why split prefill from decode?"]]]
+        answers.append(try await Loopback.post(pd.gateway.url + "/v1/chat/completions", json: chat))
+        var streamedChat = chat
+        streamedChat["stream"] = true
+        answers.append(try await Loopback.stream(pd.gateway.url + "/v1/chat/completions", json: streamedChat).answer)
+        var decoded = Set<String>()
+        for e in pd.decode {
+            let s = try await e.stats()
+            #expect((s["violations"] as? [String])?.isEmpty == true, "\(s["violations"] ?? "-")")
+            #expect(s["prefill_only"] as? Int == 0 && s["local_prefill"] as? Int == 0, "no decode engine prefilled")
+            decoded.formUnion(s["answers"] as? [String] ?? [])
+        }
+        var prefilled = 0
+        for e in pd.prefill {
+            let s = try await e.stats()
+            #expect((s["violations"] as? [String])?.isEmpty == true, "\(s["violations"] ?? "-")")
+            #expect(s["requests"] as? Int == s["prefill_only"] as? Int, "no prefill engine got a whole request")
+            prefilled += s["prefill_only"] as? Int ?? 0
+        }
+        #expect(prefilled == answers.count, "each request was prefilled once")
+        for a in answers {
+            #expect(decoded.contains(a.text), "the client's answer is byte for byte a decode engine's")
+            #expect(["2", "3"].contains(a.header("x-kvcache-node") ?? "-"), "decoded on a decode engine")
+            #expect(["0", "1"].contains(a.header("x-kvcache-prefill-node") ?? "-"), "prefilled on a prefill engine")
+        }
+        let metrics = try await Loopback.get(pd.gateway.url + "/metrics").text
+        #expect(metrics.contains(#"kvcache_gateway_prefills_total{path="remote"} 22"#))
+
+        // The same prefill requests placed in turn on two fresh prefill engines.
+        let turns = [try await EngineDouble(["--role", "prefill"]), try await EngineDouble(["--role", "prefill"])]
+        for (k, prompt) in prompts.enumerated() {
+            let a = try await Loopback.post(
+                turns[k % 2].url + "/v1/completions",
+                json: ["model": "double", "prompt": prompt, "max_tokens": 1, "kv_transfer_params": ["do_remote_decode": true]])
+            #expect(a.status == 200)
+        }
+        let inTurn = try await Disaggregated.cachedRatio(of: turns)
+        #expect(aware > inTurn + 0.2, "prefill engines' cached share: routed by the cache \(aware), in turn \(inTurn)")
+    }
+
+    @Test("--pd-threshold-tokens: a short uncached suffix is prefilled on the decode engine alone")
+    func threshold() async throws {
+        let pd = try await Disaggregated(["--pd-threshold-tokens", "64"])
+        var conversations = [tokens(200, seed: 5)]
+        let first = try await pd.converse(&conversations, turn: 0, stream: false)
+        #expect(first[0].header("x-kvcache-prefill-node") != nil, "200 uncached tokens: prefilled remotely")
+        // Both the prefill and the decode engine's events are in.
+        try await Loopback.waitForHealth(pd.gateway) { (($0["events"] as? [String: Any])?["batches"] as? Int ?? 0) >= 2 }
+        let second = try await pd.converse(&conversations, turn: 1, stream: true)
+        #expect(second[0].header("x-kvcache-prefill-node") == nil, "40 new tokens, the rest cached on the decode engine")
+        #expect(second[0].header("x-kvcache-node") == first[0].header("x-kvcache-node"))
+        var local = 0, prefillOnly = 0
+        for e in pd.decode { local += try await e.stats()["local_prefill"] as? Int ?? 0 }
+        for e in pd.prefill { prefillOnly += try await e.stats()["prefill_only"] as? Int ?? 0 }
+        #expect(local == 1 && prefillOnly == 1)
+        let metrics = try await Loopback.get(pd.gateway.url + "/metrics").text
+        #expect(metrics.contains(#"kvcache_gateway_prefills_total{path="local"} 1"#))
+    }
+
+    @Test("a prefill answer without kv_transfer_params is that engine's failure: the request is prefilled elsewhere")
+    func prefillWithoutTransferParameters() async throws {
+        let pd = try await Disaggregated(firstPrefill: ["--no-transfer-params"])
+        var conversations = (0..<3).map { tokens(64, seed: UInt32(70 + $0)) }
+        let answers = try await pd.converse(&conversations, turn: 0, stream: false)
+        #expect(answers.allSatisfy { $0.header("x-kvcache-prefill-node") == "1" })
+        let metrics = try await Loopback.get(pd.gateway.url + "/metrics").text
+        #expect(metrics.contains(#"kvcache_gateway_upstream_failures_total{node="0"}"#))
+    }
+
+    @Test("a prefill engine killed mid-run loses no request")
+    func prefillEngineKilled() async throws {
+        let pd = try await Disaggregated(decodeMsPerToken: 5)
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<24 {
+                group.addTask {
+                    let a = try await Loopback.post(
+                        pd.gateway.url + "/v1/completions",
+                        json: ["model": "double", "prompt": tokens(64, seed: UInt32(300 + i)), "max_tokens": 4])
+                    return a.status
+                }
+                if i == 8 { pd.prefill[0].child.signal(SIGKILL) }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(results.count == 24 && results.allSatisfy { $0 == 200 }, "\(results)")
+        let metrics = try await Loopback.get(pd.gateway.url + "/metrics").text
+        #expect(metrics.contains(#"kvcache_gateway_upstream_failures_total{node="0"}"#), "a request met the killed engine")
+    }
+}

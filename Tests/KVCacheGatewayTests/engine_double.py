@@ -37,8 +37,8 @@ token) and answers with `kv_transfer_params` naming its blocks; a decode engine 
 params takes the prompt's blocks as transferred (no prefill time) and decodes. A decode engine
 given no params prefills itself. Whatever breaks the protocol (a whole request on a prefill
 engine, a prefill-only request on a decode engine, a prefill request that streams or asks for
-more than one token) is counted in `GET /debug/stats`, which also lists the SHA-256 of every
-answer body sent. `POST /debug/misranked` publishes one batch on rank 0's stream that names
+more than one token) is counted in `GET /debug/stats`, which also lists the last 4,096 answer
+bodies sent. `POST /debug/misranked` publishes one batch on rank 0's stream that names
 another rank.
 
 Prints one JSON line when ready: {"ready": true, "port": P, "events": ADDR, "replay": ADDR}
@@ -69,6 +69,7 @@ ap.add_argument("--no-tokenize", action="store_true", help="answer POST /tokeniz
 ap.add_argument("--model-dir", default="", help="tokenize with this model directory's tokenizer and chat template")
 ap.add_argument("--dp", type=int, default=1, help="data-parallel ranks, each with its own pool and event stream")
 ap.add_argument("--role", choices=["both", "prefill", "decode"], default="both")
+ap.add_argument("--no-transfer-params", action="store_true", help="a broken prefill engine: answers without kv_transfer_params")
 args = ap.parse_args()
 BS = args.block_size
 ADAPTERS = [a for a in args.adapters.split(",") if a]
@@ -191,7 +192,7 @@ gpus = [threading.Lock() for _ in range(args.dp)]
 turn = itertools.count()
 stats_lock = threading.Lock()
 STATS = {"requests": 0, "ranks": [0] * args.dp, "remote_prefill": 0, "local_prefill": 0, "prefill_only": 0,
-         "violations": [], "answers": []}
+         "prompt_tokens": 0, "cached_tokens": 0, "violations": [], "answers": collections.deque(maxlen=4096)}
 
 
 def count(key, value=1):
@@ -307,7 +308,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         if self.path in ("/v1/completions", "/v1/chat/completions"):
             with stats_lock:
-                STATS["answers"].append(hashlib.sha256(data).hexdigest())
+                STATS["answers"].append(data.decode())
 
     def do_GET(self):
         if self.path == "/health":
@@ -325,7 +326,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "max_total_num_tokens": args.capacity_blocks * BS, "version": "double"})
         elif self.path == "/debug/stats":
             with stats_lock:
-                self.send_json(200, STATS)
+                self.send_json(200, dict(STATS, answers=list(STATS["answers"])))
         elif self.path == "/get_model_info":
             self.send_json(200, {"model_path": args.model, "tokenizer_path": args.model, "is_generation": True})
         else:
@@ -387,6 +388,8 @@ class Handler(BaseHTTPRequestHandler):
         pool = pools[rank]
         with gpus[rank]:
             cached = pool.admit(tokens, adapter)
+            count("prompt_tokens", len(tokens))
+            count("cached_tokens", cached)
             if not remote:
                 time.sleep(args.prefill_base_ms / 1e3 + (len(tokens) - cached) * args.prefill_us_per_token / 1e6)
         self.rank = rank
@@ -408,7 +411,7 @@ class Handler(BaseHTTPRequestHandler):
             choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": "length"}
                       if chat else {"index": 0, "text": text, "logprobs": None, "finish_reason": "length"})
             answer = {"id": rid, "object": obj, "created": CREATED, "model": model, "choices": [choice], "usage": usage}
-            if prefill_only:
+            if prefill_only and not args.no_transfer_params:
                 answer["kv_transfer_params"] = {
                     "do_remote_prefill": True, "do_remote_decode": False, "remote_engine_id": f"double-{self.server.server_address[1]}",
                     "remote_block_ids": list(range(len(tokens) // BS)), "remote_host": "127.0.0.1",
@@ -420,7 +423,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("x-double-rank", str(self.rank))
         self.end_headers()
         self.wfile.flush()
-        self.sent = hashlib.sha256()
+        self.sent = bytearray()
         chunk_obj = "chat.completion.chunk" if chat else "text_completion"
         try:
             for i, w in enumerate(words):
@@ -437,7 +440,7 @@ class Handler(BaseHTTPRequestHandler):
             self.write_chunk(b"data: [DONE]\n\n")
             self.write_chunk(b"")
             with stats_lock:
-                STATS["answers"].append(self.sent.hexdigest())
+                STATS["answers"].append(self.sent.decode())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -445,7 +448,7 @@ class Handler(BaseHTTPRequestHandler):
         self.write_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
 
     def write_chunk(self, data):
-        self.sent.update(data)
+        self.sent += data
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
