@@ -27,7 +27,8 @@ extension Gateway {
     /// NixlConnector proxy speaks it).
     ///
     /// The decode engine is chosen first, by the selector over the decode engines (their
-    /// load, and their own caches when they publish events). When fewer than
+    /// load, and their own caches when they publish events), or a session's own while it
+    /// may keep it (``GatewayConfiguration/sessionHeader``). When fewer than
     /// ``GatewayConfiguration/prefillThresholdTokens`` of the prompt's tokens are uncached
     /// there, it gets the request as it is and prefills it itself. Otherwise a prefill engine,
     /// chosen by the selector over the prefill engines' caches, gets a prefill-only copy:
@@ -48,46 +49,68 @@ extension Gateway {
             router.route(
                 tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: outputTokens, excluding: excluded)
         }
-        var decode: KVRouter.Routed? = route(excluding: prefillNodes, outputTokens: fields.maxTokens)
-        let uncached = tokens.count - min(tokens.count, (decode?.overlapBlocks ?? 0) * router.blockSize)
-        if decode?.node != nil, uncached < configuration.prefillThresholdTokens {
+        // The decode engine: a session's own while it may keep it, else the selector's.
+        let session = sessionName(of: request)
+        var affinity: _SessionOutcome?
+        func placeDecode(excluding excluded: [NodeID]) -> KVRouter.Routed {
+            if let session, affinity == nil {
+                let placed = placeSession(session) { route(excluding: prefillNodes + $0, outputTokens: fields.maxTokens) }
+                affinity = placed.1
+                return placed.0
+            }
+            if session != nil { affinity = .moved }
+            return route(excluding: prefillNodes + excluded, outputTokens: fields.maxTokens)
+        }
+        let first = placeDecode(excluding: [])
+        var decode: KVRouter.Routed? = first
+        guard first.node != nil else {
+            throw RequestError(
+                status: .badGateway, message: "no decode engine can take the request: \(first.decision.reason)", type: "upstream_error")
+        }
+        func chooseDecode(excluding excluded: [NodeID]) -> KVRouter.Routed {
+            defer { decode = nil }
+            return decode ?? placeDecode(excluding: excluded)
+        }
+        let uncached = tokens.count - min(tokens.count, first.overlapBlocks * router.blockSize)
+        var answered: Response
+        if uncached < configuration.prefillThresholdTokens {
             metrics.prefillPath(.local)
-            return try await deliver(
+            answered = try await deliver(
                 request, body: body, endpoint: endpoint, stream: fields.stream, lease: lease, deadline: deadline,
-                choose: { excluded in
-                    defer { decode = nil }
-                    return decode ?? route(excluding: prefillNodes + excluded, outputTokens: fields.maxTokens)
-                },
-                start: { routed, _ in
+                choose: chooseDecode,
+                start: { routed, node in
                     router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
+                    if let session { sessions?.record(session, node: node) }
                     return predictedTokens(routed, promptTokens: tokens.count)
-                })
+                },
+                succeeded: { if let affinity { metrics.session(affinity) } })
+        } else {
+            let members = try _JSONMembers(body)
+            let hop = try await prefill(
+                request, members: members, endpoint: endpoint, lease: lease, deadline: deadline,
+                route: { route(excluding: decodeNodes + $0, outputTokens: 1) })
+            let transfer: ByteBuffer, prefillNode: NodeID, predicted: Int
+            switch hop {
+            case .refused(let response, let node): return respond(response, node: node, predicted: 0, lease: lease)
+            case .prefilled(let t, let node, let p): (transfer, prefillNode, predicted) = (t, node, p)
+            }
+            metrics.prefillPath(.remote)
+            let decodeBody = members.rewritten(removing: ["kv_transfer_params"], adding: [("kv_transfer_params", transfer)])
+            answered = try await deliver(
+                request, body: decodeBody, endpoint: endpoint, stream: fields.stream, lease: lease, deadline: deadline,
+                choose: chooseDecode,
+                start: { routed, node in
+                    router.requestStarted(
+                        id: lease.id, node: node, promptTokens: tokens.count, cachedTokens: tokens.count,
+                        expectedOutputTokens: fields.maxTokens)
+                    if let session { sessions?.record(session, node: node) }
+                    return nil
+                },
+                succeeded: { if let affinity { metrics.session(affinity) } })
+            answered.headers[Self.predictedHeader] = String(predicted)
+            answered.headers[Self.prefillNodeHeader] = String(prefillNode)
         }
-        let members = try _JSONMembers(body)
-        let hop = try await prefill(
-            request, members: members, endpoint: endpoint, lease: lease, deadline: deadline,
-            route: { route(excluding: decodeNodes + $0, outputTokens: 1) })
-        let transfer: ByteBuffer, prefillNode: NodeID, predicted: Int
-        switch hop {
-        case .refused(let response, let node): return respond(response, node: node, predicted: 0, lease: lease)
-        case .prefilled(let t, let node, let p): (transfer, prefillNode, predicted) = (t, node, p)
-        }
-        metrics.prefillPath(.remote)
-        let decodeBody = members.rewritten(removing: ["kv_transfer_params"], adding: [("kv_transfer_params", transfer)])
-        var answered = try await deliver(
-            request, body: decodeBody, endpoint: endpoint, stream: fields.stream, lease: lease, deadline: deadline,
-            choose: { excluded in
-                defer { decode = nil }
-                return decode ?? route(excluding: prefillNodes + excluded, outputTokens: fields.maxTokens)
-            },
-            start: { routed, node in
-                router.requestStarted(
-                    id: lease.id, node: node, promptTokens: tokens.count, cachedTokens: tokens.count,
-                    expectedOutputTokens: fields.maxTokens)
-                return nil
-            })
-        answered.headers[Self.predictedHeader] = String(predicted)
-        answered.headers[Self.prefillNodeHeader] = String(prefillNode)
+        if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
         return answered
     }
 

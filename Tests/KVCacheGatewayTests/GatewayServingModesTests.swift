@@ -189,6 +189,21 @@ struct GatewayDisaggregationTests {
         #expect(metrics.contains(#"kvcache_gateway_prefills_total{path="local"} 1"#))
     }
 
+    @Test("--session-header: a session's unrelated prompts keep their decode engine")
+    func sessionKeepsDecodeEngine() async throws {
+        let pd = try await Disaggregated(["--session-header", "x-session-id"])
+        var nodes: [String] = []
+        for seed in UInt32(1)...4 {
+            let a = try await Loopback.post(
+                pd.gateway.url + "/v1/completions", json: ["model": "double", "prompt": tokens(80, seed: 900 + seed), "max_tokens": 2],
+                headers: [("x-session-id", "s1")])
+            #expect(a.status == 200 && a.header("x-kvcache-prefill-node") != nil)
+            #expect(a.header("x-kvcache-session") == (seed == 1 ? "new" : "kept"))
+            nodes.append(a.header("x-kvcache-node") ?? "-")
+        }
+        #expect(Set(nodes).count == 1, "\(nodes)")
+    }
+
     @Test("a prefill answer without kv_transfer_params is that engine's failure: the request is prefilled elsewhere")
     func prefillWithoutTransferParameters() async throws {
         let pd = try await Disaggregated(firstPrefill: ["--no-transfer-params"])
