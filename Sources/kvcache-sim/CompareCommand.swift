@@ -19,6 +19,10 @@ struct CompareCommand: ParsableCommand {
                   --selector cache-aware,hotspot-replicating
               kvcache-sim compare --selector kv-cost --routers 1,2,4,8 \\
                   --router-view events,approximate,shadow --rank-by none
+              kvcache-sim compare --selector threshold-balanced --prefill-nodes 2,4 \\
+                  --decode-nodes 4,6 --pd-threshold-tokens 0,1024,4096 --rank-by none
+            With --prefill-nodes and --decode-nodes (lists, every pair) the nodes split into prefill
+            and decode nodes, and --nodes is not used; see ClusterConfiguration.Disaggregation.
             """
     )
 
@@ -50,6 +54,7 @@ struct CompareCommand: ParsableCommand {
     var baseline = false
     @Option(help: "Output: table, markdown, csv or json (one array, an object per configuration).")
     var format: OutputFormat = .table
+    @OptionGroup(title: "Prefill/decode disaggregation") var split: DisaggregationOptions
 
     func run() throws {
         let selectors = try parseList(selector, option: "--selector", parseSelector)
@@ -68,8 +73,27 @@ struct CompareCommand: ParsableCommand {
         if nodeCounts.contains(1) && oneNodeSelectors.count < selectors.count {
             writeStandardError("compare: with 1 node every selector routes alike; ran \(selectors[0].rawValue) for all of them\n")
         }
+        let splits = try split.splits()
+        if !splits.isEmpty && CommandLine.arguments.contains(where: { $0 == "--nodes" || $0.hasPrefix("--nodes=") }) {
+            throw CLIError("--nodes: with --prefill-nodes and --decode-nodes the nodes are the two added")
+        }
         var configs: [ClusterConfiguration] = []
-        for n in nodeCounts {
+        for pd in splits {
+            for c in capacities {
+                for e in evictions {
+                    for s in selectors {
+                        for router in routerModels {
+                            var config = try model.configuration(
+                                nodes: pd.prefillNodes + pd.decodeNodes, capacity: c, eviction: e, selector: s, seed: seed)
+                            config.disaggregation = pd
+                            config.router = router
+                            configs.append(config)
+                        }
+                    }
+                }
+            }
+        }
+        for n in splits.isEmpty ? nodeCounts : [] {
             for c in capacities {
                 for e in evictions {
                     for s in n == 1 ? oneNodeSelectors : selectors {
@@ -108,17 +132,26 @@ struct CompareCommand: ParsableCommand {
                     "ttftReduction": r.ttftReduction.map { .num($0, 3) } ?? .null,
                     "router": .string(r.configuration.router.label), "predExact": .num(r.prediction.exactShare, 3),
                     "predMAE": .num(r.prediction.meanAbsoluteError, 2),
+                    "split": .string(r.configuration.disaggregation.map { "P\($0.prefillNodes)D\($0.decodeNodes)" } ?? ""),
+                    "threshold": .int(r.configuration.disaggregation?.thresholdTokens ?? 0),
+                    "localShare": .num(Double(r.localPrefills) / Double(max(r.requests - r.rejected, 1)), 3),
+                    "movedBlocks": .num(Double(r.transferredBlocks) / Double(max(r.requests - r.rejected, 1)), 2),
                 ]
             }
             // in a table, a setting every configuration shares goes to the footer, not a column
             let shared = (["nodes", "capacity", "eviction", "selector"] + (showsRouter ? ["router"] : [])).filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
+            let disaggregated = !splits.isEmpty
             let keys =
                 [
-                    "rank", "nodes", "capacity", "eviction", "selector", "router", "tokenHit", "prefixHit", "maxShare", "cvInput",
+                    "rank", "nodes", "capacity", "eviction", "selector", "router", "split", "threshold", "localShare", "movedBlocks",
+                    "tokenHit", "prefixHit", "maxShare", "cvInput",
                     "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
-                ].filter { !shared.contains($0) && ($0 != "router" || showsRouter) } + (baseline ? ["ttftReduction"] : [])
+                ].filter { k in
+                    !shared.contains(k) && (k != "router" || showsRouter)
+                        && (disaggregated || !["split", "threshold", "localShare", "movedBlocks"].contains(k))
+                } + (baseline ? ["ttftReduction"] : [])
                 + (showsRouter ? ["predExact", "predMAE"] : [])
             print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {

@@ -112,6 +112,17 @@ struct ReplayCommand: ParsableCommand {
         }
         if let reduction = r.ttftReduction { row.append(("ttftReduction", .num(reduction))) }
         if !c.router.isImmediate { row.append(("router", .string(c.router.label))) }
+        if let pd = c.disaggregation {
+            row.append(
+                (
+                    "disaggregation",
+                    .object([
+                        ("prefillNodes", .int(pd.prefillNodes)), ("decodeNodes", .int(pd.decodeNodes)),
+                        ("thresholdTokens", .int(pd.thresholdTokens)), ("localPrefills", .int(r.localPrefills)),
+                        ("transferredBlocks", .int(r.transferredBlocks)),
+                    ])
+                ))
+        }
         let p = r.prediction
         row.append(
             (

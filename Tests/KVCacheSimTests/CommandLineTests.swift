@@ -69,6 +69,12 @@ struct CommandLineTests {
             (["replay", "--shadow-capacity", "10"], "apply to --router-view shadow"),
             (["replay", "--router-view", "shadow", "--shadow-eviction", "belady"], "a router does not know the future"),
             (["replay", "--nodes", "2", "--routers", "2", "--host-capacity", "10"], "no host or disk tier"),
+            (["compare", "--prefill-nodes", "2"], "--prefill-nodes and --decode-nodes go together"),
+            (["compare", "--prefill-nodes", "0", "--decode-nodes", "2"], "--prefill-nodes"),
+            (["compare", "--pd-threshold-tokens", "512"], "the --pd-* flags need --prefill-nodes and --decode-nodes"),
+            (["compare", "--prefill-nodes", "2", "--decode-nodes", "2", "--nodes", "4"], "--nodes: with --prefill-nodes"),
+            (["compare", "--prefill-nodes", "2", "--decode-nodes", "2", "--pd-transfer-gbps", "0"], "--pd-transfer-gbps 0"),
+            (["compare", "--prefill-nodes", "1", "--decode-nodes", "1", "--routers", "2"], "one immediate router"),
         ])
     func badInput(arguments: [String], fragment: String) throws {
         try expectOneErrorLine(try runCLI(arguments), fragment)
@@ -220,6 +226,22 @@ struct CommandLineTests {
         #expect(table.status == 0 && table.stdout.contains("k1/events+lag1000ms") && table.stdout.contains("predExact"))
         let plain = try runCLI(["compare", "--nodes", "4", "--capacity", "500", "--selector", "kv-cost,round-robin"])
         #expect(plain.status == 0 && !plain.stdout.contains("router") && !plain.stdout.contains("predExact"), "\(plain.stdout)")
+    }
+
+    @Test("compare --prefill-nodes/--decode-nodes runs every split and threshold, and says how requests were prefilled")
+    func compareDisaggregated() throws {
+        let r = try runCLI([
+            "compare", "--capacity", "500", "--selector", "kv-cost", "--prefill-nodes", "1,2", "--decode-nodes", "2",
+            "--pd-threshold-tokens", "0,100000", "--rank-by", "none", "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let splits = rows.compactMap { $0["disaggregation"] as? [String: Any] }
+        #expect(splits.map { "\($0["prefillNodes"]!)/\($0["thresholdTokens"]!)" } == ["1/0", "1/100000", "2/0", "2/100000"])
+        #expect(rows.map { $0["nodes"] as? Int } == [3, 3, 4, 4])
+        #expect(splits.map { $0["localPrefills"] as? Int } == [0, rows[1]["requests"] as? Int, 0, rows[3]["requests"] as? Int])
+        let table = try runCLI(["compare", "--capacity", "500", "--selector", "kv-cost", "--prefill-nodes", "1", "--decode-nodes", "1"])
+        #expect(table.status == 0 && table.stdout.contains("localShare") && table.stdout.contains("P1D1"), "\(table.stdout)")
     }
 
     @Test("compare on one node runs one selector, since every selector routes alike there")

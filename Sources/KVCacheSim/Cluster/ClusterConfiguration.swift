@@ -44,6 +44,41 @@ public struct ClusterConfiguration: Sendable {
     /// The routers in front of the nodes and what they know (default: one router that sees
     /// every cache change as it happens).
     public var router: RouterModel
+    /// Prefill/decode disaggregation: the first nodes prefill, the others decode (`nil`, the
+    /// default: every node does both).
+    public var disaggregation: Disaggregation?
+
+    /// A prefill/decode split of the nodes and its costs (vLLM's disaggregated serving, with
+    /// Dynamo's conditional disaggregation).
+    ///
+    /// Per request, the selector first picks a decode node among the decode nodes. When fewer
+    /// than ``thresholdTokens`` of the prompt are uncached there, that node prefills the
+    /// prompt itself. Otherwise the selector picks a prefill node among the prefill nodes; it
+    /// prefills (its own queue, its own cache), then the blocks the decode node lacks travel
+    /// to it (``transfer``), and the decode node holds the prompt from then on. TTFT = the
+    /// prefill's wait and time, plus the transfer; the prefill node is free again once it
+    /// has prefilled.
+    public struct Disaggregation: Sendable, Hashable {
+        /// Nodes `0 ..< prefillNodes` prefill.
+        public var prefillNodes: Int
+        /// Nodes `prefillNodes ..< prefillNodes + decodeNodes` decode.
+        public var decodeNodes: Int
+        /// Fewer uncached tokens than this on the chosen decode node: it prefills them itself.
+        public var thresholdTokens: Int
+        /// What moving blocks from a prefill node to a decode node costs.
+        public var transfer: KVTransferModel
+
+        /// Creates a split.
+        public init(prefillNodes: Int, decodeNodes: Int, thresholdTokens: Int = 0, transfer: KVTransferModel = KVTransferModel()) {
+            self.prefillNodes = prefillNodes
+            self.decodeNodes = decodeNodes
+            self.thresholdTokens = thresholdTokens
+            self.transfer = transfer
+        }
+
+        /// `P2D6/t512`.
+        public var label: String { "P\(prefillNodes)D\(decodeNodes)/t\(thresholdTokens)" }
+    }
 
     /// Where the simulator gets each node's leading-block overlap.
     public enum OverlapSource: String, Sendable, Hashable, CaseIterable {
@@ -60,6 +95,7 @@ public struct ClusterConfiguration: Sendable {
     /// one immediate router (`N16/C1000/lru/ttft-min/k4/events`).
     public var label: String {
         "N\(nodes)/C\(capacity)/\(eviction)/\(selector)" + (router.isImmediate ? "" : "/" + router.label)
+            + (disaggregation.map { "/" + $0.label } ?? "")
     }
 }
 
@@ -88,6 +124,6 @@ extension ClusterConfiguration {
             diskCapacity: diskCapacity, hostOnboardSecondsPerBlock: hostOnboardSecondsPerBlock,
             diskOnboardSecondsPerBlock: diskOnboardSecondsPerBlock, gpuStorageCostRatio: gpuStorageCostRatio,
             cachingDisabled: cachingDisabled, replicaSamples: replicaSamples, overlapSource: .automatic, tierWeights: TierWeights(),
-            router: RouterModel())
+            router: RouterModel(), disaggregation: nil)
     }
 }

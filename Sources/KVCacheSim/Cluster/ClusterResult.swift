@@ -75,6 +75,8 @@ public struct ClusterResult: Sendable {
     public var perNode: [Node] = []
     /// KV transfers performed and blocks moved.
     public var transfers = 0, transferredBlocks = 0
+    /// With prefill/decode disaggregation: requests a decode node prefilled itself.
+    public var localPrefills = 0
     /// Blocks copied to other nodes by replication decisions.
     public var replicatedBlocks = 0
     /// Blocks brought back from host or disk tiers.

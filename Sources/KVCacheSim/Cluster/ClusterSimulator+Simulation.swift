@@ -65,6 +65,20 @@ extension ClusterSimulator {
         /// Routes request `i` (its `chain`) and serves it: overlaps, node loads, the
         /// selector's decision, the prefill's timing, the metrics, and the pools' update.
         mutating func serve(_ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, selector: inout _AnySelector) throws {
+            let (rec, t, request) = try arrive(i, chain)
+            let decision = ClusterSimulator._select(&selector, request, &states, &scores)
+            guard let n = decision.node, n >= 0, n < c.nodes else {
+                result.rejected += 1
+                return
+            }
+            try dispatch(i, chain, rec, node: n, at: t, decision: decision)
+        }
+
+        /// Request `i` arrives: its record, its time, and what the selector sees of it, with
+        /// the overlaps and the nodes' loads brought up to its time.
+        mutating func arrive(
+            _ i: Int, _ chain: UnsafeBufferPointer<BlockHash>
+        ) throws -> (record: Trace.Record, time: Int64, request: RoutingRequest) {
             let rec = trace.records[i]
             let t = try SimulatedClock.micros(rec.timestamp / 1000, request: i + 1)
             findOverlaps(chain, at: t)
@@ -74,11 +88,16 @@ extension ClusterSimulator {
             let request = RoutingRequest(
                 chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
                 arrival: Double(t) / 1e6, blockSize: blockSize)
-            let decision = ClusterSimulator._select(&selector, request, &states, &scores)
-            guard let n = decision.node, n >= 0, n < c.nodes else {
-                result.rejected += 1
-                return
-            }
+            return (rec, t, request)
+        }
+
+        /// Serves request `i` on node `n` as `decision` says: the pools' lookups and update,
+        /// the prefill's timing and the metrics. With `decodeNode`, the request decodes there
+        /// instead, after `transfer` microseconds of KV transfer that follow the prefill.
+        mutating func dispatch(
+            _ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, _ rec: Trace.Record, node n: Int, at t: Int64, decision: Decision,
+            decodeNode: Int? = nil, transfer: Int64 = 0
+        ) throws {
             // leading blocks on the chosen node (p) and all its blocks of the chain (present),
             // before it stores. The pools alone (no index to feed): the chosen pool looks up
             // and stores the chain in one walk (the update is due at dispatch anyway, and
@@ -99,7 +118,8 @@ extension ClusterSimulator {
             }
             if needOverlaps && !c.cachingDisabled { result.prediction.record(predicted: predicted, actual: p) }
             let (used, extra) = try fetchTime(i, chain, node: n, decision: decision, prefix: p)
-            let (prefill, uncached) = try schedule(i, rec, node: n, at: t, cachedBlocks: used, extra: extra)
+            let (prefill, uncached) = try schedule(
+                i, rec, node: n, at: t, cachedBlocks: used, extra: extra, decodeNode: decodeNode ?? n, transfer: transfer)
             // metrics (lookup state)
             result.hits.countLookup(blocks: chain.count, prefix: p, inputTokens: rec.inputLength, blockSize: blockSize)
             result.perNode[n].requests += 1
@@ -220,21 +240,23 @@ extension ClusterSimulator {
             return (used, extra)
         }
 
-        /// Queues the prefill on node `n` (and its decode, when modelled) and records its TTFT.
+        /// Queues the prefill on node `n` (and its decode on `decodeNode`, when modelled, after
+        /// `transfer` microseconds) and records its TTFT.
         /// - Returns: the prefill's microseconds and its uncached tokens.
         mutating func schedule(
             _ i: Int, _ rec: Trace.Record, node n: Int, at t: Int64, cachedBlocks used: Int,
-            extra: Int64
+            extra: Int64, decodeNode: Int, transfer: Int64
         ) throws -> (prefill: Int64, uncached: Int) {
             let cached = min(used * blockSize, rec.inputLength)
             let uncached = rec.inputLength - cached
             let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)
             let prefill = try SimulatedClock.micros(prefillSeconds, request: i + 1)
             let wait = max(0, try SimulatedClock.add(world.nodes[n].freeAt, -t, request: i + 1))
-            let ttft = try SimulatedClock.add(SimulatedClock.add(wait, extra, request: i + 1), prefill, request: i + 1)
-            let end = try SimulatedClock.add(t, ttft, request: i + 1)
+            let busy = try SimulatedClock.add(SimulatedClock.add(wait, extra, request: i + 1), prefill, request: i + 1)
+            let end = try SimulatedClock.add(t, busy, request: i + 1)
             world.nodes[n].freeAt = end
-            ttfts.append(ttft)
+            // the transfer to a decode node follows the prefill, off the prefill node's queue
+            ttfts.append(try SimulatedClock.add(busy, transfer, request: i + 1))
             world.nodes[n].prefillQueue.append((end, uncached))
             world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, end)
             world.nodes[n].queuedTokens += uncached
@@ -242,10 +264,10 @@ extension ClusterSimulator {
             if c.decodeSecondsPerToken > 0 {
                 let blocks = (rec.inputLength + rec.outputLength + blockSize - 1) / blockSize
                 let decode = try SimulatedClock.micros(Double(rec.outputLength) * c.decodeSecondsPerToken, request: i + 1)
-                let done = try SimulatedClock.add(end, decode, request: i + 1)
-                world.nodes[n].decoding.push(done, blocks)
-                world.nodes[n].nextEvent = min(world.nodes[n].nextEvent, done)
-                world.nodes[n].decodeBlocks += blocks
+                let done = try SimulatedClock.add(SimulatedClock.add(end, transfer, request: i + 1), decode, request: i + 1)
+                world.nodes[decodeNode].decoding.push(done, blocks)
+                world.nodes[decodeNode].nextEvent = min(world.nodes[decodeNode].nextEvent, done)
+                world.nodes[decodeNode].decodeBlocks += blocks
                 decodeEnd = (done, blocks)
             }
             if fleet != nil {

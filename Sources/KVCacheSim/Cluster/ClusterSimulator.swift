@@ -89,6 +89,21 @@ public enum ClusterSimulator {
         guard c.nodes >= 1 else { throw ConfigurationError(message: "nodes must be at least 1, got \(c.nodes)") }
         guard c.capacity >= 1 else { throw ConfigurationError(message: "capacity must be at least 1 block, got \(c.capacity)") }
         try c.router.validate(c)
+        if let pd = c.disaggregation {
+            guard pd.prefillNodes >= 1, pd.decodeNodes >= 1, pd.prefillNodes + pd.decodeNodes == c.nodes else {
+                throw ConfigurationError(
+                    message:
+                        "prefill/decode: \(pd.prefillNodes) prefill and \(pd.decodeNodes) decode nodes, each at least 1, must make the \(c.nodes) nodes"
+                )
+            }
+            guard pd.thresholdTokens >= 0 else {
+                throw ConfigurationError(message: "prefill/decode: the threshold \(pd.thresholdTokens) is negative")
+            }
+            guard c.router.isImmediate, c.hostCapacity == 0, c.diskCapacity == 0 else {
+                throw ConfigurationError(
+                    message: "prefill/decode runs one immediate router over device pools (no --routers, no lower tiers)")
+            }
+        }
         let (result, used) = try c.eviction.open(
             _Run(trace: trace, configuration: c, selectors: selectors.map(_AnySelector.init), selectorIsConfigured: selectorIsConfigured))
         return (result, used[0].base)
@@ -135,7 +150,9 @@ public enum ClusterSimulator {
             for i in 0..<trace.count {
                 let rec = trace.records[i]
                 let chain = UnsafeBufferPointer(rebasing: all[rec.blockStart..<rec.blockStart + rec.blockCount])
-                if routers == 1 {
+                if let pd = c.disaggregation {
+                    try run.serveDisaggregated(i, chain, pd, selector: &selectors[0])
+                } else if routers == 1 {
                     try run.serve(i, chain, selector: &selectors[0])
                 } else {
                     run.router = i % routers
