@@ -53,9 +53,10 @@ extension Gateway {
     }
 
     /// The services that run beside the server: the KV-event subscriber (when an engine
-    /// publishes events) and the engines' health checks.
+    /// publishes events), the engines' health checks, and their load reads.
     var backgroundServices: [any Service] {
         var services: [any Service] = [_HealthCheckService(gateway: self)]
+        if let interval = configuration.loadInterval { services.append(_EngineLoadService(gateway: self, interval: interval)) }
         if let subscriber { services.append(_EventService(subscriber: subscriber)) }
         return services
     }

@@ -47,6 +47,8 @@ public final class Gateway: Sendable {
     /// The sessions' engines, with ``GatewayConfiguration/sessionHeader`` set.
     let sessions: _SessionTable?
     let sessionHeaderName: HTTPField.Name?
+    /// The engines' own load reports (``GatewayConfiguration/loadInterval``).
+    let engineLoad: _EngineLoad
     private let nextRequestID = Atomic<UInt64>(0)
 
     /// Creates a gateway.
@@ -101,6 +103,7 @@ public final class Gateway: Sendable {
         }
         sessionHeaderName = c.sessionHeader.flatMap { HTTPField.Name($0) }
         sessions = sessionHeaderName.map { _ in _SessionTable(entries: c.sessionEntries, timeToLive: c.sessionTTL) }
+        engineLoad = _EngineLoad(specs: c.engines, prefix: c.metricsPrefix)
         gate = AdmissionGate(limit: c.maximumConcurrency, queueLimit: c.maximumQueue, timeout: c.queueTimeout)
         audit = CacheAudit(prefix: c.metricsPrefix, window: c.auditWindow, logger: c.logger)
         metrics = _GatewayMetrics(prefix: c.metricsPrefix)

@@ -97,6 +97,11 @@ public struct GatewayConfiguration: Sendable {
     public var sessionEntries = 65_536
     /// How long a session is remembered after its last request (default 600 s).
     public var sessionTTL: Duration = .seconds(600)
+    /// How often each engine's own load is read from its Prometheus `/metrics` (vLLM's
+    /// running and waiting requests; SGLang's likewise), so that several gateways in front of
+    /// the same engines see each other's load (default 100 ms; `nil`: never, each gateway
+    /// counts only its own requests).
+    public var loadInterval: Duration? = .milliseconds(100)
     /// Prefix of the gateway's metric names (the router's are `<prefix>_router_*`).
     public var metricsPrefix = "kvcache_gateway"
     /// Where log messages go.
@@ -155,6 +160,9 @@ public struct GatewayConfiguration: Sendable {
         }
         guard sessionTTL > .zero && sessionTTL <= .seconds(31_536_000) else {
             throw GatewayError("--session-ttl \(sessionTTL) is outside 0...31536000 seconds")
+        }
+        if let loadInterval, !(loadInterval >= .milliseconds(1) && loadInterval <= .seconds(3_600)) {
+            throw GatewayError("--load-interval \(loadInterval) is outside 0.001...3600 seconds")
         }
         guard speculativeTTL >= 0 && speculativeTTL <= 31_536_000 else {
             throw GatewayError("--speculative-ttl \(speculativeTTL) is outside 0...31536000 seconds")

@@ -26,3 +26,19 @@ struct _HealthCheckService: Service {
         }
     }
 }
+
+/// The engines' load reads, every ``GatewayConfiguration/loadInterval``, until graceful
+/// shutdown.
+struct _EngineLoadService: Service {
+    let gateway: Gateway
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await gateway.readEngineLoads()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}

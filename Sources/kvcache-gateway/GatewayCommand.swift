@@ -137,6 +137,11 @@ struct GatewayCommand: AsyncParsableCommand {
     var sessionEntries = 65_536
     @Option(help: ArgumentHelp("Seconds a session is remembered after its last request.", valueName: "seconds"))
     var sessionTtl: Double = 600
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between reads of each engine's /metrics (its running and waiting requests, shared by every gateway in front of it; 0: never).",
+            valueName: "seconds"))
+    var loadInterval: Double = 0.1
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -176,6 +181,7 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(approximateTtl, "--approximate-ttl", 0.001...31_536_000)
         try check(speculativeTtl, "--speculative-ttl", 0...31_536_000)
         try check(eventCoalescing, "--event-coalescing", 0...1_000)
+        if loadInterval != 0 { try check(loadInterval, "--load-interval", 0.001...3_600) }
         if chatTemplate != nil && tokenizer == nil { throw ValidationError("--chat-template needs --tokenizer (the model's tokenizer)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
@@ -249,6 +255,7 @@ struct GatewayCommand: AsyncParsableCommand {
         c.approximate = ApproximateMode(ttl: approximateTtl)
         c.speculativeTTL = speculativeTtl
         c.eventCoalescing = .microseconds(Int64((eventCoalescing * 1_000).rounded()))
+        c.loadInterval = loadInterval == 0 ? nil : .microseconds(Int64((loadInterval * 1e6).rounded()))
         c.metricsPrefix = metricsPrefix
         c.logger = Logger(label: "kvcache.gateway")
 

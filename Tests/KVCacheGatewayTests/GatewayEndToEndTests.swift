@@ -345,6 +345,7 @@ struct GatewayEndToEndTests {
             (["--engine", "http://a:1", "--session-header", "bad header"], "--session-header 'bad header' is not an HTTP header name"),
             (["--engine", "https://a:1", "--engine-ca", "/nonexistent.pem"], "--engine-ca /nonexistent.pem"),
             (["--engine", "http://a:1,dp=0"], "--engine http://a:1: dp=0 is outside 1...1024"),
+            (["--engine", "http://a:1", "--load-interval", "0.0000001"], "--load-interval"),
             (["--engine", "http://a:1,dp=2", "--engine", "http://b:1,node=1"], "are both node 1"),
             (["--prefill", "http://a:1"], "--prefill needs at least one --decode engine"),
             (["--engine", "http://a:1", "--prefill", "http://b:1", "--decode", "http://c:1"], "every engine is one or the other"),

@@ -388,3 +388,28 @@ struct DisaggregationRewriteTests {
         }
     }
 }
+
+@Suite("engine load reports")
+struct EngineLoadReadingTests {
+    @Test("vLLM's and SGLang's gauges are read per data-parallel rank; other metrics and bad values are skipped")
+    func reading() throws {
+        let vllm = """
+            # HELP vllm:num_requests_running Number of requests in model execution batches.
+            # TYPE vllm:num_requests_running gauge
+            vllm:num_requests_running{engine="0",model_name="m"} 3.0
+            vllm:num_requests_running{engine="1",model_name="m"} 1.0
+            vllm:num_requests_running_total{engine="1",model_name="m"} 99.0
+            vllm:num_requests_waiting{engine="0",model_name="m"} 2.0
+            vllm:num_requests_waiting{engine="1",model_name="m"} NaN
+            vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.25
+            vllm:num_requests_waiting{engine="7",model_name="m"} -4
+            """
+        let r = try #require(_EngineLoadReading(prometheus: Substring(vllm)))
+        #expect(r.ranks[0] == .init(running: 3, waiting: 2, kvCacheUsage: nil))
+        #expect(r.ranks[1] == .init(running: 1, waiting: 0, kvCacheUsage: 0.25))
+        #expect(r.ranks[7] == nil)
+        let sglang = "sglang:num_running_reqs{model_name=\"m\"} 5\nsglang:num_queue_reqs{model_name=\"m\"} 1\nsglang:token_usage 0.5\n"
+        #expect(_EngineLoadReading(prometheus: Substring(sglang))?.ranks[0] == .init(running: 5, waiting: 1, kvCacheUsage: 0.5))
+        #expect(_EngineLoadReading(prometheus: "process_cpu_seconds_total 1.0\n") == nil)
+    }
+}

@@ -235,3 +235,85 @@ struct GatewayDisaggregationTests {
         #expect(metrics.contains(#"kvcache_gateway_upstream_failures_total{node="0"}"#), "a request met the killed engine")
     }
 }
+
+/// The value of the sample `series` (name and labels, as printed) in Prometheus text.
+func sample(_ series: String, in text: String) -> Double? {
+    text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+}
+
+@Suite("kvcache-gateway replicas", .serialized, .enabled(if: haveEngineDoubles, "needs Python's pyzmq and msgspec"))
+struct GatewayReplicaTests {
+    @Test("--load-interval: load driven through one gateway shows on another's /metrics and steers its routing")
+    func sharedLoad() async throws {
+        let engines = [try await EngineDouble(["--decode-ms-per-token", "40"]), try await EngineDouble(["--decode-ms-per-token", "40"])]
+        // The default selector takes the engine with the fewest requests when nothing is cached.
+        let a = try await GatewayProcess(engines: engines)
+        let b = try await GatewayProcess(engines: engines)
+        // Three long requests through A, one after another: two land on node 0, one on node 1.
+        var long: [Task<Answer, any Error>] = []
+        for k in 0..<3 {
+            long.append(
+                Task {
+                    try await Loopback.post(
+                        a.url + "/v1/completions", json: ["model": "double", "prompt": tokens(40, seed: UInt32(k)), "max_tokens": 100])
+                })
+            try await Loopback.waitForHealth(a) { ($0["routerInFlight"] as? Int ?? 0) >= k + 1 }
+        }
+        // B never sent them, but reads them from the engines.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var seen = ""
+        while ContinuousClock.now < deadline {
+            seen = try await Loopback.get(b.url + "/metrics").text
+            if sample(#"kvcache_gateway_engine_requests{node="0",state="running"}"#, in: seen) == 2,
+                sample(#"kvcache_gateway_engine_requests{node="1",state="running"}"#, in: seen) == 1
+            {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(sample(#"kvcache_gateway_engine_requests{node="0",state="running"}"#, in: seen) == 2, "\(seen)")
+        #expect(sample(#"kvcache_gateway_engine_requests{node="1",state="running"}"#, in: seen) == 1)
+        // So B's own request goes to node 1, where its own count alone would pick node 0.
+        let routed = try await Loopback.post(
+            b.url + "/v1/completions", json: ["model": "double", "prompt": tokens(40, seed: 9), "max_tokens": 1])
+        #expect(routed.header("x-kvcache-node") == "1")
+        for t in long { #expect(try await t.value.status == 200) }
+    }
+
+    @Test("three gateways behind round-robin find as much cache as one gateway on the same engines")
+    func replicasMatchOne() async throws {
+        /// Six conversations of four turns, each turn's conversations at once, sent to the
+        /// gateways in turn; the engines' cached share of the prompt tokens.
+        func cachedShare(gateways: Int) async throws -> Double {
+            let options = ["--decode-ms-per-token", "5"]
+            let engines = [try await EngineDouble(options), try await EngineDouble(options), try await EngineDouble(options)]
+            var replicas: [GatewayProcess] = []
+            for _ in 0..<gateways { replicas.append(try await GatewayProcess(engines: engines)) }
+            var conversations = (0..<6).map { tokens(96 + 16 * $0, seed: UInt32(500 + $0)) }
+            var cached = 0, prompt = 0, sent = 0
+            for turn in 0..<4 {
+                let answers = try await withThrowingTaskGroup(of: Answer.self) { group in
+                    for c in conversations.indices {
+                        let gateway = replicas[(sent + c) % gateways]
+                        let body: [String: Any] = ["model": "double", "prompt": conversations[c], "max_tokens": 8]
+                        group.addTask { try await Loopback.post(gateway.url + "/v1/completions", json: body) }
+                    }
+                    return try await group.reduce(into: [Answer]()) { $0.append($1) }
+                }
+                sent += conversations.count
+                for a in answers {
+                    #expect(a.status == 200)
+                    cached += a.cachedTokens ?? 0
+                    prompt += (a.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int ?? 0
+                }
+                for c in conversations.indices { conversations[c] += tokens(48, seed: UInt32(7_000 + 10 * turn + c)) }
+                try await Task.sleep(for: .milliseconds(200))  // the turn's events reach every gateway
+            }
+            return Double(cached) / Double(max(prompt, 1))
+        }
+        let one = try await cachedShare(gateways: 1)
+        let three = try await cachedShare(gateways: 3)
+        #expect(one > 0.5, "one gateway finds the conversations' earlier turns: \(one)")
+        #expect(abs(three - one) <= 0.02, "cached share: one gateway \(one), three \(three)")
+    }
+}

@@ -195,6 +195,14 @@ STATS = {"requests": 0, "ranks": [0] * args.dp, "remote_prefill": 0, "local_pref
          "prompt_tokens": 0, "cached_tokens": 0, "violations": [], "answers": collections.deque(maxlen=4096)}
 
 
+LOAD = [{"running": 0, "waiting": 0} for _ in range(args.dp)]
+
+
+def load(rank, key, delta):
+    with stats_lock:
+        LOAD[rank][key] += delta
+
+
 def count(key, value=1):
     with stats_lock:
         STATS[key] += value
@@ -324,6 +332,21 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/get_server_info":
             self.send_json(200, {"model_path": args.model, "tokenizer_path": args.model, "page_size": BS,
                                  "max_total_num_tokens": args.capacity_blocks * BS, "version": "double"})
+        elif self.path == "/metrics":
+            # vLLM's gauges, one sample per data-parallel engine (its `engine` label).
+            with stats_lock:
+                lines = ["# TYPE vllm:num_requests_running gauge", "# TYPE vllm:num_requests_waiting gauge"]
+                for r, l in enumerate(LOAD):
+                    labels = f'{{engine="{r}",model_name="{args.model}"}}'
+                    lines.append(f"vllm:num_requests_running{labels} {float(l['running'])}")
+                    lines.append(f"vllm:num_requests_waiting{labels} {float(l['waiting'])}")
+                    lines.append(f"vllm:kv_cache_usage_perc{labels} {len(pools[r].blocks) / pools[r].capacity}")
+            data = ("\n".join(lines) + "\n").encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; version=0.0.4")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif self.path == "/debug/stats":
             with stats_lock:
                 self.send_json(200, dict(STATS, answers=list(STATS["answers"])))
@@ -386,7 +409,16 @@ class Handler(BaseHTTPRequestHandler):
                 violation("a decode request whose kv_transfer_params name no blocks")
         count("prefill_only" if prefill_only else "remote_prefill" if remote else "local_prefill")
         pool = pools[rank]
+        load(rank, "waiting", 1)
+        try:
+            return self.serve(body, raw, chat, model, tokens, adapter, rank, pool, prefill_only, remote)
+        finally:
+            load(rank, "running", -1)
+
+    def serve(self, body, raw, chat, model, tokens, adapter, rank, pool, prefill_only, remote):
         with gpus[rank]:
+            load(rank, "waiting", -1)
+            load(rank, "running", 1)
             cached = pool.admit(tokens, adapter)
             count("prompt_tokens", len(tokens))
             count("cached_tokens", cached)

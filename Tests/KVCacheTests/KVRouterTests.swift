@@ -251,3 +251,33 @@ struct KVRouterTests {
         }
     }
 }
+
+@Suite("KVRouter: loads the engines report")
+struct ReportedLoadTests {
+    @Test("a reported load adds other routers' requests to the node's own, until the next report")
+    func reportedLoad() throws {
+        let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 16), nodeCapacity: 2))
+        router.addNode(0)
+        router.addNode(1)
+        let routed = router.route(tokens: Array(0..<32))
+        router.requestStarted(routed, id: 1)
+        let node = try #require(routed.node)
+        func active(_ n: NodeID) -> Int { router.snapshot.nodes.first { $0.id == n }!.activeRequests }
+        // The engine runs 4 and queues 1: this router's one and 4 of others'.
+        router.reportLoad(node, running: 4, waiting: 1)
+        #expect(active(node) == 5)
+        router.requestStarted(router.route(tokens: Array(0..<32), excluding: [1 - node]), id: 2)
+        #expect(active(node) == 6, "own requests since the report add to it")
+        router.requestFinished(id: 1)
+        router.requestFinished(id: 2)
+        #expect(active(node) == 4)
+        // A report that has not seen this router's requests yet adds nothing.
+        router.requestStarted(router.route(tokens: Array(0..<32), excluding: [1 - node]), id: 3)
+        router.reportLoad(node, running: 0, waiting: 0)
+        #expect(active(node) == 1)
+        router.reportLoad(node, running: 3, waiting: 0)
+        router.clearReportedLoad(node)
+        #expect(active(node) == 1)
+        #expect(router.isWithinLoad(1 - node, slack: 0))
+    }
+}

@@ -115,6 +115,9 @@ public final class KVRouter: Sendable {
         var prefilling = 0
         /// The node's learned prefill speed (``Configuration/learnsPrefillSpeed``).
         var speed: PrefillSpeedEstimator?
+        /// Requests the node's engine last reported beyond this router's own, part of its
+        /// `activeRequests` (``reportLoad(_:running:waiting:)``).
+        var remoteRequests = 0
     }
 
     /// A routed request until it finishes: its node, the load it put there, and when.
