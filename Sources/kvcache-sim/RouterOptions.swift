@@ -25,6 +25,13 @@ struct RouterOptions: ParsableArguments {
     var eventLagMs: String = "0"
     @Option(parsing: .unconditional, help: "events view: seconds a route-time speculative entry counts as held (0: none; compare: a list).")
     var speculativeTtl: String = "0"
+    @Option(
+        help:
+            "What routers know of the loads: local (the requests each sent itself), engine (the nodes' own reports, read every --load-interval-ms, plus its own since). compare: a list."
+    )
+    var loadView: String = "local"
+    @Option(parsing: .unconditional, help: "engine load view: milliseconds between reads of the nodes' loads (compare: a list).")
+    var loadIntervalMs: String = "100"
     @Option(parsing: .unconditional, help: "approximate view: seconds a routing decision counts as held.")
     var approximateTtl: Double = 120
     @Option(help: "shadow view: the shadow pools' eviction policy (default: the engines').")
@@ -32,19 +39,28 @@ struct RouterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "shadow view: the shadow pools' capacity, blocks (default: the engines').")
     var shadowCapacity: Int?
 
-    /// Every combination asked for, events settings only with the events view.
-    func models() throws -> [RouterModel] {
-        let counts = try parseIntList(routers, option: "--routers", minimum: 1, maximum: 4096)
-        let views = try parseList(routerView, option: "--router-view") { name in
-            guard let v = RouterModel.View(rawValue: name) else {
-                throw CLIError(
-                    "unknown --router-view '\(name)' (expected one of \(RouterModel.View.allCases.map(\.rawValue).joined(separator: ", ")))"
-                )
+    /// The comma-separated names in `text`, each one of `E`'s cases.
+    static func cases<E: RawRepresentable & CaseIterable>(_ text: String, _: E.Type, option: String) throws -> [E]
+    where E.RawValue == String {
+        try parseList(text, option: option) { name in
+            guard let v = E(rawValue: name) else {
+                throw CLIError("unknown \(option) '\(name)' (expected one of \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             return v
         }
+    }
+
+    /// Every combination asked for, events settings only with the events view.
+    func models() throws -> [RouterModel] {
+        let counts = try parseIntList(routers, option: "--routers", minimum: 1, maximum: 4096)
+        let views = try Self.cases(routerView, RouterModel.View.self, option: "--router-view")
         let lags = try parseList(eventLagMs, option: "--event-lag-ms") { try number($0, "--event-lag-ms", 0...1e10) }
         let ttls = try parseList(speculativeTtl, option: "--speculative-ttl") { try number($0, "--speculative-ttl", 0...1e7) }
+        let loadViews = try Self.cases(loadView, RouterModel.LoadView.self, option: "--load-view")
+        let intervals = try parseList(loadIntervalMs, option: "--load-interval-ms") { try number($0, "--load-interval-ms", 1...1e10) }
+        if !loadViews.contains(.engine) && intervals != [100] {
+            throw CLIError("--load-interval-ms applies to --load-view engine")
+        }
         try check(approximateTtl, "--approximate-ttl", 1e-6...1e7)
         let eviction = try shadowEviction.map(parseEviction)
         if eviction?.needsFuture == true { throw CLIError("--shadow-eviction \(eviction!): a router does not know the future") }
@@ -60,10 +76,17 @@ struct RouterOptions: ParsableArguments {
             for view in views {
                 for lag in view == .events ? lags : [0] {
                     for ttl in view == .events ? ttls : [0] {
-                        models.append(
-                            RouterModel(
-                                replicas: k, view: view, eventLagSeconds: lag / 1000, speculativeTTL: ttl, approximateTTL: approximateTtl,
-                                shadowEviction: view == .shadow ? eviction : nil, shadowCapacity: view == .shadow ? shadowCapacity : nil))
+                        for load in loadViews {
+                            for interval in load == .engine ? intervals : [100] {
+                                var model = RouterModel(
+                                    replicas: k, view: view, eventLagSeconds: lag / 1000, speculativeTTL: ttl,
+                                    approximateTTL: approximateTtl, shadowEviction: view == .shadow ? eviction : nil,
+                                    shadowCapacity: view == .shadow ? shadowCapacity : nil)
+                                model.loadView = load
+                                model.loadIntervalSeconds = interval / 1000
+                                models.append(model)
+                            }
+                        }
                     }
                 }
             }

@@ -150,4 +150,26 @@ struct RouterModelTests {
         tiered.router = RouterModel(replicas: 2)
         #expect(throws: ConfigurationError.self) { try ClusterSimulator.run(Self.trace, tiered) }
     }
+
+    @Test(
+        "the engine load view: one router reading the true loads decides as the direct path; several see each other's load",
+        arguments: [SelectorPolicy.kvCost, .leastLoaded, .thresholdBalanced])
+    func engineLoadView(selector: SelectorPolicy) throws {
+        let direct = try ClusterSimulator.run(Self.trace, Self.configuration(selector, router: RouterModel()))
+        var one = RouterModel()
+        one.loadView = .engine
+        one.loadIntervalSeconds = 0.001
+        #expect(one.label == "k1/events+load1ms")
+        let read = try ClusterSimulator.run(Self.trace, Self.configuration(selector, router: one))
+        #expect(Self.outcome(read) == Self.outcome(direct), "its own sends and the truth agree")
+        // Four routers: reading the engines changes what each knows of the others' load.
+        var local = RouterModel(replicas: 4)
+        var engine = local
+        engine.loadView = .engine
+        let a = try ClusterSimulator.run(Self.trace, Self.configuration(selector, router: local))
+        let b = try ClusterSimulator.run(Self.trace, Self.configuration(selector, router: engine))
+        #expect(Self.outcome(a) != Self.outcome(b))
+        local.loadIntervalSeconds = 0
+        #expect(throws: ConfigurationError.self) { try ClusterSimulator.run(Self.trace, Self.configuration(selector, router: local)) }
+    }
 }

@@ -21,6 +21,12 @@ extension ClusterSimulator {
         var batches: [(at: Int64, node: Int, start: Int, end: Int)] = []
         var batchHead = 0
         let lagMicros: Int64
+        /// The engine load view: the last read time, the nodes' true load then (per node), and
+        /// each router's own then (`r * nodes + k`).
+        let loadIntervalMicros: Int64
+        var readAt: Int64 = -1
+        var readTrue: [_LoadReading] = []
+        var readOwn: [_LoadReading] = []
         var changes: [PoolChange] = []
         var spare = OverlapScores()
 
@@ -48,6 +54,11 @@ extension ClusterSimulator {
                 for _ in 0..<(k * c.nodes) { shadows.append(try policy.makePool(capacity: capacity)) }
             }
             lagMicros = try SimulatedClock.micros(model.eventLagSeconds, request: 0)
+            loadIntervalMicros = max(1, try SimulatedClock.micros(model.loadIntervalSeconds, request: 0))
+            if model.loadView == .engine {
+                readTrue = Array(repeating: _LoadReading(), count: c.nodes)
+                readOwn = Array(repeating: _LoadReading(), count: k * c.nodes)
+            }
         }
 
         /// Whether the nodes' pools must log their changes for this fleet.
@@ -118,5 +129,23 @@ extension ClusterSimulator {
                 batchHead += 1
             }
         }
+    }
+}
+
+/// A node's load as a router reads it: when its prefill queue drains, its queued prefill
+/// tokens, its requests, and its decodes' blocks.
+struct _LoadReading {
+    var freeAt: Int64 = 0
+    var queuedTokens = 0
+    var requests = 0
+    var decodeBlocks = 0
+
+    init() {}
+
+    init(_ n: ClusterSimulator.NodeSim) {
+        freeAt = n.freeAt
+        queuedTokens = n.queuedTokens
+        requests = (n.prefillQueue.count - n.queueHead) + n.decoding.count
+        decodeBlocks = n.decodeBlocks
     }
 }

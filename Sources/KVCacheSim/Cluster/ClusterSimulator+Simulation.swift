@@ -168,6 +168,9 @@ extension ClusterSimulator {
 
         /// Retires work finished by `t` and copies each node's load into the selector's view.
         mutating func refreshStates(at t: Int64) {
+            if let interval = fleet?.loadIntervalMicros, fleet!.model.loadView == .engine, t / interval * interval > fleet!.readAt {
+                readLoads(at: t / interval * interval)
+            }
             world.nodes.withUnsafeMutableBufferPointer { nodes in
                 states.withUnsafeMutableBufferPointer { states in
                     for k in 0..<nodes.count {
@@ -182,9 +185,25 @@ extension ClusterSimulator {
             if fleet != nil { refreshRouterStates(at: t) }
         }
 
+        /// The routers read every node's load at time `b` (the last read time before the
+        /// request being served): the nodes' true loads then, and each router's own.
+        mutating func readLoads(at b: Int64) {
+            for k in 0..<c.nodes {
+                if world.nodes[k].nextEvent <= b { ClusterSimulator.advance(&world.nodes[k], to: b) }
+                fleet!.readTrue[k] = _LoadReading(world.nodes[k])
+            }
+            for j in fleet!.loads.indices {
+                if fleet!.loads[j].nextEvent <= b { ClusterSimulator.advance(&fleet!.loads[j], to: b) }
+                fleet!.readOwn[j] = _LoadReading(fleet!.loads[j])
+            }
+            fleet!.readAt = b
+        }
+
         /// Replaces the nodes' loads in the selector's view by what the current router knows:
-        /// the requests it sent itself.
+        /// the requests it sent itself, plus, with the engine load view, what each node held
+        /// beyond them when the router last read it.
         mutating func refreshRouterStates(at t: Int64) {
+            if fleet!.model.loadView == .engine { return refreshEngineView(at: t) }
             let base = router * c.nodes
             fleet!.loads.withUnsafeMutableBufferPointer { loads in
                 states.withUnsafeMutableBufferPointer { states in
@@ -197,6 +216,23 @@ extension ClusterSimulator {
                         states[k].activeDecodeBlocks = own.decodeBlocks
                     }
                 }
+            }
+        }
+
+        /// The engine load view of the current router: for each figure, its own now plus the
+        /// node's excess over its own at the last read (a queue's excess as it drains by `t`).
+        mutating func refreshEngineView(at t: Int64) {
+            let base = router * c.nodes
+            for k in 0..<c.nodes {
+                if fleet!.loads[base + k].nextEvent <= t { ClusterSimulator.advance(&fleet!.loads[base + k], to: t) }
+                let own = _LoadReading(fleet!.loads[base + k])
+                let atRead = fleet!.readTrue[k], ownAtRead = fleet!.readOwn[base + k]
+                let ownDelay = max(0, own.freeAt - t)
+                let excessDelay = max(0, max(0, atRead.freeAt - t) - max(0, ownAtRead.freeAt - t))
+                states[k].queueDelay = Double(ownDelay + excessDelay) / 1e6
+                states[k].queuedPrefillTokens = own.queuedTokens + max(0, atRead.queuedTokens - ownAtRead.queuedTokens)
+                states[k].activeRequests = own.requests + max(0, atRead.requests - ownAtRead.requests)
+                states[k].activeDecodeBlocks = own.decodeBlocks + max(0, atRead.decodeBlocks - ownAtRead.decodeBlocks)
             }
         }
 

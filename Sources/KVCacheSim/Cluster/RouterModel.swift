@@ -10,6 +10,10 @@ import KVCache
 /// - **Several routers** (``replicas`` > 1): request *i* goes to router *i* mod *k*. Each router
 ///   has its own selector and sees only the load it sent itself: a node's queue, queued tokens,
 ///   running requests and decode blocks count that router's requests alone.
+/// - **Load from the engines** (``LoadView-swift.enum/engine``): each router also reads every
+///   node's true load every ``loadIntervalSeconds`` (as a gateway reads an engine's metrics);
+///   between reads it sees, for each load figure, its own requests now plus what the node held
+///   beyond its own at the last read.
 /// - **Event lag** (``eventLagSeconds``): a node's cache changes reach the routers that long
 ///   after the node made them.
 /// - **Speculative entries** (``speculativeTTL``): a router that sends a chain to a node counts
@@ -37,8 +41,24 @@ public struct RouterModel: Sendable, Hashable {
         public var description: String { rawValue }
     }
 
+    /// Where a router's knowledge of the nodes' loads comes from.
+    public enum LoadView: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// The requests the router sent itself.
+        case local
+        /// The nodes' own reports, read every ``RouterModel/loadIntervalSeconds``, plus the
+        /// router's own requests since.
+        case engine
+
+        public var description: String { rawValue }
+    }
+
     /// Routers splitting the traffic round-robin (default 1).
     public var replicas: Int
+    /// What the routers know of the loads (default ``LoadView-swift.enum/local``).
+    public var loadView: LoadView = .local
+    /// Seconds between a router's reads of the nodes' loads (``LoadView-swift.enum/engine``
+    /// only; default 0.1).
+    public var loadIntervalSeconds = 0.1
     /// What the routers know of the caches (default ``View-swift.enum/events``).
     public var view: View
     /// Seconds from a node's cache change to the routers' seeing it (``View-swift.enum/events``
@@ -75,7 +95,7 @@ public struct RouterModel: Sendable, Hashable {
 
     /// Whether this is the default: one router that sees every change at once.
     public var isImmediate: Bool {
-        replicas == 1 && view == .events && eventLagSeconds == 0 && speculativeTTL == 0 && !_alwaysModelled
+        replicas == 1 && view == .events && eventLagSeconds == 0 && speculativeTTL == 0 && loadView == .local && !_alwaysModelled
     }
 
     /// A short label: `k4/events+lag50ms+spec2s`, `k1/shadow(fifo)`.
@@ -87,6 +107,7 @@ public struct RouterModel: Sendable, Hashable {
         if view == .shadow && (shadowEviction != nil || shadowCapacity != nil) {
             s += "(" + [shadowEviction?.rawValue, shadowCapacity.map(String.init)].compactMap { $0 }.joined(separator: ",") + ")"
         }
+        if loadView == .engine { s += "+load\(_compact(loadIntervalSeconds * 1000))ms" }
         return s
     }
 
@@ -108,6 +129,9 @@ public struct RouterModel: Sendable, Hashable {
         }
         if view != .shadow && (shadowEviction != nil || shadowCapacity != nil) {
             throw ConfigurationError(message: "a shadow policy or capacity applies to the shadow view, not \(view)")
+        }
+        guard loadIntervalSeconds >= 0.001 && loadIntervalSeconds <= 1e7 else {
+            throw ConfigurationError(message: "load interval must be in 0.001...1e7 seconds, got \(loadIntervalSeconds)")
         }
         if let shadowCapacity, shadowCapacity < 1 {
             throw ConfigurationError(message: "shadow capacity must be at least 1 block, got \(shadowCapacity)")
