@@ -14,6 +14,8 @@ Systems, each in front of fresh engine doubles (empty caches):
   the same with +tokenizer (kv-cost+tokenizer, …)      (text prompts tokenized in process:
                                                        --tokenizer with the doubles' byte
                                                        tokenizer.json)
+  any of those with +noload (default+noload, …)       (--load-interval 0: no reads of the
+                                                       engines' /metrics, to price them)
   sglang-router cache_aware, sglang-router round_robin (approximate text tree / none)
   passthrough round-robin                              (Benchmarks' `passthrough`: the gateway's
                                                        server and client libraries alone, no
@@ -118,6 +120,9 @@ SYSTEMS = {
 GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "round-robin", "threshold-balanced"}
 GATEWAYS = GATEWAY_SELECTORS | {s + "+tokenizer" for s in GATEWAY_SELECTORS}
 SYSTEMS.update({s + "+tokenizer": SYSTEMS[s] + " +tok" for s in GATEWAY_SELECTORS})
+# +noload: the gateway without its engine load reads (--load-interval 0), to price them.
+SYSTEMS.update({s + "+noload": SYSTEMS[s] + " -load" for s in list(GATEWAYS)})
+GATEWAYS = GATEWAYS | {s + "+noload" for s in GATEWAYS}
 for s in args.systems.split(","):
     if s not in SYSTEMS:
         sys.exit(f"gateway.py: --systems: unknown system '{s}' (known: {', '.join(SYSTEMS)})")
@@ -168,8 +173,11 @@ class Fleet:
             return None
         port = free_port()
         if system in GATEWAYS:
-            selector, _, tokenizer = system.partition("+")
+            base = system.removesuffix("+noload")
+            selector, _, tokenizer = base.partition("+")
             cmd = [binaries["gateway"], "--port", str(port), "--log-level", "error"]
+            if base != system:
+                cmd += ["--load-interval", "0"]
             if selector != "default":
                 cmd += ["--selector", selector]
             if selector in ("kv-cost", "ttft-min") and not self.model_dir:
