@@ -157,6 +157,8 @@ struct GatewayDisaggregationTests {
         }
         let metrics = try await Loopback.get(pd.gateway.url + "/metrics").text
         #expect(metrics.contains(#"kvcache_gateway_prefills_total{path="remote"} 22"#))
+        // Both hops' loads left their nodes: nothing is in flight in the router.
+        try await Loopback.waitForHealth(pd.gateway) { $0["routerInFlight"] as? Int == 0 }
 
         // The same prefill requests placed in turn on two fresh prefill engines.
         let turns = [try await EngineDouble(["--role", "prefill"]), try await EngineDouble(["--role", "prefill"])]
@@ -187,6 +189,21 @@ struct GatewayDisaggregationTests {
         #expect(local == 1 && prefillOnly == 1)
         let metrics = try await Loopback.get(pd.gateway.url + "/metrics").text
         #expect(metrics.contains(#"kvcache_gateway_prefills_total{path="local"} 1"#))
+    }
+
+    @Test("each hop's load is on its node once: while the decode runs, one request is in flight, then none")
+    func loadOnce() async throws {
+        let pd = try await Disaggregated(decodeMsPerToken: 50)
+        let long = Task {
+            try await Loopback.post(
+                pd.gateway.url + "/v1/completions", json: ["model": "double", "prompt": tokens(64, seed: 77), "max_tokens": 30])
+        }
+        try await Loopback.waitForHealth(pd.gateway) { $0["routerInFlight"] as? Int == 1 }
+        try await Task.sleep(for: .milliseconds(300))
+        let during = try await Loopback.get(pd.gateway.url + "/health").json
+        #expect(during["routerInFlight"] as? Int == 1, "the prefill hop is over, the decode hop counts once")
+        #expect(try await long.value.status == 200)
+        try await Loopback.waitForHealth(pd.gateway) { $0["routerInFlight"] as? Int == 0 }
     }
 
     @Test("--session-header: a session's unrelated prompts keep their decode engine")
