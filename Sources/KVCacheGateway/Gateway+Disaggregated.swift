@@ -152,7 +152,8 @@ extension Gateway {
             let response = try await send(
                 request, body: body, to: node, target: target, stream: false, deadline: deadline, retryable: retryable)
             guard case .whole(let answer) = response.body else {
-                throw _JSONExchange.Failure(description: "a prefill answer longer than \(Self.wholeAnswerLimit) bytes")
+                throw _JSONExchange.Failure(
+                    description: "a prefill answer not read whole (longer than \(Self.wholeAnswerLimit) bytes, or of unknown length)")
             }
             router.prefillFinished(id: hop)
             metrics.prefillHop.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))

@@ -231,6 +231,23 @@ struct GatewayDisaggregationTests {
         #expect(metrics.contains(#"kvcache_gateway_upstream_failures_total{node="0"}"#))
     }
 
+    @Test("a decode engine killed mid-run loses no request that had not started: the prefilled request goes to the other")
+    func decodeEngineKilled() async throws {
+        let pd = try await Disaggregated()
+        let first = try await Loopback.post(
+            pd.gateway.url + "/v1/completions", json: ["model": "double", "prompt": tokens(64, seed: 400), "max_tokens": 2])
+        let node = try #require(Int(first.header("x-kvcache-node") ?? ""))
+        pd.decode[node - 2].child.signal(SIGKILL)
+        for seed in UInt32(401)...406 {
+            let a = try await Loopback.post(
+                pd.gateway.url + "/v1/completions", json: ["model": "double", "prompt": tokens(64, seed: seed), "max_tokens": 2])
+            #expect(a.status == 200 && a.header("x-kvcache-node") == String(5 - node), "\(a.status) \(a.text)")
+            #expect(a.header("x-kvcache-prefill-node") != nil)
+        }
+        let s = try await pd.decode[3 - node].stats()
+        #expect(s["remote_prefill"] as? Int == 6 && (s["violations"] as? [String])?.isEmpty == true)
+    }
+
     @Test("a prefill engine killed mid-run loses no request")
     func prefillEngineKilled() async throws {
         let pd = try await Disaggregated(decodeMsPerToken: 5)
