@@ -201,6 +201,17 @@ final class EngineDirectory: Sendable {
     /// A call to the engine at `url` failed with `error` (see ``recordFailure(_:error:)``).
     func recordFailure(url: String, error: any Error) {
         guard let spec = engines.withLock({ list in list.first { $0.spec.url == url }?.spec }) else { return }
-        for node in spec.nodes { recordFailure(node, error: error) }
+        recordFailure(engine: spec, error: error)
+    }
+
+    /// A call to `spec`'s address (one for all its ranks) failed with `error`: an engine that
+    /// is not there takes all its ranks out of rotation at once (``recordUnreachable(_:reason:)``
+    /// does that for any one of them); any other failure counts toward each rank's threshold.
+    func recordFailure(engine spec: EngineSpec, error: any Error) {
+        if Gateway.isUnreachable(error) {
+            recordUnreachable(spec.node, reason: "\(error)")
+        } else {
+            for node in spec.nodes { recordFailure(node, reason: "\(error)") }
+        }
     }
 }

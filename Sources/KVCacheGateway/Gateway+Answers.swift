@@ -141,7 +141,7 @@ extension Gateway {
                         let (status, _) = try await exchange.call(spec.url + "/health")
                         guard status == 200 else {
                             let failure = _JSONExchange.Failure(description: "health check answered \(status)")
-                            for node in spec.nodes { self.directory.recordFailure(node, error: failure) }
+                            self.directory.recordFailure(engine: spec, error: failure)
                             return
                         }
                         for node in spec.nodes { self.directory.recordSuccess(node) }
@@ -152,7 +152,7 @@ extension Gateway {
                             }
                         }
                     } catch {
-                        for node in spec.nodes { self.directory.recordFailure(node, error: error) }
+                        self.directory.recordFailure(engine: spec, error: error)
                     }
                 }
             }
