@@ -45,9 +45,10 @@ extension Gateway {
         lease: _RequestLease, deadline: NIODeadline
     ) async throws -> Response {
         let prefillNodes = directory.nodes(.prefill), decodeNodes = directory.nodes(.decode)
+        // Hashed once: both hops, and any retry, route the same chain.
+        let chain = router.blockHashes(tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt)
         func route(excluding excluded: [NodeID], outputTokens: Int) -> KVRouter.Routed {
-            router.route(
-                tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: outputTokens, excluding: excluded)
+            router.route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: outputTokens, excluding: excluded)
         }
         // The decode engine: a session's own while it may keep it, else the selector's.
         let session = sessionName(of: request)
