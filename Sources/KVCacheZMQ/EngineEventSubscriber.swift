@@ -23,6 +23,17 @@ import Logging
 /// the loss counted. A malformed request gets no reply, so replay waits at most
 /// ``Configuration/replayTimeout``. When the first batch seen from an endpoint is not batch 0
 /// (the subscriber joined late), it first replays from 0 whatever the engine still buffers.
+/// A live batch numbered at or below the last live one means the engine's publisher started
+/// again (the engine restarted, its cache empty): the node is cleared and followed anew.
+///
+/// Resuming (``Endpoint/resumeAfter``): a sink restored from a saved state tells each endpoint
+/// the last batch the state includes; at start the subscriber asks the replay socket for the
+/// batches from that one on. If the engine still has it, the batches after it are applied and
+/// the node continues where the state ended. If the engine no longer reaches back that far,
+/// the node is cleared and rebuilt from what the replay still has; if the engine has nothing
+/// from there (it restarted) or cannot be asked, the node is cleared and followed anew. Both
+/// are counted (``Statistics/rebuiltEndpoints``). ``withAppliedBatches(_:)`` reads each
+/// endpoint's last applied batch consistently with the sink's state, for saving.
 ///
 /// One thread polls every socket (no busy waiting; ``stop()`` returns within the poll
 /// interval). After a wake-up it waits ``Configuration/coalescing`` for more messages, then
@@ -55,6 +66,11 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         /// applied to this endpoint's node. A batch that names no rank is taken from a rank-0
         /// endpoint only.
         public var rank: Int?
+
+        /// The last batch of this endpoint the sink already has, from a saved state (see
+        /// ``EngineEventSubscriber``, "Resuming"): at start the subscriber replays what came
+        /// after it instead of following the stream from wherever it joins.
+        public var resumeAfter: UInt64?
 
         /// The endpoints of one engine with `dataParallelSize` ranks, rank *r* as node
         /// `firstNode + r`: vLLM's publisher of rank *r* binds the PUB and replay addresses
@@ -154,6 +170,15 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         /// Batches refused because they named another data-parallel rank than their
         /// endpoint's (``Endpoint/rank``).
         public var rankMismatches = 0
+        /// Endpoints that resumed from their ``Endpoint/resumeAfter`` batch.
+        public var resumedEndpoints = 0
+        /// Endpoints that could not resume: their engine no longer had the batch after
+        /// ``Endpoint/resumeAfter``, had restarted, or could not be asked; the node was
+        /// cleared (and rebuilt from the replay where it had anything).
+        public var rebuiltEndpoints = 0
+        /// Times an endpoint's live batches started again from a lower number (the engine's
+        /// publisher restarted); its node was cleared.
+        public var publisherRestarts = 0
     }
 
     /// What receives the events.
@@ -174,6 +199,14 @@ public final class EngineEventSubscriber: @unchecked Sendable {
     /// by the polling thread only.
     private var pending: [EngineEvent] = []
     private var pendingBatches = 0
+    /// Per endpoint address, the last batch whose events are in `pending`.
+    private var pendingPositions: [String: UInt64] = [:]
+    /// Held while the sink runs and while ``withAppliedBatches(_:)`` reads: the positions
+    /// `applied` names are exactly those whose events the sink has taken.
+    private let applyLock = NSLock()
+    private var applied: [String: UInt64] = [:]
+    /// Resume points set after creation (``resume(after:)``), by address.
+    private var resumePoints: [String: UInt64] = [:]
     /// Events past which the polling thread hands what it holds to the sink without waiting
     /// for the end of the burst, so a flood never piles up here.
     static let flushThreshold = 8_192
@@ -195,6 +228,24 @@ public final class EngineEventSubscriber: @unchecked Sendable {
 
     /// The counters so far.
     public var statistics: Statistics { lock.withLock { _statistics } }
+
+    /// Makes the endpoints at these addresses resume after these batches, as if their
+    /// ``Endpoint/resumeAfter`` were set: for a sink whose state was restored after the
+    /// subscriber was made. Call it before ``start()``.
+    public func resume(after batches: [String: UInt64]) {
+        lock.withLock { resumePoints.merge(batches) { _, new in new } }
+    }
+
+    /// Runs `body` with the last batch of each endpoint (by ``Endpoint/address``) whose events
+    /// the sink has taken, while no batch is handed to the sink: what `body` reads of the
+    /// sink's state (a ``KVCache/KVRouter/captureState()``) includes exactly those batches.
+    /// Endpoints with no batch yet are absent; an endpoint that resumed starts at its
+    /// ``Endpoint/resumeAfter``.
+    public func withAppliedBatches<T>(_ body: ([String: UInt64]) throws -> T) rethrows -> T {
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        return try body(applied)
+    }
 
     /// Starts the polling thread.
     /// - Throws: ``SubscriberError`` when a socket cannot be created, bound or connected.
@@ -260,6 +311,8 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         var endpoint: Endpoint
         var socket: UnsafeMutableRawPointer
         var lastSequence: UInt64?
+        /// The last batch received live (not replayed): live batches only go up.
+        var lastLive: UInt64?
         var reportedMismatch = false
         var reportedRank = false
     }
@@ -287,6 +340,13 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             if rc != 0 { return fail("\(e.mode == .connect ? "connect to" : "bind") \(e.address) failed: \(Self.zmqError())") }
         }
         ready.signal()
+        let resumePoints = lock.withLock { self.resumePoints }
+        for i in streams.indices {
+            guard let after = streams[i].endpoint.resumeAfter ?? resumePoints[streams[i].endpoint.address] else { continue }
+            applyLock.withLock { applied[streams[i].endpoint.address] = after }
+            resume(after: after, stream: &streams[i], context: context, nextEventID: &nextEventID)
+        }
+        flush()
         let timeout = Int(
             configuration.pollInterval.components.seconds * 1000
                 + configuration.pollInterval.components.attoseconds / 1_000_000_000_000_000)
@@ -317,6 +377,14 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             return
         }
         let seq = frames[1].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        if let live = stream.lastLive, seq <= live {
+            // live batches of one publisher only go up: this one started again, cache empty
+            update { $0.publisherRestarts += 1 }
+            configuration.logger.warning(
+                "\(stream.endpoint.address) started again at batch \(seq) after \(live): clearing node \(stream.endpoint.node)")
+            clear(stream: &stream, nextEventID: &nextEventID)
+        }
+        stream.lastLive = seq
         if stream.lastSequence == nil && seq > 0 && stream.endpoint.replayAddress != nil {
             // joined after the engine started: fetch what its replay buffer still has
             update { $0.initialReplays += 1 }
@@ -336,6 +404,19 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         }
         stream.lastSequence = seq
         apply(frames[2], stream: &stream, source: stream.endpoint.address, nextEventID: &nextEventID)
+        pendingPositions[stream.endpoint.address] = seq
+    }
+
+    /// Queues a `cleared` event for the stream's node and forgets where the stream was.
+    private func clear(stream: inout Stream, nextEventID: inout [NodeID: UInt64]) {
+        let node = stream.endpoint.node
+        var next = nextEventID[node, default: 0]
+        pending.append(EngineEvent(node: node, eventID: next, kind: .cleared))
+        next += 1
+        nextEventID[node] = next
+        stream.lastSequence = nil
+        pendingPositions[stream.endpoint.address] = nil
+        applyLock.withLock { applied[stream.endpoint.address] = nil }
     }
 
     private func apply(_ payload: [UInt8], stream: inout Stream, source: String, nextEventID: inout [NodeID: UInt64]) {
@@ -386,10 +467,14 @@ public final class EngineEventSubscriber: @unchecked Sendable {
 
     /// Gives the sink the events decoded so far, in the order they came, and counts them.
     private func flush() {
-        guard !pending.isEmpty || pendingBatches > 0 else { return }
-        if !pending.isEmpty { sink(pending) }
+        guard !pending.isEmpty || pendingBatches > 0 || !pendingPositions.isEmpty else { return }
+        applyLock.withLock {
+            if !pending.isEmpty { sink(pending) }
+            applied.merge(pendingPositions) { _, new in new }
+        }
         let (batches, events) = (pendingBatches, pending.count)
         pending.removeAll(keepingCapacity: true)
+        pendingPositions.removeAll(keepingCapacity: true)
         pendingBatches = 0
         update {
             $0.batches += batches
@@ -397,22 +482,30 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         }
     }
 
-    /// Fetches batches `from ..< before` from the endpoint's replay socket and applies them.
-    private func replay(
-        from start: UInt64, before end: UInt64, stream: inout Stream, context: UnsafeMutableRawPointer,
-        nextEventID: inout [NodeID: UInt64], initial: Bool = false
-    ) {
+    /// How a replay request ended.
+    private enum ReplayEnd {
+        /// The engine sent its end marker; `first` is the first batch it sent, if any.
+        case ended(first: UInt64?)
+        /// No replay address, no connection, or no end marker within the timeout.
+        case failed
+    }
+
+    /// Asks the endpoint's replay socket for its batches from `start` on and hands each to
+    /// `batch` (its number and payload) as it arrives.
+    private func requestReplay(
+        from start: UInt64, stream: Stream, context: UnsafeMutableRawPointer, batch: (UInt64, [UInt8]) -> Void
+    ) -> ReplayEnd {
         guard let address = stream.endpoint.replayAddress, let dealer = zmq_socket(context, ZMQ_DEALER) else {
             update { $0.failedReplays += 1 }
             configuration.logger.warning("cannot replay \(stream.endpoint.address): no replay address")
-            return
+            return .failed
         }
         defer { zmq_close(dealer) }
         _ = kvz_setsockopt_int(dealer, ZMQ_LINGER, 0)
         guard zmq_connect(dealer, address) == 0 else {
             update { $0.failedReplays += 1 }
             configuration.logger.warning("cannot connect to replay socket \(address): \(Self.zmqError())")
-            return
+            return .failed
         }
         var startBytes = withUnsafeBytes(of: start.bigEndian) { Array($0) }
         _ = zmq_send(dealer, nil, 0, ZMQ_SNDMORE)
@@ -426,27 +519,80 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             guard zmq_poll(&item, 1, max(1, ms)) > 0, let frames = Self.receive(dealer, flags: 0) else { continue }
             // ["", topic, seq, payload], ending with ["", "", 0xFF×8, ""]
             guard frames.count == 4, frames[2].count == 8 else { continue }
-            if frames[2].allSatisfy({ $0 == 0xFF }) {
-                if !initial && (first == nil || first! > start) {
-                    update { $0.lostRanges += 1 }
-                    configuration.logger.warning(
-                        "replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
-                    var next = nextEventID[stream.endpoint.node, default: 0]
-                    pending.append(EngineEvent(node: stream.endpoint.node, eventID: next, kind: .cleared))
-                    next += 1
-                    nextEventID[stream.endpoint.node] = next
-                }
-                return
-            }
+            if frames[2].allSatisfy({ $0 == 0xFF }) { return .ended(first: first) }
             let seq = frames[2].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             if first == nil { first = seq }
-            guard seq >= start && seq < end else { continue }
-            apply(frames[3], stream: &stream, source: address, nextEventID: &nextEventID)
-            update { $0.replayedBatches += 1 }
+            batch(seq, frames[3])
         }
         update { $0.failedReplays += 1 }
         configuration.logger.warning("replay from \(address) timed out after \(configuration.replayTimeout)")
-        startBytes.removeAll()
+        return .failed
+    }
+
+    /// Fetches batches `from ..< before` from the endpoint's replay socket and applies them.
+    /// When the engine no longer has batch `start` (except for the `initial` replay of a late
+    /// joiner), the node is cleared before what it still has is applied.
+    private func replay(
+        from start: UInt64, before end: UInt64, stream: inout Stream, context: UnsafeMutableRawPointer,
+        nextEventID: inout [NodeID: UInt64], initial: Bool = false
+    ) {
+        var first = true
+        let source = stream.endpoint.replayAddress ?? stream.endpoint.address
+        let outcome = requestReplay(from: start, stream: stream, context: context) { seq, payload in
+            if first && !initial && seq > start { lose(from: start, stream: &stream, nextEventID: &nextEventID) }
+            first = false
+            guard seq >= start && seq < end else { return }
+            apply(payload, stream: &stream, source: source, nextEventID: &nextEventID)
+            pendingPositions[stream.endpoint.address] = seq
+            update { $0.replayedBatches += 1 }
+        }
+        if case .ended(nil) = outcome, !initial { lose(from: start, stream: &stream, nextEventID: &nextEventID) }
+    }
+
+    /// The range from `start` is gone from the engine: the node is cleared and counted.
+    private func lose(from start: UInt64, stream: inout Stream, nextEventID: inout [NodeID: UInt64]) {
+        update { $0.lostRanges += 1 }
+        configuration.logger.warning("replay of \(stream.endpoint.address) from \(start) is gone: clearing node \(stream.endpoint.node)")
+        let last = stream.lastSequence
+        clear(stream: &stream, nextEventID: &nextEventID)
+        stream.lastSequence = last
+    }
+
+    /// Brings the stream from batch `after` (the sink's saved state includes it) to the end
+    /// of what the engine buffers: see ``EngineEventSubscriber``, "Resuming".
+    private func resume(after: UInt64, stream: inout Stream, context: UnsafeMutableRawPointer, nextEventID: inout [NodeID: UInt64]) {
+        stream.lastSequence = after
+        var first = true
+        let source = stream.endpoint.replayAddress ?? stream.endpoint.address
+        let outcome = requestReplay(from: after, stream: stream, context: context) { seq, payload in
+            if first && seq > after {
+                // the engine no longer has the state's last batch: what followed it is lost
+                clear(stream: &stream, nextEventID: &nextEventID)
+            }
+            first = false
+            if let last = stream.lastSequence, seq <= last { return }
+            apply(payload, stream: &stream, source: source, nextEventID: &nextEventID)
+            stream.lastSequence = seq
+            pendingPositions[stream.endpoint.address] = seq
+            update { $0.replayedBatches += 1 }
+        }
+        let address = stream.endpoint.address, node = stream.endpoint.node
+        switch outcome {
+        case .ended(first: let first?) where first <= after:
+            update { $0.resumedEndpoints += 1 }
+            configuration.logger.info("resumed \(address) (node \(node)) after batch \(after), now at \(stream.lastSequence ?? after)")
+            return
+        case .ended(first: let first?):
+            configuration.logger.warning(
+                "\(address) keeps batches from \(first) only, not \(after + 1): node \(node) rebuilt from them")
+        case .ended(first: nil):
+            configuration.logger.warning("\(address) has no batch \(after) (it restarted): node \(node) cleared")
+            clear(stream: &stream, nextEventID: &nextEventID)
+        case .failed:
+            configuration.logger.warning("cannot ask \(address) for the batches after \(after): node \(node) cleared")
+            clear(stream: &stream, nextEventID: &nextEventID)
+        }
+        update { $0.rebuiltEndpoints += 1 }
     }
 
     /// Receives one multipart message (nil when nothing is waiting, with `ZMQ_DONTWAIT`).
