@@ -116,6 +116,16 @@ extension Gateway {
                 "batches": stats.batches, "events": stats.events, "malformed": stats.malformed, "gaps": stats.gaps,
                 "replayedBatches": stats.replayedBatches, "lostRanges": stats.lostRanges, "failedReplays": stats.failedReplays,
                 "blockSizeMismatches": stats.blockSizeMismatches, "rankMismatches": stats.rankMismatches,
+                "resumedEndpoints": stats.resumedEndpoints, "rebuiltEndpoints": stats.rebuiltEndpoints,
+                "publisherRestarts": stats.publisherRestarts,
+            ]
+        }
+        let state = stateKeeper.current
+        if configuration.stateDirectory != nil || state.restoredFrom != nil {
+            body["state"] = [
+                "restoredFrom": state.restoredFrom.map { $0 as Any } ?? NSNull(), "restoredBlocks": state.restoredBlocks,
+                "writes": state.writes,
+                "lastBytes": state.lastBytes, "lastWriteSeconds": state.lastSeconds,
             ]
         }
         return Self.json(body, status: up ? .ok : .serviceUnavailable)

@@ -8,7 +8,8 @@ extension Gateway {
     /// The gateway's routes and middleware.
     ///
     /// `POST /v1/completions` and `POST /v1/chat/completions` (behind the admission and answer
-    /// metrics middleware), `POST /tokenize`, `GET /v1/models`, `GET /health`, and
+    /// metrics middleware), `POST /tokenize`, `GET /v1/models`, `GET /health`,
+    /// `GET /admin/snapshot` with ``GatewayConfiguration/adminToken`` set, and
     /// `GET /metrics` when `metrics` is given (the registry the process's swift-metrics
     /// factory writes to).
     public func router(metrics registry: PrometheusCollectorRegistry? = nil) -> Router<GatewayRequestContext> {
@@ -27,6 +28,9 @@ extension Gateway {
             .post("/tokenize") { request, _ in try await self.tokenize(request) }
         http.get("/v1/models") { _, _ in await self.models() }
         http.get("/health") { _, _ in self.health() }
+        if configuration.adminToken != nil {
+            http.get("/admin/snapshot") { request, _ in try self.adminSnapshot(request) }
+        }
         if let registry {
             http.get("/metrics") { _, _ in
                 Response(
@@ -52,10 +56,12 @@ extension Gateway {
             logger: c.logger)
     }
 
-    /// The services that run beside the server: the KV-event subscriber (when an engine
-    /// publishes events), the engines' health checks, and their load reads.
+    /// The services that run beside the server: the state writes (with a state directory),
+    /// the KV-event subscriber (when an engine publishes events), the engines' health checks,
+    /// and their load reads.
     var backgroundServices: [any Service] {
-        var services: [any Service] = [_HealthCheckService(gateway: self)]
+        var services: [any Service] = configuration.stateDirectory == nil ? [] : [_StateService(gateway: self)]
+        services.append(_HealthCheckService(gateway: self))
         if let interval = configuration.loadInterval { services.append(_EngineLoadService(gateway: self, interval: interval)) }
         if let subscriber { services.append(_EventService(subscriber: subscriber)) }
         return services
@@ -76,6 +82,7 @@ extension Gateway {
         metrics: PrometheusCollectorRegistry? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         let c = configuration
+        await restoreSavedState()
         // The group stops its services in reverse order: the server drains first, then the
         // background work it relied on.
         var lifecycle = ServiceGroupConfiguration(

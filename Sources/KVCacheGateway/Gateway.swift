@@ -49,6 +49,9 @@ public final class Gateway: Sendable {
     let sessionHeaderName: HTTPField.Name?
     /// The engines' own load reports (``GatewayConfiguration/loadInterval``).
     let engineLoad: _EngineLoad
+    /// Each node's event address: what names it in a saved state.
+    let eventSources: [NodeID: String]
+    let stateKeeper: _StateKeeper
     private let nextRequestID = Atomic<UInt64>(0)
 
     /// Creates a gateway.
@@ -116,6 +119,8 @@ public final class Gateway: Sendable {
                     rank: e.dataParallelSize > 1 ? rank : nil)
             }
         }
+        eventSources = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.node, $0.address) })
+        stateKeeper = _StateKeeper(prefix: c.metricsPrefix)
         var sub = EngineEventSubscriber.Configuration()
         sub.logger = c.logger
         sub.coalescing = c.eventCoalescing

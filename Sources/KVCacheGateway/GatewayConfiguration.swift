@@ -102,6 +102,20 @@ public struct GatewayConfiguration: Sendable {
     /// the same engines see each other's load (default 100 ms; `nil`: never, each gateway
     /// counts only its own requests).
     public var loadInterval: Duration? = .milliseconds(100)
+    /// A directory the gateway keeps its router state in (`gateway.kvstate`), written every
+    /// ``snapshotInterval`` and at shutdown, and read at start: a restarted gateway knows what
+    /// the engines cache at once, and asks each engine only for the events after its state
+    /// (`nil`, the default: no state is kept; a restart starts cold).
+    public var stateDirectory: String?
+    /// How often the state is written to ``stateDirectory`` (default 30 s).
+    public var snapshotInterval: Duration = .seconds(30)
+    /// The bearer token `GET /admin/snapshot` requires, and the one ``bootstrapFrom`` sends
+    /// (`nil`, the default: no `/admin/snapshot`).
+    public var adminToken: String?
+    /// A peer gateway whose state this one starts from (its base URL; it must serve
+    /// `/admin/snapshot` with the same ``adminToken``), before ``stateDirectory``'s own (`nil`,
+    /// the default: none).
+    public var bootstrapFrom: String?
     /// Prefix of the gateway's metric names (the router's are `<prefix>_router_*`).
     public var metricsPrefix = "kvcache_gateway"
     /// Where log messages go.
@@ -163,6 +177,20 @@ public struct GatewayConfiguration: Sendable {
         }
         if let loadInterval, !(loadInterval >= .milliseconds(1) && loadInterval <= .seconds(3_600)) {
             throw GatewayError("--load-interval \(loadInterval) is outside 0.001...3600 seconds")
+        }
+        guard snapshotInterval >= .seconds(1) && snapshotInterval <= .seconds(86_400) else {
+            throw GatewayError("--snapshot-interval \(snapshotInterval) is outside 1...86400 seconds")
+        }
+        if let stateDirectory, stateDirectory.isEmpty { throw GatewayError("--state-dir is empty") }
+        if let adminToken, adminToken.count < 16 || adminToken.contains(where: { $0.isWhitespace }) {
+            throw GatewayError("--admin-token must be at least 16 characters, without spaces (it was \(adminToken.count))")
+        }
+        if let bootstrapFrom {
+            let lower = bootstrapFrom.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), bootstrapFrom.count > 8 else {
+                throw GatewayError("--bootstrap-from '\(bootstrapFrom)' is not an http:// or https:// URL")
+            }
+            guard adminToken != nil else { throw GatewayError("--bootstrap-from needs --admin-token (the peer's)") }
         }
         guard speculativeTTL >= 0 && speculativeTTL <= 31_536_000 else {
             throw GatewayError("--speculative-ttl \(speculativeTTL) is outside 0...31536000 seconds")

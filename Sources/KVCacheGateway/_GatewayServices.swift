@@ -1,4 +1,5 @@
 import KVCacheZMQ
+import Logging
 import ServiceLifecycle
 
 /// The KV-event subscriber as a service: it follows the engines' events until graceful
@@ -40,5 +41,28 @@ struct _EngineLoadService: Service {
                 try? await Task.sleep(for: interval)
             }
         }
+    }
+}
+
+/// The state written to ``GatewayConfiguration/stateDirectory`` every
+/// ``GatewayConfiguration/snapshotInterval``, and once more at graceful shutdown (after the
+/// services that change it have stopped: it runs first in the group, so it stops last).
+struct _StateService: Service {
+    let gateway: Gateway
+
+    func run() async throws {
+        let interval = gateway.configuration.snapshotInterval
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                write()
+            }
+        }
+        write()
+    }
+
+    func write() {
+        do { try gateway.writeState() } catch { gateway.configuration.logger.error("state not written: \(error)") }
     }
 }

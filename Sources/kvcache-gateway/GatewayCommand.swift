@@ -40,8 +40,12 @@ struct GatewayCommand: AsyncParsableCommand {
             protocol); with --pd-threshold-tokens N, a request with fewer than N tokens not cached on \
             the decode engine is prefilled there instead.
 
-            Serves POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health and \
-            GET /metrics. SIGTERM or SIGINT: stop accepting, let requests in flight finish within \
+            Several gateways and restarts: --state-dir keeps the router state across restarts (the \
+            engines replay only the events since); --admin-token serves it at GET /admin/snapshot, \
+            and --bootstrap-from starts a new gateway from a running one's.
+
+            Serves POST /v1/completions, POST /v1/chat/completions, POST /tokenize, GET /v1/models, \
+            GET /health and GET /metrics. SIGTERM or SIGINT: stop accepting, let requests in flight finish within \
             --shutdown-grace, exit 0.
             """)
 
@@ -142,6 +146,20 @@ struct GatewayCommand: AsyncParsableCommand {
             "Seconds between reads of each engine's /metrics (its running and waiting requests, shared by every gateway in front of it; 0: never).",
             valueName: "seconds"))
     var loadInterval: Double = 0.1
+    @Option(
+        help: ArgumentHelp(
+            "Directory the router state is kept in: written every --snapshot-interval and at shutdown, read at start (a restart starts warm).",
+            valueName: "dir"))
+    var stateDir: String?
+    @Option(help: ArgumentHelp("Seconds between writes of the state to --state-dir.", valueName: "seconds"))
+    var snapshotInterval: Double = 30
+    @Option(
+        help: ArgumentHelp(
+            "Bearer token of GET /admin/snapshot (off without one) and of --bootstrap-from; default: $KVCACHE_GATEWAY_ADMIN_TOKEN.",
+            valueName: "token"))
+    var adminToken: String?
+    @Option(help: ArgumentHelp("A peer gateway's URL: start from its state (GET /admin/snapshot), else --state-dir's.", valueName: "url"))
+    var bootstrapFrom: String?
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -182,6 +200,7 @@ struct GatewayCommand: AsyncParsableCommand {
         try check(speculativeTtl, "--speculative-ttl", 0...31_536_000)
         try check(eventCoalescing, "--event-coalescing", 0...1_000)
         if loadInterval != 0 { try check(loadInterval, "--load-interval", 0.001...3_600) }
+        try check(snapshotInterval, "--snapshot-interval", 1...86_400)
         if chatTemplate != nil && tokenizer == nil { throw ValidationError("--chat-template needs --tokenizer (the model's tokenizer)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
@@ -256,6 +275,10 @@ struct GatewayCommand: AsyncParsableCommand {
         c.speculativeTTL = speculativeTtl
         c.eventCoalescing = .microseconds(Int64((eventCoalescing * 1_000).rounded()))
         c.loadInterval = loadInterval == 0 ? nil : .microseconds(Int64((loadInterval * 1e6).rounded()))
+        c.stateDirectory = stateDir
+        c.snapshotInterval = .milliseconds(Int64((snapshotInterval * 1_000).rounded()))
+        c.adminToken = adminToken ?? ProcessInfo.processInfo.environment["KVCACHE_GATEWAY_ADMIN_TOKEN"]
+        c.bootstrapFrom = bootstrapFrom
         c.metricsPrefix = metricsPrefix
         c.logger = Logger(label: "kvcache.gateway")
 

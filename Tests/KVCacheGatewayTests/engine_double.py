@@ -39,7 +39,9 @@ given no params prefills itself. Whatever breaks the protocol (a whole request o
 engine, a prefill-only request on a decode engine, a prefill request that streams or asks for
 more than one token) is counted in `GET /debug/stats`, which also lists the last 4,096 answer
 bodies sent. `POST /debug/misranked` publishes one batch on rank 0's stream that names
-another rank.
+another rank. `--replay-buffer N` keeps only the last N batches for replay (vLLM keeps 10,000);
+`POST /debug/restart` empties every pool and starts the event streams again from batch 0 with
+an empty replay buffer, as a restarted engine does.
 
 Prints one JSON line when ready: {"ready": true, "port": P, "events": ADDR, "replay": ADDR}
 (rank 0's addresses).
@@ -69,6 +71,7 @@ ap.add_argument("--no-tokenize", action="store_true", help="answer POST /tokeniz
 ap.add_argument("--model-dir", default="", help="tokenize with this model directory's tokenizer and chat template")
 ap.add_argument("--dp", type=int, default=1, help="data-parallel ranks, each with its own pool and event stream")
 ap.add_argument("--role", choices=["both", "prefill", "decode"], default="both")
+ap.add_argument("--replay-buffer", type=int, default=50_000, help="batches kept for replay")
 ap.add_argument("--no-transfer-params", action="store_true", help="a broken prefill engine: answers without kv_transfer_params")
 args = ap.parse_args()
 BS = args.block_size
@@ -86,7 +89,7 @@ class Pool:
         self.lock = threading.Lock()
         self.enc = msgspec.msgpack.Encoder()
         self.seq = 0
-        self.buffer = collections.deque(maxlen=50_000)
+        self.buffer = collections.deque(maxlen=args.replay_buffer)
         self.pub, self.replay = pub, replay
         if replay is not None:
             threading.Thread(target=self.serve_replays, daemon=True).start()
@@ -369,6 +372,13 @@ class Handler(BaseHTTPRequestHandler):
             except BadRequest as e:
                 return self.send_json(400, {"error": {"message": str(e), "type": "BadRequestError", "code": 400}})
             return self.send_json(200, {"count": len(tokens), "max_model_len": args.max_model_len, "tokens": tokens})
+        if self.path == "/debug/restart":
+            for pool in pools:
+                with pool.lock:
+                    pool.blocks.clear()
+                    pool.buffer.clear()
+                    pool.seq = 0
+            return self.send_json(200, {"restarted": True})
         if self.path == "/debug/misranked":
             wrong = (pools[0].rank + 1) % max(2, args.dp)
             with pools[0].lock:
