@@ -1,6 +1,7 @@
 // Router: route latency of KVRouter with 16 and 1,024 nodes and a 32-block (16K-token)
 // prompt, including hashing the tokens, the index walk and the selection; and throughput with
-// two threads; and applying engine events to full caches (EngineEvents.swift).
+// two threads; applying engine events to full caches (EngineEvents.swift); and writing and
+// loading the router state of 1 M blocks (State.swift).
 import Benchmark
 import Dispatch
 import KVCache
@@ -49,6 +50,7 @@ private let fleetRouter: KVRouter = {
 
 let benchmarks: @Sendable () -> Void = {
     engineEventBenchmarks()
+    stateBenchmarks()
     for (label, r) in [("1,024 nodes", fleetRouter), ("16 nodes", router)] {
         Benchmark(
             "route(tokens:) \(label), 32-block prompt, single thread",
