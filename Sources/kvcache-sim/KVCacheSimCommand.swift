@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 
 @main
@@ -9,9 +12,28 @@ enum KVCacheSimMain {
     /// ArgumentParser so, as a default subcommand, would make it reflect `compare`'s many options
     /// on every run of every command.
     static func main() {
+        keepFreedBuffers()
         let arguments = Array(CommandLine.arguments.dropFirst())
         let named = arguments.first.map { !$0.hasPrefix("-") || ownFlags.contains($0) } ?? false
         KVCacheSimCommand.main(named ? arguments : ["compare"] + arguments)
+    }
+}
+
+extension KVCacheSimMain {
+    /// A simulation builds and drops pools by the dozen. glibc hands a freed buffer above its
+    /// mmap threshold (128 KB at first) back to the kernel, so the next pool of the same size
+    /// would fault its tables in again page by page; with the threshold at its 32 MB maximum
+    /// and trimming rarer, freed pool tables stay in the heap for the next pool.
+    /// (`mallopt` is in `malloc.h`, which the Glibc module leaves out: it is looked up by name,
+    /// with glibc's parameter numbers `M_TRIM_THRESHOLD` -1 and `M_MMAP_THRESHOLD` -3.)
+    static func keepFreedBuffers() {
+        #if canImport(Glibc)
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+        _ = mallopt(-3, 32 << 20)
+        _ = mallopt(-1, 256 << 20)
+        #endif
     }
 }
 

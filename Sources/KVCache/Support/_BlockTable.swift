@@ -40,8 +40,7 @@ internal struct _BlockTable: Sendable {
     /// The number of buckets for a table at most half full with `expected` keys (a quarter
     /// when that stays within 512 KB: shorter probe runs and backward shifts, still resident
     /// in a core's L2; beyond that, quarter-full tables cost more in cache misses than they
-    /// save) and at most three quarters full with `maximum`. Dropped pools' buffers are
-    /// reused (`_LargeBuffers`), so a cluster of many pools does not fault its tables in again.
+    /// save) and at most three quarters full with `maximum`.
     @inlinable
     static func _bucketCount(expected: Int, maximum: Int) -> Int {
         var n = 16
