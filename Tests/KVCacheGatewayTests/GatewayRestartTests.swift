@@ -67,6 +67,19 @@ struct GatewayRestartTests {
         return out
     }
 
+    /// One request sent to each engine directly, so that every engine has published events
+    /// (and every node is in a saved state) whatever the gateway's choices.
+    /// - Returns: The blocks they stored.
+    @discardableResult
+    static func warm(_ engines: [EngineDouble]) async throws -> Int {
+        for (k, e) in engines.enumerated() {
+            let a = try await Loopback.post(
+                e.url + "/v1/completions", json: ["model": "double", "prompt": tokens(48, seed: UInt32(77_000 + k)), "max_tokens": 1])
+            #expect(a.status == 200)
+        }
+        return engines.count * 3
+    }
+
     static func arguments(_ engines: [EngineDouble], _ extra: [String]) -> [String] {
         engines.enumerated().flatMap { ["--engine", $1.spec(node: $0)] } + extra
     }
@@ -78,16 +91,17 @@ struct GatewayRestartTests {
         let arguments = Self.arguments(engines, ["--state-dir", dir, "--snapshot-interval", "2"])
         var conversations = Conversations(count: 24, seed: 500)
         var gateway = try await GatewayProcess(arguments: arguments)
+        let warmed = try await Self.warm(engines)
         var before: [(predicted: Int, realized: Int)] = []
         for turn in 0..<3 { before += try await conversations.turn(gateway, 0..<24, turn: turn) }
-        let expected = conversations.blocks
+        let expected = conversations.blocks + warmed
         try await Loopback.waitForHealth(gateway) { ($0["indexedBlocks"] as? Int) == expected }
         let writes = try await health(gateway, "state", "writes") ?? 0
         try await Loopback.waitForHealth(gateway) { (($0["state"] as? [String: Any])?["writes"] as? Int ?? 0) > writes }
         // A few more requests after the last write, then the crash: the engines still hold
         // those batches, the state does not.
         before += try await conversations.turn(gateway, 0..<3, turn: 3)
-        let afterWrite = conversations.blocks
+        let afterWrite = conversations.blocks + warmed
         try await Loopback.waitForHealth(gateway) { ($0["indexedBlocks"] as? Int) == afterWrite }
         gateway.child.signal(SIGKILL)
         _ = try await gateway.child.exitStatus(timeout: .seconds(10))
@@ -162,9 +176,10 @@ struct GatewayRestartTests {
         let engines = try await Self.engines()
         let token = "replica-token-0123456789"
         let first = try await GatewayProcess(arguments: Self.arguments(engines, ["--admin-token", token]))
+        let warmed = try await Self.warm(engines)
         var conversations = Conversations(count: 16, seed: 1_300)
         for turn in 0..<3 { _ = try await conversations.turn(first, 0..<16, turn: turn) }
-        let expected = conversations.blocks
+        let expected = conversations.blocks + warmed
         try await Loopback.waitForHealth(first) { ($0["indexedBlocks"] as? Int) == expected }
 
         let anonymous = try await Loopback.get(first.url + "/admin/snapshot")
@@ -198,9 +213,10 @@ struct GatewayRestartTests {
         let dir = try stateDirectory()
         let arguments = Self.arguments(engines, ["--state-dir", dir])
         var gateway = try await GatewayProcess(arguments: arguments)
+        let warmed = try await Self.warm(engines)
         var conversations = Conversations(count: 8, seed: 2_100)
         for turn in 0..<2 { _ = try await conversations.turn(gateway, 0..<8, turn: turn) }
-        let expected = conversations.blocks
+        let expected = conversations.blocks + warmed
         try await Loopback.waitForHealth(gateway) { ($0["indexedBlocks"] as? Int) == expected }
         gateway.child.signal(SIGTERM)
         #expect(try await gateway.child.exitStatus(timeout: .seconds(20)) == 0)

@@ -79,9 +79,7 @@ struct TableGrowthTests {
         let stores = KVRouter._stores(of: events)
         #expect(stores.perNode.values.reduce(0, +) == events.count * 6 && stores.entries == events.count * 7)
         batched._makeRoom(stores: stores.perNode, entries: stores.entries)
-        let roomLeft = batched.state.withLock { s in
-            s.index._tableBucketsNeeded(adding: stores.entries) == nil && s.identity._bucketsNeeded(storing: stores.perNode).isEmpty
-        }
+        let roomLeft = batched.state.withLock { $0.core._growthNeeded(stores: stores.perNode, entries: stores.entries).isEmpty }
         #expect(roomLeft)
         batched.apply(events)
         for e in events { single.apply([e]) }
@@ -104,7 +102,7 @@ struct TableGrowthTests {
         let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 16), selector: CacheAware()))
         router.addNode(0, approximate: true)
         router.addNode(1, approximate: true)
-        let before = router.state.withLock { $0.index._table.buckets }
+        let before = router.state.withLock { $0.core.index._table.buckets }
         func prompt(_ run: Int) -> [UInt32] { (0..<128).map { UInt32(run * 1_000 + $0) } }
         func settle() async throws {
             while router._growing.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(1)) }
@@ -114,7 +112,7 @@ struct TableGrowthTests {
         try await settle()
         _ = router.route(tokens: prompt(2_000))  // a route with no growth under way asks for room if it needs it
         try await settle()
-        let (buckets, room) = router.state.withLock { s in (s.index._table.buckets, KVRouter._headroom(after: s.index) == 0) }
+        let (buckets, room) = router.state.withLock { g in (g.core.index._table.buckets, g.core.index._headroomNeeded() == 0) }
         #expect(buckets > before && room)
         var lost = 0
         for run in 0..<2_000 {

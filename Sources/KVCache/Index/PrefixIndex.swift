@@ -393,6 +393,17 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     func _tableBucketsNeeded(adding entries: Int) -> Int? { _table.bucketsNeeded(adding: entries) }
 
+    /// The entries an index filled from the route path (approximate or speculative entries)
+    /// asks room for ahead: none while it has room for a quarter more of what it holds (4,096
+    /// at least), else that much. A quarter leaves the allocation, which routes do not wait
+    /// for, time to finish before they fill the table.
+    /// - Complexity: O(log blocks)
+    @usableFromInline
+    func _headroomNeeded() -> Int {
+        let margin = max(1 << 12, _table.count / 4)
+        return _tableBucketsNeeded(adding: margin) == nil ? 0 : margin
+    }
+
     /// Rehashes the block table into `fresh` (empty buckets, `_BlockTable.vacant(buckets:)`)
     /// unless it already has as many: another update may have grown it since they were asked for.
     /// - Complexity: O(buckets)

@@ -1,6 +1,8 @@
 extension KVRouter {
-    /// Grows the router's tables, before the work that would fill them, to sizes that hold
-    /// what it adds, with their new buckets allocated outside the lock.
+    /// Grows the core's tables, before the work that would fill them, to sizes that hold
+    /// what it adds, with their new buckets allocated outside the lock: the router asks the
+    /// core what it needs (``RouterCore/_growthNeeded(stores:entries:speculative:)``), allocates
+    /// it, and hands it over.
     ///
     /// A table grows into twice its buckets, and the kernel zeroes every page of them as they
     /// are first touched: for an index of millions of blocks that is most of a growth's time,
@@ -11,39 +13,15 @@ extension KVRouter {
     /// - Parameters:
     ///   - stores: Blocks an event batch stores per node: engine hashes the identity tables map.
     ///   - entries: Entries the index should have room for: a batch's stored blocks and one
-    ///     parent per run, or a route's headroom (``_headroom(after:)``).
+    ///     parent per run, or a route's headroom (``PrefixIndex/_headroomNeeded()``).
     ///   - speculative: Entries the speculative index should have room for.
     /// - Complexity: O(nodes in `stores`) when nothing grows; else O(buckets of the grown tables).
     func _makeRoom(stores: [NodeID: Int] = [:], entries: Int, speculative: Int = 0) {
         guard entries > 0 || speculative > 0 else { return }
-        let (index, extra, identity) = state.withLock { s in
-            (
-                s.index._tableBucketsNeeded(adding: entries), s.speculative?._tableBucketsNeeded(adding: speculative),
-                s.identity._bucketsNeeded(storing: stores)
-            )
-        }
-        guard index != nil || extra != nil || !identity.isEmpty else { return }
-        // Moved into the tables, never copied: a second reference to the buckets would make
-        // the table's first write copy them all, under the lock.
-        var freshIndex = index.map { _BlockTable.vacant(buckets: $0) }
-        var freshExtra = extra.map { _BlockTable.vacant(buckets: $0) }
-        var freshIdentity = identity.mapValues { _EngineHashTable.vacant(buckets: $0) }
-        state.withLock { s in
-            if let fresh = freshIndex.take() { s.index._growTable(into: consume fresh) }
-            if let fresh = freshExtra.take() { s.speculative?._growTable(into: consume fresh) }
-            var moved: [NodeID: [_EngineHashTable._Entry]] = [:]
-            swap(&moved, &freshIdentity)
-            s.identity._growTables(into: consume moved)
-        }
-    }
-
-    /// The entries a route that recorded into `index` asks room for: none while the index has
-    /// room for a quarter more of what it holds (4,096 at least), else that much. A quarter
-    /// leaves the allocation, which routes do not wait for, time to finish before they fill
-    /// the table.
-    static func _headroom(after index: PrefixIndex) -> Int {
-        let margin = max(1 << 12, index._table.count / 4)
-        return index._tableBucketsNeeded(adding: margin) == nil ? 0 : margin
+        let growth = state.withLock { $0.core._growthNeeded(stores: stores, entries: entries, speculative: speculative) }
+        guard !growth.isEmpty else { return }
+        var buffers = RouterCore._GrowthBuffers(growth)
+        state.withLock { $0.core._grow(&buffers) }
     }
 
     /// Makes room for `index` more entries in the index and `speculative` in the speculative

@@ -9,26 +9,13 @@ extension KVRouter {
     /// before some arrived) adds nothing. Counts are clamped to `0 ... 1 << 30`.
     /// - Complexity: O(1).
     public func reportLoad(_ node: NodeID, running: Int, waiting: Int) {
-        let reported = min(max(running, 0), 1 << 30) + min(max(waiting, 0), 1 << 30)
-        state.withLock { s in
-            guard let info = s.nodes[node] else { return }
-            let own = s.states[info.slot].activeRequests - info.remoteRequests
-            let remote = max(0, reported - own)
-            s.states[info.slot].activeRequests = own + remote
-            s.nodes[node]!.remoteRequests = remote
-            s.operations += 1
-        }
+        state.withLock { $0.core.reportLoad(node, running: running, waiting: waiting) }
     }
 
     /// Forgets what `node`'s engine last reported: its load is this router's own requests
     /// again (its metrics can no longer be read, say).
     /// - Complexity: O(1).
     public func clearReportedLoad(_ node: NodeID) {
-        state.withLock { s in
-            guard let info = s.nodes[node], info.remoteRequests != 0 else { return }
-            s.states[info.slot].activeRequests -= info.remoteRequests
-            s.nodes[node]!.remoteRequests = 0
-            s.operations += 1
-        }
+        state.withLock { $0.core.clearReportedLoad(node) }
     }
 }

@@ -6,10 +6,7 @@ extension KVRouter {
     /// ``RouterState/Node/lastBatch`` `nil`: the caller that knows them fills them in.
     /// - Complexity: O(1) under the router's lock (the tables are shared until the next
     ///   event copies them); O(entries + blocks) after it.
-    public func captureState() -> RouterState {
-        let (index, identity) = state.withLock { ($0.index, $0.identity) }
-        return RouterState(index: index, identity: identity, hasher: configuration.hasher)
-    }
+    public func captureState() -> RouterState { state.withLock { $0.core }.captureState() }
 
     /// Replaces what the router knows of each node in `saved` with the node's blocks there: the
     /// index answers for them as the router that took the state did, and later engine events
@@ -20,35 +17,57 @@ extension KVRouter {
     ///   changed then.
     /// - Complexity: O(entries + blocks of the state) expected.
     public func restore(_ saved: RouterState) throws(RouterStateError) {
-        guard saved.blockSize == blockSize else { throw .blockSizeMismatch(state: saved.blockSize, router: blockSize) }
-        guard saved.matches(configuration.hasher) else { throw .hasherMismatch }
-        let known = Set(nodes)
-        var seen: Set<NodeID> = []
-        for n in saved.nodes {
-            guard known.contains(n.id) else { throw .unknownNode(n.id) }
-            guard seen.insert(n.id).inserted else { throw .duplicateNode(n.id) }
-        }
+        try saved._check(against: configuration.hasher, nodes: Set(nodes))
         var stores: [NodeID: Int] = [:]
         for n in saved.nodes { stores[n.id] = n.blockCount }
         _makeRoom(stores: stores, entries: saved.entryCount)
-        let blocks = state.withLock { s -> Int in
-            s.operations += 1
-            for n in saved.nodes where s.nodes[n.id] != nil {
-                s.index._clear(node: n.id)
-                s.identity.forget(node: n.id)
-                s.engineOrder.reset(node: n.id)
-                s.index._noteNode(n.id)
-                s.identity._restore(n, entries: saved._hashes)
-                saved._restore(n, into: &s.index)
-            }
-            metrics.indexBlocks.record(s.index.blockCount)
-            return s.index.blockCount
+        let blocks = state.withLock { g -> Int in
+            try? g.core.restore(saved)
+            metrics.indexBlocks.record(g.core.index.blockCount)
+            return g.core.index.blockCount
         }
         configuration.logger.info("restored \(saved.blockCount) engine blocks of \(saved.nodes.count) nodes; \(blocks) blocks indexed")
     }
 }
 
+extension RouterCore {
+    /// What the core learned from engines' events (see ``KVRouter/captureState()``).
+    /// - Complexity: O(entries + blocks)
+    public func captureState() -> RouterState {
+        RouterState(index: index, identity: identity, hasher: configuration.hasher)
+    }
+
+    /// Replaces what the core knows of each node in `saved` with the node's blocks there (see
+    /// ``KVRouter/restore(_:)``).
+    /// - Throws: ``RouterStateError`` when the state does not fit the core; nothing changes then.
+    /// - Complexity: O(entries + blocks of the state) expected.
+    public mutating func restore(_ saved: RouterState) throws(RouterStateError) {
+        try saved._check(against: configuration.hasher, nodes: Set(nodes))
+        operations += 1
+        for n in saved.nodes {
+            index._clear(node: n.id)
+            identity.forget(node: n.id)
+            engineOrder.reset(node: n.id)
+            index._noteNode(n.id)
+            identity._restore(n, entries: saved._hashes)
+            saved._restore(n, into: &index)
+        }
+    }
+}
+
 extension RouterState {
+    /// Throws unless the state was taken with `hasher`'s block hashes and names each of
+    /// `nodes` at most once and no other.
+    func _check(against hasher: PrefixHasher, nodes known: Set<NodeID>) throws(RouterStateError) {
+        guard blockSize == hasher.blockSize else { throw .blockSizeMismatch(state: blockSize, router: hasher.blockSize) }
+        guard matches(hasher) else { throw .hasherMismatch }
+        var seen: Set<NodeID> = []
+        for n in nodes {
+            guard known.contains(n.id) else { throw .unknownNode(n.id) }
+            guard seen.insert(n.id).inserted else { throw .duplicateNode(n.id) }
+        }
+    }
+
     /// The state of an index and the identity map that fed it.
     init(index: PrefixIndex, identity: EngineBlockIdentity, hasher: PrefixHasher) {
         let none = Self._none

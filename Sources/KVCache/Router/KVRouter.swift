@@ -105,72 +105,22 @@ public final class KVRouter: Sendable {
         public var node: NodeID? { decision.node }
     }
 
-    /// A node's bookkeeping; its load lives in `State.states[slot]`, the array the selector
-    /// reads, so a route copies nothing per node.
-    struct Node: Sendable {
-        var slot: Int
-        var approximate: Bool
-        var counters: _NodeCounters
-        /// Requests started and not yet past their first token.
-        var prefilling = 0
-        /// The node's learned prefill speed (``Configuration/learnsPrefillSpeed``).
-        var speed: PrefillSpeedEstimator?
-        /// Requests the node's engine last reported beyond this router's own, part of its
-        /// `activeRequests` (``reportLoad(_:running:waiting:)``).
-        var remoteRequests = 0
-    }
+    /// What the lock guards: the core, and each node's metrics by node id.
+    struct _Guarded: Sendable {
+        var core: RouterCore
+        var counters: [_NodeCounters?] = []
 
-    /// A routed request until it finishes: its node, the load it put there, and when.
-    struct InFlight: Sendable {
-        var node: NodeID
-        var prefillSeconds: Double
-        var uncachedTokens, cachedTokens, decodeBlocks: Int
-        var prefilling: Bool
-        var started: Double
-        /// Requests and uncached tokens queued for prefill on the node when it started.
-        var aheadRequests, aheadTokens: Int
-    }
-
-    struct State: Sendable {
-        var index: PrefixIndex
-        var identity: EngineBlockIdentity
-        var engineOrder = EventSequencer<EngineEvent>()
-        var refusedNodes: Set<NodeID> = []  // nodes whose refused stores were logged
-        var selector: any PrefillNodeSelector & Sendable
-        var nodes: [NodeID: Node] = [:]
-        var order: [NodeID] = []  // node ids, ascending
-        var states: [NodeState] = []  // per node, ascending ids: what the selector reads
-
-        /// Renumbers the slots of the nodes from position `from` on.
-        mutating func renumber(from: Int) {
-            for k in from..<order.count { nodes[order[k]]!.slot = k }
+        mutating func counters(_ node: NodeID, prefix: String) -> _NodeCounters {
+            while counters.count <= node { counters.append(nil) }
+            if let c = counters[node] { return c }
+            let c = _NodeCounters(prefix: prefix, node: node)
+            counters[node] = c
+            return c
         }
-
-        /// The selector's decision with `excluded` nodes shown as unavailable for this call only.
-        mutating func selecting(_ request: RoutingRequest, excluding excluded: [NodeID]) -> Decision {
-            guard !excluded.isEmpty else { return selector.select(request, nodes: states, overlaps: scores) }
-            var hidden: [(slot: Int, wasAvailable: Bool)] = []
-            for id in excluded {
-                guard let slot = nodes[id]?.slot else { continue }
-                hidden.append((slot, states[slot].isAvailable))
-                states[slot].isAvailable = false
-            }
-            let decision = selector.select(request, nodes: states, overlaps: scores)
-            for h in hidden.reversed() { states[h.slot].isAvailable = h.wasAvailable }
-            return decision
-        }
-        var scores = OverlapScores()
-        /// Route-time entries for nodes with events (``Configuration/speculativeTTL``).
-        var speculative: PrefixIndex?
-        var speculativeScores = OverlapScores()
-        var inFlight: [UInt64: InFlight] = [:]
-        var chain: [BlockHash] = []
-        var operations: UInt64 = 0
-        var lastReclaimScan = 0.0
     }
 
     let configuration: Configuration
-    let state: _Locked<State>
+    let state: _Locked<_Guarded>
     /// Set while a task grows the tables ahead of routes (``_growAhead(index:speculative:)``).
     let _growing = Atomic<Bool>(false)
     let metrics: _RouterMetrics
@@ -180,35 +130,13 @@ public final class KVRouter: Sendable {
     /// Creates a router with no nodes.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        state = _Locked(
-            State(
-                index: PrefixIndex(nodeCapacity: configuration.nodeCapacity, approximate: configuration.approximate),
-                identity: EngineBlockIdentity(hasher: configuration.hasher),
-                selector: configuration.selector))
-        state.withLock { s in
-            s.scores.tierWeights = configuration.tierWeights
-            if configuration.speculativeTTL > 0 {
-                s.speculative = PrefixIndex(
-                    nodeCapacity: configuration.nodeCapacity, approximate: ApproximateMode(ttl: configuration.speculativeTTL))
-            }
-        }
+        state = _Locked(_Guarded(core: RouterCore(configuration: configuration)))
         metrics = _RouterMetrics(prefix: configuration.metricsPrefix)
         origin = clock.now
     }
 
-    /// The configured prefill model as a line, the starting value of each node's learned speed:
-    /// its time for a bare request and its slope over 1,024 uncached tokens.
-    var startingSpeed: LinearPrefillModel {
-        if let line = configuration.prefillModel as? LinearPrefillModel { return line }
-        let base = configuration.prefillModel.prefillTime(uncachedTokens: 0, cachedTokens: 0)
-        let slope = (configuration.prefillModel.prefillTime(uncachedTokens: 1_024, cachedTokens: 0) - base) / 1_024
-        return LinearPrefillModel(base: base, perToken: slope)
-    }
-
     /// Each node's learned prefill speed, when ``Configuration/learnsPrefillSpeed`` is on.
-    public var prefillSpeeds: [NodeID: PrefillSpeedEstimator] {
-        state.withLock { s in s.nodes.compactMapValues(\.speed) }
-    }
+    public var prefillSpeeds: [NodeID: PrefillSpeedEstimator] { state.withLock { $0.core.prefillSpeeds } }
 
     /// Tokens per block of the router's hasher (engines' events must use the same).
     public var blockSize: Int { configuration.hasher.blockSize }
@@ -230,30 +158,14 @@ public final class KVRouter: Sendable {
     /// - Returns: `false` when the id is outside the router's capacity.
     @discardableResult
     public func addNode(_ id: NodeID, capacityBlocks: Int = 0, approximate: Bool = false) -> Bool {
-        guard id >= 0 && id < configuration.nodeCapacity else {
+        let added = state.withLock { g in
+            let added = g.core.addNode(id, capacityBlocks: capacityBlocks, approximate: approximate)
+            if added { _ = g.counters(id, prefix: configuration.metricsPrefix) }
+            return added
+        }
+        guard added else {
             configuration.logger.error("addNode rejected: node \(id) outside 0..<\(configuration.nodeCapacity)")
             return false
-        }
-        state.withLock { s in
-            if let node = s.nodes[id] {
-                s.states[node.slot].isAvailable = true
-                s.nodes[id]!.approximate = approximate
-            } else {
-                let at = s.order.firstIndex { $0 > id } ?? s.order.count
-                s.order.insert(id, at: at)
-                s.states.insert(NodeState(id: id, capacityBlocks: capacityBlocks), at: at)
-                s.nodes[id] = Node(
-                    slot: at, approximate: approximate, counters: _NodeCounters(prefix: configuration.metricsPrefix, node: id),
-                    speed: configuration.learnsPrefillSpeed ? PrefillSpeedEstimator(prior: startingSpeed) : nil)
-                if let speed = s.nodes[id]!.speed { s.states[at].prefillModel = speed.model }
-                s.renumber(from: at)
-            }
-            if s.speculative != nil {
-                // both indexes know every node, so that their answers merge without reshaping
-                try? s.index.apply([], node: id)
-                try? s.speculative!.apply([], node: id)
-            }
-            s.operations += 1
         }
         configuration.logger.info("node \(id) added", metadata: ["approximate": "\(approximate)"])
         return true
@@ -261,32 +173,18 @@ public final class KVRouter: Sendable {
 
     /// Stops routing new requests to a node; requests in flight finish normally.
     public func drainNode(_ id: NodeID) {
-        state.withLock { s in
-            if let node = s.nodes[id] { s.states[node.slot].isAvailable = false }
-            s.operations += 1
-        }
+        state.withLock { $0.core.drainNode(id) }
         configuration.logger.info("node \(id) draining")
     }
 
     /// Removes a node: its blocks leave the index and its in-flight requests are forgotten.
     public func removeNode(_ id: NodeID) {
-        state.withLock { s in
-            guard let node = s.nodes.removeValue(forKey: id) else { return }
-            s.order.remove(at: node.slot)
-            s.states.remove(at: node.slot)
-            s.renumber(from: node.slot)
-            s.index.removeNode(id)
-            s.speculative?.removeNode(id)
-            s.identity.forget(node: id)
-            s.engineOrder.reset(node: id)
-            s.inFlight = s.inFlight.filter { $0.value.node != id }
-            s.operations += 1
-        }
+        state.withLock { $0.core.removeNode(id) }
         configuration.logger.info("node \(id) removed")
     }
 
     /// The current node ids, ascending.
-    public var nodes: [NodeID] { state.withLock { $0.order } }
+    public var nodes: [NodeID] { state.withLock { $0.core.nodes } }
 
     // MARK: Routing
 
@@ -331,58 +229,36 @@ public final class KVRouter: Sendable {
     ) -> Routed {
         let start = clock.now
         let t = Self.seconds(start - origin)
-        let input = Self.clampTokens(
-            inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: configuration.hasher.blockSize).partialValue)
-        let expectedOutputTokens = Self.clampTokens(expectedOutputTokens)
-        let request = RoutingRequest(
-            chain: blockHashes, inputTokens: input, expectedOutputTokens: expectedOutputTokens,
-            arrival: t, blockSize: configuration.hasher.blockSize)
         var headroom = (index: 0, speculative: 0)
-        let (decision, overlap, counters) = state.withLock { s -> (Decision, Int, _NodeCounters?) in
-            s.operations += 1
-            reclaimExpired(&s, now: t)
-            s.index.expire(now: t)
-            blockHashes.withUnsafeBufferPointer { s.index.overlaps($0, into: &s.scores) }
-            if s.speculative != nil {
-                s.speculative!.expire(now: t)
-                blockHashes.withUnsafeBufferPointer { s.speculative!.overlaps($0, into: &s.speculativeScores) }
-                s.scores.formMaximum(s.speculativeScores)
-            }
-            let d = s.selecting(request, excluding: excluded)
-            guard let node = d.node, let info = s.nodes[node] else { return (d, 0, nil) }
-            let overlap = s.scores.depth(of: node)
-            if info.approximate {
-                try? s.index.recordRouting(blockHashes, to: node, at: t)
-            } else {
-                try? s.speculative?.recordRouting(blockHashes, to: node, at: t)
-            }
-            for r in d.replicas {
-                guard let replica = s.nodes[r.node] else { continue }
-                let part = blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)]
-                if replica.approximate {
-                    try? s.index.recordRouting(part, to: r.node, at: t)
-                } else {
-                    try? s.speculative?.recordRouting(part, to: r.node, at: t)
-                }
-            }
-            s.states[info.slot].requestsServed += 1
-            // Recording fills the index from the route path; the route that comes close to a
+        var reclaimed: [(id: UInt64, node: NodeID)] = []
+        let (routed, counters) = state.withLock { g -> (Routed, _NodeCounters?) in
+            let routed = g.core.route(
+                blockHashes: blockHashes, inputTokens: inputTokens, expectedOutputTokens: expectedOutputTokens,
+                excluding: excluded, now: t)
+            if !g.core._reclaimed.isEmpty { reclaimed = g.core.takeReclaimed() }
+            guard let node = routed.node else { return (routed, nil) }
+            // Recording fills an index from the route path; the route that comes close to a
             // growth has the tables grown ahead, outside the lock.
-            let recorded = info.approximate || d.replicas.contains { s.nodes[$0.node]?.approximate == true }
-            headroom = (recorded ? Self._headroom(after: s.index) : 0, s.speculative.map(Self._headroom(after:)) ?? 0)
-            return (d, overlap, info.counters)
+            let recorded = g.core.records[node].approximate || routed.decision.replicas.contains { g.core.records[$0.node].approximate }
+            headroom = g.core._headroom(recordedInIndex: recorded)
+            return (routed, g.counters(node, prefix: configuration.metricsPrefix))
         }
         if headroom != (0, 0) { _growAhead(index: headroom.index, speculative: headroom.speculative) }
+        for r in reclaimed {
+            metrics.reclaimed.increment()
+            configuration.logger.warning(
+                "reclaimed request \(r.id) on node \(r.node) after \(configuration.requestTimeout) s without requestFinished")
+        }
         if let counters {
             counters.routed.increment()
-            metrics.prefixHitBlocks.increment(by: Int64(overlap))
-            metrics.prefixHitTokens.increment(by: Int64(min(overlap * configuration.hasher.blockSize, input)))
+            metrics.prefixHitBlocks.increment(by: Int64(routed.overlapBlocks))
+            metrics.prefixHitTokens.increment(by: Int64(min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)))
         } else {
             metrics.rejected.increment()
-            configuration.logger.debug("request rejected: \(decision.reason)")
+            configuration.logger.debug("request rejected: \(routed.decision.reason)")
         }
         metrics.routeLatency.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
-        return Routed(decision: decision, chain: blockHashes, inputTokens: input, overlapBlocks: overlap)
+        return routed
     }
 
     // MARK: Load
@@ -405,27 +281,10 @@ public final class KVRouter: Sendable {
     /// Token counts are clamped to `0 ... maximumTokenCount` (cached tokens to the prompt).
     public func requestStarted(id: UInt64, node: NodeID, promptTokens: Int, cachedTokens: Int = 0, expectedOutputTokens: Int = 0) {
         let t = now
-        let promptTokens = Self.clampTokens(promptTokens)
-        let cachedTokens = min(Self.clampTokens(cachedTokens), promptTokens)
-        let expectedOutputTokens = Self.clampTokens(expectedOutputTokens)
-        state.withLock { s in
-            s.operations += 1
-            guard s.nodes[node] != nil else { return }
-            if let old = s.inFlight[id] { release(&s, old) }
-            let blocks = (promptTokens + expectedOutputTokens + configuration.hasher.blockSize - 1) / configuration.hasher.blockSize
-            let uncached = max(0, promptTokens - cachedTokens)
-            let info = s.nodes[node]!
-            let seconds =
-                info.speed?.model.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens)
-                ?? configuration.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cachedTokens)
-            let r = InFlight(
-                node: node, prefillSeconds: seconds, uncachedTokens: uncached, cachedTokens: cachedTokens, decodeBlocks: blocks,
-                prefilling: true, started: t, aheadRequests: info.prefilling, aheadTokens: s.states[info.slot].queuedPrefillTokens)
-            s.inFlight[id] = r
-            s.nodes[node]!.prefilling += 1
-            s.states[info.slot].queuedPrefillTokens += r.uncachedTokens
-            s.states[info.slot].queueDelay += r.prefillSeconds
-            s.states[info.slot].activeRequests += 1
+        state.withLock {
+            $0.core.requestStarted(
+                id: id, node: node, promptTokens: promptTokens, cachedTokens: cachedTokens, expectedOutputTokens: expectedOutputTokens,
+                now: t)
         }
     }
 
@@ -435,24 +294,9 @@ public final class KVRouter: Sendable {
     /// is one observation of the node's prefill speed.
     public func prefillFinished(id: UInt64) {
         let t = now
-        let learned = state.withLock { s -> (LinearPrefillModel, _NodeCounters)? in
-            s.operations += 1
-            guard var r = s.inFlight[id], r.prefilling, s.nodes[r.node] != nil else { return nil }
-            r.prefilling = false
-            s.inFlight[id] = r
-            s.nodes[r.node]!.prefilling -= 1
-            let k = s.nodes[r.node]!.slot
-            var learned: (LinearPrefillModel, _NodeCounters)? = nil
-            if s.nodes[r.node]!.speed != nil {
-                s.nodes[r.node]!.speed!.observe(
-                    seconds: t - r.started, requests: r.aheadRequests + 1, tokens: r.aheadTokens + r.uncachedTokens)
-                s.states[k].prefillModel = s.nodes[r.node]!.speed!.model
-                learned = (s.nodes[r.node]!.speed!.model, s.nodes[r.node]!.counters)
-            }
-            s.states[k].queuedPrefillTokens -= r.uncachedTokens
-            s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)
-            s.states[k].activeDecodeBlocks += r.decodeBlocks
-            return learned
+        let learned = state.withLock { g -> (LinearPrefillModel, _NodeCounters)? in
+            guard let (node, speed) = g.core.prefillFinished(id: id, now: t) else { return nil }
+            return (speed, g.counters(node, prefix: configuration.metricsPrefix))
         }
         if let (model, counters) = learned {
             counters.prefillBase.record(model.base)
@@ -462,39 +306,7 @@ public final class KVRouter: Sendable {
 
     /// Records that a request finished; its load leaves the node.
     public func requestFinished(id: UInt64) {
-        state.withLock { s in
-            s.operations += 1
-            guard let r = s.inFlight.removeValue(forKey: id) else { return }
-            release(&s, r)
-        }
-    }
-
-    func release(_ s: inout State, _ r: InFlight) {
-        guard s.nodes[r.node] != nil else { return }
-        if r.prefilling {
-            s.nodes[r.node]!.prefilling -= 1
-            let k = s.nodes[r.node]!.slot
-            s.states[k].queuedPrefillTokens -= r.uncachedTokens
-            s.states[k].queueDelay = max(0, s.states[k].queueDelay - r.prefillSeconds)
-            if s.states[k].queuedPrefillTokens == 0 { s.states[k].queueDelay = 0 }  // no drift
-        } else {
-            s.states[s.nodes[r.node]!.slot].activeDecodeBlocks -= r.decodeBlocks
-        }
-        s.states[s.nodes[r.node]!.slot].activeRequests -= 1
-    }
-
-    func reclaimExpired(_ s: inout State, now t: Double) {
-        guard !s.inFlight.isEmpty else { return }
-        let timeout = configuration.requestTimeout
-        // a full scan at most once per second of router time
-        guard t - s.lastReclaimScan >= min(1, timeout) else { return }
-        s.lastReclaimScan = t
-        for (id, r) in s.inFlight where t - r.started > timeout {
-            s.inFlight[id] = nil
-            release(&s, r)
-            metrics.reclaimed.increment()
-            configuration.logger.warning("reclaimed request \(id) on node \(r.node) after \(timeout) s without requestFinished")
-        }
+        state.withLock { $0.core.requestFinished(id: id) }
     }
 
     // MARK: Events
@@ -508,27 +320,7 @@ public final class KVRouter: Sendable {
     public func apply(_ events: some Sequence<KVEvent>) -> [EventGap] {
         let events = Array(events)
         _makeRoom(entries: Self._entries(storedBy: events))
-        var applied = 0, rejected = 0
-        let gaps = state.withLock { s -> [EventGap] in
-            s.operations += 1
-            let before = s.index.statistics.eventsApplied
-            var gaps: [EventGap] = []
-            for e in events {
-                guard s.nodes[e.node] != nil else { rejected += 1; continue }
-                do throws(IndexError) {
-                    if let g = try s.index.apply(e) { gaps.append(g) }
-                } catch {
-                    rejected += 1
-                }
-            }
-            applied = s.index.statistics.eventsApplied - before
-            metrics.indexBlocks.record(s.index.blockCount)
-            return gaps
-        }
-        metrics.eventsApplied.increment(by: Int64(applied))
-        if rejected > 0 { configuration.logger.warning("ignored \(rejected) events for unknown nodes") }
-        reportGaps(gaps)
-        return gaps
+        return applying { $0.apply(events) }
     }
 
     /// Applies engines' events: each stored block is re-hashed from its tokens (and adapter
@@ -547,102 +339,62 @@ public final class KVRouter: Sendable {
         let events = Array(events)
         let stores = Self._stores(of: events)
         _makeRoom(stores: stores.perNode, entries: stores.entries)
-        var applied = 0, rejected = 0, orphans = 0
-        var refused: [(NodeID, EngineEventError)] = []
-        let gaps = state.withLock { s -> [EventGap] in
-            s.operations += 1
-            let orphansBefore = s.identity.statistics.orphanBlocks
-            var gaps: [EventGap] = []
-            func translateAndApply(_ e: EngineEvent) {
-                do throws(EngineEventError) {
-                    let kind = try s.identity.translate(e)
-                    s.index._apply(kind, node: e.node)
-                    applied += 1
-                } catch {
-                    if s.refusedNodes.insert(e.node).inserted { refused.append((e.node, error)) }
-                    metrics.refusedEvents.increment()
-                }
-            }
-            for e in events {
-                guard s.nodes[e.node] != nil else { rejected += 1; continue }
-                switch s.engineOrder.admit(e, id: e.eventID, node: e.node) {
-                case .inOrder:
-                    translateAndApply(e)
-                case .held(let gap):
-                    if let gap { gaps.append(gap) }
-                case .duplicate, .invalid:
-                    continue
-                }
-                while let next = s.engineOrder.nextReady(of: e.node) { translateAndApply(next) }
-            }
-            orphans = s.identity.statistics.orphanBlocks - orphansBefore
-            metrics.indexBlocks.record(s.index.blockCount)
-            return gaps
+        return applying { $0.apply(events) }
+    }
+
+    /// Applies events to the core under the lock, then counts and logs what that did.
+    func applying(_ body: (inout RouterCore) -> RouterCore.EventOutcome) -> [EventGap] {
+        let outcome = state.withLock { g in
+            let o = body(&g.core)
+            metrics.indexBlocks.record(g.core.index.blockCount)
+            return o
         }
-        metrics.eventsApplied.increment(by: Int64(applied))
-        if orphans > 0 { metrics.orphanBlocks.increment(by: Int64(orphans)) }
-        if rejected > 0 { configuration.logger.warning("ignored \(rejected) events for unknown nodes") }
-        for (node, error) in refused {
+        report(outcome)
+        return outcome.gaps
+    }
+
+    /// Counts and logs what applying events did.
+    func report(_ outcome: RouterCore.EventOutcome) {
+        metrics.eventsApplied.increment(by: Int64(outcome.applied))
+        if outcome.orphanBlocks > 0 { metrics.orphanBlocks.increment(by: Int64(outcome.orphanBlocks)) }
+        if outcome.refusedCount > 0 { metrics.refusedEvents.increment(by: Int64(outcome.refusedCount)) }
+        if outcome.unknownNodes > 0 { configuration.logger.warning("ignored \(outcome.unknownNodes) events for unknown nodes") }
+        for (node, error) in outcome.refused {
             configuration.logger.error("events of node \(node) refused: \(error)")
         }
-        reportGaps(gaps)
-        return gaps
-    }
-
-    /// Gives up the events `node` is missing (it cannot replay them): events held behind its
-    /// gaps are applied now, in order.
-    public func skipGap(of node: NodeID) {
-        let applied = state.withLock { s -> Int in
-            s.operations += 1
-            let before = s.index.statistics.eventsApplied
-            s.index.skipGap(of: node)
-            s.engineOrder.skipGap(of: node)
-            while let next = s.engineOrder.nextReady(of: node) {
-                if let kind = try? s.identity.translate(next) { s.index._apply(kind, node: node) }
-            }
-            metrics.indexBlocks.record(s.index.blockCount)
-            return s.index.statistics.eventsApplied - before
-        }
-        metrics.eventsApplied.increment(by: Int64(applied))
-    }
-
-    func reportGaps(_ gaps: [EventGap]) {
-        for g in gaps {
+        for g in outcome.gaps {
             metrics.gaps.increment()
             configuration.logger.notice("event gap: \(g)")
         }
     }
 
+    /// Gives up the events `node` is missing (it cannot replay them): events held behind its
+    /// gaps are applied now, in order.
+    public func skipGap(of node: NodeID) {
+        let applied = state.withLock { g in
+            let applied = g.core.skipGap(of: node)
+            metrics.indexBlocks.record(g.core.index.blockCount)
+            return applied
+        }
+        metrics.eventsApplied.increment(by: Int64(applied))
+    }
+
     // MARK: Introspection
 
     /// A consistent snapshot of the router: nodes with their load, and index counters.
-    public var snapshot: Snapshot {
-        state.withLock { s in
-            Snapshot(
-                nodes: s.states, inFlight: s.inFlight.count, indexedBlocks: s.index.blockCount, index: s.index.statistics,
-                engine: s.identity.statistics, engineOrder: s.engineOrder.statistics, mappedEngineBlocks: s.identity.mappedBlocks,
-                indexBytesPerBlock: s.index.bytesPerBlock, engineMapBytes: s.identity.byteCount, operations: s.operations)
-        }
-    }
+    public var snapshot: Snapshot { state.withLock { $0.core.snapshot } }
 
     /// Blocks the index holds for `node` (a block counted once per tier it is in).
-    public func indexedBlocks(of node: NodeID) -> Int { state.withLock { $0.index.blockCount(of: node) } }
+    public func indexedBlocks(of node: NodeID) -> Int { state.withLock { $0.core.indexedBlocks(of: node) } }
 
     /// The index's overlaps for a chain (for tests and diagnostics).
-    public func overlaps(_ chain: [BlockHash]) -> OverlapScores { state.withLock { $0.index.overlaps(chain) } }
+    public func overlaps(_ chain: [BlockHash]) -> OverlapScores { state.withLock { $0.core.overlaps(chain) } }
 
     /// Whether `node` takes requests and runs at most `slack` more requests than the least
     /// busy node that takes requests: the test a sticky placement (a session's node, say)
     /// passes to keep its node.
     /// - Complexity: O(nodes).
-    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool {
-        state.withLock { s in
-            guard let info = s.nodes[node], s.states[info.slot].isAvailable else { return false }
-            var least = Int.max
-            for n in s.states where n.isAvailable { least = min(least, n.activeRequests) }
-            return s.states[info.slot].activeRequests - least <= max(0, slack)
-        }
-    }
+    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool { state.withLock { $0.core.isWithinLoad(node, slack: slack) } }
 
     /// What ``snapshot`` returns.
     public struct Snapshot: Sendable, Hashable {
