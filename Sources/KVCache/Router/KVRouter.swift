@@ -232,16 +232,12 @@ public final class KVRouter: Sendable {
         var headroom = (index: 0, speculative: 0)
         var reclaimed: [(id: UInt64, node: NodeID)] = []
         let (routed, counters) = state.withLock { g -> (Routed, _NodeCounters?) in
-            let routed = g.core.route(
+            // every read of the core through one mutating call: a read of an address-only
+            // field of `g` here would copy the whole core
+            let routed = g.core._route(
                 blockHashes: blockHashes, inputTokens: inputTokens, expectedOutputTokens: expectedOutputTokens,
-                excluding: excluded, now: t)
-            if !g.core._reclaimed.isEmpty { reclaimed = g.core.takeReclaimed() }
-            guard let node = routed.node else { return (routed, nil) }
-            // Recording fills an index from the route path; the route that comes close to a
-            // growth has the tables grown ahead, outside the lock.
-            let recorded = g.core.records[node].approximate || routed.decision.replicas.contains { g.core.records[$0.node].approximate }
-            headroom = g.core._headroom(recordedInIndex: recorded)
-            return (routed, g.counters(node, prefix: configuration.metricsPrefix))
+                excluding: excluded, now: t, headroom: &headroom, reclaimed: &reclaimed)
+            return (routed, routed.node.map { g.counters($0, prefix: configuration.metricsPrefix) })
         }
         if headroom != (0, 0) { _growAhead(index: headroom.index, speculative: headroom.speculative) }
         for r in reclaimed {
@@ -394,7 +390,9 @@ public final class KVRouter: Sendable {
     /// busy node that takes requests: the test a sticky placement (a session's node, say)
     /// passes to keep its node.
     /// - Complexity: O(nodes).
-    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool { state.withLock { $0.core.isWithinLoad(node, slack: slack) } }
+    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool {
+        state.withLock { RouterCore._isWithinLoad($0.core.states, $0.core.records, node, slack: slack) }
+    }
 
     /// What ``snapshot`` returns.
     public struct Snapshot: Sendable, Hashable {

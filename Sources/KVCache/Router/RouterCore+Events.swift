@@ -22,7 +22,7 @@ extension RouterCore {
         var out = EventOutcome()
         let before = index.statistics.eventsApplied
         for e in events {
-            guard _has(e.node) else {
+            guard Self._has(records, e.node) else {
                 out.unknownNodes += 1
                 continue
             }
@@ -46,7 +46,7 @@ extension RouterCore {
         var out = EventOutcome()
         let orphansBefore = identity.statistics.orphanBlocks
         for e in events {
-            guard _has(e.node) else {
+            guard Self._has(records, e.node) else {
                 out.unknownNodes += 1
                 continue
             }
@@ -79,7 +79,7 @@ extension RouterCore {
     /// ``PrefixIndex/apply(_:node:tier:)`` does: the in-process path of a simulator.
     /// - Complexity: O(changes) expected
     public mutating func apply(_ changes: [PoolChange], node: NodeID, tier: StorageTier = .device) {
-        guard _has(node) else { return }
+        guard Self._has(records, node) else { return }
         operations += 1
         try? index.apply(changes, node: node, tier: tier)
     }

@@ -22,9 +22,11 @@ extension RouterCore {
     }
 
     /// What the tables need to take `stores` more engine blocks per node, `entries` more
-    /// index entries and `speculative` more speculative entries.
+    /// index entries and `speculative` more speculative entries. (Mutating, though it changes
+    /// nothing, as the core's other helpers that a locked router calls: a non-mutating call
+    /// through the lock's `inout` would copy the whole core.)
     /// - Complexity: O(nodes in `stores`)
-    func _growthNeeded(stores: [NodeID: Int] = [:], entries: Int, speculative extra: Int = 0) -> _Growth {
+    mutating func _growthNeeded(stores: [NodeID: Int] = [:], entries: Int, speculative extra: Int = 0) -> _Growth {
         _Growth(
             index: entries > 0 ? index._tableBucketsNeeded(adding: entries) : nil,
             speculative: extra > 0 ? speculative?._tableBucketsNeeded(adding: extra) : nil,
@@ -47,7 +49,27 @@ extension RouterCore {
     /// The entries a route that recorded into the indexes asks room for (see
     /// ``PrefixIndex/_headroomNeeded()``): into the index when it recorded there (an
     /// approximate node), and into the speculative index.
-    func _headroom(recordedInIndex: Bool) -> (index: Int, speculative: Int) {
+    mutating func _headroom(recordedInIndex: Bool) -> (index: Int, speculative: Int) {
         (recordedInIndex ? index._headroomNeeded() : 0, speculative?._headroomNeeded() ?? 0)
+    }
+
+    /// ``route(blockHashes:inputTokens:expectedOutputTokens:excluding:now:)`` with what a
+    /// locked router needs after it: the room the indexes ask for ahead (recording fills an
+    /// index from the route path, and the route that comes close to a growth has the tables
+    /// grown ahead, outside the lock), and the requests reclaimed meanwhile.
+    mutating func _route(
+        blockHashes: [BlockHash], inputTokens: Int?, expectedOutputTokens: Int, excluding excluded: [NodeID], now t: Double,
+        headroom: inout (index: Int, speculative: Int), reclaimed: inout [(id: UInt64, node: NodeID)]
+    ) -> KVRouter.Routed {
+        let routed = route(
+            blockHashes: blockHashes, inputTokens: inputTokens, expectedOutputTokens: expectedOutputTokens, excluding: excluded, now: t)
+        if !_reclaimed.isEmpty { reclaimed = takeReclaimed() }
+        if let node = routed.node {
+            let recorded =
+                records[node].approximate
+                || routed.decision.replicas.contains { Self._has(records, $0.node) && records[$0.node].approximate }
+            headroom = _headroom(recordedInIndex: recorded)
+        }
+        return routed
     }
 }

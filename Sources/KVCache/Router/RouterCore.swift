@@ -71,8 +71,12 @@ public struct RouterCore: Sendable {
     }
 
     /// Whether `id` names a node added and not removed.
+    ///
+    /// Static, as the core's other helpers on the route path: a non-mutating method called
+    /// from a mutating one would copy the whole core (it holds existentials, so it is
+    /// address-only) to pass it as `self`.
     @inline(__always)
-    func _has(_ id: NodeID) -> Bool { id >= 0 && id < records.count && records[id].present }
+    static func _has(_ records: [_Node], _ id: NodeID) -> Bool { id >= 0 && id < records.count && records[id].present }
 
     /// The configured prefill model as a line, the starting value of each node's learned speed:
     /// its time for a bare request and its slope over 1,024 uncached tokens.
@@ -119,13 +123,13 @@ public struct RouterCore: Sendable {
     /// Stops routing new requests to a node; requests in flight finish normally.
     public mutating func drainNode(_ id: NodeID) {
         operations += 1
-        if _has(id) { states[id].isAvailable = false }
+        if Self._has(records, id) { states[id].isAvailable = false }
     }
 
     /// Removes a node: its blocks leave the index and its in-flight requests are forgotten.
     /// - Complexity: O(entries of the index + requests in flight)
     public mutating func removeNode(_ id: NodeID) {
-        guard _has(id) else { return }
+        guard Self._has(records, id) else { return }
         operations += 1
         records[id] = _Node()
         states[id] = NodeState(id: id, isAvailable: false)
@@ -166,24 +170,51 @@ public struct RouterCore: Sendable {
         operations += 1
         reclaimExpired(now: t)
         index.expire(now: t)
-        blockHashes.withUnsafeBufferPointer { index.overlaps($0, into: &scores) }
+        // the index and the scores as two stored properties, not through a closure over
+        // `self`, which would copy the index to read it
+        index.overlaps(blockHashes, into: &scores)
         if speculative != nil {
             speculative!.expire(now: t)
-            blockHashes.withUnsafeBufferPointer { speculative!.overlaps($0, into: &speculativeScores) }
+            speculative!.overlaps(blockHashes, into: &speculativeScores)
             scores.formMaximum(speculativeScores)
         }
         let d = selecting(request, excluding: excluded)
-        guard let node = d.node, _has(node) else {
+        guard let node = d.node, Self._has(records, node) else {
             return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: 0)
         }
         let overlap = scores.depth(of: node)
         record(blockHashes[...], routedTo: node, at: t)
-        for r in d.replicas where _has(r.node) {
+        for r in d.replicas where Self._has(records, r.node) {
             record(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], routedTo: r.node, at: t)
         }
         states[node].requestsServed += 1
         return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: overlap)
     }
+
+    /// ``route(blockHashes:inputTokens:expectedOutputTokens:excluding:now:)`` with overlaps
+    /// the caller found its own way (a router that predicts the nodes' caches from pools of
+    /// its own, say) instead of the index's; the load, selection and records are the core's.
+    /// - Complexity: O(nodes) selection.
+    public mutating func route(
+        blockHashes: [BlockHash], overlaps: OverlapScores, inputTokens: Int? = nil, expectedOutputTokens: Int = 0, now t: Double
+    ) -> KVRouter.Routed {
+        let blockSize = configuration.hasher.blockSize
+        let input = KVRouter.clampTokens(inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: blockSize).partialValue)
+        let request = RoutingRequest(
+            chain: blockHashes, inputTokens: input, expectedOutputTokens: KVRouter.clampTokens(expectedOutputTokens),
+            arrival: t, blockSize: blockSize)
+        operations += 1
+        reclaimExpired(now: t)
+        let d = selector.select(request, nodes: states, overlaps: overlaps)
+        guard let node = d.node, Self._has(records, node) else {
+            return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: 0)
+        }
+        states[node].requestsServed += 1
+        return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: overlaps.depth(of: node))
+    }
+
+    /// The routing policy, as its decisions have left it (a stateful policy's state included).
+    public var currentSelector: any PrefillNodeSelector & Sendable { selector }
 
     /// A chain routed to `node`: held there from now on as an approximate node's entry, or
     /// as a speculative one.
@@ -199,7 +230,7 @@ public struct RouterCore: Sendable {
     mutating func selecting(_ request: RoutingRequest, excluding excluded: [NodeID]) -> Decision {
         guard !excluded.isEmpty else { return selector.select(request, nodes: states, overlaps: scores) }
         var hidden: [(id: NodeID, wasAvailable: Bool)] = []
-        for id in excluded where _has(id) {
+        for id in excluded where Self._has(records, id) {
             hidden.append((id, states[id].isAvailable))
             states[id].isAvailable = false
         }
@@ -211,8 +242,10 @@ public struct RouterCore: Sendable {
     /// Whether `node` takes requests and runs at most `slack` more requests than the least
     /// busy node that takes requests.
     /// - Complexity: O(nodes).
-    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool {
-        guard _has(node), states[node].isAvailable else { return false }
+    public func isWithinLoad(_ node: NodeID, slack: Int) -> Bool { Self._isWithinLoad(states, records, node, slack: slack) }
+
+    static func _isWithinLoad(_ states: [NodeState], _ records: [_Node], _ node: NodeID, slack: Int) -> Bool {
+        guard _has(records, node), states[node].isAvailable else { return false }
         var least = Int.max
         for n in states where n.isAvailable { least = min(least, n.activeRequests) }
         return states[node].activeRequests - least <= max(0, slack)
@@ -226,7 +259,7 @@ public struct RouterCore: Sendable {
         id: UInt64, node: NodeID, promptTokens: Int, cachedTokens: Int = 0, expectedOutputTokens: Int = 0, now t: Double
     ) {
         operations += 1
-        guard _has(node) else { return }
+        guard Self._has(records, node) else { return }
         let promptTokens = KVRouter.clampTokens(promptTokens)
         let cachedTokens = min(KVRouter.clampTokens(cachedTokens), promptTokens)
         let expectedOutputTokens = KVRouter.clampTokens(expectedOutputTokens)
@@ -252,7 +285,7 @@ public struct RouterCore: Sendable {
     @discardableResult
     public mutating func prefillFinished(id: UInt64, now t: Double) -> (node: NodeID, speed: LinearPrefillModel)? {
         operations += 1
-        guard var r = inFlight[id], r.prefilling, _has(r.node) else { return nil }
+        guard var r = inFlight[id], r.prefilling, Self._has(records, r.node) else { return nil }
         r.prefilling = false
         inFlight[id] = r
         let k = r.node
@@ -278,7 +311,7 @@ public struct RouterCore: Sendable {
 
     mutating func release(_ r: _InFlight) {
         let k = r.node
-        guard _has(k) else { return }
+        guard Self._has(records, k) else { return }
         if r.prefilling {
             records[k].prefilling -= 1
             states[k].queuedPrefillTokens -= r.uncachedTokens
@@ -321,7 +354,7 @@ public struct RouterCore: Sendable {
     /// Records the load `node`'s engine reports itself; see ``KVRouter/reportLoad(_:running:waiting:)``.
     /// - Complexity: O(1).
     public mutating func reportLoad(_ node: NodeID, running: Int, waiting: Int) {
-        guard _has(node) else { return }
+        guard Self._has(records, node) else { return }
         operations += 1
         let reported = min(max(running, 0), 1 << 30) + min(max(waiting, 0), 1 << 30)
         let own = states[node].activeRequests - records[node].remoteRequests
@@ -333,7 +366,7 @@ public struct RouterCore: Sendable {
     /// Forgets what `node`'s engine last reported: its load is this router's own requests again.
     /// - Complexity: O(1).
     public mutating func clearReportedLoad(_ node: NodeID) {
-        guard _has(node), records[node].remoteRequests != 0 else { return }
+        guard Self._has(records, node), records[node].remoteRequests != 0 else { return }
         operations += 1
         states[node].activeRequests -= records[node].remoteRequests
         records[node].remoteRequests = 0
@@ -344,7 +377,7 @@ public struct RouterCore: Sendable {
     /// The nodes with their load, and the index's counters.
     public var snapshot: KVRouter.Snapshot {
         KVRouter.Snapshot(
-            nodes: states.filter { _has($0.id) }, inFlight: inFlight.count, indexedBlocks: index.blockCount,
+            nodes: states.filter { Self._has(records, $0.id) }, inFlight: inFlight.count, indexedBlocks: index.blockCount,
             index: index.statistics, engine: identity.statistics, engineOrder: engineOrder.statistics,
             mappedEngineBlocks: identity.mappedBlocks, indexBytesPerBlock: index.bytesPerBlock, engineMapBytes: identity.byteCount,
             operations: operations)
