@@ -27,9 +27,9 @@ struct RouterOptions: ParsableArguments {
     var speculativeTtl: String = "0"
     @Option(
         help:
-            "What routers know of the loads: local (the requests each sent itself), engine (the nodes' own reports, read every --load-interval-ms, plus its own since). compare: a list."
+            "What routers know of the loads: ideal (every node's true queue; one router seeing every event at once, else local), local (the requests each sent itself, as a gateway counts them), engine (the nodes' own reports, read every --load-interval-ms, plus its own since). compare: a list."
     )
-    var loadView: String = "local"
+    var loadView: String = "ideal"
     @Option(parsing: .unconditional, help: "engine load view: milliseconds between reads of the nodes' loads (compare: a list).")
     var loadIntervalMs: String = "100"
     @Option(parsing: .unconditional, help: "approximate view: seconds a routing decision counts as held.")

@@ -1,51 +1,54 @@
 import KVCache
 
 extension ClusterSimulator {
-    /// The routers of a ``RouterModel`` that is not one immediate router: what each of them
-    /// knows, kept apart from the nodes' real pools and queues.
+    /// The routers of a ``RouterModel`` that is not one immediate router: each is a
+    /// ``KVCache/RouterCore`` — the code `KVRouter` and the gateway run — driven on simulated
+    /// time, kept apart from the nodes' real pools and queues.
+    ///
+    /// - Each core has the nodes, the selector (seeded apart), the prefill model and the
+    ///   router model's approximate and speculative TTLs.
+    /// - Its load is its own accounting, as a gateway keeps it: a request starts at dispatch,
+    ///   its prefill finishes when the node really finishes it, and it ends when its decode
+    ///   does (or with its prefill when decodes are not modelled).
+    /// - The events view feeds every core the nodes' cache changes ``RouterModel/eventLagSeconds``
+    ///   late; the approximate view makes every node an approximate node of every core; the
+    ///   shadow view predicts caches with pools of each router's own and routes through the
+    ///   core with those overlaps.
+    /// - The engine load view reports each node's true requests to every core at every read
+    ///   (``KVCache/RouterCore/reportLoad(_:running:waiting:)``).
     struct _Fleet {
         let model: RouterModel
         let nodes: Int
-        /// Router `r`'s view of node `k` at `r * nodes + k`: the queue and decodes of the
-        /// requests `r` sent there, and nothing else.
-        var loads: [NodeSim]
-        /// The events view's index, fed the nodes' changes ``RouterModel/eventLagSeconds`` late.
-        var index: PrefixIndex
-        /// Per router, its routing decisions with their TTL: the events view's speculative
-        /// entries, or the approximate view's only knowledge.
-        var decisions: [PrefixIndex]
+        var cores: [RouterCore]
         /// Router `r`'s shadow of node `k` at `r * nodes + k`.
         var shadows: [AnyBlockPool]
-        /// Changes in flight to the index, oldest first, and the batches they form.
+        /// Changes in flight to the routers, oldest first, and the batches they form.
         var inFlight: [PoolChange] = []
         var batches: [(at: Int64, node: Int, start: Int, end: Int)] = []
         var batchHead = 0
         let lagMicros: Int64
-        /// The engine load view: the last read time, the nodes' true load then (per node), and
-        /// each router's own then (`r * nodes + k`).
+        /// What the cores learn as time passes, by when: request `i`'s prefill end
+        /// (`2i`) and its end (`2i + 1`).
+        var notices = _MinHeap()
+        /// The engine load view: the interval and the last read time.
         let loadIntervalMicros: Int64
         var readAt: Int64 = -1
-        var readTrue: [_LoadReading] = []
-        var readOwn: [_LoadReading] = []
         var changes: [PoolChange] = []
-        var spare = OverlapScores()
 
-        init(_ model: RouterModel, _ c: ClusterConfiguration, expectedBlocks: Int) throws {
+        init(_ model: RouterModel, _ c: ClusterConfiguration, selectors: [_AnySelector], blockSize: Int) throws {
             self.model = model
             nodes = c.nodes
             let k = model.replicas
-            loads = Array(repeating: NodeSim(), count: k * c.nodes)
-            index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: model.view == .events ? expectedBlocks : 16)
-            let ttl = model.view == .approximate ? model.approximateTTL : model.speculativeTTL
-            let keepsDecisions = model.view == .approximate || model.speculativeTTL > 0
-            decisions = (0..<(keepsDecisions ? k : 0)).map { _ in
-                PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: 1 << 14, approximate: ApproximateMode(ttl: ttl))
-            }
-            // every node known to every index from the start, so that all answers describe
-            // all nodes and merge without reshaping
-            for k in 0..<c.nodes {
-                try index.apply([], node: k)
-                for r in decisions.indices { try decisions[r].apply([], node: k) }
+            var configuration = KVRouter.Configuration(
+                hasher: try PrefixHasher(blockSize: max(blockSize, 1)), prefillModel: c.prefillModel, nodeCapacity: c.nodes,
+                requestTimeout: .infinity, approximate: ApproximateMode(ttl: model.approximateTTL),
+                speculativeTTL: model.view == .events ? model.speculativeTTL : 0, tierWeights: c.tierWeights)
+            cores = []
+            for r in 0..<k {
+                configuration.selector = _SimulatedSelector(selectors[r])
+                var core = RouterCore(configuration: configuration)
+                for n in 0..<c.nodes { core.addNode(n, capacityBlocks: c.capacity, approximate: model.view == .approximate) }
+                cores.append(core)
             }
             shadows = []
             if model.view == .shadow {
@@ -55,41 +58,85 @@ extension ClusterSimulator {
             }
             lagMicros = try SimulatedClock.micros(model.eventLagSeconds, request: 0)
             loadIntervalMicros = max(1, try SimulatedClock.micros(model.loadIntervalSeconds, request: 0))
-            if model.loadView == .engine {
-                readTrue = Array(repeating: _LoadReading(), count: c.nodes)
-                readOwn = Array(repeating: _LoadReading(), count: k * c.nodes)
-            }
         }
 
         /// Whether the nodes' pools must log their changes for this fleet.
         var readsEvents: Bool { model.view == .events }
 
-        /// Router `r`'s depths for `chain` at time `t`.
-        mutating func overlaps(_ r: Int, _ chain: UnsafeBufferPointer<BlockHash>, at t: Int64, into scores: inout OverlapScores) {
-            let now = Double(t) / 1e6
-            switch model.view {
-            case .events:
-                deliver(upTo: t)
-                index.overlaps(chain, into: &scores)
-                if !decisions.isEmpty {
-                    decisions[r].expire(now: now)
-                    decisions[r].overlaps(chain, into: &spare)
-                    scores.formMaximum(spare)
+        /// The selectors as the routers have left them.
+        var selectors: [_AnySelector] { cores.map { ($0.currentSelector as! _SimulatedSelector).base } }
+
+        /// Brings every core to time `t`: the requests' prefill ends and ends due by then, the
+        /// event batches due, and (engine load view) the nodes' loads at the last read time.
+        mutating func advance(to t: Int64, nodes world: inout [NodeSim]) {
+            deliver(upTo: t)
+            if model.loadView == .engine, t / loadIntervalMicros * loadIntervalMicros > readAt {
+                let at = t / loadIntervalMicros * loadIntervalMicros
+                notify(upTo: at)
+                for k in 0..<nodes {
+                    if world[k].nextEvent <= at { ClusterSimulator.advance(&world[k], to: at) }
+                    // a modelled decode is on the heap from dispatch to its end: the node's
+                    // requests are those, or its prefill queue when decodes are not modelled
+                    let waiting = world[k].prefillQueue.count - world[k].queueHead
+                    let running = max(world[k].decoding.count - waiting, 0)
+                    for r in cores.indices { cores[r].reportLoad(k, running: running, waiting: waiting) }
                 }
-            case .approximate:
-                decisions[r].expire(now: now)
-                decisions[r].overlaps(chain, into: &scores)
-            case .shadow:
-                shadows.withUnsafeBufferPointer { all in
-                    AnyBlockPool.prefixHits(
-                        of: chain, in: UnsafeBufferPointer(rebasing: all[(r * nodes)..<((r + 1) * nodes)]), into: &scores)
+                readAt = at
+            }
+            notify(upTo: t)
+        }
+
+        /// Tells the cores of the prefill ends and ends due by `t`, in time order.
+        mutating func notify(upTo t: Int64) {
+            let routers = cores.count
+            while let top = notices.min, top.key <= t {
+                _ = notices.pop()
+                let i = top.value >> 1
+                let now = Double(top.key) / 1e6
+                if top.value & 1 == 0 {
+                    cores[i % routers].prefillFinished(id: UInt64(i), now: now)
+                } else {
+                    cores[i % routers].requestFinished(id: UInt64(i))
                 }
             }
         }
 
-        /// Router `r` sent `chain` (or a replica's part of it) to node `n` at time `t`.
-        mutating func routed(_ r: Int, _ chain: UnsafeBufferPointer<BlockHash>, to n: Int, at t: Int64) throws {
-            if !decisions.isEmpty { try decisions[r].recordRouting(chain, to: n, at: Double(t) / 1e6) }
+        /// Router `r`'s decision for `request` at time `t`.
+        mutating func route(_ r: Int, _ request: RoutingRequest, at t: Int64) -> KVRouter.Routed {
+            let now = Double(t) / 1e6
+            guard model.view == .shadow else {
+                return cores[r].route(
+                    blockHashes: request.chain, inputTokens: request.inputTokens, expectedOutputTokens: request.expectedOutputTokens,
+                    now: now)
+            }
+            var scores = OverlapScores(nodeCount: nodes, chainLength: request.chain.count)
+            let n = nodes
+            shadows.withUnsafeBufferPointer { all in
+                request.chain.withUnsafeBufferPointer { chain in
+                    AnyBlockPool.prefixHits(of: chain, in: UnsafeBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)]), into: &scores)
+                }
+            }
+            return cores[r].route(
+                blockHashes: request.chain, overlaps: scores, inputTokens: request.inputTokens,
+                expectedOutputTokens: request.expectedOutputTokens, now: now)
+        }
+
+        /// Request `i` of router `r` started on node `n` at `t` with `predicted` blocks
+        /// cached; its prefill ends at `prefillEnd` and it ends at `end`.
+        mutating func started(
+            _ i: Int, router r: Int, node n: Int, _ request: RoutingRequest, predicted: Int, at t: Int64, prefillEnd: Int64, end: Int64
+        ) {
+            let cached = min(predicted * request.blockSize, request.inputTokens)
+            cores[r].requestStarted(
+                id: UInt64(i), node: n, promptTokens: request.inputTokens, cachedTokens: cached,
+                expectedOutputTokens: request.expectedOutputTokens, now: Double(t) / 1e6)
+            notices.push(prefillEnd, i << 1)
+            notices.push(end, i << 1 | 1)
+        }
+
+        /// Router `r` sent `chain` (or a replica's part of it) to node `n`: its shadow pool
+        /// takes it.
+        mutating func routed(_ r: Int, _ chain: UnsafeBufferPointer<BlockHash>, to n: Int) throws {
             if model.view == .shadow { _ = try shadows[r * nodes + n].update(chain, nextUses: nil) }
         }
 
@@ -119,33 +166,27 @@ extension ClusterSimulator {
             batches.append((try SimulatedClock.add(t, lagMicros, request: request), n, start, inFlight.count))
         }
 
-        /// Applies every batch due by time `t` to the index.
+        /// Applies every batch due by time `t` to every core.
         mutating func deliver(upTo t: Int64) {
             while batchHead < batches.count && batches[batchHead].at <= t {
                 let batch = batches[batchHead]
                 changes.removeAll(keepingCapacity: true)
                 changes.append(contentsOf: inFlight[batch.start..<batch.end])
-                try? index.apply(changes, node: batch.node)
+                for r in cores.indices { cores[r].apply(changes, node: batch.node) }
                 batchHead += 1
             }
         }
     }
-}
 
-/// A node's load as a router reads it: when its prefill queue drains, its queued prefill
-/// tokens, its requests, and its decodes' blocks.
-struct _LoadReading {
-    var freeAt: Int64 = 0
-    var queuedTokens = 0
-    var requests = 0
-    var decodeBlocks = 0
-
-    init() {}
-
-    init(_ n: ClusterSimulator.NodeSim) {
-        freeAt = n.freeAt
-        queuedTokens = n.queuedTokens
-        requests = (n.prefillQueue.count - n.queueHead) + n.decoding.count
-        decodeBlocks = n.decodeBlocks
+    /// A simulation's selector inside a router core. The core asks for a `Sendable` policy,
+    /// as a router shared between threads must; a simulation runs each of its cores on one
+    /// thread and never shares them, so a policy that is not `Sendable` is safe there.
+    struct _SimulatedSelector: PrefillNodeSelector, @unchecked Sendable {
+        var base: _AnySelector
+        init(_ base: _AnySelector) { self.base = base }
+        var name: String { base.name }
+        mutating func select(_ request: RoutingRequest, nodes: [NodeState], overlaps: OverlapScores) -> Decision {
+            base.select(request, nodes: nodes, overlaps: overlaps)
+        }
     }
 }

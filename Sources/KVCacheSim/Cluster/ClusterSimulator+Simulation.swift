@@ -20,16 +20,16 @@ extension ClusterSimulator {
         var ttfts: [Int64] = []
         /// One buffer for every request's chain.
         var chainBuffer: [BlockHash] = []
-        /// The routers' views, unless one router sees every change at once.
+        /// The routers, each a router core, unless one router sees every change at once.
         var fleet: _Fleet?
         /// The router serving the current request.
         var router = 0
 
-        init(_ trace: Trace, _ c: ClusterConfiguration, selectorIsConfigured: Bool) throws {
+        init(_ trace: Trace, _ c: ClusterConfiguration, selectors: [_AnySelector], selectorIsConfigured: Bool) throws {
             self.trace = trace
             self.c = c
             blockSize = trace.blockSize
-            // with a router model, the fleet keeps the routers' index: the pools are the truth
+            // with a router model, the routers keep their own indexes: the pools are the truth
             usePools =
                 !c.router.isImmediate || c.overlapSource == .pools || (c.overlapSource == .automatic && c.hostCapacity == 0)
             needOverlaps = !selectorIsConfigured || c.selector.usesOverlaps
@@ -59,12 +59,13 @@ extension ClusterSimulator {
             hottest = c.replicaSamples > 0 ? ClusterSimulator.hottestBlocks(trace, count: 10) : []
             result.hottestBlocks = hottest
             sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
-            if !c.router.isImmediate { fleet = try _Fleet(c.router, c, expectedBlocks: min(trace.blocks.count, 1 << 20)) }
+            if !c.router.isImmediate { fleet = try _Fleet(c.router, c, selectors: selectors, blockSize: trace.blockSize) }
         }
 
         /// Routes request `i` (its `chain`) and serves it: overlaps, node loads, the
         /// selector's decision, the prefill's timing, the metrics, and the pools' update.
         mutating func serve(_ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, selector: inout _AnySelector) throws {
+            if fleet != nil { return try serveThroughRouter(i, chain) }
             let (rec, t, request) = try arrive(i, chain)
             let decision = ClusterSimulator._select(&selector, request, &states, &scores)
             guard let n = decision.node, n >= 0, n < c.nodes else {
@@ -72,6 +73,27 @@ extension ClusterSimulator {
                 return
             }
             try dispatch(i, chain, rec, node: n, at: t, decision: decision)
+        }
+
+        /// Routes request `i` through its router's core (``_Fleet``) and serves it.
+        mutating func serveThroughRouter(_ i: Int, _ chain: UnsafeBufferPointer<BlockHash>) throws {
+            let rec = trace.records[i]
+            let t = try SimulatedClock.micros(rec.timestamp / 1000, request: i + 1)
+            refreshStates(at: t)
+            fleet!.advance(to: t, nodes: &world.nodes)
+            chainBuffer.removeAll(keepingCapacity: true)
+            chainBuffer.append(contentsOf: chain)
+            let request = RoutingRequest(
+                chain: chainBuffer, inputTokens: rec.inputLength, expectedOutputTokens: rec.outputLength,
+                arrival: Double(t) / 1e6, blockSize: blockSize)
+            let routed = fleet!.route(router, request, at: t)
+            guard let n = routed.node, n >= 0, n < c.nodes else {
+                result.rejected += 1
+                return
+            }
+            let (prefillEnd, end) = try dispatch(
+                i, chain, rec, node: n, at: t, decision: routed.decision, predicted: c.cachingDisabled ? 0 : routed.overlapBlocks)
+            fleet!.started(i, router: router, node: n, request, predicted: routed.overlapBlocks, at: t, prefillEnd: prefillEnd, end: end)
         }
 
         /// Request `i` arrives: its record, its time, and what the selector sees of it, with
@@ -94,15 +116,18 @@ extension ClusterSimulator {
         /// Serves request `i` on node `n` as `decision` says: the pools' lookups and update,
         /// the prefill's timing and the metrics. With `decodeNode`, the request decodes there
         /// instead, after `transfer` microseconds of KV transfer that follow the prefill.
+        /// `predicted` is the router's expected prefix (default: the overlaps found for it).
+        /// - Returns: When the prefill ends, and when the request does.
+        @discardableResult
         mutating func dispatch(
             _ i: Int, _ chain: UnsafeBufferPointer<BlockHash>, _ rec: Trace.Record, node n: Int, at t: Int64, decision: Decision,
-            decodeNode: Int? = nil, transfer: Int64 = 0
-        ) throws {
+            decodeNode: Int? = nil, transfer: Int64 = 0, predicted routerPredicted: Int? = nil
+        ) throws -> (prefillEnd: Int64, end: Int64) {
             // leading blocks on the chosen node (p) and all its blocks of the chain (present),
             // before it stores. The pools alone (no index to feed): the chosen pool looks up
             // and stores the chain in one walk (the update is due at dispatch anyway, and
             // nothing below reads the pool before it)
-            let predicted = scores.depth(of: n)
+            let predicted = routerPredicted ?? scores.depth(of: n)
             var p = predicted
             var present = 0
             var accessHits = 0
@@ -118,7 +143,7 @@ extension ClusterSimulator {
             }
             if needOverlaps && !c.cachingDisabled { result.prediction.record(predicted: predicted, actual: p) }
             let (used, extra) = try fetchTime(i, chain, node: n, decision: decision, prefix: p)
-            let (prefill, uncached) = try schedule(
+            let (prefill, uncached, prefillEnd, end) = try schedule(
                 i, rec, node: n, at: t, cachedBlocks: used, extra: extra, decodeNode: decodeNode ?? n, transfer: transfer)
             // metrics (lookup state)
             result.hits.countLookup(blocks: chain.count, prefix: p, inputTokens: rec.inputLength, blockSize: blockSize)
@@ -136,7 +161,7 @@ extension ClusterSimulator {
                 result.hits.accessHits += usePools ? accessHits : try world.store(n, chain)
                 states[n].usedBlocks = world.devices[n].count  // pools change only at dispatch
                 if fleet != nil {
-                    try fleet!.routed(router, chain, to: n, at: t)
+                    try fleet!.routed(router, chain, to: n)
                     try fleet!.publish(&world.devices[n], node: n, at: t, request: i + 1)
                 }
                 try replicate(i, chain, decision, chosen: n, at: t)
@@ -149,14 +174,13 @@ extension ClusterSimulator {
                             (0..<c.nodes).reduce(0) { $0 + (world.holds(b, node: $1) ? 1 : 0) }
                         }))
             }
+            return (prefillEnd, end)
         }
 
         /// Each node's depth for `chain`: from the pools, from the index, or none at all when
         /// nothing reads them.
         mutating func findOverlaps(_ chain: UnsafeBufferPointer<BlockHash>, at t: Int64) {
-            if fleet != nil && !c.cachingDisabled && needOverlaps {
-                fleet!.overlaps(router, chain, at: t, into: &scores)
-            } else if c.cachingDisabled || (usePools && !needOverlaps) {
+            if c.cachingDisabled || (usePools && !needOverlaps) {
                 // nothing writes depths here: they stay zero, only the length changes
                 if scores.chainLength != chain.count { scores.reset(nodeCount: c.nodes, chainLength: chain.count) }
             } else if usePools {
@@ -168,9 +192,6 @@ extension ClusterSimulator {
 
         /// Retires work finished by `t` and copies each node's load into the selector's view.
         mutating func refreshStates(at t: Int64) {
-            if let interval = fleet?.loadIntervalMicros, fleet!.model.loadView == .engine, t / interval * interval > fleet!.readAt {
-                readLoads(at: t / interval * interval)
-            }
             world.nodes.withUnsafeMutableBufferPointer { nodes in
                 states.withUnsafeMutableBufferPointer { states in
                     for k in 0..<nodes.count {
@@ -181,58 +202,6 @@ extension ClusterSimulator {
                         states[k].activeDecodeBlocks = nodes[k].decodeBlocks
                     }
                 }
-            }
-            if fleet != nil { refreshRouterStates(at: t) }
-        }
-
-        /// The routers read every node's load at time `b` (the last read time before the
-        /// request being served): the nodes' true loads then, and each router's own.
-        mutating func readLoads(at b: Int64) {
-            for k in 0..<c.nodes {
-                if world.nodes[k].nextEvent <= b { ClusterSimulator.advance(&world.nodes[k], to: b) }
-                fleet!.readTrue[k] = _LoadReading(world.nodes[k])
-            }
-            for j in fleet!.loads.indices {
-                if fleet!.loads[j].nextEvent <= b { ClusterSimulator.advance(&fleet!.loads[j], to: b) }
-                fleet!.readOwn[j] = _LoadReading(fleet!.loads[j])
-            }
-            fleet!.readAt = b
-        }
-
-        /// Replaces the nodes' loads in the selector's view by what the current router knows:
-        /// the requests it sent itself, plus, with the engine load view, what each node held
-        /// beyond them when the router last read it.
-        mutating func refreshRouterStates(at t: Int64) {
-            if fleet!.model.loadView == .engine { return refreshEngineView(at: t) }
-            let base = router * c.nodes
-            fleet!.loads.withUnsafeMutableBufferPointer { loads in
-                states.withUnsafeMutableBufferPointer { states in
-                    for k in 0..<states.count {
-                        if loads[base + k].nextEvent <= t { ClusterSimulator.advance(&loads[base + k], to: t) }
-                        let own = loads[base + k]
-                        states[k].queueDelay = own.freeAt > t ? (Double(own.freeAt) - Double(t)) / 1e6 : 0
-                        states[k].queuedPrefillTokens = own.queuedTokens
-                        states[k].activeRequests = (own.prefillQueue.count - own.queueHead) + own.decoding.count
-                        states[k].activeDecodeBlocks = own.decodeBlocks
-                    }
-                }
-            }
-        }
-
-        /// The engine load view of the current router: for each figure, its own now plus the
-        /// node's excess over its own at the last read (a queue's excess as it drains by `t`).
-        mutating func refreshEngineView(at t: Int64) {
-            let base = router * c.nodes
-            for k in 0..<c.nodes {
-                if fleet!.loads[base + k].nextEvent <= t { ClusterSimulator.advance(&fleet!.loads[base + k], to: t) }
-                let own = _LoadReading(fleet!.loads[base + k])
-                let atRead = fleet!.readTrue[k], ownAtRead = fleet!.readOwn[base + k]
-                let ownDelay = max(0, own.freeAt - t)
-                let excessDelay = max(0, max(0, atRead.freeAt - t) - max(0, ownAtRead.freeAt - t))
-                states[k].queueDelay = Double(ownDelay + excessDelay) / 1e6
-                states[k].queuedPrefillTokens = own.queuedTokens + max(0, atRead.queuedTokens - ownAtRead.queuedTokens)
-                states[k].activeRequests = own.requests + max(0, atRead.requests - ownAtRead.requests)
-                states[k].activeDecodeBlocks = own.decodeBlocks + max(0, atRead.decodeBlocks - ownAtRead.decodeBlocks)
             }
         }
 
@@ -278,11 +247,12 @@ extension ClusterSimulator {
 
         /// Queues the prefill on node `n` (and its decode on `decodeNode`, when modelled, after
         /// `transfer` microseconds) and records its TTFT.
-        /// - Returns: the prefill's microseconds and its uncached tokens.
+        /// - Returns: the prefill's microseconds and its uncached tokens; when the prefill
+        ///   ends, and when the request does (its decode, or its prefill without decodes).
         mutating func schedule(
             _ i: Int, _ rec: Trace.Record, node n: Int, at t: Int64, cachedBlocks used: Int,
             extra: Int64, decodeNode: Int, transfer: Int64
-        ) throws -> (prefill: Int64, uncached: Int) {
+        ) throws -> (prefill: Int64, uncached: Int, prefillEnd: Int64, end: Int64) {
             let cached = min(used * blockSize, rec.inputLength)
             let uncached = rec.inputLength - cached
             let prefillSeconds = c.prefillModel.prefillTime(uncachedTokens: uncached, cachedTokens: cached)
@@ -306,20 +276,7 @@ extension ClusterSimulator {
                 world.nodes[decodeNode].decodeBlocks += blocks
                 decodeEnd = (done, blocks)
             }
-            if fleet != nil {
-                // the router's own account of the node, as it would keep it from its responses
-                let k = router * c.nodes + n
-                fleet!.loads[k].freeAt = max(fleet!.loads[k].freeAt, end)
-                fleet!.loads[k].prefillQueue.append((end, uncached))
-                fleet!.loads[k].queuedTokens += uncached
-                fleet!.loads[k].nextEvent = min(fleet!.loads[k].nextEvent, end)
-                if let decodeEnd {
-                    fleet!.loads[k].decoding.push(decodeEnd.at, decodeEnd.blocks)
-                    fleet!.loads[k].nextEvent = min(fleet!.loads[k].nextEvent, decodeEnd.at)
-                    fleet!.loads[k].decodeBlocks += decodeEnd.blocks
-                }
-            }
-            return (prefill, uncached)
+            return (prefill, uncached, end, decodeEnd?.at ?? end)
         }
 
         /// Stores the decision's hot-prefix copies on the nodes it names.
@@ -333,7 +290,7 @@ extension ClusterSimulator {
                 result.replicatedBlocks += world.devices[rep.node].statistics.insertions - before
                 states[rep.node].usedBlocks = world.devices[rep.node].count
                 if fleet != nil {
-                    try fleet!.routed(router, part, to: rep.node, at: t)
+                    try fleet!.routed(router, part, to: rep.node)
                     try fleet!.publish(&world.devices[rep.node], node: rep.node, at: t, request: i + 1)
                 }
             }

@@ -144,7 +144,7 @@ public enum ClusterSimulator {
     ) throws -> ClusterResult {
         let clock = ContinuousClock()
         let start = clock.now
-        var run = try _Simulation<A>(trace, c, selectorIsConfigured: selectorIsConfigured)
+        var run = try _Simulation<A>(trace, c, selectors: selectors, selectorIsConfigured: selectorIsConfigured)
         let routers = selectors.count
         try trace.blocks.withUnsafeBufferPointer { all throws in
             for i in 0..<trace.count {
@@ -160,6 +160,7 @@ public enum ClusterSimulator {
                 }
             }
         }
+        if let fleet = run.fleet { selectors = fleet.selectors }
         var result = run.finish()
         result.elapsedSeconds = (clock.now - start).seconds
         return result

@@ -3,17 +3,20 @@ import KVCache
 /// The routers in front of a simulated cluster: how many share the traffic, and what each knows
 /// of the nodes' caches and loads.
 ///
-/// The default is one router fed every node's cache changes as they happen: the view the
-/// simulator gives a selector unless told otherwise. The other settings answer an operator's
-/// questions about deployments that are not that ideal:
+/// The default is the ideal router: one router fed every node's cache changes as they happen,
+/// that knows every node's true queue — the view the simulator gives a selector unless told
+/// otherwise. Every other setting runs the routers as ``KVCache/RouterCore``s, the code
+/// `KVRouter` and the gateway run, on simulated time; each counts the load it sent itself as a
+/// gateway does (a request counts from dispatch, its prefill until the node finishes it). They
+/// answer an operator's questions about deployments that are not ideal:
 ///
+/// - **One real router** (``LoadView-swift.enum/local`` with one router): what a gateway knows.
 /// - **Several routers** (``replicas`` > 1): request *i* goes to router *i* mod *k*. Each router
-///   has its own selector and sees only the load it sent itself: a node's queue, queued tokens,
-///   running requests and decode blocks count that router's requests alone.
+///   has its own selector and counts only the load it sent itself.
 /// - **Load from the engines** (``LoadView-swift.enum/engine``): each router also reads every
-///   node's true load every ``loadIntervalSeconds`` (as a gateway reads an engine's metrics);
-///   between reads it sees, for each load figure, its own requests now plus what the node held
-///   beyond its own at the last read.
+///   node's true request count every ``loadIntervalSeconds`` (as a gateway reads an engine's
+///   metrics) and counts, until the next read, its own requests now plus what the node ran
+///   beyond its own at the read (``KVCache/RouterCore/reportLoad(_:running:waiting:)``).
 /// - **Event lag** (``eventLagSeconds``): a node's cache changes reach the routers that long
 ///   after the node made them.
 /// - **Speculative entries** (``speculativeTTL``): a router that sends a chain to a node counts
@@ -43,6 +46,10 @@ public struct RouterModel: Sendable, Hashable {
 
     /// Where a router's knowledge of the nodes' loads comes from.
     public enum LoadView: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// Every node's true queue at every decision: the ideal router. Only one router that
+        /// sees every event at once can be ideal; any other model counts its own load
+        /// (``local``).
+        case ideal
         /// The requests the router sent itself.
         case local
         /// The nodes' own reports, read every ``RouterModel/loadIntervalSeconds``, plus the
@@ -54,8 +61,8 @@ public struct RouterModel: Sendable, Hashable {
 
     /// Routers splitting the traffic round-robin (default 1).
     public var replicas: Int
-    /// What the routers know of the loads (default ``LoadView-swift.enum/local``).
-    public var loadView: LoadView = .local
+    /// What the routers know of the loads (default ``LoadView-swift.enum/ideal``).
+    public var loadView: LoadView = .ideal
     /// Seconds between a router's reads of the nodes' loads (``LoadView-swift.enum/engine``
     /// only; default 0.1).
     public var loadIntervalSeconds = 0.1
@@ -89,13 +96,10 @@ public struct RouterModel: Sendable, Hashable {
         self.shadowCapacity = shadowCapacity
     }
 
-    /// Runs the routers' own views even when they are the default, so that tests can hold them
-    /// to the direct path.
-    var _alwaysModelled = false
-
-    /// Whether this is the default: one router that sees every change at once.
+    /// Whether this is the default, the ideal router: one router that sees every change and
+    /// every node's true queue at once.
     public var isImmediate: Bool {
-        replicas == 1 && view == .events && eventLagSeconds == 0 && speculativeTTL == 0 && loadView == .local && !_alwaysModelled
+        replicas == 1 && view == .events && eventLagSeconds == 0 && speculativeTTL == 0 && loadView == .ideal
     }
 
     /// A short label: `k4/events+lag50ms+spec2s`, `k1/shadow(fifo)`.
@@ -108,6 +112,7 @@ public struct RouterModel: Sendable, Hashable {
             s += "(" + [shadowEviction?.rawValue, shadowCapacity.map(String.init)].compactMap { $0 }.joined(separator: ",") + ")"
         }
         if loadView == .engine { s += "+load\(_compact(loadIntervalSeconds * 1000))ms" }
+        if loadView == .local && replicas == 1 && view == .events && eventLagSeconds == 0 && speculativeTTL == 0 { s += "+local" }
         return s
     }
 
