@@ -192,9 +192,11 @@ public struct RouterCore: Sendable {
     }
 
     /// ``route(blockHashes:inputTokens:expectedOutputTokens:excluding:now:)`` with overlaps
-    /// the caller found its own way (a router that predicts the nodes' caches from pools of
-    /// its own, say) instead of the index's; the load, selection and records are the core's.
-    /// - Complexity: O(nodes) selection.
+    /// the caller found instead of the core's index: from pools of its own that predict the
+    /// nodes' caches, say, or from one index that several cores fed the same events would
+    /// each hold a copy of. The speculative entries, load, selection and records are the
+    /// core's.
+    /// - Complexity: O(nodes) selection, plus the speculative walk when there is one.
     public mutating func route(
         blockHashes: [BlockHash], overlaps: OverlapScores, inputTokens: Int? = nil, expectedOutputTokens: Int = 0, now t: Double
     ) -> KVRouter.Routed {
@@ -205,12 +207,25 @@ public struct RouterCore: Sendable {
             arrival: t, blockSize: blockSize)
         operations += 1
         reclaimExpired(now: t)
-        let d = selector.select(request, nodes: states, overlaps: overlaps)
+        index.expire(now: t)
+        let merges = speculative != nil
+        if merges {
+            scores = overlaps
+            speculative!.expire(now: t)
+            speculative!.overlaps(blockHashes, into: &speculativeScores)
+            scores.formMaximum(speculativeScores)
+        }
+        let d = selector.select(request, nodes: states, overlaps: merges ? scores : overlaps)
         guard let node = d.node, Self._has(records, node) else {
             return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: 0)
         }
+        record(blockHashes[...], routedTo: node, at: t)
+        for r in d.replicas where Self._has(records, r.node) {
+            record(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], routedTo: r.node, at: t)
+        }
         states[node].requestsServed += 1
-        return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: overlaps.depth(of: node))
+        let overlap = merges ? scores.depth(of: node) : overlaps.depth(of: node)
+        return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: overlap)
     }
 
     /// The routing policy, as its decisions have left it (a stateful policy's state included).

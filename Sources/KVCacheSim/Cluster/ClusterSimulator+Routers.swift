@@ -10,16 +10,21 @@ extension ClusterSimulator {
     /// - Its load is its own accounting, as a gateway keeps it: a request starts at dispatch,
     ///   its prefill finishes when the node really finishes it, and it ends when its decode
     ///   does (or with its prefill when decodes are not modelled).
-    /// - The events view feeds every core the nodes' cache changes ``RouterModel/eventLagSeconds``
-    ///   late; the approximate view makes every node an approximate node of every core; the
-    ///   shadow view predicts caches with pools of each router's own and routes through the
-    ///   core with those overlaps.
+    /// - The events view feeds the nodes' cache changes ``RouterModel/eventLagSeconds`` late
+    ///   to one index that every core routes by: the events reach every router at the same
+    ///   times, so their indexes would be copies of one another, and one costs a k-th of the
+    ///   upkeep. The approximate view makes every node an approximate node of every core; the
+    ///   shadow view predicts caches with pools of each router's own. Either way the core's
+    ///   own speculative entries, load, selector and records decide.
     /// - The engine load view reports each node's true requests to every core at every read
     ///   (``KVCache/RouterCore/reportLoad(_:running:waiting:)``).
     struct _Fleet {
         let model: RouterModel
         let nodes: Int
         var cores: [RouterCore]
+        /// The events view's index, fed the nodes' changes ``RouterModel/eventLagSeconds`` late.
+        var index: PrefixIndex
+        var scores = OverlapScores()
         /// Router `r`'s shadow of node `k` at `r * nodes + k`.
         var shadows: [AnyBlockPool]
         /// Changes in flight to the routers, oldest first, and the batches they form.
@@ -35,7 +40,7 @@ extension ClusterSimulator {
         var readAt: Int64 = -1
         var changes: [PoolChange] = []
 
-        init(_ model: RouterModel, _ c: ClusterConfiguration, selectors: [_AnySelector], blockSize: Int) throws {
+        init(_ model: RouterModel, _ c: ClusterConfiguration, selectors: [_AnySelector], blockSize: Int, expectedBlocks: Int) throws {
             self.model = model
             nodes = c.nodes
             let k = model.replicas
@@ -50,6 +55,8 @@ extension ClusterSimulator {
                 for n in 0..<c.nodes { core.addNode(n, capacityBlocks: c.capacity, approximate: model.view == .approximate) }
                 cores.append(core)
             }
+            index = PrefixIndex(nodeCapacity: c.nodes, expectedBlocks: model.view == .events ? expectedBlocks : 16)
+            for n in 0..<c.nodes { try index.apply([], node: n) }  // every node known, as in the cores
             shadows = []
             if model.view == .shadow {
                 let policy = model.shadowEviction ?? c.eviction
@@ -104,16 +111,20 @@ extension ClusterSimulator {
         /// Router `r`'s decision for `request` at time `t`.
         mutating func route(_ r: Int, _ request: RoutingRequest, at t: Int64) -> KVRouter.Routed {
             let now = Double(t) / 1e6
-            guard model.view == .shadow else {
+            switch model.view {
+            case .approximate:
                 return cores[r].route(
                     blockHashes: request.chain, inputTokens: request.inputTokens, expectedOutputTokens: request.expectedOutputTokens,
                     now: now)
-            }
-            var scores = OverlapScores(nodeCount: nodes, chainLength: request.chain.count)
-            let n = nodes
-            shadows.withUnsafeBufferPointer { all in
-                request.chain.withUnsafeBufferPointer { chain in
-                    AnyBlockPool.prefixHits(of: chain, in: UnsafeBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)]), into: &scores)
+            case .events:
+                index.overlaps(request.chain, into: &scores)
+            case .shadow:
+                scores.reset(nodeCount: nodes, chainLength: request.chain.count)
+                let n = nodes
+                shadows.withUnsafeBufferPointer { all in
+                    request.chain.withUnsafeBufferPointer { chain in
+                        AnyBlockPool.prefixHits(of: chain, in: UnsafeBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)]), into: &scores)
+                    }
                 }
             }
             return cores[r].route(
@@ -166,13 +177,13 @@ extension ClusterSimulator {
             batches.append((try SimulatedClock.add(t, lagMicros, request: request), n, start, inFlight.count))
         }
 
-        /// Applies every batch due by time `t` to every core.
+        /// Applies every batch due by time `t` to the index the cores route by.
         mutating func deliver(upTo t: Int64) {
             while batchHead < batches.count && batches[batchHead].at <= t {
                 let batch = batches[batchHead]
                 changes.removeAll(keepingCapacity: true)
                 changes.append(contentsOf: inFlight[batch.start..<batch.end])
-                for r in cores.indices { cores[r].apply(changes, node: batch.node) }
+                try? index.apply(changes, node: batch.node)
                 batchHead += 1
             }
         }

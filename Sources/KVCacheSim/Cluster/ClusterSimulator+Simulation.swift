@@ -59,7 +59,10 @@ extension ClusterSimulator {
             hottest = c.replicaSamples > 0 ? ClusterSimulator.hottestBlocks(trace, count: 10) : []
             result.hottestBlocks = hottest
             sampleEvery = c.replicaSamples > 0 ? max(trace.count / c.replicaSamples, 1) : Int.max
-            if !c.router.isImmediate { fleet = try _Fleet(c.router, c, selectors: selectors, blockSize: trace.blockSize) }
+            if !c.router.isImmediate {
+                fleet = try _Fleet(
+                    c.router, c, selectors: selectors, blockSize: trace.blockSize, expectedBlocks: min(trace.blocks.count, 1 << 20))
+            }
         }
 
         /// Routes request `i` (its `chain`) and serves it: overlaps, node loads, the
