@@ -117,42 +117,18 @@ struct CompareCommand: ParsableCommand {
                 return x != y ? x < y : a.configuration.label < b.configuration.label
             }
         if format == .json {
-            print(Value.array(ranked.map { .object(ReplayCommand.record(trace: trace, $0)) }).json)
+            print(Value.array(ranked.map { Value(encoding: ResultRecord(trace: trace, $0)) }).json)
         } else {
-            let rows = ranked.enumerated().map { i, r -> [String: Value] in
-                let served = r.requests > r.rejected
-                return [
-                    "rank": .int(i + 1), "nodes": .int(r.configuration.nodes), "capacity": .int(r.configuration.capacity),
-                    "eviction": .string(r.configuration.eviction.rawValue), "selector": .string(r.configuration.selector.rawValue),
-                    "tokenHit": .num(r.hits.tokenHitRatio, 4), "prefixHit": .num(r.hits.prefixHitRatio, 4),
-                    "maxShare": .num(r.maxRequestShare, 4),
-                    "cvInput": .num(r.cvInputTokens, 3), "ttftMean": .num(served ? r.ttft.mean : .nan, 3),
-                    "ttftP99": .num(served ? r.ttft.p99 : .nan, 3), "rejected": .num(Double(r.rejected) / Double(max(r.requests, 1)), 3),
-                    "efficiency": .num(r.efficiency, 3), "netScore": .num(r.netScore, 4),
-                    "ttftReduction": r.ttftReduction.map { .num($0, 3) } ?? .null,
-                    "router": .string(r.configuration.router.label), "predExact": .num(r.prediction.exactShare, 3),
-                    "predMAE": .num(r.prediction.meanAbsoluteError, 2),
-                    "split": .string(r.configuration.disaggregation.map { "P\($0.prefillNodes)D\($0.decodeNodes)" } ?? ""),
-                    "threshold": .int(r.configuration.disaggregation?.thresholdTokens ?? 0),
-                    "localShare": .num(Double(r.localPrefills) / Double(max(r.requests - r.rejected, 1)), 3),
-                    "movedBlocks": .num(Double(r.transferredBlocks) / Double(max(r.requests - r.rejected, 1)), 2),
-                ]
-            }
+            let (all, rows) = CompareRow.columns(ranked.enumerated().map { CompareRow(rank: $0 + 1, $1) })
             // in a table, a setting every configuration shares goes to the footer, not a column
-            let shared = (["nodes", "capacity", "eviction", "selector"] + (showsRouter ? ["router"] : [])).filter { k in
+            let shared = (CompareRow.settings + (showsRouter ? [CompareRow.routerColumns[0]] : [])).filter { k in
                 format == .table && Set(rows.map { $0[k]?.text ?? "" }).count == 1 && rows.count > 1
             }
             let disaggregated = !splits.isEmpty
-            let keys =
-                [
-                    "rank", "nodes", "capacity", "eviction", "selector", "router", "split", "threshold", "localShare", "movedBlocks",
-                    "tokenHit", "prefixHit", "maxShare", "cvInput",
-                    "ttftMean", "ttftP99", "rejected", "efficiency", "netScore",
-                ].filter { k in
-                    !shared.contains(k) && (k != "router" || showsRouter)
-                        && (disaggregated || !["split", "threshold", "localShare", "movedBlocks"].contains(k))
-                } + (baseline ? ["ttftReduction"] : [])
-                + (showsRouter ? ["predExact", "predMAE"] : [])
+            let keys = all.filter { k in
+                !shared.contains(k) && (showsRouter || !CompareRow.routerColumns.contains(k))
+                    && (disaggregated || !CompareRow.splitColumns.contains(k)) && (baseline || k != CompareRow.ttftReductionColumn)
+            }
             print(Report.render(rows: rows, keys: keys, format: format))
             if format == .table {
                 let common = shared.map { "\($0) \(rows[0][$0]?.text ?? "")" }.joined(separator: ", ")

@@ -372,3 +372,47 @@ struct SweepAnalysisTests {
         #expect(throws: ConfigurationError.self) { try Workload(scenario: scenario, requests: 0).generate() }
     }
 }
+
+@Suite("kvcache-sim output against its documentation")
+struct OutputDocumentationTests {
+    /// The keys docs/SIMULATOR.md's "JSON keys" table names: every backticked name in a row's
+    /// first cell.
+    static func documentedKeys() throws -> Set<String> {
+        let doc = try String(contentsOf: SimFixtures.packageRoot.appendingPathComponent("docs/SIMULATOR.md"), encoding: .utf8)
+        let section = try #require(doc.components(separatedBy: "## JSON keys").dropFirst().first)
+        var keys: Set<String> = []
+        for line in section.split(separator: "\n") {
+            guard line.hasPrefix("| `") else {
+                if line.hasPrefix("## ") { break }
+                continue
+            }
+            let cell = line.dropFirst(2).prefix { $0 != "|" }
+            for (i, part) in cell.split(separator: "`", omittingEmptySubsequences: false).enumerated() where i % 2 == 1 {
+                keys.insert(String(part))
+            }
+        }
+        return keys
+    }
+
+    @Test("every key replay prints is documented, and every documented key is printed by some run")
+    func jsonKeysAreDocumented() throws {
+        let trace = SimFixtures.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/traces/conversation_trace.jsonl")
+            .path
+        var printed: Set<String> = []
+        for arguments in [
+            ["replay", "--nodes", "4", "--selector", "hotspot-replicating", "--host-capacity", "500", "--baseline"],
+            ["replay", "--nodes", "4", "--selector", "kv-cost", "--routers", "2"],
+            ["compare", "--selector", "kv-cost", "--prefill-nodes", "2", "--decode-nodes", "2"],
+        ] {
+            let run = try runCLI(arguments + ["--trace", trace, "--capacity", "500", "--format", "json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let output = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+            for object in (output as? [[String: Any]]) ?? [output as? [String: Any] ?? [:]] { printed.formUnion(object.keys) }
+        }
+        let documented = try Self.documentedKeys()
+        // the run's own bookkeeping is not a measurement the table explains
+        let bookkeeping: Set<String> = ["trace", "nodes", "capacity", "eviction", "selector", "elapsedSeconds"]
+        #expect(printed.subtracting(documented).subtracting(bookkeeping) == [], "printed but not documented")
+        #expect(documented.subtracting(printed) == [], "documented but never printed")
+    }
+}
