@@ -1,10 +1,12 @@
 // Router state: what a gateway's --state-dir costs. A router with 64 nodes and 1 M indexed
 // blocks, fed by engine events; its state captured, encoded and written to a file, and read,
 // decoded and restored into a fresh router. The file's bytes per indexed block are recorded
-// as a metric of their own.
+// as a metric of their own. And the engine event right after a capture, against one with no
+// capture before it: a capture shares the tables, so that event copies them under the lock.
 import Benchmark
 import Foundation
 import KVCache
+import Synchronization
 
 private let stateNodes = 64
 private let runBlocks = 32
@@ -84,5 +86,41 @@ func stateBenchmarks() {
         try! fresh.restore(state)
         benchmark.stopMeasurement()
         precondition(fresh.snapshot.indexedBlocks == stateRouter.snapshot.indexedBlocks, "the restored index differs")
+    }
+
+    // A restored router numbers every node's engine events from 0 again: events can follow.
+    let restored = emptyRouter()
+    try! restored.restore(stateRouter.captureState())
+    let next = Mutex([UInt64](repeating: 0, count: stateNodes))
+    var rng = SeededGenerator(seed: 12)
+    let runs = (0..<64).map { k -> (tokens: [UInt32], blocks: [EngineBlockHash]) in
+        let tokens = (0..<(runBlocks * blockSize)).map { _ in UInt32(rng.next() % 152_064) }
+        return (tokens, (0..<runBlocks).map { EngineBlockHash(UInt64(k) << 32 | UInt64($0) | 1 << 60) })
+    }
+    func event(_ i: Int) -> EngineEvent {
+        let node = i % stateNodes
+        let id = next.withLock { ids in
+            defer { ids[node] += 1 }
+            return ids[node]
+        }
+        let run = runs[i & 63]
+        return EngineEvent(
+            node: node, eventID: id,
+            kind: .stored(EngineStoredBlocks(blocks: run.blocks, parent: nil, tokens: run.tokens, blockSize: blockSize)))
+    }
+    for captured in [false, true] {
+        Benchmark(
+            "router state: an engine event \(captured ? "right after a capture" : "with no capture before it"), 1 M blocks, 64 nodes",
+            configuration: .init(
+                metrics: [.wallClock], timeUnits: .microseconds, warmupIterations: 2, maxDuration: .seconds(20), maxIterations: 30)
+        ) { benchmark in
+            let e = event(benchmark.currentIteration)
+            var state: RouterState?
+            if captured { state = restored.captureState() }
+            benchmark.startMeasurement()
+            restored.apply([e])
+            benchmark.stopMeasurement()
+            blackHole(state?.blockCount)
+        }
     }
 }
