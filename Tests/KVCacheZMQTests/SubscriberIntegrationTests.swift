@@ -126,6 +126,25 @@ struct SubscriberIntegrationTests {
         #expect(stats.batches == 9, "\(stats)")  // 3 + 1 + 5 (one replayed); malformed payloads are not batches
     }
 
+    @Test("a gap the engine no longer keeps clears the node, then applies what its replay still has")
+    func lostRange() throws {
+        try requirePython()
+        let base = publisherPortBase()
+        let index = LockedIndex()
+        let publisher = try startPublisher(base: base, nodes: [0], extra: ["--scenario", "lost"])
+        let subscriber = EngineEventSubscriber(endpoints: Self.endpoints(base: base, nodes: [0])) { index.apply($0) }
+        try subscriber.start()
+        let run = finish(publisher)
+        subscriber.stop()
+        #expect(run.status == 0, "publisher failed: \(run.stderr)")
+        // batch 0 ({1, 2}) is cleared with the loss of batch 1 ({10}); batch 2 ({20}) comes
+        // from the replay after the clear, and batch 3 ({30}) live
+        for block: UInt64 in [1, 2, 10] { #expect(!index.holds(block, node: 0), "block \(block)") }
+        for block: UInt64 in [20, 30] { #expect(index.holds(block, node: 0), "block \(block)") }
+        let stats = subscriber.statistics
+        #expect(stats.gaps == 1 && stats.lostRanges == 1 && stats.replayedBatches == 1, "\(stats)")
+    }
+
     @Test("an engine's data-parallel ranks are its ports offset by the rank")
     func ranks() throws {
         let e = try #require(

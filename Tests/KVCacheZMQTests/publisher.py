@@ -8,6 +8,7 @@ replays until nothing is asked for a while, and prints what each node should hol
 
   python3 publisher.py --pub-ports 5557,5558,5559 --replay-ports 5567,5568,5569 --nodes 0,0,1
   python3 publisher.py ... --flood 20000      (as fast as it can, for throughput)
+  python3 publisher.py ... --scenario lost    (a gap the replay buffer no longer reaches back to)
 """
 import argparse, collections, json, os, sys, time
 
@@ -21,6 +22,7 @@ ap.add_argument("--replay-ports", required=True)
 ap.add_argument("--nodes", required=True)
 ap.add_argument("--flood", type=int, default=0)
 ap.add_argument("--settle", type=float, default=2.0)
+ap.add_argument("--scenario", choices=["main", "lost"], default="main")
 args = ap.parse_args()
 pub_ports = [int(p) for p in args.pub_ports.split(",")]
 replay_ports = [int(p) for p in args.replay_ports.split(",")]
@@ -94,6 +96,17 @@ if args.flood:
     elapsed = time.time() - t0
     time.sleep(1.0)
     print(json.dumps({"batches": args.flood, "events": 2 * args.flood, "sendSeconds": elapsed}))
+    sys.exit(0)
+
+if args.scenario == "lost":
+    # endpoint 0 keeps its last 2 batches: batch 1 is gone from the buffer when batch 3 reveals
+    # the gap, batch 2 is still there
+    buffers[0] = collections.deque(maxlen=2)
+    send(0, [stored([1, 2])])
+    send(0, [stored([10])], skip=True)
+    send(0, [stored([20])], skip=True)
+    send(0, [stored([30], parent=20)])
+    print(json.dumps({"replaysServed": serve_replays(quiet_for=2.0)}))
     sys.exit(0)
 
 # node of endpoint 0 and 1 (two ranks of one engine) publish the same stores: duplicates
