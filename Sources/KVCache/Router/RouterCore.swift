@@ -162,14 +162,7 @@ public struct RouterCore: Sendable {
         blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0, excluding excluded: [NodeID] = [],
         now t: Double
     ) -> KVRouter.Routed {
-        let blockSize = configuration.hasher.blockSize
-        let input = KVRouter.clampTokens(inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: blockSize).partialValue)
-        let request = RoutingRequest(
-            chain: blockHashes, inputTokens: input, expectedOutputTokens: KVRouter.clampTokens(expectedOutputTokens),
-            arrival: t, blockSize: blockSize)
-        operations += 1
-        reclaimExpired(now: t)
-        index.expire(now: t)
+        let request = _begin(blockHashes, inputTokens, expectedOutputTokens, now: t)
         // the index and the scores as two stored properties, not through a closure over
         // `self`, which would copy the index to read it
         index.overlaps(blockHashes, into: &scores)
@@ -179,16 +172,7 @@ public struct RouterCore: Sendable {
             scores.formMaximum(speculativeScores)
         }
         let d = selecting(request, excluding: excluded)
-        guard let node = d.node, Self._has(records, node) else {
-            return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: 0)
-        }
-        let overlap = scores.depth(of: node)
-        record(blockHashes[...], routedTo: node, at: t)
-        for r in d.replicas where Self._has(records, r.node) {
-            record(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], routedTo: r.node, at: t)
-        }
-        states[node].requestsServed += 1
-        return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: overlap)
+        return _finish(d, request, overlapBlocks: d.node.map { scores.depth(of: $0) } ?? 0, at: t)
     }
 
     /// ``route(blockHashes:inputTokens:expectedOutputTokens:excluding:now:)`` with overlaps
@@ -200,32 +184,45 @@ public struct RouterCore: Sendable {
     public mutating func route(
         blockHashes: [BlockHash], overlaps: OverlapScores, inputTokens: Int? = nil, expectedOutputTokens: Int = 0, now t: Double
     ) -> KVRouter.Routed {
+        let request = _begin(blockHashes, inputTokens, expectedOutputTokens, now: t)
+        guard speculative != nil else {
+            let d = selector.select(request, nodes: states, overlaps: overlaps)
+            return _finish(d, request, overlapBlocks: d.node.map { overlaps.depth(of: $0) } ?? 0, at: t)
+        }
+        scores = overlaps
+        speculative!.expire(now: t)
+        speculative!.overlaps(blockHashes, into: &speculativeScores)
+        scores.formMaximum(speculativeScores)
+        let d = selector.select(request, nodes: states, overlaps: scores)
+        return _finish(d, request, overlapBlocks: d.node.map { scores.depth(of: $0) } ?? 0, at: t)
+    }
+
+    /// What every route does first: the request with its token counts clamped, and the
+    /// expiry of requests and approximate entries due by `now`.
+    mutating func _begin(_ chain: [BlockHash], _ inputTokens: Int?, _ expectedOutputTokens: Int, now t: Double) -> RoutingRequest {
         let blockSize = configuration.hasher.blockSize
-        let input = KVRouter.clampTokens(inputTokens ?? blockHashes.count.multipliedReportingOverflow(by: blockSize).partialValue)
-        let request = RoutingRequest(
-            chain: blockHashes, inputTokens: input, expectedOutputTokens: KVRouter.clampTokens(expectedOutputTokens),
-            arrival: t, blockSize: blockSize)
+        let input = KVRouter.clampTokens(inputTokens ?? chain.count.multipliedReportingOverflow(by: blockSize).partialValue)
         operations += 1
         reclaimExpired(now: t)
         index.expire(now: t)
-        let merges = speculative != nil
-        if merges {
-            scores = overlaps
-            speculative!.expire(now: t)
-            speculative!.overlaps(blockHashes, into: &speculativeScores)
-            scores.formMaximum(speculativeScores)
-        }
-        let d = selector.select(request, nodes: states, overlaps: merges ? scores : overlaps)
+        return RoutingRequest(
+            chain: chain, inputTokens: input, expectedOutputTokens: KVRouter.clampTokens(expectedOutputTokens), arrival: t,
+            blockSize: blockSize)
+    }
+
+    /// What every route does with its decision: the chain recorded on the chosen node and on
+    /// its replicas (approximate or speculative entries), and the node's count of requests.
+    mutating func _finish(_ d: Decision, _ request: RoutingRequest, overlapBlocks: Int, at t: Double) -> KVRouter.Routed {
+        let chain = request.chain
         guard let node = d.node, Self._has(records, node) else {
-            return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: 0)
+            return KVRouter.Routed(decision: d, chain: chain, inputTokens: request.inputTokens, overlapBlocks: 0)
         }
-        record(blockHashes[...], routedTo: node, at: t)
+        record(chain[...], routedTo: node, at: t)
         for r in d.replicas where Self._has(records, r.node) {
-            record(blockHashes[r.blocks.clamped(to: 0..<blockHashes.count)], routedTo: r.node, at: t)
+            record(chain[r.blocks.clamped(to: 0..<chain.count)], routedTo: r.node, at: t)
         }
         states[node].requestsServed += 1
-        let overlap = merges ? scores.depth(of: node) : overlaps.depth(of: node)
-        return KVRouter.Routed(decision: d, chain: blockHashes, inputTokens: input, overlapBlocks: overlap)
+        return KVRouter.Routed(decision: d, chain: chain, inputTokens: request.inputTokens, overlapBlocks: overlapBlocks)
     }
 
     /// The routing policy, as its decisions have left it (a stateful policy's state included).
