@@ -69,10 +69,12 @@ extension Gateway {
         var answered = try await deliver(
             request, body: body, endpoint: endpoint, stream: fields.stream, lease: lease, deadline: deadline,
             choose: { excluded in
+                // The request starts on its node in the same step as the choice, so a request
+                // routed a moment later sees its load.
                 func route(excluding excluded: [NodeID]) -> KVRouter.Routed {
                     router.route(
                         tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt, expectedOutputTokens: fields.maxTokens,
-                        excluding: excluded)
+                        excluding: excluded, startingRequest: lease.id)
                 }
                 var routed: KVRouter.Routed
                 if let session, excluded.isEmpty {
@@ -84,7 +86,6 @@ extension Gateway {
                 return routed
             },
             start: { routed, node in
-                router.requestStarted(routed, id: lease.id, expectedOutputTokens: fields.maxTokens)
                 if let session { sessions?.record(session, node: node) }
                 return predictedTokens(routed, promptTokens: tokens.count)
             },

@@ -47,8 +47,10 @@ extension Gateway {
         let prefillNodes = directory.nodes(.prefill), decodeNodes = directory.nodes(.decode)
         // Hashed once: both hops, and any retry, route the same chain.
         let chain = router.blockHashes(tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt)
-        func route(excluding excluded: [NodeID], outputTokens: Int) -> KVRouter.Routed {
-            router.route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: outputTokens, excluding: excluded)
+        func route(excluding excluded: [NodeID], outputTokens: Int, starting id: UInt64? = nil) -> KVRouter.Routed {
+            router.route(
+                blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: outputTokens, excluding: excluded,
+                startingRequest: id)
         }
         // The decode engine: a session's own while it may keep it, else the selector's.
         let session = sessionName(of: request)
@@ -89,7 +91,7 @@ extension Gateway {
             let members = try _JSONMembers(body)
             let hop = try await prefill(
                 request, members: members, endpoint: endpoint, lease: lease, deadline: deadline,
-                route: { route(excluding: decodeNodes + $0, outputTokens: 1) })
+                route: { route(excluding: decodeNodes + $0, outputTokens: 1, starting: $1) })
             let transfer: ByteBuffer, prefillNode: NodeID, predicted: Int
             switch hop {
             case .refused(let response, let node): return respond(response, node: node, predicted: 0, lease: lease)
@@ -134,7 +136,7 @@ extension Gateway {
     /// - Throws: ``RequestError`` 502 when no prefill engine answered.
     private func prefill(
         _ request: Request, members: _JSONMembers, endpoint: OpenAIEndpoint, lease: _RequestLease, deadline: NIODeadline,
-        route: (_ excluded: [NodeID]) -> KVRouter.Routed
+        route: (_ excluded: [NodeID], _ starting: UInt64) -> KVRouter.Routed
     ) async throws -> _PrefillHop {
         var adding: [(key: String, json: ByteBuffer)] = [
             ("kv_transfer_params", Self.prefillTransferParameters), ("stream", ByteBuffer(string: "false")),
@@ -144,11 +146,11 @@ extension Gateway {
         let body = members.rewritten(removing: Self.prefillOnlyMembers, adding: adding)
         // The hop's load has an id of its own beside the request's.
         let hop = lease.id | (1 << 63)
-        return try await attempting("prefill engine", endpoint: endpoint, deadline: deadline, choose: route) {
+        // Each choice starts the hop on its node at once (`route`'s `starting`).
+        defer { router.requestFinished(id: hop) }
+        return try await attempting("prefill engine", endpoint: endpoint, deadline: deadline, choose: { route($0, hop) }) {
             routed, node, target, retryable in
             let predicted = predictedTokens(routed, promptTokens: routed.inputTokens)
-            router.requestStarted(routed, id: hop, expectedOutputTokens: 1)
-            defer { router.requestFinished(id: hop) }
             let started = ContinuousClock.now
             let response = try await send(
                 request, body: body, to: node, target: target, stream: false, deadline: deadline, retryable: retryable)

@@ -99,6 +99,24 @@ struct KVRouterTests {
         #expect(router.overlaps(chain).depth(of: 1) == 0 && router.nodes == [0])
     }
 
+    @Test("startingRequest: a request starts with its choice, so the next route sees its load")
+    func routeAndStart() throws {
+        let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 4), selector: LeastLoaded()))
+        for n in 0..<3 { router.addNode(n) }
+        // three unrelated prompts routed back to back, none started by hand: one per node
+        let nodes = (0..<3).map { k in
+            router.route(tokens: [UInt32](repeating: UInt32(k + 1), count: 8), startingRequest: UInt64(k + 1)).node
+        }
+        #expect(Set(nodes.compactMap { $0 }) == [0, 1, 2])
+        #expect(router.snapshot.nodes.map(\.activeRequests) == [1, 1, 1])
+        // a retry with the same id moves the request: its load leaves the first node
+        let again = router.route(tokens: [9, 9, 9, 9], excluding: [nodes[0]!], startingRequest: 1)
+        #expect(again.node != nodes[0])
+        #expect(router.snapshot.nodes.map(\.activeRequests).reduce(0, +) == 3)
+        for id in UInt64(1)...3 { router.requestFinished(id: id) }
+        #expect(router.snapshot.nodes.map(\.activeRequests) == [0, 0, 0])
+    }
+
     @Test("isWithinLoad: a node in rotation at most `slack` requests busier than the least busy")
     func withinLoad() throws {
         let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 4), selector: CacheAware()))

@@ -200,13 +200,19 @@ public final class KVRouter: Sendable {
     ///     `0 ... maximumTokenCount`).
     ///   - excluded: Nodes not to choose for this request (say, the ones a retry already
     ///     failed on); the others are offered to the selector as usual.
+    ///   - id: When given, the request starts on the chosen node under the same lock as the
+    ///     choice (``requestStarted(_:id:expectedOutputTokens:)``), so that requests routed at
+    ///     the same moment each see the load of those routed before them. `nil`: call
+    ///     ``requestStarted(_:id:expectedOutputTokens:)`` yourself.
     /// - Complexity: O(tokens) hashing + O(matched blocks) index walk + O(nodes) selection.
     public func route(
         tokens: [UInt32], adapter: String? = nil, cacheSalt: String? = nil, expectedOutputTokens: Int = 0,
-        excluding excluded: [NodeID] = []
+        excluding excluded: [NodeID] = [], startingRequest id: UInt64? = nil
     ) -> Routed {
         let chain = configuration.hasher.adapted(to: adapter).blockHashes(tokens, cacheSalt: cacheSalt)
-        return route(blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: expectedOutputTokens, excluding: excluded)
+        return route(
+            blockHashes: chain, inputTokens: tokens.count, expectedOutputTokens: expectedOutputTokens, excluding: excluded,
+            startingRequest: id)
     }
 
     /// The router's chain for a prompt: what ``route(tokens:adapter:cacheSalt:expectedOutputTokens:)``
@@ -224,8 +230,12 @@ public final class KVRouter: Sendable {
     ///     `0 ... maximumTokenCount`.
     ///   - expectedOutputTokens: Tokens expected to be generated; clamped likewise.
     ///   - excluded: Nodes not to choose for this request.
+    ///   - id: When given, the request starts on the chosen node under the same lock as the
+    ///     choice, with the overlap as its cached tokens (see
+    ///     ``route(tokens:adapter:cacheSalt:expectedOutputTokens:excluding:startingRequest:)``).
     public func route(
-        blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0, excluding excluded: [NodeID] = []
+        blockHashes: [BlockHash], inputTokens: Int? = nil, expectedOutputTokens: Int = 0, excluding excluded: [NodeID] = [],
+        startingRequest id: UInt64? = nil
     ) -> Routed {
         let start = clock.now
         let t = Self.seconds(start - origin)
@@ -237,6 +247,12 @@ public final class KVRouter: Sendable {
             let routed = g.core._route(
                 blockHashes: blockHashes, inputTokens: inputTokens, expectedOutputTokens: expectedOutputTokens,
                 excluding: excluded, now: t, headroom: &headroom, reclaimed: &reclaimed)
+            if let id, let node = routed.node {
+                g.core.requestStarted(
+                    id: id, node: node, promptTokens: routed.inputTokens,
+                    cachedTokens: min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens),
+                    expectedOutputTokens: expectedOutputTokens, now: t)
+            }
             return (routed, routed.node.map { g.counters($0, prefix: configuration.metricsPrefix) })
         }
         if headroom != (0, 0) { _growAhead(index: headroom.index, speculative: headroom.speculative) }
@@ -246,6 +262,12 @@ public final class KVRouter: Sendable {
                 "reclaimed request \(r.id) on node \(r.node) after \(configuration.requestTimeout) s without requestFinished")
         }
         if let counters {
+            configuration.logger.trace(
+                "routed to node \(routed.node!): \(routed.decision.reason)",
+                metadata: [
+                    "chainBlocks": "\(blockHashes.count)", "overlapBlocks": "\(routed.overlapBlocks)",
+                    "inputTokens": "\(routed.inputTokens)",
+                ])
             counters.routed.increment()
             metrics.prefixHitBlocks.increment(by: Int64(routed.overlapBlocks))
             metrics.prefixHitTokens.increment(by: Int64(min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)))
