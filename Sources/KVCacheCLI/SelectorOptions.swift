@@ -19,6 +19,8 @@ public struct SelectorOptions: ParsableArguments {
     @OptionGroup(title: "weighted parameters") public var weighted: WeightedOptions
     /// The `threshold-balanced` selector's flags.
     @OptionGroup(title: "threshold-balanced parameters") public var thresholdBalanced: ThresholdBalancedOptions
+    /// The `cache-affinity` selector's flags.
+    @OptionGroup(title: "cache-affinity parameters") public var cacheAffinity: CacheAffinityOptions
     /// The `kv-cost` selector's flags.
     @OptionGroup(title: "kv-cost parameters") public var kvCost: KVCostOptions
     /// The `hotspot-replicating` selector's flags.
@@ -34,6 +36,7 @@ public struct SelectorOptions: ParsableArguments {
         try ttftMin.validate()
         try weighted.validate()
         try thresholdBalanced.validate()
+        try cacheAffinity.validate()
         try kvCost.validate()
         try hotspot.validate()
         _ = try parsedTierWeights()
@@ -57,11 +60,14 @@ public struct SelectorOptions: ParsableArguments {
     /// Policy flags and the selectors they apply to.
     public static let policyFlags: [(flags: [String], selectors: [String])] = [
         (["--alpha", "--beta"], ["weighted"]),
-        (["--balance-abs", "--balance-rel", "--cache-threshold"], ["threshold-balanced"]),
+        (["--balance-abs", "--balance-rel"], ["threshold-balanced"]),
+        (["--cache-threshold"], ["threshold-balanced", "cache-affinity"]),
+        (["--overload-factor", "--overload-slack"], ["cache-affinity"]),
         (["--prefill-load-scale", "--overlap-credit", "--temperature"], ["kv-cost"]),
-        (["--kv-balancing-threshold"], ["ttft-min"]),
+        (["--kv-balancing-threshold"], ["ttft-min", "cache-affinity"]),
         (["--hot-window", "--hot-prefix-blocks", "--anticipate"], ["hotspot-replicating"]),
-        (["--transfer-gbps", "--block-mb", "--ttft-slo"], ["ttft-min", "hotspot-replicating"]),
+        (["--transfer-gbps", "--block-mb"], ["ttft-min", "hotspot-replicating", "cache-affinity"]),
+        (["--ttft-slo"], ["ttft-min", "hotspot-replicating"]),
     ]
 
     /// Refuses a policy flag given on the command line that none of `selectors` reads.
@@ -85,6 +91,7 @@ public struct SelectorOptions: ParsableArguments {
         s.seed = seed
         weighted.apply(to: &s)
         thresholdBalanced.apply(to: &s)
+        cacheAffinity.apply(to: &s)
         kvCost.apply(to: &s)
         hotspot.apply(to: &s)
         ttftMin.apply(to: &s, prefillModel: prefillModel)

@@ -90,6 +90,43 @@ struct SelectorTests {
         #expect(s.select(request(), nodes: cluster([0, 0, 0], active: [10, 2, 5]), overlaps: weak).node == 1)
     }
 
+    @Test("cache-affinity: the cache while its node is not overloaded; ties and weak matches by load")
+    func cacheAffinity() {
+        var s = CacheAffinity()
+        let full = OverlapScores(depths: [8, 0, 0], chainLength: 8)
+        // running 5, 2, 3: mean 3.33, limit 1.5·3.33 + 1 = 6 → node 0 is not overloaded
+        #expect(s.select(request(), nodes: cluster([0, 0, 0], active: [5, 2, 3]), overlaps: full).node == 0)
+        // match 0.25 ≤ 0.5 → least loaded
+        let weak = OverlapScores(depths: [2, 0, 0], chainLength: 8)
+        #expect(s.select(request(), nodes: cluster([0, 0, 0], active: [5, 2, 3]), overlaps: weak).node == 1)
+        // two nodes hold the prefix: the less loaded of them, not the lower id
+        let shared = OverlapScores(depths: [8, 8, 0], chainLength: 8)
+        #expect(s.select(request(), nodes: cluster([0, 0, 0], active: [4, 2, 0]), overlaps: shared).node == 1)
+        // equal running requests: the shorter queue
+        #expect(s.select(request(), nodes: cluster([0.2, 0.1, 0], active: [2, 2, 2]), overlaps: shared).node == 1)
+        var down = cluster([0, 0, 0])
+        for i in down.indices { down[i].isAvailable = false }
+        #expect(s.select(request(), nodes: down, overlaps: full).isRejected)
+    }
+
+    @Test("cache-affinity: an overloaded node keeps a request only when recomputing elsewhere is slower")
+    func cacheAffinityRelief() {
+        var s = CacheAffinity()
+        // running 10, 1, 1: mean 4, limit 7 → node 0 is overloaded; the soonest first token decides
+        let nodes = { (queue: Double) in cluster([queue, 0, 0], active: [10, 1, 1]) }
+        let prefix = OverlapScores(depths: [6, 0, 0], chainLength: 8)
+        // node 0: 1 + 0.01 + 1024·50e-6 = 1.0612 s; node 1: 0.01 + 4096·50e-6 = 0.2148 s → node 1
+        let moved = s.select(request(), nodes: nodes(1), overlaps: prefix)
+        #expect(moved.node == 1)
+        #expect(abs(moved.estimatedTTFT! - 0.2148) < 1e-9)
+        #expect(moved.reason.rule == "best match overloaded: soonest first token")
+        // a short queue there still beats recomputing what only node 0 holds: 0.1612 < 0.2148
+        #expect(s.select(request(), nodes: nodes(0.1), overlaps: prefix).node == 0)
+        // an overload factor of ∞ never relieves
+        var never = CacheAffinity(overloadFactor: .infinity)
+        #expect(never.select(request(), nodes: nodes(1), overlaps: prefix).node == 0)
+    }
+
     @Test("an infinite threshold never triggers; an infinite bandwidth leaves the latency")
     func infiniteSettings() {
         let o = OverlapScores(depths: [8, 0, 0], chainLength: 8)
@@ -107,6 +144,7 @@ struct SelectorTests {
         await #expect(processExitsWith: .failure) { _ = KVTransferModel(bandwidth: .nan) }
         await #expect(processExitsWith: .failure) { _ = KVTransferModel(latency: -1) }
         await #expect(processExitsWith: .failure) { _ = ThresholdBalanced(cacheThreshold: .nan) }
+        await #expect(processExitsWith: .failure) { _ = CacheAffinity(overloadFactor: .nan) }
         await #expect(processExitsWith: .failure) { _ = TierWeights(host: .infinity) }
     }
 

@@ -9,6 +9,7 @@ public enum SelectorPolicy: String, CaseIterable, Sendable, Hashable, CustomStri
     case cacheAware = "cache-aware"
     case weighted
     case thresholdBalanced = "threshold-balanced"
+    case cacheAffinity = "cache-affinity"
     case kvCost = "kv-cost"
     case ttftMin = "ttft-min"
     case hotspotReplicating = "hotspot-replicating"
@@ -46,6 +47,11 @@ public enum SelectorPolicy: String, CaseIterable, Sendable, Hashable, CustomStri
             return ThresholdBalanced(
                 balanceAbsoluteThreshold: c.balanceAbsoluteThreshold,
                 balanceRelativeThreshold: c.balanceRelativeThreshold, cacheThreshold: c.cacheThreshold)
+        case .cacheAffinity:
+            var relief = c.ttftMin
+            relief.ttftSLO = nil  // relief moves a request; it never refuses one
+            return CacheAffinity(
+                cacheThreshold: c.cacheThreshold, overloadFactor: c.overloadFactor, overloadSlack: c.overloadSlack, relief: relief)
         case .kvCost:
             return KVCost(prefillLoadScale: c.prefillLoadScale, overlapCredit: c.overlapCredit, temperature: c.temperature, seed: c.seed)
         case .ttftMin: return c.ttftMin
@@ -63,11 +69,15 @@ public struct SelectorConfiguration: Sendable {
     public var seed: UInt64 = 0
     /// ``Weighted``'s α and β (0.6, 0.8).
     public var alpha = 0.6, beta = 0.8
-    /// ``ThresholdBalanced``'s thresholds (32, 1.1, 0.5).
+    /// ``ThresholdBalanced``'s thresholds (32, 1.1, 0.5); the cache threshold is also
+    /// ``CacheAffinity``'s.
     public var balanceAbsoluteThreshold = 32, balanceRelativeThreshold = 1.1, cacheThreshold = 0.5
+    /// ``CacheAffinity``'s overload rule (1.5 times the mean running requests, plus 1).
+    public var overloadFactor = 1.5, overloadSlack = 1.0
     /// ``KVCost``'s parameters (1, 1, 0).
     public var prefillLoadScale = 1.0, overlapCredit = 1.0, temperature = 0.0
-    /// The ``TTFTMin`` used by `ttft-min` and `hotspot-replicating` (no transfers, no SLO).
+    /// The ``TTFTMin`` used by `ttft-min`, `hotspot-replicating` and `cache-affinity`'s relief
+    /// (no transfers, no SLO).
     public var ttftMin = TTFTMin()
     /// ``HotspotReplicating``'s window (60 s), prefix length (4 blocks) and anticipation (off).
     public var hotWindow = 60.0, hotPrefixBlocks = 4, anticipateRising = false
