@@ -111,19 +111,66 @@ public struct HuggingFaceTokenizer: Sendable {
                         encodeText(raw, range, into: &out, &scratch)
                         continue
                     }
-                    let key = SegmentCache.Key(bytes: Array(raw[range]), atStart: range.lowerBound == 0)
-                    if let ids = cache.ids(for: key) {
-                        out += ids
+                    guard linesEncodeApart else {
+                        encodeCached(raw, range, cache, into: &out, &scratch)
                         continue
                     }
-                    let start = out.count
-                    encodeText(raw, range, into: &out, &scratch)
-                    cache.store(Array(out[start...]), for: key)
+                    // A long text without added tokens (a completion's prompt, a conversation
+                    // written out) is cached in runs of whole lines: the next turn's prompt
+                    // repeats this one's runs and encodes only what is new.
+                    var start = range.lowerBound
+                    while start < range.upperBound {
+                        let end = Self.lineRunEnd(raw, from: start, before: range.upperBound, atLeast: Self.lineRunBytes)
+                        if end - start >= cache.minimumBytes {
+                            encodeCached(raw, start..<end, cache, into: &out, &scratch)
+                        } else {
+                            encodeText(raw, start..<end, into: &out, &scratch)
+                        }
+                        start = end
+                    }
                 }
             }
         }
         if addSpecialTokens { out += postProcessor.suffix }
         return out
+    }
+
+    /// Whether a section may be encoded in runs of lines, each run apart (see
+    /// `_PreTokenizer.breaksAtLines`): no normalizer and no normalized added token may look
+    /// across a line boundary either.
+    private var linesEncodeApart: Bool { normalizer == nil && normalizedTokens.isEmpty && preTokenizer.breaksAtLines }
+
+    /// Bytes a run of lines gathers before it ends at the next line boundary.
+    static let lineRunBytes = 256
+
+    /// Where the run of lines from `start` ends: at the first line boundary (a byte after `\n`
+    /// or `\r` that is printable ASCII other than a space) at least `atLeast` bytes on, else
+    /// at `upper`. The same bytes from the same start always end at the same place, so a text
+    /// and a longer text it begins share all runs but the shorter one's last.
+    /// - Complexity: O(bytes scanned)
+    static func lineRunEnd(_ raw: UnsafeBufferPointer<UInt8>, from start: Int, before upper: Int, atLeast: Int) -> Int {
+        var i = start + atLeast
+        while i < upper {
+            let b = raw[i], previous = raw[i - 1]
+            if (previous == 0x0A || previous == 0x0D) && b > 0x20 && b < 0x7F { return i }
+            i += 1
+        }
+        return upper
+    }
+
+    /// Encodes `range` from `cache` when it holds it, else encodes it and keeps its ids there.
+    private func encodeCached(
+        _ raw: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ cache: SegmentCache, into out: inout [UInt32],
+        _ scratch: inout _EncodeScratch
+    ) {
+        let key = SegmentCache.Key(bytes: Array(raw[range]), atStart: range.lowerBound == 0)
+        if let ids = cache.ids(for: key) {
+            out += ids
+            return
+        }
+        let start = out.count
+        encodeText(raw, range, into: &out, &scratch)
+        cache.store(Array(out[start...]), for: key)
     }
 
     /// Encodes the text between two raw added tokens: normalized, split again on the

@@ -86,6 +86,21 @@ struct _PreTokenizer: Sendable {
         rewrites.append(rewrite)
     }
 
+    /// Whether every line boundary — a position right after `\n` or `\r` whose byte is printable
+    /// ASCII other than a space — is a boundary of the pieces, whatever stands before and
+    /// after it: the text's pieces are then the pieces of its lines encoded apart.
+    ///
+    /// Holds for one isolated split by Llama 3's pattern (also Qwen 2's and cl100k's) and no
+    /// rewrite. There a piece that holds a newline ends at the last newline of its run
+    /// (`\s*[\r\n]+`, or `[\r\n]*` after punctuation), so it ends at the boundary, and the
+    /// scan starts afresh there. GPT-2's pattern does not qualify: `\s+(?!\S)` splits a run of
+    /// newlines one way at the end of a text and another before a letter.
+    var breaksAtLines: Bool {
+        guard rewrites.isEmpty, splits.count == 1, case .llama3 = splits[0].pattern else { return false }
+        guard case .isolated = splits[0].behavior else { return false }
+        return !splits[0].invert
+    }
+
     /// Applies the rewrites to one section of text; `atStart` tells whether the section begins
     /// the input (Metaspace's `first` scheme prepends only there).
     func rewrite(_ text: inout [UInt8], atStart: Bool) {

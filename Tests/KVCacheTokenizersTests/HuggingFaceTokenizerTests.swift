@@ -5,6 +5,19 @@ import Testing
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
+/// A seeded generator, so a failing case can be found again.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 private struct Case: Decodable {
     var text: String
     var ids: [UInt32]
@@ -40,6 +53,39 @@ struct HuggingFaceTokenizerTests {
         }
         #expect(failures == 0, "\(name): \(failures) of \(cases.count) strings differ")
         #expect(cache.statistics.hits > cases.count)
+    }
+
+    @Test(
+        "A conversation written out and cached in runs of lines encodes as it does whole; its next turn reuses the runs",
+        arguments: ["llama3", "gpt2", "qwen2", "metaspace"])
+    func lineRuns(name: String) throws {
+        let tokenizer = try HuggingFaceTokenizer(contentsOf: fixtures.appendingPathComponent("\(name).tokenizer.json"))
+        var rng = SplitMix64(seed: 7)
+        // lines made to stress the boundaries: runs of newlines and spaces, \r\n, punctuation
+        // and digits at line starts, contractions, letters of other scripts
+        let atoms = [
+            "User:", "Assistant:", "System:", " the", " cat's", "'s", "?", "!!", "...", "12345", " 42", "Ünïcode", " 🙂", "中文",
+            "  ", "\t", "\n", "\n\n", "\r\n", " \n", "\n  ", "-", "*", "(", ")", "\"", "x", " y",
+        ]
+        for _ in 0..<200 {
+            let cache = SegmentCache(minimumBytes: Int(rng.next() % 64) + 1)
+            var text = ""
+            for _ in 0..<4 {
+                for _ in 0..<(Int(rng.next() % 120) + 20) { text += atoms[Int(rng.next() % UInt64(atoms.count))] }
+                text += "\n"
+                for plain in [true, false] {
+                    let expected = tokenizer.encode(text, addSpecialTokens: plain)
+                    #expect(tokenizer.encode(text, addSpecialTokens: plain, cache: cache) == expected, "\(name): \(text.debugDescription)")
+                }
+            }
+        }
+        // a turn appended to a long conversation finds the earlier runs in the cache
+        let cache = SegmentCache()
+        let turn = (0..<40).map { "User: question \($0) about the cat's toys?\nAssistant: an answer, number \($0).\n" }
+        _ = tokenizer.encode(turn[..<20].joined(), cache: cache)
+        let before = cache.statistics.hits
+        #expect(tokenizer.encode(turn.joined(), cache: cache) == tokenizer.encode(turn.joined()))
+        if name == "llama3" { #expect(cache.statistics.hits > before) }
     }
 
     @Test("The byte tokenizer gives each byte's value, as the gateway tests' engine double does")
