@@ -6,6 +6,7 @@
 import Benchmark
 import Foundation
 import KVCacheTokenizers
+import Synchronization
 
 private let fixtures = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -73,6 +74,28 @@ let benchmarks: @Sendable () -> Void = {
     for (name, tokenizer) in cases {
         Benchmark("encode 1 KB, \(name)") { benchmark in
             for _ in benchmark.scaledIterations { blackHole(tokenizer.encode(prompt)) }
+        }
+    }
+    // A conversation written out as a completion's prompt (no added tokens inside): its sixth
+    // turn, about 6 KB, each iteration's sixth turn new. Encoded whole, and with a segment
+    // cache that holds the first five turns' runs of lines, as the gateway's cache does by then.
+    let llama3 = load("llama3")
+    let turns = (0..<5).map { t in
+        "User: " + String(prompt.prefix(700 + 40 * t)) + "?\nAssistant: " + String(prompt.suffix(300)) + "\n"
+    }
+    let earlier = "System: " + prompt + "\n\n" + turns.joined()
+    func sixth(_ i: Int) -> String { earlier + "User: \(i) " + String(prompt.prefix(900)) + "?\nAssistant:" }
+    let turn = Mutex(0)
+    Benchmark("encode conversation turn 6, llama3, whole") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(llama3.encode(sixth(turn.withLock { $0 += 1; return $0 })))
+        }
+    }
+    let warmed = SegmentCache()
+    _ = llama3.encode(earlier, cache: warmed)
+    Benchmark("encode conversation turn 6, llama3, earlier turns cached") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(llama3.encode(sixth(turn.withLock { $0 += 1; return $0 }), cache: warmed))
         }
     }
 }
