@@ -16,6 +16,9 @@ Systems, each in front of fresh engine doubles (empty caches):
                                                        tokenizer.json)
   any of those with +noload (default+noload, …)       (--load-interval 0: no reads of the
                                                        engines' /metrics, to price them)
+  any of those with +noevents (default+noevents, …)   (no KV events: the gateway routes by
+                                                       its own approximate entries, to price
+                                                       the events' ingest)
   sglang-router cache_aware, sglang-router round_robin (approximate text tree / none)
   passthrough round-robin                              (Benchmarks' `passthrough`: the gateway's
                                                        server and client libraries alone, no
@@ -30,8 +33,12 @@ Phases:
             turns over --system-prompts shared system prompts; even ones are sent as chat
             messages, odd ones as text completions (the same conversation written out); each
             answer joins its conversation before the next turn. --clients clients run
-            conversations one after another. Reports chat and text apart: cached-token ratio,
-            TTFT mean and p99, failed requests.
+            conversations one after another. Before the clock starts, each engine gets one chat
+            and one text request of its own (its first template render and tokenize are
+            one-time costs of its process, not of the router in front of it). Reports chat and
+            text apart: cached-token ratio, TTFT mean and p99, failed requests; --json also
+            keeps the slowest requests (when, TTFT, uncached tokens, node), the requests and
+            mean TTFT per node (x-kvcache-node) and the prefill speeds a gateway learned.
   replay    the trace's first --requests requests at their timestamps / --speedup; each
             Mooncake block id expands to 512 deterministic token ids (the doubles tokenize byte
             by byte, so a block is 512 deterministic characters); streamed, with usage. The
@@ -46,10 +53,11 @@ Phases:
   rate      the doubles at zero compute; closed loop at --rate-concurrency for --rate-seconds;
             completed requests per second (the highest rate the system sustains here), and the
             router's CPU time per request (its process and children, from /proc).
-  --repeat N runs the latency and rate phases N times, the systems interleaved, and reports
-  each figure's median.
+  --repeat N runs the conversations, latency and rate phases N times, the systems interleaved,
+  and reports each figure's median (and, for conversations, each gateway's TTFT against
+  sglang-router's run by run).
 """
-import argparse, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time
+import argparse, re, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -90,12 +98,14 @@ ap.add_argument("--conversation-capacity-blocks", type=int, default=16384,
                 help="16-token blocks per engine in the conversations phase")
 ap.add_argument("--conversation-output", type=int, default=24, help="max_tokens of each conversation turn")
 ap.add_argument("--gateway", help="kvcache-gateway binary (default: build it in release)")
+ap.add_argument("--gateway-args", default="", help="more flags for every kvcache-gateway system (split on spaces)")
+ap.add_argument("--router-log", help="directory for each kvcache-gateway's log, at trace level (each routing decision)")
 ap.add_argument("--passthrough", help="Benchmarks' passthrough binary (default: build it in release)")
 ap.add_argument("--systems",
                 default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
 ap.add_argument("--phases", default="conversations,replay,latency,latency-ids,rate")
 ap.add_argument("--repeat", type=int, default=1,
-                help="runs of the latency and rate phases, systems interleaved; each figure is the median")
+                help="runs of the conversations, latency and rate phases, systems interleaved; each figure is the median")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
 for name in ("repeat", "requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output",
@@ -112,17 +122,22 @@ SYSTEMS = {
     "threshold-balanced": "kvcache-gateway threshold-balanced",
     "ttft-min": "kvcache-gateway ttft-min",
     "cache-aware": "kvcache-gateway cache-aware",
+    "cache-affinity": "kvcache-gateway cache-affinity",
     "cache_aware": "sglang-router cache_aware",
     "round_robin": "sglang-router round_robin",
     "passthrough": "passthrough round-robin",
     "direct": "direct round-robin",
 }
-GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "round-robin", "threshold-balanced"}
+GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "cache-affinity", "round-robin", "threshold-balanced"}
 GATEWAYS = GATEWAY_SELECTORS | {s + "+tokenizer" for s in GATEWAY_SELECTORS}
 SYSTEMS.update({s + "+tokenizer": SYSTEMS[s] + " +tok" for s in GATEWAY_SELECTORS})
 # +noload: the gateway without its engine load reads (--load-interval 0), to price them.
 SYSTEMS.update({s + "+noload": SYSTEMS[s] + " -load" for s in list(GATEWAYS)})
 GATEWAYS = GATEWAYS | {s + "+noload" for s in GATEWAYS}
+# +noevents: the gateway without KV events (no events= address; it routes by its own
+# approximate entries), to price their ingest.
+SYSTEMS.update({s + "+noevents": SYSTEMS[s] + " -events" for s in list(GATEWAYS)})
+GATEWAYS = GATEWAYS | {s + "+noevents" for s in GATEWAYS}
 for s in args.systems.split(","):
     if s not in SYSTEMS:
         sys.exit(f"gateway.py: --systems: unknown system '{s}' (known: {', '.join(SYSTEMS)})")
@@ -173,27 +188,36 @@ class Fleet:
             return None
         port = free_port()
         if system in GATEWAYS:
-            base = system.removesuffix("+noload")
+            events = not system.endswith("+noevents")
+            base = system.removesuffix("+noevents")
+            load = not base.endswith("+noload")
+            base = base.removesuffix("+noload")
             selector, _, tokenizer = base.partition("+")
-            cmd = [binaries["gateway"], "--port", str(port), "--log-level", "error"]
-            if base != system:
+            cmd = [binaries["gateway"], "--port", str(port), "--log-level", "trace" if args.router_log else "error"]
+            if not load:
                 cmd += ["--load-interval", "0"]
             if selector != "default":
                 cmd += ["--selector", selector]
-            if selector in ("kv-cost", "ttft-min") and not self.model_dir:
+            if selector in ("kv-cost", "ttft-min", "cache-affinity") and not self.model_dir:
                 cmd += ["--prefill-us-per-token", str(args.prefill_us_per_token), "--prefill-base-ms", str(args.prefill_base_ms)]
             if self.model_dir:
                 cmd += ["--tokenizer", self.model_dir]
             elif tokenizer:
                 cmd += ["--tokenizer", BYTE_TOKENIZER]
+            cmd += args.gateway_args.split()
             for e in self.engines:
-                cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}"]
+                cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}" if events
+                        else f"http://127.0.0.1:{e['port']}"]
         elif system == "passthrough":
             cmd = [binaries["passthrough"], str(port), *self.urls]
         else:
             cmd = [sys.executable, "-m", "sglang_router.launch_router", "--port", str(port), "--policy", system,
                    "--log-level", "error", "--prometheus-port", str(free_port()), "--worker-urls", *self.urls]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log_file = subprocess.DEVNULL
+        if args.router_log and system in GATEWAYS:
+            os.makedirs(args.router_log, exist_ok=True)
+            log_file = open(os.path.join(args.router_log, f"{system}-{port}.log"), "w")
+        p = subprocess.Popen(cmd, stdout=log_file, stderr=log_file)
         self.procs.append(p)
         self.router = p.pid
         url = f"http://127.0.0.1:{port}"
@@ -394,7 +418,7 @@ def as_text(system, history, user):
 
 
 async def streamed_turn(session, base, model, chat, system, history, user):
-    """One streamed turn: (ok, ttft seconds, prompt tokens, cached tokens, answer text)."""
+    """One streamed turn: (ok, ttft seconds, prompt tokens, cached tokens, answer text, start)."""
     if chat:
         messages = [{"role": "system", "content": system}]
         for u, a in history:
@@ -409,15 +433,16 @@ async def streamed_turn(session, base, model, chat, system, history, user):
     ttft, usage, buf = None, None, b""
     try:
         async with session.post(base + path, json=body) as r:
+            node = r.headers.get("x-kvcache-node")
             if r.status != 200:
                 await r.read()
-                return False, None, 0, 0, ""
+                return False, None, 0, 0, "", start
             async for chunk in r.content.iter_any():
                 if ttft is None:
                     ttft = time.perf_counter() - start
                 buf += chunk
     except (aiohttp.ClientError, asyncio.TimeoutError):
-        return False, None, 0, 0, ""
+        return False, None, 0, 0, "", start
     answer = []
     for event in buf.split(b"\n\n"):
         if not event.startswith(b"data: {"):
@@ -427,18 +452,56 @@ async def streamed_turn(session, base, model, chat, system, history, user):
         for choice in obj.get("choices") or []:
             answer.append((choice.get("delta") or {}).get("content") or choice.get("text") or "")
     if ttft is None or not usage:
-        return False, None, 0, 0, ""
+        return False, None, 0, 0, "", start
     return True, ttft, usage["prompt_tokens"], (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0), \
-        "".join(answer).strip()
+        "".join(answer).strip(), start, node
+
+
+async def warm_engines(session, engines, model):
+    """One chat and one text request straight to each engine, before anything is measured: an
+    engine's first chat template render and first tokenize of each kind are one-time costs of
+    its process (the template compiles, code paths load), not of the router in front of it.
+    The prompts share no block with the workload."""
+    for url in engines:
+        for chat in (True, False):
+            await streamed_turn(session, url, model, chat, "Warm-up system prompt.", [], "Warm-up question?")
+
+
+def conversation_medians(rs):
+    """One system's conversation runs: each figure's median, and every run."""
+    out = {"router_cpu_us_per_request": statistics.median(r["router_cpu_us_per_request"] for r in rs), "runs": rs}
+    for kind in ("chat", "text"):
+        out[kind] = {k: statistics.median(r[kind][k] for r in rs)
+                     for k in ("requests", "failed", "cached_ratio", "ttft_mean", "ttft_p50", "ttft_p99")}
+    return out
+
+
+async def learned_speeds(session, url):
+    """The prefill speeds a kvcache-gateway learned per node (its /metrics), else {}."""
+    if not url:
+        return {}
+    try:
+        async with session.get(url + "/metrics") as r:
+            text = await r.text() if r.status == 200 else ""
+    except aiohttp.ClientError:
+        return {}
+    speeds = {}
+    for line in text.splitlines():
+        m = re.match(r'\w+_prefill_(base_seconds|seconds_per_token)\{node="(\d+)"\} (\S+)', line)
+        if m:
+            speeds.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
+    return speeds
 
 
 async def conversations(target, model, router_pid):
     plan = conversation_plan()
-    cpu = cpu_seconds(router_pid)
     results = {"chat": [], "text": []}
     queue = iter(range(len(plan)))
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        await warm_engines(session, target.engines, model)
+        t0, cpu = time.perf_counter(), cpu_seconds(router_pid)
+
         async def client():
             for c in queue:
                 system, turns = plan[c]
@@ -451,8 +514,9 @@ async def conversations(target, model, router_pid):
                         break
                     history.append((user, r[4]))
         await asyncio.gather(*(client() for _ in range(args.clients)))
-    cpu = cpu_seconds(router_pid) - cpu
-    out = {"router_cpu_us_per_request": cpu / max(1, sum(len(v) for v in results.values())) * 1e6}
+        cpu = cpu_seconds(router_pid) - cpu
+        learned = await learned_speeds(session, target.url)
+    out = {"router_cpu_us_per_request": cpu / max(1, sum(len(v) for v in results.values())) * 1e6, "learned": learned}
     for kind, rs in results.items():
         ok = [r for r in rs if r[0]]
         ttfts = [r[1] for r in ok]
@@ -460,7 +524,13 @@ async def conversations(target, model, router_pid):
         out[kind] = {"requests": len(rs), "failed": len(rs) - len(ok),
                      "cached_ratio": sum(r[3] for r in ok) / prompt if prompt else float("nan"),
                      "ttft_mean": statistics.fmean(ttfts) if ttfts else float("nan"), "ttft_p50": pct(ttfts, 0.5),
-                     "ttft_p99": pct(ttfts, 0.99)}
+                     "ttft_p99": pct(ttfts, 0.99),
+                     "slowest": [{"at": r[5] - t0, "ttft": r[1], "prompt_tokens": r[2], "cached_tokens": r[3],
+                                  "node": r[6]} for r in sorted(ok, key=lambda r: r[1])[-12:]],
+                     "by_node": {n: {"requests": len(v), "uncached_tokens": sum(r[2] - r[3] for r in v),
+                                     "ttft_mean": statistics.fmean(r[1] for r in v)}
+                                 for n in sorted({r[6] for r in ok if r[6] is not None})
+                                 for v in [[r for r in ok if r[6] == n]]}}
     return out
 
 
@@ -537,22 +607,25 @@ def main():
         if not os.path.exists(os.path.join(args.model_dir, "tokenizer.json")):
             subprocess.run([sys.executable, os.path.join(HERE, "make_model.py"), "--out", args.model_dir], check=True)
         log(f"conversations: {args.conversations} x {args.turns} turns, {args.clients} clients, model {args.model_dir}")
-        for system in systems:
-            if system in ("passthrough",) or ("+" in system and system.split("+")[0] in systems):
-                continue
-            fleet = Fleet(args.conversation_capacity_blocks, args.prefill_us_per_token, args.prefill_base_ms,
-                          args.decode_ms_per_token, model_dir=args.model_dir)
-            try:
-                target = Target(fleet.start(system, binaries), fleet.urls)
-                r = asyncio.run(conversations(target, fleet.model, fleet.router))
-            finally:
-                fleet.stop()
-            figures["conversations"][system] = r
-            for kind in ("chat", "text"):
-                k = r[kind]
-                log(f"  {kind:4}: {SYSTEMS[system]:34} cached {k['cached_ratio']:.3f}  TTFT mean {k['ttft_mean'] * 1e3:.0f} ms"
-                    f"  p99 {k['ttft_p99'] * 1e3:.0f} ms  failed {k['failed']}")
-            log(f"        router CPU {r['router_cpu_us_per_request']:.0f} µs per request")
+        runs = {}
+        for _ in range(args.repeat):
+            for system in systems:
+                if system in ("passthrough",) or ("+" in system and system.split("+")[0] in systems):
+                    continue
+                fleet = Fleet(args.conversation_capacity_blocks, args.prefill_us_per_token, args.prefill_base_ms,
+                              args.decode_ms_per_token, model_dir=args.model_dir)
+                try:
+                    target = Target(fleet.start(system, binaries), fleet.urls)
+                    r = asyncio.run(conversations(target, fleet.model, fleet.router))
+                finally:
+                    fleet.stop()
+                runs.setdefault(system, []).append(r)
+                for kind in ("chat", "text"):
+                    k = r[kind]
+                    log(f"  {kind:4}: {SYSTEMS[system]:34} cached {k['cached_ratio']:.3f}  TTFT mean {k['ttft_mean'] * 1e3:.0f} ms"
+                        f"  p99 {k['ttft_p99'] * 1e3:.0f} ms  failed {k['failed']}")
+                log(f"        router CPU {r['router_cpu_us_per_request']:.0f} µs per request")
+        figures["conversations"] = {system: conversation_medians(rs) for system, rs in runs.items()}
     if "replay" in phases:
         rows = load_trace()
         figures["ceiling"] = ceiling(rows)
@@ -611,6 +684,14 @@ def print_tables(figures, systems):
             print(f"| {SYSTEMS[s]} | {r['cached_ratio']:.3f} | {r['ttft_mean'] * 1e3:.0f} ms | "
                   f"{r['ttft_p99'] * 1e3:.0f} ms | {r['failed']} | {cpu} |")
         print()
+        peer = figures["conversations"].get("cache_aware")
+        for s, r in figures["conversations"].items():
+            if s in GATEWAYS and peer:
+                ratios = [(m[kind]["ttft_mean"] / p[kind]["ttft_mean"], m[kind]["ttft_p99"] / p[kind]["ttft_p99"])
+                          for m, p in zip(r["runs"], peer["runs"])]
+                print(f"{SYSTEMS[s]} against {SYSTEMS['cache_aware']}, run by run (TTFT mean, p99): "
+                      + ", ".join(f"{a:.2f}x / {b:.2f}x" for a, b in ratios)
+                      + f"; medians {statistics.median(a for a, _ in ratios):.2f}x / {statistics.median(b for _, b in ratios):.2f}x\n")
     if "ceiling" in figures:
         print(f"Ceiling (one engine, unbounded cache, every request): cached-token ratio {figures['ceiling']:.3f}.\n")
     for capacity, rows in figures["replay"].items():
