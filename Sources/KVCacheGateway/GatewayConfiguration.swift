@@ -21,10 +21,11 @@ public struct GatewayConfiguration: Sendable {
     public var prefillThresholdTokens = 0
     /// Tokens per KV block, as the engines' (`--block-size` of vLLM; default 16).
     public var blockSize = 16
-    /// The routing policy (default ``KVCache/ThresholdBalanced``: the longest cached prefix,
-    /// or the least loaded engine when loads are far apart or nothing much is cached; see
+    /// The routing policy (default ``KVCache/CacheAffinity``: the longest cached prefix while
+    /// its engine is not overloaded, the least loaded engine when nothing much is cached, and
+    /// the soonest estimated first token for an overloaded engine's requests; see
     /// docs/GATEWAY.md for the measurement behind the choice).
-    public var selector: any PrefillNodeSelector & Sendable = ThresholdBalanced()
+    public var selector: any PrefillNodeSelector & Sendable = CacheAffinity()
     /// Prefill time estimates that turn queued work into queue delay for the selector; with
     /// ``learnsPrefillSpeed``, each engine's starting value.
     public var prefillModel: any PrefillTimeModel = LinearPrefillModel()

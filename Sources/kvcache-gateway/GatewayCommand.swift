@@ -66,7 +66,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Tokens per KV block, as the engines' --block-size.")
     var blockSize = 16
     @Option(help: "Routing policy: \(SelectorPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var selector = "threshold-balanced"
+    var selector = "cache-affinity"
     @Option(help: "Seed of the randomised selectors.")
     var seed: UInt64 = 0
     @OptionGroup var policy: SelectorOptions
