@@ -100,6 +100,10 @@ ap.add_argument("--conversation-output", type=int, default=24, help="max_tokens 
 ap.add_argument("--gateway", help="kvcache-gateway binary (default: build it in release)")
 ap.add_argument("--gateway-args", default="", help="more flags for every kvcache-gateway system (split on spaces)")
 ap.add_argument("--router-log", help="directory for each kvcache-gateway's log, at trace level (each routing decision)")
+ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                help="a named set of extra kvcache-gateway flags; system SYSTEM@NAME is SYSTEM run with them, so "
+                     "two settings are measured in the same run (e.g. --variant spec='--speculative-ttl 2' "
+                     "--systems default,default@spec)")
 ap.add_argument("--passthrough", help="Benchmarks' passthrough binary (default: build it in release)")
 ap.add_argument("--systems",
                 default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
@@ -138,6 +142,19 @@ GATEWAYS = GATEWAYS | {s + "+noload" for s in GATEWAYS}
 # approximate entries), to price their ingest.
 SYSTEMS.update({s + "+noevents": SYSTEMS[s] + " -events" for s in list(GATEWAYS)})
 GATEWAYS = GATEWAYS | {s + "+noevents" for s in GATEWAYS}
+VARIANTS = {}
+for v in args.variant:
+    name, sep, flags = v.partition("=")
+    if not sep or not name:
+        sys.exit(f"gateway.py: --variant '{v}': expected NAME=FLAGS")
+    VARIANTS[name] = flags.split()
+for s in args.systems.split(","):
+    base, at, name = s.partition("@")
+    if at and name not in VARIANTS:
+        sys.exit(f"gateway.py: --systems: '{s}' names no --variant '{name}'")
+    if at and base in GATEWAYS:
+        SYSTEMS[s] = f"{SYSTEMS[base]} [{name}]"
+        GATEWAYS = GATEWAYS | {s}
 for s in args.systems.split(","):
     if s not in SYSTEMS:
         sys.exit(f"gateway.py: --systems: unknown system '{s}' (known: {', '.join(SYSTEMS)})")
@@ -188,6 +205,7 @@ class Fleet:
             return None
         port = free_port()
         if system in GATEWAYS:
+            system, _, variant = system.partition("@")
             events = not system.endswith("+noevents")
             base = system.removesuffix("+noevents")
             load = not base.endswith("+noload")
@@ -204,7 +222,7 @@ class Fleet:
                 cmd += ["--tokenizer", self.model_dir]
             elif tokenizer:
                 cmd += ["--tokenizer", BYTE_TOKENIZER]
-            cmd += args.gateway_args.split()
+            cmd += args.gateway_args.split() + VARIANTS.get(variant, [])
             for e in self.engines:
                 cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}" if events
                         else f"http://127.0.0.1:{e['port']}"]
