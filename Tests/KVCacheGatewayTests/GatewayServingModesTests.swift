@@ -279,7 +279,9 @@ func sample(_ series: String, in text: String) -> Double? {
 struct GatewayReplicaTests {
     @Test("--load-interval: load driven through one gateway shows on another's /metrics and steers its routing")
     func sharedLoad() async throws {
-        let engines = [try await EngineDouble(["--decode-ms-per-token", "40"]), try await EngineDouble(["--decode-ms-per-token", "40"])]
+        // Each long request decodes for 10 s, long enough to be seen in flight on a loaded machine.
+        let slow = ["--decode-ms-per-token", "100"]
+        let engines = [try await EngineDouble(slow), try await EngineDouble(slow)]
         // The default selector takes the engine with the fewest requests when nothing is cached.
         let a = try await GatewayProcess(engines: engines)
         let b = try await GatewayProcess(engines: engines)
@@ -291,10 +293,10 @@ struct GatewayReplicaTests {
                     try await Loopback.post(
                         a.url + "/v1/completions", json: ["model": "double", "prompt": tokens(40, seed: UInt32(k)), "max_tokens": 100])
                 })
-            try await Loopback.waitForHealth(a) { ($0["routerInFlight"] as? Int ?? 0) >= k + 1 }
+            try await Loopback.waitForHealth(a, timeout: .seconds(30)) { ($0["routerInFlight"] as? Int ?? 0) >= k + 1 }
         }
         // B never sent them, but reads them from the engines.
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         var seen = ""
         while ContinuousClock.now < deadline {
             seen = try await Loopback.get(b.url + "/metrics").text
