@@ -250,7 +250,7 @@ public final class KVRouter: Sendable {
             if let id, let node = routed.node {
                 g.core.requestStarted(
                     id: id, node: node, promptTokens: routed.inputTokens,
-                    cachedTokens: min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens),
+                    cachedTokens: cachedTokens(of: routed),
                     expectedOutputTokens: expectedOutputTokens, now: t)
             }
             return (routed, routed.node.map { g.counters($0, prefix: configuration.metricsPrefix) })
@@ -270,7 +270,7 @@ public final class KVRouter: Sendable {
                 ])
             counters.routed.increment()
             metrics.prefixHitBlocks.increment(by: Int64(routed.overlapBlocks))
-            metrics.prefixHitTokens.increment(by: Int64(min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)))
+            metrics.prefixHitTokens.increment(by: Int64(cachedTokens(of: routed)))
         } else {
             metrics.rejected.increment()
             configuration.logger.debug("request rejected: \(routed.decision.reason)")
@@ -289,9 +289,14 @@ public final class KVRouter: Sendable {
     ///   - expectedOutputTokens: Tokens expected to be generated (decode blocks).
     public func requestStarted(_ routed: Routed, id: UInt64, expectedOutputTokens: Int = 0) {
         guard let node = routed.node else { return }
-        let cached = min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)
+        let cached = cachedTokens(of: routed)
         requestStarted(
             id: id, node: node, promptTokens: routed.inputTokens, cachedTokens: cached, expectedOutputTokens: expectedOutputTokens)
+    }
+
+    /// The prompt tokens `routed`'s overlap covers: whole matched blocks, at most the prompt.
+    func cachedTokens(of routed: Routed) -> Int {
+        min(routed.overlapBlocks * configuration.hasher.blockSize, routed.inputTokens)
     }
 
     /// Records that a request started on `node`.
