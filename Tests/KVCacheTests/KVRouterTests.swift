@@ -174,6 +174,26 @@ struct KVRouterTests {
         #expect(expired.overlapBlocks == 0, "an entry past its TTL counts for nothing")
     }
 
+    @Test("speculative entries: a node whose cache is cleared (engine or router events) loses them too")
+    func speculativeCleared() throws {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let prompt = tokens(4, blocks: 3, size: 4)
+        for engineEvents in [true, false] {
+            let router = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware(), speculativeTTL: 60))
+            router.addNode(0)
+            router.addNode(1)
+            let node = try #require(router.route(tokens: prompt).node)
+            let repeated = router.route(tokens: prompt)
+            #expect(repeated.node == node && repeated.overlapBlocks == 3, "the route counts as held there")
+            if engineEvents {
+                router.apply([EngineEvent(node: node, eventID: 0, kind: .cleared)])
+            } else {
+                router.apply([KVEvent.cleared(node: node, eventID: 0)])
+            }
+            #expect(router.route(tokens: prompt).overlapBlocks == 0, "the engine restarted: nothing routed before is there")
+        }
+    }
+
     @Test("counters move as documented")
     func metrics() throws {
         let m = testMetrics

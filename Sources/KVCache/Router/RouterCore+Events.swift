@@ -28,6 +28,7 @@ extension RouterCore {
             }
             do throws(IndexError) {
                 if let g = try index.apply(e) { out.gaps.append(g) }
+                if case .cleared = e.kind { clearSpeculative(of: e.node) }
             } catch {
                 out.unknownNodes += 1
             }
@@ -68,6 +69,7 @@ extension RouterCore {
         do throws(EngineEventError) {
             let kind = try identity.translate(e)
             index._apply(kind, node: e.node)
+            if case .cleared = kind { clearSpeculative(of: e.node) }
             out.applied += 1
         } catch {
             out.refusedCount += 1
@@ -94,8 +96,16 @@ extension RouterCore {
         index.skipGap(of: node)
         engineOrder.skipGap(of: node)
         while let next = engineOrder.nextReady(of: node) {
-            if let kind = try? identity.translate(next) { index._apply(kind, node: node) }
+            guard let kind = try? identity.translate(next) else { continue }
+            index._apply(kind, node: node)
+            if case .cleared = kind { clearSpeculative(of: node) }
         }
         return index.statistics.eventsApplied - before
+    }
+
+    /// Forgets the route-time entries of a node whose cache was emptied (the engine restarted,
+    /// or lost a range it cannot replay): what was routed there before is not computed there.
+    mutating func clearSpeculative(of node: NodeID) {
+        if speculative != nil { speculative!._apply(.cleared, node: node) }
     }
 }
