@@ -80,8 +80,11 @@ public struct GatewayConfiguration: Sendable {
     /// Settings of approximate mode, for engines without events.
     public var approximate = ApproximateMode()
     /// Seconds a prefix routed to an engine with events counts as cached there before its
-    /// events arrive (0: off; see ``KVRouter/Configuration/speculativeTTL``).
-    public var speculativeTTL = 0.0
+    /// events arrive (default 2; 0: off; see ``KVRouter/Configuration/speculativeTTL``). An
+    /// engine reports blocks once it has computed them, so without these entries a burst of
+    /// requests sharing a new prefix sees it nowhere while the first of them waits in a queue,
+    /// and spreads it over several engines that each compute it.
+    public var speculativeTTL = 2.0
     /// How long the event subscriber lets a burst of KV events gather before it applies them
     /// to the router in one update (default 1 ms; zero: each message as it arrives; see
     /// ``KVCacheZMQ/EngineEventSubscriber/Configuration/coalescing``).

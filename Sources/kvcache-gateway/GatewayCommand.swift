@@ -123,8 +123,10 @@ struct GatewayCommand: AsyncParsableCommand {
     var approximateTtl: Double = 120
     @Option(
         parsing: .unconditional,
-        help: "Engines with events: seconds a routed prefix counts as cached there until their events say so (0: off).")
-    var speculativeTtl: Double = 0
+        help: ArgumentHelp(
+            "Engines with events: seconds a routed prefix counts as cached there until their events say so (0: off).",
+            valueName: "seconds"))
+    var speculativeTtl: Double = 2
     @Option(
         help: ArgumentHelp(
             "Milliseconds a burst of KV events may gather before it is applied in one router update (0: each as it arrives).",
