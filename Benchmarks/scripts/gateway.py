@@ -36,9 +36,12 @@ Phases:
             conversations one after another. Before the clock starts, each engine gets one chat
             and one text request of its own (its first template render and tokenize are
             one-time costs of its process, not of the router in front of it). Reports chat and
-            text apart: cached-token ratio, TTFT mean and p99, failed requests; --json also
-            keeps the slowest requests (when, TTFT, uncached tokens, node), the requests and
-            mean TTFT per node (x-kvcache-node) and the prefill speeds a gateway learned.
+            text apart: cached-token ratio, TTFT mean and p99, the steady p99 (of the
+            conversations after each client's first: without the cold start, when every client
+            opens a conversation at once on empty caches), failed requests; --json also
+            keeps every request (when, TTFT, conversation, turn, node, uncached tokens), the
+            slowest requests, the requests and mean TTFT per node (x-kvcache-node) and the
+            prefill speeds a gateway learned.
   replay    the trace's first --requests requests at their timestamps / --speedup; each
             Mooncake block id expands to 512 deterministic token ids (the doubles tokenize byte
             by byte, so a block is 512 deterministic characters); streamed, with usage. The
@@ -454,13 +457,13 @@ async def streamed_turn(session, base, model, chat, system, history, user):
             node = r.headers.get("x-kvcache-node")
             if r.status != 200:
                 await r.read()
-                return False, None, 0, 0, "", start
+                return False, None, 0, 0, "", start, None
             async for chunk in r.content.iter_any():
                 if ttft is None:
                     ttft = time.perf_counter() - start
                 buf += chunk
     except (aiohttp.ClientError, asyncio.TimeoutError):
-        return False, None, 0, 0, "", start
+        return False, None, 0, 0, "", start, None
     answer = []
     for event in buf.split(b"\n\n"):
         if not event.startswith(b"data: {"):
@@ -470,7 +473,7 @@ async def streamed_turn(session, base, model, chat, system, history, user):
         for choice in obj.get("choices") or []:
             answer.append((choice.get("delta") or {}).get("content") or choice.get("text") or "")
     if ttft is None or not usage:
-        return False, None, 0, 0, "", start
+        return False, None, 0, 0, "", start, None
     return True, ttft, usage["prompt_tokens"], (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0), \
         "".join(answer).strip(), start, node
 
@@ -490,7 +493,7 @@ def conversation_medians(rs):
     out = {"router_cpu_us_per_request": statistics.median(r["router_cpu_us_per_request"] for r in rs), "runs": rs}
     for kind in ("chat", "text"):
         out[kind] = {k: statistics.median(r[kind][k] for r in rs)
-                     for k in ("requests", "failed", "cached_ratio", "ttft_mean", "ttft_p50", "ttft_p99")}
+                     for k in ("requests", "failed", "cached_ratio", "ttft_mean", "ttft_p50", "ttft_p99", "ttft_p99_steady")}
     return out
 
 
@@ -525,9 +528,9 @@ async def conversations(target, model, router_pid):
                 system, turns = plan[c]
                 chat = c % 2 == 0
                 history = []
-                for user in turns:
+                for turn, user in enumerate(turns):
                     r = await streamed_turn(session, target.pick(), model, chat, system, history, user)
-                    results["chat" if chat else "text"].append(r)
+                    results["chat" if chat else "text"].append(r + (c, turn))
                     if not r[0]:
                         break
                     history.append((user, r[4]))
@@ -543,6 +546,8 @@ async def conversations(target, model, router_pid):
                      "cached_ratio": sum(r[3] for r in ok) / prompt if prompt else float("nan"),
                      "ttft_mean": statistics.fmean(ttfts) if ttfts else float("nan"), "ttft_p50": pct(ttfts, 0.5),
                      "ttft_p99": pct(ttfts, 0.99),
+                     "ttft_p99_steady": pct([r[1] for r in ok if r[7] >= args.clients], 0.99),
+                     "log": [[round(r[5] - t0, 4), round(r[1], 4), r[7], r[8], r[6], r[2] - r[3]] for r in ok],
                      "slowest": [{"at": r[5] - t0, "ttft": r[1], "prompt_tokens": r[2], "cached_tokens": r[3],
                                   "node": r[6]} for r in sorted(ok, key=lambda r: r[1])[-12:]],
                      "by_node": {n: {"requests": len(v), "uncached_tokens": sum(r[2] - r[3] for r in v),
@@ -641,7 +646,8 @@ def main():
                 for kind in ("chat", "text"):
                     k = r[kind]
                     log(f"  {kind:4}: {SYSTEMS[system]:34} cached {k['cached_ratio']:.3f}  TTFT mean {k['ttft_mean'] * 1e3:.0f} ms"
-                        f"  p99 {k['ttft_p99'] * 1e3:.0f} ms  failed {k['failed']}")
+                        f"  p99 {k['ttft_p99'] * 1e3:.0f} ms  steady p99 {k['ttft_p99_steady'] * 1e3:.0f} ms"
+                        f"  failed {k['failed']}")
                 log(f"        router CPU {r['router_cpu_us_per_request']:.0f} µs per request")
         figures["conversations"] = {system: conversation_medians(rs) for system, rs in runs.items()}
     if "replay" in phases:
@@ -695,21 +701,21 @@ def print_tables(figures, systems):
             continue
         print(f"Conversations, {kind} ({args.conversations} conversations x {args.turns} turns, {args.clients} clients, "
               f"{args.conversation_capacity_blocks} blocks per engine):\n")
-        print("| system | cached-token ratio | TTFT mean | TTFT p99 | failed | router CPU per request (both kinds) |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| system | cached-token ratio | TTFT mean | TTFT p99 | TTFT p99, steady | failed | router CPU per request (both kinds) |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for s, r in rows.items():
             cpu = f"{r['cpu']:.0f} µs" if r["cpu"] == r["cpu"] else "–"
             print(f"| {SYSTEMS[s]} | {r['cached_ratio']:.3f} | {r['ttft_mean'] * 1e3:.0f} ms | "
-                  f"{r['ttft_p99'] * 1e3:.0f} ms | {r['failed']} | {cpu} |")
+                  f"{r['ttft_p99'] * 1e3:.0f} ms | {r['ttft_p99_steady'] * 1e3:.0f} ms | {r['failed']} | {cpu} |")
         print()
         peer = figures["conversations"].get("cache_aware")
         for s, r in figures["conversations"].items():
             if s in GATEWAYS and peer:
-                ratios = [(m[kind]["ttft_mean"] / p[kind]["ttft_mean"], m[kind]["ttft_p99"] / p[kind]["ttft_p99"])
+                ratios = [tuple(m[kind][k] / p[kind][k] for k in ("ttft_mean", "ttft_p99", "ttft_p99_steady"))
                           for m, p in zip(r["runs"], peer["runs"])]
-                print(f"{SYSTEMS[s]} against {SYSTEMS['cache_aware']}, run by run (TTFT mean, p99): "
-                      + ", ".join(f"{a:.2f}x / {b:.2f}x" for a, b in ratios)
-                      + f"; medians {statistics.median(a for a, _ in ratios):.2f}x / {statistics.median(b for _, b in ratios):.2f}x\n")
+                print(f"{SYSTEMS[s]} against {SYSTEMS['cache_aware']}, run by run (TTFT mean / p99 / steady p99): "
+                      + ", ".join(" / ".join(f"{x:.2f}x" for x in t) for t in ratios)
+                      + "; medians " + " / ".join(f"{statistics.median(t[i] for t in ratios):.2f}x" for i in range(3)) + "\n")
     if "ceiling" in figures:
         print(f"Ceiling (one engine, unbounded cache, every request): cached-token ratio {figures['ceiling']:.3f}.\n")
     for capacity, rows in figures["replay"].items():
