@@ -22,12 +22,12 @@ public struct ApproximateMode: Sendable, Hashable {
 @usableFromInline
 struct _ApproximateState: Sendable {
     struct Record: Sendable { var time: Double; var hash: UInt64; var node: Int32 }
-    struct Pair: Hashable, Sendable { var hash: UInt64; var node: Int32 }
 
     let mode: ApproximateMode
     var records: [Record] = []
     var head = 0
-    var latest: [Pair: Double] = [:]
+    /// Each live pair's latest record time.
+    var latest = _ApproximateTimes()
 
     init(mode: ApproximateMode) { self.mode = mode }
 
@@ -47,8 +47,7 @@ struct _ApproximateState: Sendable {
     var oldest: Record? { head < records.count ? records[head] : nil }
 
     mutating func forget(node: Int) {
-        guard !latest.isEmpty else { return }
-        latest = latest.filter { $0.key.node != Int32(node) }
+        latest.forget(node: Int32(node))
     }
 }
 
@@ -67,8 +66,7 @@ extension PrefixIndex {
         _noteNode(node)
         var parent: UInt64?
         for block in chain {
-            let pair = _ApproximateState.Pair(hash: block.rawValue, node: Int32(node))
-            if _approximate.latest.updateValue(now, forKey: pair) == nil {
+            if _approximate.latest.record(block.rawValue, node: Int32(node), at: now) {
                 _store(block.rawValue, parent: parent, node: node, tier: StorageTier.device.rawValue)
             }
             _approximate.records.append(.init(time: now, hash: block.rawValue, node: Int32(node)))
@@ -96,9 +94,8 @@ extension PrefixIndex {
 
     /// Removes the pair of `r` when `r` is its latest record.
     mutating func _dropApproximate(_ r: _ApproximateState.Record) -> Bool {
-        let pair = _ApproximateState.Pair(hash: r.hash, node: r.node)
-        guard _approximate.latest[pair] == r.time else { return false }
-        _approximate.latest[pair] = nil
+        guard _approximate.latest.time(of: r.hash, node: r.node) == r.time else { return false }
+        _approximate.latest.remove(r.hash, node: r.node)
         _remove(r.hash, node: Int(r.node), tier: StorageTier.device.rawValue)
         return true
     }

@@ -1,0 +1,105 @@
+/// The latest time each (block, node) pair was recorded in approximate mode.
+///
+/// ``_LinearProbing`` over one contiguous array, at most three quarters full, instead of a
+/// `Dictionary` keyed by the pair: every routed block is looked up here once when it is
+/// recorded and once when its record expires, and a keyed hash of the pair per look-up was
+/// most of approximate mode's cost. Block hashes are digests already; the node is mixed into
+/// the probe key, and a bucket matches only on the whole pair.
+struct _ApproximateTimes: Sendable {
+    struct _Entry: Sendable, _ProbedEntry {
+        /// The probe key: the block hash with the node mixed in.
+        var key: UInt64
+        var hash: UInt64
+        var time: Double
+        var node: Int32
+
+        var isOccupied: Bool { !time.isNaN }
+        static var vacant: Self { _Entry(key: 0, hash: 0, time: .nan, node: 0) }
+    }
+
+    private var entries: [_Entry] = []
+    /// Pairs recorded.
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    @inline(__always)
+    static func _key(_ hash: UInt64, _ node: Int32) -> UInt64 {
+        hash ^ (UInt64(UInt32(bitPattern: node)) &* 0xC2B2_AE3D_27D4_EB4F)
+    }
+
+    /// The bucket of the pair, or the empty bucket its probe run ends at.
+    @inline(__always)
+    private static func _find(_ e: UnsafePointer<_Entry>, _ n: Int, _ hash: UInt64, _ node: Int32) -> (bucket: Int, found: Bool) {
+        var i = _LinearProbing.home(_key(hash, node), n)
+        while e[i].isOccupied {
+            if e[i].hash == hash && e[i].node == node { return (i, true) }
+            i &+= 1
+            if i == n { i = 0 }
+        }
+        return (i, false)
+    }
+
+    /// The latest time the pair was recorded, if it is.
+    /// - Complexity: O(1) expected.
+    func time(of hash: UInt64, node: Int32) -> Double? {
+        entries.withUnsafeBufferPointer { e in
+            guard let base = e.baseAddress else { return nil }
+            let (i, found) = Self._find(base, e.count, hash, node)
+            return found ? e[i].time : nil
+        }
+    }
+
+    /// Records the pair at `time`.
+    /// - Returns: Whether the pair was new.
+    /// - Complexity: O(1) amortized.
+    mutating func record(_ hash: UInt64, node: Int32, at time: Double) -> Bool {
+        if (count + 1) * 4 > entries.count * 3 { _grow() }
+        let inserted = entries.withUnsafeMutableBufferPointer { e -> Bool in
+            let (i, found) = Self._find(e.baseAddress!, e.count, hash, node)
+            if found {
+                e[i].time = time
+            } else {
+                e[i] = _Entry(key: Self._key(hash, node), hash: hash, time: time, node: node)
+            }
+            return !found
+        }
+        if inserted { count += 1 }
+        return inserted
+    }
+
+    /// Forgets the pair.
+    /// - Complexity: O(1) expected.
+    mutating func remove(_ hash: UInt64, node: Int32) {
+        let removed = entries.withUnsafeMutableBufferPointer { e -> Bool in
+            guard let base = e.baseAddress else { return false }
+            let (i, found) = Self._find(base, e.count, hash, node)
+            guard found else { return false }
+            _LinearProbing.remove(base, e.count, at: i) { _, _ in }
+            return true
+        }
+        if removed { count -= 1 }
+    }
+
+    /// Forgets every pair of `node`.
+    /// - Complexity: O(buckets)
+    mutating func forget(node: Int32) {
+        guard count > 0 else { return }
+        let kept = entries.filter { $0.isOccupied && $0.node != node }
+        entries = []
+        count = 0
+        for e in kept { _ = record(e.hash, node: e.node, at: e.time) }
+    }
+
+    /// Twice the buckets (16 at first), every pair probed into its place again.
+    /// - Complexity: O(buckets)
+    private mutating func _grow() {
+        var grown = _largeArray(repeating: _Entry.vacant, count: max(16, entries.count * 2))
+        grown.withUnsafeMutableBufferPointer { g in
+            for entry in entries where entry.isOccupied {
+                g[Self._find(g.baseAddress!, g.count, entry.hash, entry.node).bucket] = entry
+            }
+        }
+        entries = grown
+    }
+}
