@@ -1,7 +1,8 @@
 // Router: route latency of KVRouter with 16 and 1,024 nodes and a 32-block (16K-token)
 // prompt, including hashing the tokens, the index walk and the selection; and throughput with
-// two threads; applying engine events to full caches (EngineEvents.swift); and writing and
-// loading the router state of 1 M blocks (State.swift).
+// two threads; routes with speculative entries on chains never seen before; applying engine
+// events to full caches (EngineEvents.swift); and writing and loading the router state of
+// 1 M blocks (State.swift).
 import Benchmark
 import Dispatch
 import KVCache
@@ -61,6 +62,27 @@ let benchmarks: @Sendable () -> Void = {
             let p = prompts[benchmark.currentIteration & 63]
             benchmark.startMeasurement()
             blackHole(r.route(tokens: p).node)
+        }
+    }
+
+    // Speculative entries on prompts never seen before, their worst case: each route records
+    // its 62 blocks and expires an earlier route's, against the same routes with none.
+    for ttl in [0, 0.05] {
+        let r = KVRouter(configuration: .init(selector: CacheAffinity(), speculativeTTL: ttl))
+        for n in 0..<4 { r.addNode(n) }
+        var rng = SeededGenerator(seed: 11)
+        let chains = (0..<4_096).map { _ in (0..<62).map { _ in BlockHash(rng.next()) } }
+        Benchmark(
+            "route(blockHashes:) 4 nodes, distinct 62-block chains, speculative TTL \(ttl) s",
+            configuration: .init(
+                metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 20_000,
+                maxDuration: .seconds(3), maxIterations: 400_000)
+        ) { benchmark in
+            // a different chain each time: 4,096 chains, each chain's blocks offset by the lap
+            let lap = UInt64(benchmark.currentIteration >> 12)
+            let chain = chains[benchmark.currentIteration & 4_095].map { BlockHash($0.rawValue &+ lap) }
+            benchmark.startMeasurement()
+            blackHole(r.route(blockHashes: chain).node)
         }
     }
 
