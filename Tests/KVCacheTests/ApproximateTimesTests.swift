@@ -6,7 +6,7 @@ import Testing
 struct ApproximateTimesTests {
     /// Small hashes on a few nodes, so probe runs are long, pairs that share a hash sit in one
     /// run and removals shift entries across the table's end; checked against a dictionary.
-    @Test("records, look-ups, removals and a node's forgetting agree with a dictionary model")
+    @Test("records, look-ups, removals by record time and a node's forgetting agree with a dictionary model")
     func agreesWithModel() {
         struct Pair: Hashable {
             var hash: UInt64
@@ -25,8 +25,11 @@ struct ApproximateTimesTests {
                 #expect(inserted == (model[pair] == nil))
                 model[pair] = time
             case 55..<99:
-                table.remove(pair.hash, node: pair.node)
-                model[pair] = nil
+                // only a record's own time removes it: a newer record of the pair keeps it
+                let asked = Bool.random(using: &rng) ? model[pair] ?? time : time - 1
+                let removed = table.remove(pair.hash, node: pair.node, ifRecordedAt: asked)
+                #expect(removed == (model[pair] == asked))
+                if removed { model[pair] = nil }
             default:
                 table.forget(node: pair.node)
                 model = model.filter { $0.key.node != pair.node }

@@ -94,8 +94,7 @@ extension PrefixIndex {
 
     /// Removes the pair of `r` when `r` is its latest record.
     mutating func _dropApproximate(_ r: _ApproximateState.Record) -> Bool {
-        guard _approximate.latest.time(of: r.hash, node: r.node) == r.time else { return false }
-        _approximate.latest.remove(r.hash, node: r.node)
+        guard _approximate.latest.remove(r.hash, node: r.node, ifRecordedAt: r.time) else { return false }
         _remove(r.hash, node: Int(r.node), tier: StorageTier.device.rawValue)
         return true
     }

@@ -2,9 +2,9 @@
 ///
 /// ``_LinearProbing`` over one contiguous array, at most three quarters full, instead of a
 /// `Dictionary` keyed by the pair: every routed block is looked up here once when it is
-/// recorded and once when its record expires, and a keyed hash of the pair per look-up was
-/// most of approximate mode's cost. Block hashes are digests already; the node is mixed into
-/// the probe key, and a bucket matches only on the whole pair.
+/// recorded and once when its record expires, and a keyed hash (SipHash) of the pair on each
+/// would be wasted on block hashes, which are digests already. The node is mixed into the
+/// probe key, and a bucket matches only on the whole pair.
 struct _ApproximateTimes: Sendable {
     struct _Entry: Sendable, _ProbedEntry {
         /// The probe key: the block hash with the node mixed in.
@@ -20,8 +20,6 @@ struct _ApproximateTimes: Sendable {
     private var entries: [_Entry] = []
     /// Pairs recorded.
     private(set) var count = 0
-
-    var isEmpty: Bool { count == 0 }
 
     @inline(__always)
     static func _key(_ hash: UInt64, _ node: Int32) -> UInt64 {
@@ -68,17 +66,20 @@ struct _ApproximateTimes: Sendable {
         return inserted
     }
 
-    /// Forgets the pair.
+    /// Forgets the pair if `time` is its latest record time (one probe: an expiring record
+    /// removes its pair only when no newer record of the pair followed it).
+    /// - Returns: Whether it did.
     /// - Complexity: O(1) expected.
-    mutating func remove(_ hash: UInt64, node: Int32) {
+    mutating func remove(_ hash: UInt64, node: Int32, ifRecordedAt time: Double) -> Bool {
         let removed = entries.withUnsafeMutableBufferPointer { e -> Bool in
             guard let base = e.baseAddress else { return false }
             let (i, found) = Self._find(base, e.count, hash, node)
-            guard found else { return false }
+            guard found && e[i].time == time else { return false }
             _LinearProbing.remove(base, e.count, at: i) { _, _ in }
             return true
         }
         if removed { count -= 1 }
+        return removed
     }
 
     /// Forgets every pair of `node`.
