@@ -9,18 +9,15 @@ import Testing
 final class EngineProcess {
     let process = Process()
     let input = Pipe(), output = Pipe(), errors = Pipe()
-    let pubPorts: [Int], replayPorts: [Int]
+    private(set) var pubPorts: [Int] = [], replayPorts: [Int] = []
     private var buffer = Data()
 
-    init(base: Int, blockSizes: [Int], binary: [Int] = []) throws {
+    /// Starts `engine.py`, whose sockets bind ports the kernel picks and which names them when ready.
+    init(blockSizes: [Int], binary: [Int] = []) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("engine.py").path
-        pubPorts = blockSizes.indices.map { base + $0 }
-        replayPorts = blockSizes.indices.map { base + 10 + $0 }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
-            "python3", script, "--pub-ports", pubPorts.map(String.init).joined(separator: ","),
-            "--replay-ports", replayPorts.map(String.init).joined(separator: ","),
-            "--block-sizes", blockSizes.map(String.init).joined(separator: ","),
+            "python3", script, "--block-sizes", blockSizes.map(String.init).joined(separator: ","),
             "--binary", binary.map(String.init).joined(separator: ","),
         ]
         process.standardInput = input
@@ -28,7 +25,11 @@ final class EngineProcess {
         process.standardError = errors
         try process.run()
         let ready = try readLine()
-        guard ready["ready"] as? Bool == true else { throw EngineError(message: "engine.py did not start: \(ready) \(stderrText())") }
+        guard ready["ready"] as? Bool == true, let pub = ready["pub"] as? [Int], let replay = ready["replay"] as? [Int],
+            pub.count == blockSizes.count, replay.count == blockSizes.count
+        else { throw EngineError(message: "engine.py did not start: \(ready) \(stderrText())") }
+        pubPorts = pub
+        replayPorts = replay
     }
 
     struct EngineError: Error, CustomStringConvertible { var message: String; var description: String { message } }
@@ -88,7 +89,7 @@ struct RoutingIntegrationTests {
     @Test("engine-hashed stores route to their holder; removal, clear, adapters and block sizes behave")
     func engineTrueRouting() throws {
         try requirePython()
-        let engine = try EngineProcess(base: publisherPortBase(), blockSizes: [16, 16, 32], binary: [1])
+        let engine = try EngineProcess(blockSizes: [16, 16, 32], binary: [1])
         defer { engine.quit() }
         let router = KVRouter(configuration: .init(hasher: try PrefixHasher(blockSize: 16), selector: CacheAware()))
         for n in 0..<3 { router.addNode(n) }
@@ -139,7 +140,7 @@ struct RoutingIntegrationTests {
     @Test("kvcache-listen --probe answers which node holds how much of each prompt")
     func listenProbe() throws {
         try requirePython()
-        let engine = try EngineProcess(base: publisherPortBase(), blockSizes: [16, 16, 16, 32], binary: [0])
+        let engine = try EngineProcess(blockSizes: [16, 16, 16, 32], binary: [0])
         let p = prompt(3, tokens: 4 * 16 + 5), q = prompt(4, tokens: 2 * 16)
         let probes = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).txt")
         try """

@@ -47,63 +47,67 @@ struct PublisherRun {
     var stderr: String
 }
 
-/// A first port for a test's publishers (they take `base` up to `base + 19`), below the range
-/// the kernel hands out to outgoing connections: a port from that range may already be the
-/// local end of another test's connection when the publisher binds it.
-func publisherPortBase() -> Int {
-    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
-    let ephemeralLow = range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
-    return Int.random(in: 10_000...max(10_000, ephemeralLow - 20))
+/// A running `publisher.py` and the ports its sockets bound.
+struct Publisher {
+    var process: Process
+    var output: Pipe
+    var errors: Pipe
+    /// One endpoint per node given, on the ports the kernel picked for the publisher.
+    var endpoints: [EngineEventSubscriber.Endpoint]
 }
 
-/// Starts `publisher.py` (pyzmq + msgspec) on 127.0.0.1 ports from `base`.
-func startPublisher(base: Int, nodes: [Int], extra: [String] = []) throws -> (Process, Pipe, Pipe) {
+struct PublisherDidNotStart: Error, CustomStringConvertible { var description: String }
+
+/// Starts `publisher.py` (pyzmq + msgspec) on 127.0.0.1 and reads the ports it bound: ports the
+/// kernel picks cannot already be held by another test's process, as ports chosen here could.
+func startPublisher(nodes: [Int], extra: [String] = []) throws -> Publisher {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("publisher.py").path
-    let n = nodes.count
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments =
-        [
-            "python3", script,
-            "--pub-ports", (0..<n).map { String(base + $0) }.joined(separator: ","),
-            "--replay-ports", (0..<n).map { String(base + 10 + $0) }.joined(separator: ","),
-            "--nodes", nodes.map(String.init).joined(separator: ","),
-        ] + extra
+    process.arguments = ["python3", script, "--nodes", nodes.map(String.init).joined(separator: ",")] + extra
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    return (process, out, err)
+    var line = Data()
+    while true {
+        let byte = out.fileHandleForReading.readData(ofLength: 1)
+        if byte.isEmpty || byte.first == 0x0A { break }
+        line.append(byte)
+    }
+    let ports = (try? JSONSerialization.jsonObject(with: line)) as? [String: [Int]]
+    guard let pub = ports?["pub"], let replay = ports?["replay"], pub.count == nodes.count, replay.count == nodes.count else {
+        process.terminate()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        throw PublisherDidNotStart(description: "publisher.py did not name its ports: \(String(decoding: line, as: UTF8.self)) \(stderr)")
+    }
+    let endpoints = nodes.enumerated().map { i, node in
+        EngineEventSubscriber.Endpoint(address: "tcp://127.0.0.1:\(pub[i])", replayAddress: "tcp://127.0.0.1:\(replay[i])", node: node)
+    }
+    return Publisher(process: process, output: out, errors: err, endpoints: endpoints)
 }
 
-func finish(_ p: (Process, Pipe, Pipe)) -> PublisherRun {
-    let data = p.1.fileHandleForReading.readDataToEndOfFile()
-    let err = String(decoding: p.2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.0.waitUntilExit()
+func finish(_ p: Publisher) -> PublisherRun {
+    let data = p.output.fileHandleForReading.readDataToEndOfFile()
+    let err = String(decoding: p.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.process.waitUntilExit()
     let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-    return PublisherRun(output: object, status: p.0.terminationStatus, stderr: err)
+    return PublisherRun(output: object, status: p.process.terminationStatus, stderr: err)
 }
 
 @Suite("EngineEventSubscriber with a real publisher", .serialized)
 struct SubscriberIntegrationTests {
-    static func endpoints(base: Int, nodes: [Int]) -> [EngineEventSubscriber.Endpoint] {
-        nodes.enumerated().map { i, node in
-            .init(address: "tcp://127.0.0.1:\(base + i)", replayAddress: "tcp://127.0.0.1:\(base + 10 + i)", node: node)
-        }
-    }
-
     @Test(
         "stores, removals, a clear, a gap filled by replay, duplicate ranks, malformed payloads",
         arguments: [0, 1, 20])
     func scenario(coalescingMilliseconds: Int) throws {
         try requirePython()
-        let base = publisherPortBase()
         let nodes = [0, 0, 1]
         let index = LockedIndex()
-        let publisher = try startPublisher(base: base, nodes: nodes)
+        let publisher = try startPublisher(nodes: nodes)
         var configuration = EngineEventSubscriber.Configuration()
         configuration.coalescing = .milliseconds(coalescingMilliseconds)
-        let subscriber = EngineEventSubscriber(endpoints: Self.endpoints(base: base, nodes: nodes), configuration: configuration) {
+        let subscriber = EngineEventSubscriber(endpoints: publisher.endpoints, configuration: configuration) {
             index.apply($0)
         }
         try subscriber.start()
@@ -129,10 +133,9 @@ struct SubscriberIntegrationTests {
     @Test("a gap the engine no longer keeps clears the node, then applies what its replay still has")
     func lostRange() throws {
         try requirePython()
-        let base = publisherPortBase()
         let index = LockedIndex()
-        let publisher = try startPublisher(base: base, nodes: [0], extra: ["--scenario", "lost"])
-        let subscriber = EngineEventSubscriber(endpoints: Self.endpoints(base: base, nodes: [0])) { index.apply($0) }
+        let publisher = try startPublisher(nodes: [0], extra: ["--scenario", "lost"])
+        let subscriber = EngineEventSubscriber(endpoints: publisher.endpoints) { index.apply($0) }
         try subscriber.start()
         let run = finish(publisher)
         subscriber.stop()

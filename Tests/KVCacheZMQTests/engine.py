@@ -14,7 +14,10 @@ Commands arrive on stdin, one JSON object a line; after each the engine prints o
   {"quit": true}
 It answers replay requests all along, so a subscriber that joins late catches up.
 
-  python3 engine.py --pub-ports 5557,5558 --replay-ports 5567,5568 --block-sizes 16,16 --binary 1
+The sockets bind ports the kernel picks; the first line printed, {"ready": true, "pub": [ports],
+"replay": [ports]}, names them.
+
+  python3 engine.py --block-sizes 16,16 --binary 1
 """
 import argparse, collections, json, os, select, sys, time
 
@@ -23,21 +26,17 @@ import msgspec, zmq
 from vllm_events import KVEventBatch, BlockStored, BlockRemoved, AllBlocksCleared, block_hash, low64
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--pub-ports", required=True)
-ap.add_argument("--replay-ports", required=True)
 ap.add_argument("--block-sizes", required=True)
 ap.add_argument("--binary", default="", help="comma-separated endpoint indices that publish 32-byte hashes")
 args = ap.parse_args()
-pub_ports = [int(p) for p in args.pub_ports.split(",")]
-replay_ports = [int(p) for p in args.replay_ports.split(",")]
 block_sizes = [int(b) for b in args.block_sizes.split(",")]
 binary = {int(i) for i in args.binary.split(",") if i}
 
 ctx = zmq.Context()
 pubs, routers = [], []
-for p, r in zip(pub_ports, replay_ports):
-    s = ctx.socket(zmq.PUB); s.bind(f"tcp://127.0.0.1:{p}"); pubs.append(s)
-    t = ctx.socket(zmq.ROUTER); t.bind(f"tcp://127.0.0.1:{r}"); routers.append(t)
+for _ in block_sizes:
+    s = ctx.socket(zmq.PUB); s.bind("tcp://127.0.0.1:*"); pubs.append(s)
+    t = ctx.socket(zmq.ROUTER); t.bind("tcp://127.0.0.1:*"); routers.append(t)
 enc = msgspec.msgpack.Encoder()
 seq = [0] * len(pubs)
 buffers = [collections.deque(maxlen=10000) for _ in pubs]
@@ -106,7 +105,11 @@ def run(cmd):
     raise ValueError(f"unknown command {cmd}")
 
 
-print(json.dumps({"ready": True}), flush=True)
+def port(sock):
+    return int(sock.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1])
+
+
+print(json.dumps({"ready": True, "pub": [port(s) for s in pubs], "replay": [port(t) for t in routers]}), flush=True)
 while True:
     serve_replays(0)
     ready, _, _ = select.select([sys.stdin], [], [], 0.02)

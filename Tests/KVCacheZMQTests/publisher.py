@@ -5,8 +5,10 @@ Each endpoint is one data-parallel rank: a PUB socket (frames: topic, 8-byte big
 msgpack payload) and a replay ROUTER answering ["", start_seq] with ["", topic, seq, payload]...
 then ["", "", 0xFF*8, ""], as vLLM's ZmqEventPublisher does. It plays a scenario, serves
 replays until nothing is asked for a while, and prints what each node should hold as JSON.
+The sockets bind ports the kernel picks; the first line printed names them,
+{"pub": [ports], "replay": [ports]}, so no other process can hold a port the test chose.
 
-  python3 publisher.py --pub-ports 5557,5558,5559 --replay-ports 5567,5568,5569 --nodes 0,0,1
+  python3 publisher.py --nodes 0,0,1
   python3 publisher.py ... --flood 20000      (as fast as it can, for throughput)
   python3 publisher.py ... --scenario lost    (a gap the replay buffer no longer reaches back to)
 """
@@ -17,22 +19,25 @@ import msgspec, zmq
 from vllm_events import KVEventBatch, AllBlocksCleared, stored, removed
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--pub-ports", required=True)
-ap.add_argument("--replay-ports", required=True)
 ap.add_argument("--nodes", required=True)
 ap.add_argument("--flood", type=int, default=0)
 ap.add_argument("--settle", type=float, default=2.0)
 ap.add_argument("--scenario", choices=["main", "lost"], default="main")
 args = ap.parse_args()
-pub_ports = [int(p) for p in args.pub_ports.split(",")]
-replay_ports = [int(p) for p in args.replay_ports.split(",")]
 nodes = [int(n) for n in args.nodes.split(",")]
 
 ctx = zmq.Context()
 pubs, routers = [], []
-for p, r in zip(pub_ports, replay_ports):
-    s = ctx.socket(zmq.PUB); s.setsockopt(zmq.SNDHWM, 100000); s.bind(f"tcp://127.0.0.1:{p}"); pubs.append(s)
-    t = ctx.socket(zmq.ROUTER); t.bind(f"tcp://127.0.0.1:{r}"); routers.append(t)
+for _ in nodes:
+    s = ctx.socket(zmq.PUB); s.setsockopt(zmq.SNDHWM, 100000); s.bind("tcp://127.0.0.1:*"); pubs.append(s)
+    t = ctx.socket(zmq.ROUTER); t.bind("tcp://127.0.0.1:*"); routers.append(t)
+
+
+def port(sock):
+    return int(sock.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1])
+
+
+print(json.dumps({"pub": [port(s) for s in pubs], "replay": [port(t) for t in routers]}), flush=True)
 ranks = {}
 rank_of = []
 for n in nodes:
