@@ -180,6 +180,14 @@ public struct OverlapScores: Sendable, Hashable {
         depths.withUnsafeMutableBufferPointer { $0[node] = depth }
     }
 
+    /// Counts all of `node`'s leading blocks as held on the device tier (a depth from
+    /// device-only entries won).
+    @inline(__always)
+    internal mutating func _clearLowerTierLeads(of node: Int) {
+        _lowerTierLeads[node] = 0
+        _lowerTierLeads[nodeCount + node] = 0
+    }
+
     @inline(__always)
     internal mutating func _set(_ node: Int, tier: Int, _ depth: Int32) {
         let i = tier * nodeCount + node

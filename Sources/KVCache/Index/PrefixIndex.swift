@@ -393,7 +393,7 @@ public struct PrefixIndex: Sendable {
     @usableFromInline
     func _tableBucketsNeeded(adding entries: Int) -> Int? { _table.bucketsNeeded(adding: entries) }
 
-    /// The entries an index filled from the route path (approximate or speculative entries)
+    /// The entries an index filled from the route path (approximate entries)
     /// asks room for ahead: none while it has room for a quarter more of what it holds (4,096
     /// at least), else that much. A quarter leaves the allocation, which routes do not wait
     /// for, time to finish before they fill the table.

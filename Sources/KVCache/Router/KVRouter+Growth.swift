@@ -1,7 +1,7 @@
 extension KVRouter {
     /// Grows the core's tables, before the work that would fill them, to sizes that hold
     /// what it adds, with their new buckets allocated outside the lock: the router asks the
-    /// core what it needs (``RouterCore/_growthNeeded(stores:entries:speculative:)``), allocates
+    /// core what it needs (``RouterCore/_growthNeeded(stores:entries:)``), allocates
     /// it, and hands it over.
     ///
     /// A table grows into twice its buckets, and the kernel zeroes every page of them as they
@@ -14,23 +14,22 @@ extension KVRouter {
     ///   - stores: Blocks an event batch stores per node: engine hashes the identity tables map.
     ///   - entries: Entries the index should have room for: a batch's stored blocks and one
     ///     parent per run, or a route's headroom (``PrefixIndex/_headroomNeeded()``).
-    ///   - speculative: Entries the speculative index should have room for.
     /// - Complexity: O(nodes in `stores`) when nothing grows; else O(buckets of the grown tables).
-    func _makeRoom(stores: [NodeID: Int] = [:], entries: Int, speculative: Int = 0) {
-        guard entries > 0 || speculative > 0 else { return }
-        let growth = state.withLock { $0.core._growthNeeded(stores: stores, entries: entries, speculative: speculative) }
+    func _makeRoom(stores: [NodeID: Int] = [:], entries: Int) {
+        guard entries > 0 else { return }
+        let growth = state.withLock { $0.core._growthNeeded(stores: stores, entries: entries) }
         guard !growth.isEmpty else { return }
         var buffers = RouterCore._GrowthBuffers(growth)
         state.withLock { $0.core._grow(&buffers) }
     }
 
-    /// Makes room for `index` more entries in the index and `speculative` in the speculative
-    /// index, in a task of its own, so neither the lock nor the request that came close waits
-    /// for the allocation; one such task at a time.
-    func _growAhead(index: Int, speculative: Int) {
+    /// Makes room for `entries` more entries in the index, in a task of its own, so neither
+    /// the lock nor the request that came close waits for the allocation; one such task at a
+    /// time.
+    func _growAhead(entries: Int) {
         guard _growing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         Task.detached(priority: .utility) {
-            self._makeRoom(entries: index, speculative: speculative)
+            self._makeRoom(entries: entries)
             self._growing.store(false, ordering: .releasing)
         }
     }

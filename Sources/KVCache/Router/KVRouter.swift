@@ -121,7 +121,7 @@ public final class KVRouter: Sendable {
 
     let configuration: Configuration
     let state: _Locked<_Guarded>
-    /// Set while a task grows the tables ahead of routes (``_growAhead(index:speculative:)``).
+    /// Set while a task grows the tables ahead of routes (``_growAhead(entries:)``).
     let _growing = Atomic<Bool>(false)
     let metrics: _RouterMetrics
     let clock = ContinuousClock()
@@ -239,7 +239,7 @@ public final class KVRouter: Sendable {
     ) -> Routed {
         let start = clock.now
         let t = Self.seconds(start - origin)
-        var headroom = (index: 0, speculative: 0)
+        var headroom = 0
         var reclaimed: [(id: UInt64, node: NodeID)] = []
         let (routed, counters) = state.withLock { g -> (Routed, _NodeCounters?) in
             // every read of the core through one mutating call: a read of an address-only
@@ -255,7 +255,7 @@ public final class KVRouter: Sendable {
             }
             return (routed, routed.node.map { g.counters($0, prefix: configuration.metricsPrefix) })
         }
-        if headroom != (0, 0) { _growAhead(index: headroom.index, speculative: headroom.speculative) }
+        if headroom > 0 { _growAhead(entries: headroom) }
         for r in reclaimed {
             metrics.reclaimed.increment()
             configuration.logger.warning(

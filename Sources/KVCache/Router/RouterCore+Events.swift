@@ -106,6 +106,6 @@ extension RouterCore {
     /// Forgets the route-time entries of a node whose cache was emptied (the engine restarted,
     /// or lost a range it cannot replay): what was routed there before is not computed there.
     mutating func clearSpeculative(of node: NodeID) {
-        if speculative != nil { speculative!._apply(.cleared, node: node) }
+        speculative?.forget(node: node)
     }
 }

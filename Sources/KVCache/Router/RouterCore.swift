@@ -50,8 +50,7 @@ public struct RouterCore: Sendable {
     var records: [_Node] = []
     var scores = OverlapScores()
     /// Route-time entries for nodes with events (``KVRouter/Configuration/speculativeTTL``).
-    var speculative: PrefixIndex?
-    var speculativeScores = OverlapScores()
+    var speculative: _SpeculativeEntries?
     var inFlight: [UInt64: _InFlight] = [:]
     var lastReclaimScan = 0.0
     /// Calls that changed or read the state.
@@ -65,8 +64,7 @@ public struct RouterCore: Sendable {
         selector = configuration.selector
         scores.tierWeights = configuration.tierWeights
         if configuration.speculativeTTL > 0 {
-            speculative = PrefixIndex(
-                nodeCapacity: configuration.nodeCapacity, approximate: ApproximateMode(ttl: configuration.speculativeTTL))
+            speculative = _SpeculativeEntries(ttl: configuration.speculativeTTL)
         }
     }
 
@@ -113,9 +111,9 @@ public struct RouterCore: Sendable {
             }
         }
         if speculative != nil {
-            // both indexes know every node, so that their answers merge without reshaping
+            // the index knows every node, so that its answers take the speculative depths
+            // without reshaping
             try? index.apply([], node: id)
-            try? speculative!.apply([], node: id)
         }
         return true
     }
@@ -134,7 +132,7 @@ public struct RouterCore: Sendable {
         records[id] = _Node()
         states[id] = NodeState(id: id, isAvailable: false)
         index.removeNode(id)
-        speculative?.removeNode(id)
+        speculative?.forget(node: id)
         identity.forget(node: id)
         engineOrder.reset(node: id)
         inFlight = inFlight.filter { $0.value.node != id }
@@ -168,8 +166,7 @@ public struct RouterCore: Sendable {
         index.overlaps(blockHashes, into: &scores)
         if speculative != nil {
             speculative!.expire(now: t)
-            speculative!.overlaps(blockHashes, into: &speculativeScores)
-            scores.formMaximum(speculativeScores)
+            speculative!.merge(blockHashes, into: &scores)
         }
         let d = selecting(request, excluding: excluded)
         return _finish(d, request, overlapBlocks: d.node.map { scores.depth(of: $0) } ?? 0, at: t)
@@ -191,8 +188,7 @@ public struct RouterCore: Sendable {
         }
         scores = overlaps
         speculative!.expire(now: t)
-        speculative!.overlaps(blockHashes, into: &speculativeScores)
-        scores.formMaximum(speculativeScores)
+        speculative!.merge(blockHashes, into: &scores)
         let d = selector.select(request, nodes: states, overlaps: scores)
         return _finish(d, request, overlapBlocks: d.node.map { scores.depth(of: $0) } ?? 0, at: t)
     }
@@ -234,7 +230,7 @@ public struct RouterCore: Sendable {
         if records[node].approximate {
             try? index.recordRouting(chain, to: node, at: t)
         } else {
-            try? speculative?.recordRouting(chain, to: node, at: t)
+            speculative?.record(chain, to: node, at: t)
         }
     }
 

@@ -1,0 +1,69 @@
+import Testing
+
+@testable import KVCache
+
+@Suite("speculative entries")
+struct SpeculativeEntriesTests {
+    /// Chains that share prefixes (a few roots, branching), routed to random nodes as time
+    /// moves on, with nodes cleared now and then and a cap low enough to prune: every overlap
+    /// agrees with a prefix index in approximate mode fed the same routes, the reference the
+    /// flat table replaces.
+    @Test("routes, expiry, pruning and a node's clearing agree with a prefix index in approximate mode")
+    func agreesWithPrefixIndex() throws {
+        var rng = SeededGenerator(seed: 0x5BEC)
+        let ttl = 5.0, cap = 300
+        var entries = _SpeculativeEntries(ttl: ttl, maxBlocks: cap)
+        var reference = PrefixIndex(nodeCapacity: 8, approximate: ApproximateMode(ttl: ttl, maxBlocks: cap))
+        func chain(_ root: Int, _ branch: Int, _ length: Int) -> [BlockHash] {
+            // chained: a block's hash names every block before it, as the router's hashes do
+            var out: [BlockHash] = []
+            var h: UInt64 = 0x9E37_79B9 &* UInt64(root + 1)
+            for k in 0..<length {
+                h = (h ^ UInt64(k < 3 ? 0 : branch &* 31 &+ k)) &* 0xBF58_476D_1CE4_E5B9
+                h ^= h >> 29
+                out.append(BlockHash(h))
+            }
+            return out
+        }
+        var now = 0.0
+        for step in 0..<3_000 {
+            now += Double.random(in: 0..<0.05, using: &rng)
+            let c = chain(Int.random(in: 0..<6, using: &rng), Int.random(in: 0..<4, using: &rng), Int.random(in: 1...12, using: &rng))
+            let node = Int.random(in: 0..<5, using: &rng)
+            switch Int.random(in: 0..<100, using: &rng) {
+            case 0..<60:
+                let upTo = Int.random(in: 1...c.count, using: &rng)
+                entries.record(c[..<upTo], to: node, at: now)
+                try reference.recordRouting(c[..<upTo], to: node, at: now)
+            case 60..<62:
+                entries.forget(node: node)
+                reference._apply(.cleared, node: node)
+            default:
+                entries.expire(now: now)
+                reference.expire(now: now)
+                var merged = OverlapScores(nodeCount: 5, chainLength: c.count)
+                entries.merge(c, into: &merged)
+                let expected = reference.overlaps(c)
+                for n in 0..<5 {
+                    #expect(merged.depth(of: n) == expected.depth(of: n), "step \(step) node \(n)")
+                    #expect(merged.depth(of: n, tier: .device) == expected.depth(of: n, tier: .device))
+                }
+            }
+            #expect(entries.count == reference.approximateRecordCount, "step \(step)")
+        }
+    }
+
+    @Test("merging keeps the deeper of the two views and grows the scores to every node recorded")
+    func mergeKeepsDeeper() {
+        var entries = _SpeculativeEntries(ttl: 10)
+        let chain = (1...6).map { BlockHash(UInt64($0) &* 0x1000_0001) }
+        entries.record(chain[..<2], to: 0, at: 0)
+        entries.record(chain[...], to: 3, at: 0)
+        var scores = OverlapScores(depths: [4, 1], chainLength: 6)
+        entries.merge(chain, into: &scores)
+        #expect(scores.nodeCount == 4)
+        #expect((0..<4).map { scores.depth(of: $0) } == [4, 1, 0, 6], "node 0 keeps its deeper events; node 3 arrives")
+        entries.expire(now: 10)
+        #expect(entries.count == 0)
+    }
+}
