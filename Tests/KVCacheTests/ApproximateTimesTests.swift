@@ -41,4 +41,30 @@ struct ApproximateTimesTests {
             }
         }
     }
+
+    /// Sweeps a few buckets at a time between records: a pair that a sweep's pass removes is
+    /// exactly one recorded at or before its cutoff, and after a whole pass with no records in
+    /// between no stale pair is left, whatever removals shifted.
+    @Test("a sweep in steps removes stale pairs only, and a whole pass removes them all")
+    func sweep() {
+        var rng = SeededGenerator(seed: 0x5EE9)
+        var table = _ApproximateTimes()
+        var model: [UInt64: Double] = [:]
+        var cursor = 0
+        for step in 0..<20_000 {
+            let hash = UInt64.random(in: 0..<3_000, using: &rng)
+            _ = table.record(hash, node: 0, at: Double(step))
+            model[hash] = Double(step)
+            let cutoff = Double(step - 1_500)
+            let before = table.count
+            let removed = table.sweep(Int.random(in: 0...12, using: &rng), from: &cursor, recordedAtOrBefore: cutoff)
+            #expect(table.count == before - removed)
+            if step % 1_999 == 0 {
+                for (h, t) in model where t > cutoff { #expect(table.time(of: h, node: 0) == t, "live pair \(h) kept") }
+                table.sweep(table.bucketCount, from: &cursor, recordedAtOrBefore: cutoff)
+                model = model.filter { $0.value > cutoff }
+                #expect(table.count == model.count, "a whole pass leaves no stale pair")
+            }
+        }
+    }
 }

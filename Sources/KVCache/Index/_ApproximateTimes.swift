@@ -82,6 +82,38 @@ struct _ApproximateTimes: Sendable {
         return removed
     }
 
+    /// Removes the pairs last recorded at or before `cutoff` among `buckets` buckets from
+    /// `cursor` on (wrapping), and moves `cursor` past them. Called a little at a time, it keeps
+    /// the table free of stale pairs without a whole pass that would hold up one caller; an
+    /// entry that a removal shifts back behind the cursor waits for the next pass.
+    /// - Returns: The pairs removed.
+    /// - Complexity: O(`buckets`)
+    @discardableResult
+    mutating func sweep(_ buckets: Int, from cursor: inout Int, recordedAtOrBefore cutoff: Double) -> Int {
+        guard count > 0 else { return 0 }
+        let removed = entries.withUnsafeMutableBufferPointer { e -> Int in
+            let base = e.baseAddress!, n = e.count
+            var removed = 0
+            var i = cursor >= 0 && cursor < n ? cursor : 0
+            for _ in 0..<min(max(buckets, 0), n) {
+                // a removal shifts the run's next entry into this bucket: look at it again
+                while base[i].isOccupied && base[i].time <= cutoff {
+                    _LinearProbing.remove(base, n, at: i) { _, _ in }
+                    removed += 1
+                }
+                i &+= 1
+                if i == n { i = 0 }
+            }
+            cursor = i
+            return removed
+        }
+        count -= removed
+        return removed
+    }
+
+    /// The number of buckets.
+    var bucketCount: Int { entries.count }
+
     /// Forgets every pair of `node`.
     /// - Complexity: O(buckets)
     mutating func forget(node: Int32) {

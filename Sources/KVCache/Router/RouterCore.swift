@@ -164,10 +164,7 @@ public struct RouterCore: Sendable {
         // the index and the scores as two stored properties, not through a closure over
         // `self`, which would copy the index to read it
         index.overlaps(blockHashes, into: &scores)
-        if speculative != nil {
-            speculative!.expire(now: t)
-            speculative!.merge(blockHashes, into: &scores)
-        }
+        speculative?.merge(blockHashes, into: &scores, now: t)
         let d = selecting(request, excluding: excluded)
         return _finish(d, request, overlapBlocks: d.node.map { scores.depth(of: $0) } ?? 0, at: t)
     }
@@ -187,8 +184,7 @@ public struct RouterCore: Sendable {
             return _finish(d, request, overlapBlocks: d.node.map { overlaps.depth(of: $0) } ?? 0, at: t)
         }
         scores = overlaps
-        speculative!.expire(now: t)
-        speculative!.merge(blockHashes, into: &scores)
+        speculative!.merge(blockHashes, into: &scores, now: t)
         let d = selector.select(request, nodes: states, overlaps: scores)
         return _finish(d, request, overlapBlocks: d.node.map { scores.depth(of: $0) } ?? 0, at: t)
     }

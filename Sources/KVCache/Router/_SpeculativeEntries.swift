@@ -2,52 +2,61 @@
 /// a chain just routed to a node counts as held there until the TTL passes, covering the time
 /// until the node's own events report it.
 ///
-/// Each (block, node) pair keeps its latest record time in one flat table, and records queue
-/// oldest first so that expiry removes them in order. An overlap walks the chain per node in
-/// that table: the entries are always whole chains from their first block, so a node's depth is
-/// the leading run of the chain's blocks it has a live entry for. Nothing else is kept; a prefix
-/// tree over the same entries (a ``PrefixIndex`` in approximate mode) answers the same and pays
-/// a tree insertion and removal per block on every route.
+/// Each (block, node) pair keeps its latest record time in one flat table, and nothing else.
+/// An overlap walks the chain per node in that table: the entries are always whole chains from
+/// their first block, so a node's depth is the leading run of the chain's blocks it has a live
+/// entry for (recorded less than the TTL ago). Entries past their TTL count for nothing and are
+/// removed by a sweep that each record advances over a few buckets per block it records, in
+/// table order, so expiry costs no random look-up per block. A prefix tree over the same
+/// entries (a ``PrefixIndex`` in approximate mode) answers the same and pays a tree insertion
+/// and a removal per block on every route.
 struct _SpeculativeEntries: Sendable {
-    private var state: _ApproximateState
+    /// Seconds an entry counts.
+    let ttl: Double
+    /// The most pairs kept; past it the oldest are removed first.
+    let maxBlocks: Int
+    private var times = _ApproximateTimes()
+    /// Where the sweep goes on from.
+    private var cursor = 0
     /// One past the highest node recorded.
     private(set) var nodeLimit = 0
 
-    /// Entries that count for `ttl` seconds; past `maxBlocks` pairs the least recently
-    /// recorded are pruned.
+    /// Buckets the sweep passes per block recorded. The table is at least three eighths full
+    /// once grown, so a whole pass takes at most a third as many records as the table holds
+    /// pairs: a stale pair is swept before that many more are recorded, and at least two
+    /// thirds of the table's pairs are live.
+    static let sweepPerBlock = 8
+
+    /// Entries that count for `ttl` seconds, at most `maxBlocks` pairs.
     init(ttl: Double, maxBlocks: Int = 1 << 20) {
-        state = _ApproximateState(mode: ApproximateMode(ttl: ttl, maxBlocks: maxBlocks))
+        self.ttl = ttl
+        self.maxBlocks = max(1, maxBlocks)
     }
 
-    /// Live (block, node) pairs.
-    var count: Int { state.count }
+    /// Pairs in the table, stale ones not yet swept included.
+    var count: Int { times.count }
 
     /// Records that `chain` was routed to `node` at `now` (seconds, monotonic).
     /// - Complexity: O(`chain.count`) amortized.
     mutating func record(_ chain: ArraySlice<BlockHash>, to node: NodeID, at now: Double) {
         guard node >= 0 && node <= Int(Int32.max) else { return }
-        expire(now: now)
+        times.sweep(Self.sweepPerBlock * chain.count, from: &cursor, recordedAtOrBefore: now - ttl)
         nodeLimit = max(nodeLimit, node + 1)
         let n = Int32(node)
-        for block in chain {
-            _ = state.latest.record(block.rawValue, node: n, at: now)
-            state.records.append(.init(time: now, hash: block.rawValue, node: n))
-        }
-        if state.count > state.mode.maxBlocks {
-            let target = Int(Double(state.mode.maxBlocks) * state.mode.pruneTarget)
-            while state.count > target, let r = state.popOldest() {
-                _ = state.latest.remove(r.hash, node: r.node, ifRecordedAt: r.time)
-            }
-        }
+        for block in chain { _ = times.record(block.rawValue, node: n, at: now) }
+        if times.count > maxBlocks { prune(now: now) }
     }
 
-    /// Drops the records older than the TTL at `now`.
-    /// - Complexity: O(expired records)
-    mutating func expire(now: Double) {
-        let ttl = state.mode.ttl
-        while let r = state.oldest, r.time + ttl <= now {
-            _ = state.popOldest()
-            _ = state.latest.remove(r.hash, node: r.node, ifRecordedAt: r.time)
+    /// Over the cap: removes the pairs older than half the TTL, then a quarter, and so on
+    /// until the table holds at most four fifths of the cap.
+    /// - Complexity: O(buckets) per halving.
+    private mutating func prune(now: Double) {
+        var age = ttl
+        let target = maxBlocks / 5 * 4
+        while times.count > target {
+            age /= 2
+            var from = 0
+            times.sweep(times.bucketCount, from: &from, recordedAtOrBefore: age > 1e-9 ? now - age : .infinity)
         }
     }
 
@@ -55,22 +64,22 @@ struct _SpeculativeEntries: Sendable {
     /// - Complexity: O(table buckets)
     mutating func forget(node: NodeID) {
         guard node >= 0 && node <= Int(Int32.max) else { return }
-        state.forget(node: node)
+        times.forget(node: Int32(node))
     }
 
-    /// Raises each node's depth in `scores` to the leading blocks of `chain` it has live entries
-    /// for (as held on the device tier), growing `scores` to every node recorded. Call
-    /// ``expire(now:)`` first.
+    /// Raises each node's depth in `scores` to the leading blocks of `chain` it has entries for
+    /// recorded less than the TTL before `now` (as held on the device tier), growing `scores`
+    /// to every node recorded.
     /// - Complexity: O(nodes + matched blocks) probes.
-    func merge(_ chain: [BlockHash], into scores: inout OverlapScores) {
-        guard state.count > 0, !chain.isEmpty else { return }
+    func merge(_ chain: [BlockHash], into scores: inout OverlapScores, now: Double) {
+        guard times.count > 0, !chain.isEmpty else { return }
         if nodeLimit > scores.nodeCount { scores._grow(to: nodeLimit) }
         let device = StorageTier.device.rawValue
         chain.withUnsafeBufferPointer { c in
             for k in 0..<nodeLimit {
                 let n = Int32(k)
                 var depth = 0
-                while depth < c.count && state.latest.time(of: c[depth].rawValue, node: n) != nil { depth += 1 }
+                while depth < c.count, let t = times.time(of: c[depth].rawValue, node: n), t + ttl > now { depth += 1 }
                 guard depth > scores.depth(of: k) else { continue }
                 scores._set(k, Int32(depth))
                 if depth > scores.depth(of: k, tier: .device) { scores._set(k, tier: device, Int32(depth)) }
