@@ -87,6 +87,9 @@ ap.add_argument("--prefill-us-per-token", type=float, default=10)
 ap.add_argument("--prefill-base-ms", type=float, default=2)
 ap.add_argument("--decode-ms-per-token", type=float, default=1)
 ap.add_argument("--max-output", type=int, default=8, help="cap on the trace's output_length")
+ap.add_argument("--event-interval-ms", type=float, default=0,
+                help="the doubles publish each interval's KV events in one batch, as vLLM publishes once per engine "
+                     "step (default 0: one batch per request, the most messages a router can be sent)")
 ap.add_argument("--latency-requests", type=int, default=2000)
 ap.add_argument("--latency-concurrency", type=int, default=4)
 ap.add_argument("--rate-concurrency", type=int, default=64)
@@ -194,7 +197,8 @@ class Fleet:
         for _ in range(args.engines):
             p = subprocess.Popen([sys.executable, DOUBLE, "--capacity-blocks", str(capacity),
                                   "--prefill-us-per-token", str(prefill_us), "--prefill-base-ms", str(prefill_base_ms),
-                                  "--decode-ms-per-token", str(decode_ms), *extra],
+                                  "--decode-ms-per-token", str(decode_ms),
+                                  "--event-interval-ms", str(args.event_interval_ms), *extra],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self.procs.append(p)
         for p in self.procs:
@@ -694,7 +698,8 @@ def main():
 
 def print_tables(figures, systems):
     print(f"\nEngine doubles: {args.engines}, prefill {args.prefill_base_ms} ms + {args.prefill_us_per_token} µs per uncached "
-          f"token; trace: first {args.requests} requests at {args.speedup}x.\n")
+          f"token; KV events {'every %g ms' % args.event_interval_ms if args.event_interval_ms else 'one batch per request'}; "
+          f"trace: first {args.requests} requests at {args.speedup}x.\n")
     for kind in ("chat", "text"):
         rows = {s: dict(r[kind], cpu=r["router_cpu_us_per_request"]) for s, r in figures["conversations"].items()}
         if not rows:

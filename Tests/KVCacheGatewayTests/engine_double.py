@@ -72,6 +72,9 @@ ap.add_argument("--model-dir", default="", help="tokenize with this model direct
 ap.add_argument("--dp", type=int, default=1, help="data-parallel ranks, each with its own pool and event stream")
 ap.add_argument("--role", choices=["both", "prefill", "decode"], default="both")
 ap.add_argument("--replay-buffer", type=int, default=50_000, help="batches kept for replay")
+ap.add_argument("--event-interval-ms", type=float, default=0.0,
+                help="publish the KV events of each interval in one batch, as vLLM publishes once per engine step "
+                     "(0: one batch per request)")
 ap.add_argument("--no-transfer-params", action="store_true", help="a broken prefill engine: answers without kv_transfer_params")
 args = ap.parse_args()
 BS = args.block_size
@@ -91,8 +94,11 @@ class Pool:
         self.seq = 0
         self.buffer = collections.deque(maxlen=args.replay_buffer)
         self.pub, self.replay = pub, replay
+        self.pending = []                         # events of the current step (--event-interval-ms)
         if replay is not None:
             threading.Thread(target=self.serve_replays, daemon=True).start()
+        if pub is not None and args.event_interval_ms > 0:
+            threading.Thread(target=self.publish_steps, daemon=True).start()
 
     def chain(self, tokens, adapter):
         out, parent = [], None
@@ -142,7 +148,12 @@ class Pool:
         return hit * BS
 
     def publish(self, events, rank=None):
+        """Publishes one batch of events (called with the lock held), or adds them to the
+        current step's batch when steps are on."""
         if self.pub is None:
+            return
+        if args.event_interval_ms > 0 and rank is None:
+            self.pending.extend(events)
             return
         rank = self.rank if rank is None else rank
         payload = self.enc.encode(KVEventBatch(ts=time.time(), events=events, data_parallel_rank=rank))
@@ -150,6 +161,19 @@ class Pool:
         self.seq += 1
         self.buffer.append((s, payload))
         self.pub.send_multipart([b"", s.to_bytes(8, "big"), payload])
+
+    def publish_steps(self):
+        """Every --event-interval-ms, the events since the last step in one batch."""
+        while True:
+            time.sleep(args.event_interval_ms / 1000)
+            with self.lock:
+                events, self.pending = self.pending, []
+                if events:
+                    payload = self.enc.encode(KVEventBatch(ts=time.time(), events=events, data_parallel_rank=self.rank))
+                    s = self.seq
+                    self.seq += 1
+                    self.buffer.append((s, payload))
+                    self.pub.send_multipart([b"", s.to_bytes(8, "big"), payload])
 
     def serve_replays(self):
         while True:
@@ -378,6 +402,7 @@ class Handler(BaseHTTPRequestHandler):
                     pool.blocks.clear()
                     pool.buffer.clear()
                     pool.seq = 0
+                    pool.pending = []
             return self.send_json(200, {"restarted": True})
         if self.path == "/debug/misranked":
             wrong = (pools[0].rank + 1) % max(2, args.dp)
