@@ -1,3 +1,5 @@
+import CKVCore
+
 /// The latest time each (block, node) pair was recorded in approximate mode.
 ///
 /// ``_LinearProbing`` over one contiguous array, at most three quarters full, instead of a
@@ -45,6 +47,16 @@ struct _ApproximateTimes: Sendable {
             guard let base = e.baseAddress else { return nil }
             let (i, found) = Self._find(base, e.count, hash, node)
             return found ? e[i].time : nil
+        }
+    }
+
+    /// Asks for the pair's home bucket ahead of a look-up or record of it.
+    /// - Complexity: O(1)
+    @inline(__always)
+    func prefetch(_ hash: UInt64, node: Int32) {
+        entries.withUnsafeBufferPointer { e in
+            guard let base = e.baseAddress else { return }
+            kvc_prefetch(base + _LinearProbing.home(Self._key(hash, node), e.count))
         }
     }
 

@@ -43,7 +43,12 @@ struct _SpeculativeEntries: Sendable {
         times.sweep(Self.sweepPerBlock * chain.count, from: &cursor, recordedAtOrBefore: now - ttl)
         nodeLimit = max(nodeLimit, node + 1)
         let n = Int32(node)
-        for block in chain { _ = times.record(block.rawValue, node: n, at: now) }
+        let first = chain.startIndex
+        for i in 0..<chain.count {
+            // each block's bucket is a cache miss in a table of seconds of routes: ask ahead
+            _LinearProbing.prefetchAhead(of: i, count: chain.count) { times.prefetch(chain[first + $0].rawValue, node: n) }
+            _ = times.record(chain[first + i].rawValue, node: n, at: now)
+        }
         if times.count > maxBlocks { prune(now: now) }
     }
 
