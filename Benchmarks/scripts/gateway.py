@@ -56,6 +56,11 @@ Phases:
   rate      the doubles at zero compute; closed loop at --rate-concurrency for --rate-seconds;
             completed requests per second (the highest rate the system sustains here), and the
             router's CPU time per request (its process and children, from /proc).
+  first-byte  the doubles at zero compute; --first-byte-requests streamed completions of one
+            token, one at a time: each system's median and p99 time to the first byte of the
+            answer's body and to its end. Against direct's, what a router adds to a streamed
+            answer's first token on an idle fleet (a transport stall, such as a small write held
+            for the client's delayed acknowledgement, shows here and nowhere else as clearly).
   --repeat N runs the conversations, latency and rate phases N times, the systems interleaved,
   and reports each figure's median (and, for conversations, each gateway's TTFT against
   sglang-router's run by run).
@@ -92,6 +97,7 @@ ap.add_argument("--event-interval-ms", type=float, default=0,
                      "step (default 0: one batch per request, the most messages a router can be sent)")
 ap.add_argument("--latency-requests", type=int, default=2000)
 ap.add_argument("--latency-concurrency", type=int, default=4)
+ap.add_argument("--first-byte-requests", type=int, default=300)
 ap.add_argument("--rate-concurrency", type=int, default=64)
 ap.add_argument("--rate-seconds", type=float, default=10)
 ap.add_argument("--model-dir", default=os.path.join(ROOT, "Benchmarks", "data", "llama3"),
@@ -118,7 +124,7 @@ ap.add_argument("--repeat", type=int, default=1,
                 help="runs of the conversations, latency and rate phases, systems interleaved; each figure is the median")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
-for name in ("repeat", "requests", "engines", "latency_requests", "latency_concurrency", "rate_concurrency", "max_output",
+for name in ("repeat", "requests", "engines", "latency_requests", "latency_concurrency", "first_byte_requests", "rate_concurrency", "max_output",
              "conversations", "turns", "system_prompts", "clients", "conversation_capacity_blocks", "conversation_output"):
     if getattr(args, name) < 1:
         sys.exit(f"gateway.py: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
@@ -596,6 +602,29 @@ async def latency(target, router_pid, ids=False):
             "router_cpu_us_per_request": cpu / max(len(lat), 1) * 1e6}
 
 
+async def first_byte(target, router_pid):
+    firsts, lasts, failed = [], [], 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        for i in range(args.first_byte_requests):
+            body = {"model": "double", "prompt": short_prompt(i), "max_tokens": 1, "stream": True}
+            start, first = time.perf_counter(), None
+            try:
+                async with session.post(target.pick() + "/v1/completions", json=body) as r:
+                    async for _ in r.content.iter_any():
+                        if first is None:
+                            first = time.perf_counter() - start
+                    if r.status != 200 or first is None:
+                        failed += 1
+                        continue
+            except aiohttp.ClientError:
+                failed += 1
+                continue
+            firsts.append(first)
+            lasts.append(time.perf_counter() - start)
+    return {"first_p50": pct(firsts, 0.5), "first_p99": pct(firsts, 0.99), "last_p50": pct(lasts, 0.5),
+            "last_p99": pct(lasts, 0.99), "failed": failed}
+
+
 async def rate(target, router_pid):
     done, failed = 0, 0
     stop = time.perf_counter() + args.rate_seconds
@@ -629,7 +658,8 @@ def main():
         "passthrough": release_binary(args.passthrough, os.path.join(ROOT, "Benchmarks"), "passthrough")
         if "passthrough" in systems else None,
     }
-    figures = {"settings": vars(args), "conversations": {}, "replay": {}, "latency": {}, "latency-ids": {}, "rate": {}}
+    figures = {"settings": vars(args), "conversations": {}, "replay": {}, "latency": {}, "latency-ids": {}, "rate": {},
+               "first-byte": {}}
     if "conversations" in phases:
         if not os.path.exists(os.path.join(args.model_dir, "tokenizer.json")):
             subprocess.run([sys.executable, os.path.join(HERE, "make_model.py"), "--out", args.model_dir], check=True)
@@ -671,7 +701,8 @@ def main():
                 figures["replay"][capacity][system] = r
                 log(f"  capacity {capacity}: {SYSTEMS[system]:28} cached {r['cached_ratio']:.3f}  "
                     f"TTFT mean {r['ttft_mean'] * 1e3:.0f} ms  p99 {r['ttft_p99'] * 1e3:.0f} ms  failed {r['failed']}")
-    runs = {"latency": lambda t, pid: latency(t, pid), "latency-ids": lambda t, pid: latency(t, pid, ids=True), "rate": rate}
+    runs = {"latency": lambda t, pid: latency(t, pid), "latency-ids": lambda t, pid: latency(t, pid, ids=True), "rate": rate,
+            "first-byte": first_byte}
     for phase, run in runs.items():
         if phase not in phases:
             continue
@@ -758,6 +789,17 @@ def print_tables(figures, systems):
         for s in systems:
             print(f"| {SYSTEMS[s]} | {added(lat, s)} | {added(ids, s)} | {rate(lat, s)} | {cpu(lat, s)} "
                   f"| {rate(rate_, s)} | {cpu(rate_, s)} |")
+    fb = figures["first-byte"]
+    if fb:
+        runs = f", median of {args.repeat} runs" if args.repeat > 1 else ""
+        print(f"\nStreamed answers of one token, one at a time, on idle doubles{runs}:\n")
+        print("| system | first byte p50 | first byte p99 | end p50 | end p99 |")
+        print("|---|---:|---:|---:|---:|")
+        for s in systems:
+            if s in fb:
+                r = fb[s]
+                print(f"| {SYSTEMS[s]} | {r['first_p50'] * 1e3:.2f} ms | {r['first_p99'] * 1e3:.2f} ms "
+                      f"| {r['last_p50'] * 1e3:.2f} ms | {r['last_p99'] * 1e3:.2f} ms |")
 
 
 if __name__ == "__main__":
