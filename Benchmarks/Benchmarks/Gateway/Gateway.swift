@@ -98,6 +98,18 @@ actor Servers {
     }
 }
 
+/// A tokenizer that answers at once, so that a ``CachingTokenizer`` in front of it costs only
+/// its own look-ups, inserts and evictions.
+struct InstantTokenizer: Tokenizer {
+    let ids = [UInt32](repeating: 7, count: 256)
+    func tokens(for input: PromptInput, model: String?) async throws -> [UInt32] { ids }
+}
+
+/// 4,096 distinct prompts of about 1 KB, to fill a cache and keep missing it.
+let distinctPrompts: [PromptInput] = (0..<4_096).map { i in
+    .text("request \(i) " + String(repeating: "abcdefghijklmnopqrstuvwxyz ", count: 38))
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, .throughput],
@@ -106,6 +118,20 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(3),
         maxIterations: 20_000
     )
+    // The gateway's prompt cache in front of a tokenizer: a miss at capacity (look-up, insert,
+    // one eviction) and a hit, as each text request pays one of them.
+    let missing = CachingTokenizer(InstantTokenizer(), maximumEntries: 1_024)
+    Benchmark("prompt cache, miss at capacity, 1 KB prompts") { benchmark async throws in
+        for _ in benchmark.scaledIterations {
+            blackHole(try await missing.tokens(for: distinctPrompts[benchmark.currentIteration & 4_095], model: "m"))
+        }
+    }
+    let hitting = CachingTokenizer(InstantTokenizer(), maximumEntries: 1_024)
+    Benchmark("prompt cache, hit, 1 KB prompts") { benchmark async throws in
+        for _ in benchmark.scaledIterations {
+            blackHole(try await hitting.tokens(for: distinctPrompts[benchmark.currentIteration & 511], model: "m"))
+        }
+    }
     for (name, body) in [("whole", promptBody), ("streamed, 17 chunks", streamBody)] {
         Benchmark("engine alone, \(name)") { benchmark async throws in
             let url = try await Servers.shared.urls().engine + "/v1/completions"
