@@ -39,7 +39,7 @@ let package = Package(
         benchmark("Hashing", ["CXXHashRaw"]),
         benchmark("Eviction"),
         benchmark("Selection"),
-        benchmark("Router"),
+        benchmark("Router", [.product(name: "KVCacheZMQ", package: kvcache)]),
         benchmark("Simulation", [.product(name: "KVCacheSim", package: kvcache)]),
         benchmark("Tokenizers", [.product(name: "KVCacheTokenizers", package: kvcache)]),
         benchmark("Templates", [.product(name: "KVCacheTemplates", package: kvcache)]),

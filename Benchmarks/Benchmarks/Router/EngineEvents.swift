@@ -2,6 +2,7 @@
 // and every prompt stores and evicts a run of blocks.
 import Benchmark
 import KVCache
+import KVCacheZMQ
 
 /// Engine events in steady state, as a gateway applies them: four nodes, each with a full
 /// cache of `capacity` blocks; every call stores one new 62-block prompt (tokens included, so
@@ -54,9 +55,56 @@ private final class EngineChurn: @unchecked Sendable {
     }
 }
 
+/// A vLLM batch as msgspec encodes it (each integer in its shortest form): one `BlockStored`
+/// of 62 blocks with their 992 tokens, one `BlockRemoved` of 62 blocks.
+private let vllmBatch: [UInt8] = {
+    var out: [UInt8] = []
+    func uint(_ v: UInt64) {
+        switch v {
+        case 0..<0x80: out.append(UInt8(v))
+        case 0..<0x100: out += [0xcc, UInt8(v)]
+        case 0..<0x10000: out += [0xcd, UInt8(v >> 8), UInt8(v & 0xff)]
+        case 0..<0x1_0000_0000: out.append(0xce); for k in (0..<4).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (8 * k))) }
+        default: out.append(0xcf); for k in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (8 * k))) }
+        }
+    }
+    func str(_ s: String) { out.append(0xa0 | UInt8(s.utf8.count)); out += Array(s.utf8) }
+    func array(_ n: Int) { if n < 16 { out.append(0x90 | UInt8(n)) } else { out += [0xdc, UInt8(n >> 8), UInt8(n & 0xff)] } }
+    var rng = SeededGenerator(seed: 5)
+    let stored = (0..<62).map { _ in rng.next() }, removed = (0..<62).map { _ in rng.next() }
+    array(3)
+    out += [0xcb] + withUnsafeBytes(of: (1.7e9).bitPattern.bigEndian) { Array($0) }
+    array(2)
+    out.append(0x80 | 9)
+    str("type"); str("BlockStored")
+    str("block_hashes"); array(62); stored.forEach(uint)
+    str("parent_block_hash"); out.append(0xc0)
+    str("token_ids"); array(992); for _ in 0..<992 { uint(rng.next() % 152_064) }
+    str("block_size"); uint(16)
+    str("lora_id"); out.append(0xc0)
+    str("medium"); str("GPU")
+    str("lora_name"); out.append(0xc0)
+    str("extra_keys"); out.append(0xc0)
+    out.append(0x80 | 3)
+    str("type"); str("BlockRemoved")
+    str("block_hashes"); array(62); removed.forEach(uint)
+    str("medium"); str("GPU")
+    out.append(0xc0)
+    return out
+}()
+
 private let churns = [65_536, 262_144].map { capacity in (capacity, EngineChurn(capacity: capacity)) }
 
 func engineEventBenchmarks() {
+    Benchmark(
+        "decode a vLLM batch: store 62 blocks with their tokens, remove 62",
+        configuration: .init(
+            metrics: [.wallClock, .throughput, .mallocCountTotal], timeUnits: .microseconds, warmupIterations: 100,
+            maxDuration: .seconds(3), maxIterations: 50_000)
+    ) { benchmark in
+        let decoder = VLLMEventDecoder()
+        for _ in benchmark.scaledIterations { blackHole(try? decoder.decode(vllmBatch)) }
+    }
     for (capacity, churn) in churns {
         Benchmark(
             "apply(engine events) 4 nodes × \(capacity) blocks, store 62 + remove 62 blocks",
