@@ -61,9 +61,9 @@ Phases:
             answer's body and to its end. Against direct's, what a router adds to a streamed
             answer's first token on an idle fleet (a transport stall, such as a small write held
             for the client's delayed acknowledgement, shows here and nowhere else as clearly).
-  --repeat N runs the conversations, latency and rate phases N times, the systems interleaved,
-  and reports each figure's median (and, for conversations, each gateway's TTFT against
-  sglang-router's run by run).
+  --repeat N runs the conversations, latency, rate and first-byte phases N times, the systems
+  interleaved, and reports each figure's median (and, for conversations, each gateway's TTFT
+  against sglang-router's run by run).
 """
 import argparse, re, asyncio, json, os, random, signal, socket, statistics, subprocess, sys, time
 
@@ -121,7 +121,8 @@ ap.add_argument("--systems",
                 default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
 ap.add_argument("--phases", default="conversations,replay,latency,latency-ids,rate")
 ap.add_argument("--repeat", type=int, default=1,
-                help="runs of the conversations, latency and rate phases, systems interleaved; each figure is the median")
+                help="runs of the conversations, latency, rate and first-byte phases, systems interleaved; each figure is "
+                     "the median")
 ap.add_argument("--json", help="also write every figure here")
 args = ap.parse_args()
 for name in ("repeat", "requests", "engines", "latency_requests", "latency_concurrency", "first_byte_requests", "rate_concurrency", "max_output",
