@@ -83,8 +83,8 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldRead = false
     /// The pool was told this connection is gone.
     private var leftPool = false
-    /// A scheduled close while idle in the pool.
-    var idleTimer: Scheduled<Void>?
+    /// When the connection last went idle in the pool.
+    var idleSince = NIODeadline.distantPast
 
     init(pool: _UpstreamPool) { self.pool = pool }
 
@@ -105,8 +105,6 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             pool?.retryOrFail(exchange, EngineClientError.connectionClosed(beforeResponse: true), reused: served > 0)
             return
         }
-        idleTimer?.cancel()
-        idleTimer = nil
         exchange.connection = self
         exchange.attempts += 1
         paused = false
@@ -276,8 +274,6 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
         let previous = state
         state = .closed
-        idleTimer?.cancel()
-        idleTimer = nil
         switch previous {
         case .awaitingHead(let exchange):
             exchange.connection = nil

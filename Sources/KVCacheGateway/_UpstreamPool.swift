@@ -9,6 +9,10 @@ import NIOSSL
 /// A request takes the most recently used idle connection (the likeliest to be alive), else a
 /// new one while fewer than ``maximumConnections`` are open, else waits in line. A connection
 /// the engine closes, or that has been idle for ``idleTimeout``, leaves the pool at once.
+///
+/// Idle connections sit in the order they went idle, so one timer per pool, set for the
+/// oldest's time, closes them all as they expire: a request that takes and returns a
+/// connection schedules and cancels nothing.
 final class _UpstreamPool {
     let origin: _UpstreamOrigin
     let loop: any EventLoop
@@ -19,6 +23,8 @@ final class _UpstreamPool {
     private(set) var open = 0
     private var waiting = CircularBuffer<_UpstreamExchange>()
     private var isShutdown = false
+    /// Closes the oldest idle connection when its idle time is up (nil: none is idle).
+    private var idleSweep: Scheduled<Void>?
 
     init(origin: _UpstreamOrigin, loop: any EventLoop, settings: EngineClient.Configuration, tls: NIOSSLContext?) {
         self.origin = origin
@@ -61,9 +67,28 @@ final class _UpstreamPool {
             if !next.over { return connection.start(next) }
         }
         guard !isShutdown else { return connection.closeIdle() }
+        connection.idleSince = .now()
         idle.append(connection)
-        let bound = NIOLoopBound(connection, eventLoop: loop)
-        connection.idleTimer = loop.scheduleTask(in: TimeAmount(settings.idleTimeout)) { bound.value.closeIdle() }
+        scheduleIdleSweep()
+    }
+
+    /// Sets the timer for the oldest idle connection, unless one is set.
+    private func scheduleIdleSweep() {
+        guard idleSweep == nil, let oldest = idle.first else { return }
+        let pool = NIOLoopBound(self, eventLoop: loop)
+        idleSweep = loop.scheduleTask(deadline: oldest.idleSince + TimeAmount(settings.idleTimeout)) { pool.value.sweepIdle() }
+    }
+
+    /// Closes the connections whose idle time is up, then sets the timer for the next.
+    private func sweepIdle() {
+        idleSweep = nil
+        let expired = NIODeadline.now() - TimeAmount(settings.idleTimeout)
+        var closing = 0
+        while closing < idle.count, idle[closing].idleSince <= expired { closing += 1 }
+        let done = idle[..<closing]
+        idle.removeFirst(closing)
+        for c in done { c.closeIdle() }
+        scheduleIdleSweep()
     }
 
     /// `connection` is closed: it leaves the pool, and a waiting request gets a new one.
@@ -78,6 +103,8 @@ final class _UpstreamPool {
     /// exchanges end.
     func shutdown() {
         isShutdown = true
+        idleSweep?.cancel()
+        idleSweep = nil
         while let next = waiting.popFirst() { next.fail(EngineClientError.shutdown) }
         for c in idle { c.closeIdle() }
         idle.removeAll()
@@ -135,8 +162,6 @@ extension _UpstreamPool {
 extension _UpstreamConnection {
     /// Closes an idle connection (its idle time is up, or the pool shuts down).
     func closeIdle() {
-        idleTimer?.cancel()
-        idleTimer = nil
         guard isActive else { return }
         closeChannel()
     }
