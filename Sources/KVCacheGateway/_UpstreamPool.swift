@@ -85,6 +85,8 @@ final class _UpstreamPool {
         let expired = NIODeadline.now() - TimeAmount(settings.idleTimeout)
         var closing = 0
         while closing < idle.count, idle[closing].idleSince <= expired { closing += 1 }
+        // out of the pool before they close: a close may call `closed(_:)` at once, which
+        // must not find them in `idle`
         let done = idle[..<closing]
         idle.removeFirst(closing)
         for c in done { c.closeIdle() }
