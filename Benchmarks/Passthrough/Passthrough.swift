@@ -13,18 +13,24 @@ import Synchronization
 /// gateway costs before it does its own work; `scripts/gateway.py` measures it beside the
 /// gateway.
 ///
-///     passthrough PORT ENGINE_URL...
+/// `--nio` serves the same on NIO's HTTP server pipeline with one channel handler instead of
+/// Hummingbird (``NIOServer``), to price Hummingbird's async server layer.
+///
+///     passthrough [--nio] PORT ENGINE_URL...
 @main
 struct Passthrough {
     static func main() async throws {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        let arguments = CommandLine.arguments.dropFirst()
+        var arguments = CommandLine.arguments.dropFirst()
+        let nio = arguments.first == "--nio"
+        if nio { arguments = arguments.dropFirst() }
         guard arguments.count >= 2, let port = Int(arguments.first!), (0...65_535).contains(port) else {
-            print("usage: passthrough PORT ENGINE_URL...")
+            print("usage: passthrough [--nio] PORT ENGINE_URL...")
             exit(2)
         }
         let engines = Array(arguments.dropFirst())
         let client = EngineClient()
+        if nio { return try await NIOServer.run(port: port, engines: engines, client: client) }
         let turn = Atomic<Int>(0)
         let router = Router()
         for path in ["/v1/completions", "/v1/chat/completions"] {

@@ -23,6 +23,9 @@ Systems, each in front of fresh engine doubles (empty caches):
   passthrough round-robin                              (Benchmarks' `passthrough`: the gateway's
                                                        server and client libraries alone, no
                                                        routing: the floor under the gateway)
+  passthrough-nio                                      (the same proxy on NIO's HTTP server
+                                                       pipeline without Hummingbird: prices
+                                                       Hummingbird's async server layer)
   direct round-robin                                   (the client spreads requests itself)
 
 Phases:
@@ -143,6 +146,7 @@ SYSTEMS = {
     "cache_aware": "sglang-router cache_aware",
     "round_robin": "sglang-router round_robin",
     "passthrough": "passthrough round-robin",
+    "passthrough-nio": "passthrough on NIO handlers",
     "direct": "direct round-robin",
 }
 GATEWAY_SELECTORS = {"default", "kv-cost", "ttft-min", "cache-aware", "cache-affinity", "round-robin", "threshold-balanced"}
@@ -240,8 +244,8 @@ class Fleet:
             for e in self.engines:
                 cmd += ["--engine", f"http://127.0.0.1:{e['port']},events={e['events']},replay={e['replay']}" if events
                         else f"http://127.0.0.1:{e['port']}"]
-        elif system == "passthrough":
-            cmd = [binaries["passthrough"], str(port), *self.urls]
+        elif system in ("passthrough", "passthrough-nio"):
+            cmd = [binaries["passthrough"], *(["--nio"] if system == "passthrough-nio" else []), str(port), *self.urls]
         else:
             cmd = [sys.executable, "-m", "sglang_router.launch_router", "--port", str(port), "--policy", system,
                    "--log-level", "error", "--prometheus-port", str(free_port()), "--worker-urls", *self.urls]
@@ -657,7 +661,7 @@ def main():
     binaries = {
         "gateway": release_binary(args.gateway, ROOT, "kvcache-gateway") if GATEWAYS & set(systems) else None,
         "passthrough": release_binary(args.passthrough, os.path.join(ROOT, "Benchmarks"), "passthrough")
-        if "passthrough" in systems else None,
+        if {"passthrough", "passthrough-nio"} & set(systems) else None,
     }
     figures = {"settings": vars(args), "conversations": {}, "replay": {}, "latency": {}, "latency-ids": {}, "rate": {},
                "first-byte": {}}
@@ -668,7 +672,7 @@ def main():
         runs = {}
         for _ in range(args.repeat):
             for system in systems:
-                if system in ("passthrough",) or ("+" in system and system.split("+")[0] in systems):
+                if system in ("passthrough", "passthrough-nio") or ("+" in system and system.split("+")[0] in systems):
                     continue
                 fleet = Fleet(args.conversation_capacity_blocks, args.prefill_us_per_token, args.prefill_base_ms,
                               args.decode_ms_per_token, model_dir=args.model_dir)
