@@ -41,7 +41,10 @@ extension Gateway {
         return http
     }
 
-    /// The HTTP application on the configured address.
+    /// The HTTP application on the configured address: the gateway's routes served by
+    /// Hummingbird's own server, for a program that runs Hummingbird applications (and for
+    /// HummingbirdTesting). `kvcache-gateway` serves the same routes with
+    /// ``server(metrics:onListening:)``.
     /// - Parameters:
     ///   - metrics: The Prometheus registry `/metrics` prints, or `nil` for no `/metrics`.
     ///   - onListening: Called once with the port the server listens on (useful with port 0).
@@ -54,6 +57,28 @@ extension Gateway {
             configuration: .init(address: .hostname(c.host, port: c.port), serverName: "kvcache-gateway"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? c.port) },
             logger: c.logger)
+    }
+
+    /// The gateway's HTTP/1.1 server on the configured address, as a service: the routes and
+    /// middleware of ``application(metrics:onListening:)``, served on NIO's HTTP pipeline with one
+    /// channel handler per connection rather than Hummingbird's async server, which on the
+    /// gateway's load costs more CPU per request than the rest of the proxy. Each request is
+    /// collected whole (bodies past ``GatewayConfiguration/maximumBodyBytes`` are answered
+    /// `413`), answered in a task started on its connection's event loop, and its response
+    /// written from there; connections are kept alive. At graceful shutdown it stops
+    /// accepting, answers the requests in flight, closes every connection and returns.
+    /// ``run(metrics:onListening:)`` serves it.
+    ///
+    /// - Parameters:
+    ///   - metrics: The Prometheus registry `/metrics` prints, or `nil` for no `/metrics`.
+    ///   - onListening: Called once with the port the server listens on (useful with port 0).
+    public func server(
+        metrics: PrometheusCollectorRegistry? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        let c = configuration
+        return _HTTPServer(
+            responder: router(metrics: metrics).buildResponder(), host: c.host, port: c.port,
+            maximumBodyBytes: c.maximumBodyBytes, serverName: "kvcache-gateway", logger: c.logger, onListening: onListening)
     }
 
     /// The services that run beside the server: the state writes (with a state directory),
@@ -86,7 +111,7 @@ extension Gateway {
         // The group stops its services in reverse order: the server drains first, then the
         // background work it relied on.
         var lifecycle = ServiceGroupConfiguration(
-            services: backgroundServices + [application(metrics: metrics, onListening: onListening)],
+            services: backgroundServices + [server(metrics: metrics, onListening: onListening)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: c.logger)
         lifecycle.maximumGracefulShutdownDuration = c.shutdownGrace
         do {

@@ -22,10 +22,12 @@ import Synchronization
 /// at the first response byte, and `requestFinished` when the response ends, fails, or the
 /// client leaves — never a leaked load.
 ///
-/// ``application(metrics:onListening:)`` builds the Hummingbird application;
-/// ``run(metrics:onListening:)`` serves it beside the KV-event subscriber and the health checks
-/// until SIGTERM or SIGINT, then stops taking connections and lets the requests in flight
-/// finish within ``GatewayConfiguration/shutdownGrace``.
+/// ``router(metrics:)`` holds the routes and middleware. ``server(metrics:onListening:)`` serves
+/// them on the gateway's own HTTP/1.1 server (NIO's pipeline, one channel handler per
+/// connection); ``application(metrics:onListening:)`` serves them as a Hummingbird
+/// application. ``run(metrics:onListening:)`` runs the server beside the KV-event subscriber
+/// and the health checks until SIGTERM or SIGINT, then stops taking connections and lets the
+/// requests in flight finish within ``GatewayConfiguration/shutdownGrace``.
 public final class Gateway: Sendable {
     /// The settings.
     public let configuration: GatewayConfiguration

@@ -1,0 +1,295 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import KVCacheGateway
+
+/// The gateway's HTTP server (`_HTTPServer`), in process, spoken to over raw TCP so that what
+/// the wire carries (keep-alive, closes, heads, chunk boundaries) is what is checked.
+@Suite("HTTP server")
+struct HTTPServerTests {
+    /// Serves `router` on a free port for `body`, then shuts the server down gracefully.
+    func withServer(
+        _ router: Router<GatewayRequestContext>, maximumBodyBytes: Int = 1_024,
+        _ body: (_ port: Int, _ group: ServiceGroup) async throws -> Void
+    ) async throws {
+        let (ports, listening) = AsyncStream<Int>.makeStream()
+        let server = _HTTPServer(
+            responder: router.buildResponder(), host: "127.0.0.1", port: 0, maximumBodyBytes: maximumBodyBytes,
+            serverName: "kvcache-gateway", logger: Logger(label: "test"), onListening: { listening.yield($0) })
+        let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var next = ports.makeAsyncIterator()
+            guard let port = await next.next() else { throw HarnessError("the server did not start") }
+            do { try await body(port, group) } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    static func router() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.post("/echo") { request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1_024)
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: body))
+        }
+        router.get("/hello") { _, _ in "hello" }
+        return router
+    }
+
+    @Test("keep-alive: requests on one connection are answered in turn, with length, date and server")
+    func keepAlive() async throws {
+        try await withServer(Self.router()) { port, _ in
+            let c = try await RawConnection(port: port)
+            try await c.send("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nabcde")
+            let first = try await c.response()
+            #expect(first.head.hasPrefix("HTTP/1.1 200"))
+            #expect(first.header("content-length") == "5")
+            #expect(first.header("server") == "kvcache-gateway")
+            #expect(first.header("date")?.hasSuffix(" GMT") == true)
+            #expect(first.body == "abcde")
+            try await c.send("GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+            let second = try await c.response()
+            #expect(second.body == "hello")
+            #expect(!c.isClosed)
+            try await c.close()
+        }
+    }
+
+    @Test("the Date header is RFC 9110's IMF-fixdate")
+    func date() {
+        #expect(_HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(_HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+    }
+
+    @Test("Expect: 100-continue is answered 100 before the body is sent, then the answer follows")
+    func expectContinue() async throws {
+        try await withServer(Self.router()) { port, _ in
+            let c = try await RawConnection(port: port)
+            try await c.send("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\nexpect: 100-continue\r\n\r\n")
+            #expect(await eventually(.seconds(5)) { c.text.hasPrefix("HTTP/1.1 100 Continue\r\n\r\n") })
+            try await c.send("abc")
+            let informational = try await c.response()
+            #expect(informational.head.hasPrefix("HTTP/1.1 100"))
+            let answer = try await c.response()
+            #expect(answer.head.hasPrefix("HTTP/1.1 200"))
+            #expect(answer.body == "abc")
+            try await c.close()
+        }
+    }
+
+    @Test("Connection: close, and HTTP/1.0 without keep-alive: the answer says close, and the server closes")
+    func close() async throws {
+        try await withServer(Self.router()) { port, _ in
+            for request in ["GET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", "GET /hello HTTP/1.0\r\n\r\n"] {
+                let c = try await RawConnection(port: port)
+                try await c.send(request)
+                let answer = try await c.response()
+                #expect(answer.body == "hello")
+                #expect(answer.header("connection") == "close")
+                #expect(await c.closes())
+            }
+        }
+    }
+
+    @Test("a malformed request head is answered 400 and the connection closed; an unknown route 404")
+    func malformed() async throws {
+        try await withServer(Self.router()) { port, _ in
+            let c = try await RawConnection(port: port)
+            try await c.send("NOT HTTP AT ALL\r\n\r\n")
+            let answer = try await c.response()
+            #expect(answer.head.hasPrefix("HTTP/1.1 400"))
+            #expect(await c.closes())
+            let d = try await RawConnection(port: port)
+            try await d.send("GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n")
+            #expect(try await d.response().head.hasPrefix("HTTP/1.1 404"))
+            try await d.close()
+        }
+    }
+
+    @Test("the gateway through the server: a body past the limit is its 413, a malformed one its 400, both OpenAI errors")
+    func gatewayErrors() async throws {
+        var c = GatewayConfiguration()
+        c.engines = [try EngineSpec(url: "http://127.0.0.1:9", node: 0)]
+        c.maximumBodyBytes = 64
+        let gateway = try Gateway(configuration: c)
+        try await withServer(gateway.router(), maximumBodyBytes: 64) { port, _ in
+            let conn = try await RawConnection(port: port)
+            let big = #"{"prompt": ""# + String(repeating: "x", count: 10_000) + #""}"#
+            try await conn.send("POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: \(big.utf8.count)\r\n\r\n" + big)
+            let tooLarge = try await conn.response()
+            #expect(tooLarge.head.hasPrefix("HTTP/1.1 413"))
+            #expect(tooLarge.body.contains("invalid_request_error"))
+            let bad = #"{"prompt": 5}"#
+            try await conn.send("POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: \(bad.utf8.count)\r\n\r\n" + bad)
+            let malformed = try await conn.response()
+            #expect(malformed.head.hasPrefix("HTTP/1.1 400"))
+            #expect(malformed.body.contains("\"param\":\"prompt\"") || malformed.body.contains("\"param\": \"prompt\""))
+            try await conn.close()
+        }
+        await gateway.shutdown()
+    }
+
+    @Test("graceful shutdown: no new connections, idle ones close, the request in flight is answered in full")
+    func gracefulShutdown() async throws {
+        let (release, releaser) = AsyncStream<Void>.makeStream()
+        let started = Mutex(false)
+        let router = Self.router()
+        router.get("/slow") { _, _ -> String in
+            started.withLock { $0 = true }
+            for await _ in release { break }
+            return "finished"
+        }
+        try await withServer(router) { port, group in
+            let busy = try await RawConnection(port: port)
+            let idle = try await RawConnection(port: port)
+            try await idle.send("GET /hello HTTP/1.1\r\nhost: x\r\n\r\n")
+            _ = try await idle.response()
+            try await busy.send("GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+            #expect(await eventually { started.withLock { $0 } })
+            await group.triggerGracefulShutdown()
+            #expect(await idle.closes())
+            #expect(!busy.isClosed)
+            await #expect(throws: (any Error).self) { _ = try await RawConnection(port: port) }
+            releaser.yield()
+            let answer = try await busy.response()
+            #expect(answer.body == "finished")
+            #expect(await busy.closes())
+        }
+    }
+
+    @Test("a streamed answer is flushed chunk by chunk, and a client that does not read holds the producer back")
+    func streamBackpressure() async throws {
+        let produced = Mutex(0)
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "z"), count: 64 << 10)
+        let chunks = 1_024  // 64 MB in all
+        let router = Self.router()
+        router.get("/stream") { _, _ in
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    for _ in 0..<chunks {
+                        try await writer.write(chunk)
+                        produced.withLock { $0 += 1 }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        router.get("/tick") { _, _ in
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "one "))
+                    try await Task.sleep(for: .seconds(30))
+                    try await writer.finish(nil)
+                })
+        }
+        try await withServer(router) { port, _ in
+            // the first chunk arrives while the body is still being produced
+            let ticking = try await RawConnection(port: port)
+            try await ticking.send("GET /tick HTTP/1.1\r\nhost: x\r\n\r\n")
+            #expect(await eventually { ticking.text.contains("one ") })
+            #expect(ticking.text.lowercased().contains("transfer-encoding: chunked"))
+            try await ticking.close()
+
+            let slow = try await RawConnection(port: port, reading: false)
+            try await slow.send("GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(500))
+            let held = produced.withLock { $0 }
+            #expect(held < chunks / 4, "the producer ran \(held) chunks ahead of a client that read nothing")
+            slow.startReading()
+            #expect(await eventually(.seconds(60)) { slow.byteCount >= chunks * (64 << 10) })
+            #expect(produced.withLock { $0 } == chunks)
+            try await slow.close()
+        }
+    }
+}
+
+/// A raw TCP connection to the server: what was received, as bytes.
+final class RawConnection: Sendable {
+    let channel: any Channel
+    private let received: _Received
+
+    /// Connects; with `reading` false nothing is read until ``startReading()``.
+    init(port: Int, reading: Bool = true) async throws {
+        let received = _Received()
+        self.received = received
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: reading)
+            .channelOption(.socketOption(.so_rcvbuf), value: reading ? 1 << 20 : 16 << 10)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(_Collector(received: received)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
+    func send(_ text: String) async throws { try await channel.writeAndFlush(ByteBuffer(string: text)).get() }
+    func close() async throws { try? await channel.close() }
+    func startReading() { channel.setOption(.autoRead, value: true).whenSuccess { self.channel.read() } }
+
+    var text: String { received.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+    var byteCount: Int { received.bytes.withLock { $0.count } }
+    var isClosed: Bool { !channel.isActive }
+
+    /// Whether the server closes the connection within five seconds.
+    func closes() async -> Bool { await eventually(.seconds(5)) { !self.channel.isActive } }
+
+    /// The first whole response received (by its content length), removed from what was received.
+    func response(timeout: Duration = .seconds(10)) async throws -> (head: String, body: String, header: (String) -> String?) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let taken = received.bytes.withLock { bytes -> (String, String)? in
+                let text = String(decoding: bytes, as: UTF8.self)
+                guard let end = text.range(of: "\r\n\r\n") else { return nil }
+                let head = String(text[..<end.lowerBound])
+                let length =
+                    head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                let bodyStart = text.utf8.distance(from: text.startIndex, to: end.upperBound)
+                guard bytes.count >= bodyStart + length else { return nil }
+                let body = String(decoding: bytes[bodyStart..<(bodyStart + length)], as: UTF8.self)
+                bytes.removeFirst(bodyStart + length)
+                return (head, body)
+            }
+            if let (head, body) = taken {
+                let lines = head.split(separator: "\r\n").dropFirst()
+                return (
+                    head, body,
+                    { name in
+                        lines.first { $0.lowercased().hasPrefix(name + ":") }
+                            .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+                    }
+                )
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw HarnessError("no whole response within \(timeout); received: \(text.prefix(300))")
+    }
+}
+
+/// What a connection read.
+final class _Received: Sendable {
+    let bytes = Mutex<[UInt8]>([])
+}
+
+/// Appends what a connection reads.
+private final class _Collector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let received: _Received
+    init(received: _Received) { self.received = received }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        received.bytes.withLock { $0.append(contentsOf: buffer.readableBytesView) }
+    }
+}
