@@ -129,7 +129,8 @@ where Responder.Context == GatewayRequestContext {
 
     let settings: Settings
     private var head: HTTPRequestHead?
-    private var body = ByteBuffer()
+    /// The request's body so far: its first chunk as it came, copied only when a second comes.
+    private var body: ByteBuffer?
     private var answering = false
     private var closeWhenIdle = false
 
@@ -141,23 +142,26 @@ where Responder.Context == GatewayRequestContext {
         switch unwrapInboundIn(data) {
         case .head(let h):
             head = h
-            body.clear()
+            body = nil
             // A client that asks first (curl does for bodies past 1 KB) is told to go on: the
             // body's size is judged once it is read, as any other.
             if h.version == .http1_1, h.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .continue))), promise: nil)
             }
         case .body(var chunk):
-            let room = settings.bodyLimit - body.readableBytes
-            if room > 0 {
-                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room)! }
-                body.writeBuffer(&chunk)
+            let room = settings.bodyLimit - (body?.readableBytes ?? 0)
+            guard room > 0 else { return }
+            if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room)! }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
             }
         case .end:
             guard let head else { return }
             self.head = nil
-            let requestBody = body
-            body = ByteBuffer()
+            let requestBody = body ?? ByteBuffer()
+            body = nil
             answer(head, body: requestBody, context: context)
         }
     }
@@ -235,9 +239,8 @@ enum _HTTPExchange {
         }
     }
 
-    /// Writes `response` to `channel`: its head, then its body as the body's writer gives it.
-    /// A body of known length is flushed once, with its end; any other at each write, whose
-    /// completion the writer awaits, so a slow client holds the writer back.
+    /// Writes `response` to `channel`: its head, then its body as the body's writer gives it
+    /// (see ``_ChannelBodyWriter``).
     static func write(
         _ response: Response, version: HTTPVersion, keepAlive: Bool, serverName: String?, to channel: any Channel
     ) async throws {
@@ -248,29 +251,130 @@ enum _HTTPExchange {
         if let length { headers.replaceOrAdd(name: "content-length", value: String(length)) }
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
-        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers)), promise: nil)
-        try await response.body.write(_ChannelBodyWriter(channel: channel, unflushed: length))
+        let head = HTTPResponseHead(version: version, status: status, headers: headers)
+        try await response.body.write(_ChannelBodyWriter(channel: channel, head: head, unflushed: length))
     }
 }
 
-/// Writes a response body to its channel.
+/// Writes a response to its channel, in as few hand-overs to the channel's event loop as the
+/// body allows: a body of known length goes with its head and end in one write and one flush
+/// when it finishes; any other is flushed at each write, the head with the first.
+///
+/// Its calls run where their caller runs (`nonisolated(nonsending)`), so a body produced on the
+/// channel's event loop is written there without a hand-over.
+///
+/// A slow client holds the body's producer back: on the channel's event loop a write waits for
+/// its bytes to reach the socket while the channel is not writable; off it (where the
+/// channel's writability lags the writes handed over), once more than ``highWaterBytes`` are
+/// on their way. A write or finish on a closed channel throws.
 struct _ChannelBodyWriter: ResponseBodyWriter {
-    let channel: any Channel
-    /// Bytes of a body of known length still to come, written without a flush (its end
-    /// flushes them); `nil` for a body of unknown length, flushed at each write.
-    var unflushed: Int?
+    /// Bytes handed to the channel from off its loop and not yet written to its socket, past
+    /// which a write waits.
+    static let highWaterBytes = 256 << 10
 
-    mutating func write(_ buffer: ByteBuffer) async throws {
+    let channel: any Channel
+    /// The head, until it is handed to the channel with the first flush.
+    private var head: HTTPResponseHead?
+    /// Body parts written and not yet handed to the channel (most bodies of known length are
+    /// one part, and need no array).
+    private var parts: _Parts = .none
+    /// Bytes of a body of known length still to come (its parts wait for the end); `nil` for a
+    /// body of unknown length, or once a part went past the length.
+    private var unflushed: Int?
+    /// Bytes handed to the channel from off its loop whose writes have not completed.
+    private var inFlight: _InFlightBytes?
+
+    init(channel: any Channel, head: HTTPResponseHead, unflushed: Int?) {
+        self.channel = channel
+        self.head = head
+        self.unflushed = unflushed
+    }
+
+    nonisolated(nonsending) mutating func write(_ buffer: ByteBuffer) async throws {
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         if let left = unflushed, buffer.readableBytes <= left {
             unflushed = left - buffer.readableBytes
-            channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
+            parts.append(buffer)
             return
         }
         unflushed = nil
-        try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer))).get()
+        let (head, earlier) = (self.head, parts)
+        self.head = nil
+        parts = .none
+        let loop = channel.eventLoop
+        if loop.inEventLoop {
+            if channel.isWritable {
+                Self.send(head, earlier, buffer, end: nil, on: channel, promise: nil)
+            } else {
+                let written = loop.makePromise(of: Void.self)
+                Self.send(head, earlier, buffer, end: nil, on: channel, promise: written)
+                try await written.futureResult.get()
+            }
+            return
+        }
+        let inFlight = self.inFlight ?? _InFlightBytes()
+        self.inFlight = inFlight
+        let bytes = buffer.readableBytes
+        let written = loop.makePromise(of: Void.self)
+        let waiting = inFlight.add(bytes) > Self.highWaterBytes
+        written.futureResult.whenComplete { _ in inFlight.add(-bytes) }
+        let channel = self.channel
+        loop.execute { Self.send(head, earlier, buffer, end: nil, on: channel, promise: written) }
+        if waiting { try await written.futureResult.get() }
     }
 
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-        try await channel.writeAndFlush(HTTPServerResponsePart.end(trailingHeaders.map { HTTPHeaders($0) })).get()
+    nonisolated(nonsending) consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        let (head, parts, channel) = (self.head, self.parts, self.channel)
+        let end = HTTPServerResponsePart.end(trailingHeaders.map { HTTPHeaders($0) })
+        if channel.eventLoop.inEventLoop {
+            Self.send(head, parts, nil, end: end, on: channel, promise: nil)
+        } else {
+            channel.eventLoop.execute { Self.send(head, parts, nil, end: end, on: channel, promise: nil) }
+        }
     }
+
+    /// On the channel's loop: writes the head (if not yet written), the parts, then `last` or
+    /// `end`, and flushes; `promise` completes with the last write.
+    private static func send(
+        _ head: HTTPResponseHead?, _ parts: _Parts, _ last: ByteBuffer?, end: HTTPServerResponsePart?,
+        on channel: any Channel, promise: EventLoopPromise<Void>?
+    ) {
+        if let head { channel.write(HTTPServerResponsePart.head(head), promise: nil) }
+        switch parts {
+        case .none: break
+        case .one(let part): channel.write(HTTPServerResponsePart.body(.byteBuffer(part)), promise: nil)
+        case .many(let all): for part in all { channel.write(HTTPServerResponsePart.body(.byteBuffer(part)), promise: nil) }
+        }
+        if let last { channel.write(HTTPServerResponsePart.body(.byteBuffer(last)), promise: promise) }
+        if let end { channel.write(end, promise: promise) }
+        channel.flush()
+    }
+}
+
+/// Body parts waiting for their flush.
+enum _Parts: Sendable {
+    case none
+    case one(ByteBuffer)
+    case many([ByteBuffer])
+
+    mutating func append(_ buffer: ByteBuffer) {
+        switch self {
+        case .none: self = .one(buffer)
+        case .one(let first): self = .many([first, buffer])
+        case .many(var all):
+            self = .none
+            all.append(buffer)
+            self = .many(all)
+        }
+    }
+}
+
+/// A streamed body's bytes on their way to the socket.
+final class _InFlightBytes: Sendable {
+    private let bytes = Atomic(0)
+
+    /// Adds `delta`; the new total.
+    @discardableResult
+    func add(_ delta: Int) -> Int { bytes.wrappingAdd(delta, ordering: .relaxed).newValue }
 }

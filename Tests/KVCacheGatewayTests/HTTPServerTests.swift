@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -213,6 +214,63 @@ struct HTTPServerTests {
             #expect(produced.withLock { $0 } == chunks)
             try await slow.close()
         }
+    }
+}
+
+extension HTTPServerTests {
+    /// Runs on a channel's event loop, as the gateway's request tasks do when NIO's loops are
+    /// the concurrency executor (there the writer judges backpressure by the channel's own
+    /// writability).
+    actor OnLoop {
+        let loop: any EventLoop
+        nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+        init(_ loop: any EventLoop) { self.loop = loop }
+
+        /// Writes `chunks` chunks of `chunk` as a streamed body, counting each in `produced`.
+        func stream(_ chunk: ByteBuffer, chunks: Int, to channel: any Channel, produced: _Received) async throws {
+            #expect(loop.inEventLoop)
+            let head = HTTPResponseHead(version: .http1_1, status: .ok)
+            var writer = _ChannelBodyWriter(channel: channel, head: head, unflushed: nil)
+            for _ in 0..<chunks {
+                try await writer.write(chunk)
+                produced.bytes.withLock { $0.append(1) }
+            }
+            try await writer.finish(nil)
+        }
+    }
+
+    @Test("on the connection's event loop, a client that does not read holds a streamed body's producer back")
+    func streamBackpressureOnLoop() async throws {
+        let (accepted, accept) = AsyncStream<any Channel>.makeStream()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(.socketOption(.so_sndbuf), value: 64 << 10)
+            .childChannelInitializer { channel in
+                accept.yield(channel)
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(HTTPResponseEncoder()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try await RawConnection(port: server.localAddress!.port!, reading: false)
+        // the server's side of this client's connection (another test's client may reach a
+        // port it no longer serves, now this server's)
+        var next = accepted.makeAsyncIterator()
+        var found: (any Channel)?
+        while found == nil, let c = await next.next() {
+            if c.remoteAddress?.port == client.channel.localAddress?.port { found = c }
+        }
+        let channel = try #require(found)
+        #expect(await eventually { channel.isActive })  // handed over before its activation
+        let produced = _Received()
+        let chunks = 1_024
+        let chunk = ByteBuffer(repeating: 122, count: 64 << 10)
+        let producing = Task { try await OnLoop(channel.eventLoop).stream(chunk, chunks: chunks, to: channel, produced: produced) }
+        try await Task.sleep(for: .milliseconds(500))
+        let held = produced.bytes.withLock { $0.count }
+        #expect(held < chunks / 4, "the producer ran \(held) chunks ahead of a client that read nothing")
+        client.startReading()
+        try await producing.value
+        #expect(await eventually(.seconds(60)) { client.byteCount >= chunks * (64 << 10) })
+        try await client.close()
+        try await server.close()
     }
 }
 

@@ -77,9 +77,11 @@ func post(_ url: String, _ body: ByteBuffer) async throws -> Int {
 /// The engine and the gateway, started once, on the first call (a warm-up run).
 actor Servers {
     static let shared = Servers()
-    private var ports: (engine: Int, gateway: Int)?
+    private var ports: (engine: Int, gateway: Int, hummingbird: Int)?
 
-    func urls() async throws -> (engine: String, gateway: String) {
+    /// The engine; the gateway on its own server (as `kvcache-gateway` serves it); the same
+    /// gateway as a Hummingbird application, on Hummingbird's server.
+    func urls() async throws -> (engine: String, gateway: String, hummingbird: String) {
         if ports == nil {
             let engine = await start { ready in
                 let app = Application(
@@ -91,10 +93,13 @@ actor Servers {
             c.port = 0
             c.engines = [try EngineSpec(url: "http://127.0.0.1:\(engine)", node: 0)]
             let gateway = try Gateway(configuration: c)
-            let port = await start { ready in try await gateway.application(onListening: ready).runService() }
-            ports = (engine, port)
+            let port = await start { ready in try await gateway.server(onListening: ready).run() }
+            let onHummingbird = try Gateway(configuration: c)
+            let hummingbird = await start { ready in try await onHummingbird.application(onListening: ready).runService() }
+            ports = (engine, port, hummingbird)
         }
-        return ("http://127.0.0.1:\(ports!.engine)", "http://127.0.0.1:\(ports!.gateway)")
+        let p = ports!
+        return ("http://127.0.0.1:\(p.engine)", "http://127.0.0.1:\(p.gateway)", "http://127.0.0.1:\(p.hummingbird)")
     }
 }
 
@@ -111,6 +116,12 @@ let distinctPrompts: [PromptInput] = (0..<4_096).map { i in
 }
 
 let benchmarks: @Sendable () -> Void = {
+    // As in kvcache-gateway: NIO's event loops are the concurrency executor, so a request's
+    // tasks run on the loop of its connections. The benchmark runner calls this before it
+    // starts any task, which the installation needs.
+    guard NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() else {
+        fatalError("NIO's event loops could not become the concurrency executor")
+    }
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, .throughput],
         timeUnits: .microseconds,
@@ -140,6 +151,11 @@ let benchmarks: @Sendable () -> Void = {
         }
         Benchmark("through kvcache-gateway, \(name)") { benchmark async throws in
             let url = try await Servers.shared.urls().gateway + "/v1/completions"
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { blackHole(try await post(url, body)) }
+        }
+        Benchmark("through kvcache-gateway on Hummingbird's server, \(name)") { benchmark async throws in
+            let url = try await Servers.shared.urls().hummingbird + "/v1/completions"
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations { blackHole(try await post(url, body)) }
         }
