@@ -77,7 +77,7 @@ extension Gateway {
     ) -> some Service {
         let c = configuration
         return _HTTPServer(
-            responder: router(metrics: metrics).buildResponder(), host: c.host, port: c.port,
+            responder: _GatewayResponder(gateway: self, router: router(metrics: metrics).buildResponder()), host: c.host, port: c.port,
             maximumBodyBytes: c.maximumBodyBytes, serverName: "kvcache-gateway", logger: c.logger, onListening: onListening)
     }
 

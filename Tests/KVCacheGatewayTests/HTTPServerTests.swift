@@ -20,9 +20,16 @@ struct HTTPServerTests {
         _ router: Router<GatewayRequestContext>, maximumBodyBytes: Int = 1_024,
         _ body: (_ port: Int, _ group: ServiceGroup) async throws -> Void
     ) async throws {
+        try await withServer(responder: router.buildResponder(), maximumBodyBytes: maximumBodyBytes, body)
+    }
+
+    /// Serves `responder` on a free port for `body`, then shuts the server down gracefully.
+    func withServer<Responder: HTTPResponder>(
+        responder: Responder, maximumBodyBytes: Int = 1_024, _ body: (_ port: Int, _ group: ServiceGroup) async throws -> Void
+    ) async throws where Responder.Context == GatewayRequestContext {
         let (ports, listening) = AsyncStream<Int>.makeStream()
         let server = _HTTPServer(
-            responder: router.buildResponder(), host: "127.0.0.1", port: 0, maximumBodyBytes: maximumBodyBytes,
+            responder: responder, host: "127.0.0.1", port: 0, maximumBodyBytes: maximumBodyBytes,
             serverName: "kvcache-gateway", logger: Logger(label: "test"), onListening: { listening.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -119,13 +126,14 @@ struct HTTPServerTests {
         }
     }
 
-    @Test("the gateway through the server: a body past the limit is its 413, a malformed one its 400, both OpenAI errors")
+    @Test("the gateway through the server: a body past the limit is its 413, a malformed one its 400, other routes the router's")
     func gatewayErrors() async throws {
         var c = GatewayConfiguration()
         c.engines = [try EngineSpec(url: "http://127.0.0.1:9", node: 0)]
         c.maximumBodyBytes = 64
         let gateway = try Gateway(configuration: c)
-        try await withServer(gateway.router(), maximumBodyBytes: 64) { port, _ in
+        let responder = _GatewayResponder(gateway: gateway, router: gateway.router().buildResponder())
+        try await withServer(responder: responder, maximumBodyBytes: 64) { port, _ in
             let conn = try await RawConnection(port: port)
             let big = #"{"prompt": ""# + String(repeating: "x", count: 10_000) + #""}"#
             try await conn.send("POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: \(big.utf8.count)\r\n\r\n" + big)
@@ -137,6 +145,13 @@ struct HTTPServerTests {
             let malformed = try await conn.response()
             #expect(malformed.head.hasPrefix("HTTP/1.1 400"))
             #expect(malformed.body.contains("\"param\":\"prompt\"") || malformed.body.contains("\"param\": \"prompt\""))
+            // the routed endpoints' other methods and paths are the router's
+            try await conn.send("GET /v1/completions HTTP/1.1\r\nhost: x\r\n\r\n")
+            #expect(try await conn.response().head.hasPrefix("HTTP/1.1 404"))
+            try await conn.send("GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+            let models = try await conn.response()  // its engine is unreachable: the gateway's 503
+            #expect(models.head.hasPrefix("HTTP/1.1 503"))
+            #expect(models.header("content-type") == "application/json")
             try await conn.close()
         }
         await gateway.shutdown()
