@@ -13,8 +13,8 @@ import Synchronization
 /// the gateway's Hummingbird router.
 ///
 /// Hummingbird's own server reads each connection in a task through async sequences of
-/// request parts and writes through an async writer; on the gateway's load that layer costs
-/// more CPU than the rest of the proxy (docs/GATEWAY.md, "The gateway's own cost"). Here a
+/// request parts and writes through an async writer; on the gateway's load that layer is a
+/// third of a proxy's CPU per request (docs/GATEWAY.md, "The gateway's own cost"). Here a
 /// request is collected on its connection's event loop, answered in one task started there
 /// (NIO's loops are the concurrency executor in `kvcache-gateway`), and its response written
 /// straight to the channel. The routes, middleware and responses are the router's, the same
@@ -172,10 +172,12 @@ where Responder.Context == GatewayRequestContext {
         context.close(promise: nil)
     }
 
+    /// A connection closes at the drain only between requests: one whose head has arrived is
+    /// read, answered and written first.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is _HTTPConnectionDrain else { return context.fireUserInboundEventTriggered(event) }
         closeWhenIdle = true
-        if !answering { context.close(promise: nil) }
+        if !answering && head == nil { context.close(promise: nil) }
     }
 
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
@@ -201,7 +203,8 @@ where Responder.Context == GatewayRequestContext {
         }
     }
 
-    /// The response is written: the connection reads on, or closes.
+    /// The response is written, its last byte on the socket: the connection reads on, or
+    /// closes.
     private func answered(keepAlive: Bool, channel: any Channel) {
         answering = false
         if !keepAlive || closeWhenIdle { channel.close(promise: nil) }
@@ -323,15 +326,19 @@ struct _ChannelBodyWriter: ResponseBodyWriter {
         if waiting { try await written.futureResult.get() }
     }
 
+    /// Returns once the end is written to the socket (on the loop, at once when the socket
+    /// took it), so that a connection closed after its response loses none of it.
     nonisolated(nonsending) consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
         guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         let (head, parts, channel) = (self.head, self.parts, self.channel)
         let end = HTTPServerResponsePart.end(trailingHeaders.map { HTTPHeaders($0) })
+        let written = channel.eventLoop.makePromise(of: Void.self)
         if channel.eventLoop.inEventLoop {
-            Self.send(head, parts, nil, end: end, on: channel, promise: nil)
+            Self.send(head, parts, nil, end: end, on: channel, promise: written)
         } else {
-            channel.eventLoop.execute { Self.send(head, parts, nil, end: end, on: channel, promise: nil) }
+            channel.eventLoop.execute { Self.send(head, parts, nil, end: end, on: channel, promise: written) }
         }
+        try await written.futureResult.get()
     }
 
     /// On the channel's loop: writes the head (if not yet written), the parts, then `last` or

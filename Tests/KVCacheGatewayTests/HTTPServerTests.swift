@@ -111,6 +111,21 @@ struct HTTPServerTests {
         }
     }
 
+    @Test("a large answer on a connection that closes after it arrives whole")
+    func closeAfterLargeAnswer() async throws {
+        let big = ByteBuffer(repeating: UInt8(ascii: "b"), count: 16 << 20)
+        let router = Self.router()
+        router.get("/big") { _, _ in Response(status: .ok, body: .init(byteBuffer: big)) }
+        try await withServer(router) { port, _ in
+            let c = try await RawConnection(port: port)
+            try await c.send("GET /big HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            #expect(await c.closes())
+            let answer = try await c.response()
+            #expect(answer.header("content-length") == String(16 << 20))
+            #expect(answer.body.utf8.count == 16 << 20)
+        }
+    }
+
     @Test("a malformed request head is answered 400 and the connection closed; an unknown route 404")
     func malformed() async throws {
         try await withServer(Self.router()) { port, _ in
@@ -157,7 +172,7 @@ struct HTTPServerTests {
         await gateway.shutdown()
     }
 
-    @Test("graceful shutdown: no new connections, idle ones close, the request in flight is answered in full")
+    @Test("graceful shutdown: no new connections, idle ones close, requests in flight (and one half read) are answered in full")
     func gracefulShutdown() async throws {
         let (release, releaser) = AsyncStream<Void>.makeStream()
         let started = Mutex(false)
@@ -174,9 +189,17 @@ struct HTTPServerTests {
             _ = try await idle.response()
             try await busy.send("GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
             #expect(await eventually { started.withLock { $0 } })
+            // a request whose head has come and whose body has not
+            let reading = try await RawConnection(port: port)
+            try await reading.send("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nab")
+            try await Task.sleep(for: .milliseconds(100))
             await group.triggerGracefulShutdown()
             #expect(await idle.closes())
             #expect(!busy.isClosed)
+            #expect(!reading.isClosed)
+            try await reading.send("cd")
+            #expect(try await reading.response().body == "abcd")
+            #expect(await reading.closes())
             await #expect(throws: (any Error).self) { _ = try await RawConnection(port: port) }
             releaser.yield()
             let answer = try await busy.response()
