@@ -76,6 +76,23 @@ let benchmarks: @Sendable () -> Void = {
             for _ in benchmark.scaledIterations { blackHole(tokenizer.encode(prompt)) }
         }
     }
+    // The prompts of scripts/gateway.py's latency and rate phases (1,000 random letters and
+    // spaces), on the byte-level tokenizer the gateway is given there: the tokenizing a
+    // request of that load costs the gateway at least.
+    let bytes = load("bytes")
+    let letters = Array("abcdefghijklmnopqrstuvwxyz ")
+    let loadPrompts: [String] = (0..<256).map { i in
+        var state = UInt64(i) &+ 1
+        return "request \(i) "
+            + String(
+                (0..<1_000).map { _ in
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    return letters[Int(state >> 33) % letters.count]
+                })
+    }
+    Benchmark("encode gateway.py's 1 KB load prompts, bytes") { benchmark in
+        for i in benchmark.scaledIterations { blackHole(bytes.encode(loadPrompts[i & 255])) }
+    }
     // A conversation written out as a completion's prompt (no added tokens inside): its sixth
     // turn, about 6 KB, each iteration's sixth turn new. Encoded whole, and with a segment
     // cache that holds the first five turns' runs of lines, as the gateway's cache does by then.
