@@ -14,6 +14,8 @@ extension Gateway {
     /// factory writes to).
     public func router(metrics registry: PrometheusCollectorRegistry? = nil) -> Router<GatewayRequestContext> {
         let http = Router(context: GatewayRequestContext.self)
+        // `_GatewayResponder` serves these two routes through the same middleware, in the same
+        // order, without the router's look-up: a change here is a change there.
         http.group()
             .add(middleware: _AnswerMetricsMiddleware(metrics: metrics))
             .add(middleware: _AdmissionMiddleware(gateway: self))
