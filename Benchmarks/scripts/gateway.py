@@ -57,8 +57,9 @@ Phases:
   latency-ids  the same with 1,000 token ids as the prompt (no tokenize call; sglang-router
             does not take token-id prompts, so only this gateway and direct).
   rate      the doubles at zero compute; closed loop at --rate-concurrency for --rate-seconds;
-            completed requests per second (the highest rate the system sustains here), and the
-            router's CPU time per request (its process and children, from /proc).
+            completed requests per second (the highest rate the system sustains here), the
+            router's CPU time per request (its process and children, from /proc), and the
+            latency percentiles minus direct's at that concurrency (its added latency under load).
   first-byte  the doubles at zero compute; --first-byte-requests streamed completions of one
             token, one at a time: each system's median and p99 time to the first byte of the
             answer's body and to its end. Against direct's, what a router adds to a streamed
@@ -631,7 +632,7 @@ async def first_byte(target, router_pid):
 
 
 async def rate(target, router_pid):
-    done, failed = 0, 0
+    done, failed, lat = 0, 0, []
     stop = time.perf_counter() + args.rate_seconds
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         async def worker(w):
@@ -640,11 +641,13 @@ async def rate(target, router_pid):
             while time.perf_counter() < stop:
                 i += args.rate_concurrency
                 body = {"model": "double", "prompt": short_prompt(i), "max_tokens": 1}
+                sent = time.perf_counter()
                 try:
                     async with session.post(target.pick() + "/v1/completions", json=body) as r:
                         await r.read()
                         if r.status == 200:
                             done += 1
+                            lat.append(time.perf_counter() - sent)
                         else:
                             failed += 1
                 except aiohttp.ClientError:
@@ -652,7 +655,8 @@ async def rate(target, router_pid):
         start, cpu = time.perf_counter(), cpu_seconds(router_pid)
         await asyncio.gather(*(worker(w) for w in range(args.rate_concurrency)))
         elapsed, cpu = time.perf_counter() - start, cpu_seconds(router_pid) - cpu
-    return {"rate": done / elapsed, "failed": failed, "router_cpu_us_per_request": cpu / max(done, 1) * 1e6}
+    return {"rate": done / elapsed, "failed": failed, "router_cpu_us_per_request": cpu / max(done, 1) * 1e6,
+            "p50": pct(lat, 0.5), "p99": pct(lat, 0.99)}
 
 
 def main():
@@ -781,8 +785,9 @@ def print_tables(figures, systems):
         print(f"Latency at {args.latency_concurrency} clients, rate at {args.rate_concurrency} clients{runs}:\n")
         print("| system | added p50, text | added p99, text | added p50, token ids | added p99, token ids "
               f"| rate, {args.latency_concurrency} clients | router CPU per request, {args.latency_concurrency} clients "
+              f"| added p50, {args.rate_concurrency} clients | added p99, {args.rate_concurrency} clients "
               f"| rate, {args.rate_concurrency} clients | router CPU per request, {args.rate_concurrency} clients |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
         def cpu(table, s):
             c = table.get(s, {}).get("router_cpu_us_per_request", float("nan"))
@@ -793,7 +798,7 @@ def print_tables(figures, systems):
 
         for s in systems:
             print(f"| {SYSTEMS[s]} | {added(lat, s)} | {added(ids, s)} | {rate(lat, s)} | {cpu(lat, s)} "
-                  f"| {rate(rate_, s)} | {cpu(rate_, s)} |")
+                  f"| {added(rate_, s)} | {rate(rate_, s)} | {cpu(rate_, s)} |")
     fb = figures["first-byte"]
     if fb:
         runs = f", median of {args.repeat} runs" if args.repeat > 1 else ""
