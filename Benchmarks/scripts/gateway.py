@@ -120,6 +120,11 @@ ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                 help="a named set of extra kvcache-gateway flags; system SYSTEM@NAME is SYSTEM run with them, so "
                      "two settings are measured in the same run (e.g. --variant spec='--speculative-ttl 2' "
                      "--systems default,default@spec)")
+ap.add_argument("--variant-gateway", action="append", default=[], metavar="NAME=PATH",
+                help="a named kvcache-gateway binary; system SYSTEM@NAME runs it instead of --gateway, so two "
+                     "builds are measured in the same run (e.g. a release build of an earlier commit in a "
+                     "git worktree: --variant-gateway before=../before/.build/release/kvcache-gateway "
+                     "--systems default+tokenizer,default+tokenizer@before). A NAME may also be a --variant.")
 ap.add_argument("--passthrough", help="Benchmarks' passthrough binary (default: build it in release)")
 ap.add_argument("--systems",
                 default="kv-cost,kv-cost+tokenizer,ttft-min+tokenizer,cache-aware,cache_aware,round_robin,passthrough,direct")
@@ -166,10 +171,18 @@ for v in args.variant:
     if not sep or not name:
         sys.exit(f"gateway.py: --variant '{v}': expected NAME=FLAGS")
     VARIANTS[name] = flags.split()
+VARIANT_GATEWAYS = {}
+for v in args.variant_gateway:
+    name, sep, path = v.partition("=")
+    if not sep or not name or not path:
+        sys.exit(f"gateway.py: --variant-gateway '{v}': expected NAME=PATH")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        sys.exit(f"gateway.py: --variant-gateway '{v}': {path} is not an executable file")
+    VARIANT_GATEWAYS[name] = os.path.abspath(path)
 for s in args.systems.split(","):
     base, at, name = s.partition("@")
-    if at and name not in VARIANTS:
-        sys.exit(f"gateway.py: --systems: '{s}' names no --variant '{name}'")
+    if at and name not in VARIANTS and name not in VARIANT_GATEWAYS:
+        sys.exit(f"gateway.py: --systems: '{s}' names no --variant or --variant-gateway '{name}'")
     if at and base in GATEWAYS:
         SYSTEMS[s] = f"{SYSTEMS[base]} [{name}]"
         GATEWAYS = GATEWAYS | {s}
@@ -230,7 +243,8 @@ class Fleet:
             load = not base.endswith("+noload")
             base = base.removesuffix("+noload")
             selector, _, tokenizer = base.partition("+")
-            cmd = [binaries["gateway"], "--port", str(port), "--log-level", "trace" if args.router_log else "error"]
+            cmd = [VARIANT_GATEWAYS.get(variant, binaries["gateway"]), "--port", str(port),
+                   "--log-level", "trace" if args.router_log else "error"]
             if not load:
                 cmd += ["--load-interval", "0"]
             if selector != "default":
