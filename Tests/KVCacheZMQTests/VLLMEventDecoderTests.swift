@@ -95,6 +95,22 @@ struct VLLMEventDecoderTests {
         }
     }
 
+    @Test(
+        "a payload declaring more than it holds is refused before unpacking, naming the byte",
+        arguments: [
+            ([0xdd, 0xff, 0xff, 0xff, 0xff], "a container at byte 0 declares 4294967295 elements but 0 bytes remain"),
+            ([0x92, 0x01, 0xce, 0x00], "a value at byte 2 declares 4 bytes but 1 remain"),
+            ([0x91, 0xdb, 0x00, 0x00, 0x01, 0x00, 0x61], "a value at byte 1 declares 256 bytes but 1 remain"),
+            ([0xc6, 0x00, 0x00], "truncated length at byte 0"),
+            ([0x91, 0xdc, 0x00], "truncated count at byte 1"),
+            ([0x92, 0x01], "a container at byte 0 declares 2 elements but 1 bytes remain"),
+            ([0x91, 0xc1], "byte 0xc1 at 1 is not a msgpack type"),
+            ([], "the payload ends inside a value at byte 0"),
+        ] as [([UInt8], String)])
+    func declaredBounds(payload: [UInt8], problem: String) {
+        #expect(throws: VLLMDecodeError(reason: "not msgpack: \(problem)")) { try VLLMEventDecoder().decode(payload) }
+    }
+
     @Test("decoded batches become events that keep an engine-keyed prefix index current")
     func intoIndex() throws {
         let batch = try VLLMEventDecoder().decode(bytes(vectors.cases[0].hex))
