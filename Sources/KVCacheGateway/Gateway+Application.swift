@@ -7,24 +7,17 @@ import ServiceLifecycle
 extension Gateway {
     /// The gateway's routes and middleware.
     ///
-    /// `POST /v1/completions` and `POST /v1/chat/completions` (behind the admission and answer
-    /// metrics middleware), `POST /tokenize`, `GET /v1/models`, `GET /health`,
+    /// `POST /v1/completions` and `POST /v1/chat/completions` (admitted within the gateway's
+    /// bounds and counted by status), `POST /tokenize`, `GET /v1/models`, `GET /health`,
     /// `GET /admin/snapshot` with ``GatewayConfiguration/adminToken`` set, and
     /// `GET /metrics` when `metrics` is given (the registry the process's swift-metrics
     /// factory writes to).
     public func router(metrics registry: PrometheusCollectorRegistry? = nil) -> Router<GatewayRequestContext> {
         let http = Router(context: GatewayRequestContext.self)
-        // `_GatewayResponder` serves these two routes through the same middleware, in the same
-        // order, without the router's look-up: a change here is a change there.
-        http.group()
-            .add(middleware: _AnswerMetricsMiddleware(metrics: metrics))
-            .add(middleware: _AdmissionMiddleware(gateway: self))
-            .post("/v1/completions") { request, context in
-                try await self.complete(request, context: context, endpoint: .completions)
-            }
-            .post("/v1/chat/completions") { request, context in
-                try await self.complete(request, context: context, endpoint: .chatCompletions)
-            }
+        // The gateway's own server answers these two without the router (`_RoutedEndpoints`),
+        // through the same `route(_:endpoint:)`.
+        http.post("/v1/completions") { request, _ in await self.route(request, endpoint: .completions) }
+        http.post("/v1/chat/completions") { request, _ in await self.route(request, endpoint: .chatCompletions) }
         http.group()
             .add(middleware: _AnswerMetricsMiddleware(metrics: metrics))
             .post("/tokenize") { request, _ in try await self.tokenize(request) }
@@ -79,8 +72,9 @@ extension Gateway {
     ) -> some Service {
         let c = configuration
         return _HTTPServer(
-            responder: _GatewayResponder(gateway: self, router: router(metrics: metrics).buildResponder()), host: c.host, port: c.port,
-            maximumBodyBytes: c.maximumBodyBytes, serverName: "kvcache-gateway", logger: c.logger, onListening: onListening)
+            responder: router(metrics: metrics).buildResponder(), routed: _RoutedEndpoints(gateway: self), host: c.host,
+            port: c.port, maximumBodyBytes: c.maximumBodyBytes, serverName: "kvcache-gateway", logger: c.logger,
+            onListening: onListening)
     }
 
     /// The services that run beside the server: the state writes (with a state directory),

@@ -7,16 +7,16 @@ import NIOFoundationCompat
 import NIOHTTP1
 
 extension Gateway {
-    /// Answers `POST /v1/completions` or `POST /v1/chat/completions` for a request the
-    /// admission middleware let in.
-    func complete(_ request: Request, context: GatewayRequestContext, endpoint: OpenAIEndpoint) async throws -> Response {
-        guard let lease = context.lease else {
-            throw RequestError(status: .internalServerError, message: "the request was not admitted", type: "internal_error")
+    /// Answers `POST /v1/completions` or `POST /v1/chat/completions` for an admitted request.
+    func complete(_ request: _RoutedRequest, endpoint: OpenAIEndpoint, lease: _RequestLease) async throws -> _RoutedAnswer {
+        guard !request.exceedsLimit else {
+            throw RequestError(
+                status: .contentTooLarge, message: "the request body is larger than \(configuration.maximumBodyBytes) bytes",
+                type: "invalid_request_error")
         }
-        let body = try await self.body(of: request)
-        let fields = try OpenAIRequest(body: body, endpoint: endpoint)
+        let fields = try OpenAIRequest(body: request.body, endpoint: endpoint)
         let tokens = try await tokens(of: fields.prompt, model: fields.model)
-        return try await dispatch(request, body: body, endpoint: endpoint, fields: fields, tokens: tokens, lease: lease)
+        return try await dispatch(request, endpoint: endpoint, fields: fields, tokens: tokens, lease: lease)
     }
 
     /// A request's whole body, at most ``GatewayConfiguration/maximumBodyBytes`` (larger: `413`).
@@ -45,18 +45,15 @@ extension Gateway {
     }
 
     /// Headers of the client's request that the engine should see too.
-    static let forwardedRequestHeaders: [(HTTPField.Name, String)] = [
-        (.accept, "accept"), (.authorization, "authorization"), (.userAgent, "user-agent"),
-        (HTTPField.Name("x-request-id")!, "x-request-id"),
-    ]
+    static let forwardedRequestHeaders = ["accept", "authorization", "user-agent", "x-request-id"]
     /// Headers of an engine's response that describe one hop only and are not passed on
     /// (lowercase; the engine's names are compared without case).
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"]
+    static let hopByHop = ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"]
 
     private func dispatch(
-        _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32],
-        lease: _RequestLease
-    ) async throws -> Response {
+        _ request: _RoutedRequest, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32], lease: _RequestLease
+    ) async throws -> _RoutedAnswer {
+        let body = request.body
         let adapter = fields.model.flatMap { directory.isAdapter($0) ? $0 : nil }
         let deadline = NIODeadline.now() + TimeAmount(configuration.requestTimeout)
         if configuration.isDisaggregated {
@@ -90,7 +87,7 @@ extension Gateway {
                 return predictedTokens(routed, promptTokens: tokens.count)
             },
             succeeded: { if let affinity { metrics.session(affinity) } })
-        if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
+        if let affinity { answered.headers.replaceOrAdd(name: Self.sessionHeader, value: affinity.rawValue) }
         return answered
     }
 
@@ -112,10 +109,10 @@ extension Gateway {
     /// - Returns: The client's response: the engine's, with the routing headers.
     /// - Throws: ``RequestError`` (502) when no engine answered.
     func deliver(
-        _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, stream: Bool, lease: _RequestLease, deadline: NIODeadline,
-        choose: (_ excluded: [NodeID]) -> KVRouter.Routed, start: (KVRouter.Routed, NodeID) -> Int?,
+        _ request: _RoutedRequest, body: ByteBuffer, endpoint: OpenAIEndpoint, stream: Bool, lease: _RequestLease,
+        deadline: NIODeadline, choose: (_ excluded: [NodeID]) -> KVRouter.Routed, start: (KVRouter.Routed, NodeID) -> Int?,
         succeeded: () -> Void = {}
-    ) async throws -> Response {
+    ) async throws -> _RoutedAnswer {
         try await attempting("engine", endpoint: endpoint, deadline: deadline, choose: choose) { routed, node, target, retryable in
             let audited = start(routed, node)
             let predicted = audited ?? predictedTokens(routed, promptTokens: routed.inputTokens)
@@ -173,15 +170,15 @@ extension Gateway {
     /// failure (its body read and dropped); any other answer is the engine's answer, and a
     /// success of the node.
     func send(
-        _ request: Request, body: ByteBuffer, to node: NodeID, target: _UpstreamTarget, stream: Bool, deadline: NIODeadline,
+        _ request: _RoutedRequest, body: ByteBuffer, to node: NodeID, target: _UpstreamTarget, stream: Bool, deadline: NIODeadline,
         retryable: Bool
     ) async throws -> _UpstreamResponse {
         var upstream = _UpstreamRequest(target: target, deadline: deadline, wholeUpTo: stream ? nil : Self.wholeAnswerLimit)
         upstream.headers.reserveCapacity(3 + Self.forwardedRequestHeaders.count)
         upstream.headers.add(name: "content-type", value: "application/json")
         if let rank = directory.dataParallelRank(of: node) { upstream.headers.add(name: "x-data-parallel-rank", value: String(rank)) }
-        for (name, raw) in Self.forwardedRequestHeaders {
-            if let v = request.headers[name] { upstream.headers.add(name: raw, value: v) }
+        for name in Self.forwardedRequestHeaders {
+            if let v = request.headers.first(name: name) { upstream.headers.add(name: name, value: v) }
         }
         upstream.body = body
         let response = try await client.execute(upstream)
@@ -196,8 +193,8 @@ extension Gateway {
 
     /// The client's response from `node`'s: a whole answer at once, any other relayed as it
     /// arrives; the routing headers added.
-    func respond(_ response: _UpstreamResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
-        var answered: Response
+    func respond(_ response: _UpstreamResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> _RoutedAnswer {
+        var answered: _RoutedAnswer
         switch response.body {
         case .whole(let whole):
             // A whole answer is read before the client sees a byte of it, so its
@@ -206,7 +203,7 @@ extension Gateway {
         case .stream(let stream):
             answered = relay(response, body: stream, node: node, predicted: predicted, lease: lease)
         }
-        if let rank = directory.dataParallelRank(of: node) { answered.headers[Self.rankHeader] = String(rank) }
+        if let rank = directory.dataParallelRank(of: node) { answered.headers.replaceOrAdd(name: Self.rankHeader, value: String(rank)) }
         return answered
     }
 
@@ -214,43 +211,52 @@ extension Gateway {
     /// a longer one is relayed as it arrives.
     static let wholeAnswerLimit = 1 << 20
 
-    /// The routing headers' names, made once.
-    static let nodeHeader = HTTPField.Name("x-kvcache-node")!
-    static let predictedHeader = HTTPField.Name("x-kvcache-predicted-cached-tokens")!
+    /// The routing headers' names.
+    static let nodeHeader = "x-kvcache-node"
+    static let predictedHeader = "x-kvcache-predicted-cached-tokens"
     /// Names the data-parallel rank a request went to, when its engine has several.
-    static let rankHeader = HTTPField.Name("x-kvcache-dp-rank")!
+    static let rankHeader = "x-kvcache-dp-rank"
     /// Says what became of a request's session: `kept`, `moved` or `new`.
-    static let sessionHeader = HTTPField.Name("x-kvcache-session")!
+    static let sessionHeader = "x-kvcache-session"
 
     /// The headers the client gets: the engine's, less those of one hop, plus the routing ones.
-    static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPFields {
-        var headers = HTTPFields()
-        headers.reserveCapacity(response.headers.count + 2)
-        for (name, value) in response.headers {
-            guard !hopByHop.contains(name.lowercased()), let field = HTTPField.Name(name) else { continue }
-            headers.append(HTTPField(name: field, value: value))
-        }
-        headers.append(HTTPField(name: nodeHeader, value: String(node)))
-        headers.append(HTTPField(name: predictedHeader, value: String(predicted)))
+    /// The engine's names and values pass on as NIO's codec read them (its parser has checked
+    /// them), so nothing is converted or allocated per header but its place in the list.
+    static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(response.headers.count + 3)
+        for (name, value) in response.headers where !isHopByHop(name) { headers.add(name: name, value: value) }
+        headers.add(name: nodeHeader, value: String(node))
+        headers.add(name: predictedHeader, value: String(predicted))
         return headers
     }
 
+    /// Whether `name` is one of ``hopByHop``, in any spelling, compared byte by byte with no
+    /// lowercased copy (the names are letters and `-`, which setting bit 5 leaves alone).
+    static func isHopByHop(_ name: String) -> Bool {
+        hopByHop.contains { h in
+            h.utf8.count == name.utf8.count && zip(h.utf8, name.utf8).allSatisfy { $0 == $1 | 0x20 }
+        }
+    }
+
     /// A whole engine answer, already read: the server writes its head, body and end at once.
-    private func answer(_ response: _UpstreamResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease) -> Response {
+    private func answer(
+        _ response: _UpstreamResponse, body: ByteBuffer, node: NodeID, predicted: Int, lease: _RequestLease
+    ) -> _RoutedAnswer {
         lease.firstByte()
         var usage = _UsageScanner()
         usage.feed(body.readableBytesView)
         lease.finish(realized: usage.cachedTokens)
-        return Response(
-            status: HTTPResponse.Status(code: Int(response.status.code)),
-            headers: Self.clientHeaders(of: response, node: node, predicted: predicted), body: ResponseBody(byteBuffer: body))
+        return _RoutedAnswer(
+            status: response.status, headers: Self.clientHeaders(of: response, node: node, predicted: predicted),
+            body: ResponseBody(byteBuffer: body))
     }
 
     /// The engine's response, passed to the client as it arrives: each element is one read
     /// of the engine's socket, written on with one flush.
     private func relay(
         _ response: _UpstreamResponse, body stream: _UpstreamBody, node: NodeID, predicted: Int, lease: _RequestLease
-    ) -> Response {
+    ) -> _RoutedAnswer {
         let headers = Self.clientHeaders(of: response, node: node, predicted: predicted)
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }
         let body = ResponseBody(contentLength: length) { writer in
@@ -269,6 +275,6 @@ extension Gateway {
                 throw error
             }
         }
-        return Response(status: HTTPResponse.Status(code: Int(response.status.code)), headers: headers, body: body)
+        return _RoutedAnswer(status: response.status, headers: headers, body: body)
     }
 }

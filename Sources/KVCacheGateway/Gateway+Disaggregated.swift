@@ -41,9 +41,9 @@ extension Gateway {
     /// its answer, the decode hop's (with the prompt counted as cached, since it arrives by
     /// transfer) until the answer ends.
     func disaggregate(
-        _ request: Request, body: ByteBuffer, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32], adapter: String?,
-        lease: _RequestLease, deadline: NIODeadline
-    ) async throws -> Response {
+        _ request: _RoutedRequest, body: ByteBuffer, endpoint: OpenAIEndpoint, fields: OpenAIRequest, tokens: [UInt32],
+        adapter: String?, lease: _RequestLease, deadline: NIODeadline
+    ) async throws -> _RoutedAnswer {
         let prefillNodes = directory.nodes(.prefill), decodeNodes = directory.nodes(.decode)
         // Hashed once: both hops, and any retry, route the same chain.
         let chain = router.blockHashes(tokens: tokens, adapter: adapter, cacheSalt: fields.cacheSalt)
@@ -75,7 +75,7 @@ extension Gateway {
             return decode ?? placeDecode(excluding: excluded)
         }
         let uncached = tokens.count - min(tokens.count, first.overlapBlocks * router.blockSize)
-        var answered: Response
+        var answered: _RoutedAnswer
         if uncached < configuration.prefillThresholdTokens {
             metrics.prefillPath(.local)
             answered = try await deliver(
@@ -110,15 +110,15 @@ extension Gateway {
                     return nil
                 },
                 succeeded: { if let affinity { metrics.session(affinity) } })
-            answered.headers[Self.predictedHeader] = String(predicted)
-            answered.headers[Self.prefillNodeHeader] = String(prefillNode)
+            answered.headers.replaceOrAdd(name: Self.predictedHeader, value: String(predicted))
+            answered.headers.replaceOrAdd(name: Self.prefillNodeHeader, value: String(prefillNode))
         }
-        if let affinity { answered.headers[Self.sessionHeader] = affinity.rawValue }
+        if let affinity { answered.headers.replaceOrAdd(name: Self.sessionHeader, value: affinity.rawValue) }
         return answered
     }
 
     /// Names the prefill engine's node of a request prefilled remotely.
-    static let prefillNodeHeader = HTTPField.Name("x-kvcache-prefill-node")!
+    static let prefillNodeHeader = "x-kvcache-prefill-node"
 
     /// What the prefill hop came to.
     enum _PrefillHop {
@@ -135,7 +135,7 @@ extension Gateway {
     ///
     /// - Throws: ``RequestError`` 502 when no prefill engine answered.
     private func prefill(
-        _ request: Request, members: _JSONMembers, endpoint: OpenAIEndpoint, lease: _RequestLease, deadline: NIODeadline,
+        _ request: _RoutedRequest, members: _JSONMembers, endpoint: OpenAIEndpoint, lease: _RequestLease, deadline: NIODeadline,
         route: (_ excluded: [NodeID], _ starting: UInt64) -> KVRouter.Routed
     ) async throws -> _PrefillHop {
         var adding: [(key: String, json: ByteBuffer)] = [

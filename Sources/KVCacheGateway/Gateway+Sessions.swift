@@ -14,8 +14,8 @@ enum _SessionOutcome: String, Sendable {
 
 extension Gateway {
     /// The session a request names in ``GatewayConfiguration/sessionHeader``, if any.
-    func sessionName(of request: Request) -> String? {
-        guard let name = sessionHeaderName, let value = request.headers[name], !value.isEmpty else { return nil }
+    func sessionName(of request: _RoutedRequest) -> String? {
+        guard let name = sessionHeaderName, let value = request.headers.first(name: name.rawName), !value.isEmpty else { return nil }
         return value
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// A request the gateway answers itself, with an OpenAI-style error body:
 /// `{"error": {"message": …, "type": …, "param": …, "code": …}}`.
@@ -19,10 +20,16 @@ struct RequestError: Error, Sendable, HTTPResponseError {
 
     /// The error as a response.
     var response: Response {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        fields.append(contentsOf: headers)
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The error's JSON body, its keys sorted.
+    var body: ByteBuffer {
         var error: [String: Any] = ["message": message, "type": type, "code": status.code]
         error["param"] = param ?? NSNull()
-        var r = Gateway.json(["error": error], status: status)
-        for h in headers { r.headers.append(h) }
-        return r
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data("{}".utf8)
+        return ByteBuffer(bytes: data)
     }
 }

@@ -9,22 +9,28 @@ import ServiceLifecycle
 import Synchronization
 
 /// The gateway's HTTP/1.1 server: NIO's server pipeline (its codec, pipelining helper and
-/// protocol-error handler) and one ``_HTTPConnectionHandler`` per connection, answering with
-/// the gateway's Hummingbird router.
+/// protocol-error handler) and one ``_HTTPConnectionHandler`` per connection. The routed
+/// endpoints are answered from NIO's types straight through (``_RoutedEndpoints``); every other
+/// request goes to the gateway's Hummingbird router.
 ///
 /// Hummingbird's own server reads each connection in a task through async sequences of
 /// request parts and writes through an async writer; on the gateway's load that layer is a
 /// third of a proxy's CPU per request (docs/GATEWAY.md, "The gateway's own cost"). Here a
 /// request is collected on its connection's event loop, answered in one task started there
 /// (NIO's loops are the concurrency executor in `kvcache-gateway`), and its response written
-/// straight to the channel. The routes, middleware and responses are the router's, the same
-/// ones ``Gateway/application(metrics:onListening:)`` serves.
+/// straight to the channel. The routed endpoints' request heads and engine answers keep NIO's
+/// header lists from the codec to the codec, with no Hummingbird request or response and no
+/// HTTP-types fields between. The other routes, middleware and responses are the router's, the
+/// same ones ``Gateway/application(metrics:onListening:)`` serves.
 ///
 /// Graceful shutdown stops accepting, lets each connection finish the request it is
 /// answering, closes idle ones at once, and returns when every connection has closed;
 /// cancellation closes them all.
 struct _HTTPServer<Responder: HTTPResponder>: Service where Responder.Context == GatewayRequestContext {
     let responder: Responder
+    /// The routed endpoints, answered without the responder; `nil`: every request is the
+    /// responder's.
+    var routed: _RoutedEndpoints? = nil
     let host: String
     let port: Int
     /// Request bodies are kept up to one byte past this, so that a handler reading at most
@@ -37,7 +43,7 @@ struct _HTTPServer<Responder: HTTPResponder>: Service where Responder.Context ==
     func run() async throws {
         let connections = _ServerConnections()
         let settings = _HTTPConnectionHandler<Responder>.Settings(
-            responder: responder, bodyLimit: maximumBodyBytes + 1, serverName: serverName, logger: logger)
+            responder: responder, routed: routed, bodyLimit: maximumBodyBytes + 1, serverName: serverName, logger: logger)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -122,6 +128,7 @@ where Responder.Context == GatewayRequestContext {
     /// What every connection of one server shares.
     struct Settings: Sendable {
         let responder: Responder
+        let routed: _RoutedEndpoints?
         let bodyLimit: Int
         let serverName: String?
         let logger: Logger
@@ -182,16 +189,32 @@ where Responder.Context == GatewayRequestContext {
 
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let keepAlive = head.isKeepAlive && !closeWhenIdle
-        let request: HTTPRequest
-        do { request = try HTTPRequest(head, secure: false, splitCookie: false) } catch {
-            return reply(status: .badRequest, version: head.version, context: context)
-        }
-        answering = true
         let channel = context.channel
         let loop = context.eventLoop
         let settings = self.settings
         let this = NIOLoopBound(self, eventLoop: loop)
         let version = head.version
+        if let routed = settings.routed, let endpoint = _RoutedEndpoints.endpoint(of: head) {
+            answering = true
+            let request = _RoutedRequest(
+                headers: head.headers, body: body, exceedsLimit: body.readableBytes >= settings.bodyLimit)
+            Task {
+                let answer = await routed.gateway.answer(request, endpoint: endpoint)
+                let reuse = await _HTTPExchange.write(
+                    answer, version: version, keepAlive: keepAlive, serverName: settings.serverName, to: channel)
+                if loop.inEventLoop {
+                    this.value.answered(keepAlive: reuse, channel: channel)
+                } else {
+                    loop.execute { this.value.answered(keepAlive: reuse, channel: channel) }
+                }
+            }
+            return
+        }
+        let request: HTTPRequest
+        do { request = try HTTPRequest(head, secure: false, splitCookie: false) } catch {
+            return reply(status: .badRequest, version: head.version, context: context)
+        }
+        answering = true
         let whole = Request(head: request, body: RequestBody(buffer: body))
         Task {
             let reuse = await _HTTPExchange.serve(whole, version: version, keepAlive: keepAlive, settings: settings, channel: channel)
@@ -234,28 +257,31 @@ enum _HTTPExchange {
             settings.logger.debug("unanswered error", metadata: ["error": "\(error)"])
             response = Response(status: .internalServerError)
         }
+        let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
+        let answer = _RoutedAnswer(status: status, headers: HTTPHeaders(response.headers), body: response.body)
+        return await write(answer, version: version, keepAlive: keepAlive, serverName: settings.serverName, to: channel)
+    }
+
+    /// Writes `answer` to `channel`: its head (with `Date`, `Server` unless the answer names
+    /// one, its length when known, and `Connection: close` when the connection ends), then its
+    /// body as the body's writer gives it (see ``_ChannelBodyWriter``).
+    /// - Returns: Whether the connection may be reused: `keepAlive`, unless the write failed.
+    static func write(
+        _ answer: _RoutedAnswer, version: HTTPVersion, keepAlive: Bool, serverName: String?, to channel: any Channel
+    ) async -> Bool {
+        var headers = answer.headers
+        if let serverName, !headers.contains(name: "server") { headers.add(name: "server", value: serverName) }
+        headers.add(name: "date", value: _HTTPDate.now())
+        let length = answer.body.contentLength
+        if let length { headers.replaceOrAdd(name: "content-length", value: String(length)) }
+        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: version, status: answer.status, headers: headers)
         do {
-            try await write(response, version: version, keepAlive: keepAlive, serverName: settings.serverName, to: channel)
+            try await answer.body.write(_ChannelBodyWriter(channel: channel, head: head, unflushed: length))
             return keepAlive
         } catch {
             return false
         }
-    }
-
-    /// Writes `response` to `channel`: its head, then its body as the body's writer gives it
-    /// (see ``_ChannelBodyWriter``).
-    static func write(
-        _ response: Response, version: HTTPVersion, keepAlive: Bool, serverName: String?, to channel: any Channel
-    ) async throws {
-        var headers = HTTPHeaders(response.headers)
-        if let serverName, response.headers[.server] == nil { headers.add(name: "server", value: serverName) }
-        headers.add(name: "date", value: _HTTPDate.now())
-        let length = response.body.contentLength
-        if let length { headers.replaceOrAdd(name: "content-length", value: String(length)) }
-        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
-        let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
-        let head = HTTPResponseHead(version: version, status: status, headers: headers)
-        try await response.body.write(_ChannelBodyWriter(channel: channel, head: head, unflushed: length))
     }
 }
 

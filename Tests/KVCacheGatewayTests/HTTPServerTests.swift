@@ -23,13 +23,15 @@ struct HTTPServerTests {
         try await withServer(responder: router.buildResponder(), maximumBodyBytes: maximumBodyBytes, body)
     }
 
-    /// Serves `responder` on a free port for `body`, then shuts the server down gracefully.
+    /// Serves `responder` (and `routed`'s endpoints, when given) on a free port for `body`, then
+    /// shuts the server down gracefully.
     func withServer<Responder: HTTPResponder>(
-        responder: Responder, maximumBodyBytes: Int = 1_024, _ body: (_ port: Int, _ group: ServiceGroup) async throws -> Void
+        responder: Responder, routed: _RoutedEndpoints? = nil, maximumBodyBytes: Int = 1_024,
+        _ body: (_ port: Int, _ group: ServiceGroup) async throws -> Void
     ) async throws where Responder.Context == GatewayRequestContext {
         let (ports, listening) = AsyncStream<Int>.makeStream()
         let server = _HTTPServer(
-            responder: responder, host: "127.0.0.1", port: 0, maximumBodyBytes: maximumBodyBytes,
+            responder: responder, routed: routed, host: "127.0.0.1", port: 0, maximumBodyBytes: maximumBodyBytes,
             serverName: "kvcache-gateway", logger: Logger(label: "test"), onListening: { listening.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -147,8 +149,9 @@ struct HTTPServerTests {
         c.engines = [try EngineSpec(url: "http://127.0.0.1:9", node: 0)]
         c.maximumBodyBytes = 64
         let gateway = try Gateway(configuration: c)
-        let responder = _GatewayResponder(gateway: gateway, router: gateway.router().buildResponder())
-        try await withServer(responder: responder, maximumBodyBytes: 64) { port, _ in
+        try await withServer(
+            responder: gateway.router().buildResponder(), routed: _RoutedEndpoints(gateway: gateway), maximumBodyBytes: 64
+        ) { port, _ in
             let conn = try await RawConnection(port: port)
             let big = #"{"prompt": ""# + String(repeating: "x", count: 10_000) + #""}"#
             try await conn.send("POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: \(big.utf8.count)\r\n\r\n" + big)
