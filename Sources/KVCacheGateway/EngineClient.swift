@@ -90,7 +90,7 @@ public final class EngineClient: Sendable {
         let start: @Sendable () -> NIOLoopBound<_UpstreamExchange> = {
             let exchange = _UpstreamExchange(request: request, promise: promise)
             let x = NIOLoopBound(exchange, eventLoop: loop)
-            exchange.deadlineTask = loop.scheduleTask(deadline: request.deadline) { x.value.fail(EngineClientError.deadlineExceeded) }
+            exchange.armDeadline(on: loop)
             do {
                 try bound.value.pool(for: request.target.origin, tls: self.tlsContext).execute(exchange)
             } catch {

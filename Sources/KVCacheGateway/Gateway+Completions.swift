@@ -143,7 +143,8 @@ extension Gateway {
         attempt: (_ routed: KVRouter.Routed, _ node: NodeID, _ target: _UpstreamTarget, _ retryable: Bool) async throws -> Result
     ) async throws -> Result {
         var excluded: [NodeID] = []
-        var lastFailure = "no \(role) is in rotation"
+        // Made only when an attempt fails: a request answered at once builds no message.
+        var lastFailure: String?
         for _ in 0..<configuration.maximumAttempts {
             let routed = choose(excluded)
             guard let node = routed.node, let target = directory.target(of: node, endpoint: endpoint) else {
@@ -153,16 +154,18 @@ extension Gateway {
             do {
                 return try await attempt(routed, node, target, excluded.count + 1 < configuration.maximumAttempts)
             } catch {
-                lastFailure = "\(role) \(node) (\(target.origin)): \(error)"
+                let failure = "\(role) \(node) (\(target.origin)): \(error)"
+                lastFailure = failure
                 metrics.upstreamFailure(node: node)
                 directory.recordFailure(node, error: error)
                 excluded.append(node)
                 guard NIODeadline.now() < deadline else { break }
                 metrics.retries.increment()
-                configuration.logger.info("retrying on another engine", metadata: ["failed": "\(lastFailure)"])
+                configuration.logger.info("retrying on another engine", metadata: ["failed": "\(failure)"])
             }
         }
-        throw RequestError(status: .badGateway, message: "no \(role) answered: \(lastFailure)", type: "upstream_error")
+        throw RequestError(
+            status: .badGateway, message: "no \(role) answered: \(lastFailure ?? "no \(role) is in rotation")", type: "upstream_error")
     }
 
     /// Sends `body` to `node`'s `target` with the client's forwarded headers (and the node's
@@ -224,7 +227,8 @@ extension Gateway {
     /// them), so nothing is converted or allocated per header but its place in the list.
     static func clientHeaders(of response: _UpstreamResponse, node: NodeID, predicted: Int) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(response.headers.count + 3)
+        // room for the routing headers and those the server adds (date, server, length, close)
+        headers.reserveCapacity(response.headers.count + 6)
         for (name, value) in response.headers where !isHopByHop(name) { headers.add(name: name, value: value) }
         headers.add(name: nodeHeader, value: String(node))
         headers.add(name: predictedHeader, value: String(predicted))

@@ -3,10 +3,14 @@ import NIOHTTP1
 
 /// One exchange with an engine: the caller's request, the promise of its answer's head (or
 /// whole answer), and its deadline. Confined to its pool's event loop.
-final class _UpstreamExchange {
+///
+/// The exchange is its own deadline's callback handler, so arming the deadline allocates no
+/// promise or closure.
+final class _UpstreamExchange: NIOScheduledCallbackHandler {
     let request: _UpstreamRequest
     let promise: EventLoopPromise<_UpstreamResponse>
-    var deadlineTask: Scheduled<Void>?
+    /// The armed deadline, until the exchange is over.
+    var deadline: NIOScheduledCallback?
     /// The connection carrying it, once it has one.
     var connection: _UpstreamConnection?
     /// The promise is completed: the caller has its answer's head, or a failure.
@@ -22,6 +26,19 @@ final class _UpstreamExchange {
         self.promise = promise
     }
 
+    /// Arms the request's deadline on `loop`, the exchange's loop; past it the exchange fails
+    /// with ``EngineClientError/deadlineExceeded``. A loop shutting down fails it at once.
+    func armDeadline(on loop: any EventLoop) {
+        do { deadline = try loop.assumeIsolatedUnsafeUnchecked().scheduleCallback(at: request.deadline, handler: self) } catch {
+            fail(error)
+        }
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        deadline = nil
+        fail(EngineClientError.deadlineExceeded)
+    }
+
     func answer(_ response: _UpstreamResponse) {
         guard !answered else { return }
         answered = true
@@ -33,7 +50,8 @@ final class _UpstreamExchange {
     func fail(_ error: any Error) {
         guard !over else { return }
         over = true
-        deadlineTask?.cancel()
+        deadline?.cancel()
+        deadline = nil
         if !answered {
             answered = true
             promise.fail(error)
@@ -44,7 +62,8 @@ final class _UpstreamExchange {
     /// The answer ended: the deadline no longer applies.
     func finish() {
         over = true
-        deadlineTask?.cancel()
+        deadline?.cancel()
+        deadline = nil
     }
 }
 
@@ -65,8 +84,9 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         /// The request is written; no answer byte yet.
         case awaitingHead(_UpstreamExchange)
-        /// An answer of known, small length being read whole.
-        case collecting(_UpstreamExchange, HTTPResponseHead, ByteBuffer)
+        /// An answer of known, small length being read whole: its first part as it came (most
+        /// answers are one), the later ones appended to a copy of it.
+        case collecting(_UpstreamExchange, HTTPResponseHead, ByteBuffer?)
         /// An answer being streamed to the consumer; `pending` is what this read brought.
         case streaming(_UpstreamExchange, _UpstreamBody.Source, pending: ByteBuffer?)
         case closed
@@ -149,8 +169,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             if let limit = exchange.request.wholeUpTo, let length, (0...limit).contains(length),
                 !head.headers.contains(name: "transfer-encoding")
             {
-                let body = context.channel.allocator.buffer(capacity: length)
-                state = .collecting(exchange, head, body)
+                state = .collecting(exchange, head, nil)
                 return
             }
             let made = _UpstreamBody.makeSequence(
@@ -162,7 +181,11 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             switch state {
             case .collecting(let exchange, let head, var body):
                 state = .idle
-                body.writeBuffer(&part)
+                if body == nil {
+                    body = part
+                } else {
+                    body!.writeBuffer(&part)
+                }
                 state = .collecting(exchange, head, body)
             case .streaming(let exchange, let source, var pending):
                 state = .idle
@@ -176,7 +199,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .idle
                 exchange.connection = nil
                 exchange.finish()
-                exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: .whole(body)))
+                exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: .whole(body ?? ByteBuffer())))
                 exchangeEnded(context)
             case .streaming(let exchange, let source, let pending):
                 state = .idle

@@ -2,14 +2,18 @@ import Foundation
 
 /// Where an engine listens: the key of a connection pool.
 struct _UpstreamOrigin: Hashable, Sendable, CustomStringConvertible {
-    var tls: Bool
-    var host: String
-    var port: Int
+    let tls: Bool
+    let host: String
+    let port: Int
+    /// The `Host` header's value, made once: every request to the origin sends it.
+    let hostHeader: String
 
-    /// The `Host` header's value.
-    var hostHeader: String {
-        let h = host.contains(":") ? "[\(host)]" : host
-        return (port == (tls ? 443 : 80)) ? h : "\(h):\(port)"
+    init(tls: Bool, host: String, port: Int) {
+        self.tls = tls
+        self.host = host
+        self.port = port
+        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
+        hostHeader = (port == (tls ? 443 : 80)) ? h : "\(h):\(port)"
     }
 
     var description: String { "\(tls ? "https" : "http")://\(hostHeader)" }
