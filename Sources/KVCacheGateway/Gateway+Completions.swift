@@ -177,8 +177,10 @@ extension Gateway {
         retryable: Bool
     ) async throws -> _UpstreamResponse {
         var upstream = _UpstreamRequest(target: target, deadline: deadline, wholeUpTo: stream ? nil : Self.wholeAnswerLimit)
-        upstream.headers.reserveCapacity(3 + Self.forwardedRequestHeaders.count)
+        upstream.headers.reserveCapacity(4 + Self.forwardedRequestHeaders.count)
+        upstream.headers.add(name: "host", value: target.origin.hostHeader)
         upstream.headers.add(name: "content-type", value: "application/json")
+        upstream.headers.add(name: "content-length", value: String(body.readableBytes))
         if let rank = directory.dataParallelRank(of: node) { upstream.headers.add(name: "x-data-parallel-rank", value: String(rank)) }
         for name in Self.forwardedRequestHeaders {
             if let v = request.headers.first(name: name) { upstream.headers.add(name: name, value: v) }

@@ -184,7 +184,7 @@ where Responder.Context == GatewayRequestContext {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is _HTTPConnectionDrain else { return context.fireUserInboundEventTriggered(event) }
         closeWhenIdle = true
-        if !answering && head == nil { context.close(promise: nil) }
+        if !answering && head == nil { Self.closeAfterQueuedWrites(context.channel) }
     }
 
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
@@ -230,7 +230,16 @@ where Responder.Context == GatewayRequestContext {
     /// closes.
     private func answered(keepAlive: Bool, channel: any Channel) {
         answering = false
-        if !keepAlive || closeWhenIdle { channel.close(promise: nil) }
+        guard !keepAlive || closeWhenIdle else { return }
+        guard keepAlive else { return channel.close(promise: nil) }
+        Self.closeAfterQueuedWrites(channel)
+    }
+
+    /// Closes a kept-alive connection once the bytes queued for it have reached its socket: its
+    /// last response was handed over without waiting for its end (``_ChannelBodyWriter/awaitsEnd``),
+    /// so some may still be in the channel's buffer, and closing the output first keeps them.
+    private static func closeAfterQueuedWrites(_ channel: any Channel) {
+        channel.close(mode: .output).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// A response the server makes itself (a request head HTTP types cannot hold).
@@ -267,17 +276,20 @@ enum _HTTPExchange {
     /// body as the body's writer gives it (see ``_ChannelBodyWriter``).
     /// - Returns: Whether the connection may be reused: `keepAlive`, unless the write failed.
     static func write(
-        _ answer: _RoutedAnswer, version: HTTPVersion, keepAlive: Bool, serverName: String?, to channel: any Channel
+        _ answer: consuming _RoutedAnswer, version: HTTPVersion, keepAlive: Bool, serverName: String?, to channel: any Channel
     ) async -> Bool {
+        // The answer is this call's own, so its header list is extended in place, not copied.
+        let body = answer.body
         var headers = answer.headers
+        answer.headers = [:]
         if let serverName, !headers.contains(name: "server") { headers.add(name: "server", value: serverName) }
         headers.add(name: "date", value: _HTTPDate.now())
-        let length = answer.body.contentLength
+        let length = body.contentLength
         if let length { headers.replaceOrAdd(name: "content-length", value: String(length)) }
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
         let head = HTTPResponseHead(version: version, status: answer.status, headers: headers)
         do {
-            try await answer.body.write(_ChannelBodyWriter(channel: channel, head: head, unflushed: length))
+            try await body.write(_ChannelBodyWriter(channel: channel, head: head, unflushed: length, awaitsEnd: !keepAlive))
             return keepAlive
         } catch {
             return false
@@ -302,6 +314,10 @@ struct _ChannelBodyWriter: ResponseBodyWriter {
     static let highWaterBytes = 256 << 10
 
     let channel: any Channel
+    /// Whether ``finish(_:)`` waits for the end to reach the socket: a connection that closes
+    /// after the response needs it; one kept alive writes its next response after this one
+    /// in the channel's order anyway, and spares a promise and a wait per response.
+    let awaitsEnd: Bool
     /// The head, until it is handed to the channel with the first flush.
     private var head: HTTPResponseHead?
     /// Body parts written and not yet handed to the channel (most bodies of known length are
@@ -313,8 +329,9 @@ struct _ChannelBodyWriter: ResponseBodyWriter {
     /// Bytes handed to the channel from off its loop whose writes have not completed.
     private var inFlight: _InFlightBytes?
 
-    init(channel: any Channel, head: HTTPResponseHead, unflushed: Int?) {
+    init(channel: any Channel, head: HTTPResponseHead, unflushed: Int?, awaitsEnd: Bool = true) {
         self.channel = channel
+        self.awaitsEnd = awaitsEnd
         self.head = head
         self.unflushed = unflushed
     }
@@ -352,12 +369,21 @@ struct _ChannelBodyWriter: ResponseBodyWriter {
         if waiting { try await written.futureResult.get() }
     }
 
-    /// Returns once the end is written to the socket (on the loop, at once when the socket
-    /// took it), so that a connection closed after its response loses none of it.
+    /// With ``awaitsEnd``, returns once the end is written to the socket (on the loop, at once
+    /// when the socket took it), so that a connection closed after its response loses none of
+    /// it; without, once the end is handed to the channel.
     nonisolated(nonsending) consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
         guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         let (head, parts, channel) = (self.head, self.parts, self.channel)
         let end = HTTPServerResponsePart.end(trailingHeaders.map { HTTPHeaders($0) })
+        guard awaitsEnd else {
+            if channel.eventLoop.inEventLoop {
+                Self.send(head, parts, nil, end: end, on: channel, promise: nil)
+            } else {
+                channel.eventLoop.execute { Self.send(head, parts, nil, end: end, on: channel, promise: nil) }
+            }
+            return
+        }
         let written = channel.eventLoop.makePromise(of: Void.self)
         if channel.eventLoop.inEventLoop {
             Self.send(head, parts, nil, end: end, on: channel, promise: written)

@@ -131,9 +131,9 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         state = .awaitingHead(exchange)
         let r = exchange.request
         var headers = r.headers
-        headers.replaceOrAdd(name: "host", value: r.target.origin.hostHeader)
-        if let body = r.body {
-            headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        if !headers.contains(name: "host") { headers.add(name: "host", value: r.target.origin.hostHeader) }
+        if let body = r.body, !headers.contains(name: "content-length") {
+            headers.add(name: "content-length", value: String(body.readableBytes))
         }
         context.write(
             wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: r.method, uri: r.target.path, headers: headers))), promise: nil

@@ -41,7 +41,8 @@ public enum EngineClientError: Error, Hashable, CustomStringConvertible {
 struct _UpstreamRequest: Sendable {
     var target: _UpstreamTarget
     var method: HTTPMethod = .POST
-    /// Headers beyond `host`, `content-length` and `connection`, which the client sets.
+    /// The headers; the client adds `host` and `content-length` when they are not among them
+    /// (a caller that gives them spares the client a copy of the list per request).
     var headers: HTTPHeaders = [:]
     var body: ByteBuffer?
     /// When the whole exchange must be over: connect, answer and its last byte.
