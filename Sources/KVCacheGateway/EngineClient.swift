@@ -86,27 +86,45 @@ public final class EngineClient: Sendable {
         let current = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { pools[ObjectIdentifier($0)] }
         guard let bound = current ?? pools[ObjectIdentifier(group.next())] else { throw EngineClientError.shutdown }
         let loop = bound.eventLoop
-        let promise = loop.makePromise(of: _UpstreamResponse.self)
-        let start: @Sendable () -> NIOLoopBound<_UpstreamExchange> = {
-            let exchange = _UpstreamExchange(request: request, promise: promise)
-            let x = NIOLoopBound(exchange, eventLoop: loop)
+        /// On the loop: arms the deadline and hands the exchange to its origin's pool (unless
+        /// it was cancelled before it started).
+        @Sendable func start(_ exchange: _UpstreamExchange) {
+            guard !exchange.over else { return }
             exchange.armDeadline(on: loop)
             do {
                 try bound.value.pool(for: request.target.origin, tls: self.tlsContext).execute(exchange)
             } catch {
                 exchange.fail(error)
             }
-            return x
         }
         if loop.inEventLoop {
-            let x = start()
+            // The task waits on the exchange itself, resumed from the loop: no promise between.
+            // Cancellation may end the exchange before the task begins to wait (the task can
+            // be scheduled again on its way into the wait); it then gets that failure at once.
+            let exchange = _UpstreamExchange(request: request)
+            let x = NIOLoopBound(exchange, eventLoop: loop)
             return try await withTaskCancellationHandler {
-                try await promise.futureResult.get()
+                try await withUnsafeThrowingContinuation { continuation in
+                    if loop.inEventLoop {
+                        x.value.wait(continuation)
+                        start(x.value)
+                    } else {
+                        loop.execute {
+                            x.value.wait(continuation)
+                            start(x.value)
+                        }
+                    }
+                }
             } onCancel: {
                 loop.execute { x.value.fail(EngineClientError.cancelled) }
             }
         }
-        let started = loop.submit(start)
+        let promise = loop.makePromise(of: _UpstreamResponse.self)
+        let started = loop.submit {
+            let exchange = _UpstreamExchange(request: request, promise: promise)
+            start(exchange)
+            return NIOLoopBound(exchange, eventLoop: loop)
+        }
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {

@@ -7,8 +7,22 @@ import NIOHTTP1
 /// The exchange is its own deadline's callback handler, so arming the deadline allocates no
 /// promise or closure.
 final class _UpstreamExchange: NIOScheduledCallbackHandler {
+    /// Where the answer's head goes: the waiting task itself when it waits on the exchange's
+    /// loop (no promise, and no callback on its future, per request), else a promise.
+    enum Reply {
+        /// No one waits yet.
+        case none
+        /// The exchange ended before its task began to wait (cancelled on the way): the task
+        /// gets this as soon as it does.
+        case early(Result<_UpstreamResponse, any Error>)
+        case task(UnsafeContinuation<_UpstreamResponse, any Error>)
+        case promise(EventLoopPromise<_UpstreamResponse>)
+        /// Given.
+        case given
+    }
+
     let request: _UpstreamRequest
-    let promise: EventLoopPromise<_UpstreamResponse>
+    private var reply: Reply
     /// The armed deadline, until the exchange is over.
     var deadline: NIOScheduledCallback?
     /// The connection carrying it, once it has one.
@@ -21,9 +35,34 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
     /// replaced once by a new one.
     var attempts = 0
 
-    init(request: _UpstreamRequest, promise: EventLoopPromise<_UpstreamResponse>) {
+    init(request: _UpstreamRequest, promise: EventLoopPromise<_UpstreamResponse>? = nil) {
         self.request = request
-        self.promise = promise
+        self.reply = promise.map { .promise($0) } ?? .none
+    }
+
+    /// The waiting task: resumed with the answer's head or the failure, at once if the
+    /// exchange has already ended.
+    func wait(_ continuation: UnsafeContinuation<_UpstreamResponse, any Error>) {
+        if case .early(let result) = reply {
+            reply = .given
+            continuation.resume(with: result)
+        } else {
+            reply = .task(continuation)
+        }
+    }
+
+    /// Gives the answer's head or the failure, once.
+    private func complete(_ result: Result<_UpstreamResponse, any Error>) {
+        switch reply {
+        case .none: reply = .early(result)
+        case .task(let continuation):
+            reply = .given
+            continuation.resume(with: result)
+        case .promise(let promise):
+            reply = .given
+            promise.completeWith(result)
+        case .early, .given: break
+        }
     }
 
     /// Arms the request's deadline on `loop`, the exchange's loop; past it the exchange fails
@@ -42,7 +81,7 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
     func answer(_ response: _UpstreamResponse) {
         guard !answered else { return }
         answered = true
-        promise.succeed(response)
+        complete(.success(response))
     }
 
     /// Ends the exchange with `error`: the caller's promise fails if it is still open, and the
@@ -54,7 +93,7 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
         deadline = nil
         if !answered {
             answered = true
-            promise.fail(error)
+            complete(.failure(error))
         }
         connection?.abort(self, error)
     }

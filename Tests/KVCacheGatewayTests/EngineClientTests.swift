@@ -163,6 +163,16 @@ struct EngineClientTests {
         return r
     }
 
+    @Test("an exchange that ends before its task waits (cancelled on the way in) gives the task that end at once")
+    func endsBeforeTheWait() async throws {
+        let request = _UpstreamRequest(target: try _UpstreamTarget(url: "http://127.0.0.1:9/"), deadline: .now() + .seconds(5))
+        let exchange = _UpstreamExchange(request: request)
+        exchange.fail(EngineClientError.cancelled)
+        await #expect(throws: EngineClientError.cancelled) {
+            _ = try await withUnsafeThrowingContinuation { exchange.wait($0) }
+        }
+    }
+
     @Test("keep-alive: sequential requests share one connection, and answers arrive whole or streamed")
     func reuse() async throws {
         let engine = try await StubEngine(.answer(#"{"ok":true}"#))
