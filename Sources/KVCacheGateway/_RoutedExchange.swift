@@ -51,15 +51,19 @@ struct _RoutedEndpoints: Sendable {
 extension Gateway {
     /// Answers a routed request: admits it within the gateway's bounds (or answers `429` / `503`
     /// with `Retry-After`), routes and sends it, and counts the answer by its status. A
-    /// ``RequestError`` is its own OpenAI-style answer; any other error is a `500` of the same
-    /// shape. Both servers answer the routed endpoints through this one function.
+    /// ``RequestError`` is its own OpenAI-style answer; any other error is logged and answered
+    /// with a `500` of the same shape that does not spell out the gateway's internals. Both
+    /// servers answer the routed endpoints through this one function.
     func answer(_ request: _RoutedRequest, endpoint: OpenAIEndpoint) async -> _RoutedAnswer {
         let answer: _RoutedAnswer
         do { answer = try await admit(request, endpoint: endpoint) } catch let error as RequestError {
             answer = error.answer
         } catch {
             configuration.logger.error("unanswered error", metadata: ["error": "\(error)"])
-            answer = RequestError(status: .internalServerError, message: "\(error)", type: "internal_error").answer
+            answer =
+                RequestError(
+                    status: .internalServerError, message: "the gateway could not answer the request", type: "internal_error"
+                ).answer
         }
         metrics.answered(endpoint.rawValue, status: Int(answer.status.code))
         return answer

@@ -1,8 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// One exchange with an engine: the caller's request, the promise of its answer's head (or
-/// whole answer), and its deadline. Confined to its pool's event loop.
+/// One exchange with an engine: the caller's request, where its answer's head (or whole
+/// answer) goes, and its deadline. Confined to its pool's event loop.
 ///
 /// The exchange is its own deadline's callback handler, so arming the deadline allocates no
 /// promise or closure.
@@ -27,7 +27,7 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
     var deadline: NIOScheduledCallback?
     /// The connection carrying it, once it has one.
     var connection: _UpstreamConnection?
-    /// The promise is completed: the caller has its answer's head, or a failure.
+    /// The reply is given: the caller has its answer's head, or a failure.
     var answered = false
     /// The exchange is over: its answer ended, or it failed.
     var over = false
@@ -84,7 +84,7 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
         complete(.success(response))
     }
 
-    /// Ends the exchange with `error`: the caller's promise fails if it is still open, and the
+    /// Ends the exchange with `error`: the caller gets the failure if it has no answer yet, and the
     /// connection (if any) is closed, since its state mid-exchange is unknown.
     func fail(_ error: any Error) {
         guard !over else { return }
