@@ -9,11 +9,7 @@ import NIOHTTP1
 extension Gateway {
     /// Answers `POST /v1/completions` or `POST /v1/chat/completions` for an admitted request.
     func complete(_ request: _RoutedRequest, endpoint: OpenAIEndpoint, lease: _RequestLease) async throws -> _RoutedAnswer {
-        guard !request.exceedsLimit else {
-            throw RequestError(
-                status: .contentTooLarge, message: "the request body is larger than \(configuration.maximumBodyBytes) bytes",
-                type: "invalid_request_error")
-        }
+        guard !request.exceedsLimit else { throw bodyTooLarge }
         let fields = try OpenAIRequest(body: request.body, endpoint: endpoint)
         let tokens = try await tokens(of: fields.prompt, model: fields.model)
         return try await dispatch(request, endpoint: endpoint, fields: fields, tokens: tokens, lease: lease)
@@ -22,11 +18,14 @@ extension Gateway {
     /// A request's whole body, at most ``GatewayConfiguration/maximumBodyBytes`` (larger: `413`).
     func body(of request: Request) async throws(RequestError) -> ByteBuffer {
         var request = request
-        do { return try await request.collectBody(upTo: configuration.maximumBodyBytes) } catch {
-            throw RequestError(
-                status: .contentTooLarge, message: "the request body is larger than \(configuration.maximumBodyBytes) bytes",
-                type: "invalid_request_error")
-        }
+        do { return try await request.collectBody(upTo: configuration.maximumBodyBytes) } catch { throw bodyTooLarge }
+    }
+
+    /// The `413` of a body past ``GatewayConfiguration/maximumBodyBytes``.
+    var bodyTooLarge: RequestError {
+        RequestError(
+            status: .contentTooLarge, message: "the request body is larger than \(configuration.maximumBodyBytes) bytes",
+            type: "invalid_request_error")
     }
 
     /// The prompt's token ids; a prompt the tokenizer refuses is the client's `400`, a
