@@ -174,6 +174,47 @@ struct KVRouterTests {
         #expect(expired.overlapBlocks == 0, "an entry past its TTL counts for nothing")
     }
 
+    @Test("speculative entries: the node's stored events take over, so a later eviction counts at once")
+    func speculativeConfirmed() throws {
+        let (router, prompt, blocks) = try fourBlockPromptOnTwoNodes(seed: 5)
+        let node = try #require(router.route(tokens: prompt).node)
+        // the engine reports the first half, then the rest: the route counts whole throughout
+        router.apply([.stored(node: node, eventID: 0, parent: nil, blocks: Array(blocks[..<2]))])
+        #expect(router.route(tokens: prompt).overlapBlocks == 4, "the entries go on from the blocks the index holds")
+        router.apply([.stored(node: node, eventID: 1, parent: blocks[1], blocks: Array(blocks[2...]))])
+        #expect(router.route(tokens: prompt).overlapBlocks == 4)
+        // the engine evicts the chain well within the TTL: nothing routed before claims it now
+        router.apply([.removed(node: node, eventID: 2, blocks: blocks)])
+        #expect(router.overlaps(blocks).depth(of: node) == 0)
+        #expect(router.route(tokens: prompt).overlapBlocks == 0, "the stored events replaced the entries")
+    }
+
+    @Test("speculative entries: a route records only what its node does not hold yet")
+    func speculativeAfterHeldPrefix() throws {
+        let (router, prompt, blocks) = try fourBlockPromptOnTwoNodes(seed: 6)
+        router.apply([.stored(node: 1, eventID: 0, parent: nil, blocks: Array(blocks[..<2]))])
+        let first = router.route(tokens: prompt)
+        #expect(first.node == 1 && first.overlapBlocks == 2)
+        #expect(router.route(tokens: prompt).overlapBlocks == 4, "the route's new blocks count there")
+        // the held prefix is evicted before the request's blocks are reported: the entries
+        // alone do not make the node look as if it held the chain
+        router.apply([.removed(node: 1, eventID: 1, blocks: Array(blocks[..<2]))])
+        #expect(router.overlaps(blocks).depth(of: 1) == 0)
+        let after = router.route(tokens: prompt)
+        #expect(after.overlapBlocks == 0 || after.node != 1)
+    }
+
+    /// Cache-aware routing over nodes 0 and 1, both with events, with speculative entries of a
+    /// minute; a prompt of four 4-token blocks and its chain.
+    func fourBlockPromptOnTwoNodes(seed: Int) throws -> (KVRouter, [UInt32], [BlockHash]) {
+        let hasher = try PrefixHasher(blockSize: 4)
+        let router = KVRouter(configuration: .init(hasher: hasher, selector: CacheAware(), speculativeTTL: 60))
+        router.addNode(0)
+        router.addNode(1)
+        let prompt = tokens(seed, blocks: 4, size: 4)
+        return (router, prompt, hasher.blockHashes(prompt))
+    }
+
     @Test("speculative entries: a node whose cache is cleared (engine or router events) loses them too")
     func speculativeCleared() throws {
         let hasher = try PrefixHasher(blockSize: 4)

@@ -68,6 +68,43 @@ struct SpeculativeEntriesTests {
         #expect((0..<4).map { later.depth(of: $0) } == [0, 0, 0, 0], "past the TTL an entry counts for nothing")
     }
 
+    @Test("a stored run's pairs leave the table; an overlap goes on from the node's indexed blocks")
+    func confirmedPairsLeave() {
+        var entries = _SpeculativeEntries(ttl: 10)
+        let chain = (1...6).map { BlockHash(UInt64($0) &* 0x2000_0003) }
+        entries.record(chain[...], to: 1, at: 0)
+        entries.confirm(Array(chain[..<2]), node: 1)
+        entries.confirm(Array(chain[..<6]), node: 0)  // another node's store takes nothing
+        #expect(entries.count == 4)
+        var held = OverlapScores(depths: [0, 2], chainLength: 6)
+        entries.merge(chain, into: &held, now: 1)
+        #expect(held.depth(of: 1) == 6 && held.depth(of: 1, tier: .device) == 6, "the index's two, then the entries")
+        #expect(entries.indexedDepth(of: 1) == 2 && entries.indexedDepth(of: 0) == 0)
+        var evicted = OverlapScores(nodeCount: 2, chainLength: 6)
+        entries.merge(chain, into: &evicted, now: 1)
+        #expect(evicted.depth(of: 1) == 0, "without the first blocks the entries lead nowhere")
+    }
+
+    @Test("a table that grew for a burst of routes shrinks once their events took them")
+    func shrinksAfterABurst() {
+        var entries = _SpeculativeEntries(ttl: 100)
+        let chains = (0..<2_000).map { k in (0..<16).map { BlockHash(UInt64(k * 16 + $0 + 1) &* 0x9E37_79B9_7F4A_7C15) } }
+        for (k, c) in chains.enumerated() { entries.record(c[...], to: k % 4, at: 0) }
+        let grown = entries.bucketCount
+        #expect(grown >= 32_000 * 4 / 3)
+        for (k, c) in chains.enumerated() where k < 1_990 { entries.confirm(c, node: k % 4) }
+        #expect(entries.count == 160)
+        let late = (0..<16).map { BlockHash(UInt64(900_000 + $0) &* 0x9E37_79B9_7F4A_7C15) }
+        entries.record(late[...], to: 2, at: 1)
+        #expect(entries.bucketCount <= grown / 4 && entries.bucketCount >= _SpeculativeEntries.minimumBuckets)
+        #expect(entries.count == 176)
+        for (k, c) in chains.enumerated().dropFirst(1_990) {
+            var scores = OverlapScores(nodeCount: 4, chainLength: 16)
+            entries.merge(c, into: &scores, now: 2)
+            #expect(scores.depth(of: k % 4) == 16, "route \(k) still counts after the shrink")
+        }
+    }
+
     @Test("past the cap the oldest pairs go first, and the table stays under it")
     func cap() {
         var entries = _SpeculativeEntries(ttl: 100, maxBlocks: 1_000)

@@ -67,22 +67,55 @@ let benchmarks: @Sendable () -> Void = {
 
     // Speculative entries on prompts never seen before, their worst case: each route records
     // its 62 blocks and expires an earlier route's, against the same routes with none.
-    for ttl in [0, 0.05] {
+    /// A router over 4 nodes with events, and 4,096 distinct 62-block chains; the benchmark's
+    /// `chain(_:)` offsets a chain's blocks by the lap, so none repeats.
+    func distinctChains(ttl: Double) -> (KVRouter, chain: (Int) -> [BlockHash]) {
         let r = KVRouter(configuration: .init(selector: CacheAffinity(), speculativeTTL: ttl))
         for n in 0..<4 { r.addNode(n) }
         var rng = SeededGenerator(seed: 11)
         let chains = (0..<4_096).map { _ in (0..<62).map { _ in BlockHash(rng.next()) } }
+        return (r, { i in chains[i & 4_095].map { BlockHash($0.rawValue &+ UInt64(i >> 12)) } })
+    }
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 20_000,
+        maxDuration: .seconds(3), maxIterations: 400_000)
+    for ttl in [0, 0.05] {
+        let (r, chain) = distinctChains(ttl: ttl)
         Benchmark(
-            "route(blockHashes:) 4 nodes, distinct 62-block chains, speculative TTL \(ttl) s",
-            configuration: .init(
-                metrics: [.wallClock, .throughput], timeUnits: .nanoseconds, warmupIterations: 20_000,
-                maxDuration: .seconds(3), maxIterations: 400_000)
+            "route(blockHashes:) 4 nodes, distinct 62-block chains, speculative TTL \(ttl) s", configuration: configuration
         ) { benchmark in
-            // a different chain each time: 4,096 chains, each chain's blocks offset by the lap
-            let lap = UInt64(benchmark.currentIteration >> 12)
-            let chain = chains[benchmark.currentIteration & 4_095].map { BlockHash($0.rawValue &+ lap) }
+            let blocks = chain(benchmark.currentIteration)
             benchmark.startMeasurement()
-            blackHole(r.route(blockHashes: chain).node)
+            blackHole(r.route(blockHashes: blocks).node)
+        }
+    }
+
+    // The same routes with the gateway's TTL (2 s) on engines that report what they store:
+    // each route's chain comes back as its node's stored event, and a chain 64 routes older
+    // is evicted, outside the measurement. The entries then hold only the routes whose events
+    // are still to come, and the table stays in cache.
+    do {
+        let (r, chain) = distinctChains(ttl: 2)
+        var held: [(node: NodeID, blocks: [BlockHash])] = []
+        var eventIDs = [UInt64](repeating: 0, count: 4)
+        Benchmark(
+            "route(blockHashes:) 4 nodes, distinct 62-block chains, speculative TTL 2 s, each chain then reported stored",
+            configuration: configuration
+        ) { benchmark in
+            let blocks = chain(benchmark.currentIteration)
+            benchmark.startMeasurement()
+            let node = r.route(blockHashes: blocks).node
+            benchmark.stopMeasurement()
+            guard let node else { return }
+            var events = [KVEvent.stored(node: node, eventID: eventIDs[node], parent: nil, blocks: blocks)]
+            eventIDs[node] += 1
+            held.append((node, blocks))
+            if held.count > 64 {
+                let old = held.removeFirst()
+                events.append(.removed(node: old.node, eventID: eventIDs[old.node], blocks: old.blocks))
+                eventIDs[old.node] += 1
+            }
+            r.apply(events)
         }
     }
 

@@ -94,6 +94,23 @@ struct _ApproximateTimes: Sendable {
         return removed
     }
 
+    /// Forgets the pair, whenever it was recorded.
+    /// - Returns: Whether it was there.
+    /// - Complexity: O(1) expected.
+    @discardableResult
+    mutating func remove(_ hash: UInt64, node: Int32) -> Bool {
+        guard count > 0 else { return false }
+        let removed = entries.withUnsafeMutableBufferPointer { e -> Bool in
+            let base = e.baseAddress!
+            let (i, found) = Self._find(base, e.count, hash, node)
+            guard found else { return false }
+            _LinearProbing.remove(base, e.count, at: i) { _, _ in }
+            return true
+        }
+        if removed { count -= 1 }
+        return removed
+    }
+
     /// Removes the pairs last recorded at or before `cutoff` among `buckets` buckets from
     /// `cursor` on (wrapping), and moves `cursor` past them. Called a little at a time, it keeps
     /// the table free of stale pairs without a whole pass that would hold up one caller; an
@@ -136,10 +153,30 @@ struct _ApproximateTimes: Sendable {
         for e in kept { _ = record(e.hash, node: e.node, at: e.time) }
     }
 
+    /// Fewer buckets when the pairs fill at most a sixteenth of them: a quarter as many, never
+    /// fewer than `minimumBuckets` nor so few that the pairs would fill more than three
+    /// eighths. A table that grew for a burst of records does not keep its size (and its
+    /// cache misses) once the burst is over.
+    /// - Returns: Whether it shrank.
+    /// - Complexity: O(buckets) when it shrinks, O(1) otherwise.
+    @discardableResult
+    mutating func shrinkIfSparse(minimumBuckets: Int) -> Bool {
+        guard entries.count > minimumBuckets, count * 16 <= entries.count else { return false }
+        var buckets = entries.count
+        while buckets / 2 >= minimumBuckets, buckets / 2 * 3 >= count * 8, buckets * 4 > entries.count { buckets /= 2 }
+        guard buckets < entries.count else { return false }
+        _rehash(into: buckets)
+        return true
+    }
+
     /// Twice the buckets (16 at first), every pair probed into its place again.
     /// - Complexity: O(buckets)
-    private mutating func _grow() {
-        var grown = _largeArray(repeating: _Entry.vacant, count: max(16, entries.count * 2))
+    private mutating func _grow() { _rehash(into: max(16, entries.count * 2)) }
+
+    /// Every pair probed into a table of `buckets` buckets, which must hold them.
+    /// - Complexity: O(buckets)
+    private mutating func _rehash(into buckets: Int) {
+        var grown = _largeArray(repeating: _Entry.vacant, count: buckets)
         grown.withUnsafeMutableBufferPointer { g in
             for entry in entries where entry.isOccupied {
                 g[Self._find(g.baseAddress!, g.count, entry.hash, entry.node).bucket] = entry

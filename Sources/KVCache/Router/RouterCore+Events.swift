@@ -28,7 +28,7 @@ extension RouterCore {
             }
             do throws(IndexError) {
                 if let g = try index.apply(e) { out.gaps.append(g) }
-                if case .cleared = e.kind { clearSpeculative(of: e.node) }
+                settleSpeculative(after: e.kind, node: e.node)
             } catch {
                 out.unknownNodes += 1
             }
@@ -69,7 +69,7 @@ extension RouterCore {
         do throws(EngineEventError) {
             let kind = try identity.translate(e)
             index._apply(kind, node: e.node)
-            if case .cleared = kind { clearSpeculative(of: e.node) }
+            settleSpeculative(after: kind, node: e.node)
             out.applied += 1
         } catch {
             out.refusedCount += 1
@@ -98,14 +98,21 @@ extension RouterCore {
         while let next = engineOrder.nextReady(of: node) {
             guard let kind = try? identity.translate(next) else { continue }
             index._apply(kind, node: node)
-            if case .cleared = kind { clearSpeculative(of: node) }
+            settleSpeculative(after: kind, node: node)
         }
         return index.statistics.eventsApplied - before
     }
 
-    /// Forgets the route-time entries of a node whose cache was emptied (the engine restarted,
-    /// or lost a range it cannot replay): what was routed there before is not computed there.
-    mutating func clearSpeculative(of node: NodeID) {
-        speculative?.forget(node: node)
+    /// What an event means for its node's route-time entries: a stored run is reported, so
+    /// the index answers for those blocks from now on and their entries go; an emptied cache
+    /// (the engine restarted, or lost a range it cannot replay) takes every entry of the node
+    /// with it, since what was routed there before is not computed there.
+    mutating func settleSpeculative(after kind: KVEventKind, node: NodeID) {
+        guard speculative != nil else { return }
+        switch kind {
+        case .stored(_, let blocks, _): speculative!.confirm(blocks, node: node)
+        case .cleared: speculative!.forget(node: node)
+        case .removed: break
+        }
     }
 }

@@ -220,13 +220,17 @@ public struct RouterCore: Sendable {
     /// The routing policy, as its decisions have left it (a stateful policy's state included).
     public var currentSelector: any PrefillNodeSelector & Sendable { selector }
 
-    /// A chain routed to `node`: held there from now on as an approximate node's entry, or
-    /// as a speculative one.
+    /// A chain routed to `node`, as the last route merged it: held there from now on as an
+    /// approximate node's entry, or as a speculative one past the blocks the node already
+    /// holds.
     mutating func record(_ chain: ArraySlice<BlockHash>, routedTo node: NodeID, at t: Double) {
         if records[node].approximate {
             try? index.recordRouting(chain, to: node, at: t)
-        } else {
-            speculative?.record(chain, to: node, at: t)
+        } else if speculative != nil {
+            // the blocks the node already holds on the device tier are the index's to answer
+            // for; the entries continue the chain from there
+            let held = speculative!.indexedDepth(of: node)
+            speculative!.record(chain[max(chain.startIndex, min(held, chain.endIndex))...], to: node, at: t)
         }
     }
 

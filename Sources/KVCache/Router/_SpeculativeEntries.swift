@@ -1,15 +1,20 @@
 /// Route-time entries for nodes that publish KV events (``KVRouter/Configuration/speculativeTTL``):
-/// a chain just routed to a node counts as held there until the TTL passes, covering the time
-/// until the node's own events report it.
+/// a chain just routed to a node counts as held there until the node's own events report it,
+/// or until the TTL passes if they never do.
 ///
 /// Each (block, node) pair keeps its latest record time in one flat table, and nothing else.
-/// An overlap walks the chain per node in that table: the entries are always whole chains from
-/// their first block, so a node's depth is the leading run of the chain's blocks it has a live
-/// entry for (recorded less than the TTL ago). Entries past their TTL count for nothing and are
-/// removed by a sweep that each record advances over a few buckets per block it records, in
-/// table order, so expiry costs no random look-up per block. A prefix tree over the same
-/// entries (a ``PrefixIndex`` in approximate mode) answers the same and pays a tree insertion
-/// and a removal per block on every route.
+/// A route records only the blocks its node does not already hold on the device tier, and a
+/// node's stored event removes the pairs of the blocks it reports, so the table holds the
+/// routes still waiting for their events (milliseconds of routes on engines that publish as
+/// they compute), not the whole TTL's worth, and stays small enough to live in cache.
+///
+/// An overlap walks the chain per node in that table from where the node's indexed device
+/// blocks end: the entries of a route continue the chain from there, so a node's depth is that
+/// run extended by the blocks it has live entries for (recorded less than the TTL ago).
+/// Entries past their TTL count for nothing and are removed by a sweep that each record
+/// advances over a few buckets per block it records, in table order, so expiry costs no random
+/// look-up per block. A prefix tree over the same entries (a ``PrefixIndex`` in approximate
+/// mode) answers the same and pays a tree insertion and a removal per block on every route.
 struct _SpeculativeEntries: Sendable {
     /// Seconds an entry counts.
     let ttl: Double
@@ -20,6 +25,8 @@ struct _SpeculativeEntries: Sendable {
     private var cursor = 0
     /// One past the highest node recorded.
     private(set) var nodeLimit = 0
+    /// Per node, ``indexedDepth(of:)``.
+    private var indexedDepths: [Int32] = []
 
     /// Buckets the sweep passes per block recorded. The table is at least three eighths full
     /// once grown, so a whole pass takes at most a third as many records as the table holds
@@ -36,11 +43,26 @@ struct _SpeculativeEntries: Sendable {
     /// Pairs in the table, stale ones not yet swept included.
     var count: Int { times.count }
 
+    /// Buckets in the table.
+    var bucketCount: Int { times.bucketCount }
+
+    /// Buckets below which the table is not shrunk.
+    static let minimumBuckets = 4_096
+
+    /// The leading blocks of the last merged chain that `node`'s scores held on the device tier
+    /// before ``merge(_:into:now:)`` added the entries: where a record of that chain to the
+    /// node starts, since the index answers for the blocks before it.
+    /// - Complexity: O(1)
+    func indexedDepth(of node: NodeID) -> Int {
+        node >= 0 && node < indexedDepths.count ? Int(indexedDepths[node]) : 0
+    }
+
     /// Records that `chain` was routed to `node` at `now` (seconds, monotonic).
     /// - Complexity: O(`chain.count`) amortized.
     mutating func record(_ chain: ArraySlice<BlockHash>, to node: NodeID, at now: Double) {
-        guard node >= 0 && node <= Int(Int32.max) else { return }
+        guard node >= 0 && node <= Int(Int32.max), !chain.isEmpty else { return }
         times.sweep(Self.sweepPerBlock * chain.count, from: &cursor, recordedAtOrBefore: now - ttl)
+        if times.shrinkIfSparse(minimumBuckets: Self.minimumBuckets) { cursor = 0 }
         nodeLimit = max(nodeLimit, node + 1)
         let n = Int32(node)
         let first = chain.startIndex
@@ -65,6 +87,20 @@ struct _SpeculativeEntries: Sendable {
         }
     }
 
+    /// Forgets the entries of `blocks` on `node`: its events report them stored, so the index
+    /// holds them from now on (and drops them when the node evicts them).
+    /// - Complexity: O(`blocks.count`) expected.
+    mutating func confirm(_ blocks: [BlockHash], node: NodeID) {
+        guard times.count > 0, node >= 0 && node < nodeLimit else { return }
+        let n = Int32(node)
+        blocks.withUnsafeBufferPointer { b in
+            for i in 0..<b.count {
+                _LinearProbing.prefetchAhead(of: i, count: b.count) { times.prefetch(b[$0].rawValue, node: n) }
+                times.remove(b[i].rawValue, node: n)
+            }
+        }
+    }
+
     /// Forgets every entry of `node` (its cache was emptied, or it left).
     /// - Complexity: O(table buckets)
     mutating func forget(node: NodeID) {
@@ -72,22 +108,26 @@ struct _SpeculativeEntries: Sendable {
         times.forget(node: Int32(node))
     }
 
-    /// Raises each node's depth in `scores` to the leading blocks of `chain` it has entries for
-    /// recorded less than the TTL before `now` (as held on the device tier), growing `scores`
-    /// to every node recorded.
+    /// Raises each node's depth in `scores` to its leading device blocks of `chain` extended
+    /// by the blocks after them it has entries for, recorded less than the TTL before `now`
+    /// (as held on the device tier), growing `scores` to every node recorded. Keeps where each
+    /// node's device blocks ended (``indexedDepth(of:)``).
     /// - Complexity: O(nodes + matched blocks) probes.
-    func merge(_ chain: [BlockHash], into scores: inout OverlapScores, now: Double) {
-        guard times.count > 0, !chain.isEmpty else { return }
+    mutating func merge(_ chain: [BlockHash], into scores: inout OverlapScores, now: Double) {
         if nodeLimit > scores.nodeCount { scores._grow(to: nodeLimit) }
+        let nodes = scores.nodeCount
+        if indexedDepths.count < nodes { indexedDepths.append(contentsOf: repeatElement(0, count: nodes - indexedDepths.count)) }
+        for k in 0..<nodes { indexedDepths[k] = Int32(scores.depth(of: k, tier: .device)) }
+        guard times.count > 0, !chain.isEmpty else { return }
         let device = StorageTier.device.rawValue
         chain.withUnsafeBufferPointer { c in
             for k in 0..<nodeLimit {
                 let n = Int32(k)
-                var depth = 0
+                var depth = Int(indexedDepths[k])
                 while depth < c.count, let t = times.time(of: c[depth].rawValue, node: n), t + ttl > now { depth += 1 }
                 guard depth > scores.depth(of: k) else { continue }
                 scores._set(k, Int32(depth))
-                if depth > scores.depth(of: k, tier: .device) { scores._set(k, tier: device, Int32(depth)) }
+                scores._set(k, tier: device, Int32(depth))
                 if scores._hasLowerTierLeads { scores._clearLowerTierLeads(of: k) }
             }
         }
