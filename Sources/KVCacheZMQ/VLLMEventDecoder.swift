@@ -28,8 +28,12 @@ public struct VLLMDecodeError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String { reason }
 }
 
-/// Decodes vLLM's KV-event payloads (msgpack, as msgspec encodes `KVEventBatch`) with
-/// msgpack-c, and turns them into ``KVCache/KVEvent``s.
+/// Decodes vLLM's KV-event payloads (msgpack, as msgspec encodes `KVEventBatch`), and turns
+/// them into ``KVCache/KVEvent``s.
+///
+/// The payloads engines send are read in one pass, straight into the batch; any other payload
+/// (an extension type, a block's extra keys, an error to report) goes through msgpack-c's
+/// object tree, which gives the same batch for what both read.
 ///
 /// Accepted shapes (vLLM v0.33 and older): the payload is an array `[ts, events, rank]`
 /// (rank may be nil, or missing: msgspec's `omit_defaults` drops a trailing default); each event is a map tagged `"type"` (`BlockStored`,
@@ -56,6 +60,13 @@ public struct VLLMEventDecoder: Sendable {
     /// - Throws: ``VLLMDecodeError`` naming what is wrong (not msgpack, wrong shape, unknown
     ///   tag, wrong field type).
     public func decode(_ payload: UnsafeRawBufferPointer) throws(VLLMDecodeError) -> VLLMEventBatch {
+        if let batch = _VLLMBatchReader.read(payload) { return batch }
+        return try _decodeWithMsgpack(payload)
+    }
+
+    /// ``decode(_:)-(UnsafeRawBufferPointer)`` through msgpack-c's object tree, for every
+    /// payload the one-pass reader does not take: the shapes it leaves out, and every error.
+    func _decodeWithMsgpack(_ payload: UnsafeRawBufferPointer) throws(VLLMDecodeError) -> VLLMEventBatch {
         if let problem = _msgpackBoundsProblem(payload) { throw VLLMDecodeError(reason: "not msgpack: \(problem)") }
         var result = msgpack_unpacked()
         msgpack_unpacked_init(&result)

@@ -111,6 +111,66 @@ struct VLLMEventDecoderTests {
         #expect(throws: VLLMDecodeError(reason: "not msgpack: \(problem)")) { try VLLMEventDecoder().decode(payload) }
     }
 
+    /// The batch msgpack-c's path gives for `payload`, or nil when it refuses it.
+    private func throughMsgpack(_ payload: [UInt8]) -> VLLMEventBatch? {
+        payload.withUnsafeBytes { try? VLLMEventDecoder()._decodeWithMsgpack($0) }
+    }
+
+    private func onePass(_ payload: [UInt8]) -> VLLMEventBatch? {
+        payload.withUnsafeBytes { _VLLMBatchReader.read($0) }
+    }
+
+    @Test("the one-pass reader takes engines' usual payloads and gives msgpack-c's batch for each vector")
+    func onePassAgrees() throws {
+        for c in vectors.cases {
+            let payload = bytes(c.hex)
+            let reference = try #require(throughMsgpack(payload), "\(c.name)")
+            if let batch = onePass(payload) { #expect(batch == reference, "\(c.name)") }
+        }
+        // extra keys are left to msgpack-c; every other vector is read in one pass
+        for name in ["bytes-hashes-no-rank", "legacy-array-events", "engine-step"] {
+            #expect(onePass(bytes(vectors.cases.first { $0.name == name }!.hex)) != nil, "\(name)")
+        }
+        for bad in vectors.malformed { #expect(onePass(bytes(bad.hex)) == nil, "\(bad.name)") }
+    }
+
+    /// Every vector damaged many ways (bytes changed, cut short, lengthened): whenever the
+    /// one-pass reader takes the result, msgpack-c's path takes it too and gives the same
+    /// batch, so the reader never answers differently, only sooner.
+    @Test("on damaged payloads the one-pass reader agrees with msgpack-c or leaves them to it")
+    func onePassDamaged() {
+        var rng = SeededGenerator(seed: 0xD1FF)
+        var read = 0
+        for c in vectors.cases {
+            let original = bytes(c.hex)
+            for _ in 0..<1_500 {
+                var payload = original
+                switch rng.next() % 5 {
+                case 4:
+                    // an unsigned integer's encoding made the signed one of the same width,
+                    // or a small one made negative: the layout holds, the value's sign changes
+                    let starts = payload.indices.filter { (0xCC...0xCF).contains(payload[$0]) || payload[$0] < 0x80 }
+                    guard !starts.isEmpty else { continue }
+                    let i = starts[Int(rng.next() % UInt64(starts.count))]
+                    payload[i] = payload[i] < 0x80 ? payload[i] | 0xE0 : payload[i] + 4
+                case 0:
+                    for _ in 0...(rng.next() % 3) {
+                        payload[Int(rng.next() % UInt64(payload.count))] = UInt8(truncatingIfNeeded: rng.next())
+                    }
+                case 1: payload.removeLast(Int(rng.next() % UInt64(min(payload.count, 40))) + 1)
+                case 2: payload.insert(UInt8(truncatingIfNeeded: rng.next()), at: Int(rng.next() % UInt64(payload.count + 1)))
+                default:
+                    let i = Int(rng.next() % UInt64(payload.count))
+                    payload[i] = [0xC0, 0x00, 0x7F, 0xCC, 0xD0, 0xE0, 0xA0, 0x90, 0x80, 0xDC, 0xCB][Int(rng.next() % 11)]
+                }
+                guard let batch = onePass(payload) else { continue }
+                read += 1
+                #expect(throughMsgpack(payload) == batch, "\(c.name): \(payload.map { String($0, radix: 16) })")
+            }
+        }
+        #expect(read > 100, "the damage leaves many payloads readable, so the comparison means something")
+    }
+
     @Test("decoded batches become events that keep an engine-keyed prefix index current")
     func intoIndex() throws {
         let batch = try VLLMEventDecoder().decode(bytes(vectors.cases[0].hex))

@@ -75,6 +75,22 @@ add("legacy-array-events", enc.encode(LegacyBatch(ts=3.0, events=[
     {"type": "removed", "blocks": ["10"], "tier": "device"},
     {"type": "cleared"}]})
 
+# one engine step as the gateway's load makes it: a 62-block prompt stored with its tokens (ids
+# up to a 152k vocabulary, so one to five bytes each), an older prompt's 62 blocks evicted
+import random
+rng = random.Random(62)
+stored = [rng.getrandbits(64) for _ in range(62)]
+evicted = [rng.getrandbits(64) for _ in range(62)]
+parent = rng.getrandbits(64)
+tokens = [rng.randrange(152_064) for _ in range(992)]
+add("engine-step", enc.encode(KVEventBatch(ts=1765000000.25, events=[
+    BlockStored(block_hashes=stored, parent_block_hash=parent, token_ids=tokens, block_size=16,
+                lora_id=None, medium="GPU", lora_name=None),
+    BlockRemoved(block_hashes=evicted, medium="GPU"),
+], data_parallel_rank=0)), {"ts": 1765000000.25, "rank": 0, "events": [
+    {"type": "stored", "blocks": [str(h) for h in stored], "parent": str(parent), "tokens": 992, "blockSize": 16, "tier": "device"},
+    {"type": "removed", "blocks": [str(h) for h in evicted], "tier": "device"}]})
+
 # malformed payloads: each must be rejected with the reason named
 bad = []
 bad.append({"name": "not-msgpack", "hex": b"\xc1garbage".hex(), "reason": "not msgpack"})
