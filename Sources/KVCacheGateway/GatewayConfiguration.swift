@@ -79,8 +79,8 @@ public struct GatewayConfiguration: Sendable {
     public var auditWindow = 100
     /// Settings of approximate mode, for engines without events.
     public var approximate = ApproximateMode()
-    /// Seconds a prefix routed to an engine with events counts as cached there before its
-    /// events arrive (default 2; 0: off; see ``KVRouter/Configuration/speculativeTTL``). An
+    /// Seconds at most a prefix routed to an engine with events counts as cached there, until
+    /// its events report it (default 2; 0: off; see ``KVRouter/Configuration/speculativeTTL``). An
     /// engine reports blocks once it has computed them, so without these entries a burst of
     /// requests sharing a new prefix sees it nowhere while the first of them waits in a queue,
     /// and spreads it over several engines that each compute it.

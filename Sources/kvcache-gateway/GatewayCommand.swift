@@ -124,7 +124,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help: ArgumentHelp(
-            "Engines with events: seconds a routed prefix counts as cached there until their events say so (0: off).",
+            "Engines with events: seconds at most a routed prefix counts as cached there, until their events report it (0: off).",
             valueName: "seconds"))
     var speculativeTtl: Double = 2
     @Option(

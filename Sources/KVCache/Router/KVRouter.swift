@@ -50,10 +50,12 @@ public final class KVRouter: Sendable {
         public var requestTimeout: Double
         /// Approximate-mode settings for nodes added with `approximate: true`.
         public var approximate: ApproximateMode
-        /// Seconds a chain routed to a node that publishes events counts as held there before
-        /// the node's own events say so (0, the default: no such entries). Covers the time an
-        /// engine takes to report what it just cached, so that a burst of requests sharing a new
-        /// prefix finds it; the longer of the event view and these entries wins.
+        /// Seconds a chain routed to a node that publishes events counts as held there at most,
+        /// while the node's own events have not reported it (0, the default: no such entries).
+        /// Covers the time an engine takes to report what it just cached, so that a burst of
+        /// requests sharing a new prefix finds it. An entry ends when the node's stored event
+        /// reports its block, so the events alone say what the node holds from then on; a node's
+        /// depth is its indexed device blocks extended by the entries that follow them.
         public var speculativeTTL: Double
         /// What a cached block is worth to the selector by the fastest tier a node holds it in
         /// (``OverlapScores/score(of:)``; default device 1, host 0.75, disk 0.25).
