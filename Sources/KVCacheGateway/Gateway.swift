@@ -96,15 +96,22 @@ public final class Gateway: Sendable {
         engineTokenizer = EngineTokenizer(
             client: client, timeout: c.tokenizeTimeout, attempts: c.maximumAttempts, chooseEngines: { directory.upURLs() },
             onFailure: { url, error in directory.recordFailure(url: url, error: error) })
+        // a cache of no prompts or no tokens is none at all: each prompt goes to the tokenizer
+        let cached = c.tokenizerCacheEntries > 0 && c.tokenizerCacheTokens > 0
+        func caching(_ base: some Tokenizer) -> any Tokenizer {
+            cached ? CachingTokenizer(base, maximumEntries: c.tokenizerCacheEntries, maximumTokens: c.tokenizerCacheTokens) : base
+        }
         if let tokenizer {
             self.tokenizer = tokenizer
         } else if let model = c.model {
-            self.tokenizer = CachingTokenizer(
-                InProcessTokenizer(model: model, chat: model.chatTemplate == nil ? engineTokenizer : nil),
-                maximumEntries: c.tokenizerCacheEntries, maximumTokens: c.tokenizerCacheTokens)
+            // The model's tokenizer keeps the ids of the sections it has encoded (its segment
+            // cache), which a repeated prompt finds as well. A cache of whole prompts in front
+            // of it would pay only on exact repeats and cost every other prompt a hash, an
+            // insert and an eviction (docs/GATEWAY.md); engines' /tokenize keeps one, since a
+            // miss there is a round trip.
+            self.tokenizer = InProcessTokenizer(model: model, chat: model.chatTemplate == nil ? caching(engineTokenizer) : nil)
         } else {
-            self.tokenizer = CachingTokenizer(
-                engineTokenizer, maximumEntries: c.tokenizerCacheEntries, maximumTokens: c.tokenizerCacheTokens)
+            self.tokenizer = caching(engineTokenizer)
         }
         sessionHeaderName = c.sessionHeader.flatMap { HTTPField.Name($0) }
         sessions = sessionHeaderName.map { _ in _SessionTable(entries: c.sessionEntries, timeToLive: c.sessionTTL) }

@@ -71,9 +71,11 @@ public struct GatewayConfiguration: Sendable {
     /// How long one call to an engine's `/tokenize` may take before the next engine is asked
     /// (default 10 s).
     public var tokenizeTimeout: Duration = .seconds(10)
-    /// Prompts the tokenizer cache keeps (default 4,096).
+    /// Prompts the cache of engines' `/tokenize` answers keeps (default 4,096; 0: no cache).
+    /// The in-process tokenizer keeps its own cache of sections instead.
     public var tokenizerCacheEntries = 4_096
-    /// Token ids the tokenizer cache keeps in all (default 8 Mi).
+    /// Token ids the cache of engines' `/tokenize` answers keeps in all (default 8 Mi; 0: no
+    /// cache).
     public var tokenizerCacheTokens = 8 << 20
     /// Requests per window of the identity-mismatch alarm (default 100).
     public var auditWindow = 100

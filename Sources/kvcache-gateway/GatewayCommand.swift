@@ -113,9 +113,9 @@ struct GatewayCommand: AsyncParsableCommand {
     var chatTemplate: String?
     @Option(help: ArgumentHelp("Seconds one call to an engine's /tokenize may take before the next engine is asked.", valueName: "seconds"))
     var tokenizeTimeout: Double = 10
-    @Option(help: "Prompts the tokenizer cache keeps.")
+    @Option(help: "Prompts the cache of engines' /tokenize answers keeps (0: no cache).")
     var tokenizerCacheEntries = 4_096
-    @Option(help: "Token ids the tokenizer cache keeps in all.")
+    @Option(help: "Token ids the cache of engines' /tokenize answers keeps in all (0: no cache).")
     var tokenizerCacheTokens = 8 << 20
     @Option(help: "Requests per window of the identity-mismatch alarm (predicted hits, no realized ones).")
     var auditWindow = 100
