@@ -107,6 +107,20 @@ struct GatewayChatTests {
         #expect(proxied.status == 200 && proxied.json["tokens"] as? [Int] == direct.json["tokens"] as? [Int])
     }
 
+    @Test("engines' /tokenize answers are cached by prompt; a cache of 0 prompts asks every time")
+    func tokenizeCache() async throws {
+        for (arguments, calls) in [([String](), 1), (["--tokenizer-cache-entries", "0"], 3)] {
+            let engines = try await engines(1)
+            let gateway = try await GatewayProcess(engines: engines, arguments)
+            for _ in 0..<3 {
+                let a = try await Loopback.post(
+                    gateway.url + "/v1/chat/completions", json: ["messages": conversation(turns: 1, topic: "c")])
+                #expect(a.status == 200)
+            }
+            #expect(try await engines[0].stats()["tokenize"] as? Int == calls, "\(arguments)")
+        }
+    }
+
     @Test("an engine that tokenizes is killed mid-run: no request fails")
     func tokenizingEngineKilled() async throws {
         let engines = try await engines(3)

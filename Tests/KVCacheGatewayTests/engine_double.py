@@ -219,7 +219,8 @@ gpus = [threading.Lock() for _ in range(args.dp)]
 turn = itertools.count()
 stats_lock = threading.Lock()
 STATS = {"requests": 0, "ranks": [0] * args.dp, "remote_prefill": 0, "local_prefill": 0, "prefill_only": 0,
-         "prompt_tokens": 0, "cached_tokens": 0, "violations": [], "answers": collections.deque(maxlen=4096)}
+         "prompt_tokens": 0, "cached_tokens": 0, "tokenize": 0, "violations": [],
+         "answers": collections.deque(maxlen=4096)}
 
 
 LOAD = [{"running": 0, "waiting": 0} for _ in range(args.dp)]
@@ -390,6 +391,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send_json(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error", "code": 400}})
         if self.path == "/tokenize" and not args.no_tokenize:
+            count("tokenize")
             try:
                 tokens = (chat_tokens(body) if "messages" in body
                           else text_tokens(body.get("prompt", ""), bool(body.get("add_special_tokens", True))))
