@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Finds `"cached_tokens": N` and `"prompt_tokens": N` in a response as its bytes stream by,
 /// in JSON bodies and SSE `data:` lines alike, with constant memory and no parsing of the rest.
 ///
@@ -45,6 +53,10 @@ struct _UsageScanner: Sendable {
             }
         }
 
+        /// Neither partway through the key nor reading its number: only a quote can change
+        /// that, so any other byte may be passed over unread.
+        var isIdle: Bool { matched == 0 && !readingNumber }
+
         mutating func finish() {
             value = number
             reset()
@@ -69,9 +81,27 @@ struct _UsageScanner: Sendable {
     var promptTokens: Int? { prompt.value }
 
     mutating func feed(_ bytes: some Sequence<UInt8>) {
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { feed(contiguous: $0) }
+        guard contiguous == nil else { return }
         for b in bytes {
             cached.feed(b)
             prompt.feed(b)
+        }
+    }
+
+    /// Feeds contiguous bytes, going from quote to quote with `memchr` while neither key is
+    /// under way: an answer's text and its other fields are passed over, not stepped through.
+    private mutating func feed(contiguous bytes: UnsafeBufferPointer<UInt8>) {
+        guard var p = bytes.baseAddress else { return }
+        let end = p + bytes.count
+        while p < end {
+            if cached.isIdle && prompt.isIdle {
+                guard let quote = memchr(p, Int32(UInt8(ascii: "\"")), end - p) else { return }
+                p = UnsafePointer(quote.assumingMemoryBound(to: UInt8.self))
+            }
+            cached.feed(p.pointee)
+            prompt.feed(p.pointee)
+            p += 1
         }
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import KVCache
 import KVCacheTokenizers
 import NIOCore
 import NIOHTTP1
@@ -70,6 +71,17 @@ struct GatewayPartsTests {
         var none = _UsageScanner()
         none.feed(Array(#"{"usage":{"prompt_tokens":5,"prompt_tokens_details":null}}"#.utf8))
         #expect(none.cachedTokens == nil && none.promptTokens == 5)
+        // bytes fed as they are stored (passing over text between quotes) and one at a time
+        // through a sequence with no contiguous storage agree, on bodies with keys cut short
+        var rng = SeededGenerator(seed: 0x05A6)
+        let parts = [#""cached_tokens""#, #""prompt_tokens""#, ": ", ":", "12", "7 ", ",", "\"", "\"", "x", " ", "\n", "{", "}", "\"cach"]
+        for _ in 0..<2_000 {
+            let body = Array((0..<Int.random(in: 1...24, using: &rng)).map { _ in parts.randomElement(using: &rng)! }.joined().utf8)
+            var contiguous = _UsageScanner(), stepped = _UsageScanner()
+            contiguous.feed(body)
+            stepped.feed(body.lazy.map { $0 })
+            #expect(contiguous.cachedTokens == stepped.cachedTokens && contiguous.promptTokens == stepped.promptTokens)
+        }
     }
 
     @Test("the LRU cache keeps at most its entries and its weight, dropping the least recently used")
