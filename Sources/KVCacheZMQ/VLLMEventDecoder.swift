@@ -64,9 +64,18 @@ public struct VLLMEventDecoder: Sendable {
         return try _decodeWithMsgpack(payload)
     }
 
+    /// The one-pass reader alone: the batch, or `nil` for a payload it leaves to msgpack-c.
+    /// For differential tests (the fuzz harness checks that both paths agree).
+    @_spi(Differential)
+    public static func _readInOnePass(_ payload: UnsafeRawBufferPointer) -> VLLMEventBatch? {
+        _VLLMBatchReader.read(payload)
+    }
+
     /// ``decode(_:)-(UnsafeRawBufferPointer)`` through msgpack-c's object tree, for every
     /// payload the one-pass reader does not take: the shapes it leaves out, and every error.
-    func _decodeWithMsgpack(_ payload: UnsafeRawBufferPointer) throws(VLLMDecodeError) -> VLLMEventBatch {
+    /// Public for differential tests only.
+    @_spi(Differential)
+    public func _decodeWithMsgpack(_ payload: UnsafeRawBufferPointer) throws(VLLMDecodeError) -> VLLMEventBatch {
         if let problem = _msgpackBoundsProblem(payload) { throw VLLMDecodeError(reason: "not msgpack: \(problem)") }
         var result = msgpack_unpacked()
         msgpack_unpacked_init(&result)

@@ -2,7 +2,7 @@ import Foundation
 import KVCache
 import Testing
 
-@testable import KVCacheZMQ
+@_spi(Differential) @testable import KVCacheZMQ
 
 private struct Vectors: Decodable {
     struct Case: Decodable {
@@ -117,7 +117,7 @@ struct VLLMEventDecoderTests {
     }
 
     private func onePass(_ payload: [UInt8]) -> VLLMEventBatch? {
-        payload.withUnsafeBytes { _VLLMBatchReader.read($0) }
+        payload.withUnsafeBytes { VLLMEventDecoder._readInOnePass($0) }
     }
 
     @Test("the one-pass reader takes engines' usual payloads and gives msgpack-c's batch for each vector")

@@ -1,7 +1,7 @@
 import FuzzSupport
 import Glibc
 import KVCache
-import KVCacheZMQ
+@_spi(Differential) import KVCacheZMQ
 
 /// A router the decoded events are applied to, so re-hashing and ordering see fuzzed input too.
 let router: KVRouter = {
@@ -11,10 +11,16 @@ let router: KVRouter = {
 }()
 
 // Any bytes as a vLLM KV-event payload: decoding fails with a reason or yields events that the
-// router applies; nothing may crash.
+// router applies; nothing may crash. Whatever the one-pass reader takes, msgpack-c's path must
+// decode to the same batch.
 exit(
     runFuzzer { data, size in
         let bytes = UnsafeRawBufferPointer(start: data, count: size)
+        if let fast = VLLMEventDecoder._readInOnePass(bytes) {
+            guard let tree = try? VLLMEventDecoder()._decodeWithMsgpack(bytes), tree == fast else {
+                fatalError("the one-pass reader and msgpack-c's path disagree on a payload of \(size) bytes")
+            }
+        }
         guard let batch = try? VLLMEventDecoder().decode(bytes) else { return 0 }
         // a fresh node per input: its events start at 0, so every one is applied, none held
         router.removeNode(0)
