@@ -28,10 +28,12 @@ struct _SpeculativeEntries: Sendable {
     /// Per node, ``indexedDepth(of:)``.
     private var indexedDepths: [Int32] = []
 
-    /// Buckets the sweep passes per block recorded. The table is at least three eighths full
-    /// once grown, so a whole pass takes at most a third as many records as the table holds
-    /// pairs: a stale pair is swept before that many more are recorded, and at least two
-    /// thirds of the table's pairs are live.
+    /// Buckets the sweep passes per block recorded. When the entries outlive their routes'
+    /// events (events that never come, say), the table grows to at least three eighths full,
+    /// so a whole pass takes at most a third as many records as the table holds pairs: a stale
+    /// pair is swept before that many more are recorded, and at least two thirds of the
+    /// table's pairs are live. When events end the entries, the table is sparser and a pass
+    /// quicker still.
     static let sweepPerBlock = 8
 
     /// Entries that count for `ttl` seconds, at most `maxBlocks` pairs.
