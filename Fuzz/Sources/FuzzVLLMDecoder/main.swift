@@ -17,7 +17,11 @@ exit(
     runFuzzer { data, size in
         let bytes = UnsafeRawBufferPointer(start: data, count: size)
         if let fast = VLLMEventDecoder._readInOnePass(bytes) {
-            guard let tree = try? VLLMEventDecoder()._decodeWithMsgpack(bytes), tree == fast else {
+            // the same bits: a NaN timestamp is not equal to itself
+            guard let tree = try? VLLMEventDecoder()._decodeWithMsgpack(bytes),
+                tree.timestamp.bitPattern == fast.timestamp.bitPattern, tree.events == fast.events,
+                tree.dataParallelRank == fast.dataParallelRank
+            else {
                 fatalError("the one-pass reader and msgpack-c's path disagree on a payload of \(size) bytes")
             }
         }
