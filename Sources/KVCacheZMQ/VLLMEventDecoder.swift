@@ -149,7 +149,8 @@ public struct VLLMEventDecoder: Sendable {
     enum _Tag {
         case stored, removed, cleared
 
-        init?(_ name: msgpack_object_str) {
+        /// The tag spelled by `name`'s bytes, if the decoder knows it.
+        init?(_ name: UnsafeRawBufferPointer) {
             if VLLMEventDecoder.equal(name, "BlockStored") {
                 self = .stored
             } else if VLLMEventDecoder.equal(name, "BlockRemoved") {
@@ -196,7 +197,8 @@ public struct VLLMEventDecoder: Sendable {
             }
         }
 
-        init?(_ key: msgpack_object_str) {
+        /// The field named by `key`'s bytes, if the decoder reads it.
+        init?(_ key: UnsafeRawBufferPointer) {
             guard let f = Self.allCases.first(where: { VLLMEventDecoder.equal(key, $0.name) }) else { return nil }
             self = f
         }
@@ -243,19 +245,19 @@ public struct VLLMEventDecoder: Sendable {
                 guard pair.key.type == MSGPACK_OBJECT_STR else {
                     throw VLLMDecodeError(reason: "event \(index): a map key is not a string")
                 }
-                guard Self.equal(pair.key.via.str, "type") else { continue }
+                guard Self.equal(Self.bytes(pair.key.via.str), "type") else { continue }
                 guard pair.val.type == MSGPACK_OBJECT_STR else {
                     throw VLLMDecodeError(reason: "event \(index): field 'type' must be a string, got \(Self.kind(pair.val))")
                 }
                 tagName = pair.val.via.str
             }
             guard let tagName else { throw VLLMDecodeError(reason: "event \(index): no 'type' tag") }
-            guard let tag = _Tag(tagName) else {
+            guard let tag = _Tag(Self.bytes(tagName)) else {
                 throw VLLMDecodeError(reason: "event \(index): unknown event type '\(Self.string(tagName))'")
             }
             var f = _Fields(tag: tag)
             for pair in Self.pairs(o) {
-                if let field = _Field(pair.key.via.str) { f[field] = pair.val }
+                if let field = _Field(Self.bytes(pair.key.via.str)) { f[field] = pair.val }
             }
             return f
         }
@@ -264,7 +266,7 @@ public struct VLLMEventDecoder: Sendable {
             guard let first = items.first, first.type == MSGPACK_OBJECT_STR else {
                 throw VLLMDecodeError(reason: "event \(index): a positional event must start with its tag")
             }
-            guard let tag = _Tag(first.via.str) else {
+            guard let tag = _Tag(Self.bytes(first.via.str)) else {
                 throw VLLMDecodeError(reason: "event \(index): unknown event type '\(Self.string(first.via.str))'")
             }
             var f = _Fields(tag: tag)
@@ -387,8 +389,14 @@ public struct VLLMEventDecoder: Sendable {
         guard m.type == MSGPACK_OBJECT_STR else {
             throw VLLMDecodeError(reason: "event \(index): field 'medium' must be a string, got \(Self.kind(m))")
         }
-        if Self.equal(m.via.str, "GPU", ignoringCase: true) { return .device }
-        if Self.equal(m.via.str, "CPU", ignoringCase: true) { return .host }
+        return Self.tier(medium: Self.bytes(m.via.str))
+    }
+
+    /// The tier a `medium` names: `GPU` the device, `CPU` the host (either case), anything
+    /// else disk.
+    static func tier(medium: UnsafeRawBufferPointer) -> StorageTier {
+        if equal(medium, "GPU", ignoringCase: true) { return .device }
+        if equal(medium, "CPU", ignoringCase: true) { return .host }
         return .disk
     }
 
@@ -417,10 +425,9 @@ public struct VLLMEventDecoder: Sendable {
         o.type == MSGPACK_OBJECT_STR ? string(o.via.str) : nil
     }
 
-    /// Whether `s` spells `literal` (ASCII letters compared without case when asked), with
+    /// Whether `b` spells `literal` (ASCII letters compared without case when asked), with
     /// no `String` made.
-    static func equal(_ s: msgpack_object_str, _ literal: StaticString, ignoringCase: Bool = false) -> Bool {
-        let b = bytes(s)
+    static func equal(_ b: UnsafeRawBufferPointer, _ literal: StaticString, ignoringCase: Bool = false) -> Bool {
         guard b.count == literal.utf8CodeUnitCount else { return false }
         let l = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
         for i in 0..<b.count {

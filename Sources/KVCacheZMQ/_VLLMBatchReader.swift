@@ -82,10 +82,10 @@ struct _VLLMBatchReader {
             guard let pairs = mapHeader() else { return nil }
             for _ in 0..<pairs {
                 guard let key = string() else { return nil }
-                if equal(key, "type") {
-                    guard let name = string(), let tag = tag(name) else { return nil }
+                if VLLMEventDecoder.equal(slice(key), "type") {
+                    guard let name = string(), let tag = VLLMEventDecoder._Tag(slice(name)) else { return nil }
                     e.tag = tag
-                } else if let field = field(named: key) {
+                } else if let field = VLLMEventDecoder._Field(slice(key)) {
                     guard read(field, into: &e) else { return nil }
                 } else {
                     guard skip(depth: 0) else { return nil }
@@ -93,7 +93,7 @@ struct _VLLMBatchReader {
             }
             return e.decoded
         }
-        guard let items = arrayHeader(), items > 0, let name = string(), let tag = tag(name) else { return nil }
+        guard let items = arrayHeader(), items > 0, let name = string(), let tag = VLLMEventDecoder._Tag(slice(name)) else { return nil }
         e.tag = tag
         let fields = tag.positional
         for k in 1..<items {
@@ -104,17 +104,6 @@ struct _VLLMBatchReader {
             }
         }
         return e.decoded
-    }
-
-    private func tag(_ name: Range<Int>) -> VLLMEventDecoder._Tag? {
-        if equal(name, "BlockStored") { return .stored }
-        if equal(name, "BlockRemoved") { return .removed }
-        if equal(name, "AllBlocksCleared") { return .cleared }
-        return nil
-    }
-
-    private func field(named key: Range<Int>) -> VLLMEventDecoder._Field? {
-        VLLMEventDecoder._Field.allCases.first { equal(key, $0.name) }
     }
 
     /// Reads one field's value into `e`.
@@ -148,7 +137,7 @@ struct _VLLMBatchReader {
                 e.tier = .device
             } else {
                 guard let name = string() else { return false }
-                e.tier = equal(name, "GPU", ignoringCase: true) ? .device : equal(name, "CPU", ignoringCase: true) ? .host : .disk
+                e.tier = VLLMEventDecoder.tier(medium: slice(name))
             }
         case .loraName:
             if takeNil() {
@@ -378,18 +367,5 @@ struct _VLLMBatchReader {
         default:
             return integer() != nil
         }
-    }
-
-    /// Whether the bytes in `range` spell `literal` (ASCII letters compared without case when
-    /// asked).
-    private func equal(_ range: Range<Int>, _ literal: StaticString, ignoringCase: Bool = false) -> Bool {
-        guard range.count == literal.utf8CodeUnitCount else { return false }
-        let l = literal.utf8Start
-        for i in 0..<range.count {
-            var c = byte(range.lowerBound + i)
-            if ignoringCase, c >= 0x61, c <= 0x7A { c -= 0x20 }
-            if c != l[i] { return false }
-        }
-        return true
     }
 }
