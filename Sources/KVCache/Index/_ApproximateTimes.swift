@@ -78,32 +78,18 @@ struct _ApproximateTimes: Sendable {
         return inserted
     }
 
-    /// Forgets the pair if `time` is its latest record time (one probe: an expiring record
-    /// removes its pair only when no newer record of the pair followed it).
+    /// Forgets the pair if `time` is its latest record time, or whenever it was recorded when
+    /// `time` is `nil` (one probe: an expiring record removes its pair only when no newer
+    /// record of the pair followed it; a node's stored event removes it outright).
     /// - Returns: Whether it did.
     /// - Complexity: O(1) expected.
-    mutating func remove(_ hash: UInt64, node: Int32, ifRecordedAt time: Double) -> Bool {
-        let removed = entries.withUnsafeMutableBufferPointer { e -> Bool in
-            guard let base = e.baseAddress else { return false }
-            let (i, found) = Self._find(base, e.count, hash, node)
-            guard found && e[i].time == time else { return false }
-            _LinearProbing.remove(base, e.count, at: i) { _, _ in }
-            return true
-        }
-        if removed { count -= 1 }
-        return removed
-    }
-
-    /// Forgets the pair, whenever it was recorded.
-    /// - Returns: Whether it was there.
-    /// - Complexity: O(1) expected.
     @discardableResult
-    mutating func remove(_ hash: UInt64, node: Int32) -> Bool {
+    mutating func remove(_ hash: UInt64, node: Int32, ifRecordedAt time: Double? = nil) -> Bool {
         guard count > 0 else { return false }
         let removed = entries.withUnsafeMutableBufferPointer { e -> Bool in
             let base = e.baseAddress!
             let (i, found) = Self._find(base, e.count, hash, node)
-            guard found else { return false }
+            guard found && (time == nil || e[i].time == time) else { return false }
             _LinearProbing.remove(base, e.count, at: i) { _, _ in }
             return true
         }
