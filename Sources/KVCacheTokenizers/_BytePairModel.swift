@@ -106,28 +106,52 @@ struct _BytePairModel: Sendable {
             out.append(id)
             return
         }
-        s.start()
-        if isByteLevel {
-            for i in piece {
-                let id = byteIDs[Int(text[i])]
-                if id != Self.none { s.add(id) } else { s.addUnknown(unknown, fuse: fuseUnknown) }
+        // A piece has no more symbols than bytes: a byte, a character, a fallback byte or one
+        // unknown for at least one byte each.
+        s.encode(bound: piece.count, merges: merges, into: &out) { symbols in
+            var n = 0
+            var lastIsUnknown = false
+            @inline(__always) func addUnknown() {
+                guard let unknown, !(fuseUnknown && lastIsUnknown) else { return }
+                symbols[n] = unknown
+                n += 1
+                lastIsUnknown = true
             }
-        } else {
-            var i = piece.lowerBound
-            while i < piece.upperBound {
-                let end = min(piece.upperBound, i + Self.scalarLength(text[i]))
-                if let id = vocabulary.id(of: UnsafeBufferPointer(rebasing: text[i..<end])) {
-                    s.add(id)
-                } else if let fallback = fallbackIDs, (i..<end).allSatisfy({ fallback[Int(text[$0])] != Self.none }) {
-                    for j in i..<end { s.add(fallback[Int(text[j])]) }
-                } else {
-                    s.addUnknown(unknown, fuse: fuseUnknown)
+            if isByteLevel {
+                byteIDs.withUnsafeBufferPointer { byteIDs in
+                    for i in piece {
+                        let id = byteIDs[Int(text[i])]
+                        if id != Self.none {
+                            symbols[n] = id
+                            n += 1
+                            lastIsUnknown = false
+                        } else {
+                            addUnknown()
+                        }
+                    }
                 }
-                i = end
+            } else {
+                var i = piece.lowerBound
+                while i < piece.upperBound {
+                    let end = min(piece.upperBound, i + Self.scalarLength(text[i]))
+                    if let id = vocabulary.id(of: UnsafeBufferPointer(rebasing: text[i..<end])) {
+                        symbols[n] = id
+                        n += 1
+                        lastIsUnknown = false
+                    } else if let fallback = fallbackIDs, (i..<end).allSatisfy({ fallback[Int(text[$0])] != Self.none }) {
+                        for j in i..<end {
+                            symbols[n] = fallback[Int(text[j])]
+                            n += 1
+                        }
+                        lastIsUnknown = false
+                    } else {
+                        addUnknown()
+                    }
+                    i = end
+                }
             }
+            return n
         }
-        s.merge(merges)
-        s.appendIDs(to: &out)
     }
 
     @inline(__always)

@@ -84,6 +84,43 @@ struct HuggingFaceTokenizerTests {
     }
 }
 
+@Suite("Byte-pair merging: scan and shift against the heap")
+struct MergeTests {
+    /// Merges `symbols` both ways (each works at any length; a piece takes one by its length).
+    static func bothWays(_ symbols: [UInt32], _ merges: _PairTable) -> (short: [UInt32], long: [UInt32]) {
+        let n = symbols.count
+        var a = symbols, b = symbols
+        var keys = [UInt64](repeating: 0, count: 3 * n), links = [Int32](repeating: 0, count: 2 * n)
+        let short = _MergeScratch.mergeShort(&a, n, merges, &keys)
+        let long = _MergeScratch.mergeLong(&b, n, merges, heap: &keys, links: &links)
+        return (Array(a[..<short]), Array(b[..<long]))
+    }
+
+    @Test("Random pieces over a few symbols (many equal pairs, chains of merges) merge the same both ways")
+    func scanAgreesWithHeap() {
+        var rng = SystemRandomNumberGenerator()  // a failure names its piece and table
+        for round in 0..<200 {
+            // four base symbols; each rule merges two existing ids into a new one, ranked in order
+            var merges = _PairTable(minimumCapacity: 64)
+            var rules: [(UInt32, UInt32)] = []
+            var nextID: UInt32 = 4
+            for _ in 0..<Int.random(in: 1...24, using: &rng) {
+                let l = UInt32.random(in: 0..<nextID, using: &rng), r = UInt32.random(in: 0..<nextID, using: &rng)
+                guard !rules.contains(where: { $0 == (l, r) }) else { continue }
+                merges.insert(l, r, merge: .init(rank: UInt32(rules.count), id: nextID))
+                rules.append((l, r))
+                nextID += 1
+            }
+            for _ in 0..<20 {
+                let piece = (0..<Int.random(in: 2...80, using: &rng)).map { _ in UInt32.random(in: 0..<4, using: &rng) }
+                let (short, long) = Self.bothWays(piece, merges)
+                #expect(short == long, "round \(round): \(piece) with rules \(rules)")
+                if short != long { return }
+            }
+        }
+    }
+}
+
 @Suite("Split patterns: the dedicated scanners against Swift's Regex")
 struct SplitPatternTests {
     static func ranges(_ pattern: _SplitPattern, _ text: String) -> [Range<Int>] {
