@@ -179,30 +179,43 @@ public struct HuggingFaceTokenizer: Sendable {
         _ raw: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [UInt32], _ scratch: inout _EncodeScratch
     ) {
         guard normalizer != nil || !normalizedTokens.isEmpty else {
-            encodeSection(Array(raw[range]), atStart: range.lowerBound == 0, into: &out, &scratch)
+            encodeSection(UnsafeBufferPointer(rebasing: raw[range]), atStart: range.lowerBound == 0, into: &out, &scratch)
             return
         }
         let section = Array(raw[range])
         let normalized = normalizer?.apply(section) ?? section
         var inner: [_Segment] = []
-        normalized.withUnsafeBufferPointer { normalizedTokens.split($0, 0..<$0.count, into: &inner) }
-        for piece in inner {
-            switch piece {
-            case .token(let id): out.append(id)
-            case .text(let r):
-                encodeSection(Array(normalized[r]), atStart: range.lowerBound == 0 && r.lowerBound == 0, into: &out, &scratch)
+        normalized.withUnsafeBufferPointer { normalized in
+            normalizedTokens.split(normalized, 0..<normalized.count, into: &inner)
+            for piece in inner {
+                switch piece {
+                case .token(let id): out.append(id)
+                case .text(let r):
+                    encodeSection(
+                        UnsafeBufferPointer(rebasing: normalized[r]), atStart: range.lowerBound == 0 && r.lowerBound == 0,
+                        into: &out, &scratch)
+                }
             }
         }
     }
 
-    /// Pre-tokenizes and encodes one section of text between added tokens.
-    private func encodeSection(_ section: [UInt8], atStart: Bool, into out: inout [UInt32], _ scratch: inout _EncodeScratch) {
-        var section = section
-        preTokenizer.rewrite(&section, atStart: atStart)
-        section.withUnsafeBufferPointer { bytes in
-            preTokenizer.split(bytes, into: &scratch.pieces, scratch: &scratch.split)
-            for piece in scratch.pieces { model.encode(bytes, piece, into: &out, scratch: &scratch.merge) }
+    /// Pre-tokenizes and encodes one section of text between added tokens (in place when
+    /// no rewrite changes it).
+    private func encodeSection(
+        _ section: UnsafeBufferPointer<UInt8>, atStart: Bool, into out: inout [UInt32], _ scratch: inout _EncodeScratch
+    ) {
+        guard preTokenizer.rewrites.isEmpty else {
+            var rewritten = Array(section)
+            preTokenizer.rewrite(&rewritten, atStart: atStart)
+            rewritten.withUnsafeBufferPointer { encodePieces($0, into: &out, &scratch) }
+            return
         }
+        encodePieces(section, into: &out, &scratch)
+    }
+
+    private func encodePieces(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt32], _ scratch: inout _EncodeScratch) {
+        preTokenizer.split(bytes, into: &scratch.pieces, scratch: &scratch.split)
+        for piece in scratch.pieces { model.encode(bytes, piece, into: &out, scratch: &scratch.merge) }
     }
 }
 
