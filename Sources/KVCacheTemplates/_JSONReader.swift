@@ -142,8 +142,23 @@ struct _JSONReader {
 
     mutating func string() throws(TemplateError) -> String {
         i += 1
+        // Most strings have no escape: they are decoded straight from the input.
+        let plainEnd = bytes.withUnsafeBufferPointer { b in
+            var j = i
+            while j < b.count {
+                let c = b[j]
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+                j += 1
+            }
+            return j
+        }
+        if plainEnd < bytes.count, bytes[plainEnd] == UInt8(ascii: "\"") {
+            defer { i = plainEnd + 1 }
+            return String(decoding: bytes[i..<plainEnd], as: UTF8.self)
+        }
         var out: [UInt8] = []
         var runStart = i
+        i = plainEnd  // the bytes before it need no decoding
         while true {
             guard i < bytes.count else { throw fail("an unterminated string") }
             let c = bytes[i]

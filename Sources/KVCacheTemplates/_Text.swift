@@ -84,18 +84,23 @@ enum _Text {
     }
 
     static func strip(_ s: String, _ chars: String?, leading: Bool, trailing: Bool) -> String {
-        var scalars = Array(s.unicodeScalars)
         let set = chars.map { Set($0.unicodeScalars) }
         func drop(_ c: Unicode.Scalar) -> Bool { set.map { $0.contains(c) } ?? isWhitespace(c) }
-        var lo = 0
-        var hi = scalars.count
-        if leading { while lo < hi, drop(scalars[lo]) { lo += 1 } }
-        if trailing { while hi > lo, drop(scalars[hi - 1]) { hi -= 1 } }
-        if lo == 0 && hi == scalars.count { return s }
-        scalars = Array(scalars[lo..<hi])
-        var out = String.UnicodeScalarView()
-        out.append(contentsOf: scalars)
-        return String(out)
+        // Only the scalars at the ends are looked at: a message's text is not copied to be
+        // trimmed, nor when nothing is trimmed.
+        let scalars = s.unicodeScalars
+        var lo = scalars.startIndex
+        var hi = scalars.endIndex
+        if leading { while lo < hi, drop(scalars[lo]) { scalars.formIndex(after: &lo) } }
+        if trailing {
+            while hi > lo {
+                let last = scalars.index(before: hi)
+                guard drop(scalars[last]) else { break }
+                hi = last
+            }
+        }
+        if lo == scalars.startIndex && hi == scalars.endIndex { return s }
+        return String(scalars[lo..<hi])
     }
 
     /// Python's `str.split()` without a separator: runs of whitespace split, none kept.

@@ -111,6 +111,49 @@ struct JinjaLanguageTests {
             #expect(throws: TemplateError.self, "\(bad)") { _ = try TemplateValue(json: Array(bad.utf8)) }
         }
     }
+
+    @Test("JSON strings, plain or with escapes anywhere, decode as Foundation's JSONSerialization decodes them")
+    func jsonStrings() throws {
+        let atoms = ["a", "é", "🚀", " ", "\\n", "\\\"", "\\\\", "\\/", "\\t", "\\u00e9", "\\ud83d\\ude80", "\\u0000", "xyz"]
+        var rng = SystemRandomNumberGenerator()  // a failure names its string
+        for _ in 0..<2_000 {
+            let body = (0..<Int.random(in: 0...12, using: &rng)).map { _ in atoms.randomElement(using: &rng)! }.joined()
+            let json = "[\"\(body)\"]"
+            let expected = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String]
+            #expect(try TemplateValue(json: Array(json.utf8)) == .array([.string(expected![0])]), "\(json)")
+        }
+        for bad in ["[\"abc]", "[\"a\nb\"]", "[\"a\\\"]"] {
+            #expect(throws: TemplateError.self, "\(bad)") { _ = try TemplateValue(json: Array(bad.utf8)) }
+        }
+    }
+
+    @Test("trim, strip, lstrip and rstrip drop the ends as Python's str.strip does, on random text")
+    func strips() throws {
+        let atoms: [String] = [" ", "\t", "\n", "\u{a0}", "\u{3000}", "a", "é", "🚀", "x y", "ab"]
+        var rng = SystemRandomNumberGenerator()  // a failure names its text
+        func whitespace(_ c: Unicode.Scalar) -> Bool { [" ", "\t", "\n", "\u{a0}", "\u{3000}"].contains(c) }
+        func reference(_ s: String, _ drop: (Unicode.Scalar) -> Bool, leading: Bool, trailing: Bool) -> String {
+            var scalars = Array(s.unicodeScalars)
+            if leading { while let f = scalars.first, drop(f) { scalars.removeFirst() } }
+            if trailing { while let l = scalars.last, drop(l) { scalars.removeLast() } }
+            var out = String.UnicodeScalarView()
+            out.append(contentsOf: scalars)
+            return String(out)
+        }
+        let t = try Template("{{ s | trim }}|{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ s.strip('a🚀 ') }}|{{ s.lstrip('a🚀 ') }}")
+        let chars = Set("a🚀 ".unicodeScalars)
+        for _ in 0..<2_000 {
+            let text = (0..<Int.random(in: 0...8, using: &rng)).map { _ in atoms.randomElement(using: &rng)! }.joined()
+            let both = reference(text, whitespace, leading: true, trailing: true)
+            let want = [
+                both, both, reference(text, whitespace, leading: true, trailing: false),
+                reference(text, whitespace, leading: false, trailing: true),
+                reference(text, { chars.contains($0) }, leading: true, trailing: true),
+                reference(text, { chars.contains($0) }, leading: true, trailing: false),
+            ].joined(separator: "|")
+            #expect(try t.render(["s": .string(text)]) == want, "\(text.debugDescription)")
+        }
+    }
 }
 
 @Suite("Chat templates against transformers' apply_chat_template")
