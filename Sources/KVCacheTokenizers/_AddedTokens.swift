@@ -16,19 +16,65 @@ struct _AddedTokens: Sendable {
     }
 
     private var tokens: [Token] = []
-    /// For each first byte, the tokens starting with it, longest first.
-    private var byFirstByte: [[Int]] = Array(repeating: [], count: 256)
+    /// Whether some token starts with the byte: the scan passes over the others at once.
+    private var starts: [Bool] = Array(repeating: false, count: 256)
+    /// The tokens' bytes as a trie, flattened: node `n`'s edges are `edgeBytes[firstEdge[n] ..<
+    /// firstEdge[n + 1]]` (sorted, each to `edgeTargets` at the same place), and `ends[n]` is
+    /// the token spelled by the path to `n` (-1: none). Node 0 is the root. A match walks the
+    /// text down the trie once, however many tokens share a prefix (Llama 3's 256 special
+    /// tokens all begin with `<|`, most with `<|reserved_special_token_`).
+    private var firstEdge: [Int32] = [0, 0]
+    private var edgeBytes: [UInt8] = []
+    private var edgeTargets: [Int32] = []
+    private var ends: [Int32] = [-1]
 
     var isEmpty: Bool { tokens.isEmpty }
 
     init(_ tokens: [Token]) {
         self.tokens = tokens.filter { !$0.bytes.isEmpty }
-        for (i, t) in self.tokens.enumerated() { byFirstByte[Int(t.bytes[0])].append(i) }
-        for b in 0..<256 { byFirstByte[b].sort { self.tokens[$0].bytes.count > self.tokens[$1].bytes.count } }
+        // a trie of dictionaries first, then flattened breadth first
+        var children: [[UInt8: Int32]] = [[:]]
+        var ending: [Int32] = [-1]
+        for (t, token) in self.tokens.enumerated() {
+            starts[Int(token.bytes[0])] = true
+            var node = 0
+            for b in token.bytes {
+                if let next = children[node][b] {
+                    node = Int(next)
+                } else {
+                    children.append([:])
+                    ending.append(-1)
+                    children[node][b] = Int32(children.count - 1)
+                    node = children.count - 1
+                }
+            }
+            if ending[node] < 0 { ending[node] = Int32(t) }  // the first of tokens spelled alike
+        }
+        var order = [0]  // old node ids, breadth first
+        var newID = Array(repeating: Int32(-1), count: children.count)
+        newID[0] = 0
+        var k = 0
+        while k < order.count {
+            for (_, child) in children[order[k]].sorted(by: { $0.key < $1.key }) {
+                newID[Int(child)] = Int32(order.count)
+                order.append(Int(child))
+            }
+            k += 1
+        }
+        firstEdge = [0]
+        ends = []
+        for old in order {
+            for (b, child) in children[old].sorted(by: { $0.key < $1.key }) {
+                edgeBytes.append(b)
+                edgeTargets.append(newID[Int(child)])
+            }
+            firstEdge.append(Int32(edgeBytes.count))
+            ends.append(ending[old])
+        }
     }
 
     /// Appends to `out` the segments of `text[range]`: the tokens found, and the text between.
-    /// - Complexity: O(*n* × *k*) for *n* bytes and *k* tokens sharing a first byte.
+    /// - Complexity: O(*n* × *m*) for *n* bytes and tokens of at most *m* bytes.
     func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [_Segment]) {
         guard !tokens.isEmpty else {
             if !range.isEmpty { out.append(.text(range)) }
@@ -38,7 +84,7 @@ struct _AddedTokens: Sendable {
         var textStart = range.lowerBound
         var i = range.lowerBound
         while i < range.upperBound {
-            guard let t = longestMatch(text, at: i, end: range.upperBound) else {
+            guard starts[Int(text[i])], let t = longestMatch(text, at: i, end: range.upperBound) else {
                 i += 1
                 continue
             }
@@ -61,18 +107,23 @@ struct _AddedTokens: Sendable {
         if textStart < range.upperBound { out.append(.text(textStart..<range.upperBound)) }
     }
 
+    /// The longest token spelled by `text` from `i` (not past `end`), if any.
+    /// - Complexity: O(length of the longest token × edges per node).
     private func longestMatch(_ text: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int? {
-        for t in byFirstByte[Int(text[i])] {
-            let b = tokens[t].bytes
-            guard i + b.count <= end else { continue }
-            var equal = true
-            for k in 1..<b.count where text[i + k] != b[k] {
-                equal = false
-                break
-            }
-            if equal { return t }
+        var node = 0
+        var best: Int32 = -1
+        var j = i
+        while j < end {
+            let b = text[j]
+            var e = Int(firstEdge[node])
+            let last = Int(firstEdge[node + 1])
+            while e < last, edgeBytes[e] < b { e += 1 }
+            guard e < last, edgeBytes[e] == b else { break }
+            node = Int(edgeTargets[e])
+            if ends[node] >= 0 { best = ends[node] }
+            j += 1
         }
-        return nil
+        return best >= 0 ? Int(best) : nil
     }
 
     private func scalarStart(before i: Int, _ c: _UTF8Cursor) -> Int? {

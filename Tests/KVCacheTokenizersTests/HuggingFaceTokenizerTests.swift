@@ -121,6 +121,42 @@ struct MergeTests {
     }
 }
 
+@Suite("Added tokens: found leftmost-longest")
+struct AddedTokenTests {
+    @Test("Tokens that share prefixes or contain each other are found as a search of every token finds them")
+    func trieAgreesWithSearch() {
+        let spellings = ["<|a", "<|ab", "<|abc|>", "<", "ab", "b<|", "<|reserved_1|>", "<|reserved_10|>", "é<"]
+        let tokens = _AddedTokens(spellings.enumerated().map { .init(bytes: Array($1.utf8), id: UInt32(100 + $0)) })
+        // the reference: at each byte, every token tried, the longest that fits taken
+        func search(_ text: [UInt8]) -> [_Segment] {
+            var out: [_Segment] = []
+            var i = 0, start = 0
+            while i < text.count {
+                // the spellings are distinct, so the longest that fits is the only one of its length
+                let fits = spellings.enumerated().filter { text[i...].starts(with: $1.utf8) }
+                guard let best = fits.max(by: { $0.element.utf8.count < $1.element.utf8.count }) else {
+                    i += 1
+                    continue
+                }
+                if start < i { out.append(.text(start..<i)) }
+                out.append(.token(UInt32(100 + best.offset)))
+                i += best.element.utf8.count
+                start = i
+            }
+            if start < text.count { out.append(.text(start..<text.count)) }
+            return out
+        }
+        let atoms = ["<", "|", "a", "b", "c", ">", "é", "reserved_1", "0", " ", "x"]
+        var rng = SystemRandomNumberGenerator()  // a failure names its text
+        for _ in 0..<3_000 {
+            let text = Array((0..<Int.random(in: 0...16, using: &rng)).map { _ in atoms.randomElement(using: &rng)! }.joined().utf8)
+            var got: [_Segment] = []
+            text.withUnsafeBufferPointer { tokens.split($0, 0..<$0.count, into: &got) }
+            #expect(got == search(text), "\(String(decoding: text, as: UTF8.self).debugDescription)")
+        }
+    }
+}
+
 @Suite("Split patterns: the dedicated scanners against Swift's Regex")
 struct SplitPatternTests {
     static func ranges(_ pattern: _SplitPattern, _ text: String) -> [Range<Int>] {
