@@ -185,6 +185,7 @@ extension Gateway {
             if let v = request.headers.first(name: name) { upstream.headers.add(name: name, value: v) }
         }
         upstream.body = body
+        upstream.holdsStream = true  // for the server to relay it from the socket (see relay)
         let response = try await client.execute(upstream)
         let code = Int(response.status.code)
         if [502, 503, 504].contains(code), retryable {
@@ -266,6 +267,7 @@ extension Gateway {
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }
         let body = ResponseBody(contentLength: length) { writer in
             var usage = _UsageScanner()
+            await response.release()
             do {
                 for try await chunk in stream {
                     lease.firstByte()
@@ -280,6 +282,8 @@ extension Gateway {
                 throw error
             }
         }
-        return _RoutedAnswer(status: response.status, headers: headers, body: body)
+        var answer = _RoutedAnswer(status: response.status, headers: headers, body: body)
+        answer.relay = response.exchange.map { _StreamRelay(exchange: $0, lease: lease) }
+        return answer
     }
 }

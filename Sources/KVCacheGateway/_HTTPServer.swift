@@ -288,6 +288,14 @@ enum _HTTPExchange {
         if let length { headers.replaceOrAdd(name: "content-length", value: String(length)) }
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
         let head = HTTPResponseHead(version: version, status: answer.status, headers: headers)
+        // An engine's stream read on this loop goes straight from its socket to the client's.
+        if let relay = answer.relay, relay.exchange.eventLoop === channel.eventLoop, channel.eventLoop.inEventLoop,
+            let connection = relay.exchange.value.connection
+        {
+            let sink = _ClientRelay(
+                channel: channel, head: head, keepAlive: keepAlive, exchange: relay.exchange.value, lease: relay.lease)
+            if connection.attach(sink, for: relay.exchange.value) { return await sink.finished() }
+        }
         do {
             try await body.write(_ChannelBodyWriter(channel: channel, head: head, unflushed: length, awaitsEnd: !keepAlive))
             return keepAlive

@@ -24,6 +24,10 @@ struct _RoutedAnswer: Sendable {
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var body: ResponseBody
+    /// For an engine's streamed answer: what lets the gateway's own server, on the engine
+    /// connection's event loop, relay the body straight from one socket to the other instead
+    /// of running `body` (``_HTTPExchange/write(_:version:keepAlive:serverName:to:)``).
+    var relay: _StreamRelay? = nil
 
     /// The answer as a Hummingbird response, for the routes of ``Gateway/router(metrics:)``.
     var response: Response {
@@ -31,6 +35,14 @@ struct _RoutedAnswer: Sendable {
             status: HTTPResponse.Status(code: Int(status.code), reasonPhrase: status.reasonPhrase),
             headers: HTTPFields(headers, splitCookie: false), body: body)
     }
+}
+
+/// An engine's streamed answer as the server may take it: the exchange it comes from, and the
+/// request's lease, which whoever writes the answer finishes with the cached tokens its usage
+/// reports.
+struct _StreamRelay: Sendable {
+    let exchange: NIOLoopBound<_UpstreamExchange>
+    let lease: _RequestLease
 }
 
 /// The routed endpoints, for the gateway's own server: which requests they are, and the

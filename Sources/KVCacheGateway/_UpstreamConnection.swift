@@ -110,9 +110,11 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
 /// turns the answer into an ``_UpstreamResponse``, then goes back to its pool when the engine
 /// keeps the connection alive.
 ///
-/// A streamed body is backpressured: while the consumer is behind (the producer said stop),
-/// the handler holds the channel's `read`, so the engine's bytes stay in the kernel and the
-/// engine's own writes stall.
+/// A streamed body goes to an async sequence, or, when a consumer on this loop takes it
+/// (``attach(_:for:)``), straight to that sink as each read completes. Either way it is
+/// backpressured: while the consumer is behind (the producer said stop, or the sink said
+/// later), the handler holds the channel's `read`, so the engine's bytes stay in the kernel
+/// and the engine's own writes stall.
 final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -128,6 +130,8 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case collecting(_UpstreamExchange, HTTPResponseHead, ByteBuffer?)
         /// An answer being streamed to the consumer; `pending` is what this read brought.
         case streaming(_UpstreamExchange, _UpstreamBody.Source, pending: ByteBuffer?)
+        /// An answer handed to a sink on this loop as it is read (``attach(_:for:)``).
+        case relaying(_UpstreamExchange, any _UpstreamSink, pending: ByteBuffer?)
         case closed
     }
 
@@ -144,6 +148,14 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var leftPool = false
     /// When the connection last went idle in the pool.
     var idleSince = NIODeadline.distantPast
+    /// The streamed answer under way has given its stream a part: a sink can no longer take
+    /// it whole.
+    private var yielded = false
+    /// The streamed answer under way holds its reads for its consumer's choice
+    /// (``_UpstreamRequest/holdsStream``).
+    private var held = false
+    /// The most a held answer keeps before it gives up waiting and yields to its stream.
+    static let heldBytes = 256 << 10
 
     init(pool: _UpstreamPool) { self.pool = pool }
 
@@ -190,9 +202,51 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case .streaming(let x, let source, _) where x === exchange:
             state = .closed
             source.finish(error)
+        case .relaying(let x, let sink, _) where x === exchange:
+            state = .closed
+            sink.end(error)
         default: return
         }
         context?.close(promise: nil)
+    }
+
+    /// Hands the rest of `exchange`'s streamed answer to `sink` as it is read, in place of its
+    /// stream (which then ends unread), when the stream has given nothing yet.
+    /// - Returns: Whether `sink` has the answer; if not, the stream carries on.
+    func attach(_ sink: any _UpstreamSink, for exchange: _UpstreamExchange) -> Bool {
+        guard case .streaming(let x, let source, let pending) = state, x === exchange, !yielded else { return false }
+        state = .relaying(exchange, sink, pending: nil)
+        held = false
+        source.finish()
+        if let pending { deliver(pending, to: sink, exchange) }  // what was held for it
+        return true
+    }
+
+    /// Lets a held answer (``_UpstreamRequest/holdsStream``) go to its stream: what was held
+    /// is yielded now.
+    func release(_ exchange: _UpstreamExchange) {
+        guard held, case .streaming(let x, let source, let pending) = state, x === exchange else { return }
+        held = false
+        guard let pending else { return }
+        state = .streaming(exchange, source, pending: nil)
+        yield(pending, to: source, exchange)
+    }
+
+    private func yield(_ part: ByteBuffer, to source: _UpstreamBody.Source, _ exchange: _UpstreamExchange) {
+        yielded = true
+        switch source.yield(part) {
+        case .produceMore: break
+        case .stopProducing: paused = true
+        case .dropped: consumerLeft(exchange)
+        }
+    }
+
+    private func deliver(_ part: ByteBuffer, to sink: any _UpstreamSink, _ exchange: _UpstreamExchange) {
+        switch sink.receive(part) {
+        case .now: break
+        case .later: paused = true
+        case .never: sinkLeft(exchange)
+        }
     }
 
     // MARK: Answers
@@ -215,7 +269,12 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
                 delegate: _UpstreamBodyDelegate(exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop)))
             state = .streaming(exchange, made.source, pending: nil)
-            exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: .stream(made.sequence)))
+            yielded = false
+            held = exchange.request.holdsStream
+            exchange.answer(
+                _UpstreamResponse(
+                    status: head.status, headers: head.headers, body: .stream(made.sequence),
+                    exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop)))
         case .body(var part):
             switch state {
             case .collecting(let exchange, let head, var body):
@@ -230,6 +289,10 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .idle
                 if pending == nil { pending = part } else { pending!.writeBuffer(&part) }
                 state = .streaming(exchange, source, pending: pending)
+            case .relaying(let exchange, let sink, var pending):
+                state = .idle
+                if pending == nil { pending = part } else { pending!.writeBuffer(&part) }
+                state = .relaying(exchange, sink, pending: pending)
             default: unexpected(context, "a body part outside an answer")
             }
         case .end:
@@ -247,18 +310,31 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 if let pending { _ = source.yield(pending) }
                 source.finish()
                 exchangeEnded(context)
+            case .relaying(let exchange, let sink, let pending):
+                state = .idle
+                exchange.connection = nil
+                exchange.finish()
+                // the whole answer is read: the connection is reusable whatever the sink does
+                if let pending { _ = sink.receive(pending) }
+                sink.end(nil)
+                exchangeEnded(context)
             default: unexpected(context, "an answer's end outside an answer")
             }
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        guard case .streaming(let exchange, let source, let pending?) = state else { return }
-        state = .streaming(exchange, source, pending: nil)
-        switch source.yield(pending) {
-        case .produceMore: break
-        case .stopProducing: paused = true
-        case .dropped: consumerLeft(exchange)
+        switch state {
+        case .streaming(let exchange, let source, let pending?):
+            // held for its consumer's choice, unless it has waited for too much
+            if held, pending.readableBytes <= Self.heldBytes { return }
+            held = false
+            state = .streaming(exchange, source, pending: nil)
+            yield(pending, to: source, exchange)
+        case .relaying(let exchange, let sink, let pending?):
+            state = .relaying(exchange, sink, pending: nil)
+            deliver(pending, to: sink, exchange)
+        default: return
         }
     }
 
@@ -293,7 +369,10 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The consumer of `exchange`'s streamed body is ready for more.
     func consumerWantsMore(_ exchange: _UpstreamExchange) {
-        guard case .streaming(let x, _, _) = state, x === exchange else { return }
+        switch state {
+        case .streaming(let x, _, _) where x === exchange, .relaying(let x, _, _) where x === exchange: break
+        default: return
+        }
         paused = false
         if heldRead, let context {
             heldRead = false
@@ -308,6 +387,16 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         state = .closed
         exchange.finish()
         source.finish()
+        context?.close(promise: nil)
+    }
+
+    /// The sink of `exchange`'s answer stopped taking it (its client went away): as
+    /// ``consumerLeft(_:)``, the connection cannot be reused.
+    private func sinkLeft(_ exchange: _UpstreamExchange) {
+        guard case .relaying(let x, let sink, _) = state, x === exchange else { return }
+        state = .closed
+        exchange.finish()
+        sink.end(EngineClientError.cancelled)
         context?.close(promise: nil)
     }
 
@@ -352,6 +441,10 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case .streaming(let exchange, let source, _):
             exchange.connection = nil
             source.finish(error)
+            exchange.fail(error)
+        case .relaying(let exchange, let sink, _):
+            exchange.connection = nil
+            sink.end(error)
             exchange.fail(error)
         case .idle, .closed: break
         }

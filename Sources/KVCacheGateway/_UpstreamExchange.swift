@@ -50,6 +50,11 @@ struct _UpstreamRequest: Sendable {
     /// Answers that say their length and are at most this long are read whole and delivered
     /// at once (``_UpstreamResponse/Body/whole(_:)``); others are streamed. `nil`: always stream.
     var wholeUpTo: Int?
+    /// A streamed answer's first reads wait in the connection (up to
+    /// ``_UpstreamConnection/heldBytes``) until its consumer either takes the body as it is
+    /// read (``_UpstreamConnection/attach(_:for:)``) or asks for the stream
+    /// (``_UpstreamResponse/release()``), which it must do before reading the stream.
+    var holdsStream = false
 }
 
 /// An engine's answer: its head as it arrived and its body, whole or as a stream.
@@ -64,6 +69,20 @@ struct _UpstreamResponse: Sendable {
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var body: Body
+    /// The exchange a streamed body comes from, on its connection's event loop: a consumer on
+    /// that loop may take the body as it is read instead (``_UpstreamConnection/attach(_:for:)``).
+    var exchange: NIOLoopBound<_UpstreamExchange>? = nil
+
+    /// Lets a held stream (``_UpstreamRequest/holdsStream``) go to its async sequence: what
+    /// the connection holds is yielded, and the rest as it is read.
+    func release() async {
+        guard let x = exchange else { return }
+        if x.eventLoop.inEventLoop {
+            x.value.connection?.release(x.value)
+        } else {
+            try? await x.eventLoop.submit { x.value.connection?.release(x.value) }.get()
+        }
+    }
 
     /// The whole body, at most `limit` bytes: read now when it was streamed.
     /// - Throws: ``EngineClientError/answerTooLarge(_:)`` past `limit`, or the stream's failure.
@@ -73,6 +92,7 @@ struct _UpstreamResponse: Sendable {
             guard b.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
             return b
         case .stream(let s):
+            await release()
             var all = ByteBuffer()
             for try await var chunk in s {
                 guard all.readableBytes + chunk.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
@@ -106,4 +126,22 @@ struct _UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate {
         let x = exchange
         x.eventLoop.execute { x.value.connection?.consumerLeft(x.value) }
     }
+}
+
+/// Where a streamed body goes when a consumer on its connection's event loop takes it as it is
+/// read (``_UpstreamConnection/attach(_:for:)``), with no task between the two sockets. Called
+/// on that loop only.
+protocol _UpstreamSink: AnyObject {
+    /// What one read of the engine's socket brought. Returns whether to read on now: on
+    /// ``_UpstreamSinkDemand/later`` the connection holds its reads until the sink calls
+    /// ``_UpstreamConnection/consumerWantsMore(_:)``; on ``_UpstreamSinkDemand/never`` (the
+    /// sink's own client went away) it closes, since the rest of the answer will not be read.
+    func receive(_ part: ByteBuffer) -> _UpstreamSinkDemand
+    /// The body ended (`nil`) or failed; called once, and nothing is received after it.
+    func end(_ error: (any Error)?)
+}
+
+/// What an ``_UpstreamSink`` wants after a part.
+enum _UpstreamSinkDemand {
+    case now, later, never
 }

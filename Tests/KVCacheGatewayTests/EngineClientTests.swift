@@ -19,6 +19,9 @@ final class StubEngine: Sendable {
         case silent
         /// Streams `total` bytes in chunks of `chunk`, as fast as the client reads them.
         case stream(total: Int, chunk: Int)
+        /// Streams as ``stream(total:chunk:)`` to requests for `path`, and answers others
+        /// `{}` at once (a gateway's probes of the engine).
+        case streamOn(path: String, total: Int, chunk: Int)
     }
 
     struct Counts {
@@ -83,6 +86,7 @@ private final class _StubHandler: ChannelInboundHandler {
     let counts: StubCounts
     var remaining = 0
     var chunk = 0
+    var uri = ""
 
     init(behaviour: StubEngine.Behaviour, counts: StubCounts) {
         self.behaviour = behaviour
@@ -90,7 +94,13 @@ private final class _StubHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .end = unwrapInboundIn(data) else { return }
+        let part = unwrapInboundIn(data)
+        if case .head(let head) = part { uri = head.uri }
+        guard case .end = part else { return }
+        var behaviour = behaviour
+        if case .streamOn(let path, let total, let size) = behaviour {
+            behaviour = uri.hasPrefix(path) ? .stream(total: total, chunk: size) : .answer("{}")
+        }
         switch behaviour {
         case .silent: break
         case .answer(let body, let delay, let close):
@@ -112,6 +122,7 @@ private final class _StubHandler: ChannelInboundHandler {
             head.headers.add(name: "transfer-encoding", value: "chunked")
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             pump(context)
+        case .streamOn: break
         }
     }
 
@@ -125,11 +136,14 @@ private final class _StubHandler: ChannelInboundHandler {
         while remaining > 0, context.channel.isWritable {
             let n = min(chunk, remaining)
             remaining -= n
+            // a write may call this again (the channel's writability changed): the call that
+            // wrote the last chunk writes the end
+            let last = remaining == 0
             let counts = counts
             context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: n))))).whenSuccess {
                 counts.withLock { $0.streamed += n }
             }
-            if remaining == 0 { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
+            if last { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
         }
     }
 }

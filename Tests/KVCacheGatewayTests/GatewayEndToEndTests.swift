@@ -264,6 +264,33 @@ struct GatewayEndToEndTests {
         #expect(metrics.contains("kvcache_gateway_in_flight_requests 0"))
     }
 
+    @Test("a client that does not read a stream holds the engine back; the whole stream arrives once it reads")
+    func streamBackpressure() async throws {
+        let total = 64 << 20
+        let engine = try await StubEngine(.streamOn(path: "/v1/completions", total: total, chunk: 64 << 10))
+        let gateway = try await GatewayProcess(arguments: ["--engine", engine.url + ",node=0", "--load-interval", "0"])
+        let client = try await RawConnection(port: gateway.port, reading: false)
+        let body = #"{"model": "m", "prompt": [1, 2, 3], "max_tokens": 8, "stream": true}"#
+        try await client.send(
+            "POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n"
+                + body)
+        // until the engine's sending stalls (or it has sent everything)
+        var sentWhilePaused = -1
+        _ = await eventually {
+            let sent = engine.counts.withLock { $0.streamed }
+            defer { sentWhilePaused = sent }
+            try? await Task.sleep(for: .milliseconds(300))
+            return sent > 0 && sent == sentWhilePaused || sent == total
+        }
+        // loopback's socket buffers (engine to gateway, gateway to client) hold a few MiB each
+        #expect(sentWhilePaused > 0 && sentWhilePaused < 32 << 20, "the engine sent \(sentWhilePaused) bytes to a client that read none")
+        client.startReading()
+        #expect(await eventually(.seconds(60)) { client.text.hasSuffix("0\r\n\r\n") && client.byteCount >= total })
+        #expect(client.text.hasPrefix("HTTP/1.1 200"))
+        try await client.close()
+        try await engine.stop()
+    }
+
     @Test("/metrics is Prometheus text that Python's prometheus_client parses")
     func metricsParse() async throws {
         let engine = try await EngineDouble()

@@ -1,0 +1,97 @@
+import NIOCore
+import NIOHTTP1
+
+/// Relays an engine's streamed answer to the client from the engine connection's event loop,
+/// which is also the client channel's: each read of the engine's socket is written and flushed
+/// to the client as it comes, with no task resumed and no async sequence between the two
+/// sockets. Confined to that loop.
+///
+/// It keeps what the relay through the answer's body gives: the head goes out with the first
+/// part; the usage the answer reports finishes the request's lease; a client that cannot keep
+/// up holds the engine's socket (its reads wait until the part written last reaches the
+/// client's socket); a client gone closes the engine's connection (the rest is not read); a
+/// failed or expired answer closes the client's connection.
+final class _ClientRelay: _UpstreamSink {
+    private let channel: any Channel
+    private let exchange: _UpstreamExchange
+    private let lease: _RequestLease
+    private let keepAlive: Bool
+    /// The response head, until the first part or the end carries it.
+    private var head: HTTPResponseHead?
+    private var usage = _UsageScanner()
+    /// Whether the client's connection may carry another request, once the relay is over.
+    private var outcome: Bool?
+    private var waiting: CheckedContinuation<Bool, Never>?
+
+    init(channel: any Channel, head: HTTPResponseHead, keepAlive: Bool, exchange: _UpstreamExchange, lease: _RequestLease) {
+        self.channel = channel
+        self.head = head
+        self.keepAlive = keepAlive
+        self.exchange = exchange
+        self.lease = lease
+    }
+
+    func receive(_ part: ByteBuffer) -> _UpstreamSinkDemand {
+        guard outcome == nil else { return .never }
+        guard channel.isActive else {
+            lease.finish(realized: nil)
+            over(false)
+            return .never
+        }
+        lease.firstByte()
+        usage.feed(part.readableBytesView)
+        if let head {
+            self.head = nil
+            channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        }
+        guard !channel.isWritable else {
+            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(part)), promise: nil)
+            return .now
+        }
+        // The client is behind: read the engine again once this part reaches its socket.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(part)), promise: written)
+        let exchange = NIOLoopBound(self.exchange, eventLoop: channel.eventLoop)
+        written.futureResult.whenComplete { _ in exchange.value.connection?.consumerWantsMore(exchange.value) }
+        return .later
+    }
+
+    func end(_ error: (any Error)?) {
+        guard outcome == nil else { return }
+        guard error == nil, channel.isActive else {
+            lease.finish(realized: nil)
+            return over(false)
+        }
+        lease.firstByte()
+        if let head {
+            self.head = nil
+            channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        }
+        lease.finish(realized: usage.cachedTokens)
+        guard keepAlive else {
+            // the connection closes after this answer: not before its end is on the socket
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: written)
+            let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
+            written.futureResult.whenComplete { _ in this.value.over(false) }
+            return
+        }
+        channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
+        over(true)
+    }
+
+    /// Waits for the relay to be over. Call it on the loop.
+    /// - Returns: Whether the client's connection may be reused.
+    func finished() async -> Bool {
+        await withCheckedContinuation { continuation in
+            if let outcome { continuation.resume(returning: outcome) } else { waiting = continuation }
+        }
+    }
+
+    private func over(_ reusable: Bool) {
+        guard outcome == nil else { return }
+        outcome = reusable
+        waiting?.resume(returning: reusable)
+        waiting = nil
+    }
+}
