@@ -93,6 +93,20 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("encode gateway.py's 1 KB load prompts, bytes") { benchmark in
         for i in benchmark.scaledIterations { blackHole(bytes.encode(loadPrompts[i & 255])) }
     }
+    // The same, each prompt new, without and through a segment cache as the gateway's (a
+    // model's) keeps: what looking up, keeping and evicting a long section costs a prompt
+    // never seen again.
+    let loadSegments = SegmentCache(maximumTokens: 1 << 20)
+    let fresh = Mutex(0)
+    for cache in [nil, loadSegments] {
+        Benchmark("encode gateway.py's 1 KB load prompts, bytes, each new, \(cache == nil ? "no cache" : "segment cache")") {
+            benchmark in
+            for _ in benchmark.scaledIterations {
+                let n = fresh.withLock { $0 += 1; return $0 }
+                blackHole(bytes.encode("\(n) " + loadPrompts[n & 255], cache: cache))
+            }
+        }
+    }
     // A conversation written out as a completion's prompt (no added tokens inside): its sixth
     // turn, about 6 KB, each iteration's sixth turn new. Encoded whole, and with a segment
     // cache that holds the first five turns' runs of lines, as the gateway's cache does by then.
