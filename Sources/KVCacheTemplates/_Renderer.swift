@@ -13,7 +13,7 @@ struct _Renderer {
     static let maximumOutputBytes = 64 << 20
     static let maximumCallDepth = 64
 
-    var frames: [[String: _V]]
+    var scopes: _Scopes
     var out = ""
     var steps = 0
     var callDepth = 0
@@ -21,7 +21,7 @@ struct _Renderer {
     let now: Date
 
     init(context: [String: _V], now: Date) {
-        frames = [context]
+        scopes = _Scopes(context: context)
         self.now = now
     }
 
@@ -33,12 +33,12 @@ struct _Renderer {
     }
 
     func lookup(_ name: String) -> _V {
-        for f in frames.reversed() { if let v = f[name] { return v } }
+        if let v = scopes.lookup(name) { return v }
         if _Builtins.globals.contains(name) { return .function(name) }
         return .undefined(name)
     }
 
-    mutating func assign(_ name: String, _ v: _V) { frames[frames.count - 1][name] = v }
+    mutating func assign(_ name: String, _ v: _V) { scopes.assign(name, v) }
 
     // MARK: Statements
 
@@ -86,10 +86,12 @@ struct _Renderer {
                 out += try capture(body, filters: filters, line: l).text
             case .scope(let assignments, let body, let l):
                 line = l
-                var frame: [String: _V] = [:]
-                for (n, e) in assignments { frame[n] = try eval(e) }
-                frames.append(frame)
-                defer { frames.removeLast() }
+                // the values are evaluated in the enclosing scope, then bound in the new one
+                var bound: [(String, _V)] = []
+                for (n, e) in assignments { bound.append((n, try eval(e))) }
+                scopes.open()
+                defer { scopes.close() }
+                for (n, v) in bound { assign(n, v) }
                 let flow = try run(body)
                 if flow != .normal { return flow }
             case .breakLoop: return .breakLoop
@@ -146,10 +148,10 @@ struct _Renderer {
         if let filter {
             var kept: [_V] = []
             for item in items {
-                frames.append([:])
+                scopes.open()
                 try store(target, item)
                 let keep = try eval(filter).truthy
-                frames.removeLast()
+                scopes.close()
                 if keep { kept.append(item) }
             }
             items = kept
@@ -162,10 +164,11 @@ struct _Renderer {
         for (k, item) in items.enumerated() {
             try step()
             state.index0 = k
-            frames.append(["loop": .loop(state)])
+            scopes.open()
+            assign("loop", .loop(state))
             try store(target, item)
             let flow = try run(body)
-            frames.removeLast()
+            scopes.close()
             line = l
             if flow == .breakLoop { break }
         }
@@ -369,10 +372,10 @@ struct _Renderer {
         guard args.count <= m.parameters.count else {
             throw fail("macro '\(m.name)' takes not more than \(m.parameters.count) argument(s)")
         }
-        let savedFrames = frames
+        let savedScopes = scopes
         let savedOut = out
         let savedLine = line
-        frames = [frames[0], [:]]
+        scopes = scopes.isolated
         for (k, (name, fallback)) in m.parameters.enumerated() {
             if k < args.count {
                 assign(name, args[k])
@@ -390,7 +393,7 @@ struct _Renderer {
         out = ""
         _ = try run(m.body)
         let result = out
-        frames = savedFrames
+        scopes = savedScopes
         out = savedOut
         line = savedLine
         return .string(result)
