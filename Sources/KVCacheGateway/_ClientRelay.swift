@@ -40,17 +40,15 @@ final class _ClientRelay: _UpstreamSink {
         }
         lease.firstByte()
         usage.feed(part.readableBytesView)
-        if let head {
-            self.head = nil
-            channel.write(HTTPServerResponsePart.head(head), promise: nil)
-        }
+        let head = self.head
+        self.head = nil
         guard !channel.isWritable else {
-            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(part)), promise: nil)
+            _ChannelBodyWriter.send(head, .none, part, end: nil, on: channel, promise: nil)
             return .now
         }
         // The client is behind: read the engine again once this part reaches its socket.
         let written = channel.eventLoop.makePromise(of: Void.self)
-        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(part)), promise: written)
+        _ChannelBodyWriter.send(head, .none, part, end: nil, on: channel, promise: written)
         let exchange = NIOLoopBound(self.exchange, eventLoop: channel.eventLoop)
         written.futureResult.whenComplete { _ in exchange.value.connection?.consumerWantsMore(exchange.value) }
         return .later
@@ -63,20 +61,18 @@ final class _ClientRelay: _UpstreamSink {
             return over(false)
         }
         lease.firstByte()
-        if let head {
-            self.head = nil
-            channel.write(HTTPServerResponsePart.head(head), promise: nil)
-        }
+        let head = self.head
+        self.head = nil
         lease.finish(realized: usage.cachedTokens)
         guard keepAlive else {
             // the connection closes after this answer: not before its end is on the socket
             let written = channel.eventLoop.makePromise(of: Void.self)
-            channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: written)
+            _ChannelBodyWriter.send(head, .none, nil, end: .end(nil), on: channel, promise: written)
             let this = NIOLoopBound(self, eventLoop: channel.eventLoop)
             written.futureResult.whenComplete { _ in this.value.over(false) }
             return
         }
-        channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
+        _ChannelBodyWriter.send(head, .none, nil, end: .end(nil), on: channel, promise: nil)
         over(true)
     }
 

@@ -402,8 +402,9 @@ struct _ChannelBodyWriter: ResponseBodyWriter {
     }
 
     /// On the channel's loop: writes the head (if not yet written), the parts, then `last` or
-    /// `end`, and flushes; `promise` completes with the last write.
-    private static func send(
+    /// `end`, and flushes; `promise` completes with the last write. (``_ClientRelay`` writes
+    /// through it too.)
+    static func send(
         _ head: HTTPResponseHead?, _ parts: _Parts, _ last: ByteBuffer?, end: HTTPServerResponsePart?,
         on channel: any Channel, promise: EventLoopPromise<Void>?
     ) {

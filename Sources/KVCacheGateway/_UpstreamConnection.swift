@@ -278,20 +278,16 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(var part):
             switch state {
             case .collecting(let exchange, let head, var body):
-                state = .idle
-                if body == nil {
-                    body = part
-                } else {
-                    body!.writeBuffer(&part)
-                }
+                state = .idle  // the buffer's only reference is `body` now: appending copies nothing
+                Self.append(&part, to: &body)
                 state = .collecting(exchange, head, body)
             case .streaming(let exchange, let source, var pending):
                 state = .idle
-                if pending == nil { pending = part } else { pending!.writeBuffer(&part) }
+                Self.append(&part, to: &pending)
                 state = .streaming(exchange, source, pending: pending)
             case .relaying(let exchange, let sink, var pending):
                 state = .idle
-                if pending == nil { pending = part } else { pending!.writeBuffer(&part) }
+                Self.append(&part, to: &pending)
                 state = .relaying(exchange, sink, pending: pending)
             default: unexpected(context, "a body part outside an answer")
             }
@@ -321,6 +317,12 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             default: unexpected(context, "an answer's end outside an answer")
             }
         }
+    }
+
+    /// Adds `part` to what a read has brought so far: the first part as it came (most reads
+    /// bring one), later ones copied onto it.
+    private static func append(_ part: inout ByteBuffer, to earlier: inout ByteBuffer?) {
+        if earlier == nil { earlier = part } else { earlier!.writeBuffer(&part) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
