@@ -50,26 +50,21 @@ struct _AddedTokens: Sendable {
             }
             if ending[node] < 0 { ending[node] = Int32(t) }  // the first of tokens spelled alike
         }
-        var order = [0]  // old node ids, breadth first
-        var newID = Array(repeating: Int32(-1), count: children.count)
-        newID[0] = 0
-        var k = 0
-        while k < order.count {
-            for (_, child) in children[order[k]].sorted(by: { $0.key < $1.key }) {
-                newID[Int(child)] = Int32(order.count)
-                order.append(Int(child))
-            }
-            k += 1
-        }
+        // breadth first, each node's children numbered as they are queued, so its edges are
+        // written in one go, in byte order
+        var order = [0]  // the nodes' numbers in the trie of dictionaries, in their new order
         firstEdge = [0]
         ends = []
-        for old in order {
-            for (b, child) in children[old].sorted(by: { $0.key < $1.key }) {
+        var k = 0
+        while k < order.count {
+            for (b, child) in children[order[k]].sorted(by: { $0.key < $1.key }) {
                 edgeBytes.append(b)
-                edgeTargets.append(newID[Int(child)])
+                edgeTargets.append(Int32(order.count))
+                order.append(Int(child))
             }
             firstEdge.append(Int32(edgeBytes.count))
-            ends.append(ending[old])
+            ends.append(ending[order[k]])
+            k += 1
         }
     }
 
