@@ -50,7 +50,8 @@ public enum TemplateValue: Sendable, Hashable {
 
 /// A JSON object whose keys keep the order they were inserted in.
 public struct TemplateObject: Sendable, Hashable {
-    private var fields = _OrderedFields<TemplateValue>()
+    /// The fields, in order.
+    private(set) var fields = _OrderedFields<TemplateValue>()
 
     /// The keys, in order.
     public var keys: [String] { fields.keys }
@@ -75,8 +76,26 @@ public struct TemplateObject: Sendable, Hashable {
     }
 
     /// The key-value pairs in order.
-    public var pairs: [(key: String, value: TemplateValue)] { keys.map { ($0, fields[$0]!) } }
+    public var pairs: [(key: String, value: TemplateValue)] { Array(zip(fields.keys, fields.values)) }
 
-    public static func == (a: Self, b: Self) -> Bool { a.fields.values == b.fields.values }
-    public func hash(into h: inout Hasher) { h.combine(fields.values) }
+    /// Equal when both have the same keys with equal values, in any order (as JSON objects and
+    /// Python's dictionaries compare).
+    public static func == (a: Self, b: Self) -> Bool {
+        guard a.count == b.count else { return false }
+        for (k, v) in zip(a.fields.keys, a.fields.values) where b.fields[k] != v { return false }
+        return true
+    }
+
+    /// Hashes the pairs independently of their order, as ``==`` compares them.
+    public func hash(into h: inout Hasher) {
+        var pairs = 0
+        for (k, v) in zip(fields.keys, fields.values) {
+            var one = Hasher()
+            one.combine(k)
+            one.combine(v)
+            pairs ^= one.finalize()
+        }
+        h.combine(count)
+        h.combine(pairs)
+    }
 }

@@ -81,14 +81,14 @@ extension _Renderer {
             return v.isUndefined || (boolean && !v.truthy) ? fallback : v
         case "items":
             switch v {
-            case .object(let o): return .array(o.keys.map { .tuple([.string($0), o[$0]!]) })
+            case .object(let o): return .array(zip(o.keys, o.values).map { .tuple([.string($0), $1]) })
             case .undefined: return .array([])
             default: throw fail("the filter 'items' needs a mapping, not \(v.typeName)")
             }
         case "dictsort":
             guard case .object(let o) = v else { throw fail("the filter 'dictsort' needs a mapping, not \(v.typeName)") }
             let byValue = (try string(arg("by", 1), "dictsort's by")) == "value"
-            let pairs = o.keys.map { _V.tuple([.string($0), o[$0]!]) }
+            let pairs = zip(o.keys, o.values).map { _V.tuple([.string($0), $1]) }
             return .array(
                 try sorted(pairs, reverse: arg("reverse", 2)?.truthy ?? false) { p throws(TemplateError) in
                     try item(p, .int(byValue ? 1 : 0))
@@ -401,9 +401,9 @@ extension _Renderer {
             }
         case .object(let o):
             switch name {
-            case "items": return .array(o.keys.map { .tuple([.string($0), o[$0]!]) })
+            case "items": return .array(zip(o.keys, o.values).map { .tuple([.string($0), $1]) })
             case "keys": return .array(o.keys.map { .string($0) })
-            case "values": return .array(o.keys.map { o[$0]! })
+            case "values": return .array(o.values)
             case "get":
                 guard case .string(let k)? = arg("key", 0) else { return arg("default", 1) ?? .none }
                 return o[k] ?? arg("default", 1) ?? .none

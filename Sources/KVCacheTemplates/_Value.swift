@@ -27,10 +27,7 @@ enum _V: Sendable {
         case .double(let d): self = .double(d)
         case .string(let s): self = .string(s)
         case .array(let a): self = .array(a.map(_V.init))
-        case .object(let o):
-            var out = _Object()
-            for (k, v) in o.pairs { out[k] = _V(v) }
-            self = .object(out)
+        case .object(let o): self = .object(o.fields.mapValues(_V.init))
         }
     }
 
@@ -121,7 +118,7 @@ enum _V: Sendable {
         case .string(let s): _V.pythonQuoted(s)
         case .array(let a): "[" + a.map(\.repr).joined(separator: ", ") + "]"
         case .tuple(let a): "(" + a.map(\.repr).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
-        case .object(let o): "{" + o.keys.map { "\(_V.pythonQuoted($0)): \(o[$0]!.repr)" }.joined(separator: ", ") + "}"
+        case .object(let o): "{" + zip(o.keys, o.values).map { "\(_V.pythonQuoted($0)): \($1.repr)" }.joined(separator: ", ") + "}"
         case .namespace: "<Namespace>"
         case .macro(let m): "<Macro '\(m.name)'>"
         case .method(let m): "<built-in method \(m.name)>"
@@ -195,22 +192,76 @@ enum _V: Sendable {
 typealias _Object = _OrderedFields<_V>
 
 /// Fields keyed by string in the order they were first set, as Python's dictionaries keep them.
+///
+/// Keys and values sit in two parallel arrays. A chat message or a tool's parameter has a
+/// handful of keys, and comparing a few short strings costs less than hashing one, so a key
+/// is found by a scan until the object holds more than ``_OrderedFields/scanLimit`` keys; past
+/// that a table of positions is kept beside the arrays.
 struct _OrderedFields<Value: Sendable>: Sendable {
     private(set) var keys: [String] = []
-    private(set) var values: [String: Value] = [:]
+    /// The values, at their keys' positions.
+    private(set) var values: [Value] = []
+    /// Each key's position, kept only past ``scanLimit`` keys.
+    private var positions: [String: Int]?
+
+    /// Keys up to which a lookup scans.
+    static var scanLimit: Int { 8 }
 
     var count: Int { keys.count }
 
-    /// - Complexity: O(1) to read, add or replace; O(*n*) to remove.
+    /// The position of `key`.
+    /// - Complexity: O(*n*) up to ``scanLimit`` keys, O(1) past it.
+    func position(of key: String) -> Int? {
+        if let positions { return positions[key] }
+        for i in keys.indices where keys[i] == key { return i }
+        return nil
+    }
+
+    /// - Complexity: O(1) to read, add or replace (a scan of at most ``scanLimit`` keys); O(*n*)
+    ///   to remove.
     subscript(key: String) -> Value? {
-        get { values[key] }
+        get { position(of: key).map { values[$0] } }
         set {
-            if let newValue {
-                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            if let i = position(of: key) {
+                if let newValue {
+                    values[i] = newValue
+                } else {
+                    keys.remove(at: i)
+                    values.remove(at: i)
+                    if positions != nil { index() }
+                }
+            } else if let newValue {
+                keys.append(key)
+                values.append(newValue)
+                if positions != nil {
+                    positions![key] = keys.count - 1
+                } else if keys.count > Self.scanLimit {
+                    index()
+                }
             }
         }
+    }
+
+    /// The same keys with `transform` applied to each value.
+    /// - Complexity: O(*n*)
+    func mapValues<T, E: Error>(_ transform: (Value) throws(E) -> T) throws(E) -> _OrderedFields<T> {
+        var out = _OrderedFields<T>()
+        out.keys = keys
+        out.values.reserveCapacity(values.count)
+        for v in values { out.values.append(try transform(v)) }
+        out.positions = positions
+        return out
+    }
+
+    /// Rebuilds the positions (or drops them when the keys are few again).
+    private mutating func index() {
+        guard keys.count > Self.scanLimit else {
+            positions = nil
+            return
+        }
+        var p = [String: Int](minimumCapacity: keys.count)
+        for (i, k) in keys.enumerated() { p[k] = i }
+        positions = p
     }
 }
 

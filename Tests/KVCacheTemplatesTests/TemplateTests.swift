@@ -112,6 +112,43 @@ struct JinjaLanguageTests {
         }
     }
 
+    @Test("objects of few and of many keys keep order, replace in place, remove, and compare regardless of order")
+    func objects() throws {
+        var rng = SystemRandomNumberGenerator()  // a failure names its step
+        let names = (0..<20).map { "key\($0)" } + ["a", "é🚀", String(repeating: "long key ", count: 4)]
+        let t = try Template("{% for k, v in o.items() %}{{ k }}={{ v }};{% endfor %}|{{ o.keys() | list | length }}|{{ o['a'] }}")
+        for round in 0..<300 {
+            var object = TemplateObject()
+            var keys: [String] = []
+            var values: [String: Int] = [:]
+            for step in 0..<Int.random(in: 0...60, using: &rng) {
+                let k = names.randomElement(using: &rng)!
+                if Bool.random(using: &rng) || values[k] == nil {
+                    let v = Int.random(in: 0...9, using: &rng)
+                    if values.updateValue(v, forKey: k) == nil { keys.append(k) }
+                    object[k] = .int(v)
+                } else {
+                    values[k] = nil
+                    keys.removeAll { $0 == k }
+                    object[k] = nil
+                }
+                #expect(object.keys == keys, "round \(round), step \(step)")
+                #expect(object[k] == values[k].map(TemplateValue.int), "round \(round), step \(step)")
+            }
+            #expect(object.pairs.map(\.key) == keys && object.pairs.allSatisfy { .int(values[$0.key]!) == $0.value }, "round \(round)")
+            let items = keys.map { "\($0)=\(values[$0]!);" }.joined()
+            let a = values["a"].map { "\($0)" } ?? ""
+            #expect(try t.render(["o": .object(object)]) == "\(items)|\(keys.count)|\(a)", "round \(round)")
+            let shuffled = TemplateObject(keys.shuffled(using: &rng).map { ($0, .int(values[$0]!)) })
+            #expect(shuffled == object && shuffled.hashValue == object.hashValue, "round \(round)")
+            if let k = keys.first {
+                var changed = object
+                changed[k] = .string("other")
+                #expect(changed != object, "round \(round)")
+            }
+        }
+    }
+
     @Test("JSON strings, plain or with escapes anywhere, decode as Foundation's JSONSerialization decodes them")
     func jsonStrings() throws {
         let atoms = ["a", "é", "🚀", " ", "\\n", "\\\"", "\\\\", "\\/", "\\t", "\\u00e9", "\\ud83d\\ude80", "\\u0000", "xyz"]
