@@ -82,7 +82,7 @@ enum _Builtins {
 extension _Renderer {
     // MARK: Operators
 
-    func binary(_ op: _BinaryOperator, _ a: _V, _ b: _V) throws(TemplateError) -> _V {
+    mutating func binary(_ op: _BinaryOperator, _ a: _V, _ b: _V) throws(TemplateError) -> _V {
         func unsupported() -> TemplateError {
             if case .undefined(let n) = a { return fail("'\(n)' is undefined") }
             if case .undefined(let n) = b { return fail("'\(n)' is undefined") }
@@ -180,7 +180,7 @@ extension _Renderer {
 
     // MARK: Tests
 
-    func applyTest(_ name: String, _ v: _V, _ args: [_V]) throws(TemplateError) -> Bool {
+    mutating func applyTest(_ name: String, _ v: _V, _ args: [_V]) throws(TemplateError) -> Bool {
         func arg() throws(TemplateError) -> _V {
             guard let a = args.first else { throw fail("the test '\(name)' needs an argument") }
             return a

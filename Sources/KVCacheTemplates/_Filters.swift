@@ -4,19 +4,19 @@ extension _Renderer {
     // MARK: Filters
 
     /// A keyword argument's value, or the positional one at `position`, or `nil`.
-    private func argument(_ name: String, _ position: Int, _ args: [_V], _ kwargs: [(String, _V)]) -> _V? {
+    private static func argument(_ name: String, _ position: Int, _ args: [_V], _ kwargs: [(String, _V)]) -> _V? {
         if let kw = kwargs.first(where: { $0.0 == name }) { return kw.1 }
         return position >= 0 && position < args.count ? args[position] : nil
     }
 
-    private func string(_ v: _V?, _ what: String) throws(TemplateError) -> String? {
+    private mutating func string(_ v: _V?, _ what: String) throws(TemplateError) -> String? {
         guard let v, !v.isUndefined, !v.isNone else { return nil }
         guard case .string(let s) = v else { throw fail("\(what) must be a string, not \(v.typeName)") }
         return s
     }
 
     mutating func applyFilter(_ name: String, _ v: _V, _ args: [_V], _ kwargs: [(String, _V)]) throws(TemplateError) -> _V {
-        func arg(_ n: String, _ k: Int) -> _V? { argument(n, k, args, kwargs) }
+        func arg(_ n: String, _ k: Int) -> _V? { Self.argument(n, k, args, kwargs) }
         switch name {
         case "trim":
             return .string(_Text.strip(v.text, try string(arg("chars", 0), "trim's chars"), leading: true, trailing: true))
@@ -297,7 +297,7 @@ extension _Renderer {
     // MARK: Methods and globals
 
     mutating func callMethod(_ receiver: _V, _ name: String, _ args: [_V], _ kwargs: [(String, _V)]) throws(TemplateError) -> _V {
-        func arg(_ n: String, _ k: Int) -> _V? { argument(n, k, args, kwargs) }
+        func arg(_ n: String, _ k: Int) -> _V? { Self.argument(n, k, args, kwargs) }
         switch receiver {
         case .string(let s):
             switch name {

@@ -3,6 +3,10 @@ import Foundation
 /// Runs a parsed template over a context, with Jinja's scoping: a `for` body gets a fresh
 /// scope each iteration, `if` gets none, a macro sees the template's top level and its
 /// arguments, and only a `namespace` carries values out of a loop.
+///
+/// The helpers that evaluation calls are `mutating` even where they only read: a mutating
+/// method that calls a non-mutating one hands it a copy of the whole renderer (its scopes and
+/// its output), and those copies were a quarter of a chat template's render.
 struct _Renderer {
     enum Flow {
         case normal, breakLoop, continueLoop
@@ -32,7 +36,7 @@ struct _Renderer {
         guard steps <= Self.maximumSteps else { throw fail("the template ran more than \(Self.maximumSteps) steps") }
     }
 
-    func lookup(_ name: String) -> _V {
+    mutating func lookup(_ name: String) -> _V {
         if let v = scopes.lookup(name) { return v }
         if _Builtins.globals.contains(name) { return .function(name) }
         return .undefined(name)
@@ -130,7 +134,7 @@ struct _Renderer {
         }
     }
 
-    private func unpack(_ v: _V, count: Int) throws(TemplateError) -> [_V] {
+    private mutating func unpack(_ v: _V, count: Int) throws(TemplateError) -> [_V] {
         let items = try iterate(v)
         guard items.count == count else {
             throw fail(
@@ -175,7 +179,7 @@ struct _Renderer {
     }
 
     /// What `for` iterates over: a list's items, a string's characters, an object's keys.
-    func iterate(_ v: _V) throws(TemplateError) -> [_V] {
+    mutating func iterate(_ v: _V) throws(TemplateError) -> [_V] {
         switch v {
         case .array(let a), .tuple(let a): return a
         case .object(let o): return o.keys.map { .string($0) }
@@ -270,7 +274,7 @@ struct _Renderer {
 
     /// `value.name`: an object's key (or one of its safe methods), a string's method, a
     /// namespace's field, the loop's counters.
-    func attribute(_ v: _V, _ name: String) throws(TemplateError) -> _V {
+    mutating func attribute(_ v: _V, _ name: String) throws(TemplateError) -> _V {
         switch v {
         case .undefined(let n): throw fail("'\(n)' is undefined")
         case .object(let o):
@@ -304,7 +308,7 @@ struct _Renderer {
     }
 
     /// `value[index]`: Python's indexing (negative from the end), undefined when missing.
-    func item(_ v: _V, _ index: _V) throws(TemplateError) -> _V {
+    mutating func item(_ v: _V, _ index: _V) throws(TemplateError) -> _V {
         switch (v, index) {
         case (.undefined(let n), _): throw fail("'\(n)' is undefined")
         case (.object(let o), .string(let k)):
@@ -326,7 +330,7 @@ struct _Renderer {
     }
 
     /// `value[lo:hi:stride]`, Python's slicing of lists and strings.
-    func slice(_ v: _V, _ lo: _V?, _ hi: _V?, _ stride: _V?) throws(TemplateError) -> _V {
+    mutating func slice(_ v: _V, _ lo: _V?, _ hi: _V?, _ stride: _V?) throws(TemplateError) -> _V {
         func bound(_ b: _V?) throws(TemplateError) -> Int? {
             guard let b, !(b.isUndefined), !(b.isNone) else { return nil }
             guard let n = b.integer else { throw fail("slice indices must be integers or None") }
