@@ -51,13 +51,15 @@ public struct ChatTemplate: Sendable {
                 finalText = s
                 last["content"] = .string(s + tag)
             case .array(var parts)?:
-                guard let k = parts.lastIndex(where: { $0["text"]?.stringValue != nil }), case .object(var part) = parts[k] else {
+                guard let k = parts.lastIndex(where: { Self.text(of: $0) != nil }), case .object(var part) = parts[k],
+                    let text = Self.text(of: parts[k])
+                else {
                     throw TemplateError(
                         .input, "continue_final_message is set but the final message has no text to continue",
                         field: "continue_final_message")
                 }
-                finalText = part["text"]!.stringValue!
-                part["text"] = .string(finalText! + tag)
+                finalText = text
+                part["text"] = .string(text + tag)
                 parts[k] = .object(part)
                 last["content"] = .array(parts)
             default:
@@ -69,7 +71,7 @@ public struct ChatTemplate: Sendable {
         }
         var context: [String: _V] = specialTokens.mapValues(_V.init)
         for (k, v) in request.templateArguments.pairs where !Self.reserved.contains(k) { context[k] = _V(v) }
-        context["messages"] = .array(messages.map(_V.init))
+        context["messages"] = .array(messages)
         context["tools"] = request.tools.map { .array($0.map(_V.init)) } ?? _V.none
         context["documents"] = request.documents.map { .array($0.map(_V.init)) } ?? _V.none
         context["add_generation_prompt"] = .bool(request.addGenerationPrompt)
@@ -95,10 +97,16 @@ public struct ChatTemplate: Sendable {
         return text
     }
 
+    /// The `text` of a content part, when it has one.
+    private static func text(of part: _V) -> String? {
+        guard case .object(let p) = part, case .string(let text)? = p["text"] else { return nil }
+        return text
+    }
+
     /// A message as vLLM's chat parser passes it to the template, with Hugging Face's
-    /// reasoning aliases.
-    func normalized(_ message: TemplateValue) -> TemplateValue {
-        guard case .object(let m) = message else { return message }
+    /// reasoning aliases, made straight into the renderer's values.
+    func normalized(_ message: TemplateValue) -> _V {
+        guard case .object(let m) = message else { return _V(message) }
         let role = m["role"]?.stringValue ?? ""
         var texts: [String] = []
         switch m["content"] {
@@ -113,33 +121,33 @@ public struct ChatTemplate: Sendable {
             }
         default: break
         }
-        var out = TemplateObject()
+        let reasoning = role == "assistant" ? [m["reasoning"], m["reasoning_content"]].compactMap { $0 }.first { $0 != .null } : nil
+        var out = _Object()
+        // Hugging Face fills the reasoning under its other names, `thinking` first and
+        // `reasoning_content` in the message's place.
+        if let reasoning { out["thinking"] = _V(reasoning) }
         out["role"] = .string(role)
-        out["content"] =
-            takesContentParts
-            ? .array(texts.map { .object(TemplateObject([("type", .string("text")), ("text", .string($0))])) })
-            : .string(texts.joined(separator: "\n"))
-        let reasoning = [m["reasoning"], m["reasoning_content"]].compactMap { $0 }.first { $0 != .null }
+        if takesContentParts {
+            out["content"] = .array(
+                texts.map { text in
+                    var part = _Object()
+                    part["type"] = .string("text")
+                    part["text"] = .string(text)
+                    return .object(part)
+                })
+        } else {
+            out["content"] = .string(texts.joined(separator: "\n"))
+        }
         if role == "assistant" {
-            if case .array(let calls)? = m["tool_calls"] { out["tool_calls"] = .array(calls.map(Self.parsedArguments)) }
+            if case .array(let calls)? = m["tool_calls"] { out["tool_calls"] = .array(calls.map { _V(Self.parsedArguments($0)) }) }
             if let reasoning {
-                out["reasoning"] = reasoning
-                out["reasoning_content"] = reasoning
+                out["reasoning"] = _V(reasoning)
+                out["reasoning_content"] = _V(reasoning)
             }
         } else if role == "tool", let id = m["tool_call_id"] {
-            out["tool_call_id"] = id
+            out["tool_call_id"] = _V(id)
         }
-        if case .string? = m["name"] { out["name"] = m["name"] }
-        // Hugging Face fills the reasoning under its other names: `thinking` first, then the
-        // message, then `reasoning_content`.
-        let aliased = ["reasoning_content", "thinking", "reasoning"].compactMap { out[$0] }.first { $0 != .null }
-        if let aliased {
-            var withAliases = TemplateObject()
-            withAliases["thinking"] = aliased
-            for (k, v) in out.pairs { withAliases[k] = v }
-            withAliases["reasoning_content"] = aliased
-            out = withAliases
-        }
+        if case .string(let name)? = m["name"] { out["name"] = .string(name) }
         return .object(out)
     }
 

@@ -90,6 +90,14 @@ CONVERSATIONS = {
                        "continue_final_message": True, "add_generation_prompt": False},
     "template-kwargs": {"messages": [{"role": "user", "content": "Date?"}], "chat_template_kwargs": {"date_string": "01 Jan 2025"}},
     "empty-content": {"messages": [{"role": "user", "content": ""}]},
+    "reasoning": {"messages": [
+        {"role": "user", "content": "Weather in Paris?", "name": "ann"},
+        {"role": "assistant", "content": "", "reasoning_content": "A tool knows.", "tool_calls": [
+            {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "content": "sunny", "tool_call_id": "call_2"},
+        {"role": "assistant", "content": "Sunny.", "reasoning": "Say it briefly."},
+        {"role": "assistant", "content": "Anything else?", "reasoning": None, "reasoning_content": None},
+        {"role": "user", "content": "No."}], "tools": [WEATHER]},
 }
 
 # Template-language cases: (template, context). Each is rendered by jinja2 as transformers sets it up.
@@ -160,14 +168,27 @@ def train_tokenizer():
 
 
 def vllm_messages(conversation):
-    """The messages as vLLM's chat parser hands them to the template (string contents here)."""
+    """The messages as vLLM's chat parser hands them to the template (string contents here):
+    an assistant's tool-call arguments given as JSON text parsed, its reasoning under both of
+    vLLM's names, a tool's call id and any message's name kept."""
     out = []
     for m in conversation["messages"]:
         msg = {"role": m["role"], "content": m.get("content") or ""}
         if m["role"] == "assistant" and m.get("tool_calls") is not None:
-            msg["tool_calls"] = m["tool_calls"]
+            calls = []
+            for call in m["tool_calls"]:
+                function = dict(call["function"])
+                if isinstance(function.get("arguments"), str):
+                    function["arguments"] = json.loads(function["arguments"])
+                calls.append({**call, "function": function})
+            msg["tool_calls"] = calls
+        reasoning = next((m[k] for k in ("reasoning", "reasoning_content") if m.get(k) is not None), None)
+        if m["role"] == "assistant" and reasoning is not None:
+            msg["reasoning"] = msg["reasoning_content"] = reasoning
         if m["role"] == "tool" and "tool_call_id" in m:
             msg["tool_call_id"] = m["tool_call_id"]
+        if isinstance(m.get("name"), str):
+            msg["name"] = m["name"]
         out.append(msg)
     return out
 
@@ -177,7 +198,7 @@ def main():
     os.makedirs(os.path.join(HERE, "model"), exist_ok=True)
     tok.save(os.path.join(HERE, "model", "tokenizer.json"))
     templates = {}
-    for name in sorted(os.listdir(os.path.join(HERE, "templates"))):
+    for name in sorted(n for n in os.listdir(os.path.join(HERE, "templates")) if n.endswith(".jinja")):
         with open(os.path.join(HERE, "templates", name), encoding="utf-8") as f:
             templates[name[:-len(".jinja")]] = f.read()
     config = dict(SPECIALS["llama-3.1-tools"])
