@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
@@ -405,5 +406,48 @@ private final class _Collector: ChannelInboundHandler, Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         received.bytes.withLock { $0.append(contentsOf: buffer.readableBytesView) }
+    }
+}
+
+extension HTTPServerTests {
+    /// What NIO's response encoder writes for `parts`, as one byte string.
+    static func encoded(_ parts: [HTTPServerResponsePart]) throws -> [UInt8] {
+        let channel = EmbeddedChannel(handler: HTTPResponseEncoder())
+        for part in parts { try channel.writeOutbound(part) }
+        var bytes: [UInt8] = []
+        while let out = try channel.readOutbound(as: IOData.self) {
+            guard case .byteBuffer(let buffer) = out else { throw HarnessError("the encoder wrote a file region") }
+            bytes += buffer.readableBytesView
+        }
+        _ = try channel.finish()
+        return bytes
+    }
+
+    @Test("a relayed part framed as one chunk is the bytes NIO's encoder writes for it, and chunks exactly the heads it chunks")
+    func relayChunks() throws {
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-type": "text/event-stream"])
+        var rng = SystemRandomNumberGenerator()  // a failure names its size
+        let edges = [1, 9, 15, 16, 17, 255, 256, 4_095, 4_096, 65_535, 65_536, 1 << 20]
+        let sizes = edges + (0..<100).map { _ in Int.random(in: 1...70_000, using: &rng) }
+        let headBytes = try Self.encoded([.head(head)])
+        for size in sizes {
+            let part = ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ size) })
+            let framed = _ClientRelay.chunk(part, allocator: ByteBufferAllocator())
+            let expected = try Self.encoded([.head(head), .body(.byteBuffer(part))])
+            #expect(headBytes + Array(framed.readableBytesView) == expected, "\(size) bytes")
+        }
+        // the relay frames parts itself exactly when the encoder would chunk the answer
+        for version in [HTTPVersion.http1_0, .http1_1] {
+            for status in [HTTPResponseStatus.ok, .created, .noContent, .notModified, .badRequest, .serviceUnavailable] {
+                for length in [nil, "12"] {
+                    var h = HTTPResponseHead(version: version, status: status, headers: ["content-type": "text/event-stream"])
+                    if let length { h.headers.add(name: "content-length", value: length) }
+                    let wire = String(decoding: try Self.encoded([.head(h)]), as: UTF8.self).lowercased()
+                    #expect(
+                        _ClientRelay.chunksHead(h) == wire.contains("transfer-encoding: chunked"),
+                        "HTTP/\(version.major).\(version.minor) \(status.code), length \(length ?? "none")")
+                }
+            }
+        }
     }
 }
