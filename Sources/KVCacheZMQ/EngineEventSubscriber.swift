@@ -256,10 +256,11 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             stopRequested = false
         }
         let t = Thread { [self] in
+            kvz_name_thread("kvcache-events")
             self.run(ready: ready)
             self.finished.signal()
         }
-        t.name = "kvcache-zmq-subscriber"
+        t.name = "kvcache-events"
         thread = t
         t.start()
         ready.wait()
