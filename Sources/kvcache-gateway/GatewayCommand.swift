@@ -13,12 +13,25 @@ import Prometheus
 
 /// The program's entry: NIO's event loops become the concurrency runtime's executor before any
 /// task runs, so a request's steps (server, router, upstream client) run on the threads that do
-/// its I/O instead of hopping between two thread pools at every `await`.
+/// its I/O instead of hopping between two thread pools at every `await`. The command line is
+/// read first, because `--event-loops` sets how many loops there are.
 @main
 enum GatewayMain {
     static func main() async {
+        let command: GatewayCommand
+        do {
+            guard let parsed = try GatewayCommand.parseAsRoot() as? GatewayCommand else { return }
+            command = parsed
+        } catch {
+            GatewayCommand.exit(withError: error)
+        }
+        if let loops = command.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await GatewayCommand.main()
+        do {
+            try await command.run()
+        } catch {
+            GatewayCommand.exit(withError: error)
+        }
     }
 }
 
@@ -162,6 +175,11 @@ struct GatewayCommand: AsyncParsableCommand {
     var adminToken: String?
     @Option(help: ArgumentHelp("A peer gateway's URL: start from its state (GET /admin/snapshot), else --state-dir's.", valueName: "url"))
     var bootstrapFrom: String?
+    @Option(
+        help: ArgumentHelp(
+            "NIO event loops: the threads that serve connections and run requests (default: one per core the process may use, or $NIO_SINGLETON_GROUP_LOOP_COUNT).",
+            valueName: "n"))
+    var eventLoops: Int?
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -173,6 +191,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         try check(pdThresholdTokens, "--pd-threshold-tokens", 0...(1 << 24))
         try check(port, "--port", 0...65_535)
+        if let eventLoops { try check(eventLoops, "--event-loops", 1...1_024) }
         try check(blockSize, "--block-size", 1...4_096)
         guard SelectorPolicy(name: selector) != nil else {
             throw ValidationError(

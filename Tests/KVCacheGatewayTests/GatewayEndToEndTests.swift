@@ -155,10 +155,20 @@ struct GatewayEndToEndTests {
         #expect(again.cachedTokens == 112)
     }
 
-    @Test("streaming output is byte for byte the engine's, and arrives chunk by chunk")
-    func streamingIsByteIdenticalAndUnbuffered() async throws {
+    @Test(
+        "streaming output is byte for byte the engine's, and arrives chunk by chunk, on NIO's loops or on one (--event-loops 1)",
+        arguments: [[], ["--event-loops", "1"]])
+    func streamingIsByteIdenticalAndUnbuffered(arguments: [String]) async throws {
         let engine = try await EngineDouble(["--decode-ms-per-token", "60"])
-        let gateway = try await GatewayProcess(engines: [engine])
+        let gateway = try await GatewayProcess(engines: [engine], arguments)
+        if arguments.contains("--event-loops") {
+            // NIO names its loops' threads NIO-SGLTN-<group>-#<loop>
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(gateway.child.pid)/task")
+            let loops = try tasks.filter {
+                try String(contentsOfFile: "/proc/\(gateway.child.pid)/task/\($0)/comm", encoding: .utf8).hasPrefix("NIO-SGLTN")
+            }
+            #expect(loops.count == 1, "--event-loops 1 runs one loop")
+        }
         for endpoint in ["/v1/completions", "/v1/chat/completions"] {
             var body: [String: Any] = [
                 "model": "double", "max_tokens": 8, "stream": true, "stream_options": ["include_usage": true],
@@ -357,6 +367,7 @@ struct GatewayEndToEndTests {
             (["--engine", "http://a:1,node=99999"], "node"),
             (["--engine", "http://a:1", "--selector", "best"], "--selector best"),
             (["--engine", "http://a:1", "--port", "70000"], "--port 70000"),
+            (["--engine", "http://a:1", "--event-loops", "0"], "--event-loops 0: expected a whole number in 1...1024"),
             (["--engine", "http://a:1", "--alpha", "2"], "--alpha applies to weighted"),
             (["--engine", "http://a:1", "--queue-timeout", "nan"], "--queue-timeout"),
             (["--engine", "http://a:1", "--tier-weights", "1,0.5"], "--tier-weights '1,0.5': expected three numbers"),
