@@ -29,11 +29,17 @@ extension EngineClient {
         public struct AsyncIterator: AsyncIteratorProtocol {
             var whole: ByteBuffer?
             var stream: _UpstreamBody.AsyncIterator?
+            /// A held body, taken as a stream at the first `next()`.
+            var held: _HeldBody?
 
             public mutating func next() async throws -> ByteBuffer? {
                 if let w = whole {
                     whole = nil
                     return w
+                }
+                if let h = held {
+                    held = nil
+                    stream = await h.stream().makeAsyncIterator()
                 }
                 return try await stream?.next()
             }
@@ -43,6 +49,7 @@ extension EngineClient {
             switch storage {
             case .whole(let b): return AsyncIterator(whole: b, stream: nil)
             case .stream(let s): return AsyncIterator(whole: nil, stream: s.makeAsyncIterator())
+            case .held(let h): return AsyncIterator(whole: nil, stream: nil, held: h)
             }
         }
     }

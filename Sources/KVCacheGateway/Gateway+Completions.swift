@@ -205,8 +205,8 @@ extension Gateway {
             // A whole answer is read before the client sees a byte of it, so its
             // failure still counts as the engine's and the request may go elsewhere.
             answered = answer(response, body: whole, node: node, predicted: predicted, lease: lease)
-        case .stream(let stream):
-            answered = relay(response, body: stream, node: node, predicted: predicted, lease: lease)
+        case .stream, .held:
+            answered = relay(response, node: node, predicted: predicted, lease: lease)
         }
         if let rank = directory.dataParallelRank(of: node) { answered.headers.replaceOrAdd(name: Self.rankHeader, value: String(rank)) }
         return answered
@@ -260,14 +260,12 @@ extension Gateway {
 
     /// The engine's response, passed to the client as it arrives: each element is one read
     /// of the engine's socket, written on with one flush.
-    private func relay(
-        _ response: _UpstreamResponse, body stream: _UpstreamBody, node: NodeID, predicted: Int, lease: _RequestLease
-    ) -> _RoutedAnswer {
+    private func relay(_ response: _UpstreamResponse, node: NodeID, predicted: Int, lease: _RequestLease) -> _RoutedAnswer {
         let headers = Self.clientHeaders(of: response, node: node, predicted: predicted)
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }
         let body = ResponseBody(contentLength: length) { writer in
             var usage = _UsageScanner()
-            await response.release()
+            let stream = await response.stream()
             do {
                 for try await chunk in stream {
                     lease.firstByte()

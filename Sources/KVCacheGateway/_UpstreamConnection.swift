@@ -34,6 +34,10 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
     /// Connections tried: a pooled connection found closed when the request was written is
     /// replaced once by a new one.
     var attempts = 0
+    /// A held answer's consumer has taken it (as a sink or as a stream), or dropped it.
+    var taken = false
+    /// A held answer's stream, made when the answer ended or failed before its consumer asked.
+    var unclaimed: _UpstreamBody?
 
     init(request: _UpstreamRequest, promise: EventLoopPromise<_UpstreamResponse>? = nil) {
         self.request = request
@@ -110,11 +114,11 @@ final class _UpstreamExchange: NIOScheduledCallbackHandler {
 /// turns the answer into an ``_UpstreamResponse``, then goes back to its pool when the engine
 /// keeps the connection alive.
 ///
-/// A streamed body goes to an async sequence, or, when a consumer on this loop takes it
-/// (``attach(_:for:)``), straight to that sink as each read completes. Either way it is
+/// A streamed body goes to an async sequence, or, when a consumer on this loop takes a held
+/// answer (``attach(_:for:)``), straight to that sink as each read completes. Either way it is
 /// backpressured: while the consumer is behind (the producer said stop, or the sink said
-/// later), the handler holds the channel's `read`, so the engine's bytes stay in the kernel
-/// and the engine's own writes stall.
+/// later), or has not yet chosen past ``heldBytes``, the handler holds the channel's `read`,
+/// so the engine's bytes stay in the kernel and the engine's own writes stall.
 final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -130,6 +134,9 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case collecting(_UpstreamExchange, HTTPResponseHead, ByteBuffer?)
         /// An answer being streamed to the consumer; `pending` is what this read brought.
         case streaming(_UpstreamExchange, _UpstreamBody.Source, pending: ByteBuffer?)
+        /// A held answer (``_UpstreamRequest/holdsStream``) waiting for its consumer to take it
+        /// as a sink or a stream; `pending` is all it has read so far.
+        case holding(_UpstreamExchange, pending: ByteBuffer?)
         /// An answer handed to a sink on this loop as it is read (``attach(_:for:)``).
         case relaying(_UpstreamExchange, any _UpstreamSink, pending: ByteBuffer?)
         case closed
@@ -148,13 +155,7 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var leftPool = false
     /// When the connection last went idle in the pool.
     var idleSince = NIODeadline.distantPast
-    /// The streamed answer under way has given its stream a part: a sink can no longer take
-    /// it whole.
-    private var yielded = false
-    /// The streamed answer under way holds its reads for its consumer's choice
-    /// (``_UpstreamRequest/holdsStream``).
-    private var held = false
-    /// The most a held answer keeps before it gives up waiting and yields to its stream.
+    /// What a held answer reads before it holds its reads for its consumer's choice.
     static let heldBytes = 256 << 10
 
     init(pool: _UpstreamPool) { self.pool = pool }
@@ -202,6 +203,9 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case .streaming(let x, let source, _) where x === exchange:
             state = .closed
             source.finish(error)
+        case .holding(let x, _) where x === exchange:
+            state = .closed
+            if !x.taken { x.unclaimed = Self.finishedStream(nil, error: error) }
         case .relaying(let x, let sink, _) where x === exchange:
             state = .closed
             sink.end(error)
@@ -210,30 +214,58 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         context?.close(promise: nil)
     }
 
-    /// Hands the rest of `exchange`'s streamed answer to `sink` as it is read, in place of its
-    /// stream (which then ends unread), when the stream has given nothing yet.
-    /// - Returns: Whether `sink` has the answer; if not, the stream carries on.
+    /// Hands `exchange`'s held answer to `sink`: what was read so far now, the rest as it is
+    /// read.
+    /// - Returns: Whether `sink` has the answer (not when the answer is no longer held here).
     func attach(_ sink: any _UpstreamSink, for exchange: _UpstreamExchange) -> Bool {
-        guard case .streaming(let x, let source, let pending) = state, x === exchange, !yielded else { return false }
+        guard case .holding(let x, let pending) = state, x === exchange else { return false }
+        exchange.taken = true
         state = .relaying(exchange, sink, pending: nil)
-        held = false
-        source.finish()
-        if let pending { deliver(pending, to: sink, exchange) }  // what was held for it
+        paused = false
+        if let pending { deliver(pending, to: sink, exchange) }
+        resumeReads()
         return true
     }
 
-    /// Lets a held answer (``_UpstreamRequest/holdsStream``) go to its stream: what was held
-    /// is yielded now.
-    func release(_ exchange: _UpstreamExchange) {
-        guard held, case .streaming(let x, let source, let pending) = state, x === exchange else { return }
-        held = false
-        guard let pending else { return }
-        state = .streaming(exchange, source, pending: nil)
-        yield(pending, to: source, exchange)
+    /// `exchange`'s held answer as a stream, made now: what was read so far first, the rest as
+    /// it is read.
+    /// - Returns: `nil` when the answer is no longer held here.
+    func stream(for exchange: _UpstreamExchange) -> _UpstreamBody? {
+        guard case .holding(let x, let pending) = state, x === exchange, let context else { return nil }
+        let made = Self.makeStream(exchange, on: context.eventLoop)
+        state = .streaming(exchange, made.source, pending: nil)
+        paused = false
+        if let pending { yield(pending, to: made.source, exchange) }
+        resumeReads()
+        return made.sequence
+    }
+
+    /// An async sequence for `exchange`'s streamed answer, fed from this loop.
+    private static func makeStream(_ exchange: _UpstreamExchange, on loop: any EventLoop) -> _UpstreamBody.NewSequence {
+        _UpstreamBody.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
+            delegate: _UpstreamBodyDelegate(exchange: NIOLoopBound(exchange, eventLoop: loop)))
+    }
+
+    /// A stream that is already over: `part` (if any), then its end or `error`.
+    static func finishedStream(_ part: ByteBuffer?, error: (any Error)?) -> _UpstreamBody {
+        let made = _UpstreamBody.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
+            delegate: _UpstreamBodyDelegate(exchange: nil))
+        if let part { _ = made.source.yield(part) }
+        if let error { made.source.finish(error) } else { made.source.finish() }
+        return made.sequence
+    }
+
+    /// Reads again if a read waits and nothing holds it.
+    private func resumeReads() {
+        if !paused, heldRead, let context {
+            heldRead = false
+            context.read()
+        }
     }
 
     private func yield(_ part: ByteBuffer, to source: _UpstreamBody.Source, _ exchange: _UpstreamExchange) {
-        yielded = true
         switch source.yield(part) {
         case .produceMore: break
         case .stopProducing: paused = true
@@ -265,16 +297,17 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .collecting(exchange, head, nil)
                 return
             }
-            let made = _UpstreamBody.makeSequence(
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
-                delegate: _UpstreamBodyDelegate(exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop)))
-            state = .streaming(exchange, made.source, pending: nil)
-            yielded = false
-            held = exchange.request.holdsStream
-            exchange.answer(
-                _UpstreamResponse(
-                    status: head.status, headers: head.headers, body: .stream(made.sequence),
-                    exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop)))
+            let bound = NIOLoopBound(exchange, eventLoop: context.eventLoop)
+            let body: _UpstreamResponse.Body
+            if exchange.request.holdsStream {
+                state = .holding(exchange, pending: nil)
+                body = .held(_HeldBody(bound))
+            } else {
+                let made = Self.makeStream(exchange, on: context.eventLoop)
+                state = .streaming(exchange, made.source, pending: nil)
+                body = .stream(made.sequence)
+            }
+            exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: body, exchange: bound))
         case .body(var part):
             switch state {
             case .collecting(let exchange, let head, var body):
@@ -285,6 +318,10 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .idle
                 Self.append(&part, to: &pending)
                 state = .streaming(exchange, source, pending: pending)
+            case .holding(let exchange, var pending):
+                state = .idle
+                Self.append(&part, to: &pending)
+                state = .holding(exchange, pending: pending)
             case .relaying(let exchange, let sink, var pending):
                 state = .idle
                 Self.append(&part, to: &pending)
@@ -305,6 +342,13 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.finish()
                 if let pending { _ = source.yield(pending) }
                 source.finish()
+                exchangeEnded(context)
+            case .holding(let exchange, let pending):
+                state = .idle
+                exchange.connection = nil
+                exchange.finish()
+                // the whole answer is read before its consumer asked: it waits, whole, in a stream
+                if !exchange.taken { exchange.unclaimed = Self.finishedStream(pending, error: nil) }
                 exchangeEnded(context)
             case .relaying(let exchange, let sink, let pending):
                 state = .idle
@@ -328,11 +372,11 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         switch state {
         case .streaming(let exchange, let source, let pending?):
-            // held for its consumer's choice, unless it has waited for too much
-            if held, pending.readableBytes <= Self.heldBytes { return }
-            held = false
             state = .streaming(exchange, source, pending: nil)
             yield(pending, to: source, exchange)
+        case .holding(_, let pending?) where pending.readableBytes > Self.heldBytes:
+            // enough waits for the consumer's choice: no more reads until it takes the answer
+            paused = true
         case .relaying(let exchange, let sink, let pending?):
             state = .relaying(exchange, sink, pending: nil)
             deliver(pending, to: sink, exchange)
@@ -385,10 +429,14 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The consumer of the streamed body stopped reading it (its client went away): the rest
     /// of the answer will not be read, so the connection cannot be reused.
     func consumerLeft(_ exchange: _UpstreamExchange) {
-        guard case .streaming(let x, let source, _) = state, x === exchange else { return }
+        switch state {
+        case .streaming(let x, let source, _) where x === exchange:
+            source.finish()
+        case .holding(let x, _) where x === exchange: break
+        default: return
+        }
         state = .closed
         exchange.finish()
-        source.finish()
         context?.close(promise: nil)
     }
 
@@ -443,6 +491,10 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         case .streaming(let exchange, let source, _):
             exchange.connection = nil
             source.finish(error)
+            exchange.fail(error)
+        case .holding(let exchange, _):
+            exchange.connection = nil
+            if !exchange.taken { exchange.unclaimed = Self.finishedStream(nil, error: error) }
             exchange.fail(error)
         case .relaying(let exchange, let sink, _):
             exchange.connection = nil

@@ -50,10 +50,11 @@ struct _UpstreamRequest: Sendable {
     /// Answers that say their length and are at most this long are read whole and delivered
     /// at once (``_UpstreamResponse/Body/whole(_:)``); others are streamed. `nil`: always stream.
     var wholeUpTo: Int?
-    /// A streamed answer's first reads wait in the connection (up to
+    /// A streamed answer waits in its connection (its reads held past
     /// ``_UpstreamConnection/heldBytes``) until its consumer either takes the body as it is
     /// read (``_UpstreamConnection/attach(_:for:)``) or asks for the stream
-    /// (``_UpstreamResponse/release()``), which it must do before reading the stream.
+    /// (``_UpstreamResponse/stream()``): its body is ``_UpstreamResponse/Body/held(_:)``, and
+    /// no async sequence is made for an answer a sink takes.
     var holdsStream = false
 }
 
@@ -65,41 +66,88 @@ struct _UpstreamResponse: Sendable {
         /// The body as it arrives, with backpressure: the engine's socket is not read while
         /// the consumer is behind.
         case stream(_UpstreamBody)
+        /// A streamed body waiting in its connection for the consumer's choice
+        /// (``_UpstreamRequest/holdsStream``).
+        case held(_HeldBody)
     }
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var body: Body
     /// The exchange a streamed body comes from, on its connection's event loop: a consumer on
-    /// that loop may take the body as it is read instead (``_UpstreamConnection/attach(_:for:)``).
+    /// that loop may take a held body as it is read instead (``_UpstreamConnection/attach(_:for:)``).
     var exchange: NIOLoopBound<_UpstreamExchange>? = nil
 
-    /// Lets a held stream (``_UpstreamRequest/holdsStream``) go to its async sequence: what
-    /// the connection holds is yielded, and the rest as it is read.
-    func release() async {
-        guard let x = exchange else { return }
-        if x.eventLoop.inEventLoop {
-            x.value.connection?.release(x.value)
-        } else {
-            try? await x.eventLoop.submit { x.value.connection?.release(x.value) }.get()
+    /// The body as a stream (a held one's made now; a whole one's in one element).
+    func stream() async -> _UpstreamBody {
+        switch body {
+        case .whole(let b): return _UpstreamConnection.finishedStream(b, error: nil)
+        case .stream(let s): return s
+        case .held(let h): return await h.stream()
         }
     }
 
     /// The whole body, at most `limit` bytes: read now when it was streamed.
     /// - Throws: ``EngineClientError/answerTooLarge(_:)`` past `limit`, or the stream's failure.
     func collect(upTo limit: Int) async throws -> ByteBuffer {
-        switch body {
-        case .whole(let b):
+        if case .whole(let b) = body {
             guard b.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
             return b
-        case .stream(let s):
-            await release()
-            var all = ByteBuffer()
-            for try await var chunk in s {
-                guard all.readableBytes + chunk.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
-                all.writeBuffer(&chunk)
-            }
-            return all
         }
+        var all = ByteBuffer()
+        for try await var chunk in await stream() {
+            guard all.readableBytes + chunk.readableBytes <= limit else { throw EngineClientError.answerTooLarge(limit) }
+            all.writeBuffer(&chunk)
+        }
+        return all
+    }
+}
+
+/// A streamed answer held in its connection until its consumer takes it: as a sink on the
+/// connection's loop (``_UpstreamConnection/attach(_:for:)``), or as a stream
+/// (``stream()``). Dropped untaken (its request ended without reading it), it tells the
+/// connection so, which then closes: the rest of the answer will not be read.
+final class _HeldBody: Sendable {
+    let exchange: NIOLoopBound<_UpstreamExchange>
+
+    init(_ exchange: NIOLoopBound<_UpstreamExchange>) { self.exchange = exchange }
+
+    /// The answer as a stream, with what the connection held first.
+    func stream() async -> _UpstreamBody {
+        let x = exchange
+        if x.eventLoop.inEventLoop { return Self.take(x.value) }
+        do {
+            return try await x.eventLoop.submit { Self.take(x.value) }.get()
+        } catch {
+            return _UpstreamConnection.finishedStream(nil, error: error)
+        }
+    }
+
+    /// On the loop: the connection's stream for `exchange`, or the one it left when the
+    /// answer ended (or failed) before anyone asked.
+    private static func take(_ exchange: _UpstreamExchange) -> _UpstreamBody {
+        exchange.taken = true
+        if let made = exchange.connection?.stream(for: exchange) { return made }
+        if let left = exchange.unclaimed {
+            exchange.unclaimed = nil
+            return left
+        }
+        return _UpstreamConnection.finishedStream(nil, error: EngineClientError.connectionClosed(beforeResponse: false))
+    }
+
+    deinit {
+        let x = exchange
+        if x.eventLoop.inEventLoop {
+            Self.dropped(x.value)
+        } else {
+            x.eventLoop.execute { Self.dropped(x.value) }
+        }
+    }
+
+    private static func dropped(_ exchange: _UpstreamExchange) {
+        guard !exchange.taken else { return }
+        exchange.taken = true
+        exchange.unclaimed = nil
+        exchange.connection?.consumerLeft(exchange)
     }
 }
 
@@ -109,12 +157,13 @@ typealias _UpstreamBody = NIOThrowingAsyncSequenceProducer<
     ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, _UpstreamBodyDelegate
 >
 
-/// Tells the connection that carries a streamed body when its consumer wants more, or has gone.
+/// Tells the connection that carries a streamed body when its consumer wants more, or has gone
+/// (nothing, for a stream that was over when it was made).
 struct _UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate {
-    let exchange: NIOLoopBound<_UpstreamExchange>
+    let exchange: NIOLoopBound<_UpstreamExchange>?
 
     func produceMore() {
-        let x = exchange
+        guard let x = exchange else { return }
         if x.eventLoop.inEventLoop {
             x.value.connection?.consumerWantsMore(x.value)
         } else {
@@ -123,7 +172,7 @@ struct _UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate {
     }
 
     func didTerminate() {
-        let x = exchange
+        guard let x = exchange else { return }
         x.eventLoop.execute { x.value.connection?.consumerLeft(x.value) }
     }
 }

@@ -332,14 +332,29 @@ struct EngineClientTests {
         try await engine.stop()
     }
 
-    @Test("backpressure: a consumer that stops reading stops the engine's stream; the whole stream arrives after")
-    func backpressure() async throws {
+    /// A streamed answer to `request`, held for the consumer's choice when `held` (the stream
+    /// then taken as a consumer off the loop takes it), else streamed from the start.
+    static func streamed(_ client: EngineClient, _ request: _UpstreamRequest, held: Bool) async throws -> _UpstreamBody? {
+        var request = request
+        request.holdsStream = held
+        let response = try await client.execute(request)
+        switch response.body {
+        case .stream(let body) where !held: return body
+        case .held where held: return await response.stream()
+        default: return nil
+        }
+    }
+
+    @Test(
+        "backpressure: a consumer that stops reading stops the engine's stream; the whole stream arrives after",
+        arguments: [false, true])
+    func backpressure(held: Bool) async throws {
         let total = 64 << 20
         let engine = try await StubEngine(.stream(total: total, chunk: 64 << 10))
         let client = try Self.client()
-        let response = try await client.execute(Self.request(engine.url + "/", timeout: .seconds(600), whole: false))
-        guard case .stream(let body) = response.body else {
-            Issue.record("a chunked answer was not streamed")
+        let request = try Self.request(engine.url + "/", timeout: .seconds(600), whole: false)
+        guard let body = try await Self.streamed(client, request, held: held) else {
+            Issue.record("a chunked answer was not streamed (held: \(held))")
             return
         }
         let iterator = body.makeAsyncIterator()
@@ -361,19 +376,62 @@ struct EngineClientTests {
         try await engine.stop()
     }
 
-    @Test("a streamed answer whose consumer leaves closes its connection; the pool stays usable")
-    func consumerLeaves() async throws {
+    @Test("a streamed answer whose consumer leaves closes its connection; the pool stays usable", arguments: [false, true])
+    func consumerLeaves(held: Bool) async throws {
         let engine = try await StubEngine(.stream(total: 64 << 20, chunk: 64 << 10))
         let client = try Self.client()
         do {
-            let response = try await client.execute(Self.request(engine.url + "/", whole: false))
-            guard case .stream(let body) = response.body else { return }
+            let request = try Self.request(engine.url + "/", whole: false)
+            guard let body = try await Self.streamed(client, request, held: held) else { return }
             let iterator = body.makeAsyncIterator()
             _ = try await iterator.next()
         }
         #expect(await eventually { await client.openConnections().values.reduce(0, +) == 0 })
+        // the pool still serves
+        let again = try await client.execute(Self.request(engine.url + "/", whole: false))
+        #expect(again.status == .ok)
         await client.shutdown()
         try await engine.stop()
+    }
+
+    @Test("a held answer: dropped untaken it closes its connection and holds no more than its limit; taken after it ended it arrives whole")
+    func heldAnswers() async throws {
+        let engine = try await StubEngine(.stream(total: 64 << 20, chunk: 64 << 10))
+        let client = try Self.client()
+        var request = try Self.request(engine.url + "/", timeout: .seconds(600), whole: false)
+        request.holdsStream = true
+        do {
+            let response = try await client.execute(request)
+            guard case .held = response.body else {
+                Issue.record("a held answer's body is not held")
+                return
+            }
+            // nobody takes it: the connection reads what it may hold, then waits
+            var sentWhileHeld = -1
+            _ = await eventually {
+                let sent = engine.counts.withLock { $0.streamed }
+                defer { sentWhileHeld = sent }
+                try? await Task.sleep(for: .milliseconds(200))
+                return sent == sentWhileHeld
+            }
+            // what it holds (256 KiB) and loopback's socket buffers (a few MiB)
+            #expect(sentWhileHeld < 16 << 20, "the engine sent \(sentWhileHeld) bytes to an answer nobody took")
+        }
+        // long before the request's deadline
+        let closed = await eventually(.seconds(5)) { await client.openConnections().values.reduce(0, +) == 0 }
+        #expect(closed, "the untaken answer's connection closes")
+        try await engine.stop()
+
+        // an answer that ends before anyone asks for it waits whole for its consumer
+        let short = try await StubEngine(.stream(total: 100 << 10, chunk: 4 << 10))
+        request = try Self.request(short.url + "/", whole: false)
+        request.holdsStream = true
+        let response = try await client.execute(request)
+        #expect(await eventually { short.counts.withLock { $0.streamed } == 100 << 10 })
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await response.collect(upTo: 1 << 20).readableBytes == 100 << 10)
+        await client.shutdown()
+        try await short.stop()
     }
 
     @Test("the public send: a short answer arrives whole, a stream buffer by buffer; a bad URL is refused")
