@@ -163,14 +163,15 @@ public struct HuggingFaceTokenizer: Sendable {
         _ raw: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ cache: SegmentCache, into out: inout [UInt32],
         _ scratch: inout _EncodeScratch
     ) {
-        let key = SegmentCache.Key(bytes: Array(raw[range]), atStart: range.lowerBound == 0)
-        if let ids = cache.ids(for: key) {
+        let section = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: raw[range]))
+        let atStart = range.lowerBound == 0
+        if let ids = cache.ids(section: section, atStart: atStart) {
             out += ids
             return
         }
         let start = out.count
         encodeText(raw, range, into: &out, &scratch)
-        cache.store(Array(out[start...]), for: key)
+        cache.store(Array(out[start...]), section: section, atStart: atStart)
     }
 
     /// Encodes the text between two raw added tokens: normalized, split again on the

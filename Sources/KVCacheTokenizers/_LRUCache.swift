@@ -36,6 +36,20 @@ package struct _LRUCache<Key: Hashable, Value> {
         return entries[i].value
     }
 
+    /// The value for `key` when `matches` accepts it, which then becomes the most recently
+    /// used; a value it refuses counts as a miss.
+    /// - Complexity: O(1) and one call of `matches`
+    package mutating func value(for key: Key, where matches: (Value) -> Bool) -> Value? {
+        guard let i = slots[key], let v = entries[i].value, matches(v) else {
+            misses += 1
+            return nil
+        }
+        hits += 1
+        unlink(i)
+        pushNewest(i)
+        return v
+    }
+
     /// Inserts or replaces `key`, then evicts the oldest entries until both bounds hold. A value
     /// heavier than the whole budget is not kept.
     /// - Complexity: O(1) amortised

@@ -75,6 +75,27 @@ struct HuggingFaceTokenizerTests {
         if name == "llama3" { #expect(cache.statistics.hits > before) }
     }
 
+    @Test("Sections whose digests collide never get each other's ids: they take turns in one place")
+    func segmentCollisions() {
+        let cache = SegmentCache()
+        let a = SegmentCache.Key(bytes: Array("first section".utf8), atStart: false, digest: 7)
+        let b = SegmentCache.Key(bytes: Array("other section".utf8), atStart: false, digest: 7)
+        let aAtStart = SegmentCache.Key(bytes: a.bytes, atStart: true, digest: 7)
+        cache.store([1, 2, 3], for: a)
+        #expect(cache.ids(for: a) == [1, 2, 3])
+        #expect(cache.ids(for: b) == nil)
+        #expect(cache.ids(for: aAtStart) == nil)
+        cache.store([4, 5], for: b)
+        #expect(cache.ids(for: b) == [4, 5])
+        #expect(cache.ids(for: a) == nil)
+        #expect(cache.statistics == (hits: 2, misses: 3))
+        // the same bytes found in place, without a key, as the tokenizer looks them up
+        let section = SegmentCache.Key(bytes: Array("a longer section of text".utf8), atStart: true)
+        cache.store([9], for: section)
+        #expect(section.bytes.withUnsafeBytes { cache.ids(section: $0, atStart: true) } == [9])
+        #expect(section.bytes.withUnsafeBytes { cache.ids(section: $0, atStart: false) } == nil)
+    }
+
     @Test("The byte tokenizer gives each byte's value, as the gateway tests' engine double does")
     func bytes() throws {
         let tokenizer = try HuggingFaceTokenizer(contentsOf: fixtures.appendingPathComponent("bytes.tokenizer.json"))
