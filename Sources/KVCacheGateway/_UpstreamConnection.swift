@@ -140,6 +140,14 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         /// An answer handed to a sink on this loop as it is read (``attach(_:for:)``).
         case relaying(_UpstreamExchange, any _UpstreamSink, pending: ByteBuffer?)
         case closed
+
+        /// The exchange whose answer is being read, once its head has come.
+        var exchange: _UpstreamExchange? {
+            switch self {
+            case .collecting(let x, _, _), .streaming(let x, _, _), .holding(let x, _), .relaying(let x, _, _): x
+            case .idle, .awaitingHead, .closed: nil
+            }
+        }
     }
 
     weak var pool: _UpstreamPool?
@@ -329,37 +337,27 @@ final class _UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             default: unexpected(context, "a body part outside an answer")
             }
         case .end:
-            switch state {
-            case .collecting(let exchange, let head, let body):
-                state = .idle
-                exchange.connection = nil
-                exchange.finish()
+            let answer = state
+            guard let exchange = answer.exchange else { return unexpected(context, "an answer's end outside an answer") }
+            state = .idle
+            exchange.connection = nil
+            exchange.finish()
+            switch answer {
+            case .collecting(_, let head, let body):
                 exchange.answer(_UpstreamResponse(status: head.status, headers: head.headers, body: .whole(body ?? ByteBuffer())))
-                exchangeEnded(context)
-            case .streaming(let exchange, let source, let pending):
-                state = .idle
-                exchange.connection = nil
-                exchange.finish()
+            case .streaming(_, let source, let pending):
                 if let pending { _ = source.yield(pending) }
                 source.finish()
-                exchangeEnded(context)
-            case .holding(let exchange, let pending):
-                state = .idle
-                exchange.connection = nil
-                exchange.finish()
+            case .holding(_, let pending):
                 // the whole answer is read before its consumer asked: it waits, whole, in a stream
                 if !exchange.taken { exchange.unclaimed = Self.finishedStream(pending, error: nil) }
-                exchangeEnded(context)
-            case .relaying(let exchange, let sink, let pending):
-                state = .idle
-                exchange.connection = nil
-                exchange.finish()
+            case .relaying(_, let sink, let pending):
                 // the whole answer is read: the connection is reusable whatever the sink does
                 if let pending { _ = sink.receive(pending) }
                 sink.end(nil)
-                exchangeEnded(context)
-            default: unexpected(context, "an answer's end outside an answer")
+            case .idle, .awaitingHead, .closed: break
             }
+            exchangeEnded(context)
         }
     }
 
