@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <xxhash.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__has_include)
 #  if __has_include(<xxh_x86dispatch.h>)
@@ -71,6 +74,14 @@ static inline void kvc_advise_hugepages(void *address, size_t bytes) {
 /// key-table bucket is one whose slot field reads -1, so a fresh table is one fill.
 static inline void kvc_fill_ones(void *address, size_t bytes) {
     memset(address, 0xFF, bytes);
+}
+
+/// Names the calling thread (at most 15 bytes show) for ps and profilers: a new thread otherwise
+/// carries the name of the thread that made it.
+static inline void kvc_name_thread(const char *name) {
+#ifdef __linux__
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+#endif
 }
 
 #endif

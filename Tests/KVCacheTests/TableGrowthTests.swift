@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import KVCache
@@ -121,4 +122,18 @@ struct TableGrowthTests {
         }
         #expect(lost == 0)
     }
+
+    #if os(Linux)
+    @Test("work started off the executor runs on a thread of its own, under its name")
+    func detachedThread() async {
+        let name = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
+            let started = _DetachedThread.start(name: "kvcache-growth") {
+                let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                done.resume(returning: comm.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            #expect(started)
+        }
+        #expect(name == "kvcache-growth")
+    }
+    #endif
 }

@@ -23,15 +23,18 @@ extension KVRouter {
         state.withLock { $0.core._grow(&buffers) }
     }
 
-    /// Makes room for `entries` more entries in the index, in a task of its own, so neither
-    /// the lock nor the request that came close waits for the allocation; one such task at a
-    /// time.
+    /// Makes room for `entries` more entries in the index, on a thread of its own, so neither
+    /// the lock nor the request that came close waits for the allocation; one such growth at a
+    /// time. Not a task: the concurrency runtime's executor may be a server's event loops
+    /// (``_DetachedThread``). When no thread can be made, the next batch of events that needs
+    /// the room makes it.
     func _growAhead(entries: Int) {
         guard _growing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
-        Task.detached(priority: .utility) {
+        let started = _DetachedThread.start(name: "kvcache-growth") {
             self._makeRoom(entries: entries)
             self._growing.store(false, ordering: .releasing)
         }
+        if !started { _growing.store(false, ordering: .releasing) }
     }
 
     /// What `events` store: blocks per node, and index entries they may add.
