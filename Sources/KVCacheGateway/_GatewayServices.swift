@@ -1,5 +1,6 @@
 import KVCacheZMQ
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// The KV-event subscriber as a service: it follows the engines' events until graceful
@@ -56,13 +57,19 @@ struct _StateService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { break }
-                write()
+                await write()
             }
         }
-        write()
+        await write()
     }
 
-    func write() {
-        do { try gateway.writeState() } catch { gateway.configuration.logger.error("state not written: \(error)") }
+    /// Writes on NIO's blocking pool: capturing and encoding the state and the file's writes
+    /// and flush would otherwise hold an event loop, and its connections, while they run.
+    func write() async {
+        do {
+            _ = try await NIOThreadPool.singleton.runIfActive { try gateway.writeState() }
+        } catch {
+            gateway.configuration.logger.error("state not written: \(error)")
+        }
     }
 }
