@@ -117,7 +117,7 @@ extension Gateway {
                 "replayedBatches": stats.replayedBatches, "lostRanges": stats.lostRanges, "failedReplays": stats.failedReplays,
                 "blockSizeMismatches": stats.blockSizeMismatches, "rankMismatches": stats.rankMismatches,
                 "resumedEndpoints": stats.resumedEndpoints, "rebuiltEndpoints": stats.rebuiltEndpoints,
-                "publisherRestarts": stats.publisherRestarts,
+                "publisherRestarts": stats.publisherRestarts, "connectReplays": stats.connectReplays,
             ]
         }
         let state = stateKeeper.current

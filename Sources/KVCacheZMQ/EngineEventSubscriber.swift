@@ -23,6 +23,10 @@ import Logging
 /// the loss counted. A malformed request gets no reply, so replay waits at most
 /// ``Configuration/replayTimeout``. When the first batch seen from an endpoint is not batch 0
 /// (the subscriber joined late), it first replays from 0 whatever the engine still buffers.
+/// A SUB socket receives nothing published before its subscription reaches the engine, and
+/// with no batch after it nothing would reveal the loss: so when an endpoint's connection
+/// completes its handshake before any live batch came, the subscriber asks the replay socket
+/// at once for what the engine published so far (from 0, or after the batch it resumed from).
 /// A live batch numbered at or below the last live one means the engine's publisher started
 /// again (the engine restarted, its cache empty): the node is cleared and followed anew.
 ///
@@ -165,6 +169,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         public var staleBatches = 0
         /// Replays from batch 0 made because the first batch seen from an endpoint was later.
         public var initialReplays = 0
+        /// Replays asked when an endpoint's connection completed its handshake before any live
+        /// batch came: for what the engine published before the subscription took effect.
+        public var connectReplays = 0
         /// Stored runs dropped because their block size was not ``Configuration/blockSize``.
         public var blockSizeMismatches = 0
         /// Batches refused because they named another data-parallel rank than their
@@ -316,6 +323,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         var lastLive: UInt64?
         var reportedMismatch = false
         var reportedRank = false
+        /// The PAIR socket that receives the SUB socket's handshake events, when the endpoint
+        /// has a replay socket to ask.
+        var monitor: UnsafeMutableRawPointer?
     }
 
     private func update(_ body: (inout Statistics) -> Void) { lock.withLock { body(&_statistics) } }
@@ -326,7 +336,10 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         var nextEventID: [NodeID: UInt64] = [:]
         func fail(_ message: String) {
             lock.withLock { startupError = message }
-            for s in streams { zmq_close(s.socket) }
+            for s in streams {
+                zmq_close(s.socket)
+                if let m = s.monitor { zmq_close(m) }
+            }
             zmq_ctx_term(context)
             ready.signal()
         }
@@ -336,8 +349,20 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             _ = kvz_setsockopt_int(socket, ZMQ_LINGER, 0)
             let topic = Array(configuration.topic.utf8)
             _ = topic.withUnsafeBytes { zmq_setsockopt(socket, ZMQ_SUBSCRIBE, $0.baseAddress, $0.count) }
-            let rc = e.mode == .connect ? zmq_connect(socket, e.address) : zmq_bind(socket, e.address)
             streams.append(Stream(endpoint: e, socket: socket, lastSequence: nil))
+            if e.replayAddress != nil {
+                // before connecting, so that the first handshake is seen
+                let address = "inproc://kvcache-monitor-\(streams.count)"
+                guard zmq_socket_monitor(socket, address, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0,
+                    let monitor = zmq_socket(context, ZMQ_PAIR)
+                else { return fail("cannot monitor the SUB socket of \(e.address): \(Self.zmqError())") }
+                _ = kvz_setsockopt_int(monitor, ZMQ_LINGER, 0)
+                streams[streams.count - 1].monitor = monitor
+                guard zmq_connect(monitor, address) == 0 else {
+                    return fail("cannot monitor the SUB socket of \(e.address): \(Self.zmqError())")
+                }
+            }
+            let rc = e.mode == .connect ? zmq_connect(socket, e.address) : zmq_bind(socket, e.address)
             if rc != 0 { return fail("\(e.mode == .connect ? "connect to" : "bind") \(e.address) failed: \(Self.zmqError())") }
         }
         ready.signal()
@@ -354,10 +379,19 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         let coalescing = min(max(configuration.coalescing, .zero), .seconds(1))
         let coalescingSeconds = Double(coalescing.components.seconds) + Double(coalescing.components.attoseconds) / 1e18
         var items = streams.map { zmq_pollitem_t(socket: $0.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        items += streams.compactMap { $0.monitor.map { zmq_pollitem_t(socket: $0, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) } }
         while !lock.withLock({ stopRequested }) {
             let n = zmq_poll(&items, Int32(items.count), timeout)
             if n <= 0 { continue }
             if coalescingSeconds > 0 { Thread.sleep(forTimeInterval: coalescingSeconds) }
+            // handshakes first: a catch-up replay makes batches already queued on the SUB stale
+            for i in streams.indices {
+                guard let monitor = streams[i].monitor else { continue }
+                while let frames = Self.receive(monitor, flags: ZMQ_DONTWAIT) {
+                    guard Self.isHandshake(frames), streams[i].lastLive == nil else { continue }
+                    catchUp(stream: &streams[i], context: context, nextEventID: &nextEventID)
+                }
+            }
             // drain every socket without blocking, then apply it all at once
             for i in streams.indices {
                 while let frames = Self.receive(streams[i].socket, flags: ZMQ_DONTWAIT), frames.count == 3 {
@@ -367,7 +401,10 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             flush()
         }
         flush()
-        for s in streams { zmq_close(s.socket) }
+        for s in streams {
+            zmq_close(s.socket)
+            if let m = s.monitor { zmq_close(m) }
+        }
         zmq_ctx_term(context)
     }
 
@@ -557,6 +594,43 @@ public final class EngineEventSubscriber: @unchecked Sendable {
         let last = stream.lastSequence
         clear(stream: &stream, nextEventID: &nextEventID)
         stream.lastSequence = last
+    }
+
+    /// Whether a monitor message (`[event (2 bytes, native order) + value (4), endpoint]`) is
+    /// a completed handshake.
+    static func isHandshake(_ frames: [[UInt8]]) -> Bool {
+        guard frames.count == 2, frames[0].count == 6 else { return false }
+        let event = frames[0].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) }
+        return Int32(event) == ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+    }
+
+    /// The stream's connection completed its handshake before any live batch came: what the
+    /// engine published before the subscription took effect (all of it, or what followed the
+    /// batch the stream resumed after) comes from the replay socket. Batches already queued
+    /// on the SUB socket are then stale; one missed between the replay and the subscription
+    /// shows up as a gap with the next batch.
+    private func catchUp(stream: inout Stream, context: UnsafeMutableRawPointer, nextEventID: inout [NodeID: UInt64]) {
+        let start = stream.lastSequence.map { $0 + 1 } ?? 0
+        let resumed = stream.lastSequence != nil
+        update { $0.connectReplays += 1 }
+        var first = true
+        let source = stream.endpoint.replayAddress ?? stream.endpoint.address
+        let outcome = requestReplay(from: start, stream: stream, context: context) { seq, payload in
+            // a resumed stream that finds its next batch gone lost what came between
+            if first && resumed && seq > start { lose(from: start, stream: &stream, nextEventID: &nextEventID) }
+            first = false
+            if seq < start { return }
+            if let last = stream.lastSequence, seq <= last { return }
+            apply(payload, stream: &stream, source: source, nextEventID: &nextEventID)
+            stream.lastSequence = seq
+            pendingPositions[stream.endpoint.address] = seq
+            update { $0.replayedBatches += 1 }
+        }
+        if case .ended(let first?) = outcome, first <= start || !resumed {
+            configuration.logger.debug(
+                "\(stream.endpoint.address) connected: \(stream.lastSequence.map { "caught up to batch \($0)" } ?? "nothing published yet")"
+            )
+        }
     }
 
     /// Brings the stream from batch `after` (the sink's saved state includes it) to the end

@@ -126,6 +126,8 @@ struct SubscriberIntegrationTests {
         }
         for node in [0, 1] { #expect(index.count(node) == holdings[String(node)]?.count ?? 0, "node \(node) block count") }
         #expect(stats.gaps == 1 && stats.replayedBatches == 1 && stats.lostRanges == 0 && stats.failedReplays == 0, "\(stats)")
+        // each endpoint asked once, when it connected, and found nothing published yet
+        #expect(stats.connectReplays == nodes.count, "\(stats)")
         #expect(stats.malformed == run.output["malformed"] as? Int, "\(stats)")
         #expect(stats.batches == 9, "\(stats)")  // 3 + 1 + 5 (one replayed); malformed payloads are not batches
     }
@@ -146,6 +148,22 @@ struct SubscriberIntegrationTests {
         for block: UInt64 in [20, 30] { #expect(index.holds(block, node: 0), "block \(block)") }
         let stats = subscriber.statistics
         #expect(stats.gaps == 1 && stats.lostRanges == 1 && stats.replayedBatches == 1, "\(stats)")
+    }
+
+    @Test("a batch published before the subscription took effect, with none after it, comes from the replay socket")
+    func publishedBeforeConnecting() throws {
+        try requirePython()
+        let index = LockedIndex()
+        let publisher = try startPublisher(nodes: [0], extra: ["--scenario", "early"])
+        let subscriber = EngineEventSubscriber(endpoints: publisher.endpoints) { index.apply($0) }
+        try subscriber.start()
+        let run = finish(publisher)
+        subscriber.stop()
+        #expect(run.status == 0, "publisher failed: \(run.stderr)")
+        for block: UInt64 in [5, 6] { #expect(index.holds(block, node: 0), "block \(block)") }
+        let stats = subscriber.statistics
+        #expect(stats.connectReplays == 1 && stats.replayedBatches == 1 && stats.batches == 1 && stats.gaps == 0, "\(stats)")
+        #expect(run.output["replaysServed"] as? Int == 1, "\(run.output)")
     }
 
     @Test("an engine's data-parallel ranks are its ports offset by the rank")

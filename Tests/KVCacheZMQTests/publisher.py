@@ -11,6 +11,7 @@ The sockets bind ports the kernel picks; the first line printed names them,
   python3 publisher.py --nodes 0,0,1
   python3 publisher.py ... --flood 20000      (as fast as it can, for throughput)
   python3 publisher.py ... --scenario lost    (a gap the replay buffer no longer reaches back to)
+  python3 publisher.py ... --scenario early   (one batch before any subscriber, then nothing)
 """
 import argparse, collections, json, os, sys, time
 
@@ -22,7 +23,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--nodes", required=True)
 ap.add_argument("--flood", type=int, default=0)
 ap.add_argument("--settle", type=float, default=2.0)
-ap.add_argument("--scenario", choices=["main", "lost"], default="main")
+ap.add_argument("--scenario", choices=["main", "lost", "early"], default="main")
 args = ap.parse_args()
 nodes = [int(n) for n in args.nodes.split(",")]
 
@@ -70,13 +71,14 @@ def send(i, events, skip=False, raw=None):
     if not skip: pubs[i].send_multipart([TOPIC, s.to_bytes(8, "big"), payload])
 
 
-def serve_replays(quiet_for):
-    """Answers replay requests until none came for `quiet_for` seconds."""
+def serve_replays(quiet_for, until=None):
+    """Answers replay requests until none came for `quiet_for` seconds (or, with `until`, until
+    then): a subscriber asks as soon as it connects."""
     poller = zmq.Poller()
     for r in routers: poller.register(r, zmq.POLLIN)
     last = time.time()
     served = 0
-    while time.time() - last < quiet_for:
+    while (time.time() < until) if until is not None else (time.time() - last < quiet_for):
         for sock, _ in poller.poll(50):
             frames = sock.recv_multipart()
             i = routers.index(sock)
@@ -91,7 +93,17 @@ def serve_replays(quiet_for):
     return served
 
 
-time.sleep(args.settle)          # let subscribers connect (PUB/SUB drops what is sent before)
+if args.scenario == "early":
+    # published before any subscriber connected: PUB drops it, the replay socket still has it
+    send(0, [stored([5, 6])])
+    served = serve_replays(0, until=time.time() + args.settle)
+    print(json.dumps({"holdings": {str(n): {str(h): c for h, c in held.items()} for n, held in holdings.items()},
+                      "replaysServed": served}))
+    sys.exit(0)
+
+# let subscribers connect (PUB/SUB drops what is sent before), answering the replays they ask
+# for once connected
+served = serve_replays(0, until=time.time() + args.settle)
 malformed = 0
 if args.flood:
     t0 = time.time()
@@ -111,7 +123,7 @@ if args.scenario == "lost":
     send(0, [stored([10])], skip=True)
     send(0, [stored([20])], skip=True)
     send(0, [stored([30], parent=20)])
-    print(json.dumps({"replaysServed": serve_replays(quiet_for=2.0)}))
+    print(json.dumps({"replaysServed": served + serve_replays(quiet_for=2.0)}))
     sys.exit(0)
 
 # node of endpoint 0 and 1 (two ranks of one engine) publish the same stores: duplicates
@@ -131,6 +143,6 @@ for raw in [b"\xc1 not msgpack", enc.encode([time.time()]),
     send(1, [], raw=raw)
     malformed += 1
 send(0, [stored([4], parent=2)])
-replays = serve_replays(quiet_for=2.0)
+replays = served + serve_replays(quiet_for=2.0)
 print(json.dumps({"holdings": {str(n): {str(h): c for h, c in held.items()} for n, held in holdings.items()},
                   "skipped": 1, "malformed": malformed, "replaysServed": replays}))
