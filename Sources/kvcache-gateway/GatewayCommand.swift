@@ -25,7 +25,11 @@ enum GatewayMain {
         } catch {
             GatewayCommand.exit(withError: error)
         }
-        if let loops = command.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
+        if let loops = command.eventLoops {
+            NIOSingletons.groupLoopCountSuggestion = loops
+        } else if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil {
+            NIOSingletons.groupLoopCountSuggestion = GatewayCommand.defaultEventLoops(cores: System.coreCount)
+        }
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             try await command.run()
@@ -177,9 +181,16 @@ struct GatewayCommand: AsyncParsableCommand {
     var bootstrapFrom: String?
     @Option(
         help: ArgumentHelp(
-            "NIO event loops: the threads that serve connections and run requests (default: one per core the process may use, or $NIO_SINGLETON_GROUP_LOOP_COUNT).",
+            "NIO event loops: the threads that serve connections and run requests (default: one per core the process may use but one, at least one; or $NIO_SINGLETON_GROUP_LOOP_COUNT).",
             valueName: "n"))
     var eventLoops: Int?
+
+    /// The event loops when neither `--event-loops` nor NIO's variable says: one per core but
+    /// one, at least one. The core left over is for the gateway's other threads (the KV-event
+    /// subscriber's and libzmq's, the blocking pool that tokenizes long prompts and writes the
+    /// state) and the host's other processes; and fewer loops wake less often, each wake-up
+    /// finding more work (docs/GATEWAY.md, "Event loops").
+    static func defaultEventLoops(cores: Int) -> Int { max(1, cores - 1) }
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
