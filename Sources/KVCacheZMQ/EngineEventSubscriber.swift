@@ -626,10 +626,9 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             pendingPositions[stream.endpoint.address] = seq
             update { $0.replayedBatches += 1 }
         }
-        if case .ended(let first?) = outcome, first <= start || !resumed {
-            configuration.logger.debug(
-                "\(stream.endpoint.address) connected: \(stream.lastSequence.map { "caught up to batch \($0)" } ?? "nothing published yet")"
-            )
+        if case .ended = outcome {
+            let position = stream.lastSequence.map { "at batch \($0)" } ?? "nothing published yet"
+            configuration.logger.debug("\(stream.endpoint.address) connected: \(position)")
         }
     }
 

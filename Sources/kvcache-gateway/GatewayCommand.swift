@@ -191,6 +191,7 @@ struct GatewayCommand: AsyncParsableCommand {
     /// state) and the host's other processes; and fewer loops wake less often, each wake-up
     /// finding more work (docs/GATEWAY.md, "Event loops").
     static func defaultEventLoops(cores: Int) -> Int { max(1, cores - 1) }
+
     @Option(help: "Prefix of the metric names.")
     var metricsPrefix = "kvcache_gateway"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
