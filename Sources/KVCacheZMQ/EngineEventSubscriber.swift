@@ -378,8 +378,11 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                 + configuration.pollInterval.components.attoseconds / 1_000_000_000_000_000)
         let coalescing = min(max(configuration.coalescing, .zero), .seconds(1))
         let coalescingSeconds = Double(coalescing.components.seconds) + Double(coalescing.components.attoseconds) / 1e18
-        var items = streams.map { zmq_pollitem_t(socket: $0.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
-        items += streams.compactMap { $0.monitor.map { zmq_pollitem_t(socket: $0, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) } }
+        func pollItems() -> [zmq_pollitem_t] {
+            streams.map { zmq_pollitem_t(socket: $0.socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+                + streams.compactMap { $0.monitor.map { zmq_pollitem_t(socket: $0, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) } }
+        }
+        var items = pollItems()
         while !lock.withLock({ stopRequested }) {
             let n = zmq_poll(&items, Int32(items.count), timeout)
             if n <= 0 { continue }
@@ -399,6 +402,17 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                 }
             }
             flush()
+            // a stream that has had a live batch never catches up on connecting again (a gap
+            // or a restart shows instead): its monitor goes, and every poll asks one socket less
+            var retired = false
+            for i in streams.indices where streams[i].lastLive != nil {
+                guard let monitor = streams[i].monitor else { continue }
+                zmq_socket_monitor(streams[i].socket, nil, 0)
+                zmq_close(monitor)
+                streams[i].monitor = nil
+                retired = true
+            }
+            if retired { items = pollItems() }
         }
         flush()
         for s in streams {
