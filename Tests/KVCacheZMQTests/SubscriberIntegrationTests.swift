@@ -132,36 +132,35 @@ struct SubscriberIntegrationTests {
         #expect(stats.batches == 9, "\(stats)")  // 3 + 1 + 5 (one replayed); malformed payloads are not batches
     }
 
-    @Test("a gap the engine no longer keeps clears the node, then applies what its replay still has")
-    func lostRange() throws {
+    /// Plays one of the publisher's single-endpoint scenarios (node 0) to a subscriber with the
+    /// default configuration: what the index then holds, the subscriber's counts, and the
+    /// publisher's output (its exit checked).
+    static func play(scenario: String) throws -> (LockedIndex, EngineEventSubscriber.Statistics, PublisherRun) {
         try requirePython()
         let index = LockedIndex()
-        let publisher = try startPublisher(nodes: [0], extra: ["--scenario", "lost"])
+        let publisher = try startPublisher(nodes: [0], extra: ["--scenario", scenario])
         let subscriber = EngineEventSubscriber(endpoints: publisher.endpoints) { index.apply($0) }
         try subscriber.start()
         let run = finish(publisher)
         subscriber.stop()
         #expect(run.status == 0, "publisher failed: \(run.stderr)")
+        return (index, subscriber.statistics, run)
+    }
+
+    @Test("a gap the engine no longer keeps clears the node, then applies what its replay still has")
+    func lostRange() throws {
+        let (index, stats, _) = try Self.play(scenario: "lost")
         // batch 0 ({1, 2}) is cleared with the loss of batch 1 ({10}); batch 2 ({20}) comes
         // from the replay after the clear, and batch 3 ({30}) live
         for block: UInt64 in [1, 2, 10] { #expect(!index.holds(block, node: 0), "block \(block)") }
         for block: UInt64 in [20, 30] { #expect(index.holds(block, node: 0), "block \(block)") }
-        let stats = subscriber.statistics
         #expect(stats.gaps == 1 && stats.lostRanges == 1 && stats.replayedBatches == 1, "\(stats)")
     }
 
     @Test("a batch published before the subscription took effect, with none after it, comes from the replay socket")
     func publishedBeforeConnecting() throws {
-        try requirePython()
-        let index = LockedIndex()
-        let publisher = try startPublisher(nodes: [0], extra: ["--scenario", "early"])
-        let subscriber = EngineEventSubscriber(endpoints: publisher.endpoints) { index.apply($0) }
-        try subscriber.start()
-        let run = finish(publisher)
-        subscriber.stop()
-        #expect(run.status == 0, "publisher failed: \(run.stderr)")
+        let (index, stats, run) = try Self.play(scenario: "early")
         for block: UInt64 in [5, 6] { #expect(index.holds(block, node: 0), "block \(block)") }
-        let stats = subscriber.statistics
         #expect(stats.connectReplays == 1 && stats.replayedBatches == 1 && stats.batches == 1 && stats.gaps == 0, "\(stats)")
         #expect(run.output["replaysServed"] as? Int == 1, "\(run.output)")
     }
