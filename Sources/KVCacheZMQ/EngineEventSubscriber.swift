@@ -633,17 +633,24 @@ public final class EngineEventSubscriber: @unchecked Sendable {
             // a resumed stream that finds its next batch gone lost what came between
             if first && resumed && seq > start { lose(from: start, stream: &stream, nextEventID: &nextEventID) }
             first = false
-            if seq < start { return }
-            if let last = stream.lastSequence, seq <= last { return }
-            apply(payload, stream: &stream, source: source, nextEventID: &nextEventID)
-            stream.lastSequence = seq
-            pendingPositions[stream.endpoint.address] = seq
-            update { $0.replayedBatches += 1 }
+            if seq >= start { applyReplayed(seq, payload, stream: &stream, source: source, nextEventID: &nextEventID) }
         }
         if case .ended = outcome {
             let position = stream.lastSequence.map { "at batch \($0)" } ?? "nothing published yet"
             configuration.logger.debug("\(stream.endpoint.address) connected: \(position)")
         }
+    }
+
+    /// Applies a replayed batch that continues the stream (one at or below its last batch is
+    /// already applied) and moves the stream to it.
+    private func applyReplayed(
+        _ seq: UInt64, _ payload: [UInt8], stream: inout Stream, source: String, nextEventID: inout [NodeID: UInt64]
+    ) {
+        if let last = stream.lastSequence, seq <= last { return }
+        apply(payload, stream: &stream, source: source, nextEventID: &nextEventID)
+        stream.lastSequence = seq
+        pendingPositions[stream.endpoint.address] = seq
+        update { $0.replayedBatches += 1 }
     }
 
     /// Brings the stream from batch `after` (the sink's saved state includes it) to the end
@@ -658,11 +665,7 @@ public final class EngineEventSubscriber: @unchecked Sendable {
                 clear(stream: &stream, nextEventID: &nextEventID)
             }
             first = false
-            if let last = stream.lastSequence, seq <= last { return }
-            apply(payload, stream: &stream, source: source, nextEventID: &nextEventID)
-            stream.lastSequence = seq
-            pendingPositions[stream.endpoint.address] = seq
-            update { $0.replayedBatches += 1 }
+            applyReplayed(seq, payload, stream: &stream, source: source, nextEventID: &nextEventID)
         }
         let address = stream.endpoint.address, node = stream.endpoint.node
         switch outcome {

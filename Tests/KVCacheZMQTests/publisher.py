@@ -71,9 +71,9 @@ def send(i, events, skip=False, raw=None):
     if not skip: pubs[i].send_multipart([TOPIC, s.to_bytes(8, "big"), payload])
 
 
-def serve_replays(quiet_for, until=None):
-    """Answers replay requests until none came for `quiet_for` seconds (or, with `until`, until
-    then): a subscriber asks as soon as it connects."""
+def serve_replays(quiet_for=None, until=None):
+    """Answers replay requests until none came for `quiet_for` seconds, or until the time
+    `until`: a subscriber asks as soon as it connects."""
     poller = zmq.Poller()
     for r in routers: poller.register(r, zmq.POLLIN)
     last = time.time()
@@ -96,14 +96,14 @@ def serve_replays(quiet_for, until=None):
 if args.scenario == "early":
     # published before any subscriber connected: PUB drops it, the replay socket still has it
     send(0, [stored([5, 6])])
-    served = serve_replays(0, until=time.time() + args.settle)
+    served = serve_replays(until=time.time() + args.settle)
     print(json.dumps({"holdings": {str(n): {str(h): c for h, c in held.items()} for n, held in holdings.items()},
                       "replaysServed": served}))
     sys.exit(0)
 
 # let subscribers connect (PUB/SUB drops what is sent before), answering the replays they ask
 # for once connected
-served = serve_replays(0, until=time.time() + args.settle)
+served = serve_replays(until=time.time() + args.settle)
 malformed = 0
 if args.flood:
     t0 = time.time()
