@@ -184,6 +184,24 @@ struct PrefixIndexTests {
         #expect(index.statistics.unknownRemovals == 1 && index.statistics.duplicateStores == 2)
     }
 
+    @Test("a first disk block after many device blocks: every entry gets its disk word, old and new")
+    func diskTierLate() throws {
+        var index = PrefixIndex(expectedBlocks: 8)
+        let chain = (1...40).map { BlockHash(UInt64($0)) }
+        try index.apply(.stored(node: 0, eventID: 0, parent: nil, blocks: chain, tier: .device))
+        try index.apply(.stored(node: 1, eventID: 0, parent: nil, blocks: Array(chain.prefix(10)), tier: .disk))
+        try index.apply(.stored(node: 1, eventID: 1, parent: nil, blocks: [100, 101], tier: .disk))
+        let scores = index.overlaps(chain)
+        #expect(scores.depth(of: 0) == 40 && scores.depth(of: 1) == 10)
+        #expect(scores.depth(of: 1, tier: .disk) == 10 && scores.depth(of: 1, tier: .device) == 0)
+        #expect(index.contains(101, node: 1, tier: .disk) && !index.contains(101, node: 0))
+        // freed entries reused with disk words cleared
+        try index.apply(.removed(node: 1, eventID: 2, blocks: [101, 100], tier: .disk))
+        try index.apply(.stored(node: 0, eventID: 1, parent: nil, blocks: [200, 201], tier: .host))
+        #expect(!index.contains(200, node: 1) && index.contains(201, node: 0, tier: .host))
+        #expect(index.overlaps([200, 201] as [BlockHash]).depth(of: 1) == 0)
+    }
+
     @Test("an event that overtakes an earlier one waits for it; a replay fills the gap; repeats are ignored")
     func ordering() throws {
         var index = PrefixIndex()

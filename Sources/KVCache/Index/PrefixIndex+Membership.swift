@@ -1,17 +1,34 @@
 import CKVCore
 
-/// Which nodes hold an entry, in which tiers.
+/// Which nodes hold an entry, in which tiers: 16 bytes inside the entry itself (`_Entry`), so a
+/// block's tree links and its holders are one cache line, read and written together.
 ///
 /// Two representations, chosen once by the index's node capacity:
-/// - up to 64 nodes: one bitset word per tier (`_membership`, three words per entry), so a
-///   walk intersects all nodes at once;
-/// - more nodes: up to four *holders* inline per entry (`_holders`: node + 1 and a tier mask
-///   packed in 32 bits), since most blocks are held by one or a few nodes; an entry with a
-///   fifth holder spills to a bitset of three tiers × ⌈nodes/64⌉ words (`_spill`), kept until
-///   the entry is freed. Memory then follows how many nodes hold a block, not how many exist.
+/// - up to 64 nodes: one bitset word per tier, so a walk intersects all nodes at once. The
+///   device tier's word is ``lo`` and the host tier's ``hi``; the disk tier's lives beside the
+///   entries (`PrefixIndex._diskMembership`), allocated at the first disk store, so only
+///   indexes that see disk blocks pay for it;
+/// - more nodes: up to four *holders* (node + 1 and a tier mask packed in 32 bits, ``h0``
+///   in the low half of ``lo`` to ``h3`` in the high half of ``hi``), since most blocks are
+///   held by one or a few nodes; an entry with a fifth holder spills to a bitset of three
+///   tiers × ⌈nodes/64⌉ words (`_spill`), kept until the entry is freed. Memory then follows
+///   how many nodes hold a block, not how many exist.
 @usableFromInline
 struct _Holders: Sendable {
-    @usableFromInline var h0: UInt32 = 0, h1: UInt32 = 0, h2: UInt32 = 0, h3: UInt32 = 0
+    /// ≤ 64 nodes: the device tier's bitset; more: holders 0 and 1.
+    @usableFromInline var lo: UInt64 = 0
+    /// ≤ 64 nodes: the host tier's bitset; more: holders 2 and 3.
+    @usableFromInline var hi: UInt64 = 0
+
+    @usableFromInline init() {}
+
+    @usableFromInline init(h0: UInt32, h1: UInt32, h2: UInt32, h3: UInt32) {
+        lo = UInt64(h0) | UInt64(h1) << 32
+        hi = UInt64(h2) | UInt64(h3) << 32
+    }
+
+    @usableFromInline var h0: UInt32 { UInt32(truncatingIfNeeded: lo) }
+    @usableFromInline var h1: UInt32 { UInt32(truncatingIfNeeded: lo >> 32) }
 
     @usableFromInline static let spilled: UInt32 = .max
     @usableFromInline var isSpilled: Bool { h0 == Self.spilled }
@@ -20,14 +37,15 @@ struct _Holders: Sendable {
 
     @usableFromInline @inline(__always)
     subscript(_ k: Int) -> UInt32 {
-        get { k == 0 ? h0 : k == 1 ? h1 : k == 2 ? h2 : h3 }
+        get {
+            let word = k < 2 ? lo : hi
+            return UInt32(truncatingIfNeeded: k & 1 == 0 ? word : word >> 32)
+        }
         set {
-            switch k {
-            case 0: h0 = newValue
-            case 1: h1 = newValue
-            case 2: h2 = newValue
-            default: h3 = newValue
-            }
+            let shift = UInt64(k & 1) * 32
+            let cleared = (k < 2 ? lo : hi) & ~(0xFFFF_FFFF << shift)
+            let word = cleared | UInt64(newValue) << shift
+            if k < 2 { lo = word } else { hi = word }
         }
     }
 
@@ -40,10 +58,7 @@ struct _Holders: Sendable {
     @usableFromInline @inline(__always)
     func mask(of node: Int) -> UInt32 {
         let key = UInt32(node + 1)
-        if h0 >> 3 == key { return h0 & 7 }
-        if h1 >> 3 == key { return h1 & 7 }
-        if h2 >> 3 == key { return h2 & 7 }
-        if h3 >> 3 == key { return h3 & 7 }
+        for k in 0..<4 where self[k] >> 3 == key { return self[k] & 7 }
         return 0
     }
 }
@@ -64,13 +79,10 @@ extension PrefixIndex {
     @usableFromInline
     func _tierMask(_ e: Int, _ node: Int) -> UInt32 {
         let w = node >> 6, bit = UInt64(1) << UInt64(node & 63)
+        let h = _entries.withUnsafeBufferPointer { $0[e].holders }
         if !_isWide {
-            let base = e * Self._tiers
-            return _membership.withUnsafeBufferPointer { m in
-                (m[base] & bit != 0 ? 1 : 0) | (m[base + 1] & bit != 0 ? 2 : 0) | (m[base + 2] & bit != 0 ? 4 : 0)
-            }
+            return (h.lo & bit != 0 ? 1 : 0) | (h.hi & bit != 0 ? 2 : 0) | (_diskWord(e) & bit != 0 ? 4 : 0)
         }
-        let h = _holders[e]
         guard h.isSpilled else { return h.mask(of: node) }
         return _spill.withUnsafeBufferPointer { m in
             var mask: UInt32 = 0
@@ -82,11 +94,8 @@ extension PrefixIndex {
     /// Whether any node holds entry `e`.
     @usableFromInline
     func _isHeld(_ e: Int) -> Bool {
-        if !_isWide {
-            let base = e * Self._tiers
-            return _membership.withUnsafeBufferPointer { m in m[base] | m[base + 1] | m[base + 2] != 0 }
-        }
-        let h = _holders[e]
+        let h = _entries.withUnsafeBufferPointer { $0[e].holders }
+        if !_isWide { return h.lo | h.hi | _diskWord(e) != 0 }
         guard h.isSpilled else { return h.h0 != 0 }
         return _spill.withUnsafeBufferPointer { m in
             let base = _spillBlock(h.spill)
@@ -95,33 +104,32 @@ extension PrefixIndex {
         }
     }
 
-    /// Empties the membership of a new or reused entry `e` (appending storage for a new one).
+    /// The disk tier's bitset of entry `e` (≤ 64 nodes; 0 until a disk block is stored).
+    @usableFromInline @inline(__always)
+    func _diskWord(_ e: Int) -> UInt64 {
+        _diskMembership.isEmpty ? 0 : _diskMembership.withUnsafeBufferPointer { $0[e] }
+    }
+
+    /// Empties the disk-tier bitset of a new or reused entry `e` (the entry's own holders start
+    /// empty with it). The disk bitsets are either none or one per entry.
     @usableFromInline
     mutating func _resetMembership(_ e: Int) {
-        if !_isWide {
-            if e == _membership.count / Self._tiers {
-                // grow with the entries, not by doubling on its own: three words per entry
-                if _membership.capacity < _entries.capacity * Self._tiers {
-                    _membership.reserveCapacity(_entries.capacity * Self._tiers)
-                }
-                _membership.append(contentsOf: repeatElement(0, count: Self._tiers))
-            } else {
-                let base = e * Self._tiers
-                _membership.withUnsafeMutableBufferPointer { m in
-                    m[base] = 0; m[base + 1] = 0; m[base + 2] = 0
-                }
-            }
-            return
+        guard !_isWide, !_diskMembership.isEmpty else { return }
+        if e == _diskMembership.count {
+            // grow with the entries, not by doubling on its own
+            if _diskMembership.capacity < _entries.capacity { _diskMembership.reserveCapacity(_entries.capacity) }
+            _diskMembership.append(0)
+        } else {
+            _diskMembership[e] = 0
         }
-        if e == _holders.count { _holders.append(_Holders()) } else { _releaseSpill(e); _holders[e] = _Holders() }
     }
 
     /// Frees entry `e`'s spill block, if it has one.
     @usableFromInline
     mutating func _releaseSpill(_ e: Int) {
-        guard _isWide, _holders[e].isSpilled else { return }
-        _freeSpill.append(Int32(_holders[e].spill))
-        _holders[e] = _Holders()
+        guard _isWide, _entries[e].holders.isSpilled else { return }
+        _freeSpill.append(Int32(_entries[e].holders.spill))
+        _entries[e].holders = _Holders()
     }
 
     /// Adds `node` in `tier` to entry `e`.
@@ -131,15 +139,28 @@ extension PrefixIndex {
         let bit = UInt64(1) << UInt64(node & 63), w = node >> 6
         _tiersInUse |= 1 << UInt8(tier)
         if !_isWide {
-            let base = e * Self._tiers
-            return _membership.withUnsafeMutableBufferPointer { m in
-                let any = m[base] | m[base + 1] | m[base + 2]
-                let had = m[base + tier] & bit != 0
-                m[base + tier] |= bit
-                return (any != 0, had)
+            if tier == 2 && _diskMembership.isEmpty {
+                _diskMembership.reserveCapacity(_entries.capacity)
+                _diskMembership.append(contentsOf: repeatElement(0, count: _entries.count))
             }
+            let disk = _diskWord(e)
+            let (any, had) = _entries.withUnsafeMutableBufferPointer { en -> (UInt64, Bool) in
+                let any = en[e].holders.lo | en[e].holders.hi | disk
+                switch tier {
+                case 0:
+                    defer { en[e].holders.lo |= bit }
+                    return (any, en[e].holders.lo & bit != 0)
+                case 1:
+                    defer { en[e].holders.hi |= bit }
+                    return (any, en[e].holders.hi & bit != 0)
+                default:
+                    return (any, disk & bit != 0)
+                }
+            }
+            if tier == 2 { _diskMembership[e] = disk | bit }
+            return (any != 0, had)
         }
-        var h = _holders[e]
+        var h = _entries[e].holders
         if h.isSpilled {
             let base = _spillBlock(h.spill), i = _spillIndex(h.spill, tier, w), n = Self._tiers * _words
             return _spill.withUnsafeMutableBufferPointer { m in
@@ -156,12 +177,12 @@ extension PrefixIndex {
             let x = h[k]
             if x == 0 {
                 h[k] = _Holders.pack(node: node, mask: tierBit)
-                _holders[e] = h
+                _entries[e].holders = h
                 return (k > 0, false)
             }
             if x >> 3 == key {
                 h[k] = x | tierBit
-                _holders[e] = h
+                _entries[e].holders = h
                 return (true, x & tierBit != 0)
             }
         }
@@ -182,7 +203,7 @@ extension PrefixIndex {
             }
         }
         _spill[_spillIndex(s, tier, w)] |= bit
-        _holders[e] = _Holders(h0: _Holders.spilled, h1: UInt32(s), h2: 0, h3: 0)
+        _entries[e].holders = _Holders(h0: _Holders.spilled, h1: UInt32(s), h2: 0, h3: 0)
         return (true, false)
     }
 
@@ -192,13 +213,14 @@ extension PrefixIndex {
     mutating func _removeHolder(_ e: Int, _ node: Int, _ tier: Int) -> Bool {
         let bit = UInt64(1) << UInt64(node & 63), w = node >> 6
         if !_isWide {
-            let base = e * Self._tiers
-            return _membership.withUnsafeMutableBufferPointer { m in
-                m[base + tier] &= ~bit
-                return m[base] | m[base + 1] | m[base + 2] != 0
+            if tier == 2 { _diskMembership[e] &= ~bit }
+            let disk = _diskWord(e)
+            return _entries.withUnsafeMutableBufferPointer { en in
+                if tier == 0 { en[e].holders.lo &= ~bit } else if tier == 1 { en[e].holders.hi &= ~bit }
+                return en[e].holders.lo | en[e].holders.hi | disk != 0
             }
         }
-        var h = _holders[e]
+        var h = _entries[e].holders
         if h.isSpilled {
             let base = _spillBlock(h.spill), i = _spillIndex(h.spill, tier, w), n = Self._tiers * _words
             return _spill.withUnsafeMutableBufferPointer { m in
@@ -222,7 +244,7 @@ extension PrefixIndex {
             }
             break
         }
-        _holders[e] = h
+        _entries[e].holders = h
         return h.h0 != 0
     }
 }
@@ -290,10 +312,10 @@ extension PrefixIndex {
                 return m
             }
             _spill.withUnsafeBufferPointer { spill in
-                _holders.withUnsafeBufferPointer { holders in
-                    _withChainCursor(chain, records: holders.baseAddress!, stride: 1) { cursor in
+                _entries.withUnsafeBufferPointer { entries in
+                    _withChainCursor(chain, records: entries.baseAddress!, stride: 1) { cursor in
                         while let entry = cursor.nextEntry() {
-                            let held = holders[entry]
+                            let held = entries[entry].holders
                             if depth == 0 {
                                 if held.isSpilled {
                                     bitsetMode = true

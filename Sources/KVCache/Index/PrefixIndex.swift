@@ -3,9 +3,11 @@
 /// does each node hold?" in one walk (``overlaps(_:)``).
 ///
 /// Storage is contiguous: a block-hash table (the pool's `_BlockTable`) maps each block to an
-/// entry; an entry has its parent entry, its child count, and its holders: one bitset word
-/// per tier for up to 64 nodes, else up to four inline (node, tiers) holders that spill to a
-/// bitset only for blocks more nodes hold (see `_Holders`). No class instance per entry.
+/// entry; an entry is 32 bytes, half a cache line, holding its hash, its parent entry, its
+/// child count and its holders: a bitset word per tier for up to 64 nodes, else up to four
+/// (node, tiers) holders that spill to a bitset only for blocks more nodes hold (see
+/// `_Holders`). So storing, removing or walking a block reads one line of the table and one
+/// of the entries. No class instance per entry.
 ///
 /// - Stores are reference-counted per (block, node, tier): duplicates (several data-parallel
 ///   ranks) need as many removals.
@@ -30,8 +32,7 @@ public struct PrefixIndex: Sendable {
 
     @usableFromInline var _table: _BlockTable
     @usableFromInline var _entries: [_Entry] = []
-    @usableFromInline var _membership: [UInt64] = []  // ≤ 64 nodes: entry * tiers + tier
-    @usableFromInline var _holders: [_Holders] = []  // > 64 nodes: per entry
+    @usableFromInline var _diskMembership: [UInt64] = []  // ≤ 64 nodes: per entry once a disk block is stored
     @usableFromInline var _spill: [UInt64] = []  // > 64 nodes: (spill * tiers + tier) * words + word
     @usableFromInline var _freeSpill: [Int32] = []
     @usableFromInline var _tiersInUse: UInt8 = 0  // tiers ever held: walks skip the rest
@@ -105,8 +106,7 @@ public struct PrefixIndex: Sendable {
     public var bytesPerBlock: Double {
         let bytes =
             _table.byteCount + _entries.capacity * MemoryLayout<_Entry>.stride
-            + _membership.capacity * 8 + _holders.capacity * MemoryLayout<_Holders>.stride + _spill.capacity * 8
-            + _freeSpill.capacity * 4
+            + _diskMembership.capacity * 8 + _spill.capacity * 8 + _freeSpill.capacity * 4
         return Double(bytes) / Double(max(_table.count, 1))
     }
 
@@ -296,29 +296,31 @@ public struct PrefixIndex: Sendable {
 
     @usableFromInline
     func _overlapsOneWord(_ chain: UnsafeBufferPointer<BlockHash>, _ n: Int, _ scores: inout OverlapScores) {
-        let tiers = Self._tiers
         var alive = _knownNodes[0]
         var aliveTier = (alive, alive, alive)
         var depth: Int32 = 0
-        _membership.withUnsafeBufferPointer { m in
-            _withChainCursor(chain, records: m.baseAddress!, stride: tiers) { cursor in
-                while let entry = cursor.nextEntry() {
-                    let base = entry * tiers
-                    let m0 = m[base], m1 = m[base + 1], m2 = m[base + 2]
-                    let any = m0 | m1 | m2
-                    var dropped = alive & ~any
-                    if depth > 0 {
-                        while dropped != 0 {
-                            scores._set(dropped.trailingZeroBitCount, depth)
-                            dropped &= dropped - 1
+        _entries.withUnsafeBufferPointer { en in
+            _diskMembership.withUnsafeBufferPointer { disk in
+                let hasDisk = !disk.isEmpty
+                _withChainCursor(chain, records: en.baseAddress!, stride: 1) { cursor in
+                    while let entry = cursor.nextEntry() {
+                        let h = en[entry].holders
+                        let m0 = h.lo, m1 = h.hi, m2 = hasDisk ? disk[entry] : 0
+                        let any = m0 | m1 | m2
+                        var dropped = alive & ~any
+                        if depth > 0 {
+                            while dropped != 0 {
+                                scores._set(dropped.trailingZeroBitCount, depth)
+                                dropped &= dropped - 1
+                            }
                         }
+                        Self._drop(&aliveTier.0, m0, 0, depth, &scores)
+                        Self._drop(&aliveTier.1, m1, 1, depth, &scores)
+                        Self._drop(&aliveTier.2, m2, 2, depth, &scores)
+                        alive &= any
+                        if alive == 0 { return }
+                        depth += 1
                     }
-                    Self._drop(&aliveTier.0, m0, 0, depth, &scores)
-                    Self._drop(&aliveTier.1, m1, 1, depth, &scores)
-                    Self._drop(&aliveTier.2, m2, 2, depth, &scores)
-                    alive &= any
-                    if alive == 0 { return }
-                    depth += 1
                 }
             }
         }
@@ -432,15 +434,15 @@ public struct PrefixIndex: Sendable {
     mutating func _collect(_ e: Int) {
         var e = e
         while e >= 0, _entries[e].children == 0, !_isHeld(e) {
+            _releaseSpill(e)
             let (parent, hash) = _entries.withUnsafeMutableBufferPointer { en -> (Int, UInt64) in
                 let p = Int(en[e].parent), h = en[e].hash
                 if p >= 0 { en[p].children -= 1 }
                 en[e] = _Entry(hash: 0, parent: _Entry.freed)
+                en[e].children = _freeHead
                 return (p, h)
             }
             _table.remove(at: _table.find(hash))
-            _releaseSpill(e)
-            _entries[e].children = _freeHead
             _freeHead = Int32(e)
             e = parent
         }
@@ -517,14 +519,15 @@ public struct PrefixIndex: Sendable {
 }
 
 /// An index entry: its block hash, its parent entry (-1: none; `freed`: the entry is on the
-/// free list) and how many entries hang under it, in 16 bytes. Holders live in a parallel
-/// array.
+/// free list), how many entries hang under it (the next free entry, on the free list) and
+/// who holds it, in 32 bytes.
 @usableFromInline
 struct _Entry: Sendable {
     @usableFromInline static let freed: Int32 = -2
     @usableFromInline var hash: UInt64
     @usableFromInline var parent: Int32
     @usableFromInline var children: Int32 = 0
+    @usableFromInline var holders = _Holders()
     @usableFromInline var alive: Bool { parent != Self.freed }
     @usableFromInline init(hash: UInt64, parent: Int32) {
         self.hash = hash
