@@ -5,11 +5,11 @@ import CKVCore
 ///
 /// Two representations, chosen once by the index's node capacity:
 /// - up to 64 nodes: one bitset word per tier, so a walk intersects all nodes at once. The
-///   device tier's word is ``lo`` and the host tier's ``hi``; the disk tier's lives beside the
+///   device tier's word is `lo` and the host tier's `hi`; the disk tier's lives beside the
 ///   entries (`PrefixIndex._diskMembership`), allocated at the first disk store, so only
 ///   indexes that see disk blocks pay for it;
-/// - more nodes: up to four *holders* (node + 1 and a tier mask packed in 32 bits, ``h0``
-///   in the low half of ``lo`` to ``h3`` in the high half of ``hi``), since most blocks are
+/// - more nodes: up to four *holders* (node + 1 and a tier mask packed in 32 bits, holder 0
+///   in the low half of `lo` to holder 3 in the high half of `hi`), since most blocks are
 ///   held by one or a few nodes; an entry with a fifth holder spills to a bitset of three
 ///   tiers × ⌈nodes/64⌉ words (`_spill`), kept until the entry is freed. Memory then follows
 ///   how many nodes hold a block, not how many exist.
