@@ -144,21 +144,14 @@ extension PrefixIndex {
                 _diskMembership.append(contentsOf: repeatElement(0, count: _entries.count))
             }
             let disk = _diskWord(e)
-            let (any, had) = _entries.withUnsafeMutableBufferPointer { en -> (UInt64, Bool) in
-                let any = en[e].holders.lo | en[e].holders.hi | disk
-                switch tier {
-                case 0:
-                    defer { en[e].holders.lo |= bit }
-                    return (any, en[e].holders.lo & bit != 0)
-                case 1:
-                    defer { en[e].holders.hi |= bit }
-                    return (any, en[e].holders.hi & bit != 0)
-                default:
-                    return (any, disk & bit != 0)
-                }
+            let before = _entries.withUnsafeMutableBufferPointer { en in
+                let h = en[e].holders
+                if tier == 0 { en[e].holders.lo |= bit } else if tier == 1 { en[e].holders.hi |= bit }
+                return h
             }
             if tier == 2 { _diskMembership[e] = disk | bit }
-            return (any != 0, had)
+            let had = (tier == 0 ? before.lo : tier == 1 ? before.hi : disk) & bit != 0
+            return (before.lo | before.hi | disk != 0, had)
         }
         var h = _entries[e].holders
         if h.isSpilled {
